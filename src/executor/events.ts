@@ -1,0 +1,84 @@
+import type { ErrorCode } from '../errors.js';
+import type { AuditStatus, HostFacts } from '../facts/types.js';
+import type { Diagnosis } from '../diagnosis/types.js';
+import type { Compliance } from '../policy/types.js';
+
+export type RunMode = 'sweep' | 'run';
+export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped' | 'interrupted';
+export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable';
+
+export interface RunInfo {
+  id: string;
+  mode: RunMode;
+  started_at: string;
+  finished_at?: string;
+  forks: number;
+  inventory?: string;
+  playbook?: string;
+  check?: boolean;
+  limit?: string;
+  /** Set when the run was interrupted (SIGINT/SIGTERM). */
+  interrupted?: boolean;
+  resumed_from?: string;
+}
+
+export interface HostError {
+  code: ErrorCode;
+  message: string;
+}
+
+export interface TaskResult {
+  play: string;
+  task: string;
+  module: string;
+  status: TaskStatus;
+  changed: boolean;
+  msg?: string;
+  diff?: { before: string; after: string; path?: string }[];
+  stdout?: string;
+  stderr?: string;
+  rc?: number | null;
+  duration_ms: number;
+  /** Guard findings / warnings raised by the module (e.g. growth guard). */
+  warnings?: string[];
+  error?: HostError;
+}
+
+export interface HostResult {
+  host: string;
+  address: string;
+  port: number;
+  status: HostStatus;
+  started_at: string;
+  finished_at: string;
+  /** Last sample's auditctl -s status, when it parsed. */
+  audit?: AuditStatus;
+  facts?: HostFacts;
+  diagnosis?: Diagnosis;
+  compliance?: Compliance;
+  tasks?: TaskResult[];
+  error?: HostError;
+  groups?: string[];
+}
+
+export interface RunSummary {
+  hosts: number;
+  ok: number;
+  changed: number;
+  failed: number;
+  unreachable: number;
+  skipped: number;
+  interrupted: number;
+  by_state?: Record<string, number>;
+  non_compliant?: number;
+}
+
+export type RunEvent =
+  | { type: 'run-start'; run: RunInfo; hosts: string[] }
+  | { type: 'host-start'; host: string; at: string }
+  | { type: 'command'; host: string; command: string; code: number | null; duration_ms: number; truncated: boolean }
+  | { type: 'task'; host: string; result: TaskResult }
+  | { type: 'host-done'; result: HostResult }
+  | { type: 'run-end'; run: RunInfo; summary: RunSummary };
+
+export type RunEventListener = (event: RunEvent) => void;

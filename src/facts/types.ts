@@ -1,0 +1,124 @@
+/**
+ * Typed facts, produced by the pure parsers in this folder. snake_case field names follow
+ * auditctl's own names (reference §2) so the JSON output reads like the tool operators know.
+ */
+
+/** `auditctl -s`, any of the formats of reference §2. */
+export interface AuditStatus {
+  /** 0 off, 1 on, 2 on and locked until reboot. */
+  enabled: number;
+  /** 0 silent, 1 printk, 2 panic. */
+  failure: number;
+  /** pid auditd registered; 0 = none. Non-zero does NOT mean the queue drains (§4). */
+  pid: number;
+  rate_limit: number;
+  backlog_limit: number;
+  lost: number;
+  backlog: number;
+  /** In kernel ticks (jiffies), not ms (§2). Absent on old kernels/userspace. */
+  backlog_wait_time?: number;
+  /** Counter of ticks tasks actually waited (kernel >= 5.9, audit >= 3.0). */
+  backlog_wait_time_actual?: number;
+  loginuid_immutable?: { value: number; locked: boolean };
+  /** Which format was read. */
+  format: 'multiline' | 'interpreted' | 'oneline';
+  /** Lines that were not understood, kept verbatim (never an error). */
+  unknown_lines: string[];
+}
+
+/** Distinct, named outcomes of running `auditctl -s` (reference §2, failure outcomes). */
+export type AuditctlOutcome =
+  | { kind: 'ok'; status: AuditStatus }
+  | { kind: 'missing'; detail: string }
+  | { kind: 'not-permitted'; detail: string }
+  | { kind: 'unsupported'; detail: string }
+  | { kind: 'unparseable'; detail: string };
+
+export interface KernelAuditLog {
+  source: 'journalctl' | 'dmesg' | 'messages' | 'none';
+  /** Count of `audit: backlog limit exceeded` lines seen. */
+  backlog_exceeded_count: number;
+  /** Timestamp text of the last such line, as printed (dmesg seconds or syslog date). */
+  backlog_exceeded_last?: string;
+  last_backlog?: { backlog: number; limit: number };
+  last_lost?: { lost: number; rate_limit: number; backlog_limit: number };
+  /** `kauditd retry queue overflow` / `hold queue overflow` counts. */
+  retry_queue_overflow_count: number;
+  hold_queue_overflow_count: number;
+  /** Sum of N over `kauditd_printk_skb: N callbacks suppressed`. */
+  printk_skb_suppressed: number;
+  /** Sum of N over `audit_log_start: N callbacks suppressed`. */
+  log_start_suppressed: number;
+  panic_lines: string[];
+  /** The last few matching lines verbatim, for reports. */
+  recent_lines: string[];
+}
+
+export interface AuditdProcess {
+  /** pid registered with the kernel (from auditctl -s). */
+  registered_pid: number;
+  /** auditd processes found by ps (pid + state letter, e.g. S, R, D, T=stopped). */
+  processes: { pid: number; state: string }[];
+  /** Whether the registered pid is among them. */
+  registered_pid_exists: boolean;
+  /** Process state of the registered pid (T = stopped: cannot drain). */
+  registered_pid_state?: string;
+  init: {
+    system: 'systemd' | 'unknown';
+    active_state?: string;
+    sub_state?: string;
+    main_pid?: number;
+    refuse_manual_stop?: boolean;
+  };
+}
+
+export interface MemInfo {
+  mem_total_kb: number;
+  mem_available_kb: number;
+}
+
+export interface PersistentConfig {
+  /** `-b` values found, by file, in rules.d/*.rules and audit.rules. */
+  rules_backlog_limits: { file: string; value: number }[];
+  /** The value that will apply after auditd restart/reboot (last -b of audit.rules, else rules.d). */
+  effective_backlog_limit?: number;
+  /** audit_backlog_limit= on /proc/cmdline. */
+  cmdline_backlog_limit?: number;
+  /** audit= on /proc/cmdline (0 or 1). */
+  cmdline_audit?: number;
+  auditd_conf: {
+    disk_full_action?: string;
+    space_left_action?: string;
+    admin_space_left_action?: string;
+    disk_error_action?: string;
+  };
+  log_dir_free_kb?: number;
+  rule_count?: number;
+}
+
+export interface SystemInfo {
+  kernel_release?: string;
+  distribution?: { id?: string; version_id?: string; pretty_name?: string };
+  /** Parsed strictly as a UUID (a wall message is not a boot_id: ansible#78007). */
+  boot_id?: string;
+  uptime_seconds?: number;
+}
+
+/** One sample: everything one round trip collected, at one time. */
+export interface FactSample {
+  /** ms since epoch, from the runner's clock. */
+  taken_at: number;
+  auditctl: AuditctlOutcome;
+  kernel_log: KernelAuditLog;
+  auditd: AuditdProcess;
+  memory?: MemInfo;
+  persistent: PersistentConfig;
+  system: SystemInfo;
+  /** Sections that could not be parsed, with why (never thrown out of the host's job). */
+  parse_errors: { section: string; message: string }[];
+}
+
+/** Facts of a host for a sweep: one or more samples, oldest first. */
+export interface HostFacts {
+  samples: FactSample[];
+}

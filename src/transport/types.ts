@@ -1,0 +1,77 @@
+/**
+ * The Transport contract: everything above this folder talks to a host only through it.
+ * Implementations: ssh2 client (real OpenSSH servers and the simulator both speak SSH).
+ */
+export type HostKeyChecking = 'strict' | 'accept-new' | 'off';
+
+export interface AuthSpec {
+  /** Path of a private key file (OpenSSH/PEM); read when connecting. */
+  privateKeyFile?: string;
+  /** Passphrase for an encrypted key. Secret: never logged. */
+  passphrase?: string;
+  /** Password authentication. Secret: never logged. */
+  password?: string;
+  /** ssh-agent socket (defaults to SSH_AUTH_SOCK when unset). */
+  agentSocket?: string;
+}
+
+export interface BecomeSpec {
+  enabled: boolean;
+  user?: string;
+  /** sudo password, fed on stdin. Secret: never logged. */
+  password?: string;
+}
+
+export interface ConnectionSpec {
+  /** Inventory name of the host (what reports show). */
+  name: string;
+  /** Address actually dialled (ansible_host or the name). */
+  address: string;
+  port: number;
+  user: string;
+  auth: AuthSpec;
+  become: BecomeSpec;
+  /** TCP connect + SSH handshake + auth must finish within this. */
+  connectTimeoutMs: number;
+  /** Default per-command timeout; always set, a hung host never stalls a run. */
+  commandTimeoutMs: number;
+  keepaliveIntervalMs: number;
+  /** Cap per command on stdout+stderr bytes kept; the rest is dropped and reported. */
+  maxOutputBytes: number;
+  knownHostsFile: string;
+  hostKeyChecking: HostKeyChecking;
+  /** Optional bastion, reached first; this host is dialled through it. */
+  jump?: ConnectionSpec;
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  /** Run through sudo when the connection's become is enabled (default true). */
+  become?: boolean;
+  stdin?: string;
+  maxOutputBytes?: number;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  command: string;
+  stdout: string;
+  stderr: string;
+  /** Exit status; null when the command died by signal or the channel closed without one. */
+  code: number | null;
+  signal?: string;
+  durationMs: number;
+  /** True when output beyond maxOutputBytes was dropped. */
+  truncated: boolean;
+  /** Bytes received in total (including the dropped part). */
+  bytes: number;
+}
+
+export interface Transport {
+  readonly spec: ConnectionSpec;
+  connect(): Promise<void>;
+  exec(command: string, opts?: ExecOptions): Promise<ExecResult>;
+  close(): Promise<void>;
+  /** `host:port` actually connected to, once connected. */
+  readonly connectedAddress?: string;
+}
