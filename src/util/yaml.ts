@@ -1,0 +1,89 @@
+/**
+ * YAML with positions: parse once at the edge, keep the Document so that schema errors can be
+ * mapped back to file:line:column (STYLE: "yaml with positions, then a schema").
+ */
+import { readFile } from 'node:fs/promises';
+import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import type { ZodError } from 'zod';
+import { FleetmendError, type ErrorCode, type SourcePosition } from '../errors.js';
+
+export interface YamlSource {
+  file: string;
+  doc: Document;
+  lineCounter: LineCounter;
+  /** Plain JS value of the document. */
+  value: unknown;
+}
+
+export function parseYaml(file: string, text: string): YamlSource {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first) {
+    const pos = lineCounter.linePos(first.pos[0]);
+    const msg = first.message.split('\n')[0] ?? first.message;
+    throw new FleetmendError('E_YAML', `invalid YAML: ${msg}`, {
+      position: { file, line: pos.line, column: pos.col },
+    });
+  }
+  return { file, doc, lineCounter, value: doc.toJS({ maxAliasCount: 100 }) };
+}
+
+export async function readYamlFile(file: string): Promise<YamlSource> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new FleetmendError('E_USAGE', `cannot read ${file}: ${e.code ?? e.message}`, { position: { file } });
+  }
+  return parseYaml(file, text);
+}
+
+/** Position of the node at `path` (or of its nearest existing ancestor). */
+export function positionOf(src: YamlSource, path: readonly PropertyKey[]): SourcePosition {
+  for (let n = path.length; n >= 0; n--) {
+    const node = n === 0 ? src.doc.contents : src.doc.getIn(path.slice(0, n) as (string | number)[], true);
+    if (isNode(node) && node.range) {
+      const pos = src.lineCounter.linePos(node.range[0]);
+      return { file: src.file, line: pos.line, column: pos.col };
+    }
+    // for a key that exists, point at the key itself
+  }
+  return { file: src.file };
+}
+
+/** Position of a mapping KEY at `path` (better for "unknown key" errors). */
+export function keyPositionOf(src: YamlSource, path: readonly PropertyKey[]): SourcePosition {
+  const parentPath = path.slice(0, -1) as (string | number)[];
+  const parent = parentPath.length ? src.doc.getIn(parentPath, true) : src.doc.contents;
+  const key = path[path.length - 1];
+  if (parent && typeof parent === 'object' && 'items' in parent && Array.isArray(parent.items)) {
+    for (const item of parent.items as unknown[]) {
+      const k = (item as { key?: unknown }).key;
+      if (isNode(k) && (k as { value?: unknown }).value === key && k.range) {
+        const pos = src.lineCounter.linePos(k.range[0]);
+        return { file: src.file, line: pos.line, column: pos.col };
+      }
+    }
+  }
+  return positionOf(src, path);
+}
+
+/** The first zod issue as a FleetmendError pointing at its YAML node. */
+export function schemaError(src: YamlSource, err: ZodError, code: ErrorCode = 'E_SCHEMA'): FleetmendError {
+  const issue = err.issues[0];
+  if (!issue) return new FleetmendError(code, 'schema validation failed', { position: { file: src.file } });
+  const path = issue.path as PropertyKey[];
+  let position: SourcePosition;
+  let message = issue.message;
+  if (issue.code === 'unrecognized_keys') {
+    const keys = (issue as { keys: string[] }).keys;
+    position = keyPositionOf(src, [...path, keys[0] ?? '']);
+    message = `unknown key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `'${k}'`).join(', ')}`;
+  } else {
+    position = positionOf(src, path);
+  }
+  const where = path.length ? ` at ${path.join('.')}` : '';
+  return new FleetmendError(code, `${message}${where}`, { position });
+}
