@@ -1,0 +1,388 @@
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { FleetmendError } from '../errors.js';
+import type { HostResult, RunInfo, RunMode, RunSummary, TaskResult } from '../executor/events.js';
+import type { HostState } from '../diagnosis/types.js';
+import { redact } from './redact.js';
+import { migrate } from './schema.js';
+
+export type RunStatus = 'running' | 'finished' | 'interrupted';
+
+/** A run as read back from the store. */
+export interface StoredRun {
+  run: RunInfo;
+  status: RunStatus;
+  /** False for a run that is still going, or that crashed before finishRun. */
+  finished: boolean;
+  summary?: RunSummary;
+  /** Hosts with a recorded result, in the order they were recorded. */
+  hosts: HostResult[];
+  /** Hosts named at startRun that have no result (yet). */
+  pending: string[];
+}
+
+export interface RunListItem {
+  id: string;
+  mode: RunMode;
+  inventory?: string;
+  playbook?: string;
+  started_at: string;
+  finished_at?: string;
+  status: RunStatus;
+  summary?: RunSummary;
+  host_count: number;
+}
+
+/** One point of a host's history: its last sample in one run (oldest run first). */
+export interface HostHistoryRow {
+  run_id: string;
+  /** ms since epoch: the sample's time, or the host's finish time when there was no sample. */
+  taken_at: number;
+  state: HostState | null;
+  backlog: number | null;
+  lost: number | null;
+  backlog_limit: number | null;
+  enabled: number | null;
+  failure: number | null;
+  reachable: boolean;
+}
+
+export interface RunStore {
+  /** The database file. */
+  readonly path: string;
+  startRun(run: RunInfo, hosts: string[]): void;
+  /** Record one finished host: one small transaction, safe to call again for the same host. */
+  recordHost(runId: string, result: HostResult): void;
+  recordTask(runId: string, host: string, seq: number, task: TaskResult): void;
+  finishRun(runId: string, summary: RunSummary, opts?: { interrupted?: boolean; finished_at?: string }): void;
+  /** A run by id, unique id prefix, or `latest`. Throws E_USAGE when there is none. */
+  getRun(idOrLatest: string): StoredRun;
+  listRuns(opts?: { limit?: number; mode?: RunMode; inventory?: string }): RunListItem[];
+  hostHistory(host: string, opts?: { limit?: number }): HostHistoryRow[];
+  /** The latest finished run of the same inventory that started before `beforeRunId`. */
+  previousRun(inventory: string | undefined, beforeRunId: string): StoredRun | undefined;
+  /** Hosts with a final status (ok, changed, failed, unreachable): what --resume skips. */
+  hostsDone(runId: string): Set<string>;
+  close(): void;
+}
+
+export const DB_FILE = 'fleetmend.db';
+
+/** Hosts in these states need no retry on --resume; skipped/interrupted/pending hosts do. */
+const FINAL_STATUSES = ['ok', 'changed', 'failed', 'unreachable'] as const;
+
+/** `$XDG_STATE_HOME/fleetmend`, else `~/.local/state/fleetmend` (XDG base directory spec). */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env['XDG_STATE_HOME'];
+  // The spec says a relative XDG path is invalid and must be ignored.
+  if (xdg && xdg.startsWith('/')) return join(xdg, 'fleetmend');
+  return join(env['HOME'] || homedir(), '.local', 'state', 'fleetmend');
+}
+
+/** Open (creating and migrating as needed) the run store in `stateDir`. */
+export function openStore(stateDir: string): RunStore {
+  const path = join(stateDir, DB_FILE);
+  ensurePrivateFile(stateDir, path);
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    migrate(db);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return new SqliteRunStore(db, path);
+}
+
+/** The state holds inventories and host findings: owner-only (dir 0700, file 0600). */
+function ensurePrivateFile(dir: string, file: string): void {
+  if (!existsSync(dir)) {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    chmodSync(dir, 0o700); // the umask may have narrowed it; never widen a directory we did not create
+  }
+  closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
+}
+
+const json = (v: unknown): string => JSON.stringify(redact(v));
+const parse = <T>(s: string | null | undefined): T | undefined => (s == null ? undefined : (JSON.parse(s) as T));
+const bool = (b: boolean | undefined): number | null => (b === undefined ? null : b ? 1 : 0);
+
+interface RunRow {
+  id: string;
+  mode: RunMode;
+  inventory: string | null;
+  playbook: string | null;
+  started_at: string;
+  finished_at: string | null;
+  status: RunStatus;
+  summary: string | null;
+  info: string;
+  interrupted: number;
+}
+
+class SqliteRunStore implements RunStore {
+  private readonly stmt;
+  private readonly recordHostTx: (runId: string, result: HostResult) => void;
+
+  constructor(
+    private readonly db: Database.Database,
+    readonly path: string,
+  ) {
+    // Prepared once: recordHost runs once per host, for fleets of thousands.
+    this.stmt = {
+      insertRun: db.prepare(
+        `INSERT INTO runs (id, mode, inventory, playbook, started_at, status, info, options)
+         VALUES (@id, @mode, @inventory, @playbook, @started_at, 'running', @info, @options)`,
+      ),
+      insertPending: db.prepare(`INSERT OR IGNORE INTO run_hosts (run_id, host) VALUES (?, ?)`),
+      upsertHost: db.prepare(
+        `INSERT INTO run_hosts (run_id, host, address, port, status, error_code, error_message,
+                                started_at, finished_at, state, compliant, result)
+         VALUES (@run_id, @host, @address, @port, @status, @error_code, @error_message,
+                 @started_at, @finished_at, @state, @compliant, @result)
+         ON CONFLICT (run_id, host) DO UPDATE SET
+           address = excluded.address, port = excluded.port, status = excluded.status,
+           error_code = excluded.error_code, error_message = excluded.error_message,
+           started_at = excluded.started_at, finished_at = excluded.finished_at,
+           state = excluded.state, compliant = excluded.compliant, result = excluded.result`,
+      ),
+      deleteSamples: db.prepare(`DELETE FROM samples WHERE run_id = ? AND host = ?`),
+      insertSample: db.prepare(
+        `INSERT INTO samples (run_id, host, seq, taken_at, boot_id, enabled, failure, pid,
+                              backlog_limit, backlog, lost, wait_actual)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      deleteFindings: db.prepare(`DELETE FROM findings WHERE run_id = ? AND host = ?`),
+      insertFinding: db.prepare(
+        `INSERT INTO findings (run_id, host, code, severity, message) VALUES (?, ?, ?, ?, ?)`,
+      ),
+      upsertTask: db.prepare(
+        `INSERT OR REPLACE INTO task_results (run_id, host, seq, play, task, module, status, changed,
+                                              rc, duration_ms, json)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      finishRun: db.prepare(
+        `UPDATE runs SET finished_at = ?, status = ?, interrupted = ?, summary = ?, info = ? WHERE id = ?`,
+      ),
+      runById: db.prepare(`SELECT * FROM runs WHERE id = ?`),
+      runsByPrefix: db.prepare(`SELECT * FROM runs WHERE substr(id, 1, length(@p)) = @p LIMIT 2`),
+      latestRun: db.prepare(`SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1`),
+      hostsOfRun: db.prepare(`SELECT host, status, result FROM run_hosts WHERE run_id = ? ORDER BY rowid`),
+      tasksOfRun: db.prepare(`SELECT host, json FROM task_results WHERE run_id = ? ORDER BY host, seq`),
+      hostsDone: db.prepare(
+        `SELECT host FROM run_hosts WHERE run_id = ? AND status IN (${FINAL_STATUSES.map(() => '?').join(', ')})`,
+      ),
+      history: db.prepare(
+        `SELECT h.run_id, h.status, h.state, h.finished_at, r.started_at,
+                s.taken_at, s.backlog, s.lost, s.backlog_limit, s.enabled, s.failure
+           FROM run_hosts h
+           JOIN runs r ON r.id = h.run_id
+           LEFT JOIN samples s ON s.run_id = h.run_id AND s.host = h.host
+             AND s.seq = (SELECT MAX(seq) FROM samples x WHERE x.run_id = h.run_id AND x.host = h.host)
+          WHERE h.host = ? AND h.status != 'pending'
+          ORDER BY r.started_at DESC, r.rowid DESC
+          LIMIT ?`,
+      ),
+      previous: db.prepare(
+        `SELECT r.id FROM runs r, runs b
+          WHERE b.id = @before AND r.id != b.id AND r.inventory IS @inventory
+            AND r.status != 'running'
+            AND (r.started_at < b.started_at OR (r.started_at = b.started_at AND r.rowid < b.rowid))
+          ORDER BY r.started_at DESC, r.rowid DESC LIMIT 1`,
+      ),
+    };
+    this.recordHostTx = db.transaction((runId: string, result: HostResult) => this.writeHost(runId, result));
+  }
+
+  startRun(run: RunInfo, hosts: string[]): void {
+    const { id, mode, inventory, playbook, started_at, ...options } = run;
+    this.db.transaction(() => {
+      this.stmt.insertRun.run({
+        id,
+        mode,
+        inventory: inventory ?? null,
+        playbook: playbook ?? null,
+        started_at,
+        info: json(run),
+        options: json(options),
+      });
+      for (const h of hosts) this.stmt.insertPending.run(id, h);
+    })();
+  }
+
+  recordHost(runId: string, result: HostResult): void {
+    this.recordHostTx(runId, result);
+  }
+
+  private writeHost(runId: string, raw: HostResult): void {
+    const r = redact(raw);
+    const { tasks, ...rest } = r;
+    this.stmt.upsertHost.run({
+      run_id: runId,
+      host: r.host,
+      address: r.address,
+      port: r.port,
+      status: r.status,
+      error_code: r.error?.code ?? null,
+      error_message: r.error?.message ?? null,
+      started_at: r.started_at,
+      finished_at: r.finished_at,
+      state: r.diagnosis?.state ?? null,
+      compliant: bool(r.compliance?.compliant),
+      result: JSON.stringify(rest),
+    });
+    this.stmt.deleteSamples.run(runId, r.host);
+    (r.facts?.samples ?? []).forEach((s, seq) => {
+      const a = s.auditctl.kind === 'ok' ? s.auditctl.status : undefined;
+      this.stmt.insertSample.run(
+        runId, r.host, seq, s.taken_at, s.system.boot_id ?? null,
+        a?.enabled ?? null, a?.failure ?? null, a?.pid ?? null, a?.backlog_limit ?? null,
+        a?.backlog ?? null, a?.lost ?? null, a?.backlog_wait_time_actual ?? null,
+      );
+    });
+    this.stmt.deleteFindings.run(runId, r.host);
+    for (const f of r.diagnosis?.findings ?? []) {
+      this.stmt.insertFinding.run(runId, r.host, f.code, f.severity, f.message);
+    }
+    (tasks ?? []).forEach((t, seq) => this.writeTask(runId, r.host, seq, t));
+  }
+
+  recordTask(runId: string, host: string, seq: number, task: TaskResult): void {
+    this.writeTask(runId, host, seq, redact(task));
+  }
+
+  private writeTask(runId: string, host: string, seq: number, t: TaskResult): void {
+    this.stmt.upsertTask.run(
+      runId, host, seq, t.play, t.task, t.module, t.status, t.changed ? 1 : 0,
+      t.rc ?? null, Math.round(t.duration_ms), JSON.stringify(redact(t)),
+    );
+  }
+
+  finishRun(runId: string, summary: RunSummary, opts: { interrupted?: boolean; finished_at?: string } = {}): void {
+    const row = this.stmt.runById.get(runId) as RunRow | undefined;
+    if (!row) throw new FleetmendError('E_INTERNAL', `finishRun: no run ${runId} in the store`);
+    const interrupted = opts.interrupted === true;
+    const finishedAt = opts.finished_at ?? new Date().toISOString();
+    const info: RunInfo = { ...(JSON.parse(row.info) as RunInfo), finished_at: finishedAt };
+    if (interrupted) info.interrupted = true;
+    this.stmt.finishRun.run(
+      finishedAt, interrupted ? 'interrupted' : 'finished', interrupted ? 1 : 0, json(summary), json(info), runId,
+    );
+  }
+
+  getRun(idOrLatest: string): StoredRun {
+    const row = this.findRun(idOrLatest);
+    if (!row) throw new FleetmendError('E_USAGE', `no run "${idOrLatest}" in the store (${this.path})`);
+    return this.readRun(row);
+  }
+
+  private findRun(idOrLatest: string): RunRow | undefined {
+    if (idOrLatest === 'latest') return this.stmt.latestRun.get() as RunRow | undefined;
+    const exact = this.stmt.runById.get(idOrLatest) as RunRow | undefined;
+    if (exact) return exact;
+    const byPrefix = this.stmt.runsByPrefix.all({ p: idOrLatest }) as RunRow[];
+    if (byPrefix.length > 1) throw new FleetmendError('E_USAGE', `run id prefix "${idOrLatest}" is ambiguous`);
+    return byPrefix[0];
+  }
+
+  private readRun(row: RunRow): StoredRun {
+    const tasks = new Map<string, TaskResult[]>();
+    for (const t of this.stmt.tasksOfRun.all(row.id) as { host: string; json: string }[]) {
+      const list = tasks.get(t.host) ?? [];
+      list.push(JSON.parse(t.json) as TaskResult);
+      tasks.set(t.host, list);
+    }
+    const hosts: HostResult[] = [];
+    const pending: string[] = [];
+    for (const h of this.stmt.hostsOfRun.all(row.id) as { host: string; status: string; result: string | null }[]) {
+      if (h.result == null) {
+        pending.push(h.host);
+        continue;
+      }
+      const result = JSON.parse(h.result) as HostResult;
+      const t = tasks.get(h.host);
+      if (t) result.tasks = t;
+      hosts.push(result);
+    }
+    const run = JSON.parse(row.info) as RunInfo;
+    const summary = parse<RunSummary>(row.summary);
+    return {
+      run,
+      status: row.status,
+      finished: row.status !== 'running',
+      ...(summary ? { summary } : {}),
+      hosts,
+      pending,
+    };
+  }
+
+  listRuns(opts: { limit?: number; mode?: RunMode; inventory?: string } = {}): RunListItem[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (opts.mode) (where.push('r.mode = ?'), params.push(opts.mode));
+    if (opts.inventory !== undefined) (where.push('r.inventory = ?'), params.push(opts.inventory));
+    params.push(opts.limit ?? 20);
+    // Filters vary per call; listing runs is rare, so preparing here is fine.
+    const rows = this.db
+      .prepare(
+        `SELECT r.*, (SELECT COUNT(*) FROM run_hosts h WHERE h.run_id = r.id) AS host_count FROM runs r
+         ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY r.started_at DESC, r.rowid DESC LIMIT ?`,
+      )
+      .all(...params) as (RunRow & { host_count: number })[];
+    return rows.map((r) => {
+      const summary = parse<RunSummary>(r.summary);
+      return {
+        id: r.id,
+        mode: r.mode,
+        ...(r.inventory != null ? { inventory: r.inventory } : {}),
+        ...(r.playbook != null ? { playbook: r.playbook } : {}),
+        started_at: r.started_at,
+        ...(r.finished_at != null ? { finished_at: r.finished_at } : {}),
+        status: r.status,
+        ...(summary ? { summary } : {}),
+        host_count: r.host_count,
+      };
+    });
+  }
+
+  hostHistory(host: string, opts: { limit?: number } = {}): HostHistoryRow[] {
+    type Row = {
+      run_id: string; status: string; state: HostState | null; finished_at: string | null; started_at: string;
+      taken_at: number | null; backlog: number | null; lost: number | null; backlog_limit: number | null;
+      enabled: number | null; failure: number | null;
+    };
+    const rows = this.stmt.history.all(host, opts.limit ?? 50) as Row[];
+    return rows.reverse().map((r) => ({
+      run_id: r.run_id,
+      taken_at: r.taken_at ?? Date.parse(r.finished_at ?? r.started_at),
+      state: r.state,
+      backlog: r.backlog,
+      lost: r.lost,
+      backlog_limit: r.backlog_limit,
+      enabled: r.enabled,
+      failure: r.failure,
+      reachable: r.status !== 'unreachable',
+    }));
+  }
+
+  previousRun(inventory: string | undefined, beforeRunId: string): StoredRun | undefined {
+    const row = this.stmt.previous.get({ before: beforeRunId, inventory: inventory ?? null }) as { id: string } | undefined;
+    return row ? this.getRun(row.id) : undefined;
+  }
+
+  hostsDone(runId: string): Set<string> {
+    const rows = this.stmt.hostsDone.all(runId, ...FINAL_STATUSES) as { host: string }[];
+    return new Set(rows.map((r) => r.host));
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
