@@ -70,11 +70,15 @@ export interface AuditdProcess {
     main_pid?: number;
     refuse_manual_stop?: boolean;
   };
+  /** false when `ps` could not run: then an empty `processes` proves nothing. */
+  ps_available?: boolean;
 }
 
 export interface MemInfo {
   mem_total_kb: number;
   mem_available_kb: number;
+  /** MemAvailable missing (kernel < 3.14): estimated as MemFree + Buffers + Cached. */
+  mem_available_estimated?: boolean;
 }
 
 export interface PersistentConfig {
@@ -94,6 +98,11 @@ export interface PersistentConfig {
   };
   log_dir_free_kb?: number;
   rule_count?: number;
+  /**
+   * true when the rule files could be searched (grep exit 0 or 1): then an empty
+   * `rules_backlog_limits` means "no -b persisted" rather than "unknown".
+   */
+  rules_searched?: boolean;
 }
 
 export interface SystemInfo {

@@ -1,0 +1,31 @@
+/** Facts: the collection script and pure parsers of its output (STYLE: facts/ knows no SSH, files or time). */
+export * from './types.js';
+export * from './script.js';
+export { parseAuditctlStatus, parseAuditctlError, type AuditctlError, MAX_UNKNOWN_LINES } from './auditctl.js';
+export {
+  parseKernelLog,
+  chooseKernelLog,
+  emptyKernelLog,
+  kernelLogShowsLoss,
+  splitKernelLine,
+  type KernelLogSource,
+} from './kernel-log.js';
+export { parseAuditdPs, parseSystemdShow, combineAuditd, type PsProcesses } from './auditd.js';
+export {
+  parseMeminfo,
+  parseRulesBacklog,
+  effectiveBacklogLimit,
+  parseCmdline,
+  parseAuditdConf,
+  parseDfFreeKb,
+  parseRuleCount,
+  parseUname,
+  parseOsRelease,
+  parseBootId,
+  parseUptime,
+  AUDIT_RULES,
+  type RulesBacklog,
+} from './system.js';
+export type { Parsed } from './text.js';
+export { parseSample } from './sample.js';
+export { sampleDeltas, type SampleDeltas } from './rates.js';
