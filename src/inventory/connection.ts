@@ -1,0 +1,123 @@
+/**
+ * Connection variables: the `ansible_*` names fleetmend honours, their typed form, which of them
+ * are secrets, and a once-per-inventory warning for the ones it ignores.
+ */
+import { FleetmendError } from '../errors.js';
+import type { ConnectionVars, InventoryHost } from './types.js';
+
+/** Names read by `connectionVars`; the first of each list wins when several are set. */
+const ALIASES = {
+  address: ['ansible_host', 'ansible_ssh_host'],
+  port: ['ansible_port', 'ansible_ssh_port'],
+  user: ['ansible_user', 'ansible_ssh_user'],
+  privateKeyFile: ['ansible_ssh_private_key_file', 'ansible_private_key_file'],
+  password: ['ansible_password', 'ansible_ssh_pass', 'ansible_ssh_password'],
+  passphrase: ['ansible_ssh_private_key_passphrase'],
+  become: ['ansible_become'],
+  becomeUser: ['ansible_become_user'],
+  becomePassword: ['ansible_become_password', 'ansible_become_pass'],
+  sshCommonArgs: ['ansible_ssh_common_args'],
+} as const satisfies Record<keyof ConnectionVars, readonly string[]>;
+
+/** `ansible_*` names that are understood (connection ones, plus inventory-structure ones). */
+export const SUPPORTED_ANSIBLE_VARS: ReadonlySet<string> = new Set<string>([
+  ...Object.values(ALIASES).flat(),
+  'ansible_group_priority',
+]);
+
+const SECRET_NAMES = new Set([
+  'ansible_password',
+  'ansible_ssh_pass',
+  'ansible_ssh_password',
+  'ansible_become_password',
+  'ansible_become_pass',
+]);
+
+export const REDACTED = '********';
+
+export function isSecretVar(name: string): boolean {
+  return SECRET_NAMES.has(name) || name.endsWith('_passphrase');
+}
+
+/** A copy of `vars` with every secret value (at any depth) replaced by '********'. */
+export function redactVars(vars: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(vars)) out[k] = isSecretVar(k) ? REDACTED : redactValue(v);
+  return out;
+}
+
+function redactValue(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(redactValue);
+  if (v !== null && typeof v === 'object') return redactVars(v as Record<string, unknown>);
+  return v;
+}
+
+export function connectionVars(host: InventoryHost): ConnectionVars {
+  const get = (key: keyof typeof ALIASES): unknown => {
+    for (const name of ALIASES[key]) if (host.vars[name] !== undefined && host.vars[name] !== null) return host.vars[name];
+    return undefined;
+  };
+  const str = (key: keyof typeof ALIASES): string | undefined => toText(host.name, ALIASES[key][0], get(key));
+  const out: ConnectionVars = {
+    address: str('address') ?? host.name,
+    port: toPort(host.name, get('port')),
+    become: toBool(host.name, 'ansible_become', get('become')),
+  };
+  const optional = ['user', 'privateKeyFile', 'password', 'passphrase', 'becomeUser', 'becomePassword', 'sshCommonArgs'] as const;
+  for (const key of optional) {
+    const v = str(key);
+    if (v !== undefined) out[key] = v;
+  }
+  return out;
+}
+
+function invalid(host: string, message: string): FleetmendError {
+  return new FleetmendError('E_INVENTORY', `host '${host}': ${message}`, { host });
+}
+
+function toText(host: string, name: string, v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  throw invalid(host, `${name} must be a string, got ${JSON.stringify(v)}`);
+}
+
+function toPort(host: string, v: unknown): number {
+  if (v === undefined) return 22;
+  const n = typeof v === 'string' && /^\s*[0-9]+\s*$/.test(v) ? Number(v) : v;
+  if (typeof n === 'number' && Number.isInteger(n) && n >= 1 && n <= 65535) return n;
+  throw invalid(host, `ansible_port must be an integer 1-65535, got ${JSON.stringify(v)}`);
+}
+
+/** Ansible's `boolean()` filter: the accepted spellings, case-insensitively; nothing else. */
+const TRUE = new Set(['y', 'yes', 'on', '1', 'true', 't', '1.0']);
+const FALSE = new Set(['n', 'no', 'off', '0', 'false', 'f', '0.0', '']);
+
+function toBool(host: string, name: string, v: unknown): boolean {
+  if (v === undefined) return false;
+  if (typeof v === 'boolean') return v;
+  const s = String(v).trim().toLowerCase();
+  if ((typeof v === 'string' || typeof v === 'number') && TRUE.has(s)) return true;
+  if ((typeof v === 'string' || typeof v === 'number') && FALSE.has(s)) return false;
+  throw invalid(host, `${name} must be a boolean, got ${JSON.stringify(v)}`);
+}
+
+/**
+ * One warning per unsupported `ansible_*` name across the whole inventory, in first-seen order,
+ * naming how many hosts it reaches: these are settings the operator expects to take effect.
+ */
+export function unsupportedVarWarnings(hosts: Iterable<InventoryHost>): string[] {
+  const seen = new Map<string, string[]>();
+  for (const h of hosts) {
+    for (const k of Object.keys(h.vars)) {
+      if (!k.startsWith('ansible_') || SUPPORTED_ANSIBLE_VARS.has(k)) continue;
+      const list = seen.get(k) ?? [];
+      list.push(h.name);
+      seen.set(k, list);
+    }
+  }
+  return [...seen].map(([k, hs]) => {
+    const who = hs.length === 1 ? `host '${hs[0]}'` : `${hs.length} hosts (first '${hs[0]}')`;
+    return `unsupported variable '${k}' is ignored (set for ${who})`;
+  });
+}
