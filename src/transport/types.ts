@@ -13,6 +13,13 @@ export interface AuthSpec {
   password?: string;
   /** ssh-agent socket (defaults to SSH_AUTH_SOCK when unset). */
   agentSocket?: string;
+  /** Set false to never use an agent, even when SSH_AUTH_SOCK is set. */
+  useAgent?: boolean;
+  /**
+   * Candidate keys (ssh config IdentityFile, ~/.ssh defaults): unlike privateKeyFile, a missing
+   * or undecryptable candidate is skipped silently, as OpenSSH does in batch mode.
+   */
+  identityFiles?: string[];
 }
 
 export interface BecomeSpec {
@@ -36,6 +43,8 @@ export interface ConnectionSpec {
   /** Default per-command timeout; always set, a hung host never stalls a run. */
   commandTimeoutMs: number;
   keepaliveIntervalMs: number;
+  /** Keepalives left unanswered before the connection is declared dead (default 4). */
+  keepaliveCountMax?: number;
   /** Cap per command on stdout+stderr bytes kept; the rest is dropped and reported. */
   maxOutputBytes: number;
   knownHostsFile: string;
@@ -74,4 +83,10 @@ export interface Transport {
   close(): Promise<void>;
   /** `host:port` actually connected to, once connected. */
   readonly connectedAddress?: string;
+}
+
+/** Where the transport reports things worth a human's attention (never secrets). */
+export interface TransportLogger {
+  warn(message: string): void;
+  debug?(message: string): void;
 }

@@ -1,0 +1,23 @@
+/** Public surface of the transport layer. Nothing here knows about audit, playbooks or reports. */
+export type * from './types.js';
+export { Ssh2Transport, type Ssh2TransportOptions, type BastionLease, type BastionProvider } from './ssh2.js';
+export { TransportFactory, BastionPool, connectHost, type TransportFactoryOptions } from './factory.js';
+export {
+  KnownHosts,
+  KnownHostsCache,
+  parseKnownHosts,
+  lookupHostKey,
+  fingerprintSha256,
+  hashHostName,
+  knownHostsName,
+  keyTypeOfBlob,
+  matchHostPatterns,
+  matchWildcard,
+  type KnownHostEntry,
+  type HostKeyLookup,
+  type KnownHostsOptions,
+  type ParsedKnownHosts,
+  type VerifyRequest,
+} from './knownhosts.js';
+export { shellQuote, buildBecomeCommand, needsBecome, detectSudoFailure, type BecomeCommand } from './become.js';
+export { loadPrivateKey, expandTilde } from './auth.js';

@@ -1,0 +1,45 @@
+/**
+ * Output kept per command: stdout+stderr share one cap so a hostile or broken host sending tens of
+ * MB cannot exhaust memory. Everything is still read (the channel must drain or the remote blocks),
+ * counted, and dropped past the cap.
+ */
+export class CappedOutput {
+  private readonly out: Buffer[] = [];
+  private readonly err: Buffer[] = [];
+  private kept = 0;
+  bytes = 0;
+  truncated = false;
+
+  constructor(private readonly cap: number) {}
+
+  /** First bytes of stderr regardless of the cap: where sudo writes its refusals. */
+  private head = Buffer.alloc(0);
+
+  push(which: 'stdout' | 'stderr', chunk: Buffer): void {
+    this.bytes += chunk.length;
+    if (which === 'stderr' && this.head.length < 4096) this.head = Buffer.concat([this.head, chunk.subarray(0, 4096 - this.head.length)]);
+    const room = this.cap - this.kept;
+    if (room <= 0) {
+      if (chunk.length > 0) this.truncated = true;
+      return;
+    }
+    const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    if (part.length < chunk.length) this.truncated = true;
+    // copy: ssh2 may reuse buffers, and a subarray would pin the whole chunk
+    (which === 'stdout' ? this.out : this.err).push(Buffer.from(part));
+    this.kept += part.length;
+  }
+
+  /** UTF-8 with U+FFFD for invalid sequences: binary output never throws. */
+  stdout(): string {
+    return Buffer.concat(this.out).toString('utf8');
+  }
+
+  stderrHead(): string {
+    return this.head.toString('utf8');
+  }
+
+  stderr(): string {
+    return Buffer.concat(this.err).toString('utf8');
+  }
+}

@@ -1,0 +1,328 @@
+/**
+ * The ssh2 implementation of Transport: one SSH connection per host, reused for every exec of a
+ * run. Connect = TCP (or a bastion channel) → banner → key exchange with the host key checked in
+ * hostVerifier before anything else is sent → authentication, all inside connectTimeoutMs
+ * (default 60 s: logins on hosts with a stalled audit queue take tens of seconds, reference §3).
+ */
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import type { Duplex } from 'node:stream';
+import { FleetmendError } from '../errors.js';
+import { agentSocketFor, loadKeys, makeAuthHandler, planAuth } from './auth.js';
+import { buildBecomeCommand, detectSudoFailure, isSudoRetryPrompt } from './become.js';
+import { dialTcp, waitForBanner } from './dial.js';
+import { KnownHosts, KnownHostsCache } from './knownhosts.js';
+import { CappedOutput } from './output.js';
+import type { ConnectionSpec, ExecOptions, ExecResult, Transport, TransportLogger } from './types.js';
+
+export interface BastionLease {
+  transport: Ssh2Transport;
+  release(): Promise<void>;
+}
+
+/** Provides connected bastions (see BastionPool), so several targets can share one. */
+export interface BastionProvider {
+  acquire(spec: ConnectionSpec): Promise<BastionLease>;
+}
+
+export interface Ssh2TransportOptions {
+  knownHosts: KnownHosts | KnownHostsCache;
+  logger?: TransportLogger;
+  /** Shared bastion connections; without it each target opens its own bastion connection. */
+  bastions?: BastionProvider;
+}
+
+/** ssh2 names for a key type recorded in known_hosts (RSA keys sign with SHA-2 variants). */
+const HOSTKEY_ALGOS: Record<string, string[]> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+  'ssh-dss': ['ssh-dss'],
+};
+
+type SshError = Error & { level?: string };
+
+export class Ssh2Transport implements Transport {
+  readonly spec: ConnectionSpec;
+  connectedAddress?: string;
+  private readonly opts: Ssh2TransportOptions;
+  private client?: Client;
+  private connecting?: Promise<void>;
+  private closing?: Promise<void>;
+  private dead = false;
+  private deathReason = 'connection closed';
+  private lease?: BastionLease;
+
+  constructor(spec: ConnectionSpec, opts: Ssh2TransportOptions) {
+    this.spec = spec;
+    this.opts = opts;
+  }
+
+  /** True while the SSH connection is up and usable. */
+  get alive(): boolean {
+    return this.client !== undefined && !this.dead && this.closing === undefined;
+  }
+
+  connect(): Promise<void> {
+    if (this.closing) return Promise.reject(this.err('E_DISCONNECTED', 'transport is closed'));
+    this.connecting ??= this.doConnect().catch(async (err: unknown) => {
+      await this.releaseLease();
+      throw err;
+    });
+    return this.connecting;
+  }
+
+  private err(code: ConstructorParameters<typeof FleetmendError>[0], message: string, cause?: unknown): FleetmendError {
+    return new FleetmendError(code, message, { host: this.spec.name, ...(cause !== undefined ? { cause } : {}) });
+  }
+
+  private get where(): string {
+    return `${this.spec.address}:${this.spec.port}`;
+  }
+
+  private async doConnect(): Promise<void> {
+    const { spec } = this;
+    const deadline = Date.now() + spec.connectTimeoutMs;
+    const remaining = (): number => Math.max(1, deadline - Date.now());
+    const knownHosts = this.opts.knownHosts instanceof KnownHostsCache ? await this.opts.knownHosts.get(spec.knownHostsFile) : this.opts.knownHosts;
+    const keys = await loadKeys(spec.auth, spec.name);
+    const sock = await this.openStream(remaining);
+    await waitForBanner(sock, remaining(), spec.name, this.where);
+    const tried: string[] = [];
+    const notes: string[] = [];
+    let serverMethods: string[] | undefined;
+    const plan = planAuth(spec.user, spec.auth, keys, agentSocketFor(spec.auth));
+    const authHandler = makeAuthHandler(plan, tried);
+    const client = new Client();
+    let hostKeyError: FleetmendError | undefined;
+    const knownTypes = knownHosts.knownKeyTypes(spec.address, spec.port).flatMap((t) => HOSTKEY_ALGOS[t] ?? []);
+    const config: ConnectConfig = {
+      sock,
+      username: spec.user,
+      readyTimeout: 0,
+      keepaliveInterval: spec.keepaliveIntervalMs,
+      keepaliveCountMax: spec.keepaliveCountMax ?? 4,
+      authHandler: (left, partial, next) => {
+        if (left) serverMethods = left;
+        authHandler(left, partial, next);
+      },
+      hostVerifier: (key: Buffer, verify: (ok: boolean) => void): void => {
+        knownHosts.verify({ host: spec.address, port: spec.port, key, policy: spec.hostKeyChecking, displayName: spec.name }).then(
+          () => verify(true),
+          (e: unknown) => {
+            hostKeyError = e instanceof FleetmendError ? e : this.err('E_HOSTKEY_UNKNOWN', String(e), e);
+            verify(false);
+          },
+        );
+      },
+    };
+    // Offer only the key types already recorded for this host, so a different key is "changed",
+    // never "a new key of another type" (OpenSSH orders HostKeyAlgorithms the same way).
+    if (knownTypes.length > 0 && spec.hostKeyChecking !== 'off') config.algorithms = { serverHostKey: knownTypes as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] };
+
+    await new Promise<void>((resolve, reject) => {
+      let done = false;
+      const fail = (e: FleetmendError): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        client.removeAllListeners('ready');
+        sock.destroy();
+        reject(e);
+      };
+      const timer = setTimeout(() => {
+        fail(hostKeyError ?? this.err('E_CONNECT_TIMEOUT', `SSH handshake and login to ${this.where} did not finish within ${spec.connectTimeoutMs} ms (slow logins are typical of hosts whose audit backlog is full)`));
+      }, remaining());
+      client.on('error', (e: SshError) => {
+        if (done) {
+          this.markDead(e.message);
+          return;
+        }
+        if (hostKeyError) return fail(hostKeyError);
+        if (e.level === 'agent' || (e.level === 'client-authentication' && !/All configured authentication methods failed/.test(e.message))) {
+          notes.push(e.level === 'agent' ? `agent: ${e.message}` : e.message);
+          return;
+        }
+        if (e.level === 'client-authentication') {
+          const offered = serverMethods ? `; server accepts: ${serverMethods.join(', ')}` : '';
+          const extra = notes.length ? `; ${notes.join('; ')}` : '';
+          return fail(this.err('E_AUTH', `authentication as ${spec.user} on ${this.where} failed (tried: ${tried.join(', ') || 'nothing: no key, agent or password configured'}${offered}${extra})`, e));
+        }
+        fail(this.err('E_CONNECT', `SSH connection to ${this.where} failed: ${e.message}`, e));
+      });
+      client.on('close', () => {
+        this.markDead('connection closed by the remote side');
+        fail(hostKeyError ?? this.err('E_CONNECT', `${this.where} closed the connection during the SSH handshake`));
+      });
+      client.once('ready', () => {
+        done = true;
+        clearTimeout(timer);
+        resolve();
+      });
+      client.connect(config);
+    });
+    this.client = client;
+    this.connectedAddress = this.where;
+  }
+
+  /** A TCP socket, or a direct-tcpip channel through the bastion (ProxyJump). */
+  private async openStream(remaining: () => number): Promise<Duplex> {
+    const { spec } = this;
+    if (!spec.jump) return dialTcp(spec.address, spec.port, remaining(), spec.name);
+    const bastions = this.opts.bastions ?? new SingleUseBastions(this.opts);
+    try {
+      this.lease = await bastions.acquire(spec.jump);
+    } catch (e) {
+      const fe = e instanceof FleetmendError ? e : this.err('E_CONNECT', String(e), e);
+      throw new FleetmendError(fe.code, `via bastion ${spec.jump.name}: ${fe.message}`, { host: spec.name, cause: fe });
+    }
+    return this.lease.transport.forwardOut(spec.address, spec.port, spec.name);
+  }
+
+  /** Open a direct-tcpip channel from this (bastion) host to address:port. */
+  forwardOut(address: string, port: number, forHost: string): Promise<ClientChannel> {
+    const client = this.client;
+    if (!client || this.dead) return Promise.reject(new FleetmendError('E_DISCONNECTED', `bastion ${this.spec.name} is not connected`, { host: forHost }));
+    return new Promise((resolve, reject) => {
+      client.forwardOut('127.0.0.1', 0, address, port, (err, stream) => {
+        if (err) reject(new FleetmendError('E_CONNECT', `bastion ${this.spec.name} could not open a channel to ${address}:${port}: ${err.message}`, { host: forHost, cause: err }));
+        else resolve(stream);
+      });
+    });
+  }
+
+  private markDead(reason: string): void {
+    if (!this.dead) this.deathReason = reason;
+    this.dead = true;
+  }
+
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    await this.connect();
+    const client = this.client!;
+    if (this.dead || this.closing) throw this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${this.deathReason}`);
+    const wrap = opts.become === false ? { command, stdinPrefix: '', wrapped: false } : buildBecomeCommand(command, this.spec.user, this.spec.become);
+    const timeoutMs = opts.timeoutMs ?? this.spec.commandTimeoutMs;
+    const out = new CappedOutput(opts.maxOutputBytes ?? this.spec.maxOutputBytes);
+    const started = Date.now();
+    return new Promise<ExecResult>((resolve, reject) => {
+      let settled = false;
+      let channel: ClientChannel | undefined;
+      let exitCode: number | null | undefined;
+      let exitSignal: string | undefined;
+      const finish = (e: FleetmendError | undefined, r?: ExecResult): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        if (e) {
+          stopChannel(channel);
+          reject(e);
+        } else resolve(r!);
+      };
+      const timer = setTimeout(() => finish(this.err('E_CMD_TIMEOUT', `command timed out after ${timeoutMs} ms on ${this.spec.name}: ${command}`)), timeoutMs);
+      const onAbort = (): void => finish(this.err('E_INTERRUPTED', `command interrupted on ${this.spec.name}: ${command}`));
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const becomeError = (reason: string): FleetmendError =>
+        new FleetmendError('E_BECOME', `become (sudo${this.spec.become.user ? ` -u ${this.spec.become.user}` : ''}) failed on ${this.spec.name}: ${reason}`, { host: this.spec.name });
+      try {
+        client.exec(wrap.command, (err, stream) => {
+          if (err) return finish(this.dead ? this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${this.deathReason}`, err) : this.err('E_CONNECT', `cannot open a channel on ${this.where}: ${err.message}`, err));
+          channel = stream;
+          if (settled) return stopChannel(stream);
+          stream.on('data', (c: Buffer) => out.push('stdout', c));
+          stream.stderr.on('data', (c: Buffer) => {
+            out.push('stderr', c);
+            if (wrap.stdinPrefix !== '' && isSudoRetryPrompt(out.stderrHead())) finish(becomeError('sudo rejected the become password'));
+          });
+          stream.on('exit', (code: number | null, signal?: string) => {
+            exitCode = code;
+            if (signal) exitSignal = signal;
+          });
+          stream.on('close', () => {
+            // the connection's own close event comes first when it dropped: look after it
+            setImmediate(() => {
+              if (exitCode === undefined && this.dead) return finish(this.err('E_DISCONNECTED', `connection to ${this.where} lost during command: ${command}`));
+              const stderr = out.stderr();
+              if (wrap.wrapped && exitCode !== 0) {
+                const reason = detectSudoFailure(out.stderrHead());
+                if (reason) return finish(becomeError(reason));
+              }
+              const r: ExecResult = { command, stdout: out.stdout(), stderr, code: exitCode ?? null, durationMs: Date.now() - started, truncated: out.truncated, bytes: out.bytes };
+              if (exitSignal) r.signal = exitSignal;
+              finish(undefined, r);
+            });
+          });
+          // stdin always ends, so a sudo that asks again reads EOF instead of waiting forever
+          if (wrap.stdinPrefix !== '') stream.write(wrap.stdinPrefix);
+          if (opts.stdin !== undefined) stream.write(opts.stdin);
+          stream.end();
+        });
+      } catch (e) {
+        this.markDead((e as Error).message);
+        finish(this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${(e as Error).message}`, e));
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.doClose();
+    return this.closing;
+  }
+
+  private async doClose(): Promise<void> {
+    if (this.connecting) await this.connecting.catch(() => undefined);
+    const client = this.client;
+    if (client && !this.dead) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          client.destroy();
+          resolve();
+        }, 2000);
+        client.once('close', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        client.end();
+      });
+    }
+    this.markDead('closed');
+    await this.releaseLease();
+  }
+
+  private async releaseLease(): Promise<void> {
+    const lease = this.lease;
+    this.lease = undefined;
+    if (lease) await lease.release();
+  }
+}
+
+/** Ask the remote to kill the command, then close the channel; the connection stays usable. */
+function stopChannel(ch: ClientChannel | undefined): void {
+  if (!ch) return;
+  try {
+    // ssh2's ch.signal() is a no-op once our side sent EOF (it checks `writable`), and we always
+    // end stdin; the request is still valid on an open channel (RFC 4254 §6.9), so send it directly.
+    const c = ch as unknown as { outgoing?: { id: number; state: string }; _client?: { _protocol?: { signal(id: number, name: string): void } } };
+    if ((c.outgoing?.state === 'open' || c.outgoing?.state === 'eof') && c._client?._protocol) c._client._protocol.signal(c.outgoing.id, 'KILL');
+    else ch.signal('KILL');
+  } catch {
+    // older sshd ignore "signal" requests; closing the channel still ends our side
+  }
+  try {
+    ch.close();
+  } catch {
+    // already closed
+  }
+}
+
+/** Fallback when no pool is shared: a bastion connection per target, closed with it. */
+class SingleUseBastions implements BastionProvider {
+  constructor(private readonly opts: Ssh2TransportOptions) {}
+  async acquire(spec: ConnectionSpec): Promise<BastionLease> {
+    const transport = new Ssh2Transport(spec, this.opts);
+    await transport.connect();
+    return { transport, release: () => transport.close() };
+  }
+}
