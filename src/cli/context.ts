@@ -1,0 +1,106 @@
+import { access, constants } from 'node:fs/promises';
+import { homedir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { FleetmendError } from '../errors.js';
+import type { HostTarget } from '../executor/run-hosts.js';
+import { connectionVars, loadInventory, selectHosts, type Inventory } from '../inventory/index.js';
+import { buildConnectionSpec, type CliConnectionDefaults } from '../transport/index.js';
+import type { ConnectionSpec, HostKeyChecking } from '../transport/types.js';
+import { parsePositiveInt, parseSeconds } from './util.js';
+
+/** Options every command that contacts hosts shares (sweep, run, schedule). */
+export interface ConnectionOptions {
+  inventory: string;
+  limit?: string;
+  forks: number;
+  user?: string;
+  privateKey?: string;
+  knownHosts?: string;
+  hostKeyChecking: HostKeyChecking;
+  sshConfig?: string;
+  become?: boolean;
+  becomeUser?: string;
+  connectTimeout: number;
+  commandTimeout: number;
+  maxOutput: number;
+}
+
+export const DEFAULT_FORKS = 50;
+/** Logins on hosts with a stalled audit queue take tens of seconds (reference §3). */
+export const DEFAULT_CONNECT_TIMEOUT_S = 60;
+export const DEFAULT_COMMAND_TIMEOUT_S = 120;
+export const DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024;
+
+export function addConnectionOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('-i, --inventory <file>', 'inventory file (Ansible YAML or INI)')
+    .option('-l, --limit <pattern>', "host pattern: 'web*', 'g1:g2', 'all:!db', 'g1:&g2'")
+    .option('-f, --forks <n>', 'hosts in parallel', parsePositiveInt('--forks'), DEFAULT_FORKS)
+    .option('-u, --user <name>', 'remote user when the inventory sets none')
+    .option('--private-key <file>', 'private key when the inventory sets none')
+    .option('--known-hosts <file>', 'known_hosts file (default ~/.ssh/known_hosts)')
+    .option('--host-key-checking <mode>', 'strict | accept-new | off', parseChecking, 'strict' as HostKeyChecking)
+    .option('--ssh-config <file>', 'OpenSSH client config (default ~/.ssh/config when present)')
+    .option('-b, --become', 'run privileged commands through sudo')
+    .option('--become-user <name>', 'sudo to this user (default root)')
+    .option('--connect-timeout <seconds>', 'TCP + SSH handshake + auth', parseSeconds('--connect-timeout'), DEFAULT_CONNECT_TIMEOUT_S * 1000)
+    .option('--command-timeout <seconds>', 'per command', parseSeconds('--command-timeout'), DEFAULT_COMMAND_TIMEOUT_S * 1000)
+    .option('--max-output <bytes>', 'per-command output cap', parsePositiveInt('--max-output'), DEFAULT_MAX_OUTPUT);
+}
+
+function parseChecking(v: string): HostKeyChecking {
+  if (v === 'strict' || v === 'accept-new' || v === 'off') return v;
+  throw new FleetmendError('E_USAGE', `--host-key-checking must be strict, accept-new or off, got '${v}'`);
+}
+
+export interface ResolvedTargets {
+  inventory: Inventory;
+  targets: HostTarget[];
+  specs: Map<string, ConnectionSpec>;
+}
+
+/**
+ * Everything that can be checked before contacting a host is checked here: inventory, pattern,
+ * key files. Any problem is a FleetmendError (exit 1, nothing contacted).
+ */
+export async function resolveTargets(opts: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedTargets> {
+  const inventory = await loadInventory(opts.inventory);
+  const names = selectHosts(inventory, opts.limit ?? 'all');
+  const defaults: CliConnectionDefaults = {
+    user: opts.user ?? userInfo().username,
+    knownHostsFile: opts.knownHosts ?? join(homedir(), '.ssh', 'known_hosts'),
+    hostKeyChecking: opts.hostKeyChecking,
+    connectTimeoutMs: opts.connectTimeout,
+    commandTimeoutMs: opts.commandTimeout,
+    maxOutputBytes: opts.maxOutput,
+    ...(opts.privateKey ? { privateKeyFile: opts.privateKey } : {}),
+    ...(opts.sshConfig ? { sshConfigFile: opts.sshConfig } : {}),
+    ...(opts.become ? { become: true } : {}),
+    ...(opts.becomeUser ? { becomeUser: opts.becomeUser } : {}),
+    ...(env.FLEETMEND_KEY_PASSPHRASE ? { passphrase: env.FLEETMEND_KEY_PASSPHRASE } : {}),
+    ...(env.FLEETMEND_BECOME_PASSWORD ? { becomePassword: env.FLEETMEND_BECOME_PASSWORD } : {}),
+  };
+  const targets: HostTarget[] = [];
+  const specs = new Map<string, ConnectionSpec>();
+  const keyFiles = new Set<string>();
+  for (const name of names) {
+    const host = inventory.hosts.get(name);
+    if (!host) continue;
+    const spec = await buildConnectionSpec(name, connectionVars(host), defaults);
+    specs.set(name, spec);
+    targets.push({ name, address: spec.address, port: spec.port, groups: host.groups });
+    for (let s: ConnectionSpec | undefined = spec; s; s = s.jump) if (s.auth.privateKeyFile) keyFiles.add(s.auth.privateKeyFile);
+  }
+  await Promise.all([...keyFiles].map((f) => checkReadable(f)));
+  return { inventory, targets, specs };
+}
+
+async function checkReadable(file: string): Promise<void> {
+  try {
+    await access(file, constants.R_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new FleetmendError('E_KEYFILE', `private key file ${file} is not readable (${code})`, { position: { file } });
+  }
+}

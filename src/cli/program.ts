@@ -1,0 +1,53 @@
+import { Command, CommanderError } from 'commander';
+import { FleetmendError } from '../errors.js';
+import { systemClock } from '../executor/clock.js';
+import { inventoryCommand } from './inventory.js';
+import { storeCommands } from './store-commands.js';
+import { simCommand, demoCommand } from './sim.js';
+import { sweepCommand, type CliIO } from './sweep.js';
+
+export function buildProgram(io: CliIO): Command {
+  const program = new Command('fleetmend')
+    .description('Ansible-style remediation runner over SSH for the Linux audit backlog')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+  sweepCommand(program, io);
+  inventoryCommand(program, io);
+  simCommand(program, io);
+  demoCommand(program, io);
+  storeCommands(program, io);
+  return program;
+}
+
+/** Runs the CLI; returns the exit code (README "Exit codes"). */
+export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<number> {
+  const full: CliIO = {
+    stdout: io.stdout ?? process.stdout,
+    stderr: io.stderr ?? process.stderr,
+    env: io.env ?? process.env,
+    clock: io.clock ?? systemClock,
+    exitCode: 0,
+    ...(io.interrupt ? { interrupt: io.interrupt } : {}),
+  };
+  const program = buildProgram(full);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return full.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit 0; every other parse error is bad usage
+      return err.exitCode === 0 ? 0 : 1;
+    }
+    if (err instanceof FleetmendError) {
+      full.stderr.write(`fleetmend: ${err.oneLine()}\n`);
+      return 1;
+    }
+    full.stderr.write(`fleetmend: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,77 @@
+import type { HostResult, RunEvent, RunSummary } from '../executor/events.js';
+
+/**
+ * Terminal output, a consumer of run events: a live counter on a TTY, one plain line per host
+ * otherwise. Writes to stderr so that `--json` keeps stdout a single JSON document.
+ */
+export class Progress {
+  private total = 0;
+  private done = 0;
+  private readonly counts: Record<string, number> = {};
+  private lastDraw = 0;
+
+  constructor(
+    private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
+    private readonly quiet = false,
+  ) {}
+
+  readonly listener = (e: RunEvent): void => {
+    if (this.quiet) return;
+    switch (e.type) {
+      case 'run-start':
+        this.total = e.hosts.length;
+        this.out.write(`fleetmend ${e.run.mode} ${e.run.id}: ${e.hosts.length} host(s), forks ${e.run.forks}\n`);
+        break;
+      case 'host-done':
+        this.done++;
+        this.counts[e.result.status] = (this.counts[e.result.status] ?? 0) + 1;
+        if (this.out.isTTY) this.draw(false);
+        else this.out.write(`${lineFor(e.result)}\n`);
+        break;
+      case 'run-end':
+        if (this.out.isTTY) this.draw(true);
+        break;
+      default:
+        break;
+    }
+  };
+
+  private draw(final: boolean): void {
+    const now = Date.now();
+    if (!final && now - this.lastDraw < 100 && this.done < this.total) return;
+    this.lastDraw = now;
+    const parts = Object.entries(this.counts).map(([k, v]) => `${k} ${v}`);
+    this.out.write(`\r\x1b[2K[${this.done}/${this.total}] ${parts.join(', ')}${final ? '\n' : ''}`);
+  }
+}
+
+function lineFor(r: HostResult): string {
+  const state = r.diagnosis ? ` ${r.diagnosis.state}` : '';
+  const err = r.error ? ` ${r.error.code}: ${r.error.message}` : '';
+  return `${r.status.padEnd(11)} ${r.host}${state}${err}`;
+}
+
+/** The closing table, sorted so the worst hosts come first. */
+export function summaryTable(results: readonly HostResult[], summary: RunSummary): string {
+  const rank = (r: HostResult) =>
+    ({ unreachable: 0, failed: 1, interrupted: 2, changed: 3, skipped: 4, ok: 5 })[r.status] * 10 +
+    (r.diagnosis && r.diagnosis.state !== 'healthy' ? 0 : 1);
+  const rows = [...results].sort((a, b) => rank(a) - rank(b) || a.host.localeCompare(b.host));
+  const header = ['HOST', 'STATUS', 'STATE', 'BACKLOG/LIMIT', 'LOST', 'NOTE'];
+  const body = rows.map((r) => [
+    r.host,
+    r.status,
+    r.diagnosis?.state ?? '-',
+    r.audit ? `${r.audit.backlog}/${r.audit.backlog_limit}` : '-',
+    r.audit ? String(r.audit.lost) : '-',
+    r.error ? r.error.code : (r.diagnosis?.findings[0]?.code ?? ''),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
+  const fmt = (row: string[]) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const totals =
+    `hosts=${summary.hosts} ok=${summary.ok} changed=${summary.changed} failed=${summary.failed} ` +
+    `unreachable=${summary.unreachable}` +
+    (summary.interrupted ? ` interrupted=${summary.interrupted}` : '') +
+    (summary.non_compliant !== undefined ? ` non_compliant=${summary.non_compliant}` : '');
+  return [fmt(header), ...body.map(fmt), '', totals].join('\n') + '\n';
+}

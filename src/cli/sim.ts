@@ -1,0 +1,85 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import type { Command } from 'commander';
+import { startFleet, runSimCommand } from '../sim/index.js';
+import { sweepAction, type CliIO, type SweepCliOptions } from './sweep.js';
+import { DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_MAX_OUTPUT } from './context.js';
+import { DEFAULT_FORMATS } from './reports.js';
+import { parsePositiveInt, parseSeconds } from './util.js';
+
+export function simCommand(program: Command, io: CliIO): Command {
+  return program
+    .command('sim')
+    .description('start a simulated fleet (real SSH endpoints on loopback) until SIGINT/SIGTERM')
+    .option('--hosts <n>', 'number of hosts (default: the scenario size)', parsePositiveInt('--hosts'))
+    .option('--scenario <name>', 'incident | healthy | states | faults', 'incident')
+    .option('--dir <dir>', 'where to write the inventory, known_hosts and client key')
+    .option('--inventory-out <file>', 'also copy the inventory to FILE')
+    .action(async (opts: { hosts?: number; scenario: string; dir?: string; inventoryOut?: string }) => {
+      await runSimCommand({
+        scenario: opts.scenario,
+        ...(opts.hosts ? { hosts: opts.hosts } : {}),
+        ...(opts.dir ? { dir: opts.dir } : {}),
+        ...(opts.inventoryOut ? { inventoryOut: opts.inventoryOut } : {}),
+        out: io.stdout,
+      });
+    });
+}
+
+interface DemoOptions {
+  hosts?: number;
+  scenario: string;
+  output: string;
+  stateDir: string;
+  interval: number;
+}
+
+export function demoCommand(program: Command, io: CliIO): Command {
+  return program
+    .command('demo')
+    .description('start the simulated incident fleet, sweep it, write the reports, stop the fleet')
+    .option('--hosts <n>', 'number of hosts', parsePositiveInt('--hosts'))
+    .option('--scenario <name>', 'simulated fleet scenario', 'incident')
+    .option('-o, --output <dir>', 'report directory', 'reports')
+    .option('--state-dir <dir>', 'run store location', '.fleetmend-state')
+    .option('--interval <seconds>', 'between the two samples', parseSeconds('--interval'), 2000)
+    .action(async (opts: DemoOptions) => {
+      io.exitCode = await demoAction(opts, io);
+    });
+}
+
+async function demoAction(opts: DemoOptions, io: CliIO): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'fleetmend-demo-'));
+  io.stderr.write(`starting the simulated '${opts.scenario}' fleet...\n`);
+  const fleet = await startFleet({ scenario: opts.scenario, dir, ...(opts.hosts ? { hosts: opts.hosts } : {}) });
+  try {
+    const sweep: SweepCliOptions = {
+      inventory: fleet.inventoryPath,
+      knownHosts: fleet.knownHostsPath,
+      hostKeyChecking: 'strict',
+      forks: 50,
+      connectTimeout: 10_000,
+      commandTimeout: DEFAULT_COMMAND_TIMEOUT_S * 1000,
+      maxOutput: DEFAULT_MAX_OUTPUT,
+      samples: 2,
+      interval: opts.interval,
+      store: true,
+      stateDir: opts.stateDir,
+      output: opts.output,
+      format: [...DEFAULT_FORMATS, 'junit'],
+    };
+    void DEFAULT_CONNECT_TIMEOUT_S;
+    const code = await sweepAction(sweep, io);
+    io.stdout.write(
+      `\nThe demo swept ${fleet.hosts.length} simulated hosts over SSH (exit code ${code}: ` +
+        `2 = a host failed or is non-compliant, 4 = unreachable, 6 = both).\n` +
+        `Reports: ${relative(process.cwd(), opts.output) || '.'}/<run-id>/report.{md,html,json,junit.xml}` +
+        ` (open the .html in a browser). History: node dist/cli/main.js runs --state-dir ${opts.stateDir}\n`,
+    );
+    return 0;
+  } finally {
+    await fleet.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,110 @@
+import type { Command } from 'commander';
+import { defaultStateDir, openStore } from '../store/index.js';
+import { addReportOptions, historyFor, prepareRenderer, type ReportOptions } from './reports.js';
+import { writeReports } from '../report/index.js';
+import { FleetmendError } from '../errors.js';
+import type { CliIO } from './sweep.js';
+import { parsePositiveInt } from './util.js';
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  return [fmt(header), ...rows.map(fmt)].join('\n') + '\n';
+}
+
+export function storeCommands(program: Command, io: CliIO): void {
+  const stateDir = (o: { stateDir?: string }) => o.stateDir ?? defaultStateDir(io.env);
+
+  program
+    .command('runs')
+    .description('list recorded sweeps and playbook runs, newest first')
+    .option('--state-dir <dir>', 'run store location')
+    .option('-n, --limit <n>', 'how many', parsePositiveInt('--limit'), 20)
+    .option('--json', 'as JSON')
+    .action((opts: { stateDir?: string; limit: number; json?: boolean }) => {
+      const store = openStore(stateDir(opts));
+      try {
+        const runs = store.listRuns({ limit: opts.limit });
+        if (opts.json) return void io.stdout.write(JSON.stringify(runs, null, 2) + '\n');
+        io.stdout.write(
+          table(
+            ['RUN', 'MODE', 'STARTED', 'STATUS', 'HOSTS', 'OK', 'FAILED', 'UNREACHABLE', 'INVENTORY/PLAYBOOK'],
+            runs.map((r) => [
+              r.id,
+              r.mode,
+              r.started_at,
+              r.status,
+              String(r.host_count),
+              String(r.summary?.ok ?? '-'),
+              String(r.summary?.failed ?? '-'),
+              String(r.summary?.unreachable ?? '-'),
+              r.playbook ?? r.inventory ?? '',
+            ]),
+          ),
+        );
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('history')
+    .description("a host's backlog, lost, limit and state across recorded runs")
+    .argument('<host>', 'inventory host name')
+    .option('--state-dir <dir>', 'run store location')
+    .option('-n, --limit <n>', 'how many runs', parsePositiveInt('--limit'), 50)
+    .option('--json', 'as JSON')
+    .action((host: string, opts: { stateDir?: string; limit: number; json?: boolean }) => {
+      const store = openStore(stateDir(opts));
+      try {
+        const rows = store.hostHistory(host, { limit: opts.limit });
+        if (!rows.length) throw new FleetmendError('E_USAGE', `no recorded run has host '${host}'`);
+        if (opts.json) return void io.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        const n = (v: number | null) => (v === null ? '-' : String(v));
+        io.stdout.write(
+          table(
+            ['RUN', 'TAKEN', 'STATE', 'BACKLOG', 'LIMIT', 'LOST', 'ENABLED', 'FAILURE', 'REACHABLE'],
+            rows.map((r) => [
+              r.run_id,
+              new Date(r.taken_at).toISOString(),
+              r.state ?? '-',
+              n(r.backlog),
+              n(r.backlog_limit),
+              n(r.lost),
+              n(r.enabled),
+              n(r.failure),
+              r.reachable ? 'yes' : 'no',
+            ]),
+          ),
+        );
+      } finally {
+        store.close();
+      }
+    });
+
+  addReportOptions(
+    program
+      .command('report')
+      .description('re-render a recorded run without contacting any host')
+      .argument('[run]', 'run id, unique prefix, or latest', 'latest')
+      .option('--state-dir <dir>', 'run store location'),
+  ).action(async (id: string, opts: ReportOptions & { stateDir?: string }) => {
+    if (!opts.output) throw new FleetmendError('E_USAGE', 'report: -o/--output DIR is required');
+    const renderer = prepareRenderer(opts);
+    const store = openStore(stateDir(opts));
+    try {
+      const stored = store.getRun(id);
+      const written = await writeReports({
+        runStored: stored,
+        formats: opts.format,
+        outDir: opts.output,
+        ...(renderer ? { renderer } : {}),
+        ...(opts.perHost ? { perHost: true } : {}),
+        history: historyFor(store, stored.hosts),
+      });
+      for (const f of written) io.stdout.write(`${f}\n`);
+    } finally {
+      store.close();
+    }
+  });
+}

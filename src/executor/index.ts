@@ -1,0 +1,4 @@
+export * from './events.js';
+export * from './clock.js';
+export * from './interrupt.js';
+export * from './run-hosts.js';

@@ -1,0 +1,103 @@
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../executor/clock.js';
+import { isoNow } from '../executor/clock.js';
+import type { HostResult, RunEventListener } from '../executor/events.js';
+import type { HostTarget } from '../executor/run-hosts.js';
+import { FleetmendError } from '../errors.js';
+import type { Transport } from '../transport/types.js';
+import { buildFactsScript, splitSections } from '../facts/script.js';
+import { parseSample } from '../facts/index.js';
+import type { AuditctlOutcome, FactSample, HostFacts } from '../facts/types.js';
+import { diagnose } from '../diagnosis/index.js';
+import { evaluatePolicy, policyScope } from '../policy/index.js';
+import type { Policy } from '../policy/types.js';
+
+export interface SweepOptions {
+  /** Samples per host (>= 1); two or more turn counters into rates. */
+  samples: number;
+  intervalMs: number;
+  policy?: Policy;
+  clock: Clock;
+  /** Aborts waits between samples (interrupt). */
+  signal?: AbortSignal;
+  onEvent: RunEventListener;
+  /** Random per run: section markers host output cannot forge. */
+  nonce?: string;
+}
+
+export function newNonce(): string {
+  return randomBytes(12).toString('hex');
+}
+
+/** Collects one sample in one round trip. */
+export async function collectSample(t: Transport, nonce: string, clock: Clock, onEvent: RunEventListener): Promise<FactSample> {
+  const script = buildFactsScript(nonce);
+  const res = await t.exec(script, { become: true });
+  onEvent({
+    type: 'command',
+    host: t.spec.name,
+    command: 'facts',
+    code: res.code,
+    duration_ms: res.durationMs,
+    truncated: res.truncated,
+  });
+  const sample = parseSample(splitSections(res.stdout, nonce), clock.now());
+  if (res.truncated) {
+    sample.parse_errors.push({ section: '*', message: `output capped at ${res.bytes} bytes received; the rest was dropped` });
+  }
+  return sample;
+}
+
+/** The sweep job for one host: connect once, N samples, diagnose, evaluate policy. */
+export async function sweepHost(host: HostTarget, transport: Transport, opts: SweepOptions): Promise<HostResult> {
+  const started = isoNow(opts.clock);
+  const nonce = opts.nonce ?? newNonce();
+  await transport.connect();
+  try {
+    const samples: FactSample[] = [];
+    for (let i = 0; i < opts.samples; i++) {
+      if (i > 0) {
+        await opts.clock.sleep(opts.intervalMs, opts.signal);
+        if (opts.signal?.aborted) break;
+      }
+      samples.push(await collectSample(transport, nonce, opts.clock, opts.onEvent));
+    }
+    const facts: HostFacts = { samples };
+    const last = samples[samples.length - 1];
+    const diagnosis = diagnose(facts);
+    const compliance = opts.policy ? evaluatePolicy(opts.policy, policyScope(facts, diagnosis)) : undefined;
+    const auditError = last ? auditctlError(last.auditctl) : undefined;
+    return {
+      host: host.name,
+      address: transport.connectedAddress?.replace(/:\d+$/, '') ?? host.address,
+      port: host.port,
+      status: auditError ? 'failed' : 'ok',
+      started_at: started,
+      finished_at: isoNow(opts.clock),
+      ...(last?.auditctl.kind === 'ok' ? { audit: last.auditctl.status } : {}),
+      facts,
+      diagnosis,
+      ...(compliance ? { compliance } : {}),
+      ...(auditError ? { error: { code: auditError.code, message: auditError.message } } : {}),
+      ...(host.groups ? { groups: host.groups } : {}),
+    };
+  } finally {
+    await transport.close();
+  }
+}
+
+/** A host whose audit status could not be read has failed the sweep's one job. */
+function auditctlError(outcome: AuditctlOutcome): FleetmendError | undefined {
+  switch (outcome.kind) {
+    case 'ok':
+      return undefined;
+    case 'missing':
+      return new FleetmendError('E_MODULE', `auditctl is not installed: ${outcome.detail}`);
+    case 'not-permitted':
+      return new FleetmendError('E_BECOME', `auditctl not permitted (run as root or set become): ${outcome.detail}`);
+    case 'unsupported':
+      return new FleetmendError('E_MODULE', `kernel without audit support: ${outcome.detail}`);
+    case 'unparseable':
+      return new FleetmendError('E_PARSE', `auditctl -s output not understood: ${outcome.detail}`);
+  }
+}
