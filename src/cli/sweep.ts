@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { systemClock, isoNow, type Clock } from '../executor/clock.js';
-import type { HostResult, RunEvent, RunInfo } from '../executor/events.js';
+import type { HostResult, RunEvent, RunInfo, RunSummary } from '../executor/events.js';
 import { exitCodeFor, installInterrupt, type Interrupt } from '../executor/index.js';
 import { loadPolicy } from '../policy/index.js';
 import type { Policy } from '../policy/types.js';
@@ -50,13 +50,16 @@ export interface CliIO {
   env: NodeJS.ProcessEnv;
   clock: Clock;
   exitCode: number;
-  /** Injected by tests; default installs SIGINT/SIGTERM handlers. */
+  /** Injected by tests and the scheduler; default installs SIGINT/SIGTERM handlers. */
   interrupt?: () => Interrupt;
+  /** Called once a run is recorded (the scheduler computes drift from it). */
+  onRunFinished?: (run: RunInfo, summary: RunSummary, store: RunStore | undefined) => void | Promise<void>;
 }
 
 export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<number> {
   // Everything that can be wrong with the input fails here, before any host is contacted.
-  const { targets, specs } = await resolveTargets(opts, io.env);
+  const { inventory, targets, specs } = await resolveTargets(opts, io.env);
+  for (const w of inventory.warnings) io.stderr.write(`warning: ${w}\n`);
   const policy: Policy | undefined = opts.policy === false ? undefined : await loadPolicy(opts.policy ?? DEFAULT_POLICY());
   const renderer = prepareRenderer(opts);
   const store: RunStore | undefined = opts.store ? openStore(opts.stateDir ?? defaultStateDir(io.env)) : undefined;
@@ -108,6 +111,7 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
     if (opts.json) io.stdout.write(JSON.stringify(jsonDocument(outcome.run, outcome.summary, outcome.results), null, 2) + '\n');
     else io.stdout.write(summaryTable(outcome.results, outcome.summary));
     for (const f of written) io.stderr.write(`report: ${f}\n`);
+    await io.onRunFinished?.(outcome.run, outcome.summary, store);
     return exitCodeFor(outcome.summary, interrupt.interrupted);
   } finally {
     interrupt.abortInFlight.removeEventListener('abort', onAbort);
