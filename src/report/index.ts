@@ -1,0 +1,8 @@
+export { createRenderer, builtinTemplateDir, FORMATS, EXTENSIONS, LAYOUT } from './renderer.js';
+export type { Renderer, ReportFormat } from './renderer.js';
+export { renderReport, writeReports, safeFileName } from './render.js';
+export type { WriteReportsOptions } from './render.js';
+export { reportDataFromStored, fleetView, hostView, groupHosts, sortHosts, summarize, diffLines } from './view.js';
+export type { ReportData, FleetView, HostView, GroupView, HistoryView, JunitCase } from './view.js';
+export { foldHosts, naturalCompare } from './hostset.js';
+export { escapeMarkdown, escapeXml, cdata, markdownBlock, markdownCode, safeJson } from './escape.js';

@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import { chmodSync, createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { once } from 'node:events';
+import { join, resolve, sep } from 'node:path';
+import type { Writable } from 'node:stream';
+import { FleetmendError } from '../errors.js';
+import type { HostHistoryRow, StoredRun } from '../store/index.js';
+import { EXTENSIONS, LAYOUT, createRenderer } from './renderer.js';
+import type { Renderer, ReportFormat } from './renderer.js';
+import { fleetView, hostView, prepareHosts, reportDataFromStored } from './view.js';
+import type { ReportData } from './view.js';
+
+/** Writes go out in chunks of about this size: few syscalls, never one giant string. */
+const CHUNK = 64 * 1024;
+
+class ChunkedWriter {
+  private buf: string[] = [];
+  private size = 0;
+  constructor(private readonly out: Writable) {}
+
+  async write(s: string): Promise<void> {
+    this.buf.push(s);
+    this.size += s.length;
+    if (this.size >= CHUNK) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.size === 0) return;
+    const chunk = this.buf.join('');
+    this.buf = [];
+    this.size = 0;
+    if (!this.out.write(chunk)) await once(this.out, 'drain');
+  }
+}
+
+/**
+ * Render one report. Header and footer see the fleet view; each host is rendered on its own and
+ * written as it is produced. A Writable is left open (it may be stdout); a path is created 0600.
+ */
+export async function renderReport(renderer: Renderer, data: ReportData, format: ReportFormat, out: Writable | string): Promise<void> {
+  const hosts = prepareHosts(data);
+  const fleet = { ...fleetView(data, hosts), script_hash: renderer.scriptHash };
+  const stream = typeof out === 'string' ? openPrivate(out) : out;
+  const writer = new ChunkedWriter(stream);
+  try {
+    for (const { part, each } of LAYOUT[format]) {
+      const name = `${format}.${part}`;
+      if (!renderer.templates.has(name)) continue;
+      if (!each) {
+        await writer.write(renderer.render(name, { fleet }));
+        continue;
+      }
+      for (let i = 0; i < hosts.length; i++) {
+        const h = hosts[i]!;
+        const view = hostView(h, i, data.history?.[h.host]);
+        await writer.write(renderer.render(name, { fleet, host: view, raw: h, first: i === 0, last: i === hosts.length - 1, single: hosts.length === 1 }));
+      }
+    }
+    await writer.flush();
+  } finally {
+    if (typeof out === 'string') {
+      stream.end();
+      await once(stream, 'close');
+    }
+  }
+}
+
+function openPrivate(path: string): Writable {
+  const s = createWriteStream(path, { mode: 0o600 });
+  // A pre-existing file keeps its mode on open: reports hold host details, so tighten it.
+  if (existsSync(path)) chmodSync(path, 0o600);
+  return s;
+}
+
+function mkdirPrivate(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
+/**
+ * A file name for a host (or run id) that stays inside its directory whatever the name holds:
+ * only [A-Za-z0-9._-], no leading dot, bounded length; a hash suffix keeps altered names unique.
+ */
+export function safeFileName(name: string): string {
+  let base = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[.]+/, '_').slice(0, 80);
+  if (base === '') base = '_';
+  if (base !== name) base = `${base}-${createHash('sha256').update(name).digest('hex').slice(0, 8)}`;
+  return base;
+}
+
+function inside(dir: string, file: string): string {
+  const full = resolve(dir, file);
+  if (!full.startsWith(resolve(dir) + sep)) {
+    throw new FleetmendError('E_INTERNAL', `refusing to write outside ${dir}: ${file}`);
+  }
+  return full;
+}
+
+export interface WriteReportsOptions {
+  runStored: StoredRun;
+  formats: readonly ReportFormat[];
+  outDir: string;
+  /** Also write `hosts/<safe-name>.<ext>` per host. */
+  perHost?: boolean;
+  history?: Record<string, HostHistoryRow[]>;
+  /** A renderer to reuse (compiled once per run); else one is created from `templateDir`. */
+  renderer?: Renderer;
+  templateDir?: string;
+  generated_at?: string;
+}
+
+/** Write `outDir/<run-id>/report.<ext>` (and per-host files); returns the paths written. */
+export async function writeReports(opts: WriteReportsOptions): Promise<string[]> {
+  const renderer = opts.renderer ?? createRenderer(opts.templateDir !== undefined ? { templateDir: opts.templateDir } : {});
+  const data: ReportData = {
+    ...reportDataFromStored(opts.runStored, opts.history),
+    ...(opts.generated_at ? { generated_at: opts.generated_at } : {}),
+  };
+  const runDir = inside(opts.outDir, safeFileName(opts.runStored.run.id));
+  mkdirPrivate(opts.outDir);
+  mkdirPrivate(runDir);
+  const written: string[] = [];
+  for (const format of opts.formats) {
+    const file = join(runDir, `report.${EXTENSIONS[format]}`);
+    await renderReport(renderer, data, format, file);
+    written.push(file);
+  }
+  if (opts.perHost) {
+    const hostsDir = join(runDir, 'hosts');
+    mkdirPrivate(hostsDir);
+    for (const h of opts.runStored.hosts) {
+      const { summary: _fleetSummary, ...rest } = data;
+      const single: ReportData = { ...rest, hosts: [h], pending: [] };
+      for (const format of opts.formats) {
+        const file = inside(hostsDir, `${safeFileName(h.host)}.${EXTENSIONS[format]}`);
+        await renderReport(renderer, single, format, file);
+        written.push(file);
+      }
+    }
+  }
+  return written;
+}
