@@ -26,7 +26,8 @@ export class RawInventoryBuilder {
 
   constructor(file: string) {
     this.inv = { file, hosts: new Map(), groups: new Map() };
-    this.group('all');
+    // As Ansible's InventoryData: 'all' and its first child 'ungrouped' always exist.
+    this.group('all').children.push('ungrouped');
     this.group('ungrouped');
   }
 

@@ -15,18 +15,21 @@ interface GroupSpec {
   vars?: Record<string, unknown> | null | undefined;
 }
 
+/** Ansible accepts `hosts: web1` / `children: web` for a single member. */
+const oneName = (v: unknown): unknown => (typeof v === 'string' ? { [v]: null } : v);
+
 const VarsSchema = z.record(z.string(), z.unknown(), { error: 'variables must be a mapping of name: value' });
 const GroupSchema: z.ZodType<GroupSpec> = z.lazy(() =>
   z.strictObject(
     {
       hosts: z
-        .record(z.string(), VarsSchema.nullable(), {
+        .preprocess(oneName, z.record(z.string(), VarsSchema.nullable(), {
           error: "'hosts' must be a mapping of host names (write 'web1:', not '- web1')",
-        })
+        }))
         .nullable()
         .optional(),
       children: z
-        .record(z.string(), GroupSchema.nullable(), { error: "'children' must be a mapping of group names" })
+        .preprocess(oneName, z.record(z.string(), GroupSchema.nullable(), { error: "'children' must be a mapping of group names" }))
         .nullable()
         .optional(),
       vars: VarsSchema.nullable().optional(),
