@@ -1,0 +1,53 @@
+/**
+ * `audit_status`: the sweep as a task. Runs the one-round-trip facts script (reference §6) one
+ * or more times, parses it with the pure parsers of src/facts, diagnoses it, and registers
+ * facts + diagnosis for later tasks' `when`/`assert`. Read-only: runs in check mode too.
+ */
+import { z } from 'zod';
+import { diagnose } from '../diagnosis/index.js';
+import { buildFactsScript, parseSample, sampleDeltas, splitSections } from '../facts/index.js';
+import type { FactSample, HostFacts } from '../facts/types.js';
+import { intLike, run } from './common.js';
+import type { Checked, Module, ModuleContext, ModuleOutcome } from './types.js';
+
+export const auditStatusArgs = z
+  .object({
+    samples: z.preprocess(intLike, z.number().int().min(1).max(10)).default(1),
+    /** Seconds between samples. */
+    interval: z.preprocess((v) => (typeof v === 'string' && v.trim() !== '' ? Number(v) : v), z.number().min(0).max(600)).default(5),
+  })
+  .strict();
+export type AuditStatusArgs = z.infer<typeof auditStatusArgs>;
+
+export async function gatherFacts(ctx: ModuleContext, samples: number, intervalMs: number): Promise<HostFacts> {
+  const script = buildFactsScript(ctx.nonce);
+  const out: FactSample[] = [];
+  for (let i = 0; i < samples; i++) {
+    if (i > 0) await ctx.clock.sleep(intervalMs);
+    const r = await run(ctx, script);
+    out.push(parseSample(splitSections(r.stdout, ctx.nonce), ctx.clock.now()));
+  }
+  return { samples: out };
+}
+
+async function check(ctx: ModuleContext, args: AuditStatusArgs): Promise<Checked<never>> {
+  const facts = await gatherFacts(ctx, args.samples, args.interval * 1000);
+  const diagnosis = diagnose(facts);
+  const last = facts.samples[facts.samples.length - 1];
+  const audit = last?.auditctl.kind === 'ok' ? last.auditctl.status : undefined;
+  const deltas = sampleDeltas(facts.samples);
+  return {
+    status: 'ok',
+    msg: `state ${diagnosis.state}${audit ? `: backlog ${audit.backlog}/${audit.backlog_limit}, lost ${audit.lost}, pid ${audit.pid}` : ''}`,
+    data: { facts, diagnosis, ...(audit ? { audit } : {}), ...(deltas ? { deltas } : {}) },
+    facts,
+    diagnosis,
+  };
+}
+
+export const auditStatusModule: Module<AuditStatusArgs, never> = {
+  name: 'audit_status',
+  schema: auditStatusArgs,
+  check,
+  apply: async (): Promise<ModuleOutcome> => ({ status: 'ok' }),
+};

@@ -1,0 +1,266 @@
+/**
+ * `auditctl`: declarative runtime audit settings (reference §5), optionally persisted in a
+ * rules.d file. Reads the current state, changes only what differs, verifies after applying.
+ * Guards (reference §3–§5), enforced here whatever the playbook says, in check mode too:
+ * lock (enabled 2), memory (limit × 8970 B vs MemAvailable), panic (failure 2 on a host that is
+ * losing records or close to it), growth (raising the limit on a host whose backlog grows).
+ */
+import { z } from 'zod';
+import { FleetmendError } from '../errors.js';
+import { parseAuditctlError } from '../facts/auditctl.js';
+import type { AuditStatus } from '../facts/types.js';
+import {
+  BYTES_PER_AUDIT_BUFFER,
+  boolLike,
+  firstErrorLine,
+  intLike,
+  mib,
+  readAuditStatus,
+  readMemAvailableKb,
+  run,
+  shellQuote,
+} from './common.js';
+import { failed, type Checked, type DiffEntry, type Module, type ModuleContext, type ModuleOutcome } from './types.js';
+
+const int = (min: number, max: number) => z.preprocess(intLike, z.number().int().min(min).max(max));
+
+export const auditctlArgs = z
+  .object({
+    backlog_limit: int(1, 4_194_304).optional(),
+    failure: int(0, 2).optional(),
+    enabled: int(0, 2).optional(),
+    backlog_wait_time: int(0, 600_000).optional(),
+    persist: z.preprocess(boolLike, z.boolean()).default(false),
+    rules_file: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\.rules$/, 'rules_file must be a plain file name ending in .rules')
+      .default('90-fleetmend.rules'),
+  })
+  .strict()
+  .refine(
+    (a) => a.backlog_limit !== undefined || a.failure !== undefined || a.enabled !== undefined || a.backlog_wait_time !== undefined,
+    { message: 'auditctl needs at least one of backlog_limit, failure, enabled, backlog_wait_time' },
+  );
+export type AuditctlArgs = z.infer<typeof auditctlArgs>;
+
+type Field = 'backlog_limit' | 'backlog_wait_time' | 'failure' | 'enabled';
+/** Order of application: the limit first, the panic mode and the lock (`-e 2`) last. */
+const FIELDS: readonly { field: Field; flag: string }[] = [
+  { field: 'backlog_limit', flag: '-b' },
+  { field: 'backlog_wait_time', flag: '--backlog_wait_time' },
+  { field: 'failure', flag: '-f' },
+  { field: 'enabled', flag: '-e' },
+];
+
+export interface RuntimeChange {
+  field: Field;
+  flag: string;
+  from: number | undefined;
+  to: number;
+}
+
+export interface PersistPlan {
+  path: string;
+  before: string;
+  after: string;
+  changed: boolean;
+}
+
+export interface AuditctlPlan {
+  changes: RuntimeChange[];
+  persist?: PersistPlan;
+  /** The lock forbids runtime changes, but files can still be written for the next boot. */
+  locked: boolean;
+}
+
+export function runtimeChanges(status: AuditStatus, args: AuditctlArgs): RuntimeChange[] {
+  const out: RuntimeChange[] = [];
+  for (const { field, flag } of FIELDS) {
+    const to = args[field];
+    if (to !== undefined && status[field] !== to) out.push({ field, flag, from: status[field], to });
+  }
+  return out;
+}
+
+export function rulesFileContent(args: AuditctlArgs): string {
+  const lines = ['## Managed by fleetmend (auditctl module); changes here are overwritten.'];
+  for (const { field, flag } of FIELDS) {
+    const v = args[field];
+    if (v !== undefined) lines.push(`${flag} ${v}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** "A handful of queued records on a healthy busy host" (reference §5 trap table). */
+export function handful(limit: number): number {
+  return Math.max(16, Math.ceil(limit * 0.01));
+}
+
+export function backlogGrowing(s1: AuditStatus, s2: AuditStatus): boolean {
+  return s2.backlog > s1.backlog && s2.backlog > handful(s2.backlog_limit);
+}
+
+/**
+ * Why `-f 2` would panic this host (reference §3: the change itself emits a record that cannot
+ * be queued on a host that is losing records). Empty when it is safe.
+ */
+export function panicRisks(s1: AuditStatus, s2: AuditStatus): string[] {
+  const reasons: string[] = [];
+  if (s2.pid === 0) reasons.push('no auditd is registered (pid 0): nothing drains the queue');
+  if (s2.lost > s1.lost) reasons.push(`records are being lost (lost ${s1.lost} -> ${s2.lost} between two samples)`);
+  const peak = Math.max(s1.backlog, s2.backlog);
+  if (peak > s2.backlog_limit / 2) reasons.push(`backlog ${peak} is above half the limit ${s2.backlog_limit}`);
+  if (backlogGrowing(s1, s2)) reasons.push(`backlog is growing (${s1.backlog} -> ${s2.backlog})`);
+  const w1 = s1.backlog_wait_time_actual;
+  const w2 = s2.backlog_wait_time_actual;
+  if (w1 !== undefined && w2 !== undefined && w2 > w1) {
+    reasons.push(`tasks are waiting for a full queue (backlog_wait_time_actual ${w1} -> ${w2})`);
+  }
+  return reasons;
+}
+
+export const GROWTH_WARNING =
+  'raising backlog_limit on a host whose backlog is growing only delays the failure: auditd is not draining the queue; restart auditd (service: {name: auditd, state: restarted})';
+
+function runtimeDiff(changes: readonly RuntimeChange[]): DiffEntry {
+  return {
+    path: 'auditctl -s',
+    before: changes.map((c) => `${c.field} ${c.from ?? '(unset)'}\n`).join(''),
+    after: changes.map((c) => `${c.field} ${c.to}\n`).join(''),
+  };
+}
+
+async function planPersist(ctx: ModuleContext, args: AuditctlArgs): Promise<PersistPlan> {
+  const path = `/etc/audit/rules.d/${args.rules_file}`;
+  const r = await run(ctx, `cat ${shellQuote(path)}`);
+  let before = '';
+  if (r.code === 0) before = r.stdout;
+  else if (!/No such file/i.test(r.stderr + r.stdout)) {
+    throw new FleetmendError('E_MODULE', `cannot read ${path}: ${firstErrorLine(r)}`, { host: ctx.host });
+  }
+  const after = rulesFileContent(args);
+  return { path, before, after, changed: before !== after };
+}
+
+async function memoryGuard(ctx: ModuleContext, limit: number): Promise<ModuleOutcome | string | undefined> {
+  const availKb = await readMemAvailableKb(ctx);
+  if (availKb === undefined) return 'MemAvailable is not reported by this kernel: the memory guard could not check the limit';
+  const pinned = limit * BYTES_PER_AUDIT_BUFFER;
+  const allowed = ctx.play.memoryShare * availKb * 1024;
+  if (pinned <= allowed) return undefined;
+  return failed(
+    'E_GUARD',
+    `memory guard: backlog_limit ${limit} may pin ${mib(pinned)} (${limit} x ${BYTES_PER_AUDIT_BUFFER} bytes), more than ` +
+      `${Math.round(ctx.play.memoryShare * 100)}% of MemAvailable ${mib(availKb * 1024)} (${mib(allowed)}); refused`,
+    { data: { pinned_bytes: pinned, mem_available_kb: availKb, memory_share: ctx.play.memoryShare } },
+  );
+}
+
+async function check(ctx: ModuleContext, args: AuditctlArgs): Promise<Checked<AuditctlPlan>> {
+  const s1 = await readAuditStatus(ctx);
+  const changes = runtimeChanges(s1, args);
+  const persist = args.persist ? await planPersist(ctx, args) : undefined;
+  const data: Record<string, unknown> = { before: s1 };
+  if (!changes.length && !persist?.changed) return { status: 'ok', msg: 'audit settings already as desired', data };
+  const locked = s1.enabled === 2;
+  if (locked && changes.length) {
+    return failed(
+      'E_GUARD',
+      `lock guard: audit configuration is locked until reboot (enabled 2); not attempting ${changes
+        .map((c) => `${c.flag} ${c.to}`)
+        .join(', ')}`,
+      { data },
+    );
+  }
+  const warnings: string[] = [];
+  if (args.backlog_limit !== undefined) {
+    const mem = await memoryGuard(ctx, args.backlog_limit);
+    if (typeof mem === 'string') warnings.push(mem);
+    else if (mem) return mem;
+  }
+  const raising = changes.some((c) => c.field === 'backlog_limit' && c.to > (c.from ?? 0));
+  const toPanic = changes.some((c) => c.field === 'failure' && c.to === 2);
+  if (raising || toPanic) {
+    // Two samples: a single one cannot tell a busy host from one that stopped draining (§4).
+    await ctx.clock.sleep(ctx.guardSampleMs);
+    const s2 = await readAuditStatus(ctx);
+    data.second_sample = s2;
+    if (toPanic) {
+      const reasons = panicRisks(s1, s2);
+      if (reasons.length) {
+        return failed('E_GUARD', `panic guard: refusing failure 2 (panic), it would panic this host: ${reasons.join('; ')}`, { data });
+      }
+    }
+    if (raising && (backlogGrowing(s1, s2) || s2.lost > s1.lost || ctx.diagnosis?.state === 'backlog-growing')) {
+      warnings.push(GROWTH_WARNING);
+      data.finding = { code: 'limit-raise-delays-failure', backlog: [s1.backlog, s2.backlog], lost: [s1.lost, s2.lost] };
+    }
+  }
+  if (changes.some((c) => c.field === 'enabled' && c.to === 2)) warnings.push('enabled 2 locks the audit configuration until reboot');
+  if (changes.some((c) => c.field === 'enabled' && c.to === 0)) warnings.push('enabled 0 stops auditing: the audit trail is lost');
+  if (locked && persist?.changed) warnings.push('configuration locked: the rules file is written but only loads at the next boot');
+  const diff: DiffEntry[] = [];
+  if (changes.length) diff.push(runtimeDiff(changes));
+  if (persist?.changed) diff.push({ path: persist.path, before: persist.before, after: persist.after });
+  const what = [...changes.map((c) => `${c.flag} ${c.to}`), ...(persist?.changed ? [`write ${persist.path}`] : [])];
+  return {
+    status: 'changed',
+    msg: `${ctx.check ? 'would run' : 'running'}: ${what.join(', ')}`,
+    diff,
+    warnings,
+    data,
+    plan: { changes, ...(persist ? { persist } : {}), locked },
+  };
+}
+
+async function applyChange(ctx: ModuleContext, c: RuntimeChange): Promise<ModuleOutcome | undefined> {
+  const r = await run(ctx, `auditctl ${c.flag} ${c.to}`);
+  const err = parseAuditctlError(r.code === 0 ? r.stderr : r.stderr + r.stdout, r.code);
+  if (err.kind === 'none') return undefined;
+  const out = { stdout: r.stdout, stderr: r.stderr, rc: r.code };
+  if (err.kind === 'locked') return failed('E_GUARD', `locked until reboot: auditctl ${c.flag} ${c.to} refused (${err.detail})`, out);
+  return failed('E_MODULE', `auditctl ${c.flag} ${c.to} failed: ${err.detail}`, out);
+}
+
+async function writeRules(ctx: ModuleContext, p: PersistPlan, load: boolean): Promise<ModuleOutcome | undefined> {
+  const w = await run(ctx, `tee ${shellQuote(p.path)} >/dev/null`, { stdin: p.after });
+  if (w.code !== 0) return failed('E_MODULE', `cannot write ${p.path}: ${firstErrorLine(w)}`, { rc: w.code, stderr: w.stderr });
+  if (!load) return undefined;
+  const l = await run(ctx, 'augenrules --load 2>&1');
+  if (l.code !== 0) return failed('E_MODULE', `augenrules --load failed: ${firstErrorLine(l)}`, { rc: l.code, stdout: l.stdout });
+  return undefined;
+}
+
+async function apply(ctx: ModuleContext, args: AuditctlArgs, plan: AuditctlPlan, checked: Checked<AuditctlPlan>): Promise<ModuleOutcome> {
+  const keep = { diff: checked.diff ?? [], warnings: checked.warnings ?? [], data: checked.data ?? {} };
+  for (const c of plan.changes) {
+    const bad = await applyChange(ctx, c);
+    if (bad) return { ...keep, ...bad };
+  }
+  if (plan.persist?.changed) {
+    const bad = await writeRules(ctx, plan.persist, !plan.locked);
+    if (bad) return { ...keep, ...bad };
+  }
+  const after = await readAuditStatus(ctx);
+  const wrong = FIELDS.filter(({ field }) => args[field] !== undefined && after[field] !== args[field]);
+  if (wrong.length && !plan.locked) {
+    return {
+      ...keep,
+      ...failed(
+        'E_MODULE',
+        `verification failed: ${wrong.map(({ field }) => `${field} is ${after[field]}, expected ${args[field]}`).join('; ')}` +
+          (plan.persist ? ' (does a later rules.d file override it?)' : ''),
+      ),
+      data: { ...keep.data, after },
+    };
+  }
+  const what = [...plan.changes.map((c) => `${c.flag} ${c.to}`), ...(plan.persist?.changed ? [`wrote ${plan.persist.path}`] : [])];
+  return { ...keep, status: 'changed', msg: `changed: ${what.join(', ')}`, data: { ...keep.data, after } };
+}
+
+export const auditctlModule: Module<AuditctlArgs, AuditctlPlan> = {
+  name: 'auditctl',
+  schema: auditctlArgs,
+  check,
+  apply,
+};

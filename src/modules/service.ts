@@ -1,0 +1,162 @@
+/**
+ * `service`: start/stop/restart auditd on both families (reference §5). RHEL-family units set
+ * RefuseManualStop=yes, so `systemctl stop|restart auditd` fails with rc 4; their `service`
+ * wrapper has a legacy action that works. Debian's unit does not refuse. Where a unit refuses
+ * and `service` only forwards to systemctl, `auditctl --signal TERM` stops auditd (`--signal
+ * stop` is "an unsupported signal" in 3.0.9). We read RefuseManualStop first — in check mode
+ * too, so a dry run never predicts a stop that systemd will refuse — and verify the final state.
+ */
+import { z } from 'zod';
+import type { AuditStatus } from '../facts/types.js';
+import { intLike, parseKeyValues, readAuditStatus, run, shellQuote, firstErrorLine } from './common.js';
+import { failed, type Checked, type Module, type ModuleContext, type ModuleOutcome } from './types.js';
+
+export const serviceArgs = z
+  .object({
+    name: z.literal('auditd').default('auditd'),
+    state: z.enum(['started', 'stopped', 'restarted']),
+    /** Restart: how long the backlog may take to fall (reference §4: 65 -> 0 within 3 s). */
+    drain_timeout: z.preprocess(intLike, z.number().int().min(0).max(3600)).default(30),
+    /** Restart: the backlog counts as drained at or below this many records. */
+    backlog_max: z.preprocess(intLike, z.number().int().min(0)).optional(),
+  })
+  .strict();
+export type ServiceArgs = z.infer<typeof serviceArgs>;
+
+export interface UnitState {
+  active: string;
+  mainPid: number;
+  refuseManualStop: boolean;
+}
+
+type Method = 'systemctl' | 'service';
+export interface ServicePlan {
+  action: 'start' | 'stop' | 'restart';
+  method: Method;
+  before: UnitState;
+  auditBefore?: AuditStatus;
+}
+
+export async function readUnit(ctx: ModuleContext, name: string): Promise<UnitState> {
+  const r = await run(ctx, `systemctl show ${shellQuote(name)} -p ActiveState -p MainPID -p RefuseManualStop`, { become: false });
+  const kv = parseKeyValues(r.stdout);
+  return {
+    active: kv.ActiveState ?? 'unknown',
+    mainPid: Number(kv.MainPID ?? 0) || 0,
+    refuseManualStop: kv.RefuseManualStop === 'yes',
+  };
+}
+
+async function check(ctx: ModuleContext, args: ServiceArgs): Promise<Checked<ServicePlan>> {
+  const before = await readUnit(ctx, args.name);
+  const data: Record<string, unknown> = { unit: before };
+  const running = before.active === 'active' || before.active === 'activating' || before.active === 'reloading';
+  if (args.state === 'started' && running) return { status: 'ok', msg: `${args.name} is running`, data };
+  if (args.state === 'stopped' && !running) return { status: 'ok', msg: `${args.name} is not running (${before.active})`, data };
+  const action = args.state === 'started' ? 'start' : args.state === 'stopped' ? 'stop' : 'restart';
+  const method: Method = action !== 'start' && before.refuseManualStop ? 'service' : 'systemctl';
+  const warnings: string[] = [];
+  if (method === 'service') {
+    warnings.push(
+      `unit refuses manual stop (RefuseManualStop=yes): systemctl ${action} would fail with rc 4; using "service ${args.name} ${action}", then "auditctl --signal TERM" if that is refused too`,
+    );
+  }
+  let auditBefore: AuditStatus | undefined;
+  try {
+    auditBefore = await readAuditStatus(ctx);
+    data.audit_before = auditBefore;
+  } catch {
+    // Status is only needed to verify a restart's drain; its absence fails the verification.
+  }
+  return {
+    status: 'changed',
+    msg: `${ctx.check ? 'would' : 'will'} ${action} ${args.name} via ${method === 'service' ? `service ${args.name} ${action}` : `systemctl ${action}`}`,
+    diff: [{ path: `service ${args.name}`, before: `${before.active}\n`, after: `${action === 'stop' ? 'inactive' : 'active'}\n` }],
+    warnings,
+    data,
+    plan: { action, method, before, ...(auditBefore ? { auditBefore } : {}) },
+  };
+}
+
+const PAST = { start: 'started', stop: 'stopped', restart: 'restarted' } as const;
+const REFUSED = /Operation refused|refuse manual start\/stop/i;
+
+async function stopBySignal(ctx: ModuleContext, name: string): Promise<string | undefined> {
+  const r = await run(ctx, 'auditctl --signal TERM 2>&1');
+  if (r.code !== 0) return `auditctl --signal TERM failed: ${firstErrorLine(r)}`;
+  if (!(await waitFor(ctx, async () => !isRunning((await readUnit(ctx, name)).active), 10_000))) {
+    return `${name} still running 10 s after auditctl --signal TERM`;
+  }
+  return undefined;
+}
+
+/** Runs the action; returns an error text, or undefined. Records what was tried. */
+async function act(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan, tried: string[]): Promise<string | undefined> {
+  const name = shellQuote(args.name);
+  const first = plan.method === 'service' ? `service ${name} ${plan.action}` : `systemctl ${plan.action} ${name}`;
+  tried.push(first);
+  const r = await run(ctx, `${first} 2>&1`);
+  if (r.code === 0) return undefined;
+  const output = r.stdout + r.stderr;
+  if (plan.action === 'start' || !REFUSED.test(output)) return `${first} failed (rc ${r.code}): ${firstErrorLine(r)}`;
+  if (plan.method === 'systemctl') {
+    // RefuseManualStop appeared after check (or the unit lied): fall through to service.
+    tried.push(`service ${name} ${plan.action}`);
+    const s = await run(ctx, `service ${name} ${plan.action} 2>&1`);
+    if (s.code === 0) return undefined;
+  }
+  tried.push('auditctl --signal TERM');
+  const sig = await stopBySignal(ctx, args.name);
+  if (sig || plan.action === 'stop') return sig;
+  tried.push(`systemctl start ${name}`);
+  const st = await run(ctx, `systemctl start ${name} 2>&1`);
+  return st.code === 0 ? undefined : `systemctl start ${name} failed (rc ${st.code}): ${firstErrorLine(st)}`;
+}
+
+function isRunning(active: string): boolean {
+  return active === 'active' || active === 'activating' || active === 'reloading';
+}
+
+async function waitFor(ctx: ModuleContext, test: () => Promise<boolean>, timeoutMs: number, stepMs = 250): Promise<boolean> {
+  const deadline = ctx.clock.now() + timeoutMs;
+  for (;;) {
+    if (await test()) return true;
+    if (ctx.clock.now() >= deadline) return false;
+    await ctx.clock.sleep(stepMs);
+  }
+}
+
+/** Final state: is-active, the registered pid, and for a restart a backlog that falls. */
+async function verify(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan): Promise<{ error?: string; audit?: AuditStatus }> {
+  const wantRunning = plan.action !== 'stop';
+  const active = await run(ctx, `systemctl is-active ${shellQuote(args.name)}`, { become: false });
+  const state = active.stdout.trim();
+  if (isRunning(state) !== wantRunning) return { error: `${args.name} is ${state || 'unknown'} after ${plan.action}` };
+  let audit = await readAuditStatus(ctx);
+  if (!wantRunning) return audit.pid === 0 ? { audit } : { audit, error: `auditd stopped but pid ${audit.pid} is still registered` };
+  const registered = await waitFor(ctx, async () => (audit = await readAuditStatus(ctx)).pid !== 0, 10_000);
+  if (!registered) return { audit, error: 'auditd is active but registered no pid with the kernel (pid 0)' };
+  if (plan.action === 'restart' && plan.auditBefore && audit.pid === plan.auditBefore.pid) {
+    return { audit, error: `auditd pid unchanged (${audit.pid}) after restart` };
+  }
+  if (plan.action === 'restart') {
+    const limit = args.backlog_max ?? Math.max(16, Math.ceil(audit.backlog_limit * 0.01));
+    const drained = await waitFor(ctx, async () => (audit = await readAuditStatus(ctx)).backlog <= limit, args.drain_timeout * 1000, 500);
+    if (!drained) return { audit, error: `backlog did not fall: ${audit.backlog} > ${limit} after ${args.drain_timeout} s` };
+  }
+  return { audit };
+}
+
+async function apply(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan, checked: Checked<ServicePlan>): Promise<ModuleOutcome> {
+  const tried: string[] = [];
+  const keep = { diff: checked.diff ?? [], warnings: checked.warnings ?? [] };
+  const err = await act(ctx, args, plan, tried);
+  const data: Record<string, unknown> = { ...(checked.data ?? {}), tried };
+  if (err) return { ...keep, ...failed('E_MODULE', err, { data }) };
+  const v = await verify(ctx, args, plan);
+  if (v.audit) data.audit_after = v.audit;
+  if (v.error) return { ...keep, ...failed('E_MODULE', `verification failed: ${v.error}`, { data }) };
+  return { ...keep, status: 'changed', msg: `${args.name} ${PAST[plan.action]} via ${tried.join(' -> ')}`, data };
+}
+
+export const serviceModule: Module<ServiceArgs, ServicePlan> = { name: 'service', schema: serviceArgs, check, apply };

@@ -1,0 +1,102 @@
+/**
+ * The module contract. A module is one file: its argument schema, `check()` (read the host,
+ * compute a plan and a diff, enforce guards, change nothing) and `apply()` (execute the plan
+ * through the Transport, then verify). Check mode is the same code path stopped before
+ * `apply()` (STYLE: pyinfra's "operations yield the commands they would run").
+ */
+import type { z } from 'zod';
+import type { ErrorCode, SourcePosition } from '../errors.js';
+import type { Clock } from '../executor/clock.js';
+import type { HostError, TaskStatus } from '../executor/events.js';
+import type { Transport } from '../transport/types.js';
+import type { FactSample, HostFacts } from '../facts/types.js';
+import type { Diagnosis } from '../diagnosis/types.js';
+
+export interface DiffEntry {
+  before: string;
+  after: string;
+  path?: string;
+}
+
+/** What the play tells the guards; the guards hold whatever the task's arguments say. */
+export interface PlayGuardContext {
+  /** Hosts in the play (after --limit). */
+  hostsInPlay: number;
+  /** Hosts in the batch this host runs in. */
+  batchSize: number;
+  /** Share of MemAvailable a backlog limit may pin (memory guard, default 0.10). */
+  memoryShare: number;
+  /** Play-level override of the reboot guard. */
+  allowParallelReboot: boolean;
+}
+
+/** A values-only view of a boolean expression, so modules need not know src/expr. */
+export interface Condition {
+  source: string;
+  evaluate(scope: Record<string, unknown>): unknown;
+}
+
+export interface ModuleContext {
+  host: string;
+  transport: Transport;
+  check: boolean;
+  diff: boolean;
+  /** Run through sudo (play/task `become`). */
+  become: boolean;
+  clock: Clock;
+  play: PlayGuardContext;
+  /** Scope of `when`/`assert`: vars, facts, diagnosis, registered results. */
+  scope: Record<string, unknown>;
+  /** Last facts gathered by `audit_status` on this host, if any. */
+  facts?: HostFacts;
+  diagnosis?: Diagnosis;
+  /** Interval between the two samples a guard takes (panic/growth guard). */
+  guardSampleMs: number;
+  /** A fresh, connected transport to the same host (reboot: wait for SSH to return). */
+  reconnect(): Promise<Transport>;
+  /** Random per-run nonce for the facts script. */
+  nonce: string;
+}
+
+export interface ModuleOutcome {
+  status: Exclude<TaskStatus, 'unreachable'> | 'unreachable';
+  msg?: string;
+  diff?: DiffEntry[];
+  stdout?: string;
+  stderr?: string;
+  rc?: number | null;
+  warnings?: string[];
+  error?: HostError;
+  /** Extra values registered with `register:` (besides status, changed, msg, rc, stdout, stderr). */
+  data?: Record<string, unknown>;
+  /** New facts for later tasks' `when` (audit_status). */
+  facts?: HostFacts;
+  diagnosis?: Diagnosis;
+  /** The transport to use from now on (reboot replaced the connection). */
+  transport?: Transport;
+}
+
+/** check() predicts; `plan` is what apply() needs (absent when nothing is to be done). */
+export interface Checked<P> extends ModuleOutcome {
+  plan?: P;
+}
+
+export interface Module<A = unknown, P = unknown> {
+  name: string;
+  /** Argument schema (strict: an unknown argument is an error at load time). */
+  schema: z.ZodType<A>;
+  /** Values interpolated into these string arguments are shell-quoted unless `{{ raw x }}`. */
+  shellArgs?: readonly string[];
+  /** A free-form string value (`shell: echo hi`) becomes this argument. */
+  freeForm?: string;
+  /** Arguments never templated (expressions such as `assert.that`). */
+  noTemplate?: readonly string[];
+  /** Load-time checks beyond the schema (e.g. expressions compile); throws with the position. */
+  validate?(args: A, position: SourcePosition): void;
+  check(ctx: ModuleContext, args: A): Promise<Checked<P>>;
+  apply(ctx: ModuleContext, args: A, plan: P, checked: Checked<P>): Promise<ModuleOutcome>;
+}
+
+export function failed(code: ErrorCode, message: string, extra: Partial<ModuleOutcome> = {}): ModuleOutcome {
+  return { status: 'failed', msg: message, error: { code, message }, ...extra };
+}

@@ -1,0 +1,20 @@
+/** Playbooks: load + validate, variables, templating, conditions, batches, the runner, the recap. */
+export * from './types.js';
+export { loadPlaybook, parsePlaybook, playbookFromYaml } from './load.js';
+export { parseExtraVars, mergeVars, VAR_NAME, type Vars } from './vars.js';
+export { planBatches, batchSize, type Serial, type SerialItem } from './batches.js';
+export { Templater } from './template.js';
+export { compileCondition, allHold } from './conditions.js';
+export {
+  runPlaybook,
+  runPlayOnHost,
+  rolloutDecision,
+  buildScope,
+  type PlaybookHost,
+  type RunHostsHook,
+  type RunPlaybookOptions,
+  type PlaybookRunResult,
+  type PlayRunResult,
+  type RolloutStop,
+} from './run.js';
+export { recapOf, recapHost, formatRecap, formatRecapLine, isIgnored, IGNORED_WARNING, type HostRecap } from './recap.js';

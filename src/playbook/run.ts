@@ -1,0 +1,462 @@
+/**
+ * Runs a playbook: plays in order, each play's hosts in rolling batches (`serial`), each host's
+ * tasks in order through its own Transport. Per-host failures never stop other hosts; a batch
+ * whose failures cross the play's threshold stops the rollout (BATCHES.md). Concurrency inside a
+ * batch is the caller's: pass the executor's p-limit runner as `runHosts`.
+ */
+import { randomBytes } from 'node:crypto';
+import { FleetmendError, isUnreachable, toFleetmendError } from '../errors.js';
+import { isoNow, systemClock, type Clock } from '../executor/clock.js';
+import type { HostResult, HostStatus, RunEventListener, TaskResult } from '../executor/events.js';
+import type { HostTarget } from '../executor/run-hosts.js';
+import { sampleDeltas } from '../facts/index.js';
+import type { HostFacts } from '../facts/types.js';
+import type { Diagnosis } from '../diagnosis/types.js';
+import type { ModuleContext, ModuleOutcome } from '../modules/types.js';
+import type { ExecOptions, Transport } from '../transport/types.js';
+import { planBatches } from './batches.js';
+import { allHold } from './conditions.js';
+import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js';
+import { Templater } from './template.js';
+import type { Play, Playbook, Task } from './types.js';
+import { mergeVars, type Vars } from './vars.js';
+
+export interface PlaybookHost extends HostTarget {
+  /** Inventory host vars (group vars merged), lowest precedence. */
+  vars: Vars;
+}
+
+/**
+ * The concurrency hook: run `job` for every host of one batch and return their results. The
+ * default runs them all at once; the executor passes its p-limit runner (forks), e.g.
+ * `(hosts, job) => runHosts(hosts, job, { forks, clock, interrupt, onEvent })`.
+ * `job` never throws. It is called once per batch of each play.
+ */
+export type RunHostsHook = <H extends PlaybookHost>(hosts: readonly H[], job: (host: H) => Promise<HostResult>) => Promise<HostResult[]>;
+
+export interface RunPlaybookOptions {
+  /** Hosts matching a play's `hosts:` pattern (inventory selectHosts, --limit applied). */
+  selectHosts(pattern: string): readonly PlaybookHost[];
+  /** A new, connected Transport to the host. Called again by `reboot` to wait for the host. */
+  connect(host: PlaybookHost): Promise<Transport>;
+  runHosts?: RunHostsHook;
+  extraVars?: Vars;
+  check?: boolean;
+  diff?: boolean;
+  /** Run only tasks with one of these tags / skip tasks with one of these. */
+  tags?: readonly string[];
+  skipTags?: readonly string[];
+  clock?: Clock;
+  onEvent?: RunEventListener;
+  /** Interval between the two samples the panic/growth guards take (default 2000 ms). */
+  guardSampleMs?: number;
+  nonce?: string;
+  /** Aborted: no new task or batch starts (SIGINT). */
+  signal?: AbortSignal;
+}
+
+export interface RolloutStop {
+  play: string;
+  /** 1-based batch that stopped the rollout. */
+  batch: number;
+  batches: number;
+  reason: string;
+}
+
+export interface PlayRunResult {
+  play: string;
+  batches: string[][];
+  /** Batches actually run. */
+  batchesRun: number;
+  stopped?: RolloutStop;
+}
+
+export interface PlaybookRunResult {
+  /** One result per host, all plays merged (the lead's HostResult). */
+  hosts: HostResult[];
+  recap: HostRecap[];
+  plays: PlayRunResult[];
+  stopped?: RolloutStop;
+}
+
+/** What persists for a host across tasks and plays (Ansible's hostvars). */
+interface HostState {
+  registered: Record<string, unknown>;
+  facts?: HostFacts;
+  diagnosis?: Diagnosis;
+}
+
+interface Env {
+  opts: RunPlaybookOptions;
+  clock: Clock;
+  templater: Templater;
+  nonce: string;
+  guardSampleMs: number;
+  emit: RunEventListener;
+  states: Map<string, HostState>;
+}
+
+/** Whether a batch's outcome stops the rollout (BATCHES.md), and why. */
+export function rolloutDecision(
+  play: Pick<Play, 'anyErrorsFatal' | 'maxFailPercentage' | 'serial'>,
+  batch: { index: number; count: number; size: number; failed: number },
+): string | undefined {
+  const { index, count, size, failed } = batch;
+  if (failed === 0 || size === 0) return undefined;
+  const where = `batch ${index + 1}/${count}`;
+  if (play.anyErrorsFatal) return `${where}: ${failed} host(s) failed and the play sets any_errors_fatal`;
+  if (failed === size) return `${where}: every host failed (${failed}/${size})`;
+  const threshold = play.maxFailPercentage ?? (play.serial !== undefined ? 0 : 100);
+  const pct = (failed / size) * 100;
+  if (pct > threshold) {
+    const source = play.maxFailPercentage === undefined ? ' (default for a play with serial)' : '';
+    return `${where}: ${failed}/${size} hosts failed (${pct.toFixed(0)}% > max_fail_percentage ${threshold}${source})`;
+  }
+  return undefined;
+}
+
+function tagSelected(task: Task, opts: RunPlaybookOptions): boolean {
+  if (opts.skipTags?.some((t) => task.tags.includes(t))) return false;
+  if (!opts.tags?.length) return true;
+  return task.tags.includes('always') || opts.tags.some((t) => task.tags.includes(t));
+}
+
+/** Scope of `when`, `changed_when`, `failed_when`, `assert`. */
+export function buildScope(host: PlaybookHost, vars: Vars, state: HostState, check: boolean): Record<string, unknown> {
+  const samples = state.facts?.samples ?? [];
+  const last = samples[samples.length - 1];
+  const deltas = state.facts ? sampleDeltas(samples) : undefined;
+  return {
+    ...vars,
+    vars,
+    ...state.registered,
+    inventory_hostname: host.name,
+    group_names: host.groups ?? [],
+    check_mode: check,
+    ...(last ? { facts: last } : {}),
+    ...(last?.auditctl.kind === 'ok' ? { audit: last.auditctl.status } : {}),
+    ...(deltas ? { deltas } : {}),
+    ...(state.diagnosis ? { diagnosis: state.diagnosis, state: state.diagnosis.state } : {}),
+  };
+}
+
+function registeredValue(o: ModuleOutcome): Record<string, unknown> {
+  return {
+    ...(o.data ?? {}),
+    status: o.status,
+    changed: o.status === 'changed',
+    failed: o.status === 'failed',
+    skipped: o.status === 'skipped',
+    unreachable: o.status === 'unreachable',
+    msg: o.msg ?? '',
+    rc: o.rc ?? null,
+    stdout: o.stdout ?? '',
+    stderr: o.stderr ?? '',
+    stdout_lines: (o.stdout ?? '').split('\n').filter((l, i, a) => l !== '' || i < a.length - 1),
+    warnings: o.warnings ?? [],
+  };
+}
+
+/** A transport that reports every command as a `command` event. */
+function recording(t: Transport, host: string, emit: RunEventListener): Transport {
+  return {
+    get spec() {
+      return t.spec;
+    },
+    get connectedAddress() {
+      return t.connectedAddress;
+    },
+    connect: () => t.connect(),
+    close: () => t.close(),
+    async exec(command: string, opts?: ExecOptions) {
+      const r = await t.exec(command, opts);
+      const shown = command.length > 200 ? `${command.slice(0, 200)}…` : command;
+      emit({ type: 'command', host, command: shown, code: r.code, duration_ms: r.durationMs, truncated: r.truncated });
+      return r;
+    },
+  };
+}
+
+interface TaskRun {
+  play: Play;
+  host: PlaybookHost;
+  vars: Vars;
+  state: HostState;
+  transport: { current: Transport };
+  batchSize: number;
+  hostsInPlay: number;
+}
+
+/** changed_when / failed_when (never able to turn a guard refusal into a success). */
+function applyOverrides(task: Task, o: ModuleOutcome, scope: Record<string, unknown>): ModuleOutcome {
+  if (o.status === 'skipped' || o.status === 'unreachable' || o.error?.code === 'E_GUARD') return o;
+  let out = o;
+  if (task.failedWhen) {
+    if (allHold(task.failedWhen, scope).ok) {
+      const message = `failed_when: ${task.failedWhen.map((c) => c.source).join(' and ')}`;
+      out = { ...out, status: 'failed', msg: out.msg ? `${out.msg}; ${message}` : message, error: { code: 'E_MODULE', message } };
+    } else if (out.status === 'failed') {
+      const { error: _dropped, ...rest } = out;
+      out = { ...rest, status: out.rc !== undefined && out.rc !== null ? 'changed' : 'ok' };
+    }
+  }
+  if (task.changedWhen && out.status !== 'failed') out = { ...out, status: allHold(task.changedWhen, scope).ok ? 'changed' : 'ok' };
+  return out;
+}
+
+async function executeModule(env: Env, task: Task, run: TaskRun, scope: Record<string, unknown>): Promise<ModuleOutcome> {
+  const mod = task.module;
+  const rendered = env.templater.renderArgs(task.args, scope, mod.shellArgs ?? [], mod.noTemplate ?? [], task.position);
+  const parsed = mod.schema.safeParse(rendered);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new FleetmendError('E_SCHEMA', `${task.moduleName}: ${issue?.message ?? 'invalid arguments'}${issue?.path.length ? ` at ${issue.path.join('.')}` : ''} (after templating)`, {
+      position: task.position,
+    });
+  }
+  const ctx: ModuleContext = {
+    host: run.host.name,
+    transport: run.transport.current,
+    check: env.opts.check ?? false,
+    diff: env.opts.diff ?? false,
+    become: task.become ?? run.play.become,
+    clock: env.clock,
+    play: {
+      hostsInPlay: run.hostsInPlay,
+      batchSize: run.batchSize,
+      memoryShare: run.play.memoryShare,
+      allowParallelReboot: run.play.allowParallelReboot,
+    },
+    scope,
+    ...(run.state.facts ? { facts: run.state.facts } : {}),
+    ...(run.state.diagnosis ? { diagnosis: run.state.diagnosis } : {}),
+    guardSampleMs: env.guardSampleMs,
+    reconnect: async () => recording(await env.opts.connect(run.host), run.host.name, env.emit),
+    nonce: env.nonce,
+  };
+  const checked = await mod.check(ctx, parsed.data);
+  if (ctx.check || checked.status !== 'changed' || checked.plan === undefined) return checked;
+  return mod.apply(ctx, parsed.data, checked.plan, checked);
+}
+
+async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> {
+  const t0 = env.clock.now();
+  const base = { play: run.play.name, task: task.name, module: task.moduleName };
+  const scope = buildScope(run.host, run.vars, run.state, env.opts.check ?? false);
+  let o: ModuleOutcome;
+  try {
+    const w = allHold(task.when, scope);
+    if (!w.ok) {
+      o = { status: 'skipped', msg: `when: ${w.failed} is false` };
+    } else {
+      o = await executeModule(env, task, run, scope);
+      if (o.transport) run.transport.current = o.transport;
+      if (o.facts) {
+        run.state.facts = o.facts;
+        if (o.diagnosis) run.state.diagnosis = o.diagnosis;
+      }
+      const reg = registeredValue(o);
+      o = applyOverrides(task, o, { ...scope, result: reg, ...(task.register ? { [task.register]: reg } : {}) });
+    }
+  } catch (err) {
+    const e = toFleetmendError(err, run.host.name);
+    o = { status: isUnreachable(e) ? 'unreachable' : 'failed', msg: e.oneLine(), error: { code: e.code, message: e.message } };
+  }
+  if (task.register) run.state.registered[task.register] = registeredValue(o);
+  const warnings = [...(o.warnings ?? [])];
+  if (o.status === 'failed' && task.ignoreErrors) warnings.push(IGNORED_WARNING);
+  const result: TaskResult = {
+    ...base,
+    status: o.status,
+    changed: o.status === 'changed',
+    ...(o.msg !== undefined ? { msg: o.msg } : {}),
+    ...(env.opts.diff && o.diff?.length ? { diff: o.diff } : {}),
+    ...(o.stdout !== undefined ? { stdout: o.stdout } : {}),
+    ...(o.stderr !== undefined ? { stderr: o.stderr } : {}),
+    ...(o.rc !== undefined ? { rc: o.rc } : {}),
+    duration_ms: env.clock.now() - t0,
+    ...(warnings.length ? { warnings } : {}),
+    ...(o.error ? { error: o.error } : {}),
+  };
+  env.emit({ type: 'task', host: run.host.name, result });
+  return result;
+}
+
+function skippedTask(play: Play, task: Task, msg: string): TaskResult {
+  return { play: play.name, task: task.name, module: task.moduleName, status: 'skipped', changed: false, msg, duration_ms: 0 };
+}
+
+function hostStatusOf(tasks: readonly TaskResult[]): HostStatus {
+  if (tasks.some((t) => t.status === 'unreachable')) return 'unreachable';
+  if (tasks.some((t) => t.status === 'failed' && !isIgnored(t))) return 'failed';
+  if (tasks.some((t) => t.status === 'changed')) return 'changed';
+  if (tasks.length && tasks.every((t) => t.status === 'skipped')) return 'skipped';
+  return 'ok';
+}
+
+function endsHost(t: TaskResult): boolean {
+  return t.status === 'unreachable' || (t.status === 'failed' && !isIgnored(t));
+}
+
+interface BatchAbort {
+  reason?: string;
+}
+
+/**
+ * One play on one host: connect, tasks in order, then the handlers it notified (only if the
+ * host did not fail, as in Ansible). Never throws: errors become the host's result.
+ */
+export async function runPlayOnHost(
+  env: Env,
+  play: Play,
+  host: PlaybookHost,
+  batch: { size: number; hostsInPlay: number; abort: BatchAbort },
+): Promise<HostResult> {
+  const started = isoNow(env.clock);
+  const tasks = play.tasks.filter((t) => tagSelected(t, env.opts));
+  const state = env.states.get(host.name) ?? { registered: {} };
+  env.states.set(host.name, state);
+  const result = (results: TaskResult[], error?: FleetmendError): HostResult => ({
+    host: host.name,
+    address: host.address,
+    port: host.port,
+    status: error ? (isUnreachable(error) ? 'unreachable' : 'failed') : hostStatusOf(results),
+    started_at: started,
+    finished_at: isoNow(env.clock),
+    tasks: results,
+    ...(error ? { error: { code: error.code, message: error.message } } : {}),
+    ...(host.groups ? { groups: host.groups } : {}),
+  });
+  let transport: Transport;
+  try {
+    transport = recording(await env.opts.connect(host), host.name, env.emit);
+  } catch (err) {
+    return result([], toFleetmendError(err, host.name));
+  }
+  const run: TaskRun = {
+    play,
+    host,
+    vars: mergeVars(host.vars, play.vars, env.opts.extraVars ?? {}),
+    state,
+    transport: { current: transport },
+    batchSize: batch.size,
+    hostsInPlay: batch.hostsInPlay,
+  };
+  const results: TaskResult[] = [];
+  const notified = new Set<string>();
+  let ended = false;
+  try {
+    for (const task of tasks) {
+      const stop = batch.abort.reason ?? (env.opts.signal?.aborted ? 'run interrupted' : undefined);
+      if (ended || stop) {
+        results.push(skippedTask(play, task, ended ? 'host failed earlier in the play' : (stop as string)));
+        continue;
+      }
+      const r = await runTask(env, task, run);
+      results.push(r);
+      if (r.changed) task.notify.forEach((n) => notified.add(n));
+      if (endsHost(r)) {
+        ended = true;
+        if (play.anyErrorsFatal) batch.abort.reason = `any_errors_fatal: ${host.name} failed at task "${task.name}"`;
+      }
+    }
+    for (const handler of play.handlers) {
+      if (ended || !notified.has(handler.name) || env.opts.signal?.aborted) continue;
+      const r = await runTask(env, handler, run);
+      results.push(r);
+      if (endsHost(r)) ended = true;
+    }
+  } finally {
+    await run.transport.current.close().catch(() => undefined);
+  }
+  return result(results);
+}
+
+const defaultRunHosts: RunHostsHook = (hosts, job) => Promise.all(hosts.map((h) => job(h)));
+
+function notStarted(play: Play, host: PlaybookHost, reason: string, clock: Clock): HostResult {
+  const at = isoNow(clock);
+  const tasks = play.tasks.map((t) => skippedTask(play, t, reason));
+  return { host: host.name, address: host.address, port: host.port, status: 'skipped', started_at: at, finished_at: at, tasks, ...(host.groups ? { groups: host.groups } : {}) };
+}
+
+async function runPlay(env: Env, play: Play, exclude: ReadonlySet<string>, collect: (r: HostResult) => void): Promise<PlayRunResult> {
+  const hosts = env.opts.selectHosts(play.hosts).filter((h) => !exclude.has(h.name));
+  const batches = planBatches(hosts, play.serial);
+  const runHosts = env.opts.runHosts ?? defaultRunHosts;
+  const out: PlayRunResult = { play: play.name, batches: batches.map((b) => b.map((h) => h.name)), batchesRun: 0 };
+  for (let i = 0; i < batches.length; i++) {
+    const batch = batches[i] as PlaybookHost[];
+    if (env.opts.signal?.aborted) {
+      batches.slice(i).flat().forEach((h) => collect(notStarted(play, h, 'not started: the run was interrupted', env.clock)));
+      break;
+    }
+    const abort: BatchAbort = {};
+    const results = await runHosts(batch, (h) => runPlayOnHost(env, play, h, { size: batch.length, hostsInPlay: hosts.length, abort }));
+    out.batchesRun++;
+    results.forEach(collect);
+    const failed = results.filter((r) => r.status === 'failed' || r.status === 'unreachable').length;
+    const reason = rolloutDecision(play, { index: i, count: batches.length, size: batch.length, failed });
+    if (reason) {
+      out.stopped = { play: play.name, batch: i + 1, batches: batches.length, reason };
+      const skipped = `not started: rollout stopped (${reason})`;
+      batches.slice(i + 1).flat().forEach((h) => collect(notStarted(play, h, skipped, env.clock)));
+      break;
+    }
+  }
+  return out;
+}
+
+const RANK: Record<HostStatus, number> = { skipped: 0, ok: 1, changed: 2, interrupted: 3, failed: 4, unreachable: 5 };
+
+function mergeHost(a: HostResult | undefined, b: HostResult, state: HostState | undefined): HostResult {
+  const merged: HostResult = a
+    ? {
+        ...a,
+        status: RANK[b.status] > RANK[a.status] ? b.status : a.status,
+        finished_at: b.finished_at,
+        tasks: [...(a.tasks ?? []), ...(b.tasks ?? [])],
+        ...(b.error ? { error: b.error } : {}),
+      }
+    : { ...b };
+  const samples = state?.facts?.samples ?? [];
+  const last = samples[samples.length - 1];
+  if (state?.facts) merged.facts = state.facts;
+  if (state?.diagnosis) merged.diagnosis = state.diagnosis;
+  if (last?.auditctl.kind === 'ok') merged.audit = last.auditctl.status;
+  return merged;
+}
+
+/**
+ * Runs every play of a validated playbook. Hosts that fail in a play take no part in later
+ * plays (as in Ansible); a stopped rollout ends the playbook.
+ */
+export async function runPlaybook(playbook: Playbook, opts: RunPlaybookOptions): Promise<PlaybookRunResult> {
+  const env: Env = {
+    opts,
+    clock: opts.clock ?? systemClock,
+    templater: new Templater(),
+    nonce: opts.nonce ?? randomBytes(12).toString('hex'),
+    guardSampleMs: opts.guardSampleMs ?? 2000,
+    emit: opts.onEvent ?? (() => undefined),
+    states: new Map(),
+  };
+  const byHost = new Map<string, HostResult>();
+  const failedHosts = new Set<string>();
+  const plays: PlayRunResult[] = [];
+  let stopped: RolloutStop | undefined;
+  for (const play of playbook.plays) {
+    const collect = (r: HostResult) => {
+      byHost.set(r.host, mergeHost(byHost.get(r.host), r, env.states.get(r.host)));
+      if (r.status === 'failed' || r.status === 'unreachable') failedHosts.add(r.host);
+    };
+    const pr = await runPlay(env, play, failedHosts, collect);
+    plays.push(pr);
+    if (pr.stopped) {
+      stopped = pr.stopped;
+      break;
+    }
+  }
+  const hosts = [...byHost.values()];
+  return { hosts, recap: recapOf(hosts), plays, ...(stopped ? { stopped } : {}) };
+}

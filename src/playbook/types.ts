@@ -1,0 +1,45 @@
+import type { SourcePosition } from '../errors.js';
+import type { Condition, Module } from '../modules/types.js';
+import type { Serial } from './batches.js';
+import type { Vars } from './vars.js';
+
+export interface Task {
+  /** Display name (`name:` or the module name). */
+  name: string;
+  moduleName: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  module: Module<any, any>;
+  /** Raw arguments, templated per host at run time, then validated by the module's schema. */
+  args: Record<string, unknown>;
+  when: Condition[];
+  changedWhen?: Condition[];
+  failedWhen?: Condition[];
+  register?: string;
+  notify: string[];
+  ignoreErrors: boolean;
+  tags: string[];
+  become?: boolean;
+  position: SourcePosition;
+}
+
+export interface Play {
+  name: string;
+  hosts: string;
+  vars: Vars;
+  become: boolean;
+  serial?: Serial;
+  maxFailPercentage?: number;
+  anyErrorsFatal: boolean;
+  /** Memory guard: share of MemAvailable a backlog limit may pin (default 0.10). */
+  memoryShare: number;
+  /** Reboot guard override. */
+  allowParallelReboot: boolean;
+  tasks: Task[];
+  handlers: Task[];
+  position: SourcePosition;
+}
+
+export interface Playbook {
+  file: string;
+  plays: Play[];
+}
