@@ -21,3 +21,6 @@ export {
 } from './knownhosts.js';
 export { shellQuote, buildBecomeCommand, needsBecome, detectSudoFailure, type BecomeCommand } from './become.js';
 export { loadPrivateKey, expandTilde } from './auth.js';
+export { buildConnectionSpec, DEFAULTS, type CliConnectionDefaults, type InventoryConnectionVars } from './spec.js';
+export { resolveSshConfig, loadSshConfig, parseSshConfig, parseProxyJump, parseJumpHop, mapStrictHostKeyChecking, type SshOptions, type JumpHop } from './sshconfig.js';
+export { parseSshCommonArgs, parseProxyCommand, splitShellWords, type SshCommonArgs } from './commonargs.js';

@@ -87,8 +87,10 @@ export class Ssh2Transport implements Transport {
     const remaining = (): number => Math.max(1, deadline - Date.now());
     const knownHosts = this.opts.knownHosts instanceof KnownHostsCache ? await this.opts.knownHosts.get(spec.knownHostsFile) : this.opts.knownHosts;
     const keys = await loadKeys(spec.auth, spec.name);
-    const sock = await this.openStream(remaining);
-    await waitForBanner(sock, remaining(), spec.name, this.where);
+    const dialDeadline = Math.min(deadline, Date.now() + (spec.dialTimeoutMs ?? spec.connectTimeoutMs));
+    const dialRemaining = (): number => Math.max(1, dialDeadline - Date.now());
+    const sock = await this.openStream(dialRemaining);
+    await waitForBanner(sock, dialRemaining(), spec.name, this.where);
     const tried: string[] = [];
     const notes: string[] = [];
     let serverMethods: string[] | undefined;

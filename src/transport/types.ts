@@ -40,6 +40,11 @@ export interface ConnectionSpec {
   become: BecomeSpec;
   /** TCP connect + SSH handshake + auth must finish within this. */
   connectTimeoutMs: number;
+  /**
+   * TCP connect + SSH banner only (OpenSSH ConnectTimeout); defaults to connectTimeoutMs. Kept
+   * apart so a short ConnectTimeout from ssh config never cuts a slow login short.
+   */
+  dialTimeoutMs?: number;
   /** Default per-command timeout; always set, a hung host never stalls a run. */
   commandTimeoutMs: number;
   keepaliveIntervalMs: number;
