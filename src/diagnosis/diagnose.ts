@@ -1,0 +1,413 @@
+/**
+ * Facts (one or more samples of a host) → state and findings. Pure.
+ *
+ * The central fact (reference §4, fixtures README): the queue drains only when auditd reads it,
+ * and a registered, non-zero pid does NOT prove that. Only the queue itself tells: a backlog at
+ * limit+1 while `lost` grows is a stuck auditd, and the fix is to restart it. Raising the limit
+ * there only moves the moment records are lost and pins more memory, so no finding here ever
+ * recommends it for a host that is not draining.
+ */
+import { kernelLogShowsLoss } from '../facts/kernel-log.js';
+import { sampleDeltas, type SampleDeltas } from '../facts/rates.js';
+import type { AuditStatus, FactSample, HostFacts } from '../facts/types.js';
+import { compareFindings, stateOf } from './severity.js';
+import type { Diagnosis, Finding, Severity } from './types.js';
+
+/** Planning figure for one audit buffer (§4): 8192 buffers ≈ 70 MiB. */
+export const BYTES_PER_BUFFER = 8970;
+/** The kernel's limit without rules or boot parameter (§1). */
+export const KERNEL_DEFAULT_BACKLOG_LIMIT = 64;
+/** Default share of MemAvailable the backlog limit may pin before memory-headroom fires. */
+export const DEFAULT_MEMORY_SHARE = 0.25;
+/** With two samples, a rising backlog counts as "growing" once it is above this share of the limit. */
+export const GROWING_SHARE = 0.25;
+
+export interface DiagnoseContext {
+  /** Share (0..1] of MemAvailable the backlog limit may pin; default 0.25. */
+  memoryShare?: number;
+}
+
+interface View {
+  latest: FactSample;
+  status: AuditStatus;
+  deltas: SampleDeltas | undefined;
+  /** lost increased between samples. */
+  losing: boolean;
+  /** backlog at or above the limit (65 > 64 observed while stuck). */
+  atLimit: boolean;
+  /** The auditd side: why it cannot be draining, if we can tell. */
+  notDraining?: { why: string; code: 'pid-0' | 'pid-gone' | 'stopped' };
+}
+
+const mib = (bytes: number): number => Math.round((bytes / 1048576) * 10) / 10;
+
+/** The restart command for this host's init (§5: RefuseManualStop decides). */
+function restartCommand(s: FactSample): string {
+  const init = s.auditd.init;
+  if (init.system === 'systemd' && init.refuse_manual_stop === false) return '`systemctl restart auditd`';
+  if (init.refuse_manual_stop === true) return '`service auditd restart` (the unit refuses manual stop: RHEL family)';
+  return '`service auditd restart`';
+}
+
+function auditctlFinding(s: FactSample): Finding | undefined {
+  const o = s.auditctl;
+  const detail = o.kind === 'ok' ? '' : o.detail;
+  switch (o.kind) {
+    case 'ok':
+      return undefined;
+    case 'missing':
+      return {
+        code: 'auditctl-missing',
+        severity: 'medium',
+        message: 'auditctl is not installed: the audit state cannot be read',
+        evidence: { detail },
+        action: 'install the audit userspace (auditd / audit package) or exclude the host',
+        action_code: 'install-auditctl',
+      };
+    case 'not-permitted':
+      return {
+        code: 'auditctl-not-permitted',
+        severity: 'medium',
+        message: 'auditctl -s was refused: not running as root',
+        evidence: { detail },
+        action: 'run with become (sudo) so auditctl can read the status',
+        action_code: 'use-become',
+      };
+    case 'unsupported':
+      return {
+        code: 'audit-unsupported',
+        severity: 'low',
+        message: 'the kernel has no audit support: there is no audit backlog to remediate',
+        evidence: { detail },
+        action: 'none on this host; exclude it from audit remediation',
+        action_code: 'none',
+      };
+    case 'unparseable':
+      return {
+        code: 'auditctl-unparseable',
+        severity: 'medium',
+        message: 'auditctl -s printed something that is not an audit status',
+        evidence: { detail },
+        action: 'inspect the output of `auditctl -s` on the host',
+        action_code: 'investigate',
+      };
+  }
+}
+
+function notDraining(s: FactSample, status: AuditStatus): View['notDraining'] {
+  if (status.pid === 0) return { why: 'no auditd registered (pid 0)', code: 'pid-0' };
+  const a = s.auditd;
+  if (a.ps_available !== false && !a.registered_pid_exists) {
+    return { why: `registered pid ${status.pid} does not exist`, code: 'pid-gone' };
+  }
+  if (a.registered_pid_state === 'T' || a.registered_pid_state === 't') {
+    return { why: `auditd (pid ${status.pid}) is stopped (state ${a.registered_pid_state})`, code: 'stopped' };
+  }
+  return undefined;
+}
+
+function lossFindings(v: View): Finding[] {
+  const { status, deltas, latest } = v;
+  const out: Finding[] = [];
+  const stuck = v.atLimit || v.notDraining !== undefined;
+  const restart = restartCommand(latest);
+  if (v.losing && deltas) {
+    const draining = !stuck && status.backlog < status.backlog_limit * 0.5;
+    out.push({
+      code: 'records-lost',
+      severity: status.failure === 2 ? 'critical' : 'high',
+      message: `${deltas.lost_delta} audit records lost in ${deltas.interval_s}s (${(deltas.lost_per_s ?? 0).toFixed(1)}/s): the audit trail has holes`,
+      evidence: {
+        lost: status.lost,
+        lost_delta: deltas.lost_delta,
+        lost_per_s: deltas.lost_per_s,
+        interval_s: deltas.interval_s,
+        backlog: status.backlog,
+        backlog_limit: status.backlog_limit,
+      },
+      ...(draining
+        ? {
+            action:
+              'auditd drains but bursts overflow the queue: reduce noisy rules, or raise the limit persistently within memory headroom',
+            action_code: 'tune-rules-or-limit' as const,
+          }
+        : {
+            action: `restart auditd (${restart}) so it drains the queue; do not raise the backlog limit: it only delays the loss`,
+            action_code: 'restart-auditd' as const,
+          }),
+    });
+  } else if (!deltas && status.lost > 0) {
+    // One sample cannot tell a loss that is happening from one that happened earlier since
+    // boot. Kernel loss messages of this boot make it likely enough to report (medium); a bare
+    // counter without them is history (low) and leaves the host healthy.
+    const log = latest.kernel_log;
+    const withLog = kernelLogShowsLoss(log);
+    out.push({
+      code: 'records-lost',
+      severity: withLog ? 'medium' : 'low',
+      message: withLog
+        ? `lost=${status.lost} since boot and the kernel log shows audit loss; one sample cannot tell whether it continues`
+        : `lost=${status.lost} since boot (no loss messages in the kernel log): records were lost earlier`,
+      evidence: {
+        lost: status.lost,
+        samples: 1,
+        kernel_source: log.source,
+        backlog_exceeded_count: log.backlog_exceeded_count,
+        retry_queue_overflow_count: log.retry_queue_overflow_count,
+        hold_queue_overflow_count: log.hold_queue_overflow_count,
+        last_kernel_lost: log.last_lost?.lost ?? null,
+      },
+      action: 'take a second sample a few seconds later to see whether lost still grows',
+      action_code: 'resample',
+    });
+  }
+  return out;
+}
+
+function backlogFinding(v: View): Finding | undefined {
+  const { status, deltas } = v;
+  const rising = deltas !== undefined && (deltas.backlog_delta ?? 0) > 0 && status.backlog >= status.backlog_limit * GROWING_SHARE;
+  if (!v.atLimit && !rising) return undefined;
+  return {
+    code: 'backlog-growing',
+    severity: v.losing ? 'critical' : 'high',
+    message: v.atLimit
+      ? `audit queue full: backlog ${status.backlog} of limit ${status.backlog_limit}; auditd is not draining${v.notDraining ? ` (${v.notDraining.why})` : ' although its pid is registered'}`
+      : `audit backlog growing: ${status.backlog} of ${status.backlog_limit} (+${deltas?.backlog_delta} in ${deltas?.interval_s}s)`,
+    evidence: {
+      backlog: status.backlog,
+      backlog_limit: status.backlog_limit,
+      backlog_delta: deltas?.backlog_delta ?? null,
+      lost_delta: deltas?.lost_delta ?? null,
+      pid: status.pid,
+    },
+    action: `restart auditd (${restartCommand(v.latest)}); it drained 65 → 0 within 3 s when observed. Do NOT raise the backlog limit: while auditd is not draining that only delays the loss and pins more memory`,
+    action_code: 'restart-auditd',
+  };
+}
+
+function auditdFinding(v: View): Finding | undefined {
+  const nd = v.notDraining;
+  if (!nd || v.status.enabled === 0) return undefined;
+  const init = v.latest.auditd.init;
+  const stopped = nd.code === 'stopped';
+  return {
+    code: 'auditd-not-running',
+    severity: v.losing ? 'critical' : 'high',
+    message: `${nd.why}: nothing drains the audit queue${nd.code === 'pid-0' ? '; records go to the kernel log' : ''}`,
+    evidence: {
+      registered_pid: v.status.pid,
+      registered_pid_exists: v.latest.auditd.registered_pid_exists,
+      process_state: v.latest.auditd.registered_pid_state ?? null,
+      active_state: init.active_state ?? null,
+      backlog: v.status.backlog,
+    },
+    action: stopped
+      ? `resume auditd (\`kill -CONT ${v.status.pid}\`) or restart it (${restartCommand(v.latest)})`
+      : `start auditd (${init.system === 'systemd' ? '`systemctl start auditd`' : '`service auditd start`'})`,
+    action_code: stopped ? 'resume-auditd' : nd.code === 'pid-gone' ? 'restart-auditd' : 'start-auditd',
+  };
+}
+
+function waitFinding(v: View): Finding | undefined {
+  const { status, deltas } = v;
+  const delta = deltas?.wait_actual_delta;
+  if (delta !== null && delta !== undefined && delta > 0) {
+    return {
+      code: 'tasks-stalled',
+      severity: 'high',
+      message: `processes waited ${delta} ticks for the audit queue in ${deltas?.interval_s}s: the host feels frozen, SSH logins may take tens of seconds`,
+      evidence: {
+        wait_actual_delta: delta,
+        wait_actual_per_s: deltas?.wait_actual_per_s ?? null,
+        backlog_wait_time: status.backlog_wait_time ?? null,
+        backlog: status.backlog,
+        backlog_limit: status.backlog_limit,
+      },
+      action: `restart auditd (${restartCommand(v.latest)}) to drain the queue; tasks already asleep stay blocked until their wait (backlog_wait_time, in ticks) expires`,
+      action_code: 'restart-auditd',
+    };
+  }
+  if (!deltas && (status.backlog_wait_time_actual ?? 0) > 0) {
+    return {
+      code: 'tasks-stalled',
+      severity: 'low',
+      message: `processes have waited ${status.backlog_wait_time_actual} ticks for the audit queue since boot (one sample: not known whether still)`,
+      evidence: { backlog_wait_time_actual: status.backlog_wait_time_actual ?? null, samples: 1 },
+      action: 'take a second sample to see whether backlog_wait_time_actual still grows',
+      action_code: 'resample',
+    };
+  }
+  return undefined;
+}
+
+function modeFindings(v: View): Finding[] {
+  const { status } = v;
+  const out: Finding[] = [];
+  if (status.enabled === 0) {
+    out.push({
+      code: 'audit-disabled',
+      severity: 'high',
+      message: 'auditing is disabled (enabled 0): nothing is recorded',
+      evidence: { enabled: 0, cmdline_audit: v.latest.persistent.cmdline_audit ?? null },
+      action: 'enable auditing (`auditctl -e 1`) once auditd is running and draining',
+      action_code: 'enable-audit',
+    });
+  }
+  if (status.enabled === 2) {
+    out.push({
+      code: 'config-locked',
+      severity: 'medium',
+      message: 'audit configuration locked (enabled 2): -b, -f, -e and rule changes fail until reboot',
+      evidence: { enabled: 2 },
+      action: 'fix the persistent rules (rules.d) and reboot; no runtime change is possible',
+      action_code: 'reboot-to-unlock',
+    });
+  }
+  if (status.failure === 2) {
+    const danger = v.losing || v.atLimit;
+    out.push({
+      code: 'panic-mode',
+      severity: danger ? 'critical' : 'medium',
+      message: danger
+        ? 'failure mode panic (-f 2) while the queue is full or losing records: the next lost record panics the host'
+        : 'failure mode panic (-f 2): any lost audit record will panic the host',
+      evidence: { failure: 2, backlog: status.backlog, backlog_limit: status.backlog_limit, losing: v.losing },
+      action:
+        'drain the queue first (restart auditd), and change -f only while backlog is low and lost is not growing: the change itself emits a record, which panics a host that cannot queue it',
+      action_code: 'drain-before-changing-failure',
+    });
+  }
+  return out;
+}
+
+function driftFinding(v: View): Finding | undefined {
+  const p = v.latest.persistent;
+  let target: number;
+  let source: string;
+  let reverts: string;
+  if (p.effective_backlog_limit !== undefined) {
+    target = p.effective_backlog_limit;
+    source = 'rules';
+    reverts = 'at the next auditd restart (rules are reloaded) or reboot';
+  } else if (p.rules_searched) {
+    target = p.cmdline_backlog_limit ?? KERNEL_DEFAULT_BACKLOG_LIMIT;
+    source = p.cmdline_backlog_limit !== undefined ? 'cmdline' : 'kernel-default';
+    reverts = 'at reboot (no -b in the rule files)';
+  } else return undefined;
+  if (v.status.backlog_limit === target) return undefined;
+  return {
+    code: 'limit-drift',
+    severity: 'medium',
+    message: `runtime backlog_limit ${v.status.backlog_limit} differs from the persistent ${target} (${source}): it reverts ${reverts}`,
+    evidence: { runtime_backlog_limit: v.status.backlog_limit, persistent_backlog_limit: target, source },
+    action: 'make the persistent configuration (-b in /etc/audit/rules.d) match the intended limit',
+    action_code: 'persist-runtime-limit',
+  };
+}
+
+function memoryFinding(v: View, share: number): Finding | undefined {
+  const mem = v.latest.memory;
+  if (!mem || mem.mem_available_kb <= 0) return undefined;
+  const persistent = v.latest.persistent.effective_backlog_limit;
+  const limit = Math.max(v.status.backlog_limit, persistent ?? 0);
+  const bytes = limit * BYTES_PER_BUFFER;
+  const available = mem.mem_available_kb * 1024;
+  if (bytes <= available * share) return undefined;
+  const pct = Math.round((bytes / available) * 100);
+  return {
+    code: 'memory-headroom',
+    severity: bytes > available ? 'high' : 'medium',
+    message: `backlog_limit ${limit} may pin ${mib(bytes)} MiB when the queue fills: ${pct}% of MemAvailable (${mib(available)} MiB)`,
+    evidence: {
+      backlog_limit: limit,
+      limit_bytes: bytes,
+      limit_mib: mib(bytes),
+      mem_available_kb: mem.mem_available_kb,
+      share_allowed: share,
+      estimated_available: mem.mem_available_estimated ?? false,
+    },
+    action: `keep the limit under ${Math.floor((available * share) / BYTES_PER_BUFFER)} buffers on this host, and fix draining instead of raising it`,
+    action_code: 'lower-backlog-limit',
+  };
+}
+
+const STOPPING_ACTIONS = new Set(['SUSPEND', 'HALT']);
+
+function diskActionFinding(v: View | undefined, s: FactSample, growing: boolean): Finding | undefined {
+  const conf = s.persistent.auditd_conf;
+  const bad = (['disk_full_action', 'admin_space_left_action'] as const).filter((k) =>
+    STOPPING_ACTIONS.has((conf[k] ?? '').split(' ')[0] ?? ''),
+  );
+  if (!bad.length) return undefined;
+  return {
+    code: 'auditd-disk-action',
+    severity: growing ? 'medium' : 'low',
+    message: `${bad.map((k) => `${k} = ${conf[k]}`).join(', ')}: a full /var/log/audit stops auditd writing and the queue stops draining${growing ? ' (a likely cause here)' : ''}`,
+    evidence: {
+      disk_full_action: conf.disk_full_action ?? null,
+      admin_space_left_action: conf.admin_space_left_action ?? null,
+      log_dir_free_kb: s.persistent.log_dir_free_kb ?? null,
+      backlog: v?.status.backlog ?? null,
+    },
+    action: 'keep free space in /var/log/audit and choose SYSLOG/ROTATE/KEEP_LOGS where losing the trail is preferred to a stuck queue',
+    action_code: 'review-disk-actions',
+  };
+}
+
+function finish(findings: Finding[]): Diagnosis {
+  findings.sort(compareFindings);
+  return { state: stateOf(findings), findings };
+}
+
+/** Diagnoses one host from its samples (oldest first). */
+export function diagnose(facts: HostFacts, ctx: DiagnoseContext = {}): Diagnosis {
+  const latest = facts.samples[facts.samples.length - 1];
+  if (!latest) {
+    return finish([
+      {
+        code: 'no-sample',
+        severity: 'medium',
+        message: 'no facts were collected',
+        evidence: {},
+        action: 'collect facts first',
+        action_code: 'investigate',
+      },
+    ]);
+  }
+  const findings: Finding[] = [];
+  const failed = auditctlFinding(latest);
+  if (failed || latest.auditctl.kind !== 'ok') {
+    if (failed) findings.push(failed);
+    const disk = diskActionFinding(undefined, latest, false);
+    if (disk) findings.push(disk);
+    return finish(findings);
+  }
+  const status = latest.auditctl.status;
+  const deltas = sampleDeltas(facts.samples);
+  const v: View = {
+    latest,
+    status,
+    deltas,
+    losing: (deltas?.lost_delta ?? 0) > 0,
+    atLimit: status.backlog_limit > 0 && status.backlog >= status.backlog_limit,
+  };
+  const nd = notDraining(latest, status);
+  if (nd) v.notDraining = nd;
+  const share = ctx.memoryShare !== undefined && ctx.memoryShare > 0 ? ctx.memoryShare : DEFAULT_MEMORY_SHARE;
+  const backlog = backlogFinding(v);
+  const candidates: (Finding | undefined)[] = [
+    ...modeFindings(v),
+    auditdFinding(v),
+    backlog,
+    ...lossFindings(v),
+    waitFinding(v),
+    driftFinding(v),
+    memoryFinding(v, share),
+    diskActionFinding(v, latest, backlog !== undefined),
+  ];
+  for (const f of candidates) if (f) findings.push(f);
+  return finish(findings);
+}
+
+export type { Severity };

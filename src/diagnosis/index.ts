@@ -1,0 +1,21 @@
+/** Diagnosis: pure functions from facts to state, findings and fleet outliers. */
+export * from './types.js';
+export {
+  diagnose,
+  BYTES_PER_BUFFER,
+  KERNEL_DEFAULT_BACKLOG_LIMIT,
+  DEFAULT_MEMORY_SHARE,
+  GROWING_SHARE,
+  type DiagnoseContext,
+} from './diagnose.js';
+export { diagnoseFleet, median, MIN_GROUP_SIZE, OUTLIER_K, type FleetHost } from './fleet.js';
+export {
+  SEVERITY_ORDER,
+  STATE_PRECEDENCE,
+  compareDiagnoses,
+  compareFindings,
+  severityRank,
+  stateOf,
+  stateOfFinding,
+  worstSeverity,
+} from './severity.js';
