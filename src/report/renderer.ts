@@ -162,6 +162,11 @@ function helpers(): Record<string, (...args: unknown[]) => unknown> {
     pct: (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? `${Math.round((a / b) * 100)}%` : '–'),
     add: (a, b) => Number(a) + Number(b),
     upper: (v) => str(v).toUpperCase(),
+    trunc: (v, n) => {
+      const s = stripControl(str(v));
+      const max = typeof n === 'number' ? n : 40;
+      return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+    },
   };
 }
 
