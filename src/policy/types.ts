@@ -27,4 +27,6 @@ export interface Compliance {
   compliant: boolean;
   failed_controls: ControlResult[];
   controls: ControlResult[];
+  /** Impact-weighted share of passed controls, 0..1 (added). */
+  score?: number;
 }
