@@ -78,6 +78,8 @@ function makeCheck(kind: 'command' | 'shell') {
     if (args.creates && (await exists(ctx, args.creates))) return { status: 'ok', msg: `skipped: ${args.creates} exists`, rc: 0 };
     if (args.removes && !(await exists(ctx, args.removes))) return { status: 'ok', msg: `skipped: ${args.removes} does not exist`, rc: 0 };
     if (ctx.check && !args.check_safe) return { status: 'skipped', msg: `check mode: ${kind} not run (set check_safe: true if it changes nothing)` };
+    // The author vouches it changes nothing: run it in check mode too (its output may feed `when`).
+    if (ctx.check) return apply(ctx, args, { line });
     return { status: 'changed', msg: `${ctx.check ? 'would run' : 'run'}: ${line}`, plan: { line } };
   };
 }

@@ -41,7 +41,11 @@ function rewriteStatement(s: Statement): Statement {
       ? ({ type: 'SubExpression', path: m.path, params: m.params, hash: m.hash, loc: m.loc } as hbs.AST.SubExpression)
       : (m.path as hbs.AST.Expression);
   const shq: hbs.AST.PathExpression = { type: 'PathExpression', data: false, depth: 0, parts: ['shq'], original: 'shq', loc: m.loc };
-  return { ...m, path: shq, params: [inner], hash: undefined as unknown as hbs.AST.Hash } as hbs.AST.MustacheStatement;
+  // The expression's text travels along so an undefined value can be named in the error.
+  const text = m.path.type === 'PathExpression' ? (m.path as hbs.AST.PathExpression).original : 'expression';
+  const exprLiteral = { type: 'StringLiteral', value: text, original: text, loc: m.loc } as hbs.AST.StringLiteral;
+  const hash = { type: 'Hash', pairs: [{ type: 'HashPair', key: 'expr', value: exprLiteral, loc: m.loc }], loc: m.loc } as hbs.AST.Hash;
+  return { ...m, path: shq, params: [inner], hash } as hbs.AST.MustacheStatement;
 }
 
 function lookup(scope: Record<string, unknown>, path: string): unknown {
@@ -58,8 +62,15 @@ export class Templater {
   private readonly cache = new Map<string, HandlebarsTemplateDelegate>();
 
   constructor() {
-    this.hb.registerHelper('shq', (v: unknown) => shellQuote(stringify(v)));
-    this.hb.registerHelper('raw', (v: unknown) => stringify(v));
+    // Strict mode does not cover helper parameters: an undefined value is refused here.
+    const defined = (v: unknown, what: string): unknown => {
+      if (v === undefined) throw new Error(`"${what}" is not defined`);
+      return v;
+    };
+    this.hb.registerHelper('shq', (v: unknown, options: Handlebars.HelperOptions) =>
+      shellQuote(stringify(defined(v, String(options.hash?.expr ?? 'value')))),
+    );
+    this.hb.registerHelper('raw', (v: unknown) => stringify(defined(v, 'raw argument')));
   }
 
   /** Parse only (load time): a template syntax error is reported before any host is contacted. */

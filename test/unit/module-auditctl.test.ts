@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { auditctlModule, auditctlArgs, panicRisks } from '../../src/modules/auditctl.js';
+import type { ModuleContext, ModuleOutcome } from '../../src/modules/types.js';
+import type { AuditStatus } from '../../src/facts/types.js';
+import { FakeHost, FakeTransport } from '../fixtures/playbooks/fake-host.js';
+
+function clock() {
+  let t = 1_700_000_000_000;
+  return { now: () => t, sleep: async (ms: number) => void (t += ms) };
+}
+
+function ctxFor(host: FakeHost, over: Partial<ModuleContext> = {}): ModuleContext {
+  const transport = new FakeTransport(host);
+  return {
+    host: 'fake1',
+    transport,
+    check: false,
+    diff: true,
+    become: true,
+    clock: clock(),
+    play: { hostsInPlay: 1, batchSize: 1, memoryShare: 0.1, allowParallelReboot: false },
+    scope: {},
+    guardSampleMs: 2000,
+    reconnect: async () => new FakeTransport(host),
+    nonce: 'abcdefgh1234',
+    ...over,
+  };
+}
+
+async function runModule(ctx: ModuleContext, raw: Record<string, unknown>): Promise<ModuleOutcome> {
+  const args = auditctlArgs.parse(raw);
+  const checked = await auditctlModule.check(ctx, args);
+  if (ctx.check || checked.status !== 'changed' || !checked.plan) return checked;
+  return auditctlModule.apply(ctx, args, checked.plan, checked);
+}
+
+const mutating = (h: FakeHost) => h.commands.filter((c) => /^auditctl (-b|-f|-e|--backlog)|^tee |^augenrules/.test(c));
+
+describe('auditctl module', () => {
+  it('changes only what differs, verifies, and a second apply is ok', async () => {
+    const h = new FakeHost();
+    h.status.backlog_limit = 64;
+    const first = await runModule(ctxFor(h), { backlog_limit: 8192, failure: 1 });
+    expect(first.status).toBe('changed');
+    expect(mutating(h)).toEqual(['auditctl -b 8192']);
+    expect(h.status.backlog_limit).toBe(8192);
+    expect(first.diff?.[0]).toEqual({ path: 'auditctl -s', before: 'backlog_limit 64\n', after: 'backlog_limit 8192\n' });
+    h.commands = [];
+    const second = await runModule(ctxFor(h), { backlog_limit: 8192, failure: 1 });
+    expect(second.status).toBe('ok');
+    expect(mutating(h)).toEqual([]);
+  });
+
+  it('check mode predicts the change and runs nothing that changes the host', async () => {
+    const h = new FakeHost();
+    h.status.failure = 2;
+    const r = await runModule(ctxFor(h, { check: true }), { failure: 0, persist: true });
+    expect(r.status).toBe('changed');
+    expect(r.msg).toMatch(/would run: -f 0, write \/etc\/audit\/rules.d\/90-fleetmend.rules/);
+    expect(mutating(h)).toEqual([]);
+    expect(h.status.failure).toBe(2);
+    expect(h.files.size).toBe(0);
+  });
+
+  it('persist writes the rules file with tee, loads it, and reports a diff of the file', async () => {
+    const h = new FakeHost();
+    h.status.backlog_limit = 64;
+    h.files.set('/etc/audit/rules.d/90-fleetmend.rules', '-b 64\n');
+    const r = await runModule(ctxFor(h), { backlog_limit: 10240, persist: true });
+    expect(r.status).toBe('changed');
+    const file = h.files.get('/etc/audit/rules.d/90-fleetmend.rules');
+    expect(file).toMatch(/^-b 10240$/m);
+    expect(mutating(h)).toEqual(['auditctl -b 10240', "tee '/etc/audit/rules.d/90-fleetmend.rules' >/dev/null", 'augenrules --load 2>&1']);
+    expect(r.diff?.find((d) => d.path === '/etc/audit/rules.d/90-fleetmend.rules')).toMatchObject({ before: '-b 64\n', after: file });
+    h.commands = [];
+    expect((await runModule(ctxFor(h), { backlog_limit: 10240, persist: true })).status).toBe('ok');
+    expect(mutating(h)).toEqual([]);
+  });
+
+  it('lock guard: enabled 2 fails "locked until reboot" without attempting anything', async () => {
+    const h = new FakeHost();
+    h.status.enabled = 2;
+    for (const check of [true, false]) {
+      const r = await runModule(ctxFor(h, { check }), { backlog_limit: 16384 });
+      expect(r.status).toBe('failed');
+      expect(r.error?.code).toBe('E_GUARD');
+      expect(r.msg).toMatch(/locked until reboot/);
+    }
+    expect(mutating(h)).toEqual([]);
+  });
+
+  it('memory guard: refuses a limit whose buffers exceed the share of MemAvailable, with the numbers', async () => {
+    const h = new FakeHost();
+    h.memAvailableKb = 1_000_000; // ~977 MiB: 10% is ~98 MiB
+    const r = await runModule(ctxFor(h), { backlog_limit: 65536 });
+    expect(r.status).toBe('failed');
+    expect(r.error?.code).toBe('E_GUARD');
+    expect(r.msg).toMatch(/65536 x 8970 bytes/);
+    expect(r.msg).toMatch(/560\.\d MiB/);
+    expect(mutating(h)).toEqual([]);
+    // 10240 buffers = 87.6 MiB fits in 10% of ~977 MiB
+    expect((await runModule(ctxFor(h), { backlog_limit: 10240 })).status).toBe('changed');
+    // the play's memory_share is honoured
+    const strict = await runModule(ctxFor(h, { play: { hostsInPlay: 1, batchSize: 1, memoryShare: 0.05, allowParallelReboot: false } }), {
+      backlog_limit: 9000,
+    });
+    expect(strict.error?.code).toBe('E_GUARD');
+  });
+
+  it('panic guard: refuses failure 2 on a host whose auditd is stuck (check and apply), never sending -f 2', async () => {
+    for (const check of [true, false]) {
+      const h = new FakeHost();
+      h.status.backlog_limit = 64;
+      h.stuck = true;
+      const r = await runModule(ctxFor(h, { check }), { failure: 2 });
+      expect(r.status).toBe('failed');
+      expect(r.error?.code).toBe('E_GUARD');
+      expect(r.msg).toMatch(/panic guard/);
+      expect(h.commands).not.toContain('auditctl -f 2');
+      expect(h.panicked).toBe(false);
+    }
+  });
+
+  it('panic guard: a handful of queued records on a healthy busy host does not block', async () => {
+    const h = new FakeHost();
+    h.busyJitter = [3, 7];
+    const r = await runModule(ctxFor(h), { failure: 2 });
+    expect(r.status).toBe('changed');
+    expect(h.status.failure).toBe(2);
+  });
+
+  it('panic guard reasons: lost grew, above half the limit, growing, pid 0', () => {
+    const base: AuditStatus = {
+      enabled: 1, failure: 1, pid: 1, rate_limit: 0, backlog_limit: 8192, lost: 0, backlog: 5, format: 'multiline', unknown_lines: [],
+    };
+    expect(panicRisks(base, { ...base, backlog: 9 })).toEqual([]);
+    expect(panicRisks(base, { ...base, lost: 1 })[0]).toMatch(/lost 0 -> 1/);
+    expect(panicRisks(base, { ...base, backlog: 5000 }).join()).toMatch(/above half/);
+    expect(panicRisks(base, { ...base, backlog: 500 }).join()).toMatch(/growing \(5 -> 500\)/);
+    expect(panicRisks(base, { ...base, pid: 0 }).join()).toMatch(/pid 0/);
+  });
+
+  it('growth guard: raising the limit on a growing host is done but warns to restart auditd', async () => {
+    const h = new FakeHost();
+    h.status.backlog_limit = 64;
+    h.stuck = true;
+    const r = await runModule(ctxFor(h), { backlog_limit: 8192 });
+    expect(r.status).toBe('changed');
+    expect(r.warnings?.join('\n')).toMatch(/only delays the failure.*restart auditd/);
+    expect(h.status.backlog_limit).toBe(8192);
+  });
+
+  it('rejects unknown arguments and out-of-range values', () => {
+    expect(auditctlArgs.safeParse({ backlog_limit: 10, bogus: 1 }).success).toBe(false);
+    expect(auditctlArgs.safeParse({ failure: 3 }).success).toBe(false);
+    expect(auditctlArgs.safeParse({ persist: true }).success).toBe(false);
+    expect(auditctlArgs.parse({ backlog_limit: '8192' }).backlog_limit).toBe(8192);
+    expect(auditctlArgs.safeParse({ backlog_limit: 1, rules_file: '../x.rules' }).success).toBe(false);
+  });
+});
