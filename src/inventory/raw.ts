@@ -23,6 +23,8 @@ export interface RawInventory {
 /** Accumulates declarations in file order; rejects group cycles the moment they appear. */
 export class RawInventoryBuilder {
   readonly inv: RawInventory;
+  /** group → its direct hosts, for O(1) duplicate checks in large ranges. */
+  private readonly members = new Map<string, Set<string>>();
 
   constructor(file: string) {
     this.inv = { file, hosts: new Map(), groups: new Map() };
@@ -46,7 +48,12 @@ export class RawInventoryBuilder {
 
   addHost(groupName: string, host: string, vars: Record<string, unknown>): void {
     const g = this.group(groupName);
-    if (!g.hosts.includes(host)) g.hosts.push(host);
+    const members = this.members.get(groupName) ?? new Set<string>();
+    this.members.set(groupName, members);
+    if (!members.has(host)) {
+      members.add(host);
+      g.hosts.push(host);
+    }
     this.inv.hosts.set(host, { ...(this.inv.hosts.get(host) ?? {}), ...vars });
   }
 

@@ -30,10 +30,10 @@ export function resolveInventory(raw: RawInventory, dirs: DirVars = { groupVars:
   const hosts = new Map<string, InventoryHost>();
   for (const [name, hostVars] of raw.hosts) {
     const memberOf = [...ancestorsOf(direct.get(name) ?? [], parents)].map((g) => groups.get(g) as RawGroup).sort(order);
-    let vars: Record<string, unknown> = {};
-    for (const g of memberOf) vars = { ...vars, ...g.vars };
-    for (const g of memberOf) vars = { ...vars, ...(dirs.groupVars.get(g.name) ?? {}) };
-    vars = { ...vars, ...hostVars, ...(dirs.hostVars.get(name) ?? {}) };
+    const vars: Record<string, unknown> = {};
+    for (const g of memberOf) Object.assign(vars, g.vars);
+    for (const g of memberOf) Object.assign(vars, dirs.groupVars.get(g.name));
+    Object.assign(vars, hostVars, dirs.hostVars.get(name));
     hosts.set(name, { name, vars, groups: memberOf.map((g) => g.name) });
   }
   for (const h of hosts.values()) connectionVars(h); // a bad port or become fails the load, not the run
