@@ -1,0 +1,231 @@
+import { describe, expect, it } from 'vitest';
+import {
+  SEVERITY_ORDER,
+  STATE_PRECEDENCE,
+  compareDiagnoses,
+  diagnose,
+  diagnoseFleet,
+  type Diagnosis,
+  type Finding,
+} from '../../src/diagnosis/index.js';
+import type { HostFacts } from '../../src/facts/index.js';
+import { HEALTHY, STUCK, real, sample, status, type HostShape } from '../fixtures/facts/samples.js';
+
+const facts = (...samples: [HostShape, number][]): HostFacts => ({ samples: samples.map(([s, at]) => sample(s, at)) });
+const codes = (d: Diagnosis): string[] => d.findings.map((f) => f.code);
+const find = (d: Diagnosis, code: string): Finding => {
+  const f = d.findings.find((x) => x.code === code);
+  if (!f) throw new Error(`no ${code} in ${codes(d).join(',')}`);
+  return f;
+};
+/** No action may recommend raising the limit, except to say not to. */
+const recommendsRaising = (d: Diagnosis): boolean =>
+  d.findings.some((f) => f.action_code === 'tune-rules-or-limit' || (/raise/i.test(f.action) && !/do not raise/i.test(f.action)));
+
+/** The incident: auditd SIGSTOPped, limit 64, lost growing (fixture + transcript 02 ps). */
+const stuckFacts = (ps = '    226 T<sl'): HostFacts =>
+  facts(
+    [{ auditctl: STUCK, ps, journal: real('journalctl-k.backlog-exceeded.txt') }, 0],
+    [{ auditctl: status(STUCK, { lost: 10990 }), ps, journal: real('journalctl-k.backlog-exceeded.txt') }, 10_000],
+  );
+
+describe('diagnose: the stuck auditd of the fixtures', () => {
+  it('two samples, stopped auditd: backlog-growing + records-lost, restart recommended, never raise the limit', () => {
+    const d = diagnose(stuckFacts());
+    expect(['backlog-growing', 'records-lost']).toContain(d.state);
+    expect(codes(d)).toEqual(expect.arrayContaining(['backlog-growing', 'records-lost', 'auditd-not-running']));
+    const growing = find(d, 'backlog-growing');
+    expect(growing.severity).toBe('critical');
+    expect(growing.action_code).toBe('restart-auditd');
+    expect(growing.action).toMatch(/systemctl restart auditd/);
+    expect(growing.evidence).toMatchObject({ backlog: 65, backlog_limit: 64, lost_delta: 660 });
+    expect(find(d, 'records-lost')).toMatchObject({ action_code: 'restart-auditd', evidence: { lost_delta: 660, lost_per_s: 66 } });
+    expect(find(d, 'auditd-not-running')).toMatchObject({ action_code: 'resume-auditd', evidence: { process_state: 'T' } });
+    expect(recommendsRaising(d)).toBe(false);
+  });
+
+  it('a registered, running-looking pid does not mean it drains: backlog at limit+1 while lost grows', () => {
+    const d = diagnose(stuckFacts('    226 S<sl'));
+    expect(codes(d)).not.toContain('auditd-not-running');
+    expect(find(d, 'backlog-growing').message).toMatch(/although its pid is registered/);
+    expect(recommendsRaising(d)).toBe(false);
+  });
+
+  it('the restart command follows RefuseManualStop (RHEL family)', () => {
+    const shape = { auditctl: STUCK, systemd: 'ActiveState=active\nSubState=running\nMainPID=226\nRefuseManualStop=yes' };
+    const d = diagnose(facts([shape, 0]));
+    expect(find(d, 'backlog-growing').action).toMatch(/service auditd restart/);
+  });
+
+  it('one sample with kernel loss messages: records-lost as weaker (medium) evidence, resample', () => {
+    const d = diagnose(facts([{ auditctl: STUCK, journal: real('journalctl-k.backlog-exceeded.txt') }, 0]));
+    expect(find(d, 'records-lost')).toMatchObject({ severity: 'medium', action_code: 'resample' });
+    // the full queue is enough on its own for backlog-growing
+    expect(find(d, 'backlog-growing').severity).toBe('high');
+  });
+
+  it('one sample, lost > 0 but no kernel messages: history, low, host stays healthy', () => {
+    const d = diagnose(facts([{ auditctl: status(HEALTHY, { lost: 2815 }) }, 0]));
+    expect(find(d, 'records-lost').severity).toBe('low');
+    expect(d.state).toBe('healthy');
+  });
+});
+
+describe('diagnose: other states', () => {
+  it('healthy busy host with a few queued records is healthy', () => {
+    const d = diagnose(facts([{ auditctl: status(HEALTHY, { backlog: 3 }) }, 0], [{ auditctl: status(HEALTHY, { backlog: 7 }) }, 5000]));
+    expect(d.state).toBe('healthy');
+    expect(d.findings.every((f) => f.severity === 'low' || f.severity === 'info')).toBe(true);
+    // Debian's SUSPEND defaults are reported, at low severity
+    expect(codes(d)).toEqual(['auditd-disk-action']);
+  });
+
+  it('locked configuration (auditctl -e 2 fixture)', () => {
+    const locked = real('auditctl-locked-errors.txt').split('\n').slice(1, 10).join('\n');
+    const d = diagnose(facts([{ auditctl: locked, ps: '   1241 S<sl' }, 0]));
+    expect(d.state).toBe('config-locked');
+    expect(find(d, 'config-locked').action_code).toBe('reboot-to-unlock');
+  });
+
+  it('panic mode: medium when calm, critical while losing', () => {
+    const calm = diagnose(facts([{ auditctl: status(HEALTHY, { failure: 2 }) }, 0]));
+    expect(calm.state).toBe('panic-mode');
+    expect(find(calm, 'panic-mode').severity).toBe('medium');
+    const losing = diagnose(
+      facts([{ auditctl: status(HEALTHY, { failure: 2, lost: 5 }) }, 0], [{ auditctl: status(HEALTHY, { failure: 2, lost: 9 }) }, 1000]),
+    );
+    expect(losing.state).toBe('panic-mode');
+    expect(find(losing, 'panic-mode')).toMatchObject({ severity: 'critical', action_code: 'drain-before-changing-failure' });
+  });
+
+  it('tasks stalled: backlog_wait_time_actual grew (README: 0 → 11105)', () => {
+    const d = diagnose(
+      facts(
+        [{ auditctl: status(HEALTHY, { backlog: 10 }) }, 0],
+        [{ auditctl: status(HEALTHY, { backlog: 12, backlog_wait_time_actual: 11105 }) }, 60_000],
+      ),
+    );
+    expect(d.state).toBe('tasks-stalled');
+    expect(find(d, 'tasks-stalled')).toMatchObject({ severity: 'high', evidence: { wait_actual_delta: 11105 } });
+    expect(find(d, 'tasks-stalled').message).toMatch(/SSH logins/);
+  });
+
+  it('auditd stopped (transcript 13: pid 0, inactive)', () => {
+    const after = real('transcripts/13-stop-debian-default.txt').split('# auditctl -s\n')[1]?.split('[rc=')[0] ?? '';
+    const d = diagnose(facts([{ auditctl: after, ps: '', systemd: 'ActiveState=inactive\nSubState=dead\nMainPID=0\nRefuseManualStop=no' }, 0]));
+    expect(d.state).toBe('auditd-not-running');
+    expect(find(d, 'auditd-not-running')).toMatchObject({ action_code: 'start-auditd', evidence: { registered_pid: 0 } });
+  });
+
+  it('registered pid that no longer exists', () => {
+    const d = diagnose(facts([{ auditctl: HEALTHY, ps: '   1173 S<sl' }, 0]));
+    expect(find(d, 'auditd-not-running').action_code).toBe('restart-auditd');
+  });
+
+  it('ps unavailable does not make auditd look dead', () => {
+    const d = diagnose(facts([{ auditctl: HEALTHY, ps: 'sh: ps: not found' }, 0]));
+    expect(codes(d)).not.toContain('auditd-not-running');
+  });
+
+  it('audit disabled (transcript 15: enabled 0)', () => {
+    const d = diagnose(facts([{ auditctl: status(HEALTHY, { enabled: 0, failure: 0 }) }, 0]));
+    expect(d.state).toBe('audit-disabled');
+  });
+
+  it('limit drift: runtime 64 vs rules 8192 reverts at the next auditd restart (transcript 11)', () => {
+    const d = diagnose(facts([{ auditctl: status(HEALTHY, { backlog_limit: 64 }) }, 0]));
+    expect(d.state).toBe('degraded');
+    expect(find(d, 'limit-drift')).toMatchObject({
+      severity: 'medium',
+      evidence: { runtime_backlog_limit: 64, persistent_backlog_limit: 8192, source: 'rules' },
+    });
+    expect(find(d, 'limit-drift').message).toMatch(/auditd restart/);
+  });
+
+  it('limit drift without -b in the rules: the boot value (cmdline) is what comes back, at reboot', () => {
+    const shape = { rulesGrep: '', rulesRc: 1, cmdline: 'ro audit=1 audit_backlog_limit=64' };
+    const d = diagnose(facts([shape, 0]));
+    expect(find(d, 'limit-drift')).toMatchObject({ evidence: { persistent_backlog_limit: 64, source: 'cmdline' } });
+    expect(find(d, 'limit-drift').message).toMatch(/at reboot/);
+    // transcript 28: cmdline 64 but rules 8192 → rules win, runtime 8192: no drift
+    expect(codes(diagnose(facts([{ cmdline: 'audit=1 audit_backlog_limit=64' }, 0])))).not.toContain('limit-drift');
+    // rule files not readable: unknown, no claim
+    expect(codes(diagnose(facts([{ rulesGrep: '', rulesRc: 2 }, 0])))).not.toContain('limit-drift');
+  });
+
+  it('memory headroom: 65536 buffers may pin ~560 MiB of 763 MiB available', () => {
+    const d = diagnose(facts([{ auditctl: status(HEALTHY, { backlog_limit: 65536 }), rulesGrep: '/etc/audit/audit.rules:-b 65536' }, 0]));
+    const f = find(d, 'memory-headroom');
+    expect(f.severity).toBe('medium');
+    expect(f.evidence).toMatchObject({ backlog_limit: 65536, limit_mib: 560.6 });
+    expect(f.message).toMatch(/560\.6 MiB/);
+    expect(codes(diagnose(facts([{}, 0])))).not.toContain('memory-headroom');
+    expect(codes(diagnose(facts([{}, 0]), { memoryShare: 0.05 }))).toContain('memory-headroom');
+  });
+
+  it('SUSPEND disk action becomes medium and "a likely cause" when the queue is stuck', () => {
+    const f = find(diagnose(stuckFacts()), 'auditd-disk-action');
+    expect(f.severity).toBe('medium');
+    expect(f.message).toMatch(/likely cause/);
+  });
+
+  it.each([
+    ['bash: auditctl: command not found', 127, 'auditctl-missing'],
+    ['Error sending status request (Operation not permitted)', 255, 'auditctl-not-permitted'],
+    ['Error - audit support not in kernel', 1, 'audit-unsupported'],
+    ['???', 0, 'auditctl-unparseable'],
+  ])('auditctl outcome %j → %s', (text, rc, code) => {
+    const d = diagnose(facts([{ auditctl: text, auditctlRc: rc }, 0]));
+    expect(codes(d)).toContain(code);
+    expect(d.state).toBe(code === 'audit-unsupported' ? 'healthy' : 'unknown');
+  });
+
+  it('no samples at all', () => {
+    expect(diagnose({ samples: [] }).state).toBe('unknown');
+  });
+});
+
+describe('severity ordering', () => {
+  it('exports the orders', () => {
+    expect(SEVERITY_ORDER).toEqual(['critical', 'high', 'medium', 'low', 'info']);
+    expect(STATE_PRECEDENCE[0]).toBe('panic-mode');
+    expect(STATE_PRECEDENCE.at(-1)).toBe('healthy');
+  });
+
+  it('findings are sorted most severe first; hosts sort worst first', () => {
+    const stuck = diagnose(stuckFacts());
+    const ranks = stuck.findings.map((f) => SEVERITY_ORDER.indexOf(f.severity));
+    expect(ranks).toEqual([...ranks].sort((a, b) => a - b));
+    const healthy = diagnose(facts([{}, 0]));
+    const drift = diagnose(facts([{ auditctl: status(HEALTHY, { backlog_limit: 64 }) }, 0]));
+    const sorted = [healthy, stuck, drift].sort(compareDiagnoses);
+    expect(sorted.map((d) => d.state)).toEqual([stuck.state, 'degraded', 'healthy']);
+  });
+});
+
+describe('diagnoseFleet', () => {
+  const quiet = (lost: number): HostFacts =>
+    facts([{ auditctl: status(HEALTHY, { lost }) }, 0], [{ auditctl: status(HEALTHY, { lost }) }, 10_000]);
+
+  it('flags the host that loses while its group loses nothing', () => {
+    const hosts = [
+      { host: 'a', group: 'web', facts: quiet(0) },
+      { host: 'b', group: 'web', facts: quiet(0) },
+      { host: 'c', group: 'web', facts: quiet(3) },
+      { host: 'd', group: 'web', facts: stuckFacts() },
+      { host: 'x', group: 'db', facts: quiet(0) },
+    ];
+    const out = diagnoseFleet(hosts);
+    expect([...out.keys()]).toEqual(['d']);
+    const metrics = (out.get('d') ?? []).map((f) => f.evidence['metric']);
+    expect(metrics).toEqual(['lost_per_s', 'backlog_ratio']);
+    expect(out.get('d')?.[0]).toMatchObject({ code: 'fleet-outlier', evidence: { value: 66, group_median: 0, group: 'web' } });
+  });
+
+  it('needs at least three comparable hosts, and does not flag a uniformly busy group', () => {
+    expect(diagnoseFleet([{ host: 'a', facts: quiet(0) }, { host: 'd', facts: stuckFacts() }]).size).toBe(0);
+    const busy = ['a', 'b', 'c', 'd'].map((host) => ({ host, facts: stuckFacts() }));
+    expect(diagnoseFleet(busy).size).toBe(0);
+    expect(diagnoseFleet([{ host: 'a' }, { host: 'b' }, { host: 'c' }]).size).toBe(0);
+  });
+});
