@@ -5,6 +5,7 @@ import { inventoryCommand } from './inventory.js';
 import { storeCommands } from './store-commands.js';
 import { simCommand, demoCommand } from './sim.js';
 import { sweepCommand, type CliIO } from './sweep.js';
+import { runCommand } from './run.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('fleetmend')
@@ -17,6 +18,7 @@ export function buildProgram(io: CliIO): Command {
       writeErr: (s) => io.stderr.write(s),
     });
   sweepCommand(program, io);
+  runCommand(program, io);
   inventoryCommand(program, io);
   simCommand(program, io);
   demoCommand(program, io);

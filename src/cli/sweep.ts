@@ -1,16 +1,17 @@
 import type { Command } from 'commander';
-import { systemClock, isoNow, type Clock } from '../executor/clock.js';
-import type { HostResult, RunEvent, RunInfo, RunSummary } from '../executor/events.js';
-import { exitCodeFor, installInterrupt, type Interrupt } from '../executor/index.js';
+import { isoNow, type Clock } from '../executor/clock.js';
+import type { HostResult, RunInfo, RunSummary } from '../executor/events.js';
+import { exitCodeFor, type Interrupt } from '../executor/index.js';
+import { RunSession } from './session.js';
+import { resolve } from 'node:path';
 import { loadPolicy } from '../policy/index.js';
 import type { Policy } from '../policy/types.js';
-import { openStore, defaultStateDir, type RunStore } from '../store/index.js';
-import { TransportFactory } from '../transport/index.js';
+import type { RunStore } from '../store/index.js';
 import { runSweep } from '../sweep/index.js';
 import { addConnectionOptions, resolveTargets, type ConnectionOptions } from './context.js';
 import { jsonDocument } from './output.js';
 import { DEFAULT_POLICY } from './paths.js';
-import { Progress, summaryTable } from './progress.js';
+import { summaryTable } from './progress.js';
 import { addReportOptions, prepareRenderer, writeRunReports, type ReportOptions } from './reports.js';
 import { newRunId, parsePositiveInt, parseSeconds } from './util.js';
 
@@ -62,61 +63,39 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
   for (const w of inventory.warnings) io.stderr.write(`warning: ${w}\n`);
   const policy: Policy | undefined = opts.policy === false ? undefined : await loadPolicy(opts.policy ?? DEFAULT_POLICY());
   const renderer = prepareRenderer(opts);
-  const store: RunStore | undefined = opts.store ? openStore(opts.stateDir ?? defaultStateDir(io.env)) : undefined;
   const run: RunInfo = {
     id: newRunId(io.clock.now()),
     mode: 'sweep',
     started_at: isoNow(io.clock),
     forks: opts.forks,
-    inventory: opts.inventory,
+    inventory: resolve(opts.inventory),
     ...(opts.limit ? { limit: opts.limit } : {}),
   };
-  const progress = new Progress(io.stderr, opts.quiet);
-  const interrupt = io.interrupt ? io.interrupt() : installInterrupt((sig, stage) => {
-    io.stderr.write(
-      stage === 1
-        ? `\n${sig}: no new hosts will be started; waiting for hosts in flight (again to abort them)\n`
-        : `\n${sig}: aborting hosts in flight\n`,
-    );
-  });
-  const factory = new TransportFactory();
-  const live = new Set<{ close(): Promise<void> }>();
-  const onAbort = () => void Promise.all([...live].map((t) => t.close()));
-  interrupt.abortInFlight.addEventListener('abort', onAbort, { once: true });
+  const session = new RunSession(run, io, { store: opts.store, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), quiet: !!opts.quiet });
   try {
-    store?.startRun(run, targets.map((t) => t.name));
-    const listener = (e: RunEvent) => {
-      progress.listener(e);
-      if (e.type === 'host-done') store?.recordHost(run.id, e.result);
-    };
+    session.start(targets.map((t) => t.name));
     const outcome = await runSweep({
       run,
       hosts: targets,
-      transportFor: (host) => {
-        const t = factory.create(specs.get(host.name)!);
-        live.add(t);
-        return t;
-      },
+      transportFor: (host) => session.transport(specs.get(host.name)!),
       samples: opts.samples,
       intervalMs: opts.interval,
       clock: io.clock,
-      interrupt,
-      onEvent: listener,
+      interrupt: session.interrupt,
+      onEvent: session.listener,
       ...(policy ? { policy } : {}),
     });
-    // fleet-level findings were added after the per-host records: store the final versions
-    for (const r of outcome.results) if (r.diagnosis?.findings.some((f) => f.code === 'fleet-outlier')) store?.recordHost(run.id, r);
-    store?.finishRun(run.id, outcome.summary, { interrupted: interrupt.interrupted, ...(outcome.run.finished_at ? { finished_at: outcome.run.finished_at } : {}) });
-    const written = await writeRunReports(opts, outcome.run, outcome.summary, outcome.results, store, renderer);
+    // fleet-level findings are added after the per-host records: store the final versions
+    session.finish(outcome.run, outcome.summary, outcome.results, (r) => !!r.diagnosis?.findings.some((f) => f.code === 'fleet-outlier'));
+    session.writeRetryFile(opts.stateDir, outcome.results);
+    const written = await writeRunReports(opts, outcome.run, outcome.summary, outcome.results, session.store, renderer);
     if (opts.json) io.stdout.write(JSON.stringify(jsonDocument(outcome.run, outcome.summary, outcome.results), null, 2) + '\n');
     else io.stdout.write(summaryTable(outcome.results, outcome.summary));
     for (const f of written) io.stderr.write(`report: ${f}\n`);
-    await io.onRunFinished?.(outcome.run, outcome.summary, store);
-    return exitCodeFor(outcome.summary, interrupt.interrupted);
+    await io.onRunFinished?.(outcome.run, outcome.summary, session.store);
+    return exitCodeFor(outcome.summary, session.interrupt.interrupted);
   } finally {
-    interrupt.abortInFlight.removeEventListener('abort', onAbort);
-    interrupt.dispose();
-    store?.close();
+    session.dispose();
   }
 }
 

@@ -24,9 +24,9 @@ export interface RunHostsOptions {
  * host's failed/unreachable result: one host never stops the others. Hosts not started when
  * the run is interrupted are reported `interrupted`.
  */
-export async function runHosts(
-  hosts: readonly HostTarget[],
-  job: (host: HostTarget) => Promise<HostResult>,
+export async function runHosts<H extends HostTarget>(
+  hosts: readonly H[],
+  job: (host: H) => Promise<HostResult>,
   opts: RunHostsOptions,
 ): Promise<HostResult[]> {
   const limit = pLimit(Math.max(1, opts.forks));

@@ -1,0 +1,95 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunEvent, RunInfo, HostResult, RunSummary } from '../executor/events.js';
+import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
+import { defaultStateDir, openStore, type RunStore } from '../store/index.js';
+import { TransportFactory } from '../transport/index.js';
+import type { ConnectionSpec, Transport } from '../transport/types.js';
+import { Progress } from './progress.js';
+import type { CliIO } from './sweep.js';
+
+/**
+ * What every host-contacting command shares: the run store (written per host as each host
+ * finishes), the two-stage interrupt, the transports in flight (closed on the second signal),
+ * and the terminal progress. Sweep and run are both built on it.
+ */
+export class RunSession {
+  readonly store: RunStore | undefined;
+  readonly interrupt: Interrupt;
+  readonly factory = new TransportFactory();
+  private readonly live = new Set<Transport>();
+  private readonly progress: Progress;
+  private readonly taskSeq = new Map<string, number>();
+  private readonly onAbort = () => void Promise.all([...this.live].map((t) => t.close().catch(() => undefined)));
+
+  constructor(
+    readonly run: RunInfo,
+    private readonly io: CliIO,
+    opts: { store: boolean; stateDir?: string; quiet?: boolean },
+  ) {
+    this.store = opts.store ? openStore(opts.stateDir ?? defaultStateDir(io.env)) : undefined;
+    this.progress = new Progress(io.stderr, opts.quiet);
+    this.interrupt = io.interrupt
+      ? io.interrupt()
+      : installInterrupt((sig, stage) =>
+          io.stderr.write(
+            stage === 1
+              ? `\n${sig}: no new hosts will be started; waiting for hosts in flight (again to abort them)\n`
+              : `\n${sig}: aborting hosts in flight\n`,
+          ),
+        );
+    this.interrupt.abortInFlight.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  start(hosts: readonly string[]): void {
+    this.store?.startRun(this.run, [...hosts]);
+  }
+
+  /** A transport for `spec`, closed by the second signal if still in flight. */
+  transport(spec: ConnectionSpec): Transport {
+    const t = this.factory.create(spec);
+    this.live.add(t);
+    const close = t.close.bind(t);
+    t.close = async () => {
+      this.live.delete(t);
+      await close();
+    };
+    return t;
+  }
+
+  readonly listener = (e: RunEvent): void => {
+    this.progress.listener(e);
+    if (!this.store) return;
+    if (e.type === 'host-done') this.store.recordHost(this.run.id, e.result);
+    else if (e.type === 'task') {
+      const seq = (this.taskSeq.get(e.host) ?? 0) + 1;
+      this.taskSeq.set(e.host, seq);
+      this.store.recordTask(this.run.id, e.host, seq, e.result);
+    }
+  };
+
+  finish(run: RunInfo, summary: RunSummary, results: readonly HostResult[], rerecord: (r: HostResult) => boolean): void {
+    for (const r of results) if (rerecord(r)) this.store?.recordHost(this.run.id, r);
+    this.store?.finishRun(this.run.id, summary, {
+      interrupted: this.interrupt.interrupted,
+      ...(run.finished_at ? { finished_at: run.finished_at } : {}),
+    });
+  }
+
+  /** Ansible-style retry file of failed/unreachable/interrupted hosts; usable as `--limit @FILE`. */
+  writeRetryFile(stateDir: string | undefined, results: readonly HostResult[]): string | undefined {
+    const retry = results.filter((r) => r.status === 'failed' || r.status === 'unreachable' || r.status === 'interrupted');
+    if (!retry.length || !this.store) return undefined;
+    const dir = join(stateDir ?? defaultStateDir(this.io.env), 'retry');
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const file = join(dir, `${this.run.id}.retry`);
+    writeFileSync(file, retry.map((r) => r.host).join('\n') + '\n', { mode: 0o600 });
+    return file;
+  }
+
+  dispose(): void {
+    this.interrupt.abortInFlight.removeEventListener('abort', this.onAbort);
+    this.interrupt.dispose();
+    this.store?.close();
+  }
+}
