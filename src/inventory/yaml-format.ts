@@ -4,7 +4,7 @@
  * an unknown key is an error: a typo such as `host:` would otherwise silently drop hosts.
  */
 import { z } from 'zod';
-import { FleetmendError } from '../errors.js';
+import { FleetmendError, type SourcePosition } from '../errors.js';
 import { keyPositionOf, parseYaml, schemaError, type YamlSource } from '../util/yaml.js';
 import { expandHostEntry, HostEntryError } from './ranges.js';
 import { RawInventoryBuilder, type RawInventory } from './raw.js';
@@ -80,7 +80,7 @@ function readGroup(src: YamlSource, b: RawInventoryBuilder, name: string, spec: 
   }
 }
 
-function expandEntryAt(entry: string, at: ReturnType<typeof keyPositionOf>): ReturnType<typeof expandHostEntry> {
+function expandEntryAt(entry: string, at: SourcePosition): ReturnType<typeof expandHostEntry> {
   try {
     return expandHostEntry(entry);
   } catch (err) {
