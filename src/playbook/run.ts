@@ -9,7 +9,7 @@ import { FleetmendError, isUnreachable, toFleetmendError } from '../errors.js';
 import { isoNow, systemClock, type Clock } from '../executor/clock.js';
 import type { HostResult, HostStatus, RunEventListener, TaskResult } from '../executor/events.js';
 import type { HostTarget } from '../executor/run-hosts.js';
-import { sampleDeltas } from '../facts/index.js';
+import { policyScope } from '../policy/scope.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';
 import type { ModuleContext, ModuleOutcome } from '../modules/types.js';
@@ -121,22 +121,24 @@ function tagSelected(task: Task, opts: RunPlaybookOptions): boolean {
   return task.tags.includes('always') || opts.tags.some((t) => task.tags.includes(t));
 }
 
-/** Scope of `when`, `changed_when`, `failed_when`, `assert`. */
+/**
+ * Scope of `when`, `changed_when`, `failed_when`, `assert`: the policy scope of the last
+ * `audit_status` (same names as the policy conditions: `audit.backlog`, `auditd.running`,
+ * `rates.lost_delta`, `diagnosis.state`, `findings`, `system.boot_id`... see
+ * src/policy/scope.ts), then variables (also under `vars`), then registered results.
+ */
 export function buildScope(host: PlaybookHost, vars: Vars, state: HostState, check: boolean): Record<string, unknown> {
   const samples = state.facts?.samples ?? [];
-  const last = samples[samples.length - 1];
-  const deltas = state.facts ? sampleDeltas(samples) : undefined;
+  const facts = state.facts && state.diagnosis ? policyScope(state.facts, state.diagnosis) : {};
   return {
+    ...facts,
+    ...(samples.length ? { facts: samples[samples.length - 1] } : {}),
     ...vars,
     vars,
     ...state.registered,
     inventory_hostname: host.name,
     group_names: host.groups ?? [],
     check_mode: check,
-    ...(last ? { facts: last } : {}),
-    ...(last?.auditctl.kind === 'ok' ? { audit: last.auditctl.status } : {}),
-    ...(deltas ? { deltas } : {}),
-    ...(state.diagnosis ? { diagnosis: state.diagnosis, state: state.diagnosis.state } : {}),
   };
 }
 
