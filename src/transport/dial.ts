@@ -8,24 +8,39 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { FleetmendError } from '../errors.js';
 
+/**
+ * A timer that, when it fires, first lets pending I/O run once (setImmediate after the poll
+ * phase): with a busy event loop, a connect or banner that already arrived must win over the timer.
+ */
+function graceTimer(ms: number, fire: () => void): NodeJS.Timeout {
+  return setTimeout(() => setImmediate(fire), ms);
+}
+
 export function dialTcp(address: string, port: number, timeoutMs: number, host: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const sock = netConnect({ host: address, port });
+    let settled = false;
     const onError = (err: NodeJS.ErrnoException): void => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       sock.destroy();
       const code = err.code ?? 'error';
       const what = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'cannot resolve the address' : err.message;
       reject(new FleetmendError('E_CONNECT', `cannot connect to ${address}:${port}: ${what} (${code})`, { host, cause: err }));
     };
-    const timer = setTimeout(() => {
+    const timer = graceTimer(timeoutMs, () => {
+      if (settled) return;
+      settled = true;
       sock.removeListener('error', onError);
       sock.on('error', () => undefined);
       sock.destroy();
       reject(new FleetmendError('E_CONNECT_TIMEOUT', `TCP connect to ${address}:${port} did not complete within ${timeoutMs} ms`, { host }));
-    }, timeoutMs);
+    });
     sock.once('error', onError);
     sock.once('connect', () => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       sock.removeListener('error', onError);
       // ssh2 attaches its own error handler; until then a reset must not crash the process
@@ -42,6 +57,7 @@ export function dialTcp(address: string, port: number, timeoutMs: number, host: 
 export function waitForBanner(sock: Duplex, timeoutMs: number, host: string, where: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const cleanup = (): void => {
+      settled = true;
       clearTimeout(timer);
       sock.removeListener('data', onData);
       sock.removeListener('end', onEnd);
@@ -62,11 +78,13 @@ export function waitForBanner(sock: Duplex, timeoutMs: number, host: string, whe
       cleanup();
       reject(new FleetmendError('E_CONNECT', `${where}: ${err.message} before the SSH banner`, { host, cause: err }));
     };
-    const timer = setTimeout(() => {
+    let settled = false;
+    const timer = graceTimer(timeoutMs, () => {
+      if (settled) return;
       cleanup();
       sock.destroy();
       reject(new FleetmendError('E_BANNER_TIMEOUT', `${where} accepted the TCP connection but sent no SSH banner within ${timeoutMs} ms`, { host }));
-    }, timeoutMs);
+    });
     sock.on('data', onData);
     sock.once('end', onEnd);
     sock.once('close', onEnd);

@@ -133,9 +133,10 @@ export class Ssh2Transport implements Transport {
         sock.destroy();
         reject(e);
       };
-      const timer = setTimeout(() => {
+      // setImmediate: a 'ready' already received by a busy event loop wins over the timer
+      const timer = setTimeout(() => setImmediate(() => {
         fail(hostKeyError ?? this.err('E_CONNECT_TIMEOUT', `SSH handshake and login to ${this.where} did not finish within ${spec.connectTimeoutMs} ms (slow logins are typical of hosts whose audit backlog is full)`));
-      }, remaining());
+      }), remaining());
       client.on('error', (e: SshError) => {
         if (done) {
           this.markDead(e.message);
