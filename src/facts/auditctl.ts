@@ -112,11 +112,12 @@ function toStatus(acc: Accumulator): AuditStatus | undefined {
 type FailureKind = 'missing' | 'not-permitted' | 'unsupported';
 
 function classifyFailure(text: string, rc: number | null): FailureKind | undefined {
-  if (rc === 127 || /command not found|auditctl: (?:\S+: )?not found|No such file or directory/i.test(text)) {
-    return 'missing';
-  }
+  // kernel without audit first: its netlink errors must not read as a missing binary
   if (/audit support not in kernel|protocol not supported|cannot open netlink audit socket|address family not supported/i.test(text)) {
     return 'unsupported';
+  }
+  if (rc === 127 || /command not found|auditctl: (?:\S+: )?not found|auditctl: No such file or directory/i.test(text)) {
+    return 'missing';
   }
   if (/Operation not permitted|must be root|Permission denied/i.test(text)) return 'not-permitted';
   return undefined;

@@ -146,6 +146,8 @@ describe('parseAuditctlStatus: other formats and failures (synthetic)', () => {
   it.each([
     ['bash: auditctl: command not found', 127, 'missing'],
     ['sh: 1: auditctl: not found', 127, 'missing'],
+    ['sudo: auditctl: command not found', 1, 'missing'],
+    ['Cannot open netlink audit socket: Protocol not supported', 127, 'unsupported'],
     ['', 127, 'missing'],
     ['You must be root to run this program.', 4, 'not-permitted'],
     ['Error sending status request (Operation not permitted)', 255, 'not-permitted'],
