@@ -376,10 +376,20 @@ export async function runPlayOnHost(
 
 const defaultRunHosts: RunHostsHook = (hosts, job) => Promise.all(hosts.map((h) => job(h)));
 
-function notStarted(play: Play, host: PlaybookHost, reason: string, clock: Clock): HostResult {
+function notStarted(play: Play, host: PlaybookHost, reason: string, clock: Clock, interrupted = false): HostResult {
   const at = isoNow(clock);
   const tasks = play.tasks.map((t) => skippedTask(play, t, reason));
-  return { host: host.name, address: host.address, port: host.port, status: 'skipped', started_at: at, finished_at: at, tasks, ...(host.groups ? { groups: host.groups } : {}) };
+  return {
+    host: host.name,
+    address: host.address,
+    port: host.port,
+    status: interrupted ? 'interrupted' : 'skipped',
+    started_at: at,
+    finished_at: at,
+    tasks,
+    ...(interrupted ? { error: { code: 'E_INTERRUPTED' as const, message: reason } } : {}),
+    ...(host.groups ? { groups: host.groups } : {}),
+  };
 }
 
 async function runPlay(env: Env, play: Play, exclude: ReadonlySet<string>, collect: (r: HostResult) => void): Promise<PlayRunResult> {
@@ -390,7 +400,7 @@ async function runPlay(env: Env, play: Play, exclude: ReadonlySet<string>, colle
   for (let i = 0; i < batches.length; i++) {
     const batch = batches[i] as PlaybookHost[];
     if (env.opts.signal?.aborted) {
-      batches.slice(i).flat().forEach((h) => collect(notStarted(play, h, 'not started: the run was interrupted', env.clock)));
+      batches.slice(i).flat().forEach((h) => collect(notStarted(play, h, 'not started: the run was interrupted', env.clock, true)));
       break;
     }
     const abort: BatchAbort = {};
