@@ -1,0 +1,67 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import { defaultStateDir } from '../store/index.js';
+import { runScheduler, type NotifyWhen } from '../schedule/index.js';
+import type { CliIO } from './sweep.js';
+import { parsePositiveInt, parseSeconds } from './util.js';
+
+export interface ScheduleCliOptions {
+  cron: string;
+  tz?: string;
+  notifyWebhook?: string;
+  notify: NotifyWhen;
+  notifyCommand?: string;
+  notifyTimeout: number;
+  maxRuns?: number;
+  stateDir?: string;
+}
+
+function parseNotify(v: string): NotifyWhen {
+  if (v === 'always' || v === 'changes') return v;
+  throw new InvalidArgumentError(`--notify must be 'always' or 'changes', got '${v}'`);
+}
+
+export function scheduleCommand(program: Command, io: CliIO): Command {
+  return program
+    .command('schedule')
+    .description('run a sweep (or a playbook run) on a cron schedule, report drift between runs, notify')
+    .usage('--cron EXPR [options] -- sweep|run ARGS...')
+    .requiredOption('--cron <expr>', "cron expression; 6 fields = seconds first, e.g. '0 */15 * * * *'")
+    .option('--tz <zone>', 'IANA time zone of the expression (default: the system time zone)')
+    .option('--notify-webhook <url>', 'POST the drift JSON (fleetmend.drift/v1) to URL')
+    .option('--notify <when>', "'changes' (drift only) or 'always'", parseNotify, 'changes' as NotifyWhen)
+    .option('--notify-command <cmd>', 'run CMD with sh -c, the drift JSON on stdin')
+    .option('--notify-timeout <seconds>', 'per webhook attempt (3 retries on errors/5xx)', parseSeconds('--notify-timeout'), 10_000)
+    .option('--max-runs <n>', 'exit after N runs', parsePositiveInt('--max-runs'))
+    .option('--state-dir <dir>', 'run store and locks (default $XDG_STATE_HOME/fleetmend)')
+    .argument('<command...>', "after '--': sweep -i INVENTORY ... | run PLAYBOOK -i INVENTORY ...")
+    .action(async (command: string[], opts: ScheduleCliOptions) => {
+      io.exitCode = await scheduleAction(command, opts, io);
+    });
+}
+
+export async function scheduleAction(command: string[], opts: ScheduleCliOptions, io: CliIO): Promise<number> {
+  // program.ts imports this file: load main() when a run starts, not at module load.
+  const { main } = await import('./program.js');
+  const outcome = await runScheduler(
+    {
+      cron: opts.cron,
+      ...(opts.tz ? { timezone: opts.tz } : {}),
+      command,
+      stateDir: opts.stateDir ?? defaultStateDir(io.env),
+      notify: opts.notify,
+      ...(opts.notifyWebhook ? { webhook: opts.notifyWebhook } : {}),
+      ...(opts.notifyCommand ? { notifyCommand: opts.notifyCommand } : {}),
+      ...(opts.maxRuns ? { maxRuns: opts.maxRuns } : {}),
+      webhookTimeoutMs: opts.notifyTimeout,
+    },
+    {
+      stdout: io.stdout,
+      stderr: io.stderr,
+      env: io.env,
+      clock: io.clock,
+      runCommand: (argv, runIo) => main(argv, runIo),
+      ...(io.interrupt ? { interrupt: io.interrupt } : {}),
+    },
+  );
+  return outcome.exitCode;
+}

@@ -1,0 +1,194 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { FleetmendError } from '../errors.js';
+
+/**
+ * Inventory locks: one file per (kind, inventory) in `<state-dir>/locks/`, named by a hash of the
+ * inventory's absolute path. `run` locks keep two sweeps/runs of one inventory apart (a scheduled
+ * one and a manual one); the `scheduler` lock keeps a second scheduler of it from starting.
+ */
+export type LockKind = 'run' | 'scheduler';
+
+export interface LockHolder {
+  pid: number;
+  hostname: string;
+  kind: LockKind;
+  inventory: string;
+  acquired_at: string;
+  /** Linux process start time (clock ticks since boot): tells a reused pid from the holder. */
+  start_ticks?: number;
+  /** Set by the holder; an acquire from the same process with the same token nests inside it. */
+  token?: string;
+  nonce: string;
+}
+
+export interface LockOptions {
+  kind?: LockKind;
+  /**
+   * `FLEETMEND_LOCK_TOKEN` here lets a run started in-process by the scheduler (which holds the run
+   * lock around it) acquire the same lock: same pid and same token nest instead of failing.
+   */
+  env?: NodeJS.ProcessEnv;
+  /** Called when a stale lock (its process is gone) is taken over. */
+  onWarning?: (message: string) => void;
+  /** For tests: the pid to record (default: this process). */
+  pid?: number;
+}
+
+export const LOCK_TOKEN_ENV = 'FLEETMEND_LOCK_TOKEN';
+/** A half-finished takeover older than this was abandoned by a crashed process. */
+const TAKEOVER_GUARD_STALE_MS = 10_000;
+
+export function lockFile(stateDir: string, inventoryPath: string, kind: LockKind = 'run'): string {
+  const key = createHash('sha256').update(resolve(inventoryPath)).digest('hex').slice(0, 16);
+  return join(stateDir, 'locks', `${kind}-${key}.lock`);
+}
+
+/**
+ * Take the lock or throw E_LOCKED_RUN naming the holder. Returns the release function (idempotent;
+ * it removes the file only while it is still ours).
+ */
+export function acquireInventoryLock(stateDir: string, inventoryPath: string, opts: LockOptions = {}): () => void {
+  const kind = opts.kind ?? 'run';
+  const path = lockFile(stateDir, inventoryPath, kind);
+  mkdirSync(join(stateDir, 'locks'), { recursive: true, mode: 0o700 });
+  const pid = opts.pid ?? process.pid;
+  const token = opts.env?.[LOCK_TOKEN_ENV];
+  const me: LockHolder = {
+    pid,
+    hostname: hostname(),
+    kind,
+    inventory: resolve(inventoryPath),
+    acquired_at: new Date().toISOString(),
+    ...(startTicks(pid) !== undefined ? { start_ticks: startTicks(pid)! } : {}),
+    ...(token ? { token } : {}),
+    nonce: randomBytes(8).toString('hex'),
+  };
+  // Two attempts: the second follows the removal of a stale lock.
+  for (let attempt = 0; attempt < 2; attempt++) {
+    if (createExclusive(path, me)) return () => releaseIfOurs(path, me.nonce);
+    const holder = readHolder(path);
+    if (holder && token && holder.token === token && holder.pid === pid) return () => {};
+    if (holder && isAlive(holder)) throw lockedError(holder, path);
+    if (!holder && !isOldEnough(path)) throw lockedError(undefined, path); // being written right now
+    if (!takeOverStale(path, holder)) continue; // someone else took it over first: look again
+    opts.onWarning?.(
+      `took over a stale ${kind} lock for ${me.inventory}` +
+        (holder ? ` (pid ${holder.pid} from ${holder.acquired_at} is gone)` : ' (unreadable lock file)'),
+    );
+  }
+  const holder = readHolder(path);
+  throw lockedError(holder, path);
+}
+
+/** The recorded holder when it is still alive, else undefined (no lock, or a stale one). */
+export function liveLockHolder(stateDir: string, inventoryPath: string, kind: LockKind = 'run'): LockHolder | undefined {
+  const h = readHolder(lockFile(stateDir, inventoryPath, kind));
+  return h && isAlive(h) ? h : undefined;
+}
+
+function lockedError(holder: LockHolder | undefined, path: string): FleetmendError {
+  const who = holder
+    ? `pid ${holder.pid}${holder.hostname !== hostname() ? ` on ${holder.hostname}` : ''} (a ${holder.kind === 'scheduler' ? 'scheduler' : 'sweep or run'} since ${holder.acquired_at})`
+    : 'another process';
+  return new FleetmendError('E_LOCKED_RUN', `${holder?.inventory ?? 'the inventory'} is locked by ${who}; lock file ${path}`, {
+    details: { lock: path, ...(holder ? { pid: holder.pid } : {}) },
+  });
+}
+
+/** link(2) publishes the file with its content in one step: nobody reads a half-written pid. */
+function createExclusive(path: string, me: LockHolder): boolean {
+  const tmp = `${path}.${me.nonce}.tmp`;
+  writeFileSync(tmp, JSON.stringify(me) + '\n', { mode: 0o600, flag: 'wx' });
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    unlinkQuiet(tmp);
+  }
+}
+
+function readHolder(path: string): LockHolder | undefined {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockHolder>;
+    return typeof v.pid === 'number' && typeof v.nonce === 'string' ? (v as LockHolder) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A holder on another machine (a shared state dir) cannot be checked, so it counts as alive.
+ * Signal 0 checks existence; EPERM means it exists under another user.
+ */
+export function isAlive(h: LockHolder): boolean {
+  if (h.hostname !== hostname()) return true;
+  try {
+    process.kill(h.pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  const now = startTicks(h.pid);
+  return h.start_ticks === undefined || now === undefined || now === h.start_ticks;
+}
+
+/** Field 22 of /proc/PID/stat (proc(5)): the process start time, which a reused pid does not share. */
+function startTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm (field 2) may contain spaces and parentheses: count fields after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const v = Number(fields[19]);
+    return Number.isFinite(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isOldEnough(path: string): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > TAKEOVER_GUARD_STALE_MS;
+  } catch {
+    return true; // gone already
+  }
+}
+
+/**
+ * Remove a stale lock under a guard file, re-reading it inside the guard: two processes that both
+ * saw the same stale lock must not both remove it (the second would remove the first's new lock).
+ */
+function takeOverStale(path: string, seen: LockHolder | undefined): boolean {
+  const guard = `${path}.takeover`;
+  try {
+    writeFileSync(guard, String(process.pid), { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if (isOldEnough(guard)) unlinkQuiet(guard);
+    return false;
+  }
+  try {
+    const now = readHolder(path);
+    if (now?.nonce !== seen?.nonce) return false;
+    unlinkQuiet(path);
+    return true;
+  } finally {
+    unlinkQuiet(guard);
+  }
+}
+
+function releaseIfOurs(path: string, nonce: string): void {
+  if (readHolder(path)?.nonce === nonce) unlinkQuiet(path);
+}
+
+function unlinkQuiet(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}

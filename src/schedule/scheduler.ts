@@ -1,0 +1,325 @@
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { Cron } from 'croner';
+import { FleetmendError } from '../errors.js';
+import type { Clock } from '../executor/clock.js';
+import type { RunInfo, RunSummary } from '../executor/events.js';
+import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
+import { driftNotification, driftSinceLast, renderDriftText, runFailedNotification } from '../drift/index.js';
+import type { Drift, DriftNotification } from '../drift/index.js';
+import { openStore, type RunStore } from '../store/index.js';
+import { prepareCommand, type ScheduledCommand } from './command.js';
+import { LOCK_TOKEN_ENV, acquireInventoryLock, liveLockHolder } from './lock.js';
+import { maskUrl, postWebhook, runNotifyCommand } from './notify.js';
+
+export type NotifyWhen = 'always' | 'changes';
+
+export interface ScheduleConfig {
+  /** Cron expression; 6 fields means a seconds field first (croner). */
+  cron: string;
+  /** IANA time zone the expression is read in (default: the system's). */
+  timezone?: string;
+  /** Forwarded to main(): `['sweep', '-i', INVENTORY, ...]` or `['run', PLAYBOOK, '-i', ...]`. */
+  command: string[];
+  stateDir: string;
+  notify: NotifyWhen;
+  webhook?: string;
+  notifyCommand?: string;
+  /** Stop after this many runs (tests, ops one-offs). */
+  maxRuns?: number;
+  webhookTimeoutMs?: number;
+  webhookRetries?: number;
+  webhookBackoffMs?: number;
+  commandTimeoutMs?: number;
+}
+
+/** The part of CliIO a run needs, plus how to start one (main, injected to avoid an import cycle). */
+export interface RunIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  interrupt?: () => Interrupt;
+  onRunFinished?: (run: RunInfo, summary: RunSummary, store: RunStore | undefined) => void | Promise<void>;
+}
+
+export interface SchedulerIO {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  runCommand: (argv: string[], io: RunIO) => Promise<number>;
+  /** Default: SIGINT/SIGTERM handlers (two-stage, as for a sweep). */
+  interrupt?: () => Interrupt;
+}
+
+/** What the loop reports as it goes (the CLI prints them; tests read them). */
+export interface ScheduleOutcome {
+  exitCode: number;
+  runs: number;
+  skipped: number;
+}
+
+/**
+ * Validate, lock, then run `cfg.command` on every tick until a signal (or `maxRuns`). Returns the
+ * exit code: 0, or 130 when the run in progress at the signal was interrupted.
+ */
+export async function runScheduler(cfg: ScheduleConfig, io: SchedulerIO): Promise<ScheduleOutcome> {
+  const cmd = prepareCommand(cfg.command, cfg.stateDir);
+  validateSchedule(cfg);
+  const log = (line: string) => io.stderr.write(`${new Date(io.clock.now()).toISOString()} schedule: ${line}\n`);
+  const releaseScheduler = acquireInventoryLock(cfg.stateDir, cmd.inventory, { kind: 'scheduler', onWarning: log });
+  try {
+    return await new Loop(cfg, cmd, io, log).run();
+  } finally {
+    releaseScheduler();
+  }
+}
+
+function validateSchedule(cfg: ScheduleConfig): void {
+  if (cfg.timezone !== undefined) {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: cfg.timezone });
+    } catch {
+      throw new FleetmendError('E_USAGE', `--tz: unknown time zone '${cfg.timezone}' (an IANA name such as Europe/Berlin or UTC)`);
+    }
+  }
+  try {
+    const probe = new Cron(cfg.cron, { paused: true, ...(cfg.timezone ? { timezone: cfg.timezone } : {}) });
+    const next = probe.nextRun();
+    probe.stop();
+    if (!next) throw new Error('it never fires');
+  } catch (err) {
+    throw new FleetmendError('E_USAGE', `--cron '${cfg.cron}': ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (cfg.webhook !== undefined) {
+    let u: URL | undefined;
+    try {
+      u = new URL(cfg.webhook);
+    } catch {
+      /* reported below */
+    }
+    if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) {
+      throw new FleetmendError('E_USAGE', `--notify-webhook must be an http(s) URL, got '${maskUrl(cfg.webhook)}'`);
+    }
+  }
+}
+
+class Loop {
+  private runs = 0;
+  private skipped = 0;
+  private current: { promise: Promise<void>; tickAt: number } | undefined;
+  private interruptedRun = false;
+  private lastRunFailed = false;
+  private lastSeenRun: string | undefined;
+  private notifications: Promise<void> = Promise.resolve();
+  private stop!: () => void;
+  private readonly stopped = new Promise<void>((r) => (this.stop = r));
+  private stopping = false;
+  private abortSignal: AbortSignal | undefined;
+  /** Nests the sweep's own acquire of the run lock inside the scheduler's (lock.ts). */
+  private readonly runEnv: NodeJS.ProcessEnv;
+
+  constructor(
+    private readonly cfg: ScheduleConfig,
+    private readonly cmd: ScheduledCommand,
+    private readonly io: SchedulerIO,
+    private readonly log: (line: string) => void,
+  ) {
+    this.runEnv = { ...io.env, [LOCK_TOKEN_ENV]: randomBytes(12).toString('hex') };
+  }
+
+  async run(): Promise<ScheduleOutcome> {
+    const interrupt = this.io.interrupt ? this.io.interrupt() : installInterrupt((sig, stage) => this.onSignal(sig, stage));
+    this.abortSignal = interrupt.abortInFlight;
+    const onStop = () => this.halt('signal');
+    interrupt.stopStarting.addEventListener('abort', onStop, { once: true });
+    // Each run gets the shared interrupt: the first signal stops it starting hosts, the second
+    // aborts them; its dispose() must not remove the scheduler's handlers.
+    const perRun: Interrupt = {
+      get stopStarting() { return interrupt.stopStarting; },
+      get abortInFlight() { return interrupt.abortInFlight; },
+      get interrupted() { return interrupt.interrupted; },
+      dispose() {},
+    };
+    const job = new Cron(this.cfg.cron, { ...(this.cfg.timezone ? { timezone: this.cfg.timezone } : {}) }, () => this.tick(perRun));
+    this.log(`'${this.cfg.cron}'${this.cfg.timezone ? ` (${this.cfg.timezone})` : ''}: ${this.cmd.argv.join(' ')}; next run ${job.nextRun()?.toISOString() ?? 'never'}`);
+    try {
+      if (interrupt.stopStarting.aborted) this.halt('signal');
+      await this.stopped;
+      job.stop();
+      if (this.current) await this.current.promise;
+      // Pending notifications are still sent on exit; a second signal stops their retries.
+      await this.notifications;
+    } finally {
+      job.stop();
+      interrupt.stopStarting.removeEventListener('abort', onStop);
+      interrupt.dispose();
+    }
+    this.log(`stopped after ${this.runs} run(s), ${this.skipped} skipped tick(s)`);
+    return { exitCode: this.interruptedRun ? 130 : 0, runs: this.runs, skipped: this.skipped };
+  }
+
+  private onSignal(sig: NodeJS.Signals, stage: 1 | 2): void {
+    if (stage === 2) return this.log(`${sig}: aborting the hosts in flight`);
+    this.log(
+      this.current
+        ? `${sig}: no new runs; the run in progress stops starting hosts and is recorded before exit (again to abort its hosts in flight)`
+        : `${sig}: no run in progress; stopping`,
+    );
+  }
+
+  private halt(why: string): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (why !== 'signal') this.log(why);
+    this.stop();
+  }
+
+  /** A tick never waits: it starts a run or logs why it did not. */
+  private tick(perRun: Interrupt): void {
+    if (this.stopping) return;
+    const at = this.io.clock.now();
+    const iso = new Date(at).toISOString();
+    if (this.current) {
+      this.skipped += 1;
+      this.log(`tick ${iso} skipped: the run started at ${new Date(this.current.tickAt).toISOString()} is still in progress`);
+      return;
+    }
+    const holder = liveLockHolder(this.cfg.stateDir, this.cmd.inventory, 'run');
+    if (holder && holder.pid !== process.pid) {
+      this.skipped += 1;
+      this.log(`tick ${iso} skipped: ${this.cmd.inventoryAbs} is locked by pid ${holder.pid} (a ${holder.kind} since ${holder.acquired_at})`);
+      return;
+    }
+    const promise = this.runOnce(at, perRun).finally(() => {
+      this.current = undefined;
+      if (this.cfg.maxRuns !== undefined && this.runs >= this.cfg.maxRuns) this.halt(`--max-runs ${this.cfg.maxRuns} reached`);
+    });
+    this.current = { promise, tickAt: at };
+  }
+
+  private async runOnce(tickAt: number, perRun: Interrupt): Promise<void> {
+    let release: () => void;
+    try {
+      release = acquireInventoryLock(this.cfg.stateDir, this.cmd.inventory, { env: this.runEnv, onWarning: this.log });
+    } catch (err) {
+      this.skipped += 1;
+      this.log(`tick ${new Date(tickAt).toISOString()} skipped: ${err instanceof FleetmendError ? err.oneLine() : String(err)}`);
+      return;
+    }
+    this.runs += 1;
+    const n = this.runs;
+    this.log(`run ${n} started`);
+    let finished: { run: RunInfo; summary: RunSummary } | undefined;
+    const stderr = new LastErrorLine(this.io.stderr);
+    let code: number;
+    try {
+      code = await this.io.runCommand(this.cmd.argv, {
+        stdout: this.io.stdout,
+        stderr,
+        env: this.runEnv,
+        clock: this.io.clock,
+        interrupt: () => perRun,
+        onRunFinished: (run, summary) => {
+          finished = { run, summary };
+        },
+      });
+    } catch (err) {
+      code = 1;
+      stderr.write(`fleetmend: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    } finally {
+      release();
+    }
+    if (code === 130) this.interruptedRun = true;
+    this.afterRun(n, tickAt, code, finished, stderr.last);
+  }
+
+  private afterRun(n: number, tickAt: number, code: number, finished: { run: RunInfo; summary: RunSummary } | undefined, lastError: string | undefined): void {
+    let drift: Drift | undefined;
+    let runId: string | undefined;
+    try {
+      const store = openStore(this.cfg.stateDir);
+      try {
+        runId = finished?.run.id ?? this.findRecordedRun(store, tickAt);
+        if (runId) drift = driftSinceLast(store, runId);
+      } finally {
+        store.close();
+      }
+    } catch (err) {
+      this.log(`run ${n}: could not compute drift: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (runId) this.lastSeenRun = runId;
+    this.log(`run ${n}${runId ? ` (${runId})` : ''} finished: exit ${code}${runId ? '' : ', nothing recorded'}`);
+    if (drift) this.io.stderr.write(renderDriftText(drift));
+
+    let payload: DriftNotification | undefined;
+    if (drift) {
+      payload = this.cfg.notify === 'always' || drift.changed ? driftNotification(drift, { exitCode: code, ...(finished ? { summary: finished.summary } : {}) }) : undefined;
+      this.lastRunFailed = false;
+    } else if (!runId) {
+      // Failing to run at all is news once (and on every run with --notify always).
+      if (this.cfg.notify === 'always' || !this.lastRunFailed) payload = runFailedNotification(this.cmd.inventoryAbs, code, lastError ?? `exit ${code}`);
+      this.lastRunFailed = true;
+    }
+    if (payload) this.enqueue(payload);
+  }
+
+  /** Without onRunFinished (a command that does not call it): the newest run of the inventory since the tick. */
+  private findRecordedRun(store: RunStore, tickAt: number): string | undefined {
+    const latest = store.listRuns({ inventory: this.cmd.inventoryAbs, limit: 1 })[0];
+    if (!latest || latest.id === this.lastSeenRun) return undefined;
+    return Date.parse(latest.started_at) >= tickAt - 1000 ? latest.id : undefined;
+  }
+
+  /** Deliveries are queued: a slow receiver delays the next notification, never the next run. */
+  private enqueue(payload: DriftNotification): void {
+    this.notifications = this.notifications.then(() => this.deliver(payload));
+  }
+
+  private async deliver(payload: DriftNotification): Promise<void> {
+    const what = `${payload.event}${payload.run ? ` ${payload.run.id}` : ''}`;
+    const jobs: Promise<void>[] = [];
+    if (this.cfg.webhook) {
+      const url = this.cfg.webhook;
+      jobs.push(
+        postWebhook(url, payload, {
+          log: this.log,
+          ...(this.cfg.webhookTimeoutMs !== undefined ? { timeoutMs: this.cfg.webhookTimeoutMs } : {}),
+          ...(this.cfg.webhookRetries !== undefined ? { retries: this.cfg.webhookRetries } : {}),
+          ...(this.cfg.webhookBackoffMs !== undefined ? { backoffMs: this.cfg.webhookBackoffMs } : {}),
+          ...(this.abortSignal ? { signal: this.abortSignal } : {}),
+          headers: { 'user-agent': 'fleetmend-scheduler' },
+        }).then((r) => {
+          if (r.ok) this.log(`notified ${maskUrl(url)}: ${what} (HTTP ${r.status}, attempt ${r.attempts})`);
+        }),
+      );
+    }
+    if (this.cfg.notifyCommand) {
+      jobs.push(
+        runNotifyCommand(this.cfg.notifyCommand, payload, {
+          log: this.log,
+          env: { ...this.io.env, FLEETMEND_EVENT: payload.event, FLEETMEND_RUN_ID: payload.run?.id ?? '', FLEETMEND_EXIT_CODE: String(payload.run?.exit_code ?? '') },
+          ...(this.cfg.commandTimeoutMs !== undefined ? { timeoutMs: this.cfg.commandTimeoutMs } : {}),
+        }).then((r) => {
+          if (r.ok) this.log(`notify-command ran for ${what}`);
+        }),
+      );
+    }
+    await Promise.all(jobs);
+  }
+
+}
+
+/** Passes everything through and remembers the last `fleetmend: ...` line (main's error line). */
+class LastErrorLine extends Writable {
+  last: string | undefined;
+  constructor(private readonly out: NodeJS.WritableStream) {
+    super();
+  }
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const text = chunk.toString();
+    for (const line of text.split('\n')) if (line.startsWith('fleetmend: ')) this.last = line.slice('fleetmend: '.length).slice(0, 500);
+    this.out.write(chunk, () => cb());
+  }
+}
