@@ -355,6 +355,21 @@ function diskActionFinding(v: View | undefined, s: FactSample, growing: boolean)
   };
 }
 
+/** Counters restarted between samples: loss and waits cannot be judged from these samples. */
+function resetFinding(d: SampleDeltas | undefined): Finding | undefined {
+  if (!d || (!d.boot_changed && !d.counter_reset)) return undefined;
+  return {
+    code: d.boot_changed ? 'host-rebooted' : 'counter-reset',
+    severity: 'info',
+    message: d.boot_changed
+      ? 'the host rebooted between samples: lost and wait counters restarted, rates are not known'
+      : 'an audit counter went down between samples: rates are not known',
+    evidence: { boot_changed: d.boot_changed, counter_reset: d.counter_reset, interval_s: d.interval_s },
+    action: 'take new samples after the reboot',
+    action_code: 'resample',
+  };
+}
+
 function finish(findings: Finding[]): Diagnosis {
   findings.sort(compareFindings);
   return { state: stateOf(findings), findings };
@@ -405,6 +420,7 @@ export function diagnose(facts: HostFacts, ctx: DiagnoseContext = {}): Diagnosis
     driftFinding(v),
     memoryFinding(v, share),
     diskActionFinding(v, latest, backlog !== undefined),
+    resetFinding(deltas),
   ];
   for (const f of candidates) if (f) findings.push(f);
   return finish(findings);

@@ -180,6 +180,15 @@ describe('diagnose: other states', () => {
     expect(d.state).toBe(code === 'audit-unsupported' ? 'healthy' : 'unknown');
   });
 
+  it('a reboot between samples: counters restarted, said so (info), no loss claimed', () => {
+    const d = diagnose(
+      facts([{ auditctl: status(HEALTHY, { lost: 900 }) }, 0], [{ auditctl: HEALTHY, boot: 'aaaaaaaa-94e4-4a5c-9d0b-1f0e6c2b8d11' }, 60_000]),
+    );
+    expect(find(d, 'host-rebooted').severity).toBe('info');
+    expect(codes(d)).not.toContain('records-lost');
+    expect(d.state).toBe('healthy');
+  });
+
   it('no samples at all', () => {
     expect(diagnose({ samples: [] }).state).toBe('unknown');
   });
