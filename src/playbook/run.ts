@@ -305,10 +305,24 @@ interface BatchAbort {
 }
 
 /**
+ * One play on one host, outside a playbook run (no batches, no state from earlier plays): for
+ * callers that schedule hosts themselves. `batch` feeds the reboot guard.
+ */
+export async function runPlayOnHost(
+  play: Play,
+  host: PlaybookHost,
+  opts: Omit<RunPlaybookOptions, 'selectHosts' | 'runHosts'>,
+  batch: { size: number; hostsInPlay: number } = { size: 1, hostsInPlay: 1 },
+): Promise<HostResult> {
+  const env = createEnv({ ...opts, selectHosts: () => [] });
+  return playOnHost(env, play, host, { ...batch, abort: {} });
+}
+
+/**
  * One play on one host: connect, tasks in order, then the handlers it notified (only if the
  * host did not fail, as in Ansible). Never throws: errors become the host's result.
  */
-export async function runPlayOnHost(
+async function playOnHost(
   env: Env,
   play: Play,
   host: PlaybookHost,
@@ -404,7 +418,7 @@ async function runPlay(env: Env, play: Play, exclude: ReadonlySet<string>, colle
       break;
     }
     const abort: BatchAbort = {};
-    const results = await runHosts(batch, (h) => runPlayOnHost(env, play, h, { size: batch.length, hostsInPlay: hosts.length, abort }));
+    const results = await runHosts(batch, (h) => playOnHost(env, play, h, { size: batch.length, hostsInPlay: hosts.length, abort }));
     out.batchesRun++;
     results.forEach(collect);
     const failed = results.filter((r) => r.status === 'failed' || r.status === 'unreachable').length;
@@ -443,8 +457,8 @@ function mergeHost(a: HostResult | undefined, b: HostResult, state: HostState | 
  * Runs every play of a validated playbook. Hosts that fail in a play take no part in later
  * plays (as in Ansible); a stopped rollout ends the playbook.
  */
-export async function runPlaybook(playbook: Playbook, opts: RunPlaybookOptions): Promise<PlaybookRunResult> {
-  const env: Env = {
+function createEnv(opts: RunPlaybookOptions): Env {
+  return {
     opts,
     clock: opts.clock ?? systemClock,
     templater: new Templater(),
@@ -453,6 +467,10 @@ export async function runPlaybook(playbook: Playbook, opts: RunPlaybookOptions):
     emit: opts.onEvent ?? (() => undefined),
     states: new Map(),
   };
+}
+
+export async function runPlaybook(playbook: Playbook, opts: RunPlaybookOptions): Promise<PlaybookRunResult> {
+  const env = createEnv(opts);
   const byHost = new Map<string, HostResult>();
   const failedHosts = new Set<string>();
   const plays: PlayRunResult[] = [];
