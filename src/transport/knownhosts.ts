@@ -171,7 +171,7 @@ export function parseKnownHosts(text: string, file = 'known_hosts'): ParsedKnown
 /** Pure decision: what the file says about this host and this key. Revoked wins over everything. */
 export function lookupHostKey(entries: readonly KnownHostEntry[], host: string, port: number, key: Buffer): HostKeyLookup {
   const name = knownHostsName(host, port);
-  const revoked = entries.find((e) => e.marker === 'revoked' && e.key.equals(key) && (e.patterns.includes('*') || entryMatchesName(e, name)));
+  const revoked = entries.find((e) => e.marker === 'revoked' && e.key.equals(key) && entryMatchesName(e, name));
   if (revoked) return { status: 'revoked', entry: revoked };
   const known = entries.filter((e) => e.marker === undefined && entryMatchesName(e, name));
   const same = known.find((e) => e.key.equals(key));

@@ -133,7 +133,7 @@ function handleExec(command: string, ch: ServerChannel, conn: Connection, srv: T
   child.on('close', (code) => done(code ?? 255));
 }
 
-function startServer(opts: { hostKey: string; users: ParsedKey[]; password?: string; allowForward?: boolean }): Promise<TestServer> {
+function startServer(opts: { hostKey: string; users: ParsedKey[]; password?: string; allowForward?: boolean; authDelayMs?: number }): Promise<TestServer> {
   const srv: TestServer = { port: 0, stop: async () => undefined, events: [], connections: 0 };
   // ssh2's Server drops "signal" requests once exec started, so the test watches its debug log
   const debug = (line: string): void => {
@@ -143,12 +143,17 @@ function startServer(opts: { hostKey: string; users: ParsedKey[]; password?: str
     srv.connections++;
     conn.on('error', () => undefined);
     conn.on('authentication', (ctx) => {
+      // a login stalled like on a host whose audit backlog is full (reference §3)
+      if (opts.authDelayMs && ctx.method !== 'none') return void setTimeout(() => decide(ctx), opts.authDelayMs);
+      decide(ctx);
+    });
+    const decide = (ctx: ssh2.AuthContext): void => {
       if (ctx.method === 'password' && opts.password !== undefined && ctx.password === opts.password) return ctx.accept();
       if (ctx.method === 'publickey' && pubMatches(ctx, opts.users)) return ctx.accept();
       const methods: ('password' | 'publickey')[] = ['publickey'];
       if (opts.password !== undefined) methods.push('password');
       ctx.reject(methods);
-    });
+    };
     conn.on('ready', () => {
       conn.on('session', (accept) => {
         const session = accept();
@@ -430,6 +435,27 @@ describe('connection failures', () => {
       sockets.forEach((s) => s.destroy());
       await new Promise((r) => mute.close(r));
     }
+  });
+});
+
+describe('slow logins', () => {
+  let slow: TestServer;
+  let slowKh: KnownHosts;
+  beforeAll(async () => {
+    slow = await startServer({ hostKey: hostKeyA.priv, users: [userKey.pub], authDelayMs: 1200 });
+    slowKh = await KnownHosts.load(knownHostsFor([[slow.port, hostKeyA]]), { logger: quiet });
+  });
+  afterAll(() => slow?.stop());
+
+  it('a login taking seconds succeeds within the connect timeout', async () => {
+    const t = track(new Ssh2Transport(spec(slow.port, { connectTimeoutMs: 5000 }), { knownHosts: slowKh }));
+    expect((await t.exec('echo slow-ok')).stdout).toBe('slow-ok\n');
+  });
+
+  it('a login slower than the connect timeout → E_CONNECT_TIMEOUT (banner was fine)', async () => {
+    const t = track(new Ssh2Transport(spec(slow.port, { connectTimeoutMs: 600 }), { knownHosts: slowKh }));
+    const e = await expectCode(t.connect(), 'E_CONNECT_TIMEOUT');
+    expect(e.message).toMatch(/handshake and login/);
   });
 });
 
