@@ -190,7 +190,9 @@ function guarded(fn: (...args: unknown[]) => unknown): (...args: unknown[]) => u
  */
 export function createRenderer(opts: { templateDir?: string } = {}): Renderer {
   const env = Handlebars.create();
-  for (const [name, fn] of Object.entries(helpers())) env.registerHelper(name, guarded(fn));
+  // Built-ins too (#if without argument, a missing helper…), so every error gets its line.
+  const all = { ...(env.helpers as Record<string, (...args: unknown[]) => unknown>), ...helpers() };
+  for (const [name, fn] of Object.entries(all)) env.registerHelper(name, guarded(fn));
   const { templates: tplFiles, partials: partialFiles } = collectSources(builtinTemplateDir(), opts.templateDir);
   const sources = new Map<string, string>();
 
