@@ -1,0 +1,15 @@
+import { CommandRegistry } from '../shell.js';
+import { registerAudit } from './audit.js';
+import { registerCore } from './core.js';
+import { registerSystem } from './system.js';
+
+export { statusText } from './audit.js';
+
+/** The commands every simulated machine has (auditctl/augenrules only where installed). */
+export function defaultRegistry(): CommandRegistry {
+  const r = new CommandRegistry();
+  registerCore(r);
+  registerAudit(r);
+  registerSystem(r);
+  return r;
+}

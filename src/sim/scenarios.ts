@@ -1,0 +1,206 @@
+/**
+ * Deterministic (seeded) fleets. Each scenario is a list of special hosts plus healthy
+ * filler; `hosts: N` scales any scenario (special hosts are always kept, the rest healthy).
+ */
+import type { Fault } from './faults.js';
+import { DEBIAN_RULES, DEFAULT_AUDITD_CONF, type MachineSpec } from './machine.js';
+import { Rng } from './rng.js';
+
+export interface ScenarioHost {
+  spec: MachineSpec;
+  faults: Fault[];
+  /** What this host demonstrates (docs, tests, `fleetmend sim` output). */
+  note: string;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  /** Hosts with a story; always present. */
+  special(rng: Rng, opts: ScenarioOptions): ScenarioHost[];
+  /** Healthy hosts added when no host count is given. */
+  defaultHealthy: number;
+}
+
+export interface ScenarioOptions {
+  /** Downtime of a reboot/panic-reboot, ms. */
+  downtimeMs: number;
+}
+
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+const DAY = 24 * HOUR;
+
+export function debianSpec(name: string, rng: Rng, opts: ScenarioOptions, role = 'app'): MachineSpec {
+  return {
+    name,
+    flavour: 'debian',
+    role,
+    os: { id: 'debian', versionId: '12', name: 'Debian GNU/Linux', prettyName: 'Debian GNU/Linux 12 (bookworm)' },
+    kernelRelease: '6.1.0-50-amd64',
+    user: 'root',
+    sudo: { password: 'sim-sudo', nopasswd: true },
+    auditctl: 'v3',
+    eventRate: rng.pick([5, 20, 80, 300]),
+    uptimeMs: rng.int(2, 90) * DAY + rng.int(0, DAY),
+    kernelPanic: 10,
+    downtimeMs: opts.downtimeMs,
+    memTotalKb: 4_013_000,
+    memAvailableKb: rng.int(1_800_000, 3_200_000),
+    rulesD: { 'audit.rules': DEBIAN_RULES },
+    cmdline: 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-50-amd64 root=/dev/vda1 ro quiet',
+    auditdConf: { ...DEFAULT_AUDITD_CONF },
+    disk: { device: '/dev/vda1', totalKb: 20_466_256, usedKb: rng.int(3_000_000, 9_000_000), mount: '/' },
+    syslog: 'none',
+  };
+}
+
+export function rhelSpec(name: string, rng: Rng, opts: ScenarioOptions, role = 'db'): MachineSpec {
+  return {
+    ...debianSpec(name, rng, opts, role),
+    flavour: 'rhel',
+    os: { id: 'rhel', versionId: '9.4', name: 'Red Hat Enterprise Linux', prettyName: 'Red Hat Enterprise Linux 9.4 (Plow)', idLike: 'fedora' },
+    kernelRelease: '5.14.0-427.13.1.el9_4.x86_64',
+    user: 'fleet',
+    sudo: { password: 'sim-sudo', nopasswd: true },
+    cmdline: 'BOOT_IMAGE=(hd0,gpt2)/vmlinuz-5.14.0-427.13.1.el9_4.x86_64 root=/dev/mapper/rhel-root ro crashkernel=1G-4G:192M rhgb quiet',
+    rulesD: { 'audit.rules': '## RHEL default\n-D\n-b 8192\n-f 1\n--backlog_wait_time 60000\n' },
+    auditdConf: { ...DEFAULT_AUDITD_CONF, log_format: 'ENRICHED', admin_space_left_action: 'SINGLE', disk_full_action: 'SUSPEND' },
+    disk: { device: '/dev/mapper/rhel-var', totalKb: 10_475_520, usedKb: rng.int(1_000_000, 4_000_000), mount: '/var' },
+    syslog: 'messages',
+  };
+}
+
+const healthy = (s: MachineSpec, note = 'healthy'): ScenarioHost => ({ spec: s, faults: [], note });
+
+/** The stuck-auditd incident host (reference §3–§4, the fixtures, at production scale). */
+function incidentHost(name: string, rng: Rng, o: ScenarioOptions): ScenarioHost {
+  const s = debianSpec(name, rng, o, 'app');
+  return {
+    spec: {
+      ...s,
+      eventRate: 2000,
+      auditd: 'stuck',
+      rulesD: { 'audit.rules': DEBIAN_RULES.replace('--backlog_wait_time 60000', '--backlog_wait_time 0') },
+      backlog: 8193,
+      lost: 4_218_000 + rng.int(0, 99_999),
+      historyMs: 15 * MIN,
+    },
+    faults: [],
+    note: 'incident: auditd stuck (T), backlog 8193 > 8192, lost in the millions and growing',
+  };
+}
+
+function lockedHost(name: string, rng: Rng, o: ScenarioOptions, role = 'mon'): ScenarioHost {
+  const s = debianSpec(name, rng, o, role);
+  return { spec: { ...s, rulesD: { ...s.rulesD, '99-finalize.rules': '## Make the configuration immutable\n-e 2\n' } }, faults: [], note: 'configuration locked (enabled 2)' };
+}
+
+export const SCENARIOS: Record<string, Scenario> = {
+  incident: {
+    name: 'incident',
+    description: 'the demo: ~20 hosts, one stuck-auditd incident host, one locked, one down',
+    defaultHealthy: 17,
+    special: (rng, o) => [
+      incidentHost('app-03', rng, o),
+      lockedHost('mon-01', rng, o),
+      { spec: debianSpec('mon-02', rng, o, 'mon'), faults: [{ kind: 'down' }], note: 'unreachable (connection refused)' },
+    ],
+  },
+  healthy: {
+    name: 'healthy',
+    description: 'N healthy hosts (benchmarks, scale)',
+    defaultHealthy: 10,
+    special: () => [],
+  },
+  states: {
+    name: 'states',
+    description: 'one host per diagnosis state',
+    defaultHealthy: 0,
+    special: (rng, o) => {
+      const d = (n: string) => debianSpec(n, rng, o, 'states');
+      const r = (n: string) => rhelSpec(n, rng, o, 'states');
+      return [
+        healthy(d('st-healthy')),
+        { spec: { ...d('st-backlog-growing'), eventRate: 40, auditd: 'stuck', backlog: 2500 }, faults: [], note: 'auditd stuck, backlog growing, not yet losing' },
+        { spec: { ...d('st-records-lost'), eventRate: 500, auditd: 'stuck', backlog: 8193, lost: 120_000, runtime: { backlogWaitTime: 0 }, rulesD: { 'audit.rules': DEBIAN_RULES.replace('60000', '0') }, historyMs: 2 * MIN }, faults: [], note: 'records lost (wait 0, stuck)' },
+        { spec: { ...d('st-auditd-stopped'), auditd: 'stopped' }, faults: [], note: 'auditd not running (pid 0)' },
+        { spec: { ...d('st-audit-disabled'), runtime: { enabled: 0 } }, faults: [], note: 'auditing disabled (enabled 0)' },
+        lockedHost('st-config-locked', rng, o, 'states'),
+        { spec: { ...d('st-panic-mode'), runtime: { failure: 2 } }, faults: [], note: 'failure 2 (panic) on a healthy host' },
+        { spec: { ...d('st-tasks-stalled'), eventRate: 300, auditd: 'stuck', backlog: 8193, lost: 900, waitActual: 40_157, historyMs: MIN, stalledLoginDelayMs: 3000, stalledCommandDelayMs: 100 }, faults: [], note: 'tasks stalled: wait 60000, stuck, slow logins' },
+        { spec: { ...d('st-limit-drift'), runtime: { backlogLimit: 16384 } }, faults: [], note: 'runtime -b 16384 ≠ rules.d 8192' },
+        {
+          spec: { ...d('st-memory-headroom'), memTotalKb: 2_015_000, memAvailableKb: 900_000, rulesD: { 'audit.rules': DEBIAN_RULES.replace('-b 8192', '-b 262144') } },
+          faults: [],
+          note: 'limit 262144 (≈2.2 GiB of buffers) vs MemAvailable ≈ 0.9 GiB',
+        },
+        {
+          spec: { ...d('st-auditd-disk-action'), disk: { device: '/dev/vdb1', totalKb: 2_031_616, usedKb: 2_001_000, mount: '/var/log/audit' }, auditdConf: { ...DEFAULT_AUDITD_CONF, disk_full_action: 'SUSPEND', admin_space_left_action: 'SUSPEND' } },
+          faults: [],
+          note: 'audit log disk 99% full with disk_full_action = SUSPEND',
+        },
+        {
+          spec: {
+            ...r('st-auditctl-v1'),
+            auditctl: 'v1',
+            os: { id: 'centos', versionId: '6', name: 'CentOS', prettyName: 'CentOS release 6.10 (Final)', idLike: 'rhel fedora' },
+            kernelRelease: '2.6.32-754.35.1.el6.x86_64',
+            rulesD: { 'audit.rules': '-D\n-b 320\n' },
+          },
+          faults: [],
+          note: 'old one-line AUDIT_STATUS auditctl (v1)',
+        },
+        { spec: { ...d('st-no-auditctl'), auditctl: 'missing' }, faults: [], note: 'auditctl not installed (exit 127)' },
+        healthy(r('st-rhel'), 'rhel flavour (RefuseManualStop=yes, sudo user)'),
+      ];
+    },
+  },
+  faults: {
+    name: 'faults',
+    description: 'one host per transport/host fault, plus two healthy hosts',
+    defaultHealthy: 2,
+    special: (rng, o) => {
+      const d = (n: string) => debianSpec(n, rng, o, 'faults');
+      const f = (n: string, faults: Fault[], note: string, spec?: Partial<MachineSpec>): ScenarioHost => ({ spec: { ...d(n), ...spec }, faults, note });
+      return [
+        f('f-down', [{ kind: 'down' }], 'connection refused'),
+        f('f-no-banner', [{ kind: 'no-banner' }], 'TCP accepted, no SSH banner'),
+        f('f-auth-fail', [{ kind: 'auth-fail' }], 'authentication always fails'),
+        f('f-hostkey-changed', [{ kind: 'hostkey-changed' }], 'host key differs from known_hosts'),
+        f('f-drop', [{ kind: 'drop-mid-command' }], 'connection dropped mid-command'),
+        f('f-hang', [{ kind: 'hang' }], 'commands never end'),
+        f('f-slow', [{ kind: 'slow', perCommandMs: 1500 }], 'each command takes 1.5 s longer'),
+        f('f-huge', [{ kind: 'huge-output', bytes: 32 * 1024 * 1024 }], '32 MiB of output per command'),
+        f('f-binary', [{ kind: 'binary-output' }], 'invalid UTF-8 before the output'),
+        f('f-garbage', [{ kind: 'auditctl-garbage' }], 'auditctl prints garbage', { auditctl: 'garbage' }),
+        f('f-panic-reboot', [{ kind: 'panic-reboot', afterMs: 5000 }], 'panics 5 s after start, reboots'),
+      ];
+    },
+  },
+};
+
+export function scenarioNames(): string[] {
+  return Object.keys(SCENARIOS);
+}
+
+/** The hosts of a scenario, scaled to `hosts` (special ones kept; healthy filler named node-NNNN). */
+export function buildScenario(scenario: Scenario, opts: { hosts?: number; seed?: string; downtimeMs?: number }): ScenarioHost[] {
+  const rng = new Rng(`${scenario.name}:${opts.seed ?? 'fleetmend'}`);
+  const o: ScenarioOptions = { downtimeMs: opts.downtimeMs ?? 3000 };
+  const special = scenario.special(rng, o);
+  const total = Math.max(opts.hosts ?? special.length + scenario.defaultHealthy, special.length);
+  const filler: ScenarioHost[] = [];
+  const width = Math.max(2, String(total).length);
+  const roles = ['web', 'app', 'db'];
+  for (let i = 0; filler.length < total - special.length; i++) {
+    const role = roles[i % roles.length] as string;
+    const name = scenario.name === 'incident' && total <= 99 ? `${role}-${String(Math.floor(i / roles.length) + 1).padStart(2, '0')}` : `node-${String(i + 1).padStart(width, '0')}`;
+    if (special.some((h) => h.spec.name === name)) continue;
+    const spec = role === 'db' ? rhelSpec(name, rng, o, role) : debianSpec(name, rng, o, role);
+    // Some hosts are busy: a few records queued even with a healthy daemon (normal).
+    if (i % 4 === 1) spec.eventRate = rng.pick([1500, 2500, 3000]);
+    filler.push(healthy(spec, spec.eventRate >= 1500 ? 'healthy, busy (a few records queued)' : 'healthy'));
+  }
+  return [...special, ...filler].sort((a, b) => a.spec.name.localeCompare(b.spec.name));
+}

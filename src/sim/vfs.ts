@@ -1,0 +1,151 @@
+/**
+ * The simulated machine's filesystem: plain files (mutable through the shell: `>`, `tee`,
+ * `cp`, `mv`, `rm`) and dynamic files whose content is computed on read from the model
+ * (/proc/*, /var/log/messages). Paths are absolute and normalised; no symlinks.
+ */
+export type FileProvider = () => string;
+
+export interface FsEntryInfo {
+  kind: 'file' | 'dir';
+  /** Only root may read it (e.g. /var/log/messages on RHEL). */
+  rootOnly: boolean;
+}
+
+export class FsError extends Error {
+  constructor(
+    readonly errno: 'ENOENT' | 'EACCES' | 'EISDIR' | 'ENOTDIR' | 'EROFS',
+    readonly path: string,
+  ) {
+    super(`${path}: ${FsError.text(errno)}`);
+  }
+  static text(errno: FsError['errno']): string {
+    switch (errno) {
+      case 'ENOENT':
+        return 'No such file or directory';
+      case 'EACCES':
+        return 'Permission denied';
+      case 'EISDIR':
+        return 'Is a directory';
+      case 'ENOTDIR':
+        return 'Not a directory';
+      case 'EROFS':
+        return 'Read-only file system';
+    }
+  }
+  get description(): string {
+    return FsError.text(this.errno);
+  }
+}
+
+export function normalizePath(path: string, cwd = '/'): string {
+  const abs = path.startsWith('/') ? path : `${cwd.replace(/\/$/, '')}/${path}`;
+  const parts: string[] = [];
+  for (const p of abs.split('/')) {
+    if (p === '' || p === '.') continue;
+    if (p === '..') parts.pop();
+    else parts.push(p);
+  }
+  return '/' + parts.join('/');
+}
+
+function parentOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+export class VirtualFs {
+  private readonly files = new Map<string, string>();
+  private readonly dynamic = new Map<string, FileProvider>();
+  private readonly dirs = new Set<string>(['/']);
+  private readonly rootOnly = new Set<string>();
+
+  /** Writes a regular file, creating parent directories (setup use, not the shell's). */
+  put(path: string, content: string, opts: { rootOnly?: boolean } = {}): void {
+    const p = normalizePath(path);
+    this.mkdirp(parentOf(p));
+    this.files.set(p, content);
+    if (opts.rootOnly) this.rootOnly.add(p);
+  }
+
+  /** A file whose content the model computes at read time; read-only to the shell. */
+  provide(path: string, provider: FileProvider, opts: { rootOnly?: boolean } = {}): void {
+    const p = normalizePath(path);
+    this.mkdirp(parentOf(p));
+    this.dynamic.set(p, provider);
+    if (opts.rootOnly) this.rootOnly.add(p);
+  }
+
+  mkdirp(path: string): void {
+    let p = normalizePath(path);
+    while (!this.dirs.has(p)) {
+      this.dirs.add(p);
+      p = parentOf(p);
+    }
+  }
+
+  stat(path: string): FsEntryInfo | null {
+    const p = normalizePath(path);
+    if (this.dirs.has(p)) return { kind: 'dir', rootOnly: false };
+    if (this.files.has(p) || this.dynamic.has(p)) return { kind: 'file', rootOnly: this.rootOnly.has(p) };
+    return null;
+  }
+
+  read(path: string, asRoot: boolean): string {
+    const p = normalizePath(path);
+    if (this.dirs.has(p)) throw new FsError('EISDIR', path);
+    const dyn = this.dynamic.get(p);
+    const content = dyn ? dyn() : this.files.get(p);
+    if (content === undefined) throw new FsError('ENOENT', path);
+    if (!asRoot && this.rootOnly.has(p)) throw new FsError('EACCES', path);
+    return content;
+  }
+
+  /** Shell writes: only root writes outside /tmp and the home directories. */
+  write(path: string, content: string, opts: { append: boolean; asRoot: boolean }): void {
+    const p = normalizePath(path);
+    if (this.dirs.has(p)) throw new FsError('EISDIR', path);
+    if (this.dynamic.has(p)) throw new FsError(p.startsWith('/proc/') ? 'EACCES' : 'EACCES', path);
+    if (!this.dirs.has(parentOf(p))) throw new FsError('ENOENT', path);
+    if (!opts.asRoot && !isUserWritable(p)) throw new FsError('EACCES', path);
+    const prev = opts.append ? (this.files.get(p) ?? '') : '';
+    this.files.set(p, prev + content);
+  }
+
+  remove(path: string, asRoot: boolean): void {
+    const p = normalizePath(path);
+    if (this.dirs.has(p)) throw new FsError('EISDIR', path);
+    if (!this.files.has(p) && !this.dynamic.has(p)) throw new FsError('ENOENT', path);
+    if (this.dynamic.has(p) || (!asRoot && !isUserWritable(p))) throw new FsError('EACCES', path);
+    this.files.delete(p);
+    this.rootOnly.delete(p);
+  }
+
+  makeDir(path: string, asRoot: boolean, parents: boolean): void {
+    const p = normalizePath(path);
+    if (this.dirs.has(p)) {
+      if (parents) return;
+      throw new FsError('EISDIR', path);
+    }
+    if (!asRoot && !isUserWritable(p)) throw new FsError('EACCES', path);
+    if (!parents && !this.dirs.has(parentOf(p))) throw new FsError('ENOENT', path);
+    this.mkdirp(p);
+  }
+
+  /** Entries directly inside a directory (names only), sorted like `ls`/glob (C locale). */
+  list(dir: string): string[] {
+    const d = normalizePath(dir);
+    const prefix = d === '/' ? '/' : `${d}/`;
+    const out = new Set<string>();
+    const consider = (p: string) => {
+      if (p !== d && p.startsWith(prefix) && !p.slice(prefix.length).includes('/')) out.add(p.slice(prefix.length));
+    };
+    for (const p of this.files.keys()) consider(p);
+    for (const p of this.dynamic.keys()) consider(p);
+    for (const p of this.dirs) consider(p);
+    return [...out].sort();
+  }
+}
+
+function isUserWritable(p: string): boolean {
+  return p.startsWith('/tmp/') || p.startsWith('/home/') || p.startsWith('/var/tmp/');
+}
