@@ -27,7 +27,7 @@ export function scheduleCommand(program: Command, io: CliIO): Command {
     .usage('--cron EXPR [options] -- sweep|run ARGS...')
     .requiredOption('--cron <expr>', "cron expression; 6 fields = seconds first, e.g. '0 */15 * * * *'")
     .option('--tz <zone>', 'IANA time zone of the expression (default: the system time zone)')
-    .option('--notify-webhook <url>', 'POST the drift JSON (fleetmend.drift/v1) to URL')
+    .option('--notify-webhook <url>', 'POST the drift JSON (fleetmend.drift/v1) to URL (default $FLEETMEND_NOTIFY_WEBHOOK)')
     .option('--notify <when>', "'changes' (drift only) or 'always'", parseNotify, 'changes' as NotifyWhen)
     .option('--notify-command <cmd>', 'run CMD with sh -c, the drift JSON on stdin')
     .option('--notify-timeout <seconds>', 'per webhook attempt (3 retries on errors/5xx)', parseSeconds('--notify-timeout'), 10_000)
@@ -42,6 +42,8 @@ export function scheduleCommand(program: Command, io: CliIO): Command {
 export async function scheduleAction(command: string[], opts: ScheduleCliOptions, io: CliIO): Promise<number> {
   // program.ts imports this file: load main() when a run starts, not at module load.
   const { main } = await import('./program.js');
+  // The URL is often the secret itself (Slack, Teams): the environment keeps it out of `ps`.
+  const webhook = opts.notifyWebhook ?? (io.env['FLEETMEND_NOTIFY_WEBHOOK'] || undefined);
   const outcome = await runScheduler(
     {
       cron: opts.cron,
@@ -49,7 +51,7 @@ export async function scheduleAction(command: string[], opts: ScheduleCliOptions
       command,
       stateDir: opts.stateDir ?? defaultStateDir(io.env),
       notify: opts.notify,
-      ...(opts.notifyWebhook ? { webhook: opts.notifyWebhook } : {}),
+      ...(webhook ? { webhook } : {}),
       ...(opts.notifyCommand ? { notifyCommand: opts.notifyCommand } : {}),
       ...(opts.maxRuns ? { maxRuns: opts.maxRuns } : {}),
       webhookTimeoutMs: opts.notifyTimeout,
