@@ -147,6 +147,7 @@ export interface SshdFleet {
   exec(cmd: string, opts?: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
   /** `ssh` argv for the real OpenSSH client to run `command` on a host. */
   sshArgv(host: FleetHost | string, command: string): string[];
+  /** Changes a host's state; `files` are written over the fake root (other files stay). */
   setState(host: FleetHost | string, patch: Partial<FakeAuditState>): Promise<void>;
   readState(host: FleetHost | string): Promise<Omit<FakeAuditState, 'files' | 'statusText'>>;
   readHostFile(host: FleetHost | string, path: string): Promise<string | null>;
@@ -517,13 +518,9 @@ export async function startSshdFleet(options: SshdFleetOptions): Promise<SshdFle
       async setState(h, patch) {
         const host = resolveHost(h);
         const current = await readHostState(host.stateDir);
-        const files: Record<string, string> = {};
-        for (const f of ['/etc/audit/auditd.conf', '/etc/audit/rules.d/audit.rules', '/etc/audit/audit.rules']) {
-          const c = await readFile(join(host.rootDir, f), 'utf8').catch(() => null);
-          if (c !== null) files[f] = c;
-        }
         const statusText = await readFile(join(host.stateDir, 'status.txt'), 'utf8').catch(() => null);
-        await writeHostState(host.stateDir, host.name, mergeAuditState({ ...current, files, statusText }, patch));
+        // Only the patch's files are (re)written: whatever the runner wrote into the root stays.
+        await writeHostState(host.stateDir, host.name, { ...mergeAuditState({ ...current, files: {}, statusText }, patch), files: patch.files ?? {} }, false);
       },
       readState: (h) => readHostState(resolveHost(h).stateDir),
       readHostFile: (h, path) => readFile(join(resolveHost(h).rootDir, path), 'utf8').catch(() => null),
