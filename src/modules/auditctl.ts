@@ -34,7 +34,10 @@ export const auditctlArgs = z
     rules_file: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\.rules$/, 'rules_file must be a plain file name ending in .rules')
-      .default('90-fleetmend.rules'),
+      // augenrules concatenates rules.d in C-locale order and the LAST -b/-f/--backlog_wait_time
+      // wins (augenrules(8)); Debian's own file is rules.d/audit.rules, which sorts after every
+      // numbered file, so a "90-..." file would be silently overridden there. `zz-` sorts last.
+      .default('zz-fleetmend.rules'),
   })
   .strict()
   .refine(
@@ -64,6 +67,28 @@ export interface PersistPlan {
   before: string;
   after: string;
   changed: boolean;
+  /** Files loaded after ours that set one of our options (they would win). */
+  overriddenBy: string[];
+}
+
+const RULES_DIR = '/etc/audit/rules.d';
+
+/** C-locale order, as augenrules reads rules.d. */
+function cOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** `grep -H` output → later files (than ours) setting one of the options we persist. */
+export function laterOverrides(grepOutput: string, ours: string, args: AuditctlArgs): string[] {
+  const flags = FIELDS.filter(({ field }) => field !== 'enabled' && args[field] !== undefined).map(({ flag }) => flag);
+  const out = new Set<string>();
+  for (const line of grepOutput.split('\n')) {
+    const m = /^(\/etc\/audit\/rules\.d\/[^:]+):\s*(-b|-f|--backlog_wait_time)\s+\d+/.exec(line);
+    if (!m) continue;
+    const file = m[1] as string;
+    if (file !== ours && cOrder(file, ours) > 0 && flags.includes(m[2] as string)) out.add(`${file} (${m[2]})`);
+  }
+  return [...out];
 }
 
 export interface AuditctlPlan {
@@ -131,7 +156,7 @@ function runtimeDiff(changes: readonly RuntimeChange[]): DiffEntry {
 }
 
 async function planPersist(ctx: ModuleContext, args: AuditctlArgs): Promise<PersistPlan> {
-  const path = `/etc/audit/rules.d/${args.rules_file}`;
+  const path = `${RULES_DIR}/${args.rules_file}`;
   const r = await run(ctx, `cat ${shellQuote(path)}`);
   let before = '';
   if (r.code === 0) before = r.stdout;
@@ -139,7 +164,8 @@ async function planPersist(ctx: ModuleContext, args: AuditctlArgs): Promise<Pers
     throw new FleetmendError('E_MODULE', `cannot read ${path}: ${firstErrorLine(r)}`, { host: ctx.host });
   }
   const after = rulesFileContent(args);
-  return { path, before, after, changed: before !== after };
+  const g = await run(ctx, `grep -H -e '^-b' -e '^-f' -e '^--backlog_wait_time' ${RULES_DIR}/*.rules 2>/dev/null`);
+  return { path, before, after, changed: before !== after, overriddenBy: laterOverrides(g.stdout, path, args) };
 }
 
 async function memoryGuard(ctx: ModuleContext, limit: number): Promise<ModuleOutcome | string | undefined> {
@@ -161,6 +187,15 @@ async function check(ctx: ModuleContext, args: AuditctlArgs): Promise<Checked<Au
   const changes = runtimeChanges(s1, args);
   const persist = args.persist ? await planPersist(ctx, args) : undefined;
   const data: Record<string, unknown> = { before: s1 };
+  if (persist?.overriddenBy.length) {
+    // Writing it would "succeed" and then be undone at the next load: refuse, say why.
+    return failed(
+      'E_MODULE',
+      `persist: ${persist.overriddenBy.join(', ')} sorts after ${persist.path} and would override it when the rules load; ` +
+        'choose a rules_file that sorts later or remove that line',
+      { data },
+    );
+  }
   if (!changes.length && !persist?.changed) return { status: 'ok', msg: 'audit settings already as desired', data };
   const locked = s1.enabled === 2;
   if (locked && changes.length) {

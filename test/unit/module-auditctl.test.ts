@@ -56,7 +56,7 @@ describe('auditctl module', () => {
     h.status.failure = 2;
     const r = await runModule(ctxFor(h, { check: true }), { failure: 0, persist: true });
     expect(r.status).toBe('changed');
-    expect(r.msg).toMatch(/would run: -f 0, write \/etc\/audit\/rules.d\/90-fleetmend.rules/);
+    expect(r.msg).toMatch(/would run: -f 0, write \/etc\/audit\/rules.d\/zz-fleetmend.rules/);
     expect(mutating(h)).toEqual([]);
     expect(h.status.failure).toBe(2);
     expect(h.files.size).toBe(0);
@@ -65,16 +65,28 @@ describe('auditctl module', () => {
   it('persist writes the rules file with tee, loads it, and reports a diff of the file', async () => {
     const h = new FakeHost();
     h.status.backlog_limit = 64;
-    h.files.set('/etc/audit/rules.d/90-fleetmend.rules', '-b 64\n');
+    h.files.set('/etc/audit/rules.d/zz-fleetmend.rules', '-b 64\n');
     const r = await runModule(ctxFor(h), { backlog_limit: 10240, persist: true });
     expect(r.status).toBe('changed');
-    const file = h.files.get('/etc/audit/rules.d/90-fleetmend.rules');
+    const file = h.files.get('/etc/audit/rules.d/zz-fleetmend.rules');
     expect(file).toMatch(/^-b 10240$/m);
-    expect(mutating(h)).toEqual(['auditctl -b 10240', "tee '/etc/audit/rules.d/90-fleetmend.rules' >/dev/null", 'augenrules --load 2>&1']);
-    expect(r.diff?.find((d) => d.path === '/etc/audit/rules.d/90-fleetmend.rules')).toMatchObject({ before: '-b 64\n', after: file });
+    expect(mutating(h)).toEqual(['auditctl -b 10240', "tee '/etc/audit/rules.d/zz-fleetmend.rules' >/dev/null", 'augenrules --load 2>&1']);
+    expect(r.diff?.find((d) => d.path === '/etc/audit/rules.d/zz-fleetmend.rules')).toMatchObject({ before: '-b 64\n', after: file });
     h.commands = [];
     expect((await runModule(ctxFor(h), { backlog_limit: 10240, persist: true })).status).toBe('ok');
     expect(mutating(h)).toEqual([]);
+  });
+
+  it('persist refuses a file that a later-sorting rules.d file would override (Debian audit.rules)', async () => {
+    const h = new FakeHost();
+    h.files.set('/etc/audit/rules.d/audit.rules', '-D\n-b 8192\n-f 1\n');
+    const r = await runModule(ctxFor(h), { backlog_limit: 10240, persist: true, rules_file: '90-fleetmend.rules' });
+    expect(r.status).toBe('failed');
+    expect(r.msg).toMatch(/audit\.rules \(-b\) sorts after \/etc\/audit\/rules.d\/90-fleetmend.rules/);
+    expect(mutating(h)).toEqual([]);
+    // the default name sorts after it
+    expect((await runModule(ctxFor(h), { backlog_limit: 10240, persist: true })).status).toBe('changed');
+    expect(h.status.backlog_limit).toBe(10240);
   });
 
   it('lock guard: enabled 2 fails "locked until reboot" without attempting anything', async () => {

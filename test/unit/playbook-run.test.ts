@@ -61,7 +61,7 @@ describe('runPlaybook', () => {
     }
     const task = r.hosts[0]!.tasks![0]!;
     expect(task).toMatchObject({ status: 'changed', module: 'auditctl' });
-    expect(task.diff?.some((d) => d.path === '/etc/audit/rules.d/90-fleetmend.rules')).toBe(true);
+    expect(task.diff?.some((d) => d.path === '/etc/audit/rules.d/zz-fleetmend.rules')).toBe(true);
     // shell is not check-safe: skipped, and the handler was notified but does not run in check mode either
     expect(r.hosts[0]!.tasks!.map((t) => t.status)).toEqual(['changed', 'skipped', 'skipped']);
   });
@@ -77,7 +77,7 @@ describe('runPlaybook', () => {
       ['report', 'changed'],
       ['say', 'changed'],
     ]);
-    expect(f.hosts.get('h1')!.commands).toContain(`echo 'changed: -b 10000, wrote /etc/audit/rules.d/90-fleetmend.rules'`);
+    expect(f.hosts.get('h1')!.commands).toContain(`echo 'changed: -b 10000, wrote /etc/audit/rules.d/zz-fleetmend.rules'`);
     expect(f.hosts.get('h1')!.commands).toContain(`echo handler 'h1'`);
     const second = await runPlaybook(pb, { ...f.opts, extraVars: { limit: 10000 } });
     expect(second.hosts.map((h) => h.status)).toEqual(['ok', 'ok']);
