@@ -7,7 +7,8 @@
  * gives each host its own address 127.77.X.Y on one shared port (Linux routes all of
  * 127.0.0.0/8 to lo), closer to a real fleet (`ansible_host` differs per host).
  */
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import ssh2 from 'ssh2';
 import { stringify } from 'yaml';
@@ -201,21 +202,26 @@ export interface RunSimOptions {
   scenario?: string;
   /** Where to copy the inventory (besides `dir`). */
   inventoryOut?: string;
-  dir: string;
+  /** Where the fleet's files go (default: a new temporary directory). */
+  dir?: string;
   seed?: string;
   loginDelayScale?: number;
   addressing?: 'ports' | 'loopback';
   log?: (line: string) => void;
+  /** Alternative to `log`: a stream-like sink (the CLI passes its stdout). */
+  out?: { write(text: string): unknown };
   /** Resolves when the simulator should stop (default: SIGINT/SIGTERM). */
   until?: Promise<void>;
 }
 
 /** `fleetmend sim`: start, print where things are, wait for SIGINT/SIGTERM, stop. */
 export async function runSimCommand(opts: RunSimOptions): Promise<void> {
-  const log = opts.log ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const sink = opts.out ?? process.stdout;
+  const log = opts.log ?? ((l: string) => void sink.write(`${l}\n`));
   const t0 = Date.now();
+  const dir = opts.dir ?? (await mkdtemp(path.join(tmpdir(), 'fleetmend-sim-')));
   const fleet = await startFleet({
-    dir: opts.dir,
+    dir,
     ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}),
     ...(opts.scenario !== undefined ? { scenario: opts.scenario } : {}),
     ...(opts.seed !== undefined ? { seed: opts.seed } : {}),
@@ -224,7 +230,7 @@ export async function runSimCommand(opts: RunSimOptions): Promise<void> {
   });
   if (opts.inventoryOut) {
     await mkdir(path.dirname(path.resolve(opts.inventoryOut)), { recursive: true });
-    await writeFile(opts.inventoryOut, await import('node:fs/promises').then((fs) => fs.readFile(fleet.inventoryPath, 'utf8')));
+    await writeFile(opts.inventoryOut, await readFile(fleet.inventoryPath, 'utf8'));
   }
   log(`simulator: ${fleet.hosts.length} hosts (scenario ${fleet.scenario}) started in ${Date.now() - t0} ms`);
   log(`inventory:   ${opts.inventoryOut ?? fleet.inventoryPath}`);

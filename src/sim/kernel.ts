@@ -193,7 +193,8 @@ export class SimKernel {
 
   private syncNow(): void {
     const now = this.clock.now();
-    for (;;) {
+    // Each event changes the state (boot, reboot, panic); the cap is a safety net only.
+    for (let guard = 0; guard < 100; guard++) {
       const due = this.nextDue();
       if (due === null || due.atMs > now) break;
       if (this.power === 'up') this.advanceTo(due.atMs);
@@ -319,7 +320,7 @@ export class SimKernel {
     let lossStart = t0;
     if (this.backlogF < cap) {
       const fillS = (cap - this.backlogF) / this.eventRate;
-      if (fillS >= dtS) {
+      if (fillS > dtS) {
         this.backlogF += this.eventRate * dtS;
         return;
       }
