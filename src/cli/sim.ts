@@ -19,10 +19,10 @@ export function simCommand(program: Command, io: CliIO): Command {
     .action(async (opts: { hosts?: number; scenario: string; dir?: string; inventoryOut?: string }) => {
       await runSimCommand({
         scenario: opts.scenario,
+        dir: opts.dir ?? mkdtempSync(join(tmpdir(), 'fleetmend-sim-')),
         ...(opts.hosts ? { hosts: opts.hosts } : {}),
-        ...(opts.dir ? { dir: opts.dir } : {}),
         ...(opts.inventoryOut ? { inventoryOut: opts.inventoryOut } : {}),
-        out: io.stdout,
+        log: (line) => io.stdout.write(`${line}\n`),
       });
     });
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 /**
  * Two-stage interruption, like a careful operator expects: the first SIGINT/SIGTERM stops
  * starting new hosts and lets in-flight commands finish or time out; the second aborts them.
@@ -17,6 +18,8 @@ export function installInterrupt(
 ): Interrupt {
   const first = new AbortController();
   const second = new AbortController();
+  // every host in flight listens on these (waits between samples, transports): not a leak
+  setMaxListeners(0, first.signal, second.signal);
   const handler = (sig: NodeJS.Signals) => {
     if (!first.signal.aborted) {
       first.abort(sig);

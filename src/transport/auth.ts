@@ -6,7 +6,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { utils, type AnyAuthMethod, type AuthenticationType, type AuthHandlerMiddleware, type ParsedKey } from 'ssh2';
+import ssh2, { type AnyAuthMethod, type AuthenticationType, type AuthHandlerMiddleware, type ParsedKey } from 'ssh2';
+
+// ssh2 is CommonJS: Node's ESM loader only gives its default export.
+const { utils } = ssh2;
 import { FleetmendError } from '../errors.js';
 import type { AuthSpec } from './types.js';
 

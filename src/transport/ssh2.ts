@@ -4,7 +4,10 @@
  * hostVerifier before anything else is sent → authentication, all inside connectTimeoutMs
  * (default 60 s: logins on hosts with a stalled audit queue take tens of seconds, reference §3).
  */
-import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import ssh2, { type Client as Ssh2Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+
+// ssh2 is CommonJS: Node's ESM loader only gives its default export.
+const { Client } = ssh2;
 import type { Duplex } from 'node:stream';
 import { FleetmendError } from '../errors.js';
 import { agentSocketFor, loadKeys, makeAuthHandler, planAuth } from './auth.js';
@@ -47,7 +50,7 @@ export class Ssh2Transport implements Transport {
   readonly spec: ConnectionSpec;
   connectedAddress?: string;
   private readonly opts: Ssh2TransportOptions;
-  private client?: Client;
+  private client?: Ssh2Client;
   private connecting?: Promise<void>;
   private closing?: Promise<void>;
   private dead = false;
