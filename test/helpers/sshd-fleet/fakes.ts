@@ -74,9 +74,14 @@ for a; do
 done
 [ $fm_re = 1 ] || PATH=${SYSTEM_PATH} exec ${tool} "$@"
 # Output must name the host's paths, not the fake root's (grep -H, ls, df, error messages).
-fm_pat=$(printf '%s' "$FM_ROOT" | /usr/bin/sed 's/[.[\\*^$]/\\\\&/g')
+# The root path is used as a regex unescaped: its dots also match themselves. When stdout and
+# stderr are the same file (the caller wrote 2>&1) one filter does, saving forks.
 exec 5>&1
-fm_rc=$( { { { PATH=${SYSTEM_PATH} ${tool} "$@"; echo $? >&4; } 2>&1 1>&3 3>&- | /usr/bin/sed "s#$fm_pat##g" 1>&2 3>&-; } 3>&1 | /usr/bin/sed "s#$fm_pat##g" 1>&5; } 4>&1 )
+if [ /proc/$$/fd/1 -ef /proc/$$/fd/2 ]; then
+  fm_rc=$( { { PATH=${SYSTEM_PATH} ${tool} "$@" 2>&1; echo $? >&4; } | /usr/bin/sed "s#$FM_ROOT##g" >&5; } 4>&1 )
+else
+  fm_rc=$( { { { PATH=${SYSTEM_PATH} ${tool} "$@"; echo $? >&4; } 2>&1 1>&3 3>&- | /usr/bin/sed "s#$FM_ROOT##g" 1>&2 3>&-; } 3>&1 | /usr/bin/sed "s#$FM_ROOT##g" 1>&5; } 4>&1 )
+fi
 exit "$fm_rc"
 `;
 }
