@@ -120,7 +120,9 @@ async function apply(ctx: ModuleContext, args: RebootArgs, plan: RebootPlan): Pr
   const oldId = plan.bootId as string;
   const cmd = `shutdown -r ${args.schedule} ${shellQuote(args.msg)}`;
   try {
-    const r = await run(ctx, `${cmd} 2>&1`, { timeoutMs: 30_000 });
+    // `now` never answers on a real host (the session dies with it): do not wait long for it;
+    // the boot_id check below, not this command's exit, proves the reboot.
+    const r = await run(ctx, `${cmd} 2>&1`, { timeoutMs: args.schedule === 'now' ? 10_000 : 30_000 });
     if (r.code !== 0 && r.code !== null) return failed('E_MODULE', `${cmd} failed: ${firstErrorLine(r)}`, { rc: r.code, stdout: r.stdout });
   } catch (err) {
     // `now` may cut the connection before the exit status arrives: that is the reboot starting.
