@@ -231,7 +231,8 @@ async function sshdConfig(c: SshdConfigInput): Promise<string> {
     'MaxStartups 1000',
     'MaxSessions 100',
     'MaxAuthTries 20',
-    'LoginGraceTime 30',
+    // Generous: a loaded CI box (200 logins on 2 cores) must not turn slowness into drops.
+    'LoginGraceTime 120',
     `AllowTcpForwarding ${c.forwarding ? 'yes' : 'no'}`,
     'X11Forwarding no',
     'PrintMotd no',
