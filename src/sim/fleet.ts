@@ -10,7 +10,6 @@
 import { chmod, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import ssh2 from 'ssh2';
 import { stringify } from 'yaml';
 import { realClock, type SimClock } from './clock.js';
 import { defaultRegistry } from './commands/index.js';
@@ -78,7 +77,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   const scale = opts.loginDelayScale ?? 1;
   const planned = buildScenario(scenario, { ...(opts.hosts !== undefined ? { hosts: opts.hosts } : {}), ...(opts.seed ? { seed: opts.seed } : {}), downtimeMs: opts.downtimeMs ?? 3000 });
   await mkdir(opts.dir, { recursive: true });
-  const client = ssh2.utils.generateKeyPairSync('ed25519', { comment: 'fleetmend-sim' });
+  const client = generateHostKey('fleetmend-sim');
   const clientKeyPath = path.join(opts.dir, 'client_key');
   await writeFile(clientKeyPath, client.private, { mode: 0o600 });
   await chmod(clientKeyPath, 0o600);

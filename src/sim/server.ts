@@ -23,9 +23,19 @@ export interface HostKey {
   public: string;
 }
 
-export function generateHostKey(): HostKey {
-  const k = utils.generateKeyPairSync('ed25519');
-  return { private: k.private, public: k.public.trim() };
+/**
+ * An ed25519 key pair in OpenSSH format. ssh2's generator emits a malformed key (the 32-byte
+ * public key with its leading zero byte dropped) about once in 250 keys; such a key is
+ * rejected by its own parser, so generate until both halves parse.
+ */
+export function generateHostKey(comment?: string): HostKey {
+  for (;;) {
+    const k = utils.generateKeyPairSync('ed25519', comment ? { comment } : undefined);
+    const priv = utils.parseKey(k.private);
+    const pub = utils.parseKey(k.public);
+    if (priv instanceof Error || pub instanceof Error) continue;
+    return { private: k.private, public: k.public.trim() };
+  }
 }
 
 /** `SHA256:…` as `ssh-keygen -lf` prints it. */
