@@ -192,7 +192,7 @@ class Loop {
       this.log(`tick ${iso} skipped: ${this.cmd.inventoryAbs} is locked by pid ${holder.pid} (a ${holder.kind} since ${holder.acquired_at})`);
       return;
     }
-    const promise = this.runOnce(at, perRun).finally(() => {
+    const promise = this.runOnce(at, perRun).catch((err: unknown) => this.log(`run failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`)).finally(() => {
       this.current = undefined;
       if (this.cfg.maxRuns !== undefined && this.runs >= this.cfg.maxRuns) this.halt(`--max-runs ${this.cfg.maxRuns} reached`);
     });
@@ -238,11 +238,15 @@ class Loop {
   private afterRun(n: number, tickAt: number, code: number, finished: { run: RunInfo; summary: RunSummary } | undefined, lastError: string | undefined): void {
     let drift: Drift | undefined;
     let runId: string | undefined;
+    let summary = finished?.summary;
     try {
       const store = openStore(this.cfg.stateDir);
       try {
         runId = finished?.run.id ?? this.findRecordedRun(store, tickAt);
-        if (runId) drift = driftSinceLast(store, runId);
+        if (runId) {
+          drift = driftSinceLast(store, runId);
+          summary ??= store.getRun(runId).summary;
+        }
       } finally {
         store.close();
       }
@@ -255,7 +259,7 @@ class Loop {
 
     let payload: DriftNotification | undefined;
     if (drift) {
-      payload = this.cfg.notify === 'always' || drift.changed ? driftNotification(drift, { exitCode: code, ...(finished ? { summary: finished.summary } : {}) }) : undefined;
+      payload = this.cfg.notify === 'always' || drift.changed ? driftNotification(drift, { exitCode: code, ...(summary ? { summary } : {}) }) : undefined;
       this.lastRunFailed = false;
     } else if (!runId) {
       // Failing to run at all is news once (and on every run with --notify always).
@@ -274,7 +278,9 @@ class Loop {
 
   /** Deliveries are queued: a slow receiver delays the next notification, never the next run. */
   private enqueue(payload: DriftNotification): void {
-    this.notifications = this.notifications.then(() => this.deliver(payload));
+    this.notifications = this.notifications
+      .then(() => this.deliver(payload))
+      .catch((err: unknown) => this.log(`notification failed: ${err instanceof Error ? err.message : String(err)}`));
   }
 
   private async deliver(payload: DriftNotification): Promise<void> {

@@ -136,7 +136,7 @@ describe('fleetmend schedule on the simulated fleet', () => {
     expect(got).toHaveLength(1); // --notify changes: the unchanged baseline is not posted
     expect(got[0]).toMatchObject({
       schema: 'fleetmend.drift/v1', event: 'drift', changed: true, inventory: fleet.inventoryPath,
-      run: { id: runs[1]!.run.id }, previous_run: { id: runs[0]!.run.id }, hosts_changed: 1,
+      run: { id: runs[1]!.run.id, exit_code: 2, summary: { hosts: 3, ok: 3 } }, previous_run: { id: runs[0]!.run.id }, hosts_changed: 1,
     });
     expect(got[0]!.hosts[0]!.host).toBe(victim.name);
     expect(got[0]!.hosts[0]!.changes).toContainEqual({ kind: 'state-changed', from: 'healthy', to: 'auditd-not-running' });
