@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
-import { startFleet, runSimCommand } from '../sim/index.js';
 import { sweepAction, type CliIO, type SweepCliOptions } from './sweep.js';
 import { DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_MAX_OUTPUT } from './context.js';
 import { DEFAULT_FORMATS } from './reports.js';
@@ -17,6 +16,8 @@ export function simCommand(program: Command, io: CliIO): Command {
     .option('--dir <dir>', 'where to write the inventory, known_hosts and client key')
     .option('--inventory-out <file>', 'also copy the inventory to FILE')
     .action(async (opts: { hosts?: number; scenario: string; dir?: string; inventoryOut?: string }) => {
+      // the simulator is another machine: loaded only by the commands that start it
+      const { runSimCommand } = await import('../sim/index.js');
       await runSimCommand({
         scenario: opts.scenario,
         dir: opts.dir ?? mkdtempSync(join(tmpdir(), 'fleetmend-sim-')),
@@ -52,6 +53,7 @@ export function demoCommand(program: Command, io: CliIO): Command {
 async function demoAction(opts: DemoOptions, io: CliIO): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'fleetmend-demo-'));
   io.stderr.write(`starting the simulated '${opts.scenario}' fleet...\n`);
+  const { startFleet } = await import('../sim/index.js');
   const fleet = await startFleet({ scenario: opts.scenario, dir, ...(opts.hosts ? { hosts: opts.hosts } : {}) });
   try {
     const sweep: SweepCliOptions = {

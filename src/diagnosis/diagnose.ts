@@ -115,7 +115,9 @@ function lossFindings(v: View): Finding[] {
     const draining = !stuck && status.backlog < status.backlog_limit * 0.5;
     out.push({
       code: 'records-lost',
-      severity: status.failure === 2 ? 'critical' : 'high',
+      // records disappearing right now is the most urgent fact on a host (the audit trail has
+      // holes), so with the cause (backlog-growing, also critical) it names the state
+      severity: 'critical',
       message: `${deltas.lost_delta} audit records lost in ${deltas.interval_s}s (${(deltas.lost_per_s ?? 0).toFixed(1)}/s): the audit trail has holes`,
       evidence: {
         lost: status.lost,

@@ -1,0 +1,205 @@
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/program.js';
+import { noInterrupt } from '../../src/executor/interrupt.js';
+import { startFleet, type Fleet } from '../../src/sim/index.js';
+
+interface Captured {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(argv: string[]): Promise<Captured> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = '';
+  let stderr = '';
+  out.on('data', (d: Buffer) => (stdout += d.toString()));
+  err.on('data', (d: Buffer) => (stderr += d.toString()));
+  const code = await main(argv, { stdout: out, stderr: err, interrupt: noInterrupt });
+  return { code, stdout, stderr };
+}
+
+interface JsonHost {
+  host: string;
+  address: string;
+  port: number;
+  status: string;
+  audit: Record<string, number> | null;
+  error: { code: string; message: string } | null;
+  diagnosis?: { state: string; findings: { code: string; severity: string; action: string }[] };
+  compliance?: { compliant: boolean; failed_controls: { id: string }[] };
+  facts?: { samples: unknown[] };
+}
+
+describe('fleetmend sweep against the simulated fleet (states scenario)', () => {
+  let fleet: Fleet;
+  let dir: string;
+  let doc: { run: Record<string, unknown>; summary: Record<string, number>; hosts: JsonHost[] };
+  let result: Captured;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fm-sweep-'));
+    fleet = await startFleet({ scenario: 'states', dir: join(dir, 'fleet'), loginDelayScale: 0.1 });
+    result = await cli([
+      'sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath,
+      '--samples', '2', '--interval', '1', '--json', '--state-dir', join(dir, 'state'), '-o', join(dir, 'reports'), '-q',
+    ]);
+    doc = JSON.parse(result.stdout);
+  });
+  afterAll(async () => {
+    await fleet?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints one JSON document with the documented shape', () => {
+    expect(Object.keys(doc)).toEqual(['run', 'summary', 'hosts']);
+    expect(doc.run).toMatchObject({ mode: 'sweep', forks: 50 });
+    expect(typeof doc.run.id).toBe('string');
+    expect(doc.run.started_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(doc.summary.hosts).toBe(fleet.hosts.length);
+    for (const h of doc.hosts) {
+      expect(Object.keys(h).slice(0, 6)).toEqual(['host', 'address', 'port', 'status', 'audit', 'error']);
+      expect(h.address).toMatch(/^127\./);
+    }
+  });
+
+  it("parses each host's auditctl -s into the model's values", () => {
+    for (const h of doc.hosts) {
+      const sim = fleet.host(h.host);
+      if (h.host === 'st-no-auditctl') continue;
+      const s = sim.model.status();
+      expect(h.audit, h.host).not.toBeNull();
+      expect(h.audit!.enabled, h.host).toBe(s.enabled);
+      expect(h.audit!.failure, h.host).toBe(s.failure);
+      expect(h.audit!.backlog_limit, h.host).toBe(s.backlogLimit);
+      expect(h.audit!.pid, h.host).toBe(s.pid);
+      // counters only move forward between our read and now
+      expect(h.audit!.lost, h.host).toBeLessThanOrEqual(s.lost);
+    }
+  });
+
+  it('diagnoses every scenario host as its model says', () => {
+    const state = (name: string) => doc.hosts.find((h) => h.host === name)?.diagnosis?.state;
+    expect(state('st-healthy')).toBe('healthy');
+    expect(state('st-backlog-growing')).toBe('backlog-growing');
+    expect(state('st-records-lost')).toBe('records-lost');
+    expect(state('st-auditd-stopped')).toBe('auditd-not-running');
+    expect(state('st-audit-disabled')).toBe('audit-disabled');
+    expect(state('st-config-locked')).toBe('config-locked');
+    expect(state('st-panic-mode')).toBe('panic-mode');
+    expect(state('st-rhel')).toBe('healthy');
+    const codes = (name: string) => doc.hosts.find((h) => h.host === name)?.diagnosis?.findings.map((f) => f.code) ?? [];
+    expect(codes('st-tasks-stalled')).toContain('tasks-stalled');
+    expect(codes('st-limit-drift')).toContain('limit-drift');
+    expect(codes('st-memory-headroom')).toContain('memory-headroom');
+    expect(codes('st-auditd-disk-action')).toContain('auditd-disk-action');
+    // the old one-line format is read too
+    expect(doc.hosts.find((h) => h.host === 'st-auditctl-v1')?.audit?.backlog_limit).toBe(320);
+  });
+
+  it('never recommends raising the limit on a host whose auditd does not drain', () => {
+    const stuck = doc.hosts.find((h) => h.host === 'st-backlog-growing')!;
+    const f = stuck.diagnosis!.findings.find((x) => x.code === 'backlog-growing')!;
+    expect(f.action).toMatch(/restart/i);
+    expect(f.action).not.toMatch(/^raise/i);
+  });
+
+  it('reports a host without auditctl as failed with a named outcome, and exits 2', () => {
+    const h = doc.hosts.find((x) => x.host === 'st-no-auditctl')!;
+    expect(h.status).toBe('failed');
+    expect(h.error?.message).toMatch(/not installed/);
+    expect(result.code).toBe(2);
+  });
+
+  it('writes the reports and records the run', () => {
+    const runDir = join(dir, 'reports', String(doc.run.id));
+    expect(readdirSync(runDir).sort()).toEqual(['report.html', 'report.json', 'report.md']);
+    expect(readFileSync(join(runDir, 'report.md'), 'utf8')).toContain('st-records-lost');
+  });
+
+  it('re-renders the stored run without contacting a host', async () => {
+    const before = fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0);
+    const r = await cli(['report', 'latest', '--state-dir', join(dir, 'state'), '-o', join(dir, 're'), '--format', 'junit']);
+    expect(r.code).toBe(0);
+    expect(readFileSync(r.stdout.trim(), 'utf8')).toContain('<testsuite');
+    expect(fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0)).toBe(before);
+  });
+});
+
+describe('fleetmend sweep: unreachable hosts, limits and bad input (incident scenario)', () => {
+  let fleet: Fleet;
+  let dir: string;
+  const connections = () => fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0);
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fm-sweep2-'));
+    fleet = await startFleet({ scenario: 'incident', dir: join(dir, 'fleet'), loginDelayScale: 0.1 });
+  });
+  afterAll(async () => {
+    await fleet?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const base = () => ['sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--no-store', '-q', '--samples', '1'];
+
+  it('reports an unreachable host without stopping the others (exit 6: non-compliant + unreachable)', async () => {
+    const r = await cli([...base(), '--json']);
+    const doc = JSON.parse(r.stdout) as { hosts: JsonHost[]; summary: Record<string, number> };
+    const down = doc.hosts.find((h) => h.host === 'mon-02')!;
+    expect(down.status).toBe('unreachable');
+    expect(down.error?.code).toBe('E_CONNECT');
+    expect(doc.summary.ok).toBe(fleet.hosts.length - 1);
+    expect(r.code).toBe(6);
+  });
+
+  it('exits 0 when the selected hosts are all healthy and compliant', async () => {
+    const r = await cli([...base(), '--samples', '2', '--interval', '0.5', '-l', 'web*']);
+    expect(r.stdout).toContain('web-01');
+    expect(r.stdout).not.toContain('app-03');
+    expect(r.code).toBe(0);
+  });
+
+  it('exits 1 before contacting any host on a pattern that matches nothing', async () => {
+    const before = connections();
+    const r = await cli([...base(), '-l', 'nosuch*']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/E_PATTERN/);
+    expect(connections()).toBe(before);
+  });
+
+  it('exits 1 naming file:line:column on an invalid inventory', async () => {
+    const bad = join(dir, 'bad.yml');
+    writeFileSync(bad, 'all:\n  hosts:\n    a: {ansible_port: [1,\n');
+    const r = await cli(['sweep', '-i', bad, '--no-store']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`${bad.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:\\d+:\\d+: .*E_YAML`));
+  });
+
+  it('exits 1 on a missing key file and on a bad flag', async () => {
+    const before = connections();
+    // the inventory names its own key, so point a copy of it at a missing one
+    const inv = readFileSync(fleet.inventoryPath, 'utf8').replace(/ansible_ssh_private_key_file: .*/g, `ansible_ssh_private_key_file: ${join(dir, 'missing_key')}`);
+    writeFileSync(join(dir, 'inv-missing-key.yml'), inv);
+    const r2 = await cli(['sweep', '-i', join(dir, 'inv-missing-key.yml'), '--known-hosts', fleet.knownHostsPath, '--no-store', '-q']);
+    expect(r2.code).toBe(1);
+    expect(r2.stderr).toMatch(/E_KEYFILE/);
+    const r3 = await cli([...base(), '--forks', 'many']);
+    expect(r3.code).toBe(1);
+    expect(r3.stderr).toMatch(/--forks must be a positive integer/);
+    expect(connections()).toBe(before);
+  });
+
+  it('refuses a host whose key is not in known_hosts (strict is the default)', async () => {
+    const empty = join(dir, 'empty_known_hosts');
+    writeFileSync(empty, '');
+    const r = await cli(['sweep', '-i', fleet.inventoryPath, '--known-hosts', empty, '--no-store', '-q', '--json', '--samples', '1', '-l', 'web-01']);
+    const doc = JSON.parse(r.stdout) as { hosts: JsonHost[] };
+    expect(doc.hosts[0]?.status).toBe('unreachable');
+    expect(doc.hosts[0]?.error?.code).toBe('E_HOSTKEY_UNKNOWN');
+    expect(r.code).toBe(4);
+  });
+});
