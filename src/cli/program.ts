@@ -6,6 +6,7 @@ import { storeCommands } from './store-commands.js';
 import { simCommand, demoCommand } from './sim.js';
 import { sweepCommand, type CliIO } from './sweep.js';
 import { runCommand } from './run.js';
+import { scheduleCommand } from './schedule.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('fleetmend')
@@ -19,6 +20,7 @@ export function buildProgram(io: CliIO): Command {
     });
   sweepCommand(program, io);
   runCommand(program, io);
+  scheduleCommand(program, io);
   inventoryCommand(program, io);
   simCommand(program, io);
   demoCommand(program, io);
@@ -35,6 +37,7 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     clock: io.clock ?? systemClock,
     exitCode: 0,
     ...(io.interrupt ? { interrupt: io.interrupt } : {}),
+    ...(io.onRunFinished ? { onRunFinished: io.onRunFinished } : {}),
   };
   const program = buildProgram(full);
   try {

@@ -6,7 +6,9 @@ import { RunSession } from './session.js';
 import { resolve } from 'node:path';
 import { loadPolicy } from '../policy/index.js';
 import type { Policy } from '../policy/types.js';
-import type { RunStore } from '../store/index.js';
+import { defaultStateDir, type RunStore } from '../store/index.js';
+import { acquireInventoryLock } from '../schedule/index.js';
+import { sinceLastReport } from '../drift/index.js';
 import { runSweep } from '../sweep/index.js';
 import { addConnectionOptions, resolveTargets, type ConnectionOptions } from './context.js';
 import { jsonDocument } from './output.js';
@@ -23,6 +25,7 @@ export interface SweepCliOptions extends ConnectionOptions, ReportOptions {
   stateDir?: string;
   store: boolean;
   quiet?: boolean;
+  sinceLast?: boolean;
 }
 
 export function sweepCommand(program: Command, io: CliIO): Command {
@@ -39,6 +42,7 @@ export function sweepCommand(program: Command, io: CliIO): Command {
     .option('--no-policy', 'skip the compliance evaluation')
     .option('--state-dir <dir>', 'run store location (default $XDG_STATE_HOME/fleetmend)')
     .option('--no-store', 'do not record the run')
+    .option('--since-last', 'show what changed since the previous run of this inventory')
     .option('-q, --quiet', 'no progress output')
     .action(async (opts: SweepCliOptions) => {
       io.exitCode = await sweepAction(opts, io);
@@ -71,6 +75,11 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
     inventory: resolve(opts.inventory),
     ...(opts.limit ? { limit: opts.limit } : {}),
   };
+  // one sweep or run of an inventory at a time (a scheduler's own runs nest inside its lock)
+  const releaseLock = acquireInventoryLock(opts.stateDir ?? defaultStateDir(io.env), opts.inventory, {
+    env: io.env,
+    onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
+  });
   const session = new RunSession(run, io, { store: opts.store, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), quiet: !!opts.quiet });
   try {
     session.start(targets.map((t) => t.name));
@@ -91,11 +100,13 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
     const written = await writeRunReports(opts, outcome.run, outcome.summary, outcome.results, session.store, renderer);
     if (opts.json) io.stdout.write(JSON.stringify(jsonDocument(outcome.run, outcome.summary, outcome.results), null, 2) + '\n');
     else io.stdout.write(summaryTable(outcome.results, outcome.summary));
+    if (opts.sinceLast && session.store) (opts.json ? io.stderr : io.stdout).write(sinceLastReport(session.store, outcome.run));
     for (const f of written) io.stderr.write(`report: ${f}\n`);
     await io.onRunFinished?.(outcome.run, outcome.summary, session.store);
     return exitCodeFor(outcome.summary, session.interrupt.interrupted);
   } finally {
     session.dispose();
+    releaseLock();
   }
 }
 
