@@ -1,11 +1,11 @@
-import { access, constants } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { FleetmendError } from '../errors.js';
 import type { HostTarget } from '../executor/run-hosts.js';
 import { connectionVars, loadInventory, selectHosts, type Inventory } from '../inventory/index.js';
-import { buildConnectionSpec, type CliConnectionDefaults } from '../transport/index.js';
+import { buildConnectionSpec, loadPrivateKey, type CliConnectionDefaults } from '../transport/index.js';
+import { promptSecret } from './prompt.js';
 import type { ConnectionSpec, HostKeyChecking } from '../transport/types.js';
 import { parsePositiveInt, parseSeconds } from './util.js';
 
@@ -90,17 +90,32 @@ export async function resolveTargets(opts: ConnectionOptions, env: NodeJS.Proces
     const spec = await buildConnectionSpec(name, connectionVars(host), defaults);
     specs.set(name, spec);
     targets.push({ name, address: spec.address, port: spec.port, groups: host.groups });
-    for (let s: ConnectionSpec | undefined = spec; s; s = s.jump) if (s.auth.privateKeyFile) keyFiles.add(s.auth.privateKeyFile);
+    for (const s of withJumps(spec)) if (s.auth.privateKeyFile) keyFiles.add(s.auth.privateKeyFile);
   }
-  await Promise.all([...keyFiles].map((f) => checkReadable(f)));
+  await unlockKeyFiles(keyFiles, specs);
   return { inventory, targets, specs };
 }
 
-async function checkReadable(file: string): Promise<void> {
-  try {
-    await access(file, constants.R_OK);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new FleetmendError('E_KEYFILE', `private key file ${file} is not readable (${code})`, { position: { file } });
+/**
+ * Every explicit key file is read and decrypted once, before any host is contacted: a missing
+ * file or a wrong passphrase is exit 1 (E_KEYFILE). An encrypted key without a passphrase
+ * (inventory or FLEETMEND_KEY_PASSPHRASE) is asked for on the terminal, once per file.
+ */
+function withJumps(s: ConnectionSpec): ConnectionSpec[] {
+  return s.jump ? [s, ...withJumps(s.jump)] : [s];
+}
+
+async function unlockKeyFiles(files: Set<string>, specs: Map<string, ConnectionSpec>): Promise<void> {
+  for (const file of files) {
+    const users = [...specs.values()].flatMap(withJumps).filter((s) => s.auth.privateKeyFile === file);
+    const given = users.find((s) => s.auth.passphrase !== undefined)?.auth.passphrase;
+    try {
+      await loadPrivateKey(file, given);
+    } catch (err) {
+      if (given !== undefined || !(err instanceof FleetmendError) || !/no passphrase/.test(err.message) || !process.stdin.isTTY) throw err;
+      const passphrase = await promptSecret(`Enter passphrase for key ${file}: `);
+      await loadPrivateKey(file, passphrase);
+      for (const s of users) s.auth.passphrase = passphrase;
+    }
   }
 }

@@ -1,4 +1,5 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -13,14 +14,14 @@ interface Captured {
   stderr: string;
 }
 
-async function cli(argv: string[]): Promise<Captured> {
+async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<Captured> {
   const out = new PassThrough();
   const err = new PassThrough();
   let stdout = '';
   let stderr = '';
   out.on('data', (d: Buffer) => (stdout += d.toString()));
   err.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await main(argv, { stdout: out, stderr: err, interrupt: noInterrupt });
+  const code = await main(argv, { stdout: out, stderr: err, interrupt: noInterrupt, env });
   return { code, stdout, stderr };
 }
 
@@ -201,5 +202,26 @@ describe('fleetmend sweep: unreachable hosts, limits and bad input (incident sce
     expect(doc.hosts[0]?.status).toBe('unreachable');
     expect(doc.hosts[0]?.error?.code).toBe('E_HOSTKEY_UNKNOWN');
     expect(r.code).toBe(4);
+  });
+
+  it('unlocks an encrypted key with FLEETMEND_KEY_PASSPHRASE, refuses a wrong or missing one before contact, never prints it', async () => {
+    const key = join(dir, 'enc_key');
+    copyFileSync(fleet.clientKeyPath, key);
+    execFileSync('ssh-keygen', ['-q', '-p', '-P', '', '-N', 'correct horse 42', '-f', key]);
+    const inv = join(dir, 'inv-enc.yml');
+    writeFileSync(inv, readFileSync(fleet.inventoryPath, 'utf8').replace(/ansible_ssh_private_key_file: .*/g, `ansible_ssh_private_key_file: ${key}`));
+    const args = ['sweep', '-i', inv, '--known-hosts', fleet.knownHostsPath, '--no-store', '-q', '--samples', '1', '-l', 'web-01'];
+    const before = connections();
+    const missing = await cli(args, { ...process.env, FLEETMEND_KEY_PASSPHRASE: '' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/E_KEYFILE.*|encrypted and no passphrase/);
+    const wrong = await cli(args, { ...process.env, FLEETMEND_KEY_PASSPHRASE: 'wrong horse 42' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/wrong passphrase/);
+    expect(wrong.stderr + wrong.stdout).not.toContain('wrong horse 42');
+    expect(connections()).toBe(before);
+    const ok = await cli(args, { ...process.env, FLEETMEND_KEY_PASSPHRASE: 'correct horse 42' });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout + ok.stderr).not.toContain('correct horse 42');
   });
 });
