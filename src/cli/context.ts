@@ -21,6 +21,7 @@ export interface ConnectionOptions {
   sshConfig?: string;
   become?: boolean;
   becomeUser?: string;
+  askBecomePass?: boolean;
   connectTimeout: number;
   commandTimeout: number;
   maxOutput: number;
@@ -44,6 +45,7 @@ export function addConnectionOptions(cmd: Command): Command {
     .option('--ssh-config <file>', 'OpenSSH client config (default ~/.ssh/config when present)')
     .option('-b, --become', 'run privileged commands through sudo')
     .option('--become-user <name>', 'sudo to this user (default root)')
+    .option('-K, --ask-become-pass', 'ask for the sudo password on the terminal (or FLEETMEND_BECOME_PASSWORD)')
     .option('--connect-timeout <seconds>', 'TCP + SSH handshake + auth', parseSeconds('--connect-timeout'), DEFAULT_CONNECT_TIMEOUT_S * 1000)
     .option('--command-timeout <seconds>', 'per command', parseSeconds('--command-timeout'), DEFAULT_COMMAND_TIMEOUT_S * 1000)
     .option('--max-output <bytes>', 'per-command output cap', parsePositiveInt('--max-output'), DEFAULT_MAX_OUTPUT);
@@ -67,6 +69,7 @@ export interface ResolvedTargets {
 export async function resolveTargets(opts: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedTargets> {
   const inventory = await loadInventory(opts.inventory);
   const names = selectHosts(inventory, opts.limit ?? 'all');
+  const becomePassword = env.FLEETMEND_BECOME_PASSWORD || (opts.askBecomePass ? await promptSecret('BECOME password: ') : undefined);
   const defaults: CliConnectionDefaults = {
     user: opts.user ?? userInfo().username,
     knownHostsFile: opts.knownHosts ?? join(homedir(), '.ssh', 'known_hosts'),
@@ -79,7 +82,7 @@ export async function resolveTargets(opts: ConnectionOptions, env: NodeJS.Proces
     ...(opts.become ? { become: true } : {}),
     ...(opts.becomeUser ? { becomeUser: opts.becomeUser } : {}),
     ...(env.FLEETMEND_KEY_PASSPHRASE ? { passphrase: env.FLEETMEND_KEY_PASSPHRASE } : {}),
-    ...(env.FLEETMEND_BECOME_PASSWORD ? { becomePassword: env.FLEETMEND_BECOME_PASSWORD } : {}),
+    ...(becomePassword ? { becomePassword } : {}),
   };
   const targets: HostTarget[] = [];
   const specs = new Map<string, ConnectionSpec>();
