@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { FleetmendError, isUnreachable, toFleetmendError } from '../errors.js';
 import { isoNow, systemClock, type Clock } from '../executor/clock.js';
-import type { HostResult, HostStatus, RunEventListener, TaskResult } from '../executor/events.js';
+import type { HostError, HostResult, HostStatus, RunEventListener, TaskResult } from '../executor/events.js';
 import type { HostTarget } from '../executor/run-hosts.js';
 import { policyScope } from '../policy/scope.js';
 import type { HostFacts } from '../facts/types.js';
@@ -296,6 +296,16 @@ function hostStatusOf(tasks: readonly TaskResult[]): HostStatus {
   return 'ok';
 }
 
+/**
+ * The host's error: the connection's, else that of the task that ended the host, so an
+ * unreachable/failed host always names its error class (terminal, store, reports) like a sweep.
+ */
+function hostError(tasks: readonly TaskResult[], error?: FleetmendError): { error?: HostError } {
+  if (error) return { error: { code: error.code, message: error.message } };
+  const ending = tasks.find((t) => endsHost(t) && t.error);
+  return ending?.error ? { error: { code: ending.error.code, message: `task "${ending.task}": ${ending.error.message}` } } : {};
+}
+
 function endsHost(t: TaskResult): boolean {
   return t.status === 'unreachable' || (t.status === 'failed' && !isIgnored(t));
 }
@@ -340,7 +350,7 @@ async function playOnHost(
     started_at: started,
     finished_at: isoNow(env.clock),
     tasks: results,
-    ...(error ? { error: { code: error.code, message: error.message } } : {}),
+    ...hostError(results, error),
     ...(host.groups ? { groups: host.groups } : {}),
   });
   let transport: Transport;

@@ -29,10 +29,17 @@ export function newNonce(): string {
   return randomBytes(12).toString('hex');
 }
 
+/** The parse error that marks a sample whose output went over the transport's cap. */
+const CAPPED_SECTION = '*';
+
+function cappedMessage(cap: number, received: number): string {
+  return `output capped at ${cap} bytes (${received} bytes received); the rest was dropped`;
+}
+
 /** Collects one sample in one round trip. */
 export async function collectSample(t: Transport, nonce: string, clock: Clock, onEvent: RunEventListener): Promise<FactSample> {
   const script = buildFactsScript(nonce);
-  const res = await t.exec(script, { become: true });
+  const res = await t.exec(script, { become: true, label: 'the facts script' });
   onEvent({
     type: 'command',
     host: t.spec.name,
@@ -43,7 +50,7 @@ export async function collectSample(t: Transport, nonce: string, clock: Clock, o
   });
   const sample = parseSample(splitSections(res.stdout, nonce), clock.now());
   if (res.truncated) {
-    sample.parse_errors.push({ section: '*', message: `output capped at ${res.bytes} bytes received; the rest was dropped` });
+    sample.parse_errors.push({ section: CAPPED_SECTION, message: cappedMessage(t.spec.maxOutputBytes, res.bytes) });
   }
   return sample;
 }
@@ -66,7 +73,7 @@ export async function sweepHost(host: HostTarget, transport: Transport, opts: Sw
     const last = samples[samples.length - 1];
     const diagnosis = diagnose(facts);
     const compliance = opts.policy ? evaluatePolicy(opts.policy, policyScope(facts, diagnosis)) : undefined;
-    const auditError = last ? auditctlError(last.auditctl) : undefined;
+    const auditError = last ? withCap(auditctlError(last.auditctl), last) : undefined;
     return {
       host: host.name,
       address: transport.connectedAddress?.replace(/:\d+$/, '') ?? host.address,
@@ -84,6 +91,16 @@ export async function sweepHost(host: HostTarget, transport: Transport, opts: Sw
   } finally {
     await transport.close();
   }
+}
+
+/**
+ * When the status could not be read because the host sent more than the cap, the cap is the
+ * cause worth naming (E_OUTPUT_CAP), not the parser that found nothing where it looked.
+ */
+function withCap(err: FleetmendError | undefined, sample: FactSample): FleetmendError | undefined {
+  const capped = sample.parse_errors.find((e) => e.section === CAPPED_SECTION);
+  if (!err || !capped) return err;
+  return new FleetmendError('E_OUTPUT_CAP', `${capped.message}; ${err.message}`);
 }
 
 /** A host whose audit status could not be read has failed the sweep's one job. */

@@ -211,6 +211,7 @@ export class Ssh2Transport implements Transport {
     const timeoutMs = opts.timeoutMs ?? this.spec.commandTimeoutMs;
     const out = new CappedOutput(opts.maxOutputBytes ?? this.spec.maxOutputBytes);
     const started = Date.now();
+    const shown = opts.label ?? briefCommand(command);
     return new Promise<ExecResult>((resolve, reject) => {
       let settled = false;
       let channel: ClientChannel | undefined;
@@ -226,8 +227,8 @@ export class Ssh2Transport implements Transport {
           reject(e);
         } else resolve(r!);
       };
-      const timer = setTimeout(() => finish(this.err('E_CMD_TIMEOUT', `command timed out after ${timeoutMs} ms on ${this.spec.name}: ${command}`)), timeoutMs);
-      const onAbort = (): void => finish(this.err('E_INTERRUPTED', `command interrupted on ${this.spec.name}: ${command}`));
+      const timer = setTimeout(() => finish(this.err('E_CMD_TIMEOUT', `command timed out after ${timeoutMs} ms on ${this.spec.name}: ${shown}`)), timeoutMs);
+      const onAbort = (): void => finish(this.err('E_INTERRUPTED', `command interrupted on ${this.spec.name}: ${shown}`));
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const becomeError = (reason: string): FleetmendError =>
@@ -249,7 +250,7 @@ export class Ssh2Transport implements Transport {
           stream.on('close', () => {
             // the connection's own close event comes first when it dropped: look after it
             setImmediate(() => {
-              if (exitCode === undefined && this.dead) return finish(this.err('E_DISCONNECTED', `connection to ${this.where} lost during command: ${command}`));
+              if (exitCode === undefined && this.dead) return finish(this.err('E_DISCONNECTED', `connection to ${this.where} lost during command: ${shown}`));
               const stderr = out.stderr();
               if (wrap.wrapped && exitCode !== 0) {
                 const reason = detectSudoFailure(out.stderrHead());
@@ -302,6 +303,17 @@ export class Ssh2Transport implements Transport {
     this.lease = undefined;
     if (lease) await lease.release();
   }
+}
+
+/**
+ * A command as an error message names it: a multi-line script would bury the error (and the
+ * terminal line) under kilobytes of shell, so its first line, shortened, stands for it.
+ */
+export function briefCommand(command: string, max = 120): string {
+  const lines = command.split('\n').filter((l) => l.trim() !== '');
+  const first = (lines[0] ?? '').trim();
+  const more = lines.length > 1 ? ` … (+${lines.length - 1} lines)` : '';
+  return (first.length > max ? `${first.slice(0, max)}…` : first) + more;
 }
 
 /** Ask the remote to kill the command, then close the channel; the connection stays usable. */

@@ -65,6 +65,8 @@ export interface ExecOptions {
   stdin?: string;
   maxOutputBytes?: number;
   signal?: AbortSignal;
+  /** How error messages name the command (default: its first line, shortened). */
+  label?: string;
 }
 
 export interface ExecResult {
