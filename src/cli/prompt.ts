@@ -1,7 +1,11 @@
+import { FleetmendError } from '../errors.js';
+
 /** Reads a secret from the terminal without echoing it (key passphrases, sudo passwords). */
 export function promptSecret(question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
   return new Promise((resolve, reject) => {
-    if (!input.isTTY || typeof input.setRawMode !== 'function') return reject(new Error('not a terminal'));
+    if (!input.isTTY || typeof input.setRawMode !== 'function') {
+      return reject(new FleetmendError('E_USAGE', `cannot ask: stdin is not a terminal (${question.trim()})`));
+    }
     output.write(question);
     input.setRawMode(true);
     input.resume();

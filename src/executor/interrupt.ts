@@ -46,5 +46,6 @@ export function installInterrupt(
 export function noInterrupt(): Interrupt {
   const a = new AbortController();
   const b = new AbortController();
+  setMaxListeners(0, a.signal, b.signal);
   return { stopStarting: a.signal, abortInFlight: b.signal, interrupted: false, dispose() {} };
 }
