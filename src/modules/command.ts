@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
+import { splitShellWords } from '../util/shellwords.js';
 import { boolLike, intLike, run, shellQuote } from './common.js';
 import type { Checked, Module, ModuleContext, ModuleOutcome } from './types.js';
 
@@ -25,37 +26,7 @@ export type CommandArgs = z.infer<typeof commandArgs>;
 
 /** Splits a command line into words (quotes respected, no expansion of any kind). */
 export function splitWords(line: string): string[] {
-  const words: string[] = [];
-  let cur = '';
-  let inWord = false;
-  let quote: '"' | "'" | null = null;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i] as string;
-    if (quote === "'") {
-      if (ch === "'") quote = null;
-      else cur += ch;
-    } else if (quote === '"') {
-      if (ch === '"') quote = null;
-      else if (ch === '\\' && i + 1 < line.length && '"\\$`'.includes(line[i + 1] as string)) cur += line[++i];
-      else cur += ch;
-    } else if (ch === "'" || ch === '"') {
-      quote = ch;
-      inWord = true;
-    } else if (ch === '\\' && i + 1 < line.length) {
-      cur += line[++i];
-      inWord = true;
-    } else if (/\s/.test(ch)) {
-      if (inWord) words.push(cur);
-      cur = '';
-      inWord = false;
-    } else {
-      cur += ch;
-      inWord = true;
-    }
-  }
-  if (quote) throw new FleetmendError('E_MODULE', `unterminated ${quote} quote in command: ${line}`);
-  if (inWord) words.push(cur);
-  return words;
+  return splitShellWords(line, (quote) => new FleetmendError('E_MODULE', `unterminated ${quote} quote in command: ${line}`));
 }
 
 export interface CommandPlan {

@@ -6,6 +6,7 @@
  * the host directly would bypass the bastion the inventory asked for.
  */
 import { FleetmendError } from '../errors.js';
+import { splitShellWords as splitWords } from '../util/shellwords.js';
 import { mapStrictHostKeyChecking, parseJumpHop, parseProxyJump, type JumpHop, type SshOptions } from './sshconfig.js';
 
 export interface SshCommonArgs extends SshOptions {
@@ -15,37 +16,7 @@ export interface SshCommonArgs extends SshOptions {
 
 /** POSIX-shell-like word splitting: quotes and backslashes, no expansion. */
 export function splitShellWords(s: string): string[] {
-  const words: string[] = [];
-  let cur = '';
-  let inWord = false;
-  let quote: '"' | "'" | undefined;
-  for (let i = 0; i < s.length; i++) {
-    const ch = s[i]!;
-    if (quote === "'") {
-      if (ch === "'") quote = undefined;
-      else cur += ch;
-    } else if (quote === '"') {
-      if (ch === '"') quote = undefined;
-      else if (ch === '\\' && i + 1 < s.length && '"\\$`'.includes(s[i + 1]!)) cur += s[++i];
-      else cur += ch;
-    } else if (ch === "'" || ch === '"') {
-      quote = ch;
-      inWord = true;
-    } else if (ch === '\\' && i + 1 < s.length) {
-      cur += s[++i];
-      inWord = true;
-    } else if (/\s/.test(ch)) {
-      if (inWord) words.push(cur);
-      cur = '';
-      inWord = false;
-    } else {
-      cur += ch;
-      inWord = true;
-    }
-  }
-  if (quote) throw new FleetmendError('E_INVENTORY', `unbalanced quote in ssh args: ${s}`);
-  if (inWord) words.push(cur);
-  return words;
+  return splitWords(s, () => new FleetmendError('E_INVENTORY', `unbalanced quote in ssh args: ${s}`));
 }
 
 /** The simple form `ssh [-q] [-p PORT] [-l USER] [-i KEY] [-o K=V] -W %h:%p [user@]bastion` as a hop. */
