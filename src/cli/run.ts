@@ -12,8 +12,6 @@ import { addReportOptions, prepareRenderer, writeRunReports, type ReportOptions 
 import { RunSession } from './session.js';
 import type { CliIO } from './sweep.js';
 import { collect, newRunId } from './util.js';
-import { acquireInventoryLock } from '../schedule/index.js';
-import { defaultStateDir } from '../store/index.js';
 import { selectHosts as selectPattern } from '../inventory/index.js';
 
 export interface RunCliOptions extends ConnectionOptions, ReportOptions {
@@ -87,11 +85,7 @@ export async function runAction(playbookFile: string, opts: RunCliOptions, io: C
     ...(limit ? { limit } : {}),
     ...(opts.resume ? { resumed_from: opts.resume } : {}),
   };
-  const releaseLock = acquireInventoryLock(opts.stateDir ?? defaultStateDir(io.env), opts.inventory, {
-    env: io.env,
-    onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
-  });
-  const session = new RunSession(run, io, { store: opts.store, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), quiet: !!opts.quiet });
+  const session = new RunSession(run, io, { store: opts.store, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), quiet: !!opts.quiet, inventory: opts.inventory });
   try {
     const skip = opts.resume ? finishedHosts(session, opts.resume) : new Set<string>();
     if (skip.size) io.stderr.write(`resume ${opts.resume}: ${skip.size} host(s) already done, skipped\n`);
@@ -146,7 +140,6 @@ export async function runAction(playbookFile: string, opts: RunCliOptions, io: C
     return exitCodeFor(summary, session.interrupt.interrupted);
   } finally {
     session.dispose();
-    releaseLock();
   }
 }
 

@@ -6,6 +6,7 @@ import { defaultStateDir, openStore, type RunStore } from '../store/index.js';
 import { TransportFactory } from '../transport/index.js';
 import type { ConnectionSpec, Transport } from '../transport/types.js';
 import { Progress } from './progress.js';
+import { acquireInventoryLock } from '../schedule/index.js';
 import type { CliIO } from './sweep.js';
 
 /**
@@ -22,11 +23,21 @@ export class RunSession {
   private readonly taskSeq = new Map<string, number>();
   private readonly onAbort = () => void Promise.all([...this.live].map((t) => t.close().catch(() => undefined)));
 
+  private readonly releaseLock: () => void;
+
+  /**
+   * Takes the inventory lock first: one sweep or run of an inventory at a time (a scheduler's
+   * own runs nest inside its lock).
+   */
   constructor(
     readonly run: RunInfo,
     private readonly io: CliIO,
-    opts: { store: boolean; stateDir?: string; quiet?: boolean },
+    opts: { store: boolean; stateDir?: string; quiet?: boolean; inventory: string },
   ) {
+    this.releaseLock = acquireInventoryLock(opts.stateDir ?? defaultStateDir(io.env), opts.inventory, {
+      env: io.env,
+      onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
+    });
     this.store = opts.store ? openStore(opts.stateDir ?? defaultStateDir(io.env)) : undefined;
     this.progress = new Progress(io.stderr, opts.quiet);
     this.interrupt = io.interrupt
@@ -45,10 +56,16 @@ export class RunSession {
     this.store?.startRun(this.run, [...hosts]);
   }
 
-  /** A transport for `spec`, closed by the second signal if still in flight. */
+  /**
+   * A transport for `spec`: the second signal aborts its commands in flight (they end as
+   * E_INTERRUPTED, the host `interrupted`, not `unreachable`) and closes it.
+   */
   transport(spec: ConnectionSpec): Transport {
     const t = this.factory.create(spec);
     this.live.add(t);
+    const exec = t.exec.bind(t);
+    const abort = this.interrupt.abortInFlight;
+    t.exec = (command, opts = {}) => exec(command, { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, abort]) : abort });
     const close = t.close.bind(t);
     t.close = async () => {
       this.live.delete(t);
@@ -91,5 +108,6 @@ export class RunSession {
     this.interrupt.abortInFlight.removeEventListener('abort', this.onAbort);
     this.interrupt.dispose();
     this.store?.close();
+    this.releaseLock();
   }
 }

@@ -6,8 +6,7 @@ import { RunSession } from './session.js';
 import { resolve } from 'node:path';
 import { loadPolicy } from '../policy/index.js';
 import type { Policy } from '../policy/types.js';
-import { defaultStateDir, type RunStore } from '../store/index.js';
-import { acquireInventoryLock } from '../schedule/index.js';
+import type { RunStore } from '../store/index.js';
 import { sinceLastReport } from '../drift/index.js';
 import { runSweep } from '../sweep/index.js';
 import { addConnectionOptions, resolveTargets, type ConnectionOptions } from './context.js';
@@ -75,12 +74,7 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
     inventory: resolve(opts.inventory),
     ...(opts.limit ? { limit: opts.limit } : {}),
   };
-  // one sweep or run of an inventory at a time (a scheduler's own runs nest inside its lock)
-  const releaseLock = acquireInventoryLock(opts.stateDir ?? defaultStateDir(io.env), opts.inventory, {
-    env: io.env,
-    onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
-  });
-  const session = new RunSession(run, io, { store: opts.store, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), quiet: !!opts.quiet });
+  const session = new RunSession(run, io, { store: opts.store, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), quiet: !!opts.quiet, inventory: opts.inventory });
   try {
     session.start(targets.map((t) => t.name));
     const outcome = await runSweep({
@@ -106,7 +100,6 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
     return exitCodeFor(outcome.summary, session.interrupt.interrupted);
   } finally {
     session.dispose();
-    releaseLock();
   }
 }
 
