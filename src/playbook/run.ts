@@ -288,7 +288,14 @@ function skippedTask(play: Play, task: Task, msg: string): TaskResult {
   return { play: play.name, task: task.name, module: task.moduleName, status: 'skipped', changed: false, msg, duration_ms: 0 };
 }
 
+function statusOfError(e: FleetmendError): HostStatus {
+  if (e.code === 'E_INTERRUPTED') return 'interrupted';
+  return isUnreachable(e) ? 'unreachable' : 'failed';
+}
+
 function hostStatusOf(tasks: readonly TaskResult[]): HostStatus {
+  // a command aborted by the second signal ended the host: neither its failure nor unreachable
+  if (tasks.some((t) => endsHost(t) && t.error?.code === 'E_INTERRUPTED')) return 'interrupted';
   if (tasks.some((t) => t.status === 'unreachable')) return 'unreachable';
   if (tasks.some((t) => t.status === 'failed' && !isIgnored(t))) return 'failed';
   if (tasks.some((t) => t.status === 'changed')) return 'changed';
@@ -346,7 +353,7 @@ async function playOnHost(
     host: host.name,
     address: host.address,
     port: host.port,
-    status: error ? (isUnreachable(error) ? 'unreachable' : 'failed') : hostStatusOf(results),
+    status: error ? statusOfError(error) : hostStatusOf(results),
     started_at: started,
     finished_at: isoNow(env.clock),
     tasks: results,
@@ -371,9 +378,15 @@ async function playOnHost(
   const results: TaskResult[] = [];
   const notified = new Set<string>();
   let ended = false;
+  // Work left undone because of the signal: the host is `interrupted` (retried, resumed), never
+  // `skipped` (which the retry file and --resume take as nothing to do).
+  let interrupted: FleetmendError | undefined;
+  const interruptedBefore = (what: string) =>
+    (interrupted ??= new FleetmendError('E_INTERRUPTED', `the run was interrupted before ${what}`, { host: host.name }));
   try {
     for (const task of tasks) {
       const stop = batch.abort.reason ?? (env.opts.signal?.aborted ? 'run interrupted' : undefined);
+      if (!ended && !batch.abort.reason && stop) interruptedBefore(`task "${task.name}"`);
       if (ended || stop) {
         results.push(skippedTask(play, task, ended ? 'host failed earlier in the play' : (stop as string)));
         continue;
@@ -387,7 +400,11 @@ async function playOnHost(
       }
     }
     for (const handler of play.handlers) {
-      if (ended || !notified.has(handler.name) || env.opts.signal?.aborted) continue;
+      if (ended || !notified.has(handler.name)) continue;
+      if (env.opts.signal?.aborted) {
+        interruptedBefore(`handler "${handler.name}"`);
+        continue;
+      }
       const r = await runTask(env, handler, run);
       results.push(r);
       if (endsHost(r)) ended = true;
@@ -395,7 +412,7 @@ async function playOnHost(
   } finally {
     await run.transport.current.close().catch(() => undefined);
   }
-  return result(results);
+  return result(results, interrupted);
 }
 
 const defaultRunHosts: RunHostsHook = (hosts, job) => Promise.all(hosts.map((h) => job(h)));
