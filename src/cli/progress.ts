@@ -45,6 +45,12 @@ export class Progress {
   }
 }
 
+/** The most severe finding worth a glance (low/info ones stay in the reports). */
+function notable(r: HostResult): string {
+  const f = r.diagnosis?.findings.find((x) => x.severity !== 'low' && x.severity !== 'info');
+  return f?.code ?? '';
+}
+
 function lineFor(r: HostResult): string {
   const state = r.diagnosis ? ` ${r.diagnosis.state}` : '';
   const err = r.error ? ` ${r.error.code}: ${r.error.message}` : '';
@@ -64,7 +70,7 @@ export function summaryTable(results: readonly HostResult[], summary: RunSummary
     r.diagnosis?.state ?? '-',
     r.audit ? `${r.audit.backlog}/${r.audit.backlog_limit}` : '-',
     r.audit ? String(r.audit.lost) : '-',
-    r.error ? r.error.code : (r.diagnosis?.findings[0]?.code ?? ''),
+    r.error ? r.error.code : notable(r),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
   const fmt = (row: string[]) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();

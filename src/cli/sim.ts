@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { sweepAction, type CliIO, type SweepCliOptions } from './sweep.js';
+import type { HostResult } from '../executor/events.js';
 import { DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_MAX_OUTPUT } from './context.js';
 import { DEFAULT_FORMATS } from './reports.js';
 import { parsePositiveInt, parseSeconds } from './util.js';
@@ -26,6 +27,19 @@ export function simCommand(program: Command, io: CliIO): Command {
         log: (line) => io.stdout.write(`${line}\n`),
       });
     });
+}
+
+/** What an operator should read first: each host's serious findings with the safe action. */
+function findingsDigest(hosts: readonly HostResult[]): string {
+  const lines: string[] = [];
+  for (const h of hosts) {
+    if (h.error) lines.push(`  ${h.host}: ${h.status} (${h.error.code}) ${h.error.message}`);
+    for (const f of h.diagnosis?.findings ?? []) {
+      if (f.severity === 'low' || f.severity === 'info') continue;
+      lines.push(`  ${h.host}: [${f.severity}] ${f.message}\n      → ${f.action}`);
+    }
+  }
+  return lines.length ? `\nWhat needs attention:\n${lines.join('\n')}\n` : '\nNothing needs attention.\n';
 }
 
 interface DemoOptions {
@@ -72,7 +86,14 @@ async function demoAction(opts: DemoOptions, io: CliIO): Promise<number> {
       format: [...DEFAULT_FORMATS, 'junit'],
     };
     void DEFAULT_CONNECT_TIMEOUT_S;
-    const code = await sweepAction(sweep, io);
+    let highlights = '';
+    const code = await sweepAction(sweep, {
+      ...io,
+      onRunFinished: (run, _summary, store) => {
+        if (store) highlights = findingsDigest(store.getRun(run.id).hosts);
+      },
+    });
+    io.stdout.write(highlights);
     io.stdout.write(
       `\nThe demo swept ${fleet.hosts.length} simulated hosts over SSH (exit code ${code}: ` +
         `2 = a host failed or is non-compliant, 4 = unreachable, 6 = both).\n` +
