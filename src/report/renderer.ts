@@ -109,6 +109,28 @@ function lineOf(err: unknown): { line?: number; column?: number } {
   return m ? { line: Number(m[1]) } : {};
 }
 
+/**
+ * Handlebars' parse errors name the line only in their text; its (jison) parser knows where the
+ * offending token starts. Parse again with a parser object of our own that keeps that location.
+ */
+function parseErrorAt(src: string): { line: number; column: number } | undefined {
+  type Loc = { last_line: number; last_column: number };
+  const base = (Handlebars as unknown as { Parser?: object }).Parser;
+  if (!base) return undefined;
+  const parser = Object.create(base) as { parse(text: string): unknown; parseError(msg: string, hash: { loc?: Loc }): never };
+  let loc: Loc | undefined;
+  parser.parseError = (msg, hash) => {
+    loc = hash.loc;
+    throw new Error(msg);
+  };
+  try {
+    parser.parse(src);
+  } catch {
+    // expected: the location was kept
+  }
+  return loc ? { line: loc.last_line, column: loc.last_column + 1 } : undefined;
+}
+
 function toFault(err: unknown, file: string): TemplateFault {
   if (err instanceof TemplateFault) {
     if (err.file === undefined) err.file = file;
@@ -120,7 +142,10 @@ function toFault(err: unknown, file: string): TemplateFault {
 }
 
 function templateError(fault: TemplateFault, phase: 'compile' | 'render'): FleetmendError {
-  const first = fault.message.split('\n')[0] ?? fault.message;
+  const lines = fault.message.split('\n');
+  // a parse error's last line says what was expected and what came instead
+  const expecting = lines.length > 1 && lines[lines.length - 1]!.startsWith('Expecting') ? ` ${lines[lines.length - 1]}` : '';
+  const first = (lines[0] ?? fault.message) + expecting;
   return new FleetmendError('E_TEMPLATE', `template ${phase} error: ${first}`, {
     position: {
       file: fault.file ?? '<template>',
@@ -198,14 +223,17 @@ export function createRenderer(opts: { templateDir?: string } = {}): Renderer {
 
   const compileFile = (file: string, noEscape: boolean): Compiled => {
     let compiled: HandlebarsTemplateDelegate;
+    let src: string | undefined;
     try {
-      const src = readFileSync(file, 'utf8');
+      src = readFileSync(file, 'utf8');
       const ast = env.parse(src);
       // precompile runs the whole compiler, so compiler errors surface now, not mid-report.
       env.precompile(ast, { noEscape });
       compiled = env.compile(ast, { noEscape, preventIndent: true });
     } catch (err) {
-      throw templateError(toFault(err, file), 'compile');
+      const fault = toFault(err, file);
+      const at = src !== undefined && fault.column === undefined ? parseErrorAt(src) : undefined;
+      throw templateError(at ? new TemplateFault(fault.message, at.line, at.column, file) : fault, 'compile');
     }
     return (context: unknown, options?: unknown) => {
       try {
