@@ -52,14 +52,38 @@ export async function loadPrivateKey(file: string, passphrase: string | undefine
   return { file: path, key };
 }
 
+/**
+ * Key files read and decrypted once per run, shared by every connection (a 1,000-host sweep
+ * otherwise read, parsed and decrypted the same file 1,000 times). Failures are cached too, and
+ * re-thrown with the host that asked.
+ */
+export class KeyCache {
+  private readonly loaded = new Map<string, Map<string | undefined, Promise<LoadedKey>>>();
+
+  load(file: string, passphrase: string | undefined, host?: string): Promise<LoadedKey> {
+    const path = expandTilde(file);
+    let byPassphrase = this.loaded.get(path);
+    if (!byPassphrase) this.loaded.set(path, (byPassphrase = new Map()));
+    let p = byPassphrase.get(passphrase);
+    if (!p) {
+      p = loadPrivateKey(path, passphrase);
+      byPassphrase.set(passphrase, p);
+    }
+    return p.catch((err: unknown) => {
+      throw err instanceof FleetmendError && host !== undefined ? new FleetmendError(err.code, err.message, { host }) : err;
+    });
+  }
+}
+
 /** The explicit key must load; candidates that are missing or undecryptable are skipped. */
-export async function loadKeys(auth: AuthSpec, host?: string): Promise<LoadedKey[]> {
+export async function loadKeys(auth: AuthSpec, host?: string, cache?: KeyCache): Promise<LoadedKey[]> {
+  const load = (file: string): Promise<LoadedKey> => (cache ? cache.load(file, auth.passphrase, host) : loadPrivateKey(file, auth.passphrase, host));
   const keys: LoadedKey[] = [];
-  if (auth.privateKeyFile !== undefined) keys.push(await loadPrivateKey(auth.privateKeyFile, auth.passphrase, host));
+  if (auth.privateKeyFile !== undefined) keys.push(await load(auth.privateKeyFile));
   for (const f of auth.identityFiles ?? []) {
     if (keys.some((k) => k.file === expandTilde(f))) continue;
     try {
-      keys.push(await loadPrivateKey(f, auth.passphrase, host));
+      keys.push(await load(f));
     } catch {
       // OpenSSH in batch mode skips identity files it cannot use
     }

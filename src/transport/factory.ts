@@ -1,7 +1,9 @@
 /**
- * Wiring for a run: one KnownHostsCache (each known_hosts file read once) and one BastionPool
- * (bastion connections shared by all targets behind them, reference-counted) per factory.
+ * Wiring for a run: one KnownHostsCache (each known_hosts file read once), one KeyCache (each key
+ * file decrypted once) and one BastionPool (bastion connections shared by all targets behind
+ * them, reference-counted) per factory.
  */
+import { KeyCache } from './auth.js';
 import { KnownHosts, KnownHostsCache } from './knownhosts.js';
 import { Ssh2Transport, type BastionLease, type BastionProvider } from './ssh2.js';
 import type { ConnectionSpec, TransportLogger } from './types.js';
@@ -67,6 +69,7 @@ export interface TransportFactoryOptions {
 export class TransportFactory {
   readonly knownHosts: KnownHostsCache | KnownHosts;
   readonly bastions: BastionPool;
+  readonly keys = new KeyCache();
   private readonly logger: TransportLogger | undefined;
 
   constructor(opts: TransportFactoryOptions = {}) {
@@ -78,7 +81,7 @@ export class TransportFactory {
   }
 
   create(spec: ConnectionSpec): Ssh2Transport {
-    return new Ssh2Transport(spec, { knownHosts: this.knownHosts, bastions: this.bastions, ...(this.logger ? { logger: this.logger } : {}) });
+    return new Ssh2Transport(spec, { knownHosts: this.knownHosts, bastions: this.bastions, keys: this.keys, ...(this.logger ? { logger: this.logger } : {}) });
   }
 
   /** Create and connect; on failure nothing stays open. */

@@ -10,7 +10,7 @@ import ssh2, { type Client as Ssh2Client, type ClientChannel, type ConnectConfig
 const { Client } = ssh2;
 import type { Duplex } from 'node:stream';
 import { FleetmendError } from '../errors.js';
-import { agentSocketFor, loadKeys, makeAuthHandler, planAuth } from './auth.js';
+import { agentSocketFor, loadKeys, makeAuthHandler, planAuth, type KeyCache } from './auth.js';
 import { buildBecomeCommand, detectSudoFailure, isSudoRetryPrompt } from './become.js';
 import { dialTcp, waitForBanner } from './dial.js';
 import { KnownHosts, KnownHostsCache } from './knownhosts.js';
@@ -32,6 +32,8 @@ export interface Ssh2TransportOptions {
   logger?: TransportLogger;
   /** Shared bastion connections; without it each target opens its own bastion connection. */
   bastions?: BastionProvider;
+  /** Key files decrypted once per run; without it each connect reads its key files. */
+  keys?: KeyCache;
 }
 
 /** ssh2 names for a key type recorded in known_hosts (RSA keys sign with SHA-2 variants). */
@@ -89,7 +91,7 @@ export class Ssh2Transport implements Transport {
     const deadline = Date.now() + spec.connectTimeoutMs;
     const remaining = (): number => Math.max(1, deadline - Date.now());
     const knownHosts = this.opts.knownHosts instanceof KnownHostsCache ? await this.opts.knownHosts.get(spec.knownHostsFile) : this.opts.knownHosts;
-    const keys = await loadKeys(spec.auth, spec.name);
+    const keys = await loadKeys(spec.auth, spec.name, this.opts.keys);
     const dialDeadline = Math.min(deadline, Date.now() + (spec.dialTimeoutMs ?? spec.connectTimeoutMs));
     const dialRemaining = (): number => Math.max(1, dialDeadline - Date.now());
     const sock = await this.openStream(dialRemaining);
