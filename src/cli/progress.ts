@@ -1,4 +1,5 @@
-import type { HostResult, RunEvent, RunSummary } from '../executor/events.js';
+import type { HostResult, RunEvent, RunSummary, TaskResult } from '../executor/events.js';
+import { diffLines } from '../report/index.js';
 
 /**
  * Terminal output, a consumer of run events: a live counter on a TTY, one plain line per host
@@ -13,6 +14,8 @@ export class Progress {
   constructor(
     private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
     private readonly quiet = false,
+    /** Print the before/after of every change (run --diff). */
+    private readonly showDiff = false,
   ) {}
 
   readonly listener = (e: RunEvent): void => {
@@ -28,6 +31,9 @@ export class Progress {
         if (this.out.isTTY) this.draw(false);
         else this.out.write(`${lineFor(e.result)}\n`);
         break;
+      case 'task':
+        this.task(e.host, e.result);
+        break;
       case 'run-end':
         if (this.out.isTTY) this.draw(true);
         break;
@@ -35,6 +41,20 @@ export class Progress {
         break;
     }
   };
+
+  /** Failed tasks always, diffs of changes with --diff, like ansible-playbook. */
+  private task(host: string, t: TaskResult): void {
+    const failed = t.status === 'failed' || t.status === 'unreachable';
+    const diffs = this.showDiff && t.changed ? (t.diff ?? []) : [];
+    if (!failed && !diffs.length && !t.warnings?.length) return;
+    const lines = [`${this.out.isTTY ? '\r\x1b[2K' : ''}TASK [${t.task}] ${host}: ${t.status}${t.msg ? ` - ${t.msg}` : ''}`];
+    for (const w of t.warnings ?? []) lines.push(`  warning: ${w}`);
+    for (const d of diffs) {
+      lines.push(`  --- before${d.path ? `: ${d.path}` : ''}`, `  +++ after${d.path ? `: ${d.path}` : ''}`);
+      for (const l of diffLines(d.before, d.after)) if (l.sign !== ' ') lines.push(`  ${l.sign}${l.text}`);
+    }
+    this.out.write(lines.join('\n') + '\n');
+  }
 
   private draw(final: boolean): void {
     const now = Date.now();

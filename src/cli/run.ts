@@ -85,7 +85,7 @@ export async function runAction(playbookFile: string, opts: RunCliOptions, io: C
     ...(limit ? { limit } : {}),
     ...(opts.resume ? { resumed_from: opts.resume } : {}),
   };
-  const session = new RunSession(run, io, { store: opts.store, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), quiet: !!opts.quiet, inventory: opts.inventory });
+  const session = new RunSession(run, io, { store: opts.store, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), quiet: !!opts.quiet, inventory: opts.inventory, diff: !!opts.diff });
   try {
     const skip = opts.resume ? finishedHosts(session, opts.resume) : new Set<string>();
     if (skip.size) io.stderr.write(`resume ${opts.resume}: ${skip.size} host(s) already done, skipped\n`);

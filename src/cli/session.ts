@@ -32,14 +32,14 @@ export class RunSession {
   constructor(
     readonly run: RunInfo,
     private readonly io: CliIO,
-    opts: { store: boolean; stateDir?: string; quiet?: boolean; inventory: string },
+    opts: { store: boolean; stateDir?: string; quiet?: boolean; inventory: string; diff?: boolean },
   ) {
     this.releaseLock = acquireInventoryLock(opts.stateDir ?? defaultStateDir(io.env), opts.inventory, {
       env: io.env,
       onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
     });
     this.store = opts.store ? openStore(opts.stateDir ?? defaultStateDir(io.env)) : undefined;
-    this.progress = new Progress(io.stderr, opts.quiet);
+    this.progress = new Progress(io.stderr, opts.quiet, opts.diff);
     this.interrupt = io.interrupt
       ? io.interrupt()
       : installInterrupt((sig, stage) =>
@@ -74,10 +74,32 @@ export class RunSession {
     return t;
   }
 
+  /**
+   * Write-behind: hosts that finish in the same turn of the event loop are written in one
+   * transaction on the next turn, so a fleet finishing at once costs one write, not one per
+   * host, and a crash loses at most the results of one turn. Flushed before the run finishes.
+   */
+  private pending: HostResult[] = [];
+  private flushScheduled = false;
+
+  private queueHost(result: HostResult): void {
+    this.pending.push(result);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    this.store?.recordHosts(this.run.id, batch);
+  }
+
   readonly listener = (e: RunEvent): void => {
     this.progress.listener(e);
     if (!this.store) return;
-    if (e.type === 'host-done') this.store.recordHost(this.run.id, e.result);
+    if (e.type === 'host-done') this.queueHost(e.result);
     else if (e.type === 'task') {
       const seq = (this.taskSeq.get(e.host) ?? 0) + 1;
       this.taskSeq.set(e.host, seq);
@@ -86,7 +108,8 @@ export class RunSession {
   };
 
   finish(run: RunInfo, summary: RunSummary, results: readonly HostResult[], rerecord: (r: HostResult) => boolean): void {
-    for (const r of results) if (rerecord(r)) this.store?.recordHost(this.run.id, r);
+    this.flush();
+    this.store?.recordHosts(this.run.id, results.filter(rerecord));
     this.store?.finishRun(this.run.id, summary, {
       interrupted: this.interrupt.interrupted,
       ...(run.finished_at ? { finished_at: run.finished_at } : {}),
@@ -105,6 +128,7 @@ export class RunSession {
   }
 
   dispose(): void {
+    if (this.pending.length) this.flush();
     this.interrupt.abortInFlight.removeEventListener('abort', this.onAbort);
     this.interrupt.dispose();
     this.store?.close();

@@ -55,6 +55,8 @@ export interface RunStore {
   startRun(run: RunInfo, hosts: string[]): void;
   /** Record one finished host: one small transaction, safe to call again for the same host. */
   recordHost(runId: string, result: HostResult): void;
+  /** Several finished hosts in one transaction (what the runner's write-behind queue uses). */
+  recordHosts(runId: string, results: readonly HostResult[]): void;
   recordTask(runId: string, host: string, seq: number, task: TaskResult): void;
   finishRun(runId: string, summary: RunSummary, opts?: { interrupted?: boolean; finished_at?: string }): void;
   /** A run by id, unique id prefix, or `latest`. Throws E_USAGE when there is none. */
@@ -129,6 +131,7 @@ interface RunRow {
 class SqliteRunStore implements RunStore {
   private readonly stmt;
   private readonly recordHostTx: (runId: string, result: HostResult) => void;
+  private readonly recordHostsTx: (runId: string, results: readonly HostResult[]) => void;
 
   constructor(
     private readonly db: Database.Database,
@@ -198,6 +201,9 @@ class SqliteRunStore implements RunStore {
       ),
     };
     this.recordHostTx = db.transaction((runId: string, result: HostResult) => this.writeHost(runId, result));
+    this.recordHostsTx = db.transaction((runId: string, results: readonly HostResult[]) => {
+      for (const r of results) this.writeHost(runId, r);
+    });
   }
 
   startRun(run: RunInfo, hosts: string[]): void {
@@ -218,6 +224,10 @@ class SqliteRunStore implements RunStore {
 
   recordHost(runId: string, result: HostResult): void {
     this.recordHostTx(runId, result);
+  }
+
+  recordHosts(runId: string, results: readonly HostResult[]): void {
+    if (results.length) this.recordHostsTx(runId, results);
   }
 
   private writeHost(runId: string, raw: HostResult): void {

@@ -123,6 +123,19 @@ describe('fleetmend sweep against the simulated fleet (states scenario)', () => 
     expect(readFileSync(join(runDir, 'report.md'), 'utf8')).toContain('st-records-lost');
   });
 
+  it('lists the run and shows a host history from the store', async () => {
+    const runs = await cli(['runs', '--state-dir', join(dir, 'state'), '--json']);
+    expect(runs.code).toBe(0);
+    const list = JSON.parse(runs.stdout) as { id: string; mode: string; status: string; host_count: number }[];
+    expect(list[0]).toMatchObject({ id: doc.run.id, mode: 'sweep', status: 'finished', host_count: fleet.hosts.length });
+    const hist = await cli(['history', 'st-records-lost', '--state-dir', join(dir, 'state'), '--json']);
+    const rows = JSON.parse(hist.stdout) as { run_id: string; state: string; lost: number; backlog_limit: number }[];
+    expect(rows.at(-1)).toMatchObject({ run_id: doc.run.id, state: 'records-lost', backlog_limit: 8192 });
+    expect(rows.at(-1)!.lost).toBeGreaterThan(0);
+    const unknown = await cli(['history', 'no-such-host', '--state-dir', join(dir, 'state')]);
+    expect(unknown.code).toBe(1);
+  });
+
   it('re-renders the stored run without contacting a host', async () => {
     const before = fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0);
     const r = await cli(['report', 'latest', '--state-dir', join(dir, 'state'), '-o', join(dir, 're'), '--format', 'junit']);
