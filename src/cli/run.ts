@@ -101,16 +101,7 @@ export async function runAction(playbookFile: string, opts: RunCliOptions, io: C
         const names = new Set(selectPattern(inventory, pattern));
         return [...selected.values()].filter((h) => names.has(h.name));
       },
-      connect: async (host) => {
-        const t = session.transport(specs.get(host.name)!);
-        try {
-          await t.connect();
-        } catch (err) {
-          await t.close();
-          throw err;
-        }
-        return t;
-      },
+      connect: (host) => session.connect(specs.get(host.name)!),
       runHosts: (hosts, job) =>
         runHosts(hosts, job, { forks: opts.forks, clock: io.clock, interrupt: session.interrupt, onEvent: session.listener }),
       extraVars,

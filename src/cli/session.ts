@@ -96,6 +96,18 @@ export class RunSession {
     this.store?.recordHosts(this.run.id, batch);
   }
 
+  /** A connected transport; on failure nothing stays open. */
+  async connect(spec: ConnectionSpec): Promise<Transport> {
+    const t = this.transport(spec);
+    try {
+      await t.connect();
+    } catch (err) {
+      await t.close();
+      throw err;
+    }
+    return t;
+  }
+
   readonly listener = (e: RunEvent): void => {
     this.progress.listener(e);
     if (!this.store) return;
