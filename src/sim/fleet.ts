@@ -90,8 +90,10 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   const started: HostServer[] = [];
   const originalKeys = new Map<string, HostKey>();
   const build = (h: ScenarioHost, index: number): SimHost => {
-    const machine = new SimMachine(h.spec, clock, `${scenario.name}:${opts.seed ?? ''}:${h.spec.name}`);
     const faults = [...h.faults, ...(opts.faults?.[h.spec.name] ?? [])];
+    // the garbage is printed by the machine's auditctl: a fault given by option must reach it too
+    const spec = faults.some((f) => f.kind === 'auditctl-garbage') ? { ...h.spec, auditctl: 'garbage' as const } : h.spec;
+    const machine = new SimMachine(spec, clock, `${scenario.name}:${opts.seed ?? ''}:${h.spec.name}`);
     const key = generateHostKey();
     originalKeys.set(h.spec.name, key);
     const address = loopback ? `127.77.${Math.floor((index + 1) / 250)}.${((index + 1) % 250) + 1}` : '127.0.0.1';
@@ -115,9 +117,13 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   planned.forEach((h, i) => hosts.push(build(h, i)));
   try {
     const limit = opts.startConcurrency ?? 200;
-    for (let i = 0; i < hosts.length; i += limit) {
+    // A down host only reserves a free port and closes it again: started last, so the OS cannot
+    // hand that port to a listener of this fleet (seen at 1,000 hosts: the down host answered).
+    const isDown = (h: SimHost) => h.faults.some((f) => f.kind === 'down');
+    const order = [...hosts.filter((h) => !isDown(h)), ...hosts.filter(isDown)];
+    for (let i = 0; i < order.length; i += limit) {
       await Promise.all(
-        hosts.slice(i, i + limit).map(async (h) => {
+        order.slice(i, i + limit).map(async (h) => {
           await h.server.start();
           started.push(h.server);
           h.port = h.server.port;
