@@ -1,0 +1,229 @@
+/**
+ * Pure helpers of the benchmark: options, the result rows, the targets of issue 8 and the table.
+ * No I/O here (unit-tested in test/unit/bench.test.ts).
+ */
+
+export interface BenchOptions {
+  /** Real-sshd hosts (default 200). */
+  hosts: number;
+  /** Concurrency levels, fleetmend `--forks` and `xargs -P` alike (default 50,200). */
+  forks: number[];
+  /** Simulated hosts for the memory and per-host CPU figures (default 1000; 0 skips). */
+  simHosts: number;
+  /** Forks of the simulator runs (default 200). */
+  simForks: number;
+  /** Simulated hosts of the scale check (default 0 = skipped; the issue asks for 5000). */
+  scale: number;
+  /** Runs per measurement; the row reports the median by wall time (default 1). */
+  repeat: number;
+  skipSshd: boolean;
+  /** Also time the baseline with the runner's key exchange (curve25519), at the highest forks. */
+  sameKex: boolean;
+  /** Where the JSON result goes (default bench/results). */
+  out: string;
+}
+
+export const DEFAULTS: BenchOptions = {
+  hosts: 200,
+  forks: [50, 200],
+  simHosts: 1000,
+  simForks: 200,
+  scale: 0,
+  repeat: 1,
+  skipSshd: false,
+  sameKex: true,
+  out: 'bench/results',
+};
+
+export const USAGE = `usage: npm run bench -- [--hosts N] [--forks 50,200] [--sim-hosts 1000] [--sim-forks 200]
+                      [--scale 5000] [--repeat R] [--skip-sshd] [--no-same-kex] [--out DIR]`;
+
+function positiveInt(flag: string, v: string | undefined, min = 1): number {
+  const n = Number(v);
+  if (v === undefined || !/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new Error(`${flag} needs an integer >= ${min}, got ${v ?? 'nothing'}`);
+  return n;
+}
+
+/** Parses `process.argv.slice(2)`; throws on anything unknown (the bench is run by hand). */
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  const o: BenchOptions = { ...DEFAULTS, forks: [...DEFAULTS.forks] };
+  for (let i = 0; i < argv.length; i++) {
+    const raw = argv[i] as string;
+    const eq = raw.indexOf('=');
+    const flag = eq > 0 ? raw.slice(0, eq) : raw;
+    const value = (): string | undefined => (eq > 0 ? raw.slice(eq + 1) : argv[++i]);
+    switch (flag) {
+      case '--hosts': o.hosts = positiveInt(flag, value()); break;
+      case '--forks': {
+        const v = value() ?? '';
+        o.forks = v.split(',').map((x) => positiveInt(flag, x.trim()));
+        break;
+      }
+      case '--sim-hosts': o.simHosts = positiveInt(flag, value(), 0); break;
+      case '--sim-forks': o.simForks = positiveInt(flag, value()); break;
+      case '--scale': o.scale = positiveInt(flag, value(), 0); break;
+      case '--repeat': o.repeat = positiveInt(flag, value()); break;
+      case '--skip-sshd': o.skipSshd = true; break;
+      case '--no-same-kex': o.sameKex = false; break;
+      case '--out': o.out = value() ?? o.out; break;
+      case '-h': case '--help': throw new Error(USAGE);
+      default: throw new Error(`unknown option ${raw}\n${USAGE}`);
+    }
+  }
+  return o;
+}
+
+/** One measured child process (or process tree). */
+export interface Measurement {
+  wallS: number;
+  userS: number;
+  sysS: number;
+  /** Peak RSS in MB: of the process itself, or of the largest waited-for descendant (xargs). */
+  peakRssMb: number;
+  exitCode: number | null;
+  /** How CPU and RSS were obtained (`/usr/bin/time` or `/proc polling + bash times`). */
+  method: string;
+}
+
+export type Tool = 'fleetmend' | 'openssh' | 'openssh-x25519';
+
+export interface Row {
+  section: 'sshd' | 'sim' | 'scale';
+  tool: Tool;
+  hosts: number;
+  forks: number;
+  /** Hosts that produced a complete result (fleetmend: ok + failed; ssh: end marker seen). */
+  completed: number;
+  samples: number;
+  wallS: number;
+  hostsPerS: number;
+  cpuS: number;
+  peakRssMb: number;
+  /** fleetmend / baseline (same hosts and concurrency); absent on baseline rows. */
+  wallRatio?: number;
+  cpuRatio?: number;
+  note?: string;
+}
+
+export function cpuOf(m: Pick<Measurement, 'userS' | 'sysS'>): number {
+  return m.userS + m.sysS;
+}
+
+/** The run of `runs` with the median wall time (the lower middle one for an even count). */
+export function medianByWall<T extends { wallS: number }>(runs: readonly T[]): T {
+  if (runs.length === 0) throw new Error('no runs');
+  const sorted = [...runs].sort((a, b) => a.wallS - b.wallS);
+  return sorted[Math.floor((sorted.length - 1) / 2)] as T;
+}
+
+export function toRow(base: Omit<Row, 'wallS' | 'hostsPerS' | 'cpuS' | 'peakRssMb'>, m: Measurement): Row {
+  return { ...base, wallS: m.wallS, hostsPerS: m.wallS > 0 ? base.completed / m.wallS : 0, cpuS: cpuOf(m), peakRssMb: m.peakRssMb };
+}
+
+/** Adds fleetmend/baseline ratios to the fleetmend rows that have an `openssh` row at the same forks. */
+export function withRatios(rows: readonly Row[]): Row[] {
+  return rows.map((r) => {
+    if (r.tool !== 'fleetmend') return r;
+    const base = rows.find((b) => b.tool === 'openssh' && b.section === r.section && b.forks === r.forks && b.hosts === r.hosts);
+    if (!base) return r;
+    return { ...r, wallRatio: r.wallS / base.wallS, cpuRatio: r.cpuS / base.cpuS };
+  });
+}
+
+/**
+ * Per-sample per-host CPU of the runner without handshakes: the same fleet swept with 3 samples
+ * (interval 0) and with 1 sample pays the same connections, start-up and policy load; the
+ * difference is 2 extra samples on every host (collect + split + parse + diagnose + JSON).
+ */
+export function perHostSampleCpuMs(cpuOneS: number, cpuThreeS: number, hosts: number): number {
+  return ((cpuThreeS - cpuOneS) * 1000) / (2 * hosts);
+}
+
+export interface TargetResult {
+  name: string;
+  target: string;
+  measured: string;
+  pass: boolean | null;
+  why?: string;
+}
+
+export interface TargetInput {
+  rows: readonly Row[];
+  /** The forks of the wall/CPU targets (200). */
+  targetForks: number;
+  simRssMb?: number;
+  perHostCpuMs?: number;
+}
+
+const fmt = (n: number, d = 2): string => n.toFixed(d);
+
+/** The four targets of issue 8; `pass: null` when the benchmark could not measure it. */
+export function evaluateTargets(t: TargetInput): TargetResult[] {
+  const fm = t.rows.find((r) => r.section === 'sshd' && r.tool === 'fleetmend' && r.forks === t.targetForks);
+  const unmeasured = (name: string, target: string, why: string): TargetResult => ({ name, target, measured: 'not measured', pass: null, why });
+  const out: TargetResult[] = [];
+  if (fm?.wallRatio !== undefined) {
+    out.push({ name: `wall, real sshd, forks ${t.targetForks}`, target: '<= 0.25 x openssh', measured: `${fmt(fm.wallRatio)} x`, pass: fm.wallRatio <= 0.25 });
+  } else out.push(unmeasured(`wall, real sshd, forks ${t.targetForks}`, '<= 0.25 x openssh', 'no real-sshd run at these forks'));
+  if (fm?.cpuRatio !== undefined) {
+    out.push({ name: `runner CPU, real sshd, forks ${t.targetForks}`, target: '<= 0.15 x openssh clients', measured: `${fmt(fm.cpuRatio)} x`, pass: fm.cpuRatio <= 0.15 });
+  } else out.push(unmeasured(`runner CPU, real sshd, forks ${t.targetForks}`, '<= 0.15 x openssh clients', 'no real-sshd run at these forks'));
+  if (t.simRssMb !== undefined) out.push({ name: 'peak RSS, simulated hosts', target: '< 150 MB', measured: `${fmt(t.simRssMb, 1)} MB`, pass: t.simRssMb < 150 });
+  else out.push(unmeasured('peak RSS, simulated hosts', '< 150 MB', 'simulator part skipped'));
+  if (t.perHostCpuMs !== undefined) out.push({ name: 'runner CPU per host and sample (no handshake)', target: '< 2 ms', measured: `${fmt(t.perHostCpuMs, 3)} ms`, pass: t.perHostCpuMs < 2 });
+  else out.push(unmeasured('runner CPU per host and sample (no handshake)', '< 2 ms', 'simulator part skipped'));
+  return out;
+}
+
+function pad(cells: readonly string[], widths: readonly number[]): string {
+  return cells.map((c, i) => (i < 2 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+}
+
+/** The human table (plain text, fixed columns). */
+export function formatTable(rows: readonly Row[]): string {
+  const head = ['part', 'tool', 'hosts', 'forks', 'ok', 'wall s', 'hosts/s', 'CPU s', 'RSS MB', 'wall x', 'CPU x'];
+  const body = rows.map((r) => [
+    r.samples > 1 ? `${r.section} (${r.samples} samples)` : r.section,
+    r.tool,
+    String(r.hosts),
+    String(r.forks),
+    String(r.completed),
+    fmt(r.wallS),
+    fmt(r.hostsPerS, 1),
+    fmt(r.cpuS),
+    fmt(r.peakRssMb, 1),
+    r.wallRatio !== undefined ? fmt(r.wallRatio) : '',
+    r.cpuRatio !== undefined ? fmt(r.cpuRatio) : '',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
+  return [pad(head, widths), pad(widths.map((w) => '-'.repeat(w)), widths), ...body.map((b) => pad(b, widths))].join('\n') + '\n';
+}
+
+export function formatTargets(targets: readonly TargetResult[]): string {
+  return targets
+    .map((t) => `${t.pass === null ? 'SKIP' : t.pass ? 'PASS' : 'FAIL'}  ${t.name}: ${t.measured} (target ${t.target})${t.why ? ` - ${t.why}` : ''}`)
+    .join('\n') + '\n';
+}
+
+/** `2025-11-25T12-30-10Z`: sortable and safe in a file name. */
+export function resultFileName(date: Date): string {
+  return `${date.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-')}.json`;
+}
+
+/** Parses the last line of GNU time's `-f '%e %U %S %M'` output (earlier lines may be notes). */
+export function parseGnuTime(text: string): { wallS: number; userS: number; sysS: number; maxRssKb: number } {
+  const lines = text.trim().split('\n');
+  const last = lines[lines.length - 1] ?? '';
+  const parts = last.trim().split(/\s+/).map(Number);
+  if (parts.length !== 4 || parts.some((n) => !Number.isFinite(n))) throw new Error(`unexpected /usr/bin/time output: ${JSON.stringify(text)}`);
+  const [wallS, userS, sysS, maxRssKb] = parts as [number, number, number, number];
+  return { wallS, userS, sysS, maxRssKb };
+}
+
+/** Parses bash `times` output: line 2 is the children's `XmY.YYYs XmY.YYYs` (user, sys). */
+export function parseBashTimes(text: string): { userS: number; sysS: number } {
+  const lines = text.trim().split('\n');
+  const m = /^(\d+)m([\d.]+)s\s+(\d+)m([\d.]+)s$/.exec((lines[1] ?? '').trim());
+  if (!m) throw new Error(`unexpected bash times output: ${JSON.stringify(text)}`);
+  return { userS: Number(m[1]) * 60 + Number(m[2]), sysS: Number(m[3]) * 60 + Number(m[4]) };
+}

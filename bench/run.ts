@@ -1,0 +1,270 @@
+/**
+ * `npm run bench [-- --hosts N --forks 50,200 --sim-hosts 1000 --scale 5000 --skip-sshd]`
+ *
+ * Issue 8: fleetmend's sweep against the OpenSSH client baseline (one `ssh` process per host
+ * under `xargs -P`), on real sshd hosts on loopback; then the runner's memory and per-host CPU
+ * on the simulator (a separate process), and an optional scale check. Every measured command
+ * is a child process timed by measure.ts; the table goes to stdout and a JSON file to
+ * bench/results/. No assertions: targets print PASS/FAIL.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildFactsScript } from '../src/facts/script.js';
+import { evaluateTargets, formatTable, formatTargets, medianByWall, parseBenchArgs, perHostSampleCpuMs, resultFileName, toRow, withRatios, type BenchOptions, type Row, type Tool } from './lib.js';
+import { measure, measureMethod, type Measured } from './measure.js';
+import { sshdUnavailableReason, startRealFleet, startSimProcess, type BenchFleet } from './fleets.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+const SWEEP_TIMEOUT_MS = 15 * 60_000;
+const CONNECT_TIMEOUT_S = 120;
+/** Hosts of the warm-up pass: enough to fault in sshd, bash and the fake scripts. */
+const WARMUP_HOSTS = 16;
+/** The end marker of the script's last section: one per host whose script ran to the end. */
+const NONCE = 'benchmark0nonce0000000000';
+const LAST_END = `@@fleetmend:${NONCE}:end:uptime:`;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const load1 = (): number => Number((loadavg()[0] ?? 0).toFixed(2));
+
+interface LoadNote {
+  what: string;
+  load1: number;
+}
+const loads: LoadNote[] = [];
+
+function noteLoad(what: string): void {
+  loads.push({ what, load1: load1() });
+}
+
+/** fleetmend's full diagnosis sweep as a child process; completed = hosts that returned facts. */
+async function timeSweep(fleet: BenchFleet, forks: number, samples: number, work: string): Promise<{ m: Measured; completed: number }> {
+  const out = join(work, `sweep-${forks}-${samples}.json`);
+  // --connect-timeout 120 = the test sshd's LoginGraceTime: on this 2-core box 200 concurrent
+  // logins can take longer than the default 60 s, and the ssh baseline has no such limit either.
+  const argv = [process.execPath, CLI, 'sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--samples', String(samples), '--interval', '0', '--no-store', '--forks', String(forks), '--connect-timeout', String(CONNECT_TIMEOUT_S), '-q', '--json'];
+  noteLoad(`fleetmend ${fleet.kind} ${fleet.hosts} hosts forks ${forks} samples ${samples}`);
+  const m = await measure({ argv, stdout: { file: out }, timeoutMs: SWEEP_TIMEOUT_MS });
+  let completed = 0;
+  try {
+    const doc = JSON.parse(await readFile(out, 'utf8')) as { summary: { hosts: number; unreachable: number; interrupted: number }; hosts: { error: { code: string; message: string } | null }[] };
+    completed = doc.summary.hosts - doc.summary.unreachable - doc.summary.interrupted;
+    const errors = new Map<string, number>();
+    for (const h of doc.hosts) if (h.error) errors.set(h.error.code, (errors.get(h.error.code) ?? 0) + 1);
+    if (errors.size > 0) log(`  fleetmend host errors: ${[...errors].map(([c, n]) => `${c} x${n}`).join(', ')}; first: ${doc.hosts.find((h) => h.error)?.error?.message ?? ''}`);
+  } catch {
+    log(`  fleetmend sweep printed no JSON (exit ${m.exitCode}): ${m.stderrTail.slice(-800)}`);
+  }
+  await rm(out, { force: true });
+  if (completed < fleet.hosts) log(`  WARNING: fleetmend reached ${completed}/${fleet.hosts} hosts (exit ${m.exitCode}) ${m.stderrTail.slice(-400)}`);
+  return { m, completed };
+}
+
+/** The baseline: `xargs -P forks` running `ssh -F cfg -o BatchMode=yes HOST <fact script>` per host. */
+async function timeOpenssh(fleet: BenchFleet, forks: number, extra: readonly string[] = []): Promise<{ m: Measured; completed: number }> {
+  const script = buildFactsScript(NONCE);
+  const argv = ['xargs', '-P', String(forks), '-a', fleet.hostListPath, '-I', '{}', 'ssh', '-n', '-F', fleet.sshConfigPath, '-o', 'BatchMode=yes', ...extra, '{}', script];
+  let completed = 0;
+  let tail = '';
+  noteLoad(`openssh ${fleet.kind} ${fleet.hosts} hosts -P ${forks}${extra.length ? ` ${extra.join(' ')}` : ''}`);
+  const m = await measure({
+    argv,
+    stdout: {
+      onData: (chunk) => {
+        const text = tail + chunk.toString('latin1');
+        for (let i = text.indexOf(LAST_END); i >= 0; i = text.indexOf(LAST_END, i + 1)) completed++;
+        tail = text.slice(-LAST_END.length + 1);
+      },
+    },
+    timeoutMs: SWEEP_TIMEOUT_MS,
+  });
+  if (completed < fleet.hosts) log(`  WARNING: openssh completed ${completed}/${fleet.hosts} hosts (xargs exit ${m.exitCode}) ${m.stderrTail.slice(-400)}`);
+  return { m, completed };
+}
+
+async function repeated(times: number, once: () => Promise<{ m: Measured; completed: number }>): Promise<{ m: Measured; completed: number }> {
+  const runs: { m: Measured; completed: number; wallS: number }[] = [];
+  for (let i = 0; i < times; i++) {
+    const r = await once();
+    runs.push({ ...r, wallS: r.m.wallS });
+  }
+  return medianByWall(runs);
+}
+
+function describe(tool: string, r: { m: Measured; completed: number }): void {
+  const m = r.m;
+  log(`  ${tool.padEnd(15)} wall ${m.wallS.toFixed(2)} s, CPU ${(m.userS + m.sysS).toFixed(2)} s (user ${m.userS.toFixed(2)}, sys ${m.sysS.toFixed(2)}), peak RSS ${m.peakRssMb.toFixed(1)} MB, ${r.completed} hosts, load ${load1()}`);
+}
+
+async function warmupList(fleet: BenchFleet, work: string): Promise<string> {
+  const file = join(work, 'warmup-hosts.txt');
+  const names = (await readFile(fleet.hostListPath, 'utf8')).split('\n').filter(Boolean).slice(0, WARMUP_HOSTS);
+  await writeFile(file, names.join('\n') + '\n');
+  return file;
+}
+
+/** Part 1: fleetmend vs OpenSSH at each forks on one fleet. */
+async function compare(fleet: BenchFleet, opts: BenchOptions, work: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  const section = fleet.kind === 'sshd' ? 'sshd' : 'sim';
+  // warm-up (not recorded): sshd's first logins fault in the binaries and the fake scripts
+  log(`warm-up: OpenSSH on ${Math.min(WARMUP_HOSTS, fleet.hosts)} hosts (not recorded)`);
+  await timeOpenssh({ ...fleet, hosts: Math.min(WARMUP_HOSTS, fleet.hosts), hostListPath: await warmupList(fleet, work) }, WARMUP_HOSTS);
+  const top = Math.max(...opts.forks);
+  for (const forks of opts.forks) {
+    log(`${fleet.kind} fleet, ${fleet.hosts} hosts, forks ${forks}:`);
+    const fm = await repeated(opts.repeat, () => timeSweep(fleet, forks, 1, work));
+    describe('fleetmend', fm);
+    const ssh = await repeated(opts.repeat, () => timeOpenssh(fleet, forks));
+    describe('openssh', ssh);
+    rows.push(toRow({ section, tool: 'fleetmend', hosts: fleet.hosts, forks, completed: fm.completed, samples: 1 }, fm.m));
+    rows.push(toRow({ section, tool: 'openssh', hosts: fleet.hosts, forks, completed: ssh.completed, samples: 1, note: 'CPU: all ssh processes (+xargs); RSS: largest single ssh' }, ssh.m));
+    if (opts.sameKex && forks === top) {
+      // ssh2 negotiates curve25519-sha256; OpenSSH 9.x prefers sntrup761x25519 (post-quantum
+      // hybrid, more CPU on both ends). This row shows how much of the gap that is.
+      const kex = await repeated(opts.repeat, () => timeOpenssh(fleet, forks, ['-o', 'KexAlgorithms=curve25519-sha256']));
+      describe('openssh-x25519', kex);
+      rows.push(toRow({ section, tool: 'openssh-x25519' as Tool, hosts: fleet.hosts, forks, completed: kex.completed, samples: 1, note: 'baseline forced to the runner\'s key exchange (curve25519-sha256)' }, kex.m));
+    }
+  }
+  return rows;
+}
+
+interface SimFigures {
+  rows: Row[];
+  rssMb: number;
+  perHostCpuMs: number;
+  cpuOneS: number;
+  cpuThreeS: number;
+}
+
+/** Part 2: runner RSS at forks simForks, and per-sample CPU from 3 samples minus 1 sample. */
+async function simPart(opts: BenchOptions, work: string): Promise<SimFigures> {
+  const dir = await mkdtemp(join(work, 'sim-'));
+  log(`simulator: starting ${opts.simHosts} healthy hosts in a separate process...`);
+  const fleet = await startSimProcess(CLI, opts.simHosts, dir);
+  log(`  started in ${fleet.startS.toFixed(1)} s`);
+  try {
+    await timeSweep(fleet, opts.simForks, 1, work); // warm-up (JIT-independent: new process; fills the simulator's caches)
+    const one = await repeated(opts.repeat, () => timeSweep(fleet, opts.simForks, 1, work));
+    describe('fleetmend x1', one);
+    const three = await repeated(opts.repeat, () => timeSweep(fleet, opts.simForks, 3, work));
+    describe('fleetmend x3', three);
+    const cpuOneS = one.m.userS + one.m.sysS;
+    const cpuThreeS = three.m.userS + three.m.sysS;
+    const rows = [
+      toRow({ section: 'sim', tool: 'fleetmend', hosts: opts.simHosts, forks: opts.simForks, completed: one.completed, samples: 1 }, one.m),
+      toRow({ section: 'sim', tool: 'fleetmend', hosts: opts.simHosts, forks: opts.simForks, completed: three.completed, samples: 3, note: '--samples 3 --interval 0' }, three.m),
+    ];
+    // the RSS target is the sweep's (1 sample); the 3-sample run only feeds the CPU difference
+    return { rows, rssMb: one.m.peakRssMb, perHostCpuMs: perHostSampleCpuMs(cpuOneS, cpuThreeS, opts.simHosts), cpuOneS, cpuThreeS };
+  } finally {
+    await fleet.stop();
+  }
+}
+
+/** Part 3: a sweep of `scale` simulated hosts completes. */
+async function scalePart(opts: BenchOptions, work: string): Promise<Row> {
+  const dir = await mkdtemp(join(work, 'scale-'));
+  log(`scale check: starting ${opts.scale} simulated hosts...`);
+  const fleet = await startSimProcess(CLI, opts.scale, dir);
+  log(`  started in ${fleet.startS.toFixed(1)} s`);
+  try {
+    const r = await timeSweep(fleet, opts.simForks, 1, work);
+    describe('fleetmend', r);
+    return toRow({ section: 'scale', tool: 'fleetmend', hosts: opts.scale, forks: opts.simForks, completed: r.completed, samples: 1 }, r.m);
+  } finally {
+    await fleet.stop();
+  }
+}
+
+/** `ssh -V` writes to stderr. */
+function version(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim() || 'unknown';
+}
+
+async function main(): Promise<void> {
+  const opts = parseBenchArgs(process.argv.slice(2));
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first (npm run bench does)`);
+  const work = await mkdtemp(join(tmpdir(), 'fm-bench-'));
+  const started = new Date();
+  const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, openssh: version('ssh', ['-V']), loadAtStart: loadavg().map((n) => Number(n.toFixed(2))) };
+  log(`fleetmend benchmark: ${machine.cpus} CPUs (${machine.cpu}), node ${machine.node}, ${machine.openssh}`);
+  log(`load average at start: ${machine.loadAtStart.join(' ')}`);
+  log(`measured with ${measureMethod()}`);
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  let sim: SimFigures | undefined;
+  try {
+    if (!opts.skipSshd) {
+      const why = sshdUnavailableReason();
+      let fleet: BenchFleet;
+      if (why) {
+        const msg = `real sshd unavailable (${why}): comparing against the SIMULATOR instead (its hosts are cheaper than sshd; the ratios are not the real-sshd figures)`;
+        log(msg);
+        notes.push(msg);
+        fleet = await startSimProcess(CLI, opts.hosts, await mkdtemp(join(work, 'fallback-')));
+      } else {
+        log(`real sshd: starting ${opts.hosts} hosts on loopback...`);
+        fleet = await startRealFleet(opts.hosts);
+      }
+      log(`  started in ${fleet.startS.toFixed(1)} s`);
+      try {
+        rows.push(...(await compare(fleet, opts, work)));
+      } finally {
+        await fleet.stop();
+      }
+    }
+    if (opts.simHosts > 0) {
+      sim = await simPart(opts, work);
+      rows.push(...sim.rows);
+    }
+    if (opts.scale > 0) rows.push(await scalePart(opts, work));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+
+  const table = withRatios(rows);
+  const targets = evaluateTargets({
+    rows: table,
+    targetForks: 200,
+    ...(sim ? { simRssMb: sim.rssMb, perHostCpuMs: sim.perHostCpuMs } : {}),
+  });
+  process.stdout.write('\n' + formatTable(table) + '\n');
+  if (sim) process.stdout.write(`per-host runner CPU without handshakes: (${sim.cpuThreeS.toFixed(2)} s - ${sim.cpuOneS.toFixed(2)} s) / (2 x ${opts.simHosts}) = ${sim.perHostCpuMs.toFixed(3)} ms per host and sample\n\n`);
+  process.stdout.write(formatTargets(targets));
+  const loadAtEnd = loadavg().map((n) => Number(n.toFixed(2)));
+  process.stdout.write(`\nload average: ${machine.loadAtStart.join(' ')} at start, ${loadAtEnd.join(' ')} at end\n`);
+
+  await mkdir(resolve(ROOT, opts.out), { recursive: true });
+  const file = resolve(ROOT, opts.out, resultFileName(started));
+  const doc = {
+    started_at: started.toISOString(),
+    finished_at: new Date().toISOString(),
+    options: opts,
+    machine: { ...machine, loadAtEnd },
+    method: {
+      measurement: measureMethod(),
+      fleetmend: `node dist/cli/main.js sweep -i INV --known-hosts KH --samples 1 --interval 0 --no-store --forks F --connect-timeout ${CONNECT_TIMEOUT_S} -q --json (default policy)`,
+      openssh: `xargs -P F -a hosts.txt -I{} ssh -n -F ssh_config -o BatchMode=yes {} "<buildFactsScript(nonce)>"`,
+      perHostCpu: 'CPU(--samples 3 --interval 0) - CPU(--samples 1) on the same simulated fleet, / (2 x hosts)',
+    },
+    rows: table,
+    ...(sim ? { perHostCpu: { ms: sim.perHostCpuMs, cpuOneS: sim.cpuOneS, cpuThreeS: sim.cpuThreeS, hosts: opts.simHosts } } : {}),
+    targets,
+    loads,
+    notes,
+  };
+  await writeFile(file, JSON.stringify(doc, null, 2) + '\n');
+  process.stdout.write(`results: ${file}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULTS,
+  evaluateTargets,
+  formatTable,
+  medianByWall,
+  parseBashTimes,
+  parseBenchArgs,
+  parseGnuTime,
+  perHostSampleCpuMs,
+  resultFileName,
+  toRow,
+  withRatios,
+  type Measurement,
+  type Row,
+} from '../../bench/lib.js';
+
+const m = (wallS: number, cpuS: number, rss = 50): Measurement => ({ wallS, userS: cpuS * 0.75, sysS: cpuS * 0.25, peakRssMb: rss, exitCode: 0, method: 'test' });
+
+describe('bench options', () => {
+  it('defaults to 200 real hosts at forks 50 and 200, 1,000 simulated hosts', () => {
+    expect(parseBenchArgs([])).toEqual(DEFAULTS);
+  });
+
+  it('reads the documented flags, with = or a separate value', () => {
+    const o = parseBenchArgs(['--hosts', '20', '--forks=5,20', '--sim-hosts', '0', '--scale', '5000', '--skip-sshd', '--no-same-kex']);
+    expect(o).toMatchObject({ hosts: 20, forks: [5, 20], simHosts: 0, scale: 5000, skipSshd: true, sameKex: false });
+  });
+
+  it('refuses unknown flags and non-integers instead of measuring the wrong thing', () => {
+    expect(() => parseBenchArgs(['--host', '3'])).toThrow(/unknown option --host/);
+    expect(() => parseBenchArgs(['--forks', '50,x'])).toThrow(/--forks needs an integer/);
+    expect(() => parseBenchArgs(['--hosts', '0'])).toThrow(/>= 1/);
+  });
+});
+
+describe('measurement parsing', () => {
+  it('takes the last line of GNU time output (a "Command exited" note may precede it)', () => {
+    expect(parseGnuTime('Command exited with non-zero status 2\n12.34 3.50 0.75 81234\n')).toEqual({ wallS: 12.34, userS: 3.5, sysS: 0.75, maxRssKb: 81234 });
+    expect(() => parseGnuTime('garbage')).toThrow(/unexpected/);
+  });
+
+  it("reads the children's line of bash times", () => {
+    expect(parseBashTimes('0m0.010s 0m0.002s\n1m2.500s 0m3.250s\n')).toEqual({ userS: 62.5, sysS: 3.25 });
+  });
+});
+
+describe('rows, ratios and targets', () => {
+  const rows: Row[] = [
+    toRow({ section: 'sshd', tool: 'fleetmend', hosts: 200, forks: 200, completed: 200, samples: 1 }, m(5, 2)),
+    toRow({ section: 'sshd', tool: 'openssh', hosts: 200, forks: 200, completed: 200, samples: 1 }, m(25, 20)),
+  ];
+
+  it('computes hosts/s and user+sys', () => {
+    expect(rows[0]).toMatchObject({ hostsPerS: 40, cpuS: 2 });
+  });
+
+  it('puts fleetmend/openssh ratios on the fleetmend row of the same forks', () => {
+    const [fm, ssh] = withRatios(rows);
+    expect(fm?.wallRatio).toBeCloseTo(0.2);
+    expect(fm?.cpuRatio).toBeCloseTo(0.1);
+    expect(ssh?.wallRatio).toBeUndefined();
+  });
+
+  it('per-sample CPU is the extra CPU of 2 more samples on every host', () => {
+    expect(perHostSampleCpuMs(10, 12, 1000)).toBeCloseTo(1);
+  });
+
+  it('passes, fails, or skips each target', () => {
+    const t = evaluateTargets({ rows: withRatios(rows), targetForks: 200, simRssMb: 151, perHostCpuMs: 1.5 });
+    expect(t.map((x) => x.pass)).toEqual([true, true, false, true]);
+    expect(evaluateTargets({ rows: [], targetForks: 200 }).every((x) => x.pass === null)).toBe(true);
+  });
+
+  it('median by wall picks the middle run', () => {
+    expect(medianByWall([{ wallS: 3 }, { wallS: 1 }, { wallS: 2 }]).wallS).toBe(2);
+  });
+
+  it('prints one line per row under a header', () => {
+    const lines = formatTable(withRatios(rows)).trimEnd().split('\n');
+    expect(lines).toHaveLength(4);
+    expect(lines[0]).toMatch(/hosts\/s/);
+    expect(lines[2]).toMatch(/fleetmend .* 0\.20 +0\.10$/);
+  });
+
+  it('names result files by a sortable UTC timestamp without colons', () => {
+    expect(resultFileName(new Date('2026-11-25T12:30:10.123Z'))).toBe('2026-11-25T12-30-10Z.json');
+  });
+});
