@@ -7,7 +7,7 @@ import type { RunInfo } from '../executor/events.js';
 import { exitCodeFor, runHosts, summarize } from '../executor/index.js';
 import { formatRecap, loadPlaybook, parseExtraVars, runPlaybook, type PlaybookHost } from '../playbook/index.js';
 import { addConnectionOptions, resolveTargets, type ConnectionOptions } from './context.js';
-import { jsonDocument } from './output.js';
+import { writeJsonDocument } from './output.js';
 import { addReportOptions, prepareRenderer, writeRunReports, type ReportOptions } from './reports.js';
 import { RunSession } from './session.js';
 import type { CliIO } from './sweep.js';
@@ -120,7 +120,7 @@ export async function runAction(playbookFile: string, opts: RunCliOptions, io: C
     const retry = session.writeRetryFile(opts.stateDir, result.hosts);
     const written = await writeRunReports(opts, finished, summary, result.hosts, session.store, renderer);
     if (opts.json) {
-      io.stdout.write(JSON.stringify({ ...(jsonDocument(finished, summary, result.hosts) as object), recap: result.recap, stopped: result.stopped ?? null }, null, 2) + '\n');
+      writeJsonDocument(io.stdout, finished, summary, result.hosts, { recap: result.recap, stopped: result.stopped ?? null });
     } else {
       io.stdout.write(`\nPLAY RECAP ${'*'.repeat(60)}\n${formatRecap(result.recap)}\n`);
       if (result.stopped) io.stdout.write(`rollout stopped: ${result.stopped.reason}\n`);

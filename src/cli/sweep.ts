@@ -10,7 +10,7 @@ import type { RunStore } from '../store/index.js';
 import { sinceLastReport } from '../drift/index.js';
 import { runSweep } from '../sweep/index.js';
 import { addConnectionOptions, resolveTargets, type ConnectionOptions } from './context.js';
-import { jsonDocument } from './output.js';
+import { writeJsonDocument } from './output.js';
 import { DEFAULT_POLICY } from './paths.js';
 import { summaryTable } from './progress.js';
 import { addReportOptions, prepareRenderer, writeRunReports, type ReportOptions } from './reports.js';
@@ -92,7 +92,7 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
     session.finish(outcome.run, outcome.summary, outcome.results, (r) => !!r.diagnosis?.findings.some((f) => f.code === 'fleet-outlier'));
     session.writeRetryFile(opts.stateDir, outcome.results);
     const written = await writeRunReports(opts, outcome.run, outcome.summary, outcome.results, session.store, renderer);
-    if (opts.json) io.stdout.write(JSON.stringify(jsonDocument(outcome.run, outcome.summary, outcome.results), null, 2) + '\n');
+    if (opts.json) writeJsonDocument(io.stdout, outcome.run, outcome.summary, outcome.results);
     else io.stdout.write(summaryTable(outcome.results, outcome.summary));
     if (opts.sinceLast && session.store) (opts.json ? io.stderr : io.stdout).write(sinceLastReport(session.store, outcome.run));
     for (const f of written) io.stderr.write(`report: ${f}\n`);
