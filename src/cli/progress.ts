@@ -1,5 +1,5 @@
 import type { HostResult, RunEvent, RunSummary, TaskResult } from '../executor/events.js';
-import { diffLines } from '../report/index.js';
+import { diffLines } from '../report/view.js';
 
 /**
  * Terminal output, a consumer of run events: a live counter on a TTY, one plain line per host

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { FleetmendError } from '../errors.js';
 import type { HostResult, RunInfo, RunSummary } from '../executor/events.js';
-import { createRenderer, FORMATS, writeReports, type ReportFormat } from '../report/index.js';
+import { FORMATS, type ReportFormat } from '../report/formats.js';
+import type { Renderer } from '../report/index.js';
 import type { HostHistoryRow, RunStore, StoredRun } from '../store/index.js';
 
 export interface ReportOptions {
@@ -32,8 +33,11 @@ export function addReportOptions(cmd: Command): Command {
 }
 
 /** Compile the templates before any host is contacted, so a template error is exit 1. */
-export function prepareRenderer(opts: ReportOptions) {
-  return opts.output ? createRenderer(opts.templateDir ? { templateDir: opts.templateDir } : {}) : undefined;
+export async function prepareRenderer(opts: ReportOptions): Promise<Renderer | undefined> {
+  if (!opts.output) return undefined;
+  // the template engine is loaded only by runs that write reports
+  const { createRenderer } = await import('../report/index.js');
+  return createRenderer(opts.templateDir ? { templateDir: opts.templateDir } : {});
 }
 
 export async function writeRunReports(
@@ -42,9 +46,10 @@ export async function writeRunReports(
   summary: RunSummary,
   results: HostResult[],
   store: RunStore | undefined,
-  renderer = prepareRenderer(opts),
+  renderer: Renderer | undefined,
 ): Promise<string[]> {
   if (!opts.output || !renderer) return [];
+  const { writeReports } = await import('../report/index.js');
   const stored: StoredRun = store
     ? store.getRun(run.id)
     : { run, status: run.interrupted ? 'interrupted' : 'finished', finished: true, summary, hosts: results, pending: [] };

@@ -1,6 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { defaultStateDir } from '../store/index.js';
-import { runScheduler, type NotifyWhen } from '../schedule/index.js';
+import type { NotifyWhen } from '../schedule/index.js';
 import type { CliIO } from './sweep.js';
 import { parsePositiveInt, parseSeconds } from './util.js';
 
@@ -44,6 +43,7 @@ export async function scheduleAction(command: string[], opts: ScheduleCliOptions
   const { main } = await import('./program.js');
   // The URL is often the secret itself (Slack, Teams): the environment keeps it out of `ps`.
   const webhook = opts.notifyWebhook ?? (io.env['FLEETMEND_NOTIFY_WEBHOOK'] || undefined);
+  const [{ runScheduler }, { defaultStateDir }] = await Promise.all([import('../schedule/index.js'), import('../store/index.js')]);
   const outcome = await runScheduler(
     {
       cron: opts.cron,

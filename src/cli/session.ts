@@ -2,12 +2,21 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunEvent, RunInfo, HostResult, RunSummary } from '../executor/events.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
-import { defaultStateDir, openStore, type RunStore } from '../store/index.js';
+import type { RunStore } from '../store/index.js';
+import { defaultStateDir } from '../store/state-dir.js';
 import { TransportFactory } from '../transport/index.js';
 import type { ConnectionSpec, Transport } from '../transport/types.js';
 import { Progress } from './progress.js';
-import { acquireInventoryLock } from '../schedule/index.js';
+import { acquireInventoryLock } from '../schedule/lock.js';
 import type { CliIO } from './sweep.js';
+
+export interface SessionOptions {
+  store: boolean;
+  stateDir?: string;
+  quiet?: boolean;
+  inventory: string;
+  diff?: boolean;
+}
 
 /**
  * What every host-contacting command shares: the run store (written per host as each host
@@ -15,7 +24,6 @@ import type { CliIO } from './sweep.js';
  * and the terminal progress. Sweep and run are both built on it.
  */
 export class RunSession {
-  readonly store: RunStore | undefined;
   readonly interrupt: Interrupt;
   readonly factory = new TransportFactory();
   private readonly live = new Set<Transport>();
@@ -29,16 +37,22 @@ export class RunSession {
    * Takes the inventory lock first: one sweep or run of an inventory at a time (a scheduler's
    * own runs nest inside its lock).
    */
-  constructor(
+  /** The session, with the run store loaded only when the run is recorded. */
+  static async open(run: RunInfo, io: CliIO, opts: SessionOptions): Promise<RunSession> {
+    const store = opts.store ? (await import('../store/index.js')).openStore(opts.stateDir ?? defaultStateDir(io.env)) : undefined;
+    return new RunSession(run, io, opts, store);
+  }
+
+  private constructor(
     readonly run: RunInfo,
     private readonly io: CliIO,
-    opts: { store: boolean; stateDir?: string; quiet?: boolean; inventory: string; diff?: boolean },
+    opts: SessionOptions,
+    readonly store: RunStore | undefined,
   ) {
     this.releaseLock = acquireInventoryLock(opts.stateDir ?? defaultStateDir(io.env), opts.inventory, {
       env: io.env,
       onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
     });
-    this.store = opts.store ? openStore(opts.stateDir ?? defaultStateDir(io.env)) : undefined;
     this.progress = new Progress(io.stderr, opts.quiet, opts.diff);
     this.interrupt = io.interrupt
       ? io.interrupt()

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
-import { defaultStateDir, openStore } from '../store/index.js';
 import { addReportOptions, historyFor, prepareRenderer, type ReportOptions } from './reports.js';
-import { writeReports } from '../report/index.js';
 import { FleetmendError } from '../errors.js';
 import type { CliIO } from './sweep.js';
 import { parsePositiveInt } from './util.js';
@@ -12,8 +10,13 @@ function table(header: string[], rows: string[][]): string {
   return [fmt(header), ...rows.map(fmt)].join('\n') + '\n';
 }
 
+/** The run store (and its native SQLite binding) is loaded only by commands that use it. */
+async function storeAt(dir: string | undefined, env: NodeJS.ProcessEnv) {
+  const { defaultStateDir, openStore } = await import('../store/index.js');
+  return openStore(dir ?? defaultStateDir(env));
+}
+
 export function storeCommands(program: Command, io: CliIO): void {
-  const stateDir = (o: { stateDir?: string }) => o.stateDir ?? defaultStateDir(io.env);
 
   program
     .command('runs')
@@ -21,8 +24,8 @@ export function storeCommands(program: Command, io: CliIO): void {
     .option('--state-dir <dir>', 'run store location')
     .option('-n, --limit <n>', 'how many', parsePositiveInt('--limit'), 20)
     .option('--json', 'as JSON')
-    .action((opts: { stateDir?: string; limit: number; json?: boolean }) => {
-      const store = openStore(stateDir(opts));
+    .action(async (opts: { stateDir?: string; limit: number; json?: boolean }) => {
+      const store = await storeAt(opts.stateDir, io.env);
       try {
         const runs = store.listRuns({ limit: opts.limit });
         if (opts.json) return void io.stdout.write(JSON.stringify(runs, null, 2) + '\n');
@@ -54,8 +57,8 @@ export function storeCommands(program: Command, io: CliIO): void {
     .option('--state-dir <dir>', 'run store location')
     .option('-n, --limit <n>', 'how many runs', parsePositiveInt('--limit'), 50)
     .option('--json', 'as JSON')
-    .action((host: string, opts: { stateDir?: string; limit: number; json?: boolean }) => {
-      const store = openStore(stateDir(opts));
+    .action(async (host: string, opts: { stateDir?: string; limit: number; json?: boolean }) => {
+      const store = await storeAt(opts.stateDir, io.env);
       try {
         const rows = store.hostHistory(host, { limit: opts.limit });
         if (!rows.length) throw new FleetmendError('E_USAGE', `no recorded run has host '${host}'`);
@@ -90,8 +93,9 @@ export function storeCommands(program: Command, io: CliIO): void {
       .option('--state-dir <dir>', 'run store location'),
   ).action(async (id: string, opts: ReportOptions & { stateDir?: string }) => {
     if (!opts.output) throw new FleetmendError('E_USAGE', 'report: -o/--output DIR is required');
-    const renderer = prepareRenderer(opts);
-    const store = openStore(stateDir(opts));
+    const renderer = await prepareRenderer(opts);
+    const { writeReports } = await import('../report/index.js');
+    const store = await storeAt(opts.stateDir, io.env);
     try {
       const stored = store.getRun(id);
       const written = await writeReports({

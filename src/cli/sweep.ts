@@ -65,7 +65,7 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
   const { inventory, targets, specs } = await resolveTargets(opts, io.env);
   for (const w of inventory.warnings) io.stderr.write(`warning: ${w}\n`);
   const policy: Policy | undefined = opts.policy === false ? undefined : await loadPolicy(opts.policy ?? DEFAULT_POLICY());
-  const renderer = prepareRenderer(opts);
+  const renderer = await prepareRenderer(opts);
   const run: RunInfo = {
     id: newRunId(io.clock.now()),
     mode: 'sweep',
@@ -74,7 +74,7 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
     inventory: resolve(opts.inventory),
     ...(opts.limit ? { limit: opts.limit } : {}),
   };
-  const session = new RunSession(run, io, { store: opts.store, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), quiet: !!opts.quiet, inventory: opts.inventory });
+  const session = await RunSession.open(run, io, { store: opts.store, ...(opts.stateDir ? { stateDir: opts.stateDir } : {}), quiet: !!opts.quiet, inventory: opts.inventory });
   try {
     session.start(targets.map((t) => t.name));
     const outcome = await runSweep({

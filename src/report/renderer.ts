@@ -11,9 +11,9 @@ import { FleetmendError } from '../errors.js';
 import { cdata, escapeMarkdown, escapeXml, markdownBlock, markdownCode, safeJson, stripControl } from './escape.js';
 import { foldHosts } from './hostset.js';
 
-export type ReportFormat = 'md' | 'html' | 'json' | 'junit';
-export const FORMATS: readonly ReportFormat[] = ['md', 'html', 'json', 'junit'];
-export const EXTENSIONS: Record<ReportFormat, string> = { md: 'md', html: 'html', json: 'json', junit: 'junit.xml' };
+import { EXTENSIONS, FORMATS, type ReportFormat } from './formats.js';
+
+export { EXTENSIONS, FORMATS, type ReportFormat };
 
 /**
  * The parts of a report, in output order. `once` parts get the fleet view; `each` parts are

@@ -1,5 +1,4 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { FleetmendError } from '../errors.js';
@@ -7,6 +6,9 @@ import type { HostResult, RunInfo, RunMode, RunSummary, TaskResult } from '../ex
 import type { HostState } from '../diagnosis/types.js';
 import { redact } from './redact.js';
 import { migrate } from './schema.js';
+import { defaultStateDir } from './state-dir.js';
+
+export { defaultStateDir };
 
 export type RunStatus = 'running' | 'finished' | 'interrupted';
 
@@ -76,13 +78,6 @@ export const DB_FILE = 'fleetmend.db';
 const FINAL_STATUSES = ['ok', 'changed', 'failed', 'unreachable'] as const;
 
 /** `$XDG_STATE_HOME/fleetmend`, else `~/.local/state/fleetmend` (XDG base directory spec). */
-export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env['XDG_STATE_HOME'];
-  // The spec says a relative XDG path is invalid and must be ignored.
-  if (xdg && xdg.startsWith('/')) return join(xdg, 'fleetmend');
-  return join(env['HOME'] || homedir(), '.local', 'state', 'fleetmend');
-}
-
 /** Open (creating and migrating as needed) the run store in `stateDir`. */
 export function openStore(stateDir: string): RunStore {
   const path = join(stateDir, DB_FILE);
