@@ -5,7 +5,7 @@
  * its wall time and peak RSS are its own; both are printed for the README.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -80,7 +80,8 @@ describe(`sweep of ${HOSTS} simulated hosts, forks 200 (child process)`, () => {
   it('healthy fleet: every host recorded ok', async () => {
     dir = mkdtempSync(join(tmpdir(), 'fm-load-'));
     fleet = await startFleet({ scenario: 'healthy', hosts: HOSTS, dir: join(dir, 'fleet'), loginDelayScale: 0 });
-    const s = await sweep(fleet, join(dir, 'state'), ['--connect-timeout', '30', '--command-timeout', '30']);
+    // generous: on a loaded 2-core CI machine 200 handshakes at once can take tens of seconds
+    const s = await sweep(fleet, join(dir, 'state'), ['--connect-timeout', '90', '--command-timeout', '60']);
     report('healthy', s);
     expect(s.code, s.stderr.slice(-2000)).toBe(0);
     expect(s.run.status).toBe('finished');
@@ -101,9 +102,12 @@ describe(`sweep of ${HOSTS} simulated hosts, forks 200 (child process)`, () => {
       scenario: 'healthy', hosts: HOSTS, dir: join(dir, 'fleet'), loginDelayScale: 0,
       faults: Object.fromEntries([...faulty].map(([n, m]) => [n, [m.fault]])),
     });
-    // the no-banner and hang hosts hold their fork until these timeouts: long enough for a
-    // loaded 2-core machine to log 200 hosts in at once, short enough for CI
-    const s = await sweep(fleet, join(dir, 'state'), ['--connect-timeout', '15', '--command-timeout', '8', '--max-output', String(1024 * 1024)]);
+    // The no-banner hosts hold a fork until the dial timeout (ssh config ConnectTimeout: TCP +
+    // banner), the hanging ones until the command timeout; logins of the 950 healthy hosts get
+    // the long --connect-timeout, so a loaded 2-core CI machine does not turn them unreachable.
+    const sshConfig = join(dir, 'ssh_config');
+    writeFileSync(sshConfig, 'Host *\n  ConnectTimeout 10\n');
+    const s = await sweep(fleet, join(dir, 'state'), ['--ssh-config', sshConfig, '--connect-timeout', '90', '--command-timeout', '15', '--max-output', String(1024 * 1024)]);
     report('5% faulty', s);
     expect(s.code, s.stderr.slice(-2000)).toBe(6);
     expect(s.run.status).toBe('finished');
