@@ -41,8 +41,8 @@ export interface ModuleContext {
   transport: Transport;
   check: boolean;
   diff: boolean;
-  /** Run through sudo (play/task `become`). */
-  become: boolean;
+  /** sudo: true/false from the play or task `become`; unset follows the connection. */
+  become?: boolean;
   clock: Clock;
   play: PlayGuardContext;
   /** Scope of `when`/`assert`: vars, facts, diagnosis, registered results. */

@@ -21,7 +21,7 @@ const playSchema = z
     name: z.string().min(1),
     hosts: z.string().min(1),
     vars: z.record(z.string().regex(VAR_NAME, 'variable names are identifiers'), z.unknown()).default({}),
-    become: z.boolean().default(false),
+    become: z.boolean().optional(),
     serial: z.union([serialItem, z.array(serialItem).min(1)]).optional(),
     max_fail_percentage: z.number().min(0).max(100).optional(),
     any_errors_fatal: z.boolean().default(false),

@@ -26,7 +26,8 @@ export interface Play {
   name: string;
   hosts: string;
   vars: Vars;
-  become: boolean;
+  /** Unset: the connection decides (ansible_become / --become). */
+  become?: boolean;
   serial?: Serial;
   maxFailPercentage?: number;
   anyErrorsFatal: boolean;

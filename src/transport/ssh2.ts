@@ -209,7 +209,8 @@ export class Ssh2Transport implements Transport {
     await this.connect();
     const client = this.client!;
     if (this.dead || this.closing) throw this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${this.deathReason}`);
-    const wrap = opts.become === false ? { command, stdinPrefix: '', wrapped: false } : buildBecomeCommand(command, this.spec.user, this.spec.become);
+    const become = opts.become === undefined ? this.spec.become : { ...this.spec.become, enabled: opts.become };
+    const wrap = buildBecomeCommand(command, this.spec.user, become);
     const timeoutMs = opts.timeoutMs ?? this.spec.commandTimeoutMs;
     const out = new CappedOutput(opts.maxOutputBytes ?? this.spec.maxOutputBytes);
     const started = Date.now();

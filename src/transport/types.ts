@@ -60,7 +60,10 @@ export interface ConnectionSpec {
 
 export interface ExecOptions {
   timeoutMs?: number;
-  /** Run through sudo when the connection's become is enabled (default true). */
+  /**
+   * sudo for this command: true forces it (play/task `become: true`), false never, undefined
+   * follows the connection (`ansible_become`, `--become`), as Ansible's precedence has it.
+   */
   become?: boolean;
   stdin?: string;
   maxOutputBytes?: number;
