@@ -10,13 +10,11 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/program.js';
-import { noInterrupt } from '../../src/executor/interrupt.js';
 import type { HostResult } from '../../src/executor/events.js';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
 import { openStore, type StoredRun } from '../../src/store/index.js';
+import { runCli } from '../helpers/cli.js';
 
 const CLI = join(process.cwd(), 'dist/cli/main.js');
 /** Prints the child's peak RSS (kB, getrusage ru_maxrss) on exit: exact, unlike polling /proc. */
@@ -155,16 +153,7 @@ describe('sweep of a fleet with one fault per host (child process)', () => {
   });
 });
 
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (d: Buffer) => (stdout += d.toString()));
-  err.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await main(argv, { stdout: out, stderr: err, interrupt: noInterrupt });
-  return { code, stdout, stderr };
-}
+const cli = (argv: string[]) => runCli(argv);
 
 describe('a host panics in the middle of a playbook', () => {
   let fleet: Fleet;

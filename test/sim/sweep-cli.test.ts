@@ -2,28 +2,12 @@ import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFile
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/program.js';
-import { noInterrupt } from '../../src/executor/interrupt.js';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
 
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-async function cli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<Captured> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (d: Buffer) => (stdout += d.toString()));
-  err.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await main(argv, { stdout: out, stderr: err, interrupt: noInterrupt, env });
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 interface JsonHost {
   host: string;
@@ -41,7 +25,7 @@ describe('fleetmend sweep against the simulated fleet (states scenario)', () => 
   let fleet: Fleet;
   let dir: string;
   let doc: { run: Record<string, unknown>; summary: Record<string, number>; hosts: JsonHost[] };
-  let result: Captured;
+  let result: CliResult;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fm-sweep-'));
