@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostResult } from '../../src/executor/events.js';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
 import { openStore, type StoredRun } from '../../src/store/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli as runCliInProcess } from '../helpers/cli.js';
 
 const CLI = join(process.cwd(), 'dist/cli/main.js');
 /** Prints the child's peak RSS (kB, getrusage ru_maxrss) on exit: exact, unlike polling /proc. */
@@ -153,7 +153,7 @@ describe('sweep of a fleet with one fault per host (child process)', () => {
   });
 });
 
-const cli = (argv: string[]) => runCli(argv);
+const cli = (argv: string[]) => runCliInProcess(argv);
 
 describe('a host panics in the middle of a playbook', () => {
   let fleet: Fleet;
@@ -192,7 +192,7 @@ describe('a host panics in the middle of a playbook', () => {
     ]);
     expect(Date.now() - t0).toBeLessThan(30_000);
     expect(r.stderr).not.toMatch(/internal error/);
-    expect(r.stdout, r.stderr).toMatch(/^\{/);
+    expect(r.stdout, `code ${r.code}: ${r.stderr}`).toMatch(/^\{/);
     expect(victim.model.power).not.toBe('up');
     expect(victim.model.bootId).toBe(bootBefore); // not back yet: it panicked, it did not reboot cleanly
     const doc = JSON.parse(r.stdout) as { run: { id: string }; hosts: (JsonHost & { tasks?: { task: string; status: string }[] })[] };
