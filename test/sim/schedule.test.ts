@@ -1,7 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -13,6 +12,7 @@ import type { DriftNotification } from '../../src/drift/index.js';
 import { runScheduler, type ScheduleConfig, type SchedulerIO } from '../../src/schedule/index.js';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
 import { openStore } from '../../src/store/index.js';
+import { startWebhookReceiver } from '../helpers/webhook.js';
 
 /**
  * The scheduler against the simulated fleet over real SSH: real sweeps (main(['sweep', ...]))
@@ -103,17 +103,9 @@ describe('fleetmend schedule on the simulated fleet', () => {
   });
 
   it('reports drift when the simulated fleet changes between runs, and posts it to the webhook', async () => {
-    const got: DriftNotification[] = [];
-    server = createServer((req, res) => {
-      let body = '';
-      req.on('data', (d: Buffer) => (body += d.toString()));
-      req.on('end', () => {
-        got.push(JSON.parse(body) as DriftNotification);
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    const hook = await startWebhookReceiver<DriftNotification>(204);
+    server = hook.server;
+    const { got, url } = hook;
     const victim = fleet.hosts[1]!;
     const stateDir = join(dir, 'drift');
     let calls = 0;

@@ -1,6 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -14,6 +13,7 @@ import type { RunIO, ScheduleConfig } from '../../src/schedule/index.js';
 import { openStore } from '../../src/store/index.js';
 import type { DriftNotification } from '../../src/drift/index.js';
 import { buildHost, summarize } from '../fixtures/results/build.js';
+import { startWebhookReceiver } from '../helpers/webhook.js';
 
 let dir: string;
 let server: Server | undefined;
@@ -86,17 +86,9 @@ function config(over: Partial<ScheduleConfig> = {}): ScheduleConfig {
 }
 
 async function webhookReceiver(): Promise<{ url: string; got: DriftNotification[] }> {
-  const got: DriftNotification[] = [];
-  server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      got.push(JSON.parse(body) as DriftNotification);
-      res.writeHead(200).end();
-    });
-  });
-  await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server!.address() as AddressInfo).port}/hook`, got };
+  const r = await startWebhookReceiver<DriftNotification>();
+  server = r.server;
+  return r;
 }
 
 describe('prepareCommand', () => {
