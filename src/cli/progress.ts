@@ -1,5 +1,5 @@
 import type { HostResult, RunEvent, RunSummary, TaskResult } from '../executor/events.js';
-import { diffLines } from '../report/view.js';
+import { diffLines, sortHosts } from '../report/view.js';
 
 /**
  * Terminal output, a consumer of run events: a live counter on a TTY, one plain line per host
@@ -79,10 +79,7 @@ function lineFor(r: HostResult): string {
 
 /** The closing table, sorted so the worst hosts come first. */
 export function summaryTable(results: readonly HostResult[], summary: RunSummary): string {
-  const rank = (r: HostResult) =>
-    ({ unreachable: 0, failed: 1, interrupted: 2, changed: 3, skipped: 4, ok: 5 })[r.status] * 10 +
-    (r.diagnosis && r.diagnosis.state !== 'healthy' ? 0 : 1);
-  const rows = [...results].sort((a, b) => rank(a) - rank(b) || a.host.localeCompare(b.host));
+  const rows = sortHosts(results);
   const header = ['HOST', 'STATUS', 'STATE', 'BACKLOG/LIMIT', 'LOST', 'NOTE'];
   const body = rows.map((r) => [
     r.host,

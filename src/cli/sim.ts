@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { sweepAction, type CliIO, type SweepCliOptions } from './sweep.js';
 import type { HostResult } from '../executor/events.js';
-import { DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_MAX_OUTPUT } from './context.js';
+import { DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_MAX_OUTPUT } from './context.js';
 import { DEFAULT_FORMATS } from './reports.js';
 import { parsePositiveInt, parseSeconds } from './util.js';
 
@@ -85,7 +85,6 @@ async function demoAction(opts: DemoOptions, io: CliIO): Promise<number> {
       output: opts.output,
       format: [...DEFAULT_FORMATS, 'junit'],
     };
-    void DEFAULT_CONNECT_TIMEOUT_S;
     let highlights = '';
     const code = await sweepAction(sweep, {
       ...io,

@@ -103,4 +103,3 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
   }
 }
 
-export type { HostResult };

@@ -8,6 +8,7 @@ import type { ControlResult } from '../policy/types.js';
 import type { HostHistoryRow, RunStatus, StoredRun } from '../store/index.js';
 import { redact } from '../store/redact.js';
 import { foldHosts, naturalCompare } from './hostset.js';
+import { summarize } from '../executor/run-hosts.js';
 
 /** What a report is rendered from. */
 export interface ReportData {
@@ -55,18 +56,8 @@ export function sortHosts(hosts: readonly HostResult[]): HostResult[] {
     .map((x) => x.h);
 }
 
-export function summarize(hosts: readonly HostResult[]): RunSummary {
-  const s: RunSummary = { hosts: hosts.length, ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0, interrupted: 0, by_state: {}, non_compliant: 0 };
-  const byState: Record<string, number> = {};
-  let nonCompliant = 0;
-  for (const h of hosts) {
-    s[h.status] += 1;
-    const st = h.diagnosis?.state ?? 'unknown';
-    byState[st] = (byState[st] ?? 0) + 1;
-    if (h.compliance && !h.compliance.compliant) nonCompliant += 1;
-  }
-  return { ...s, by_state: byState, non_compliant: nonCompliant };
-}
+/** The run summary, computed once for runs and reports alike (executor's `summarize`). */
+export { summarize };
 
 export interface Count {
   key: string;
