@@ -25,22 +25,28 @@ export interface SessionOptions {
  */
 export class RunSession {
   readonly interrupt: Interrupt;
-  readonly factory = new TransportFactory();
-  private readonly live = new Set<Transport>();
+  readonly factory: TransportFactory;
   private readonly progress: Progress;
   private readonly taskSeq = new Map<string, number>();
-  private readonly onAbort = () => void Promise.all([...this.live].map((t) => t.close().catch(() => undefined)));
-
-  private readonly releaseLock: () => void;
 
   /**
-   * Takes the inventory lock first: one sweep or run of an inventory at a time (a scheduler's
-   * own runs nest inside its lock).
+   * Takes the inventory lock first (one sweep or run of an inventory at a time; a scheduler's
+   * own runs nest inside its lock), then opens the run store, loaded only when the run is
+   * recorded.
    */
-  /** The session, with the run store loaded only when the run is recorded. */
   static async open(run: RunInfo, io: CliIO, opts: SessionOptions): Promise<RunSession> {
-    const store = opts.store ? (await import('../store/index.js')).openStore(opts.stateDir ?? defaultStateDir(io.env)) : undefined;
-    return new RunSession(run, io, opts, store);
+    const stateDir = opts.stateDir ?? defaultStateDir(io.env);
+    const releaseLock = acquireInventoryLock(stateDir, opts.inventory, {
+      env: io.env,
+      onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
+    });
+    try {
+      const store = opts.store ? (await import('../store/index.js')).openStore(stateDir) : undefined;
+      return new RunSession(run, io, opts, store, releaseLock);
+    } catch (err) {
+      releaseLock();
+      throw err;
+    }
   }
 
   private constructor(
@@ -48,11 +54,8 @@ export class RunSession {
     private readonly io: CliIO,
     opts: SessionOptions,
     readonly store: RunStore | undefined,
+    private readonly releaseLock: () => void,
   ) {
-    this.releaseLock = acquireInventoryLock(opts.stateDir ?? defaultStateDir(io.env), opts.inventory, {
-      env: io.env,
-      onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
-    });
     this.progress = new Progress(io.stderr, opts.quiet, opts.diff);
     this.interrupt = io.interrupt
       ? io.interrupt()
@@ -63,7 +66,7 @@ export class RunSession {
               : `\n${sig}: aborting hosts in flight\n`,
           ),
         );
-    this.interrupt.abortInFlight.addEventListener('abort', this.onAbort, { once: true });
+    this.factory = new TransportFactory({ abortSignal: this.interrupt.abortInFlight });
   }
 
   start(hosts: readonly string[]): void {
@@ -75,17 +78,7 @@ export class RunSession {
    * E_INTERRUPTED, the host `interrupted`, not `unreachable`) and closes it.
    */
   transport(spec: ConnectionSpec): Transport {
-    const t = this.factory.create(spec);
-    this.live.add(t);
-    const exec = t.exec.bind(t);
-    const abort = this.interrupt.abortInFlight;
-    t.exec = (command, opts = {}) => exec(command, { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, abort]) : abort });
-    const close = t.close.bind(t);
-    t.close = async () => {
-      this.live.delete(t);
-      await close();
-    };
-    return t;
+    return this.factory.create(spec);
   }
 
   /**
@@ -111,15 +104,8 @@ export class RunSession {
   }
 
   /** A connected transport; on failure nothing stays open. */
-  async connect(spec: ConnectionSpec): Promise<Transport> {
-    const t = this.transport(spec);
-    try {
-      await t.connect();
-    } catch (err) {
-      await t.close();
-      throw err;
-    }
-    return t;
+  connect(spec: ConnectionSpec): Promise<Transport> {
+    return this.factory.connect(spec);
   }
 
   readonly listener = (e: RunEvent): void => {
@@ -155,7 +141,6 @@ export class RunSession {
 
   dispose(): void {
     if (this.pending.length) this.flush();
-    this.interrupt.abortInFlight.removeEventListener('abort', this.onAbort);
     this.interrupt.dispose();
     this.store?.close();
     this.releaseLock();

@@ -64,6 +64,8 @@ export interface TransportFactoryOptions {
   knownHosts?: KnownHostsCache | KnownHosts;
   /** Write accept-new entries hashed. */
   hashKnownHosts?: boolean;
+  /** Aborts every command and closes every connection of the run (second SIGINT). */
+  abortSignal?: AbortSignal;
 }
 
 export class TransportFactory {
@@ -71,9 +73,11 @@ export class TransportFactory {
   readonly bastions: BastionPool;
   readonly keys = new KeyCache();
   private readonly logger: TransportLogger | undefined;
+  private readonly abortSignal: AbortSignal | undefined;
 
   constructor(opts: TransportFactoryOptions = {}) {
     this.logger = opts.logger;
+    this.abortSignal = opts.abortSignal;
     this.knownHosts =
       opts.knownHosts ??
       new KnownHostsCache({ ...(opts.logger ? { logger: opts.logger } : {}), ...(opts.hashKnownHosts !== undefined ? { hashNewEntries: opts.hashKnownHosts } : {}) });
@@ -81,7 +85,13 @@ export class TransportFactory {
   }
 
   create(spec: ConnectionSpec): Ssh2Transport {
-    return new Ssh2Transport(spec, { knownHosts: this.knownHosts, bastions: this.bastions, keys: this.keys, ...(this.logger ? { logger: this.logger } : {}) });
+    return new Ssh2Transport(spec, {
+      knownHosts: this.knownHosts,
+      bastions: this.bastions,
+      keys: this.keys,
+      ...(this.logger ? { logger: this.logger } : {}),
+      ...(this.abortSignal ? { abortSignal: this.abortSignal } : {}),
+    });
   }
 
   /** Create and connect; on failure nothing stays open. */

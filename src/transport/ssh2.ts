@@ -34,6 +34,11 @@ export interface Ssh2TransportOptions {
   bastions?: BastionProvider;
   /** Key files decrypted once per run; without it each connect reads its key files. */
   keys?: KeyCache;
+  /**
+   * The run's "abort everything" signal (second SIGINT): aborts every command in flight
+   * (E_INTERRUPTED) and closes the connection.
+   */
+  abortSignal?: AbortSignal;
 }
 
 /** ssh2 names for a key type recorded in known_hosts (RSA keys sign with SHA-2 variants). */
@@ -59,9 +64,12 @@ export class Ssh2Transport implements Transport {
   private deathReason = 'connection closed';
   private lease?: BastionLease;
 
+  private readonly onRunAbort = (): void => void this.close();
+
   constructor(spec: ConnectionSpec, opts: Ssh2TransportOptions) {
     this.spec = spec;
     this.opts = opts;
+    opts.abortSignal?.addEventListener('abort', this.onRunAbort, { once: true });
   }
 
   /** True while the SSH connection is up and usable. */
@@ -205,7 +213,10 @@ export class Ssh2Transport implements Transport {
     this.dead = true;
   }
 
-  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+  async exec(command: string, execOpts: ExecOptions = {}): Promise<ExecResult> {
+    const runAbort = this.opts.abortSignal;
+    const signal = runAbort && execOpts.signal ? AbortSignal.any([execOpts.signal, runAbort]) : (execOpts.signal ?? runAbort);
+    const opts: ExecOptions = { ...execOpts, ...(signal ? { signal } : {}) };
     await this.connect();
     const client = this.client!;
     if (this.dead || this.closing) throw this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${this.deathReason}`);
@@ -282,6 +293,7 @@ export class Ssh2Transport implements Transport {
   }
 
   private async doClose(): Promise<void> {
+    this.opts.abortSignal?.removeEventListener('abort', this.onRunAbort);
     if (this.connecting) await this.connecting.catch(() => undefined);
     const client = this.client;
     if (client && !this.dead) {
