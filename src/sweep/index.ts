@@ -6,9 +6,9 @@ import { runHosts, summarize, type HostTarget } from '../executor/run-hosts.js';
 import { diagnoseFleet } from '../diagnosis/index.js';
 import type { Policy } from '../policy/types.js';
 import type { Transport } from '../transport/types.js';
-import { newNonce, sweepHost } from './sweep-host.js';
+import { factsProbe, sweepHost } from './sweep-host.js';
 
-export { sweepHost, collectSample, newNonce } from './sweep-host.js';
+export { sweepHost, collectSample, newNonce, factsProbe, type FactsProbe } from './sweep-host.js';
 
 export interface SweepRequest {
   run: RunInfo;
@@ -31,7 +31,7 @@ export interface SweepOutcome {
 /** Sweeps every host in parallel (forks), then adds the fleet-level findings. */
 export async function runSweep(req: SweepRequest): Promise<SweepOutcome> {
   req.onEvent({ type: 'run-start', run: req.run, hosts: req.hosts.map((h) => h.name) });
-  const nonce = newNonce();
+  const probe = factsProbe();
   const results = await runHosts(
     req.hosts,
     (host) =>
@@ -41,7 +41,7 @@ export async function runSweep(req: SweepRequest): Promise<SweepOutcome> {
         clock: req.clock,
         signal: req.interrupt.stopStarting,
         onEvent: req.onEvent,
-        nonce,
+        probe,
         ...(req.policy ? { policy: req.policy } : {}),
       }),
     { forks: req.run.forks, clock: req.clock, interrupt: req.interrupt, onEvent: req.onEvent },

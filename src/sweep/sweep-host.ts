@@ -21,8 +21,8 @@ export interface SweepOptions {
   /** Aborts waits between samples (interrupt). */
   signal?: AbortSignal;
   onEvent: RunEventListener;
-  /** Random per run: section markers host output cannot forge. */
-  nonce?: string;
+  /** The run's script; its nonce is random per run, so host output cannot forge a section. */
+  probe?: FactsProbe;
 }
 
 export function newNonce(): string {
@@ -36,10 +36,19 @@ function cappedMessage(cap: number, received: number): string {
   return `output capped at ${cap} bytes (${received} bytes received); the rest was dropped`;
 }
 
+/** The fact script of a run with its nonce: built once per run, sent to every host. */
+export interface FactsProbe {
+  nonce: string;
+  script: string;
+}
+
+export function factsProbe(nonce: string = newNonce()): FactsProbe {
+  return { nonce, script: buildFactsScript(nonce) };
+}
+
 /** Collects one sample in one round trip. */
-export async function collectSample(t: Transport, nonce: string, clock: Clock, onEvent: RunEventListener): Promise<FactSample> {
-  const script = buildFactsScript(nonce);
-  const res = await t.exec(script, { become: true, label: 'the facts script' });
+export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock, onEvent: RunEventListener): Promise<FactSample> {
+  const res = await t.exec(probe.script, { become: true, label: 'the facts script' });
   onEvent({
     type: 'command',
     host: t.spec.name,
@@ -48,7 +57,7 @@ export async function collectSample(t: Transport, nonce: string, clock: Clock, o
     duration_ms: res.durationMs,
     truncated: res.truncated,
   });
-  const sample = parseSample(splitSections(res.stdout, nonce), clock.now());
+  const sample = parseSample(splitSections(res.stdout, probe.nonce), clock.now());
   if (res.truncated) {
     sample.parse_errors.push({ section: CAPPED_SECTION, message: cappedMessage(t.spec.maxOutputBytes, res.bytes) });
   }
@@ -58,7 +67,7 @@ export async function collectSample(t: Transport, nonce: string, clock: Clock, o
 /** The sweep job for one host: connect once, N samples, diagnose, evaluate policy. */
 export async function sweepHost(host: HostTarget, transport: Transport, opts: SweepOptions): Promise<HostResult> {
   const started = isoNow(opts.clock);
-  const nonce = opts.nonce ?? newNonce();
+  const probe = opts.probe ?? factsProbe();
   await transport.connect();
   try {
     const samples: FactSample[] = [];
@@ -67,7 +76,7 @@ export async function sweepHost(host: HostTarget, transport: Transport, opts: Sw
         await opts.clock.sleep(opts.intervalMs, opts.signal);
         if (opts.signal?.aborted) break;
       }
-      samples.push(await collectSample(transport, nonce, opts.clock, opts.onEvent));
+      samples.push(await collectSample(transport, probe, opts.clock, opts.onEvent));
     }
     const facts: HostFacts = { samples };
     const last = samples[samples.length - 1];
