@@ -9,12 +9,12 @@
  * (bash's `times` prints its children's user/sys, again wait4-based) and VmHWM polled every 50 ms
  * from /proc for the child and its direct children (can miss a peak shorter than the poll).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseBashTimes, parseGnuTime, type Measurement } from './lib.js';
+import { parseBashTimes, parseGnuTime, parseProcStat, type Measurement } from './lib.js';
 
 export const GNU_TIME = '/usr/bin/time';
 
@@ -39,10 +39,33 @@ export interface Measured extends Measurement {
   stderrTail: string;
 }
 
+let clockTicks: number | undefined;
+/** USER_HZ, the unit of /proc/stat (100 on Linux unless `getconf CLK_TCK` says otherwise). */
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    const n = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim());
+    clockTicks = Number.isInteger(n) && n > 0 ? n : 100;
+  }
+  return clockTicks;
+}
+
+/** Busy ticks of the whole machine, or undefined without a readable /proc/stat. */
+function machineBusyTicks(): number | undefined {
+  try {
+    return parseProcStat(readFileSync('/proc/stat', 'utf8')).busyTicks;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function measure(spec: MeasureSpec): Promise<Measured> {
   const tmp = await mkdtemp(join(tmpdir(), 'fm-bench-time-'));
   try {
-    return hasGnuTime() ? await measureGnuTime(spec, join(tmp, 'time.txt')) : await measureBashTimes(spec);
+    const before = machineBusyTicks();
+    const m = hasGnuTime() ? await measureGnuTime(spec, join(tmp, 'time.txt')) : await measureBashTimes(spec);
+    const after = machineBusyTicks();
+    if (before !== undefined && after !== undefined) m.machineCpuS = (after - before) / ticksPerSecond();
+    return m;
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

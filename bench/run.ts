@@ -97,7 +97,8 @@ async function repeated(times: number, once: () => Promise<{ m: Measured; comple
 
 function describe(tool: string, r: { m: Measured; completed: number }): void {
   const m = r.m;
-  log(`  ${tool.padEnd(15)} wall ${m.wallS.toFixed(2)} s, CPU ${(m.userS + m.sysS).toFixed(2)} s (user ${m.userS.toFixed(2)}, sys ${m.sysS.toFixed(2)}), peak RSS ${m.peakRssMb.toFixed(1)} MB, ${r.completed} hosts, load ${load1()}`);
+  const host = m.machineCpuS !== undefined ? `, host side ${Math.max(0, m.machineCpuS - m.userS - m.sysS).toFixed(1)} s CPU` : '';
+  log(`  ${tool.padEnd(15)} wall ${m.wallS.toFixed(2)} s, CPU ${(m.userS + m.sysS).toFixed(2)} s (user ${m.userS.toFixed(2)}, sys ${m.sysS.toFixed(2)}), peak RSS ${m.peakRssMb.toFixed(1)} MB${host}, ${r.completed} hosts, load ${load1()}`);
 }
 
 async function warmupList(fleet: BenchFleet, work: string): Promise<string> {
@@ -233,6 +234,7 @@ async function main(): Promise<void> {
   const targets = evaluateTargets({
     rows: table,
     targetForks: 200,
+    cores: machine.cpus,
     ...(sim ? { simRssMb: sim.rssMb, perHostCpuMs: sim.perHostCpuMs } : {}),
   });
   process.stdout.write('\n' + formatTable(table) + '\n');
@@ -253,6 +255,7 @@ async function main(): Promise<void> {
       fleetmend: `node dist/cli/main.js sweep -i INV --known-hosts KH --samples 1 --interval 0 --no-store --forks F --connect-timeout ${CONNECT_TIMEOUT_S} -q --json (default policy)`,
       openssh: `xargs -P F -a hosts.txt -I{} ssh -n -F ssh_config -o BatchMode=yes {} "<buildFactsScript(nonce)>"`,
       perHostCpu: 'CPU(--samples 3 --interval 0) - CPU(--samples 1) on the same simulated fleet, / (2 x hosts)',
+      hostCpu: 'busy ticks of /proc/stat (whole machine) during the run minus the tool\'s own user+sys: sshd and the fact script on the hosts (or the simulator process)',
     },
     rows: table,
     ...(sim ? { perHostCpu: { ms: sim.perHostCpuMs, cpuOneS: sim.cpuOneS, cpuThreeS: sim.cpuThreeS, hosts: opts.simHosts } } : {}),

@@ -3,10 +3,12 @@ import {
   DEFAULTS,
   evaluateTargets,
   formatTable,
+  hostSideFloor,
   medianByWall,
   parseBashTimes,
   parseBenchArgs,
   parseGnuTime,
+  parseProcStat,
   perHostSampleCpuMs,
   resultFileName,
   toRow,
@@ -80,7 +82,34 @@ describe('rows, ratios and targets', () => {
     const lines = formatTable(withRatios(rows)).trimEnd().split('\n');
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/hosts\/s/);
+    expect(lines[0]).toMatch(/host CPU s/);
     expect(lines[2]).toMatch(/fleetmend .* 0\.20 +0\.10$/);
+  });
+
+  it('host-side CPU is the machine CPU during the run minus the tool\'s own, never negative', () => {
+    const withMachine = toRow({ section: 'sshd', tool: 'fleetmend', hosts: 200, forks: 200, completed: 200, samples: 1 }, { ...m(80, 5), machineCpuS: 165 });
+    expect(withMachine.hostCpuS).toBeCloseTo(160);
+    expect(toRow({ section: 'sim', tool: 'fleetmend', hosts: 1, forks: 1, completed: 1, samples: 1 }, { ...m(1, 2), machineCpuS: 1.5 }).hostCpuS).toBe(0);
+    expect(rows[0]?.hostCpuS).toBeUndefined();
+    expect(hostSideFloor(withMachine, 2)).toBeCloseTo(80);
+    expect(hostSideFloor(rows[0] as Row, 2)).toBeUndefined();
+  });
+
+  it('explains a failed wall target by the host side\'s floor on this machine', () => {
+    const fm = toRow({ section: 'sshd', tool: 'fleetmend', hosts: 200, forks: 200, completed: 200, samples: 1 }, { ...m(86, 5), machineCpuS: 175 });
+    const base = toRow({ section: 'sshd', tool: 'openssh', hosts: 200, forks: 200, completed: 200, samples: 1 }, { ...m(100, 30), machineCpuS: 200 });
+    const [wall] = evaluateTargets({ rows: withRatios([fm, base]), targetForks: 200, cores: 2 });
+    expect(wall?.pass).toBe(false);
+    // 170 s of host CPU on 2 cores = 85 s = 0.85 x the baseline's 100 s
+    expect(wall?.why).toMatch(/170\.0 s CPU .* 2 cores .* >= 85\.0 s = 0\.85 x/);
+    expect(evaluateTargets({ rows: withRatios(rows), targetForks: 200 })[0]?.why).toBeUndefined();
+  });
+
+  it('reads busy and total ticks from the cpu line of /proc/stat', () => {
+    const text = 'cpu  100 5 50 1000 20 1 2 3 7 0\ncpu0 50 2 25 500 10 0 1 1 0 0\nintr 1 2\n';
+    // busy = user+nice+system+irq+softirq+steal = 100+5+50+1+2+3; guest is inside user
+    expect(parseProcStat(text)).toEqual({ busyTicks: 161, totalTicks: 1181 });
+    expect(() => parseProcStat('garbage')).toThrow(/unexpected \/proc\/stat/);
   });
 
   it('names result files by a sortable UTC timestamp without colons', () => {
