@@ -74,7 +74,7 @@ function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   });
 }
 
-/** `node dist/cli/main.js sim --scenario healthy --hosts N --dir D`, until it prints "press Ctrl-C". */
+/** `node dist/bin/main.js sim --scenario healthy --hosts N --dir D`, until it prints "press Ctrl-C". */
 export async function startSimProcess(cli: string, hosts: number, dir: string): Promise<BenchFleet> {
   const t0 = Date.now();
   // 2 minutes plus 30 ms a host (host key generation on a loaded box)

@@ -19,7 +19,7 @@ import { measure, measureMethod, type Measured } from './measure.js';
 import { sshdUnavailableReason, startRealFleet, startSimProcess, type BenchFleet } from './fleets.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = join(ROOT, 'dist', 'cli', 'main.js');
+const CLI = join(ROOT, 'dist', 'bin', 'main.js');
 const SWEEP_TIMEOUT_MS = 15 * 60_000;
 const CONNECT_TIMEOUT_S = 120;
 /** Hosts of the warm-up pass: enough to fault in sshd, bash and the fake scripts. */
@@ -252,7 +252,7 @@ async function main(): Promise<void> {
     machine: { ...machine, loadAtEnd },
     method: {
       measurement: measureMethod(),
-      fleetmend: `node dist/cli/main.js sweep -i INV --known-hosts KH --samples 1 --interval 0 --no-store --forks F --connect-timeout ${CONNECT_TIMEOUT_S} -q --json (default policy)`,
+      fleetmend: `node dist/bin/main.js sweep -i INV --known-hosts KH --samples 1 --interval 0 --no-store --forks F --connect-timeout ${CONNECT_TIMEOUT_S} -q --json (default policy)`,
       openssh: `xargs -P F -a hosts.txt -I{} ssh -n -F ssh_config -o BatchMode=yes {} "<buildFactsScript(nonce)>"`,
       perHostCpu: 'CPU(--samples 3 --interval 0) - CPU(--samples 1) on the same simulated fleet, / (2 x hosts)',
       hostCpu: 'busy ticks of /proc/stat (whole machine) during the run minus the tool\'s own user+sys: sshd and the fact script on the hosts (or the simulator process)',

@@ -5,7 +5,7 @@ set -u
 inventory=${1:?usage: sweep-and-alert.sh INVENTORY}
 state=${FLEETMEND_STATE_DIR:-/var/lib/fleetmend}
 node=${NODE:-/usr/bin/node}
-fleetmend=${FLEETMEND:-/opt/fleetmend/dist/cli/main.js}
+fleetmend=${FLEETMEND:-/opt/fleetmend/dist/bin/main.js}
 
 "$node" "$fleetmend" sweep -i "$inventory" \
   --known-hosts /etc/fleetmend/known_hosts --private-key /etc/fleetmend/id_ed25519 \

@@ -97,7 +97,7 @@ async function demoAction(opts: DemoOptions, io: CliIO): Promise<number> {
       `\nThe demo swept ${fleet.hosts.length} simulated hosts over SSH (exit code ${code}: ` +
         `2 = a host failed or is non-compliant, 4 = unreachable, 6 = both).\n` +
         `Reports: ${relative(process.cwd(), opts.output) || '.'}/<run-id>/report.{md,html,json,junit.xml}` +
-        ` (open the .html in a browser). History: node dist/cli/main.js runs --state-dir ${opts.stateDir}\n`,
+        ` (open the .html in a browser). History: node dist/bin/main.js runs --state-dir ${opts.stateDir}\n`,
     );
     return 0;
   } finally {

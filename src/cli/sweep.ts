@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { isoNow, type Clock } from '../executor/clock.js';
-import type { HostResult, RunInfo, RunSummary } from '../executor/events.js';
+import type { RunInfo, RunSummary } from '../executor/events.js';
 import { exitCodeFor, type Interrupt } from '../executor/index.js';
 import { RunSession } from './session.js';
 import { resolve } from 'node:path';

@@ -9,7 +9,7 @@ import type { ErrorCode, SourcePosition } from '../errors.js';
 import type { Clock } from '../executor/clock.js';
 import type { HostError, TaskStatus } from '../executor/events.js';
 import type { Transport } from '../transport/types.js';
-import type { FactSample, HostFacts } from '../facts/types.js';
+import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';
 
 export interface DiffEntry {

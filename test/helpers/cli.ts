@@ -1,7 +1,11 @@
 /** Runs the CLI in-process with captured output (no signal handlers installed). */
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { main } from '../../src/cli/program.js';
 import { noInterrupt } from '../../src/executor/interrupt.js';
+
+/** The built binary users run (package.json "bin", the esbuild bundle); `npm test` builds it first. */
+export const CLI_BIN = join(process.cwd(), 'dist', 'bin', 'main.js');
 
 export interface CliResult {
   code: number;

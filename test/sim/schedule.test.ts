@@ -1,5 +1,5 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { runScheduler, type ScheduleConfig, type SchedulerIO } from '../../src/s
 import { startFleet, type Fleet } from '../../src/sim/index.js';
 import { openStore } from '../../src/store/index.js';
 import { startWebhookReceiver } from '../helpers/webhook.js';
+import { CLI_BIN } from '../helpers/cli.js';
 
 /**
  * The scheduler against the simulated fleet over real SSH: real sweeps (main(['sweep', ...]))
@@ -136,25 +137,9 @@ describe('fleetmend schedule on the simulated fleet', () => {
   });
 });
 
-/** The built CLI: `schedule` once program.ts registers it, else the same command mounted by a shim. */
+/** The built binary's schedule command. */
 function cliEntry(): string[] {
-  const mainJs = ['dist/cli/main.js', 'dist/src/cli/main.js'].map((p) => join(process.cwd(), p)).filter(existsSync)
-    .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
-  if (!mainJs) throw new Error('build first: npm run build');
-  const probe = spawnSync(process.execPath, [mainJs, 'schedule', '--help'], { timeout: 20_000, encoding: 'utf8' });
-  if (probe.status === 0 && probe.stdout.includes('--cron')) return [mainJs, 'schedule'];
-  const distSchedule = join(mainJs, '..', 'schedule.js');
-  const distClock = join(mainJs, '..', '..', 'executor', 'clock.js');
-  const shim = `
-    import { Command } from 'commander';
-    import { scheduleCommand } from ${JSON.stringify(distSchedule)};
-    import { systemClock } from ${JSON.stringify(distClock)};
-    const io = { stdout: process.stdout, stderr: process.stderr, env: process.env, clock: systemClock, exitCode: 0 };
-    const program = new Command('fleetmend').exitOverride();
-    scheduleCommand(program, io);
-    try { await program.parseAsync(['schedule', ...process.argv.slice(1)], { from: 'user' }); process.exitCode = io.exitCode; }
-    catch (err) { process.stderr.write('fleetmend: ' + (err.oneLine ? err.oneLine() : String(err)) + '\\n'); process.exitCode = 1; }`;
-  return ['--input-type=module', '-e', shim, '--'];
+  return [CLI_BIN, 'schedule'];
 }
 
 describe('fleetmend schedule as a process', () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { FleetmendError, type ErrorCode } from '../../src/errors.js';
 import { KnownHostsCache, TransportFactory, type ConnectionSpec, type TransportLogger } from '../../src/transport/index.js';
 import { run, sshdUnavailableReason, type FleetHost, type SshdFleet } from '../helpers/sshd-fleet.js';
+import { CLI_BIN } from '../helpers/cli.js';
 
 export const skipReason = sshdUnavailableReason();
 if (skipReason) console.warn(`[test/sshd] skipped: ${skipReason}`);
@@ -74,5 +75,6 @@ export async function otherHostKey(dir: string): Promise<string> {
   return (await pub).split(' ').slice(0, 2).join(' ');
 }
 
-export const CLI = join(process.cwd(), 'dist/cli/main.js');
+/** The built binary (package.json "bin"). */
+export const CLI = CLI_BIN;
 export const cliBuilt = (): boolean => existsSync(CLI);
