@@ -72,19 +72,20 @@ function readGroup(src: YamlSource, b: RawInventoryBuilder, name: string, spec: 
     readGroup(src, b, child, childSpec, childPath);
   }
   for (const [entry, vars] of Object.entries(spec?.hosts ?? {})) {
-    const at = keyPositionOf(src, [...path, 'hosts', entry]);
-    const { names, port } = expandEntryAt(entry, at);
+    // the position is looked up only for an error: the lookup scans the group's keys, and doing
+    // it for every host made loading a large group quadratic
+    const { names, port } = expandEntryAt(entry, () => keyPositionOf(src, [...path, 'hosts', entry]));
     // An explicit ansible_port beats the `host:port` shorthand, as in Ansible.
     const hostVars = port === undefined ? { ...vars } : { ansible_port: port, ...vars };
     for (const host of names) b.addHost(name, host, hostVars);
   }
 }
 
-function expandEntryAt(entry: string, at: SourcePosition): ReturnType<typeof expandHostEntry> {
+function expandEntryAt(entry: string, at: () => SourcePosition): ReturnType<typeof expandHostEntry> {
   try {
     return expandHostEntry(entry);
   } catch (err) {
-    if (err instanceof HostEntryError) throw new FleetmendError('E_INVENTORY', err.message, { position: at });
+    if (err instanceof HostEntryError) throw new FleetmendError('E_INVENTORY', err.message, { position: at() });
     throw err;
   }
 }
