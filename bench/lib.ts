@@ -126,8 +126,14 @@ export function medianByWall<T extends { wallS: number }>(runs: readonly T[]): T
 
 export function toRow(base: Omit<Row, 'wallS' | 'hostsPerS' | 'cpuS' | 'peakRssMb' | 'hostCpuS'>, m: Measurement): Row {
   const row: Row = { ...base, wallS: m.wallS, hostsPerS: m.wallS > 0 ? base.completed / m.wallS : 0, cpuS: cpuOf(m), peakRssMb: m.peakRssMb };
-  if (m.machineCpuS !== undefined) row.hostCpuS = Math.max(0, m.machineCpuS - row.cpuS);
+  const host = hostCpuOf(m);
+  if (host !== undefined) row.hostCpuS = host;
   return row;
+}
+
+/** The machine's CPU during the run minus the tool's own (never negative), if measured. */
+export function hostCpuOf(m: Pick<Measurement, 'userS' | 'sysS' | 'machineCpuS'>): number | undefined {
+  return m.machineCpuS === undefined ? undefined : Math.max(0, m.machineCpuS - cpuOf(m));
 }
 
 /** Busy and total clock ticks of the aggregate `cpu` line of /proc/stat (idle = idle + iowait). */

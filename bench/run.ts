@@ -14,7 +14,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildFactsScript } from '../src/facts/script.js';
-import { evaluateTargets, formatTable, formatTargets, medianByWall, parseBenchArgs, perHostSampleCpuMs, resultFileName, toRow, withRatios, type BenchOptions, type Row, type Tool } from './lib.js';
+import { cpuOf, evaluateTargets, formatTable, hostCpuOf, formatTargets, medianByWall, parseBenchArgs, perHostSampleCpuMs, resultFileName, toRow, withRatios, type BenchOptions, type Row, type Tool } from './lib.js';
 import { measure, measureMethod, type Measured } from './measure.js';
 import { sshdUnavailableReason, startRealFleet, startSimProcess, type BenchFleet } from './fleets.js';
 
@@ -97,8 +97,9 @@ async function repeated(times: number, once: () => Promise<{ m: Measured; comple
 
 function describe(tool: string, r: { m: Measured; completed: number }): void {
   const m = r.m;
-  const host = m.machineCpuS !== undefined ? `, host side ${Math.max(0, m.machineCpuS - m.userS - m.sysS).toFixed(1)} s CPU` : '';
-  log(`  ${tool.padEnd(15)} wall ${m.wallS.toFixed(2)} s, CPU ${(m.userS + m.sysS).toFixed(2)} s (user ${m.userS.toFixed(2)}, sys ${m.sysS.toFixed(2)}), peak RSS ${m.peakRssMb.toFixed(1)} MB${host}, ${r.completed} hosts, load ${load1()}`);
+  const hostCpu = hostCpuOf(m);
+  const host = hostCpu !== undefined ? `, host side ${hostCpu.toFixed(1)} s CPU` : '';
+  log(`  ${tool.padEnd(15)} wall ${m.wallS.toFixed(2)} s, CPU ${cpuOf(m).toFixed(2)} s (user ${m.userS.toFixed(2)}, sys ${m.sysS.toFixed(2)}), peak RSS ${m.peakRssMb.toFixed(1)} MB${host}, ${r.completed} hosts, load ${load1()}`);
 }
 
 async function warmupList(fleet: BenchFleet, work: string): Promise<string> {
@@ -155,8 +156,8 @@ async function simPart(opts: BenchOptions, work: string): Promise<SimFigures> {
     describe('fleetmend x1', one);
     const three = await repeated(opts.repeat, () => timeSweep(fleet, opts.simForks, 3, work));
     describe('fleetmend x3', three);
-    const cpuOneS = one.m.userS + one.m.sysS;
-    const cpuThreeS = three.m.userS + three.m.sysS;
+    const cpuOneS = cpuOf(one.m);
+    const cpuThreeS = cpuOf(three.m);
     const rows = [
       toRow({ section: 'sim', tool: 'fleetmend', hosts: opts.simHosts, forks: opts.simForks, completed: one.completed, samples: 1 }, one.m),
       toRow({ section: 'sim', tool: 'fleetmend', hosts: opts.simHosts, forks: opts.simForks, completed: three.completed, samples: 3, note: '--samples 3 --interval 0' }, three.m),

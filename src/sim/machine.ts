@@ -4,7 +4,7 @@
  * (server.ts) and the shell (shell.ts) act on it; tests read and mutate it directly.
  */
 import type { SimClock } from './clock.js';
-import { SimKernel, type AuditdState, type AuditSettings, type Flavour } from './kernel.js';
+import { SimKernel, type KernelOptions } from './kernel.js';
 import { formatDmesg, formatJournal } from './klog.js';
 import { VirtualFs } from './vfs.js';
 
@@ -19,25 +19,24 @@ export interface OsRelease {
   idLike?: string;
 }
 
-export interface MachineSpec {
+/** What the machine passes on to its kernel (documented on KernelOptions). */
+type KernelSpec = Pick<
+  KernelOptions,
+  | 'flavour' | 'kernelRelease' | 'eventRate' | 'uptimeMs' | 'kernelPanic' | 'downtimeMs' | 'memTotalKb' | 'memAvailableKb'
+  | 'runtime' | 'auditd' | 'lost' | 'backlog' | 'waitActual' | 'historyMs' | 'stalledLoginDelayMs' | 'stalledCommandDelayMs'
+>;
+
+export interface MachineSpec extends KernelSpec {
   name: string;
-  flavour: Flavour;
   /** Inventory group besides the distro one (e.g. "web", "db"). */
   role: string;
   os: OsRelease;
-  kernelRelease: string;
   /** SSH login user; root logs in as uid 0, others are uid 1000 with sudo. */
   user: string;
   /** Optional password authentication for the login user. */
   password?: string;
   sudo: { password: string; nopasswd: boolean };
   auditctl: AuditctlFlavour;
-  eventRate: number;
-  uptimeMs: number;
-  kernelPanic: number;
-  downtimeMs: number;
-  memTotalKb: number;
-  memAvailableKb: number;
   /** Contents of /etc/audit/rules.d/<name>. */
   rulesD: Record<string, string>;
   cmdline: string;
@@ -45,14 +44,6 @@ export interface MachineSpec {
   disk: { device: string; totalKb: number; usedKb: number; mount: string };
   /** Syslog files: RHEL writes /var/log/messages; Debian 12 has only the journal. */
   syslog: 'messages' | 'kern.log' | 'none';
-  runtime?: Partial<AuditSettings>;
-  auditd?: AuditdState;
-  lost?: number;
-  backlog?: number;
-  waitActual?: number;
-  historyMs?: number;
-  stalledLoginDelayMs?: number;
-  stalledCommandDelayMs?: number;
   /** dmesg_restrict: non-root may not read the kernel log (Debian default). */
   dmesgRestrict?: boolean;
   /** auditd.service RefuseManualStop (default: yes on rhel, no on debian). */

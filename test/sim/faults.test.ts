@@ -14,9 +14,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HostResult } from '../../src/executor/events.js';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
 import { openStore, type StoredRun } from '../../src/store/index.js';
-import { CLI_BIN, runCli as runCliInProcess } from '../helpers/cli.js';
+import { CLI_BIN as CLI, runCli as runCliInProcess } from '../helpers/cli.js';
 
-const CLI = CLI_BIN;
 /** Prints the child's peak RSS (kB, getrusage ru_maxrss) on exit: exact, unlike polling /proc. */
 const MAXRSS_HOOK = 'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nmaxrss_kb="+process.resourceUsage().maxRSS+"\\n"))';
 

@@ -12,9 +12,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { startFleet, type Fault, type Fleet } from '../../src/sim/index.js';
 import { openStore, type StoredRun } from '../../src/store/index.js';
-import { CLI_BIN } from '../helpers/cli.js';
+import { CLI_BIN as CLI } from '../helpers/cli.js';
 
-const CLI = CLI_BIN;
 const MARK = '/tmp/fleetmend-applied';
 const children: ChildProcess[] = [];
 const cleanup: (() => Promise<void>)[] = [];

@@ -11,9 +11,8 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFleet, type Fault, type Fleet } from '../../src/sim/index.js';
 import { openStore, type StoredRun } from '../../src/store/index.js';
-import { CLI_BIN } from '../helpers/cli.js';
+import { CLI_BIN as CLI } from '../helpers/cli.js';
 
-const CLI = CLI_BIN;
 const MAXRSS_HOOK = 'data:text/javascript,process.on("exit",()=>process.stderr.write("\\nmaxrss_kb="+process.resourceUsage().maxRSS+"\\n"))';
 const HOSTS = 1000;
 const name = (i: number) => `node-${String(i).padStart(4, '0')}`;

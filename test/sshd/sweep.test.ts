@@ -17,9 +17,8 @@ import { runCommand } from '../../src/cli/run.js';
 import { sweepCommand, type CliIO } from '../../src/cli/sweep.js';
 import { run, startSshdFleet, type SshdFleet } from '../helpers/sshd-fleet.js';
 import { skipReason } from './util.js';
-import { CLI_BIN } from '../helpers/cli.js';
+import { CLI_BIN as CLI } from '../helpers/cli.js';
 
-const CLI = CLI_BIN;
 const PLAYBOOK = join(process.cwd(), 'playbooks/raise-backlog-limit.yml');
 
 interface JsonHost {

@@ -1,10 +1,8 @@
 /** Shared bits of the real-sshd feature tests: a ConnectionSpec for a fleet host, error capture. */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { FleetmendError, type ErrorCode } from '../../src/errors.js';
 import { KnownHostsCache, TransportFactory, type ConnectionSpec, type TransportLogger } from '../../src/transport/index.js';
 import { run, sshdUnavailableReason, type FleetHost, type SshdFleet } from '../helpers/sshd-fleet.js';
-import { CLI_BIN } from '../helpers/cli.js';
 
 export const skipReason = sshdUnavailableReason();
 if (skipReason) console.warn(`[test/sshd] skipped: ${skipReason}`);
@@ -75,6 +73,3 @@ export async function otherHostKey(dir: string): Promise<string> {
   return (await pub).split(' ').slice(0, 2).join(' ');
 }
 
-/** The built binary (package.json "bin"). */
-export const CLI = CLI_BIN;
-export const cliBuilt = (): boolean => existsSync(CLI);

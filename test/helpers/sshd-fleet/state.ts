@@ -5,6 +5,7 @@
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { DEBIAN_RULES } from '../../../src/sim/machine.js';
 
 export interface KernelLogLine {
   /** Seconds since boot (dmesg's timestamp). */
@@ -71,19 +72,8 @@ plugin_dir = /etc/audit/plugins.d
 end_of_event_timeout = 2
 `;
 
-export const DEFAULT_RULES_FILE = `## First rule - delete all
--D
-
-## Increase the buffers to survive stress events.
-## Make this bigger for busy systems
--b 8192
-
-## This determine how long to wait in burst of events
---backlog_wait_time 60000
-
-## Set failure mode to syslog
--f 1
-`;
+/** Debian 12's stock /etc/audit/rules.d/audit.rules: the same file the simulator's hosts carry. */
+export const DEFAULT_RULES_FILE = DEBIAN_RULES;
 
 /** A healthy Debian 12 host with auditd running and the stock rules loaded. */
 export function defaultAuditState(index: number): FakeAuditState {
