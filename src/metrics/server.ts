@@ -28,7 +28,7 @@ export function parseListen(spec: string, opts: { allowRemote?: boolean } = {}):
   if (!m) throw bad('expected ADDR:PORT, [IPv6]:PORT or PORT (e.g. 127.0.0.1:9464)');
   const port = Number(m[3]);
   if (!Number.isInteger(port) || port > 65535) throw bad('the port must be 0-65535');
-  let host = m[1] ?? (m[2] || '127.0.0.1');
+  let host = m[1] || m[2] || '127.0.0.1';
   if (host === 'localhost') host = '127.0.0.1';
   if (!isIP(host)) throw bad(`'${host}' is not an IP address (give 127.0.0.1, ::1 or the interface's address)`);
   if (!isLoopback(host) && !opts.allowRemote) {
