@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
+import { FleetmendError } from '../errors.js';
 import type { NotifyWhen } from '../schedule/index.js';
 import type { CliIO } from './sweep.js';
 import { parsePositiveInt, parseSeconds } from './util.js';
@@ -12,6 +13,8 @@ export interface ScheduleCliOptions {
   notifyTimeout: number;
   maxRuns?: number;
   stateDir?: string;
+  metricsListen?: string;
+  metricsAllowRemote?: boolean;
 }
 
 function parseNotify(v: string): NotifyWhen {
@@ -32,6 +35,8 @@ export function scheduleCommand(program: Command, io: CliIO): Command {
     .option('--notify-timeout <seconds>', 'per webhook attempt (3 retries on errors/5xx)', parseSeconds('--notify-timeout'), 10_000)
     .option('--max-runs <n>', 'exit after N runs', parsePositiveInt('--max-runs'))
     .option('--state-dir <dir>', 'run store and locks (default $XDG_STATE_HOME/fleetmend)')
+    .option('--metrics-listen <addr:port>', 'serve Prometheus /metrics of the latest sweep on ADDR:PORT (ADDR defaults to 127.0.0.1)')
+    .option('--metrics-allow-remote', '--metrics-listen may bind a non-loopback address (the page has no authentication)')
     .argument('<command...>', "after '--': sweep -i INVENTORY ... | run PLAYBOOK -i INVENTORY ...")
     .action(async (command: string[], opts: ScheduleCliOptions) => {
       io.exitCode = await scheduleAction(command, opts, io);
@@ -44,6 +49,7 @@ export async function scheduleAction(command: string[], opts: ScheduleCliOptions
   // The URL is often the secret itself (Slack, Teams): the environment keeps it out of `ps`.
   const webhook = opts.notifyWebhook ?? (io.env['FLEETMEND_NOTIFY_WEBHOOK'] || undefined);
   const [{ runScheduler }, { defaultStateDir }] = await Promise.all([import('../schedule/index.js'), import('../store/index.js')]);
+  const metrics = opts.metricsListen ? await startMetrics(command, opts.metricsListen, !!opts.metricsAllowRemote, io) : undefined;
   const outcome = await runScheduler(
     {
       cron: opts.cron,
@@ -63,7 +69,16 @@ export async function scheduleAction(command: string[], opts: ScheduleCliOptions
       clock: io.clock,
       runCommand: (argv, runIo) => main(argv, runIo),
       ...(io.interrupt ? { interrupt: io.interrupt } : {}),
+      ...(metrics ? { onRunRecorded: metrics.update } : {}),
     },
-  );
+  ).finally(() => metrics?.close()); // also when the loop refuses to start
   return outcome.exitCode;
+}
+
+/** `--metrics-listen` (src/metrics): the latest scheduled sweep on /metrics. */
+async function startMetrics(command: string[], listen: string, allowRemote: boolean, io: CliIO) {
+  if (command[0] !== 'sweep') throw new FleetmendError('E_USAGE', `--metrics-listen serves the metrics of a scheduled sweep, not of '${command[0] ?? ''}'`);
+  const server = await (await import('../metrics/index.js')).serveSweepMetrics(listen, { allowRemote });
+  io.stderr.write(`${new Date(io.clock.now()).toISOString()} schedule: metrics on ${server.url}\n`);
+  return server;
 }

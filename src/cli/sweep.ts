@@ -25,6 +25,7 @@ export interface SweepCliOptions extends ConnectionOptions, ReportOptions {
   store: boolean;
   quiet?: boolean;
   sinceLast?: boolean;
+  metricsFile?: string;
 }
 
 export function sweepCommand(program: Command, io: CliIO): Command {
@@ -43,6 +44,7 @@ export function sweepCommand(program: Command, io: CliIO): Command {
     .option('--no-store', 'do not record the run')
     .option('--since-last', 'show what changed since the previous run of this inventory')
     .option('-q, --quiet', 'no progress output')
+    .option('--metrics-file <path>', "write Prometheus metrics for node_exporter's textfile collector (atomically; PATH ending in .prom)")
     .action(async (opts: SweepCliOptions) => {
       io.exitCode = await sweepAction(opts, io);
     });
@@ -66,6 +68,7 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
   for (const w of inventory.warnings) io.stderr.write(`warning: ${w}\n`);
   const policy: Policy | undefined = opts.policy === false ? undefined : await loadPolicy(opts.policy ?? DEFAULT_POLICY());
   const renderer = await prepareRenderer(opts);
+  const metricsFile = opts.metricsFile ? (await import('../metrics/index.js')).metricsFileWriter(opts.metricsFile, io.stderr) : undefined;
   const run: RunInfo = {
     id: newRunId(io.clock.now()),
     mode: 'sweep',
@@ -96,6 +99,7 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
     else io.stdout.write(summaryTable(outcome.results, outcome.summary));
     if (opts.sinceLast && session.store) (opts.json ? io.stderr : io.stdout).write(sinceLastReport(session.store, outcome.run));
     for (const f of written) io.stderr.write(`report: ${f}\n`);
+    metricsFile?.update(outcome.run, outcome.results);
     await io.onRunFinished?.(outcome.run, outcome.summary, session.store);
     return exitCodeFor(outcome.summary, session.interrupt.interrupted);
   } finally {

@@ -7,7 +7,7 @@ import type { RunInfo, RunSummary } from '../executor/events.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
 import { driftNotification, driftSinceLast, renderDriftText, runFailedNotification } from '../drift/index.js';
 import type { Drift, DriftNotification } from '../drift/index.js';
-import { openStore, type RunStore } from '../store/index.js';
+import { openStore, type RunStore, type StoredRun } from '../store/index.js';
 import { prepareCommand, type ScheduledCommand } from './command.js';
 import { LOCK_TOKEN_ENV, acquireInventoryLock, liveLockHolder } from './lock.js';
 import { maskUrl, postWebhook, runNotifyCommand } from './notify.js';
@@ -51,6 +51,8 @@ export interface SchedulerIO {
   runCommand: (argv: string[], io: RunIO) => Promise<number>;
   /** Default: SIGINT/SIGTERM handlers (two-stage, as for a sweep). */
   interrupt?: () => Interrupt;
+  /** Each recorded run as stored (the metrics server keeps the latest sweep). */
+  onRunRecorded?: (stored: StoredRun) => void;
 }
 
 /** What the loop reports as it goes (the CLI prints them; tests read them). */
@@ -246,6 +248,7 @@ class Loop {
         if (runId) {
           drift = driftSinceLast(store, runId);
           summary ??= store.getRun(runId).summary;
+          if (this.io.onRunRecorded) this.io.onRunRecorded(store.getRun(runId));
         }
       } finally {
         store.close();
