@@ -3,6 +3,7 @@ import { addConnectionOptions } from './context.js';
 import { addReportOptions } from './reports.js';
 import type { RunCliOptions } from './run-action.js';
 import type { CliIO } from './sweep.js';
+import { optionWithDefault } from './options.js';
 import { collect } from './util.js';
 
 export function runCommand(program: Command, io: CliIO): Command {
@@ -15,7 +16,7 @@ export function runCommand(program: Command, io: CliIO): Command {
   return cmd
     .option('-C, --check', 'predict changes, change nothing')
     .option('-D, --diff', 'show before/after of every change')
-    .option('-e, --extra-vars <key=value|json>', 'extra variables (repeatable), highest precedence', collect, [])
+    .addOption(optionWithDefault('-e, --extra-vars <key=value|json>', 'extra variables (repeatable), highest precedence', [] as string[], collect))
     .option('-t, --tags <list>', 'only tasks with these tags')
     .option('--skip-tags <list>', 'skip tasks with these tags')
     .option('--json', 'print one JSON document on stdout')

@@ -1,7 +1,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { NotifyWhen } from '../schedule/index.js';
 import type { CliIO } from './sweep.js';
-import { parsePositiveInt, parseSeconds } from './util.js';
+import { secondsOption, optionWithDefault } from './options.js';
+import { parsePositiveInt } from './util.js';
 
 export interface ScheduleCliOptions {
   cron: string;
@@ -27,9 +28,9 @@ export function scheduleCommand(program: Command, io: CliIO): Command {
     .requiredOption('--cron <expr>', "cron expression; 6 fields = seconds first, e.g. '0 */15 * * * *'")
     .option('--tz <zone>', 'IANA time zone of the expression (default: the system time zone)')
     .option('--notify-webhook <url>', 'POST the drift JSON (fleetmend.drift/v1) to URL (default $FLEETMEND_NOTIFY_WEBHOOK)')
-    .option('--notify <when>', "'changes' (drift only) or 'always'", parseNotify, 'changes' as NotifyWhen)
+    .addOption(optionWithDefault('--notify <when>', "'changes' (drift only) or 'always'", 'changes' as NotifyWhen, parseNotify))
     .option('--notify-command <cmd>', 'run CMD with sh -c, the drift JSON on stdin')
-    .option('--notify-timeout <seconds>', 'per webhook attempt (3 retries on errors/5xx)', parseSeconds('--notify-timeout'), 10_000)
+    .addOption(secondsOption('--notify-timeout <seconds>', 'per webhook attempt (3 retries on errors/5xx)', 10))
     .option('--max-runs <n>', 'exit after N runs', parsePositiveInt('--max-runs'))
     .option('--state-dir <dir>', 'run store and locks (default $XDG_STATE_HOME/fleetmend)')
     .argument('<command...>', "after '--': sweep -i INVENTORY ... | run PLAYBOOK -i INVENTORY ...")

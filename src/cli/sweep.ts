@@ -14,7 +14,8 @@ import { writeJsonDocument } from './output.js';
 import { DEFAULT_POLICY } from './paths.js';
 import { summaryTable } from './progress.js';
 import { addReportOptions, prepareRenderer, writeRunReports, type ReportOptions } from './reports.js';
-import { newRunId, parsePositiveInt, parseSeconds } from './util.js';
+import { secondsOption } from './options.js';
+import { newRunId, parsePositiveInt } from './util.js';
 
 export interface SweepCliOptions extends ConnectionOptions, ReportOptions {
   json?: boolean;
@@ -36,7 +37,7 @@ export function sweepCommand(program: Command, io: CliIO): Command {
   return cmd
     .option('--json', 'print one JSON document on stdout')
     .option('--samples <n>', 'samples per host (2+ measures rates)', parsePositiveInt('--samples'), 2)
-    .option('--interval <seconds>', 'between samples', parseSeconds('--interval'), 5000)
+    .addOption(secondsOption('--interval <seconds>', 'between samples', 5))
     .option('--policy <file>', 'compliance policy (default policies/audit-baseline.yml)')
     .option('--no-policy', 'skip the compliance evaluation')
     .option('--state-dir <dir>', 'run store location (default $XDG_STATE_HOME/fleetmend)')
