@@ -24,6 +24,7 @@ export function runCommand(program: Command, io: CliIO): Command {
     .option('--no-store', 'do not record the run')
     .option('--resume <run-id>', 'continue a run: skip hosts that already finished ok/changed in it')
     .option('-q, --quiet', 'no progress output')
+    .option('-v, --verbose', 'one recap line per host (else hosts with the same recap share a line)')
     .action(async (playbook: string, opts: RunCliOptions) => {
       // the playbook engine is loaded only when a playbook runs
       const { runAction } = await import('./run-action.js');

@@ -25,6 +25,7 @@ export interface SweepCliOptions extends ConnectionOptions, ReportOptions {
   stateDir?: string;
   store: boolean;
   quiet?: boolean;
+  verbose?: boolean;
   sinceLast?: boolean;
 }
 
@@ -44,6 +45,7 @@ export function sweepCommand(program: Command, io: CliIO): Command {
     .option('--no-store', 'do not record the run')
     .option('--since-last', 'show what changed since the previous run of this inventory')
     .option('-q, --quiet', 'no progress output')
+    .option('-v, --verbose', 'one summary line per host (else hosts with the same outcome share a line)')
     .action(async (opts: SweepCliOptions) => {
       io.exitCode = await sweepAction(opts, io);
     });
@@ -94,7 +96,7 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
     session.writeRetryFile(opts.stateDir, outcome.results);
     const written = await writeRunReports(opts, outcome.run, outcome.summary, outcome.results, session.store, renderer);
     if (opts.json) writeJsonDocument(io.stdout, outcome.run, outcome.summary, outcome.results);
-    else io.stdout.write(summaryTable(outcome.results, outcome.summary));
+    else io.stdout.write(summaryTable(outcome.results, outcome.summary, { verbose: !!opts.verbose }));
     if (opts.sinceLast && session.store) (opts.json ? io.stderr : io.stdout).write(sinceLastReport(session.store, outcome.run));
     for (const f of written) io.stderr.write(`report: ${f}\n`);
     await io.onRunFinished?.(outcome.run, outcome.summary, session.store);
