@@ -6,9 +6,10 @@ type Out = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 
 /**
  * Terminal output, a consumer of run events; writes to stderr so that `--json` keeps stdout a
- * single JSON document. A host that needs attention (failed, unreachable, interrupted,
- * non-compliant, a finding above `low`) gets a line as it finishes; healthy hosts get none, so
- * 10,000 healthy hosts print nothing per host. On a TTY one live line (below those lines) shows
+ * single JSON document. A host that is not ok gets a line as it finishes: one that needs
+ * attention (failed, unreachable, interrupted, non-compliant, a finding above `low`) or that a
+ * playbook changed (`changed` is the news of a run, as in ansible-playbook); ok hosts get none,
+ * so 10,000 healthy hosts print nothing per host. On a TTY one live line (below those lines) shows
  * the counts by status, the hosts in flight and the elapsed time; elsewhere (a log, CI) a final
  * line gives the same counts and the time taken.
  */
@@ -55,7 +56,7 @@ export class Progress {
         this.inFlight.delete(e.result.host);
         this.done++;
         this.counts[e.result.status] = (this.counts[e.result.status] ?? 0) + 1;
-        if (needsAttention(e.result)) this.line(lineFor(e.result));
+        if (worthALine(e.result)) this.line(lineFor(e.result));
         else if (this.live) this.draw(false);
         break;
       case 'task':
@@ -115,6 +116,10 @@ export class Progress {
     const text = this.statusLine();
     this.out.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
   }
+}
+
+function worthALine(r: HostResult): boolean {
+  return r.status === 'changed' || needsAttention(r);
 }
 
 function seconds(s: number): string {

@@ -121,6 +121,17 @@ describe('Progress', () => {
     expect(term.text).not.toContain('\x1b');
   });
 
+  it('a playbook run prints a line per changed host, none per ok host', () => {
+    const hosts = healthy(6);
+    for (const h of hosts.slice(0, 2)) h.status = 'changed';
+    const term = new Term(false);
+    drive(term, hosts, { t: 0 });
+    expect(term.text.split('\n').filter((l) => /^\w+ +node-/.test(l))).toEqual([
+      expect.stringMatching(/^changed +node-001 healthy$/),
+      expect.stringMatching(/^changed +node-002 healthy$/),
+    ]);
+  });
+
   it('on a TTY: one live line with counts, hosts in flight and the elapsed time', () => {
     const clock = { t: 0 };
     const term = new Term(true);
