@@ -96,7 +96,9 @@ export class Progress {
   /** `[150/200] ok 147, failed 2, unreachable 1 | 50 in flight (longest web-07 41s) | 12s` */
   private statusLine(head?: string): string {
     const elapsed = (this.now() - this.startedAt) / 1000;
-    const parts = Object.entries(this.counts).map(([k, v]) => `${k} ${v}`);
+    const parts = Object.entries(this.counts)
+      .sort(([a], [b]) => statusOrder(a) - statusOrder(b))
+      .map(([k, v]) => `${k} ${v}`);
     const counts = parts.length ? parts.join(', ') : 'no host finished';
     if (head) return `${head}: ${this.done}/${this.total} host(s) in ${seconds(elapsed)}: ${counts}`;
     let flight = '';
@@ -116,6 +118,12 @@ export class Progress {
     const text = this.statusLine();
     this.out.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
   }
+}
+
+const STATUS_ORDER = ['ok', 'changed', 'failed', 'unreachable', 'interrupted', 'skipped'];
+function statusOrder(s: string): number {
+  const i = STATUS_ORDER.indexOf(s);
+  return i < 0 ? STATUS_ORDER.length : i;
 }
 
 function worthALine(r: HostResult): boolean {

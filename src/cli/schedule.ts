@@ -27,12 +27,12 @@ export function scheduleCommand(program: Command, io: CliIO): Command {
     .usage('--cron EXPR [options] -- sweep|run ARGS...')
     .requiredOption('--cron <expr>', "cron expression; 6 fields = seconds first, e.g. '0 */15 * * * *'")
     .option('--tz <zone>', 'IANA time zone of the expression (default: the system time zone)')
-    .option('--notify-webhook <url>', 'POST the drift JSON (fleetmend.drift/v1) to URL (default $FLEETMEND_NOTIFY_WEBHOOK)')
+    .option('--notify-webhook <url>', 'POST the drift JSON (fleetmend.drift/v1) to URL (default: $FLEETMEND_NOTIFY_WEBHOOK)')
     .addOption(optionWithDefault('--notify <when>', "'changes' (drift only) or 'always'", 'changes' as NotifyWhen, parseNotify))
     .option('--notify-command <cmd>', 'run CMD with sh -c, the drift JSON on stdin')
     .addOption(secondsOption('--notify-timeout <seconds>', 'per webhook attempt (3 retries on errors/5xx)', 10))
     .option('--max-runs <n>', 'exit after N runs', parsePositiveInt('--max-runs'))
-    .option('--state-dir <dir>', 'run store and locks (default $XDG_STATE_HOME/fleetmend)')
+    .option('--state-dir <dir>', 'run store and locks (default: $XDG_STATE_HOME/fleetmend)')
     .argument('<command...>', "after '--': sweep -i INVENTORY ... | run PLAYBOOK -i INVENTORY ...")
     .action(async (command: string[], opts: ScheduleCliOptions) => {
       io.exitCode = await scheduleAction(command, opts, io);

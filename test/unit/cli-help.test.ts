@@ -110,6 +110,8 @@ describe('--help of every command', () => {
     for (const cmd of cmds) {
       const text = collapse(cmd.helpInformation());
       for (const d of shown.filter((x) => x.command === cmd.name())) expect(text, `${d.command} ${d.flags}`).toContain(`(default: ${d.shown})`);
+      // one way of writing it: prose defaults ("(default: the system time zone)") too
+      expect(text, cmd.name()).not.toMatch(/\(default(?!: )/);
     }
     expect(collapse(cmds.find((c) => c.name() === 'sweep')!.helpInformation())).toContain('--connect-timeout <seconds> TCP + SSH handshake + auth (default: 60)');
   });
