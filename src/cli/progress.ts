@@ -1,4 +1,6 @@
 import type { HostResult, RunEvent, RunSummary, TaskResult } from '../executor/events.js';
+// hostset.js and view.js, not report/index.js: that one loads the template engine, which a run
+// needs only when it writes reports
 import { foldHosts, naturalCompare } from '../report/hostset.js';
 import { diffLines, needsAttention, sortHosts } from '../report/view.js';
 
@@ -15,8 +17,8 @@ type Out = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
  */
 export class Progress {
   private total = 0;
-  private done = 0;
-  private readonly counts: Record<string, number> = {};
+  /** Host → its latest status: a playbook's plays each finish a host, and a host counts once. */
+  private readonly finished = new Map<string, string>();
   /** Host → when it started, for the "in flight" count and the longest-running host. */
   private readonly inFlight = new Map<string, number>();
   private startedAt = 0;
@@ -54,8 +56,7 @@ export class Progress {
         break;
       case 'host-done':
         this.inFlight.delete(e.result.host);
-        this.done++;
-        this.counts[e.result.status] = (this.counts[e.result.status] ?? 0) + 1;
+        this.finished.set(e.result.host, e.result.status);
         if (worthALine(e.result)) this.line(lineFor(e.result));
         else if (this.live) this.draw(false);
         break;
@@ -96,23 +97,26 @@ export class Progress {
   /** `[150/200] ok 147, failed 2, unreachable 1 | 50 in flight (longest web-07 41s) | 12s` */
   private statusLine(head?: string): string {
     const elapsed = (this.now() - this.startedAt) / 1000;
-    const parts = Object.entries(this.counts)
+    const counts: Record<string, number> = {};
+    for (const st of this.finished.values()) counts[st] = (counts[st] ?? 0) + 1;
+    const parts = Object.entries(counts)
       .sort(([a], [b]) => statusOrder(a) - statusOrder(b))
       .map(([k, v]) => `${k} ${v}`);
-    const counts = parts.length ? parts.join(', ') : 'no host finished';
-    if (head) return `${head}: ${this.done}/${this.total} host(s) in ${seconds(elapsed)}: ${counts}`;
+    const text = parts.length ? parts.join(', ') : 'no host finished';
+    const done = this.finished.size;
+    if (head) return `${head}: ${done}/${this.total} host(s) in ${seconds(elapsed)}: ${text}`;
     let flight = '';
     if (this.inFlight.size) {
       const [host, since] = [...this.inFlight].reduce((a, b) => (b[1] < a[1] ? b : a));
       const waited = (this.now() - since) / 1000;
       flight = ` | ${this.inFlight.size} in flight${waited >= 5 ? ` (longest ${host} ${seconds(waited)})` : ''}`;
     }
-    return `[${this.done}/${this.total}] ${counts}${flight} | ${seconds(elapsed)}`;
+    return `[${done}/${this.total}] ${text}${flight} | ${seconds(elapsed)}`;
   }
 
   private draw(force: boolean): void {
     const now = this.now();
-    if (!force && now - this.lastDraw < 100 && this.done < this.total) return;
+    if (!force && now - this.lastDraw < 100 && this.finished.size < this.total) return;
     this.lastDraw = now;
     const width = this.out.columns && this.out.columns > 20 ? this.out.columns - 1 : 200;
     const text = this.statusLine();

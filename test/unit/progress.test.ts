@@ -155,6 +155,20 @@ describe('Progress', () => {
     ]);
   });
 
+  it('counts a host once when several plays finish it', () => {
+    const term = new Term(false);
+    const p = new Progress(term, false, false, () => 0);
+    p.listener({ type: 'run-start', run: { ...RUN, mode: 'run' }, hosts: ['a1', 'a2'] });
+    for (const status of ['ok', 'changed'] as const) {
+      for (const h of ['a1', 'a2']) {
+        p.listener({ type: 'host-start', host: h, at: RUN.started_at });
+        p.listener({ type: 'host-done', result: { ...buildHost('healthy', { name: h }), status } });
+      }
+    }
+    p.listener({ type: 'run-end', run: RUN, summary: summarize([]) });
+    expect(term.text.trimEnd().split('\n').at(-1)).toBe('done: 2/2 host(s) in 0.0s: changed 2');
+  });
+
   it('keeps the live line within the terminal width', () => {
     const term = new Term(true, 30);
     const p = new Progress(term, false, false, () => 0);
