@@ -144,7 +144,7 @@ describe.skipIf(!haveChromium)('HTML report in Chromium', () => {
               const r = document.createRange();
               r.setStart(n, m.index!);
               r.setEnd(n, m.index! + m[0].length);
-              const lines = new Set([...r.getClientRects()].filter((b) => b.width > 0).map((b) => Math.round(b.top)));
+              const lines = new Set(Array.from(r.getClientRects()).filter((b) => b.width > 0).map((b) => Math.round(b.top)));
               if (lines.size > 1) out.push(`${m[0]} (${lines.size} lines)`);
             }
           }
@@ -159,7 +159,7 @@ describe.skipIf(!haveChromium)('HTML report in Chromium', () => {
       // the measurement can fail: a header squeezed by CSS to one character per line is caught
       const squeeze = await page.addStyleTag({ content: 'th { width: 1ch; max-width: 1ch; white-space: normal !important; word-break: break-all !important; }' });
       expect((await broken()).length).toBeGreaterThan(0);
-      await squeeze.evaluate((el) => el.remove());
+      await squeeze.evaluate((el) => (el as Element).remove());
       expect(await broken()).toEqual([]);
     } finally {
       await page.setViewportSize({ width: 1280, height: 900 });
