@@ -7,7 +7,8 @@ import { connectionVars, loadInventory, selectHosts, type Inventory } from '../i
 import { buildConnectionSpec, loadPrivateKey, type CliConnectionDefaults } from '../transport/index.js';
 import { promptSecret } from './prompt.js';
 import type { ConnectionSpec, HostKeyChecking } from '../transport/types.js';
-import { parsePositiveInt, parseSeconds } from './util.js';
+import { optionWithDefault, secondsOption } from './options.js';
+import { parsePositiveInt } from './util.js';
 
 /** Options every command that contacts hosts shares (sweep, run, schedule). */
 export interface ConnectionOptions {
@@ -40,14 +41,14 @@ export function addConnectionOptions(cmd: Command): Command {
     .option('-f, --forks <n>', 'hosts in parallel', parsePositiveInt('--forks'), DEFAULT_FORKS)
     .option('-u, --user <name>', 'remote user when the inventory sets none')
     .option('--private-key <file>', 'private key when the inventory sets none')
-    .option('--known-hosts <file>', 'known_hosts file (default ~/.ssh/known_hosts)')
-    .option('--host-key-checking <mode>', 'strict | accept-new | off', parseChecking, 'strict' as HostKeyChecking)
-    .option('--ssh-config <file>', 'OpenSSH client config (default ~/.ssh/config when present)')
+    .option('--known-hosts <file>', 'known_hosts file (default: ~/.ssh/known_hosts)')
+    .addOption(optionWithDefault('--host-key-checking <mode>', 'strict | accept-new | off', 'strict' as HostKeyChecking, parseChecking))
+    .option('--ssh-config <file>', 'OpenSSH client config (default: ~/.ssh/config when present)')
     .option('-b, --become', 'run privileged commands through sudo')
-    .option('--become-user <name>', 'sudo to this user (default root)')
+    .option('--become-user <name>', 'sudo to this user (default: root)')
     .option('-K, --ask-become-pass', 'ask for the sudo password on the terminal (or FLEETMEND_BECOME_PASSWORD)')
-    .option('--connect-timeout <seconds>', 'TCP + SSH handshake + auth', parseSeconds('--connect-timeout'), DEFAULT_CONNECT_TIMEOUT_S * 1000)
-    .option('--command-timeout <seconds>', 'per command', parseSeconds('--command-timeout'), DEFAULT_COMMAND_TIMEOUT_S * 1000)
+    .addOption(secondsOption('--connect-timeout <seconds>', 'TCP + SSH handshake + auth', DEFAULT_CONNECT_TIMEOUT_S))
+    .addOption(secondsOption('--command-timeout <seconds>', 'per command', DEFAULT_COMMAND_TIMEOUT_S))
     .option('--max-output <bytes>', 'per-command output cap', parsePositiveInt('--max-output'), DEFAULT_MAX_OUTPUT);
 }
 

@@ -1,87 +1,193 @@
 import type { HostResult, RunEvent, RunSummary, TaskResult } from '../executor/events.js';
-import { diffLines, sortHosts } from '../report/view.js';
+// hostset.js and view.js, not report/index.js: that one loads the template engine, which a run
+// needs only when it writes reports
+import { foldHosts, naturalCompare } from '../report/hostset.js';
+import { diffLines, needsAttention, sortHosts } from '../report/view.js';
+
+type Out = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 
 /**
- * Terminal output, a consumer of run events: a live counter on a TTY, one plain line per host
- * otherwise. Writes to stderr so that `--json` keeps stdout a single JSON document.
+ * Terminal output, a consumer of run events; writes to stderr so that `--json` keeps stdout a
+ * single JSON document. A host that is not ok gets a line as it finishes: one that needs
+ * attention (failed, unreachable, interrupted, non-compliant, a finding above `low`) or that a
+ * playbook changed (`changed` is the news of a run, as in ansible-playbook); ok hosts get none,
+ * so 10,000 healthy hosts print nothing per host. On a TTY one live line (below those lines) shows
+ * the counts by status, the hosts in flight and the elapsed time; elsewhere (a log, CI) a final
+ * line gives the same counts and the time taken.
  */
 export class Progress {
   private total = 0;
-  private done = 0;
-  private readonly counts: Record<string, number> = {};
-  private lastDraw = 0;
+  /** Host → its latest status: a playbook's plays each finish a host, and a host counts once. */
+  private readonly finished = new Map<string, string>();
+  /** Host → when it started, for the "in flight" count and the longest-running host. */
+  private readonly inFlight = new Map<string, number>();
+  private startedAt = 0;
+  private lastDraw = Number.NEGATIVE_INFINITY;
+  private ticker: ReturnType<typeof setInterval> | undefined;
 
   constructor(
-    private readonly out: NodeJS.WritableStream & { isTTY?: boolean },
+    private readonly out: Out,
     private readonly quiet = false,
     /** Print the before/after of every change (run --diff). */
     private readonly showDiff = false,
+    private readonly now: () => number = Date.now,
   ) {}
+
+  private get live(): boolean {
+    return !!this.out.isTTY;
+  }
 
   readonly listener = (e: RunEvent): void => {
     if (this.quiet) return;
     switch (e.type) {
       case 'run-start':
         this.total = e.hosts.length;
+        this.startedAt = this.now();
         this.out.write(`fleetmend ${e.run.mode} ${e.run.id}: ${e.hosts.length} host(s), forks ${e.run.forks}\n`);
+        // the elapsed time moves while hosts are slow to answer (logins on a stalled host take tens of seconds)
+        if (this.live) {
+          this.ticker = setInterval(() => this.draw(true), 1000);
+          this.ticker.unref?.();
+        }
+        break;
+      case 'host-start':
+        this.inFlight.set(e.host, this.now());
+        if (this.live) this.draw(false);
         break;
       case 'host-done':
-        this.done++;
-        this.counts[e.result.status] = (this.counts[e.result.status] ?? 0) + 1;
-        if (this.out.isTTY) this.draw(false);
-        else this.out.write(`${lineFor(e.result)}\n`);
+        this.inFlight.delete(e.result.host);
+        this.finished.set(e.result.host, e.result.status);
+        if (worthALine(e.result)) this.line(lineFor(e.result));
+        else if (this.live) this.draw(false);
         break;
       case 'task':
         this.task(e.host, e.result);
         break;
       case 'run-end':
-        if (this.out.isTTY) this.draw(true);
+        if (this.ticker) clearInterval(this.ticker);
+        this.ticker = undefined;
+        this.inFlight.clear();
+        this.out.write(`${this.live ? '\r\x1b[2K' : ''}${this.statusLine('done')}\n`);
         break;
       default:
         break;
     }
   };
 
+  /** A line above the live line (which is redrawn after it). */
+  private line(text: string): void {
+    this.out.write(`${this.live ? '\r\x1b[2K' : ''}${text}\n`);
+    if (this.live) this.draw(true);
+  }
+
   /** Failed tasks always, diffs of changes with --diff, like ansible-playbook. */
   private task(host: string, t: TaskResult): void {
     const failed = t.status === 'failed' || t.status === 'unreachable';
     const diffs = this.showDiff && t.changed ? (t.diff ?? []) : [];
     if (!failed && !diffs.length && !t.warnings?.length) return;
-    const lines = [`${this.out.isTTY ? '\r\x1b[2K' : ''}TASK [${t.task}] ${host}: ${t.status}${t.msg ? ` - ${t.msg}` : ''}`];
+    const lines = [`TASK [${t.task}] ${host}: ${t.status}${t.msg ? ` - ${t.msg}` : ''}`];
     for (const w of t.warnings ?? []) lines.push(`  warning: ${w}`);
     for (const d of diffs) {
       lines.push(`  --- before${d.path ? `: ${d.path}` : ''}`, `  +++ after${d.path ? `: ${d.path}` : ''}`);
       for (const l of diffLines(d.before, d.after)) if (l.sign !== ' ') lines.push(`  ${l.sign}${l.text}`);
     }
-    this.out.write(lines.join('\n') + '\n');
+    this.line(lines.join('\n'));
   }
 
-  private draw(final: boolean): void {
-    const now = Date.now();
-    if (!final && now - this.lastDraw < 100 && this.done < this.total) return;
-    this.lastDraw = now;
-    const parts = Object.entries(this.counts).map(([k, v]) => `${k} ${v}`);
-    this.out.write(`\r\x1b[2K[${this.done}/${this.total}] ${parts.join(', ')}${final ? '\n' : ''}`);
+  /** `[150/200] ok 147, failed 2, unreachable 1 | 50 in flight (longest web-07 41s) | 12s` */
+  private statusLine(head?: string): string {
+    const elapsed = (this.now() - this.startedAt) / 1000;
+    const counts: Record<string, number> = {};
+    for (const st of this.finished.values()) counts[st] = (counts[st] ?? 0) + 1;
+    const parts = Object.entries(counts)
+      .sort(([a], [b]) => statusOrder(a) - statusOrder(b))
+      .map(([k, v]) => `${k} ${v}`);
+    const text = parts.length ? parts.join(', ') : 'no host finished';
+    const done = this.finished.size;
+    if (head) return `${head}: ${done}/${this.total} host(s) in ${seconds(elapsed)}: ${text}`;
+    let flight = '';
+    if (this.inFlight.size) {
+      const [host, since] = [...this.inFlight].reduce((a, b) => (b[1] < a[1] ? b : a));
+      const waited = (this.now() - since) / 1000;
+      flight = ` | ${this.inFlight.size} in flight${waited >= 5 ? ` (longest ${host} ${seconds(waited)})` : ''}`;
+    }
+    return `[${done}/${this.total}] ${text}${flight} | ${seconds(elapsed)}`;
   }
+
+  private draw(force: boolean): void {
+    const now = this.now();
+    if (!force && now - this.lastDraw < 100 && this.finished.size < this.total) return;
+    this.lastDraw = now;
+    const width = this.out.columns && this.out.columns > 20 ? this.out.columns - 1 : 200;
+    const text = this.statusLine();
+    this.out.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
+  }
+}
+
+const STATUS_ORDER = ['ok', 'changed', 'failed', 'unreachable', 'interrupted', 'skipped'];
+function statusOrder(s: string): number {
+  const i = STATUS_ORDER.indexOf(s);
+  return i < 0 ? STATUS_ORDER.length : i;
+}
+
+function worthALine(r: HostResult): boolean {
+  return r.status === 'changed' || needsAttention(r);
+}
+
+function seconds(s: number): string {
+  return s < 10 ? `${s.toFixed(1)}s` : `${Math.round(s)}s`;
 }
 
 /** The most severe finding worth a glance (low/info ones stay in the reports). */
 function notable(r: HostResult): string {
   const f = r.diagnosis?.findings.find((x) => x.severity !== 'low' && x.severity !== 'info');
-  return f?.code ?? '';
+  return f?.code ?? (r.compliance && !r.compliance.compliant ? 'non-compliant' : '');
 }
 
 function lineFor(r: HostResult): string {
   const state = r.diagnosis ? ` ${r.diagnosis.state}` : '';
-  const err = r.error ? ` ${r.error.code}: ${r.error.message}` : '';
+  const note = notable(r);
+  const err = r.error ? ` ${r.error.code}: ${r.error.message}` : note && note !== r.diagnosis?.state ? ` (${note})` : '';
   return `${r.status.padEnd(11)} ${r.host}${state}${err}`;
 }
 
-/** The closing table, sorted so the worst hosts come first. */
-export function summaryTable(results: readonly HostResult[], summary: RunSummary): string {
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
+  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+}
+
+/** Folded like `clush -b`: hosts with the same status, state, error code and finding codes. */
+function foldedLines(hosts: readonly HostResult[]): string[] {
+  const groups = new Map<string, HostResult[]>();
+  for (const h of hosts) {
+    const codes = [...new Set((h.diagnosis?.findings ?? []).map((f) => f.code))].sort();
+    const key = JSON.stringify([h.status, h.diagnosis?.state ?? '-', h.error?.code ?? '', codes]);
+    const list = groups.get(key);
+    if (list) list.push(h);
+    else groups.set(key, [h]);
+  }
+  const rows = [...groups.values()]
+    .sort((a, b) => b.length - a.length || naturalCompare(a[0]!.host, b[0]!.host))
+    .map((g) => {
+      const h = g[0]!;
+      const codes = [...new Set((h.diagnosis?.findings ?? []).map((f) => `${f.code} (${f.severity})`))].sort();
+      const note = [`${g.length} host${g.length === 1 ? '' : 's'}`, ...(h.error ? [h.error.code] : []), ...codes].join(', ');
+      return [foldHosts(g.map((x) => x.host)), h.status, h.diagnosis?.state ?? '-', note];
+    });
+  return rows.length ? table(rows) : [];
+}
+
+/**
+ * The closing summary, worst first. Hosts that need attention get a row each; the others fold
+ * into one line per identical outcome (`node-[001-200]  ok  healthy  200 hosts`). `verbose`
+ * (`-v`) gives every host its row.
+ */
+export function summaryTable(results: readonly HostResult[], summary: RunSummary, opts: { verbose?: boolean } = {}): string {
   const rows = sortHosts(results);
+  const listed = opts.verbose ? rows : rows.filter(needsAttention);
+  const rest = opts.verbose ? [] : rows.filter((r) => !needsAttention(r));
   const header = ['HOST', 'STATUS', 'STATE', 'BACKLOG/LIMIT', 'LOST', 'NOTE'];
-  const body = rows.map((r) => [
+  const body = listed.map((r) => [
     r.host,
     r.status,
     r.diagnosis?.state ?? '-',
@@ -89,12 +195,15 @@ export function summaryTable(results: readonly HostResult[], summary: RunSummary
     r.audit ? String(r.audit.lost) : '-',
     r.error ? r.error.code : notable(r),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
-  const fmt = (row: string[]) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
+  const out: string[] = [];
+  if (body.length) out.push(...table([header, ...body]));
+  const folded = foldedLines(rest);
+  if (folded.length) out.push(...(out.length ? [''] : []), ...folded);
   const totals =
     `hosts=${summary.hosts} ok=${summary.ok} changed=${summary.changed} failed=${summary.failed} ` +
     `unreachable=${summary.unreachable}` +
     (summary.interrupted ? ` interrupted=${summary.interrupted}` : '') +
-    (summary.non_compliant !== undefined ? ` non_compliant=${summary.non_compliant}` : '');
-  return [fmt(header), ...body.map(fmt), '', totals].join('\n') + '\n';
+    (summary.non_compliant !== undefined ? ` non_compliant=${summary.non_compliant}` : '') +
+    (rest.length > folded.length ? '  (-v: one line per host)' : '');
+  return [...out, '', totals].join('\n') + '\n';
 }

@@ -3,6 +3,7 @@ import { FleetmendError } from '../errors.js';
 import type { HostResult, RunInfo, RunSummary } from '../executor/events.js';
 import { FORMATS, type ReportFormat } from '../report/formats.js';
 import type { Renderer } from '../report/index.js';
+import { optionWithDefault } from './options.js';
 import type { HostHistoryRow, RunStore, StoredRun } from '../store/index.js';
 
 export interface ReportOptions {
@@ -27,7 +28,7 @@ export function parseFormats(v: string): ReportFormat[] {
 export function addReportOptions(cmd: Command): Command {
   return cmd
     .option('-o, --output <dir>', 'write reports to DIR/<run-id>/')
-    .option('--format <list>', `report formats: ${FORMATS.join(',')}`, parseFormats, DEFAULT_FORMATS)
+    .addOption(optionWithDefault('--format <list>', `report formats: ${FORMATS.join(',')}`, DEFAULT_FORMATS, parseFormats))
     .option('--per-host', 'also write one report file per host')
     .option('--template-dir <dir>', 'override templates or partials by file name');
 }

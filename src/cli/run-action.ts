@@ -23,6 +23,7 @@ export interface RunCliOptions extends ConnectionOptions, ReportOptions {
   stateDir?: string;
   store: boolean;
   quiet?: boolean;
+  verbose?: boolean;
   resume?: string;
 }
 
@@ -98,7 +99,7 @@ export async function runAction(playbookFile: string, opts: RunCliOptions, io: C
     if (opts.json) {
       writeJsonDocument(io.stdout, finished, summary, result.hosts, { recap: result.recap, stopped: result.stopped ?? null });
     } else {
-      io.stdout.write(`\nPLAY RECAP ${'*'.repeat(60)}\n${formatRecap(result.recap)}\n`);
+      io.stdout.write(`\nPLAY RECAP ${'*'.repeat(60)}\n${formatRecap(result.recap, { fold: !opts.verbose })}\n`);
       if (result.stopped) io.stdout.write(`rollout stopped: ${result.stopped.reason}\n`);
     }
     if (retry) io.stderr.write(`retry file: ${retry} (use --limit @${retry}, or --resume ${run.id})\n`);

@@ -2,7 +2,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { FleetmendError } from '../errors.js';
 import type { NotifyWhen } from '../schedule/index.js';
 import type { CliIO } from './sweep.js';
-import { parsePositiveInt, parseSeconds } from './util.js';
+import { secondsOption, optionWithDefault } from './options.js';
+import { parsePositiveInt } from './util.js';
 
 export interface ScheduleCliOptions {
   cron: string;
@@ -29,12 +30,12 @@ export function scheduleCommand(program: Command, io: CliIO): Command {
     .usage('--cron EXPR [options] -- sweep|run ARGS...')
     .requiredOption('--cron <expr>', "cron expression; 6 fields = seconds first, e.g. '0 */15 * * * *'")
     .option('--tz <zone>', 'IANA time zone of the expression (default: the system time zone)')
-    .option('--notify-webhook <url>', 'POST the drift JSON (fleetmend.drift/v1) to URL (default $FLEETMEND_NOTIFY_WEBHOOK)')
-    .option('--notify <when>', "'changes' (drift only) or 'always'", parseNotify, 'changes' as NotifyWhen)
+    .option('--notify-webhook <url>', 'POST the drift JSON (fleetmend.drift/v1) to URL (default: $FLEETMEND_NOTIFY_WEBHOOK)')
+    .addOption(optionWithDefault('--notify <when>', "'changes' (drift only) or 'always'", 'changes' as NotifyWhen, parseNotify))
     .option('--notify-command <cmd>', 'run CMD with sh -c, the drift JSON on stdin')
-    .option('--notify-timeout <seconds>', 'per webhook attempt (3 retries on errors/5xx)', parseSeconds('--notify-timeout'), 10_000)
+    .addOption(secondsOption('--notify-timeout <seconds>', 'per webhook attempt (3 retries on errors/5xx)', 10))
     .option('--max-runs <n>', 'exit after N runs', parsePositiveInt('--max-runs'))
-    .option('--state-dir <dir>', 'run store and locks (default $XDG_STATE_HOME/fleetmend)')
+    .option('--state-dir <dir>', 'run store and locks (default: $XDG_STATE_HOME/fleetmend)')
     .option('--metrics-listen <addr:port>', 'serve Prometheus /metrics of the latest sweep on ADDR:PORT (ADDR defaults to 127.0.0.1)')
     .option('--metrics-allow-remote', '--metrics-listen may bind a non-loopback address (the page has no authentication)')
     .argument('<command...>', "after '--': sweep -i INVENTORY ... | run PLAYBOOK -i INVENTORY ...")

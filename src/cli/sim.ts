@@ -6,14 +6,15 @@ import { sweepAction, type CliIO, type SweepCliOptions } from './sweep.js';
 import type { HostResult } from '../executor/events.js';
 import { DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_MAX_OUTPUT } from './context.js';
 import { DEFAULT_FORMATS } from './reports.js';
-import { parsePositiveInt, parseSeconds } from './util.js';
+import { optionWithDefault, secondsOption } from './options.js';
+import { parsePositiveInt } from './util.js';
 
 export function simCommand(program: Command, io: CliIO): Command {
   return program
     .command('sim')
     .description('start a simulated fleet (real SSH endpoints on loopback) until SIGINT/SIGTERM')
     .option('--hosts <n>', 'number of hosts (default: the scenario size)', parsePositiveInt('--hosts'))
-    .option('--scenario <name>', 'incident | healthy | states | faults', 'incident')
+    .addOption(optionWithDefault('--scenario <name>', 'incident | healthy | states | faults', 'incident'))
     .option('--dir <dir>', 'where to write the inventory, known_hosts and client key')
     .option('--inventory-out <file>', 'also copy the inventory to FILE')
     .action(async (opts: { hosts?: number; scenario: string; dir?: string; inventoryOut?: string }) => {
@@ -55,10 +56,10 @@ export function demoCommand(program: Command, io: CliIO): Command {
     .command('demo')
     .description('start the simulated incident fleet, sweep it, write the reports, stop the fleet')
     .option('--hosts <n>', 'number of hosts', parsePositiveInt('--hosts'))
-    .option('--scenario <name>', 'simulated fleet scenario', 'incident')
-    .option('-o, --output <dir>', 'report directory', 'reports')
-    .option('--state-dir <dir>', 'run store location', '.fleetmend-state')
-    .option('--interval <seconds>', 'between the two samples', parseSeconds('--interval'), 2000)
+    .addOption(optionWithDefault('--scenario <name>', 'simulated fleet scenario', 'incident'))
+    .addOption(optionWithDefault('-o, --output <dir>', 'report directory', 'reports'))
+    .addOption(optionWithDefault('--state-dir <dir>', 'run store location', '.fleetmend-state'))
+    .addOption(secondsOption('--interval <seconds>', 'between the two samples', 2))
     .action(async (opts: DemoOptions) => {
       io.exitCode = await demoAction(opts, io);
     });

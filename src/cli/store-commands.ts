@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { addReportOptions, historyFor, prepareRenderer, type ReportOptions } from './reports.js';
 import { FleetmendError } from '../errors.js';
 import type { CliIO } from './sweep.js';
+import { argumentWithDefault } from './options.js';
 import { parsePositiveInt } from './util.js';
 
 function table(header: string[], rows: string[][]): string {
@@ -89,7 +90,7 @@ export function storeCommands(program: Command, io: CliIO): void {
     program
       .command('report')
       .description('re-render a recorded run without contacting any host')
-      .argument('[run]', 'run id, unique prefix, or latest', 'latest')
+      .addArgument(argumentWithDefault('[run]', 'run id, unique prefix, or latest', 'latest'))
       .option('--state-dir <dir>', 'run store location'),
   ).action(async (id: string, opts: ReportOptions & { stateDir?: string }) => {
     if (!opts.output) throw new FleetmendError('E_USAGE', 'report: -o/--output DIR is required');

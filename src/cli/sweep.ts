@@ -14,7 +14,8 @@ import { writeJsonDocument } from './output.js';
 import { DEFAULT_POLICY } from './paths.js';
 import { summaryTable } from './progress.js';
 import { addReportOptions, prepareRenderer, writeRunReports, type ReportOptions } from './reports.js';
-import { newRunId, parsePositiveInt, parseSeconds } from './util.js';
+import { secondsOption } from './options.js';
+import { newRunId, parsePositiveInt } from './util.js';
 
 export interface SweepCliOptions extends ConnectionOptions, ReportOptions {
   json?: boolean;
@@ -24,6 +25,7 @@ export interface SweepCliOptions extends ConnectionOptions, ReportOptions {
   stateDir?: string;
   store: boolean;
   quiet?: boolean;
+  verbose?: boolean;
   sinceLast?: boolean;
   metricsFile?: string;
 }
@@ -37,14 +39,15 @@ export function sweepCommand(program: Command, io: CliIO): Command {
   return cmd
     .option('--json', 'print one JSON document on stdout')
     .option('--samples <n>', 'samples per host (2+ measures rates)', parsePositiveInt('--samples'), 2)
-    .option('--interval <seconds>', 'between samples', parseSeconds('--interval'), 5000)
-    .option('--policy <file>', 'compliance policy (default policies/audit-baseline.yml)')
+    .addOption(secondsOption('--interval <seconds>', 'between samples', 5))
+    .option('--policy <file>', 'compliance policy (default: policies/audit-baseline.yml)')
     .option('--no-policy', 'skip the compliance evaluation')
-    .option('--state-dir <dir>', 'run store location (default $XDG_STATE_HOME/fleetmend)')
+    .option('--state-dir <dir>', 'run store location (default: $XDG_STATE_HOME/fleetmend)')
     .option('--no-store', 'do not record the run')
     .option('--since-last', 'show what changed since the previous run of this inventory')
     .option('-q, --quiet', 'no progress output')
     .option('--metrics-file <path>', "write Prometheus metrics for node_exporter's textfile collector (atomically; PATH ending in .prom)")
+    .option('-v, --verbose', 'one summary line per host (else hosts with the same outcome share a line)')
     .action(async (opts: SweepCliOptions) => {
       io.exitCode = await sweepAction(opts, io);
     });
@@ -96,7 +99,7 @@ export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<num
     session.writeRetryFile(opts.stateDir, outcome.results);
     const written = await writeRunReports(opts, outcome.run, outcome.summary, outcome.results, session.store, renderer);
     if (opts.json) writeJsonDocument(io.stdout, outcome.run, outcome.summary, outcome.results);
-    else io.stdout.write(summaryTable(outcome.results, outcome.summary));
+    else io.stdout.write(summaryTable(outcome.results, outcome.summary, { verbose: !!opts.verbose }));
     if (opts.sinceLast && session.store) (opts.json ? io.stderr : io.stdout).write(sinceLastReport(session.store, outcome.run));
     for (const f of written) io.stderr.write(`report: ${f}\n`);
     metricsFile?.update(outcome.run, outcome.results);

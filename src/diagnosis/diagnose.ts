@@ -183,7 +183,7 @@ function backlogFinding(v: View): Finding | undefined {
       lost_delta: deltas?.lost_delta ?? null,
       pid: status.pid,
     },
-    action: `restart auditd (${restartCommand(v.latest)}); it drained 65 → 0 within 3 s when observed. Do NOT raise the backlog limit: while auditd is not draining that only delays the loss and pins more memory`,
+    action: `restart auditd (${restartCommand(v.latest)}) so it drains the queue. Do NOT raise the backlog limit: while auditd is not draining that only delays the loss and pins more memory`,
     action_code: 'restart-auditd',
   };
 }

@@ -4,6 +4,8 @@
  * not; a failure under `ignore_errors` counts as `ignored`, not `failed`.
  */
 import type { HostResult, TaskResult } from '../executor/events.js';
+// hostset.js, not the folder's index: that one loads the template engine, which a run needs only for reports
+import { foldHosts, naturalCompare } from '../report/hostset.js';
 
 export const IGNORED_WARNING = 'failed, ignored (ignore_errors: true)';
 
@@ -49,7 +51,34 @@ export function formatRecapLine(r: HostRecap, width = 0): string {
   );
 }
 
-export function formatRecap(recap: readonly HostRecap[]): string {
-  const width = Math.max(0, ...recap.map((r) => r.host.length));
-  return recap.map((r) => formatRecapLine(r, width)).join('\n');
+/** A host whose recap needs a look: a task failed (not ignored) or it could not be reached. */
+export function recapNeedsAttention(r: HostRecap): boolean {
+  return r.failed > 0 || r.unreachable > 0;
+}
+
+/**
+ * The recap lines. With `fold` (the CLI's default; `-v` turns it off), hosts that need attention
+ * come first, one line each, and the others share one line per identical set of counts, named
+ * as a host set like `clush -b`: `node-[001-200] : ok=3 changed=1 ...`.
+ */
+export function formatRecap(recap: readonly HostRecap[], opts: { fold?: boolean } = {}): string {
+  const lines = opts.fold ? foldRecap(recap) : recap;
+  const width = Math.max(0, ...lines.map((r) => r.host.length));
+  return lines.map((r) => formatRecapLine(r, width)).join('\n');
+}
+
+function foldRecap(recap: readonly HostRecap[]): HostRecap[] {
+  const attention = recap.filter(recapNeedsAttention).sort((a, b) => naturalCompare(a.host, b.host));
+  const groups = new Map<string, { first: HostRecap; hosts: string[] }>();
+  for (const r of recap) {
+    if (recapNeedsAttention(r)) continue;
+    const key = [r.ok, r.changed, r.unreachable, r.failed, r.skipped, r.ignored].join(' ');
+    const g = groups.get(key);
+    if (g) g.hosts.push(r.host);
+    else groups.set(key, { first: r, hosts: [r.host] });
+  }
+  const folded = [...groups.values()]
+    .sort((a, b) => b.hosts.length - a.hosts.length || naturalCompare(a.hosts[0]!, b.hosts[0]!))
+    .map((g) => ({ ...g.first, host: foldHosts(g.hosts) }));
+  return [...attention, ...folded];
 }

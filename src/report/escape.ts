@@ -51,6 +51,48 @@ export function markdownCode(s: string): string {
   return `${fence}${pad}${text}${pad}${fence}`;
 }
 
+/**
+ * Text that marks commands the Markdown way, `like this`: the spans between single backticks are
+ * code, the rest is text. Used for recommended actions (`systemctl restart auditd`). Both parts
+ * are escaped for their context, so host data inside either stays inert; an unpaired backtick is
+ * shown as a backtick.
+ */
+function codeSpans(s: string): { code: boolean; text: string }[] {
+  const parts: { code: boolean; text: string }[] = [];
+  let last = 0;
+  for (const m of s.matchAll(/`([^`]+)`/g)) {
+    if (m.index > last) parts.push({ code: false, text: s.slice(last, m.index) });
+    parts.push({ code: true, text: m[1]! });
+    last = m.index + m[0].length;
+  }
+  if (last < s.length) parts.push({ code: false, text: s.slice(last) });
+  return parts;
+}
+
+/** Markdown inline text whose `backtick spans` stay code spans (see codeSpans). */
+export function markdownWithCode(s: string): string {
+  return codeSpans(stripControl(s).replace(/\r\n|\r|\n/g, ' '))
+    .map((p) => (p.code ? markdownCode(p.text) : escapeMarkdown(p.text)))
+    .join('');
+}
+
+/** HTML text (element content or a quoted attribute): control characters replaced, markup escaped. */
+export function escapeHtml(s: string): string {
+  return stripControl(s)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+/** HTML text whose `backtick spans` become <code> (see codeSpans); everything else escaped. */
+export function htmlWithCode(s: string): string {
+  return codeSpans(s)
+    .map((p) => (p.code ? `<code>${escapeHtml(p.text)}</code>` : escapeHtml(p.text)))
+    .join('');
+}
+
 /** A fenced code block; content is literal in Markdown (no HTML, no markup). */
 export function markdownBlock(lines: string | readonly string[], lang = ''): string {
   const text = stripControl(typeof lines === 'string' ? lines : lines.join('\n')).replace(/\n+$/, '');

@@ -8,7 +8,8 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import { FleetmendError } from '../errors.js';
-import { cdata, escapeMarkdown, escapeXml, markdownBlock, markdownCode, safeJson, stripControl } from './escape.js';
+import { cdata, escapeMarkdown, escapeXml, htmlWithCode, markdownBlock, markdownCode, markdownWithCode, safeJson, stripControl } from './escape.js';
+import { humanNumber } from './numbers.js';
 import { foldHosts } from './hostset.js';
 
 import { EXTENSIONS, FORMATS, type ReportFormat } from './formats.js';
@@ -166,6 +167,10 @@ function helpers(): Record<string, (...args: unknown[]) => unknown> {
   return {
     md: (v) => safe(escapeMarkdown(str(v))),
     mdcode: (v) => safe(markdownCode(str(v))),
+    /** Markdown text with its `backtick spans` as code (recommended actions). */
+    mdwithcode: (v) => safe(markdownWithCode(str(v))),
+    /** HTML text with its `backtick spans` as <code>, everything else escaped. */
+    withcode: (v) => safe(htmlWithCode(str(v))),
     mdblock: (v, lang) => safe(markdownBlock(list(v), typeof lang === 'string' ? lang : '')),
     xml: (v) => safe(escapeXml(str(v))),
     cdata: (v) => safe(cdata(str(v))),
@@ -182,8 +187,9 @@ function helpers(): Record<string, (...args: unknown[]) => unknown> {
     size: (v) => (Array.isArray(v) ? v.length : 0),
     join: (v, sep) => list(v).join(typeof sep === 'string' ? sep : ', '),
     default: (v, d) => (v === undefined || v === null || v === '' ? d : v),
-    num: (v) => (typeof v === 'number' && Number.isFinite(v) ? String(v) : '–'),
-    signed: (v) => (typeof v === 'number' ? (v > 0 ? `+${v}` : String(v)) : '–'),
+    /** Numbers for people: rounded (numbers.ts); JSON keeps the raw values. */
+    num: (v) => (typeof v === 'number' && Number.isFinite(v) ? humanNumber(v) : '–'),
+    signed: (v) => (typeof v === 'number' ? (v > 0 ? `+${humanNumber(v)}` : humanNumber(v)) : '–'),
     pct: (a, b) => (typeof a === 'number' && typeof b === 'number' && b > 0 ? `${Math.round((a / b) * 100)}%` : '–'),
     add: (a, b) => Number(a) + Number(b),
     upper: (v) => str(v).toUpperCase(),

@@ -8,6 +8,7 @@ import type { ControlResult } from '../policy/types.js';
 import type { HostHistoryRow, RunStatus, StoredRun } from '../store/index.js';
 import { redact } from '../store/redact.js';
 import { foldHosts, naturalCompare } from './hostset.js';
+import { humanValue } from './numbers.js';
 import { summarize } from '../executor/run-hosts.js';
 
 /** What a report is rendered from. */
@@ -47,6 +48,17 @@ export function hostRank(h: HostResult): number {
   if (h.status === 'interrupted') rank = Math.min(rank, 2);
   if (h.compliance && !h.compliance.compliant) rank = Math.min(rank, 3);
   return rank;
+}
+
+/**
+ * A host an operator must look at: it failed, was unreachable or interrupted, is non-compliant, or
+ * has a finding above `low` (low and info findings are history and notes; they stay in reports).
+ * The terminal lists these one per line and folds the rest.
+ */
+export function needsAttention(h: HostResult): boolean {
+  if (h.status === 'failed' || h.status === 'unreachable' || h.status === 'interrupted') return true;
+  if (h.compliance && !h.compliance.compliant) return true;
+  return (h.diagnosis?.findings ?? []).some((f) => f.severity !== 'low' && f.severity !== 'info');
 }
 
 export function sortHosts(hosts: readonly HostResult[]): HostResult[] {
@@ -221,10 +233,6 @@ export function diffLines(before: string, after: string): { sign: string; text: 
   ];
 }
 
-function evidenceValue(v: unknown): string {
-  return v === null ? 'null' : String(v);
-}
-
 function junitCases(h: HostResult, kernel: string[]): JunitCase[] {
   const cases: JunitCase[] = (h.compliance?.controls ?? []).map((c) => ({
     name: `${c.id} ${c.title}`,
@@ -256,7 +264,7 @@ export function hostView(h: HostResult, index: number, history?: HostHistoryRow[
   const lastSample = samples[samples.length - 1];
   const findings = (h.diagnosis?.findings ?? []).map((f) => ({
     ...f,
-    evidence_list: Object.entries(f.evidence ?? {}).map(([key, value]) => ({ key, value: evidenceValue(value) })),
+    evidence_list: Object.entries(f.evidence ?? {}).map(([key, value]) => ({ key, value: humanValue(value) })),
   }));
   const tasks: TaskView[] = (h.tasks ?? []).map((t) => ({
     ...t,

@@ -17,6 +17,8 @@ const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`browser tests skipped: ${CHROMIUM} not found (apt-get install -y chromium)`);
 
+const ACTION = 'restart auditd (`systemctl restart auditd`) on <img src=x onerror="window.__pwned=3"> then `echo </code><script>window.__pwned=4</script> a|b`';
+
 describe.skipIf(!haveChromium)('HTML report in Chromium', () => {
   let dir: string;
   let browser: BrowserContext | undefined;
@@ -27,6 +29,8 @@ describe.skipIf(!haveChromium)('HTML report in Chromium', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fleetmend-browser-'));
     const evil = hostileHost(21);
+    // an action with commands in backticks, and host data that tries to be markup around and inside them
+    evil.diagnosis!.findings[0]!.action = ACTION;
     const fleet = buildFleet(20, { extra: [evil] });
     const history: Record<string, HostHistoryRow[]> = {
       web007: [0, 1, 2, 3, 4].map((k) => ({
@@ -118,6 +122,48 @@ describe.skipIf(!haveChromium)('HTML report in Chromium', () => {
     expect(await spark.count()).toBe(2);
     const pts = await spark.first().getAttribute('points');
     expect(pts!.split(' ')).toHaveLength(5);
+  });
+
+  it('shows the commands of an action as code, the host data around and inside them as text', async () => {
+    const action = page.locator('section.host p.action', { hasText: 'window.__pwned=4' });
+    expect(await action.count()).toBe(1);
+    expect(await action.locator('code').allTextContents()).toEqual(['systemctl restart auditd', 'echo </code><script>window.__pwned=4</script> a|b']);
+    expect(await action.textContent()).toBe(`Action: ${ACTION.replace(/`/g, '')}`);
+    expect(await page.evaluate(() => (window as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
+  });
+
+  it('never breaks a table header inside a word, at any width', async () => {
+    // A word that wraps inside itself is drawn as more than one box: measure every word of every header.
+    const broken = async () =>
+      page.$$eval('th', (ths) =>
+        ths.flatMap((th) => {
+          const out: string[] = [];
+          const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+          for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+            for (const m of (n.textContent ?? '').matchAll(/\S+/g)) {
+              const r = document.createRange();
+              r.setStart(n, m.index!);
+              r.setEnd(n, m.index! + m[0].length);
+              const lines = new Set(Array.from(r.getClientRects()).filter((b) => b.width > 0).map((b) => Math.round(b.top)));
+              if (lines.size > 1) out.push(`${m[0]} (${lines.size} lines)`);
+            }
+          }
+          return out;
+        }),
+      );
+    try {
+      for (const width of [1280, 800, 560, 420]) {
+        await page.setViewportSize({ width, height: 900 });
+        expect(await broken(), `viewport ${width}px`).toEqual([]);
+      }
+      // the measurement can fail: a header squeezed by CSS to one character per line is caught
+      const squeeze = await page.addStyleTag({ content: 'th { width: 1ch; max-width: 1ch; white-space: normal !important; word-break: break-all !important; }' });
+      expect((await broken()).length).toBeGreaterThan(0);
+      await squeeze.evaluate((el) => (el as Element).remove());
+      expect(await broken()).toEqual([]);
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
   });
 
   it('saves a screenshot', async () => {

@@ -156,7 +156,7 @@ describe('fleetmend sweep: unreachable hosts, limits and bad input (incident sce
 
   it('exits 0 when the selected hosts are all healthy and compliant', async () => {
     const r = await cli([...base(), '--samples', '2', '--interval', '0.5', '-l', 'web*']);
-    expect(r.stdout).toContain('web-01');
+    expect(r.stdout).toContain('web-[01-06]  ok  healthy  6 hosts');
     expect(r.stdout).not.toContain('app-03');
     expect(r.code).toBe(0);
   });
@@ -221,4 +221,52 @@ describe('fleetmend sweep: unreachable hosts, limits and bad input (incident sce
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout + ok.stderr).not.toContain('correct horse 42');
   });
+});
+
+describe('fleetmend sweep and run at fleet scale: 200 healthy simulated hosts', () => {
+  let fleet: Fleet;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fm-scale-'));
+    fleet = await startFleet({ scenario: 'healthy', hosts: 200, dir: join(dir, 'fleet'), loginDelayScale: 0.05 });
+  }, 120_000);
+  afterAll(async () => {
+    await fleet?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const args = () => ['-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--no-store'];
+
+  it('the sweep prints a folded summary of a few lines, and no progress line per healthy host', async () => {
+    const r = await cli(['sweep', ...args(), '--samples', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trimEnd().split('\n')).toEqual([
+      // low/info findings every host shares (the simulator's auditd.conf) are named on the line
+      expect.stringMatching(/^node-\[001-200\]  ok  healthy  200 hosts(, [a-z-]+ \((low|info)\))*$/),
+      '',
+      'hosts=200 ok=200 changed=0 failed=0 unreachable=0 non_compliant=0  (-v: one line per host)',
+    ]);
+    // not a TTY here: the run's header and its final count, nothing per host
+    expect(r.stderr.trimEnd().split('\n')).toEqual([
+      expect.stringMatching(/^fleetmend sweep \S+: 200 host\(s\), forks 50$/),
+      expect.stringMatching(/^done: 200\/200 host\(s\) in [\d.]+s: ok 200$/),
+    ]);
+  }, 120_000);
+
+  it('-v lists every host', async () => {
+    const r = await cli(['sweep', ...args(), '--samples', '1', '-q', '-v']);
+    const rows = r.stdout.split('\n').filter((l) => l.startsWith('node-'));
+    expect(rows).toHaveLength(200);
+    expect(new Set(rows.map((l) => l.split(/ +/)[0]))).toEqual(new Set(fleet.hosts.map((h) => h.name)));
+  }, 120_000);
+
+  it("run's recap folds the same way", async () => {
+    const run = ['run', join(process.cwd(), 'playbooks', 'audit-status.yml'), ...args(), '--check', '-q', '-f', '200', '-e', 'samples=1'];
+    const r = await cli(run);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const recap = r.stdout.split(/PLAY RECAP \*+\n/)[1]!.trimEnd().split('\n');
+    expect(recap).toEqual([expect.stringMatching(/^node-\[001-200\] : ok=[1-9]\d* changed=0 unreachable=0 failed=0 skipped=\d+ ignored=0$/)]);
+    const verbose = await cli([...run, '-v']);
+    expect(verbose.stdout.split(/PLAY RECAP \*+\n/)[1]!.trimEnd().split('\n')).toHaveLength(200);
+  }, 120_000);
 });

@@ -1,0 +1,35 @@
+/**
+ * Options whose `--help` default is written the way a user types it. Commander prints a default
+ * as JSON of the parsed value: milliseconds under a `<seconds>` label, `["md","html","json"]`
+ * for a list, quotes around a word. These helpers keep the parsed value (what the code uses) and
+ * show the text that, given on the command line, parses to that same value (test/unit/cli-help).
+ */
+import { Argument, Option } from 'commander';
+import { parseSeconds } from './util.js';
+
+function longName(flags: string): string {
+  return /--[A-Za-z0-9-]+/.exec(flags)?.[0] ?? flags;
+}
+
+/** `<seconds>` on the command line (decimals allowed), milliseconds in the program. */
+export function secondsOption(flags: string, description: string, seconds: number): Option {
+  return new Option(flags, description).argParser(parseSeconds(longName(flags))).default(Math.round(seconds * 1000), String(seconds));
+}
+
+/** How a default reads in `--help`: a list comma-separated (`none` when empty), anything else as text. */
+export function shownDefault(value: unknown): string {
+  if (Array.isArray(value)) return value.length ? value.join(',') : 'none';
+  return String(value);
+}
+
+/** An option with a default shown as typed (`strict`, `md,html,json`), optionally parsed. */
+export function optionWithDefault<T>(flags: string, description: string, value: T, parse?: (v: string, previous: T) => T): Option {
+  const opt = new Option(flags, description);
+  if (parse) opt.argParser(parse);
+  return opt.default(value, shownDefault(value));
+}
+
+/** A positional argument with a default shown as typed. */
+export function argumentWithDefault(name: string, description: string, value: string): Argument {
+  return new Argument(name, description).default(value, value);
+}
