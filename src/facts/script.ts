@@ -49,6 +49,12 @@ export type SectionName =
   | 'auditd_unit'
   | 'skipped';
 
+/** Every section a sample can have, in script order. */
+export const SECTION_NAMES: readonly SectionName[] = [
+  'auditctl_s', 'meminfo', 'cmdline', 'uptime', 'boot_id', 'uname_r', 'os_release', 'auditd_conf', 'rules_b', 'procs', 'auditd_unit',
+  'auditctl_l', 'kernel_dmesg', 'kernel_journal', 'skipped',
+];
+
 /** Kernel log lines journalctl is asked for (dmesg has no such option: its ring buffer is bounded). */
 export const KERNEL_LOG_LINES = 1000;
 
