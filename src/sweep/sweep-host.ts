@@ -3,7 +3,7 @@ import type { Clock } from '../executor/clock.js';
 import { isoNow } from '../executor/clock.js';
 import type { HostResult, RunEventListener } from '../executor/events.js';
 import type { HostTarget } from '../executor/run-hosts.js';
-import { FleetmendError } from '../errors.js';
+import { FleetmendError, UNREACHABLE_CODES } from '../errors.js';
 import { needsBecome } from '../transport/become.js';
 import type { ConnectionSpec, Transport } from '../transport/types.js';
 import { buildFactsScript, splitSections, unfinishedSection } from '../facts/script.js';
@@ -131,7 +131,7 @@ export async function sweepHost(host: HostTarget, transport: Transport, opts: Sw
       host: host.name,
       address: transport.connectedAddress?.replace(/:\d+$/, '') ?? host.address,
       port: host.port,
-      status: auditError ? 'failed' : 'ok',
+      status: auditError ? (UNREACHABLE_CODES.has(auditError.code) ? 'unreachable' : 'failed') : 'ok',
       started_at: started,
       finished_at: isoNow(opts.clock),
       ...(last?.auditctl.kind === 'ok' ? { audit: last.auditctl.status } : {}),
