@@ -304,6 +304,28 @@ describe.skipIf(skip !== null)('sshd fleet harness: the lean probe never sees th
     expect(directPrograms(dir).map((p) => p.split('/').pop())).toEqual(['auditctl']);
   });
 
+  it('no become: the sweep never runs sudo; a refused auditctl -s is one clear "needs root" error per host', async () => {
+    // sudo now wants a password: an unrequested sudo would fail every host with "sudo requires a password"
+    await fleet.setSudo('password');
+    await fleet.setState(fleet.hosts[0]!, { auditctlNeedsRoot: true });
+    try {
+      const res = await runCli(['sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--samples', '1', '--json', '-q', '--state-dir', join(fleet.dir, 'state-nb')]);
+      const doc = JSON.parse(res.stdout) as { hosts: { host: string; status: string; error?: { code: string; message: string }; audit?: unknown }[] };
+      const byName = new Map(doc.hosts.map((h) => [h.host, h]));
+      const refused = byName.get(fleet.hosts[0]!.name)!;
+      expect(refused.status).toBe('failed');
+      expect(refused.error?.code).toBe('E_BECOME');
+      expect(refused.error?.message).toMatch(/^needs root: set become \(-b\) or log in as root/);
+      expect(refused.error?.message).not.toMatch(/sudo/);
+      const allowed = byName.get(fleet.hosts[1]!.name)!;
+      expect(allowed.status, JSON.stringify(allowed.error)).toBe('ok');
+      expect(allowed.audit).toBeDefined();
+    } finally {
+      await fleet.setSudo('nopasswd');
+      await fleet.setState(fleet.hosts[0]!, { auditctlNeedsRoot: false });
+    }
+  });
+
   it('a hanging kernel-log reader: the sweep keeps auditctl -s facts and names the section', async () => {
     const h = fleet.hosts[1]!;
     await fleet.setState(h, { kernelLogHangs: true });
