@@ -56,8 +56,11 @@ function runsAsRoot(spec: ConnectionSpec): boolean {
   return spec.user === 'root' ? !spec.become.enabled || target === 'root' : spec.become.enabled && needsBecome(spec.user, spec.become) && target === 'root';
 }
 
-/** Errors after which the output received so far is still worth parsing. */
-const CUT_SHORT = new Set(['E_CMD_TIMEOUT', 'E_DISCONNECTED', 'E_INTERRUPTED']);
+/**
+ * Errors after which the output received so far is still worth parsing. An interrupt is not
+ * one of them: the host stays "interrupted" (retry file, --resume), as before.
+ */
+const CUT_SHORT = new Set(['E_CMD_TIMEOUT', 'E_DISCONNECTED']);
 
 export interface CollectedSample {
   sample: FactSample;
