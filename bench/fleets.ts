@@ -18,6 +18,10 @@ export interface BenchFleet {
   sshConfigPath: string;
   /** One host name a line, for `xargs -a`. */
   hostListPath: string;
+  /** `[{host, port, user, key}]` for the floor baseline (bench/floor.ts). */
+  hostsJsonPath: string;
+  /** The login is not root: every tool reads the status through sudo (fleetmend with -b). */
+  nonRootLogin: boolean;
   startS: number;
   stop(): Promise<void>;
 }
@@ -31,9 +35,13 @@ export async function startRealFleet(hosts: number): Promise<BenchFleet> {
   const fleet = await startSshdFleet({ hosts, logLevel: 'INFO' });
   const hostListPath = join(fleet.dir, 'client', 'hosts.txt');
   await writeFile(hostListPath, fleet.hosts.map((h) => h.name).join('\n') + '\n');
+  const hostsJsonPath = join(fleet.dir, 'client', 'hosts.json');
+  await writeFile(hostsJsonPath, JSON.stringify(fleet.hosts.map((h) => ({ host: h.address, port: h.port, user: fleet.userName, key: fleet.clientKeyPath }))));
   return {
     kind: 'sshd',
     hosts,
+    hostsJsonPath,
+    nonRootLogin: true,
     inventoryPath: fleet.inventoryPath,
     knownHostsPath: fleet.knownHostsPath,
     sshConfigPath: fleet.sshConfigPath,
@@ -48,19 +56,23 @@ interface SimInventory {
 }
 
 /** An OpenSSH config for the simulated hosts (for the fallback baseline). */
-async function simSshConfig(dir: string, inventoryPath: string, knownHostsPath: string): Promise<{ config: string; list: string }> {
+async function simSshConfig(dir: string, inventoryPath: string, knownHostsPath: string): Promise<{ config: string; list: string; json: string }> {
   const inv = parse(await readFile(inventoryPath, 'utf8')) as SimInventory;
   const out = ['Host *', `  UserKnownHostsFile ${knownHostsPath}`, '  GlobalKnownHostsFile /dev/null', '  StrictHostKeyChecking yes', '  BatchMode yes', '  IdentitiesOnly yes', '  LogLevel ERROR', '  ControlMaster no'];
   const names: string[] = [];
+  const floor: { host: string; port: number; user: string; key: string }[] = [];
   for (const [name, v] of Object.entries(inv.all.hosts)) {
     names.push(name);
+    floor.push({ host: v.ansible_host, port: v.ansible_port, user: v.ansible_user, key: v.ansible_ssh_private_key_file });
     out.push('', `Host ${name}`, `  HostName ${v.ansible_host}`, `  Port ${v.ansible_port}`, `  User ${v.ansible_user}`, `  IdentityFile ${v.ansible_ssh_private_key_file}`);
   }
   const config = join(dir, 'ssh_config');
   const list = join(dir, 'hosts.txt');
   await writeFile(config, out.join('\n') + '\n');
   await writeFile(list, names.join('\n') + '\n');
-  return { config, list };
+  const json = join(dir, 'hosts.json');
+  await writeFile(json, JSON.stringify(floor));
+  return { config, list, json };
 }
 
 function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
@@ -116,5 +128,5 @@ export async function startSimProcess(cli: string, hosts: number, dir: string): 
   const inventoryPath = join(dir, 'inventory.yml');
   const knownHostsPath = join(dir, 'known_hosts');
   const ssh = await simSshConfig(dir, inventoryPath, knownHostsPath);
-  return { kind: 'sim', hosts, inventoryPath, knownHostsPath, sshConfigPath: ssh.config, hostListPath: ssh.list, startS: (Date.now() - t0) / 1000, stop };
+  return { kind: 'sim', hosts, inventoryPath, knownHostsPath, sshConfigPath: ssh.config, hostListPath: ssh.list, hostsJsonPath: ssh.json, nonRootLogin: false, startS: (Date.now() - t0) / 1000, stop };
 }

@@ -91,7 +91,7 @@ export interface Measurement {
   machineCpuS?: number;
 }
 
-export type Tool = 'fleetmend' | 'openssh' | 'openssh-x25519';
+export type Tool = 'fleetmend' | 'openssh' | 'openssh-x25519' | 'floor' | 'ansible';
 
 export interface Row {
   section: 'sshd' | 'sim' | 'scale';
@@ -107,9 +107,12 @@ export interface Row {
   peakRssMb: number;
   /** Machine CPU during the run minus the tool's own: what the hosts' side cost. */
   hostCpuS?: number;
-  /** fleetmend / baseline (same hosts and concurrency); absent on baseline rows. */
+  /** fleetmend / baseline (same hosts and concurrency): the floor when measured, else openssh; absent on baseline rows. */
   wallRatio?: number;
   cpuRatio?: number;
+  /** fleetmend's wall / OpenSSH xargs' and / ansible-core's (issue 17 targets), when measured. */
+  wallVsOpenssh?: number;
+  wallVsAnsible?: number;
   note?: string;
 }
 
@@ -157,13 +160,23 @@ export function hostSideFloor(row: Pick<Row, 'hostCpuS'>, cores: number): number
   return row.hostCpuS === undefined || cores <= 0 ? undefined : row.hostCpuS / cores;
 }
 
-/** Adds fleetmend/baseline ratios to the fleetmend rows that have an `openssh` row at the same forks. */
+/**
+ * Adds fleetmend/baseline ratios to the fleetmend rows: against the floor (bare ssh2 client)
+ * when that row exists at the same forks, else against `openssh`; plus the wall ratios against
+ * OpenSSH and ansible-core.
+ */
 export function withRatios(rows: readonly Row[]): Row[] {
   return rows.map((r) => {
     if (r.tool !== 'fleetmend') return r;
-    const base = rows.find((b) => b.tool === 'openssh' && b.section === r.section && b.forks === r.forks && b.hosts === r.hosts);
+    const same = (tool: Tool) => rows.find((b) => b.tool === tool && b.section === r.section && b.forks === r.forks && b.hosts === r.hosts);
+    const base = same('floor') ?? same('openssh');
     if (!base) return r;
-    return { ...r, wallRatio: r.wallS / base.wallS, cpuRatio: r.cpuS / base.cpuS };
+    const out: Row = { ...r, wallRatio: r.wallS / base.wallS, cpuRatio: r.cpuS / base.cpuS };
+    const ssh = same('openssh');
+    const ans = same('ansible');
+    if (base.tool === 'floor' && ssh) out.wallVsOpenssh = r.wallS / ssh.wallS;
+    if (ans) out.wallVsAnsible = r.wallS / ans.wallS;
+    return out;
   });
 }
 
@@ -201,7 +214,14 @@ export function evaluateTargets(t: TargetInput): TargetResult[] {
   const fm = t.rows.find((r) => r.section === 'sshd' && r.tool === 'fleetmend' && r.forks === t.targetForks);
   const unmeasured = (name: string, target: string, why: string): TargetResult => ({ name, target, measured: 'not measured', pass: null, why });
   const out: TargetResult[] = [];
-  if (fm?.wallRatio !== undefined) {
+  const floor = t.rows.find((r) => r.section === 'sshd' && r.tool === 'floor' && r.forks === t.targetForks);
+  if (floor && fm?.wallRatio !== undefined) {
+    // issue 17: the sweep costs each host about what a bare auditctl -s login costs
+    out.push({ name: `wall vs the floor, real sshd, forks ${t.targetForks}`, target: '<= 1.3 x floor', measured: `${fmt(fm.wallRatio)} x`, pass: fm.wallRatio <= 1.3 });
+    if (fm.wallVsOpenssh !== undefined) out.push({ name: `wall vs OpenSSH xargs, forks ${t.targetForks}`, target: '< 1 x openssh', measured: `${fmt(fm.wallVsOpenssh)} x`, pass: fm.wallVsOpenssh < 1 });
+    if (fm.wallVsAnsible !== undefined) out.push({ name: `wall vs ansible-core, forks ${t.targetForks}`, target: '<= 0.1 x ansible', measured: `${fmt(fm.wallVsAnsible)} x`, pass: fm.wallVsAnsible <= 0.1 });
+    else out.push(unmeasured(`wall vs ansible-core, forks ${t.targetForks}`, '<= 0.1 x ansible', 'ansible-core not installed'));
+  } else if (fm?.wallRatio !== undefined) {
     const wall: TargetResult = { name: `wall, real sshd, forks ${t.targetForks}`, target: '<= 0.25 x openssh', measured: `${fmt(fm.wallRatio)} x`, pass: fm.wallRatio <= 0.25 };
     const floor = t.cores ? hostSideFloor(fm, t.cores) : undefined;
     const base = t.rows.find((r) => r.section === 'sshd' && r.tool === 'openssh' && r.forks === t.targetForks);
@@ -210,7 +230,9 @@ export function evaluateTargets(t: TargetInput): TargetResult[] {
     }
     out.push(wall);
   } else out.push(unmeasured(`wall, real sshd, forks ${t.targetForks}`, '<= 0.25 x openssh', 'no real-sshd run at these forks'));
-  if (fm?.cpuRatio !== undefined) {
+  if (floor) {
+    // against the floor the runner's CPU is reported, not targeted (both are one ssh2 client)
+  } else if (fm?.cpuRatio !== undefined) {
     out.push({ name: `runner CPU, real sshd, forks ${t.targetForks}`, target: '<= 0.15 x openssh clients', measured: `${fmt(fm.cpuRatio)} x`, pass: fm.cpuRatio <= 0.15 });
   } else out.push(unmeasured(`runner CPU, real sshd, forks ${t.targetForks}`, '<= 0.15 x openssh clients', 'no real-sshd run at these forks'));
   if (t.simRssMb !== undefined) out.push({ name: 'peak RSS, simulated hosts', target: '< 150 MB', measured: `${fmt(t.simRssMb, 1)} MB`, pass: t.simRssMb < 150 });

@@ -13,7 +13,6 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildFactsScript } from '../src/facts/script.js';
 import { cpuOf, evaluateTargets, formatTable, hostCpuOf, formatTargets, medianByWall, parseBenchArgs, perHostSampleCpuMs, resultFileName, toRow, withRatios, type BenchOptions, type Row, type Tool } from './lib.js';
 import { measure, measureMethod, type Measured } from './measure.js';
 import { sshdUnavailableReason, startRealFleet, startSimProcess, type BenchFleet } from './fleets.js';
@@ -24,9 +23,15 @@ const SWEEP_TIMEOUT_MS = 15 * 60_000;
 const CONNECT_TIMEOUT_S = 120;
 /** Hosts of the warm-up pass: enough to fault in sshd, bash and the fake scripts. */
 const WARMUP_HOSTS = 16;
-/** The end marker of the script's last section: one per host whose script ran to the end. */
-const NONCE = 'benchmark0nonce0000000000';
-const LAST_END = `@@fleetmend:${NONCE}:end:uptime:`;
+/** The floor client (bench/floor.ts, compiled beside this file). */
+const FLOOR = join(dirname(fileURLToPath(import.meta.url)), 'floor.js');
+/** A line every `auditctl -s` status prints once: one per host that answered. */
+const STATUS_LINE = 'backlog_limit ';
+
+/** The one command of every baseline: the audit status, through sudo for a non-root login. */
+function statusCommand(fleet: BenchFleet): string {
+  return fleet.nonRootLogin ? 'sudo -n auditctl -s' : 'auditctl -s';
+}
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const load1 = (): number => Number((loadavg()[0] ?? 0).toFixed(2));
@@ -46,7 +51,7 @@ async function timeSweep(fleet: BenchFleet, forks: number, samples: number, work
   const out = join(work, `sweep-${forks}-${samples}.json`);
   // --connect-timeout 120 = the test sshd's LoginGraceTime: on this 2-core box 200 concurrent
   // logins can take longer than the default 60 s, and the ssh baseline has no such limit either.
-  const argv = [process.execPath, CLI, 'sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--samples', String(samples), '--interval', '0', '--no-store', '--forks', String(forks), '--connect-timeout', String(CONNECT_TIMEOUT_S), '-q', '--json'];
+  const argv = [process.execPath, CLI, 'sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--samples', String(samples), '--interval', '0', '--no-store', '--forks', String(forks), '--connect-timeout', String(CONNECT_TIMEOUT_S), '-q', '--json', ...(fleet.nonRootLogin ? ['-b'] : [])];
   noteLoad(`fleetmend ${fleet.kind} ${fleet.hosts} hosts forks ${forks} samples ${samples}`);
   const m = await measure({ argv, stdout: { file: out }, timeoutMs: SWEEP_TIMEOUT_MS });
   let completed = 0;
@@ -64,26 +69,65 @@ async function timeSweep(fleet: BenchFleet, forks: number, samples: number, work
   return { m, completed };
 }
 
-/** The baseline: `xargs -P forks` running `ssh -F cfg -o BatchMode=yes HOST <fact script>` per host. */
-async function timeOpenssh(fleet: BenchFleet, forks: number, extra: readonly string[] = []): Promise<{ m: Measured; completed: number }> {
-  const script = buildFactsScript(NONCE);
-  const argv = ['xargs', '-P', String(forks), '-a', fleet.hostListPath, '-I', '{}', 'ssh', '-n', '-F', fleet.sshConfigPath, '-o', 'BatchMode=yes', ...extra, '{}', script];
-  let completed = 0;
+/** Counts status lines in a stream (chunks may split a line). */
+function statusCounter(): { onData: (chunk: Buffer) => void; count: () => number } {
+  let n = 0;
   let tail = '';
-  noteLoad(`openssh ${fleet.kind} ${fleet.hosts} hosts -P ${forks}${extra.length ? ` ${extra.join(' ')}` : ''}`);
-  const m = await measure({
-    argv,
-    stdout: {
-      onData: (chunk) => {
-        const text = tail + chunk.toString('latin1');
-        for (let i = text.indexOf(LAST_END); i >= 0; i = text.indexOf(LAST_END, i + 1)) completed++;
-        tail = text.slice(-LAST_END.length + 1);
-      },
+  return {
+    onData: (chunk) => {
+      const text = tail + chunk.toString('latin1');
+      for (let i = text.indexOf(STATUS_LINE); i >= 0; i = text.indexOf(STATUS_LINE, i + 1)) n++;
+      tail = text.slice(-STATUS_LINE.length + 1);
     },
-    timeoutMs: SWEEP_TIMEOUT_MS,
-  });
+    count: () => n,
+  };
+}
+
+/** OpenSSH: `xargs -P forks` running `ssh -F cfg -o BatchMode=yes HOST '<the status command>'` per host. */
+async function timeOpenssh(fleet: BenchFleet, forks: number, extra: readonly string[] = []): Promise<{ m: Measured; completed: number }> {
+  const argv = ['xargs', '-P', String(forks), '-a', fleet.hostListPath, '-I', '{}', 'ssh', '-n', '-F', fleet.sshConfigPath, '-o', 'BatchMode=yes', ...extra, '{}', statusCommand(fleet)];
+  noteLoad(`openssh ${fleet.kind} ${fleet.hosts} hosts -P ${forks}${extra.length ? ` ${extra.join(' ')}` : ''}`);
+  const counter = statusCounter();
+  const m = await measure({ argv, stdout: { onData: counter.onData }, timeoutMs: SWEEP_TIMEOUT_MS });
+  const completed = counter.count();
   if (completed < fleet.hosts) log(`  WARNING: openssh completed ${completed}/${fleet.hosts} hosts (xargs exit ${m.exitCode}) ${m.stderrTail.slice(-400)}`);
   return { m, completed };
+}
+
+/** The floor: a bare ssh2 client, one login and one status command per host (bench/floor.ts). */
+async function timeFloor(fleet: BenchFleet, forks: number, work: string): Promise<{ m: Measured; completed: number }> {
+  const out = join(work, `floor-${forks}.txt`);
+  noteLoad(`floor ${fleet.kind} ${fleet.hosts} hosts forks ${forks}`);
+  const m = await measure({ argv: [process.execPath, FLOOR, fleet.hostsJsonPath, String(forks), statusCommand(fleet)], stdout: { file: out }, timeoutMs: SWEEP_TIMEOUT_MS });
+  const completed = Number(/floor ok (\d+)/.exec(await readFile(out, 'utf8').catch(() => ''))?.[1] ?? 0);
+  await rm(out, { force: true });
+  if (completed < fleet.hosts) log(`  WARNING: floor completed ${completed}/${fleet.hosts} hosts (exit ${m.exitCode}) ${m.stderrTail.slice(-400)}`);
+  return { m, completed };
+}
+
+/** ansible-core, where installed: `ansible all -m command -a 'auditctl -s' -b -f forks`. */
+async function timeAnsible(fleet: BenchFleet, forks: number, work: string): Promise<{ m: Measured; completed: number }> {
+  const env = {
+    ...process.env,
+    ANSIBLE_SSH_ARGS: `-o UserKnownHostsFile=${fleet.knownHostsPath} -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes`,
+    ANSIBLE_PYTHON_INTERPRETER: '/usr/bin/python3',
+    // the test account's home belongs to root: the module files go to /tmp
+    ANSIBLE_REMOTE_TMP: '/tmp/.ansible-fm-bench',
+    ANSIBLE_LOCAL_TEMP: join(work, 'ansible-local'),
+    ANSIBLE_NOCOLOR: '1',
+    ANSIBLE_LOAD_CALLBACK_PLUGINS: '0',
+  };
+  noteLoad(`ansible ${fleet.kind} ${fleet.hosts} hosts -f ${forks}`);
+  const counter = statusCounter();
+  const argv = ['ansible', 'all', '-i', fleet.inventoryPath, '-m', 'command', '-a', 'auditctl -s', ...(fleet.nonRootLogin ? ['-b'] : []), '-f', String(forks)];
+  const m = await measure({ argv, stdout: { onData: counter.onData }, timeoutMs: SWEEP_TIMEOUT_MS, env });
+  const completed = counter.count();
+  if (completed < fleet.hosts) log(`  WARNING: ansible completed ${completed}/${fleet.hosts} hosts (exit ${m.exitCode}) ${m.stderrTail.slice(-400)}`);
+  return { m, completed };
+}
+
+function hasAnsible(): boolean {
+  return spawnSync('ansible', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 async function repeated(times: number, once: () => Promise<{ m: Measured; completed: number }>): Promise<{ m: Measured; completed: number }> {
@@ -123,8 +167,16 @@ async function compare(fleet: BenchFleet, opts: BenchOptions, work: string): Pro
     describe('fleetmend', fm);
     const ssh = await repeated(opts.repeat, () => timeOpenssh(fleet, forks));
     describe('openssh', ssh);
+    const floor = await repeated(opts.repeat, () => timeFloor(fleet, forks, work));
+    describe('floor', floor);
     rows.push(toRow({ section, tool: 'fleetmend', hosts: fleet.hosts, forks, completed: fm.completed, samples: 1 }, fm.m));
-    rows.push(toRow({ section, tool: 'openssh', hosts: fleet.hosts, forks, completed: ssh.completed, samples: 1, note: 'CPU: all ssh processes (+xargs); RSS: largest single ssh' }, ssh.m));
+    rows.push(toRow({ section, tool: 'floor', hosts: fleet.hosts, forks, completed: floor.completed, samples: 1, note: `bare ssh2 client: one login + \`${statusCommand(fleet)}\` per host` }, floor.m));
+    rows.push(toRow({ section, tool: 'openssh', hosts: fleet.hosts, forks, completed: ssh.completed, samples: 1, note: `xargs -P ssh HOST '${statusCommand(fleet)}'; CPU: all ssh processes (+xargs); RSS: largest single ssh` }, ssh.m));
+    if (fleet.kind === 'sshd' && hasAnsible()) {
+      const ans = await repeated(opts.repeat, () => timeAnsible(fleet, forks, work));
+      describe('ansible', ans);
+      rows.push(toRow({ section, tool: 'ansible', hosts: fleet.hosts, forks, completed: ans.completed, samples: 1, note: "ansible all -m command -a 'auditctl -s' -b" }, ans.m));
+    }
     if (opts.sameKex && forks === top) {
       // ssh2 negotiates curve25519-sha256; OpenSSH 9.x prefers sntrup761x25519 (post-quantum
       // hybrid, more CPU on both ends). This row shows how much of the gap that is.
@@ -234,7 +286,7 @@ async function main(): Promise<void> {
   const table = withRatios(rows);
   const targets = evaluateTargets({
     rows: table,
-    targetForks: 200,
+    targetForks: Math.max(...opts.forks),
     cores: machine.cpus,
     ...(sim ? { simRssMb: sim.rssMb, perHostCpuMs: sim.perHostCpuMs } : {}),
   });
@@ -254,7 +306,9 @@ async function main(): Promise<void> {
     method: {
       measurement: measureMethod(),
       fleetmend: `node dist/bin/main.js sweep -i INV --known-hosts KH --samples 1 --interval 0 --no-store --forks F --connect-timeout ${CONNECT_TIMEOUT_S} -q --json (default policy)`,
-      openssh: `xargs -P F -a hosts.txt -I{} ssh -n -F ssh_config -o BatchMode=yes {} "<buildFactsScript(nonce)>"`,
+      floor: 'node dist-bench/bench/floor.js hosts.json F "sudo -n auditctl -s" (bare ssh2 client, one login + one command per host)',
+      openssh: `xargs -P F -a hosts.txt -I{} ssh -n -F ssh_config -o BatchMode=yes {} "sudo -n auditctl -s"`,
+      ansible: "ansible all -i INV -m command -a 'auditctl -s' -b -f F (where installed)",
       perHostCpu: 'CPU(--samples 3 --interval 0) - CPU(--samples 1) on the same simulated fleet, / (2 x hosts)',
       hostCpu: 'busy ticks of /proc/stat (whole machine) during the run minus the tool\'s own user+sys: sshd and the fact script on the hosts (or the simulator process)',
     },

@@ -214,6 +214,27 @@ function auditdFinding(v: View): Finding | undefined {
 function waitFinding(v: View): Finding | undefined {
   const { status, deltas } = v;
   const delta = deltas?.wait_actual_delta;
+  const stalled = v.latest.stalled_tasks;
+  if (stalled && stalled.count > 0) {
+    // Seen directly in /proc (wchan audit_log_start): not a counter that may be history.
+    return {
+      code: 'tasks-stalled',
+      severity: 'high',
+      message: `${stalled.count} task${stalled.count === 1 ? ' is' : 's are'} asleep waiting for the audit queue (${Object.entries(stalled.by_wchan).map(([w, n]) => `${n} in ${w}`).join(', ')}): every new process start, SSH login and sudo on this host waits the same way, and may take tens of seconds`,
+      evidence: {
+        stalled_tasks: stalled.count,
+        audit_log_start: stalled.by_wchan['audit_log_start'] ?? 0,
+        audit_receive: stalled.by_wchan['audit_receive'] ?? 0,
+        comms: stalled.comms.join(','),
+        wait_actual_delta: delta ?? null,
+        backlog_wait_time: status.backlog_wait_time ?? null,
+        backlog: status.backlog,
+        backlog_limit: status.backlog_limit,
+      },
+      action: `restart auditd (${restartCommand(v.latest)}) to drain the queue, without starting other programs on the host first; tasks already asleep stay blocked until woken or their wait (backlog_wait_time, in ticks) expires`,
+      action_code: 'restart-auditd',
+    };
+  }
   if (delta !== null && delta !== undefined && delta > 0) {
     return {
       code: 'tasks-stalled',

@@ -2,8 +2,8 @@
  * Is there an auditd, in what state, and what does the init system think (reference §4, §5).
  * A registered pid is not proof of draining: a stopped (T) auditd stays registered (README).
  */
-import type { AuditdProcess } from './types.js';
-import { describe, failed, linesOf, ok, toUint, type Parsed } from './text.js';
+import type { AuditdProcess, StalledTasks } from './types.js';
+import { clip, describe, failed, linesOf, ok, toUint, type Parsed } from './text.js';
 
 export interface PsProcesses {
   processes: { pid: number; state: string }[];
@@ -11,49 +11,91 @@ export interface PsProcesses {
   available: boolean;
 }
 
-/**
- * `ps -C auditd -o pid=,stat=`: `  213 T<sl`. The state is the first letter of STAT
- * (R, S, D, T stopped, t traced, Z zombie, I idle). ps exits 1 when no process matches.
- */
-export function parseAuditdPs(text: string, rc: number | null): Parsed<PsProcesses> {
-  const processes: PsProcesses['processes'] = [];
-  let junk = false;
-  for (const line of linesOf(text)) {
-    if (!line.trim()) continue;
-    const m = /^\s*(\d+)\s+([A-Za-z])\S*\s*$/.exec(line);
-    const pid = toUint(m?.[1]);
-    if (m && pid !== undefined) processes.push({ pid, state: m[2] ?? '?' });
-    else if (!/^\s*PID\s+STAT/i.test(line)) junk = true;
-  }
-  if (rc === 127 || (junk && processes.length === 0)) {
-    return failed({ processes, available: false }, `ps: ${describe(text)}`);
-  }
-  return ok({ processes, available: true });
+/** What one builtin pass over /proc found (the `procs` section of the fact script). */
+export interface ProcScan {
+  /** Processes whose comm is `auditd`: pid, state letter, wait channel. */
+  processes: { pid: number; state: string; wchan?: string }[];
+  stalled: StalledTasks;
+  /** comm of PID 1 (`systemd` means the unit file decides how auditd is restarted). */
+  init_comm?: string;
+  /** false when the pass did not finish (then an empty `processes` proves nothing). */
+  available: boolean;
 }
 
-/** `systemctl show auditd -p ActiveState -p SubState -p MainPID -p RefuseManualStop`. */
-export function parseSystemdShow(text: string, rc: number | null): Parsed<AuditdProcess['init']> {
-  if (rc === 127 || /not been booted with systemd|Failed to connect to bus|command not found|not found/i.test(text)) {
-    return ok({ system: 'unknown' });
-  }
-  const init: AuditdProcess['init'] = { system: 'systemd' };
-  let seen = 0;
+/** At most this many distinct comms of stalled tasks are kept as evidence. */
+export const MAX_STALLED_COMMS = 10;
+
+const STAT = /^(\d+) \((.*)\) ([A-Za-z]) /;
+
+/**
+ * The `procs` section: `auditd wchan=W stat=<the /proc/PID/stat line>` per auditd process,
+ * `stalled wchan=W comm=C` per task sleeping on the audit queue, and `init comm=C` once the
+ * pass is complete. A wchan of `0` is what the kernel shows to a reader not allowed to see it
+ * (another user's process without root): unknown, not "running".
+ */
+export function parseProcs(text: string, rc: number | null): Parsed<ProcScan> {
+  const scan: ProcScan = { processes: [], stalled: { count: 0, by_wchan: {}, comms: [] }, available: false };
   for (const line of linesOf(text)) {
-    const m = /^([A-Za-z]+)=(.*)$/.exec(line.trim());
-    if (!m) continue;
-    const value = m[2] ?? '';
-    seen++;
-    if (m[1] === 'ActiveState') init.active_state = value;
-    else if (m[1] === 'SubState') init.sub_state = value;
-    else if (m[1] === 'MainPID') {
-      const pid = toUint(value);
-      if (pid !== undefined) init.main_pid = pid;
-    } else if (m[1] === 'RefuseManualStop') {
-      if (value === 'yes' || value === 'no') init.refuse_manual_stop = value === 'yes';
-    } else seen--;
+    const a = /^auditd wchan=(\S*) stat=(.*)$/.exec(line);
+    if (a) {
+      const st = STAT.exec(a[2] ?? '');
+      const pid = toUint(st?.[1]);
+      if (!st || pid === undefined) continue;
+      const wchan = a[1] && a[1] !== '0' ? a[1] : undefined;
+      scan.processes.push({ pid, state: st[3] ?? '?', ...(wchan ? { wchan } : {}) });
+      continue;
+    }
+    const s = /^stalled wchan=(\S+) comm=(.*)$/.exec(line);
+    if (s) {
+      const w = s[1] ?? '';
+      scan.stalled.count++;
+      scan.stalled.by_wchan[w] = (scan.stalled.by_wchan[w] ?? 0) + 1;
+      const comm = clip(s[2] ?? '', 32);
+      if (scan.stalled.comms.length < MAX_STALLED_COMMS && !scan.stalled.comms.includes(comm)) scan.stalled.comms.push(comm);
+      continue;
+    }
+    const i = /^init comm=(.*)$/.exec(line);
+    if (i) {
+      scan.available = rc === 0;
+      if (i[1]) scan.init_comm = clip(i[1], 32);
+    }
   }
-  if (seen === 0) return failed({ system: 'unknown' }, `systemctl show: ${describe(text)}`);
-  return ok(init);
+  if (!scan.available) return failed(scan, `/proc scan did not finish: ${describe(text)}`);
+  return ok(scan);
+}
+
+/** systemd's boolean spellings (systemd.syntax(7)). */
+function systemdBool(v: string): boolean | undefined {
+  const t = v.trim().toLowerCase();
+  if (['yes', 'true', 'on', '1'].includes(t)) return true;
+  if (['no', 'false', 'off', '0'].includes(t)) return false;
+  return undefined;
+}
+
+/**
+ * The `auditd_unit` section: `file:RefuseManualStop=V` lines of the unit file systemd loads and
+ * its drop-ins, in the order systemd applies them (the last assignment wins). No line: the
+ * default, no. rc 1: no unit file at all (not known).
+ */
+export function parseAuditdUnit(text: string, rc: number | null): Parsed<{ refuse_manual_stop?: boolean }> {
+  let value: boolean | undefined;
+  for (const line of linesOf(text)) {
+    const m = /^[^:]*:\s*RefuseManualStop\s*=(.*)$/.exec(line);
+    const b = m ? systemdBool(m[1] ?? '') : undefined;
+    if (b !== undefined) value = b;
+  }
+  if (value !== undefined) return ok({ refuse_manual_stop: value });
+  return ok(rc === 0 ? { refuse_manual_stop: false } : {});
+}
+
+/** The auditd facts from the /proc scan and the unit file, joined with the pid the kernel has registered. */
+export function auditdFromProcs(registeredPid: number, scan: ProcScan, unit: { refuse_manual_stop?: boolean }): AuditdProcess {
+  const init: AuditdProcess['init'] = { system: scan.init_comm === 'systemd' ? 'systemd' : 'unknown' };
+  if (unit.refuse_manual_stop !== undefined) init.refuse_manual_stop = unit.refuse_manual_stop;
+  const out = combineAuditd(registeredPid, { processes: scan.processes.map(({ pid, state }) => ({ pid, state })), available: scan.available }, init);
+  const wchan = scan.processes.find((p) => p.pid === registeredPid)?.wchan;
+  if (wchan) out.registered_pid_wchan = wchan;
+  return out;
 }
 
 /** Joins ps, systemd and the pid auditd registered with the kernel (0 = none). */

@@ -10,14 +10,13 @@ export {
   splitKernelLine,
   type KernelLogSource,
 } from './kernel-log.js';
-export { parseAuditdPs, parseSystemdShow, combineAuditd, type PsProcesses } from './auditd.js';
+export { parseProcs, parseAuditdUnit, auditdFromProcs, combineAuditd, type PsProcesses, type ProcScan } from './auditd.js';
 export {
   parseMeminfo,
   parseRulesBacklog,
   effectiveBacklogLimit,
   parseCmdline,
   parseAuditdConf,
-  parseDfFreeKb,
   parseRuleCount,
   parseUname,
   parseOsRelease,

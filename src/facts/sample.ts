@@ -2,16 +2,15 @@
  * One round trip's sections → one FactSample. Total: a section that is missing or not
  * understood gives an empty default and a `parse_errors` entry; nothing is thrown.
  */
-import type { SectionName, SplitSections } from './script.js';
+import { skippedSections, type SectionName, type SplitSections } from './script.js';
 import type { AuditctlOutcome, FactSample, PersistentConfig, SystemInfo } from './types.js';
 import { parseAuditctlStatus } from './auditctl.js';
 import { chooseKernelLog, emptyKernelLog } from './kernel-log.js';
-import { combineAuditd, parseAuditdPs, parseSystemdShow, type PsProcesses } from './auditd.js';
+import { auditdFromProcs, combineAuditd, parseAuditdUnit, parseProcs, type ProcScan } from './auditd.js';
 import {
   parseAuditdConf,
   parseBootId,
   parseCmdline,
-  parseDfFreeKb,
   parseMeminfo,
   parseOsRelease,
   parseRuleCount,
@@ -33,6 +32,7 @@ function section<T>(
 ): T {
   const s = sections[name];
   if (!s) {
+    if (skippedSections(sections).has(name)) return fallback;
     errors.push({ section: name, message: 'section missing from the output (truncated?)' });
     return fallback;
   }
@@ -68,8 +68,6 @@ function persistentOf(sections: SplitSections, errors: Errors): PersistentConfig
     auditd_conf: section(sections, 'auditd_conf', {}, errors, parseAuditdConf),
   };
   if (rules.effective_backlog_limit !== undefined) p.effective_backlog_limit = rules.effective_backlog_limit;
-  const free = section(sections, 'log_df', undefined, errors, parseDfFreeKb);
-  if (free !== undefined) p.log_dir_free_kb = free;
   const rules_n = section(sections, 'auditctl_l', undefined, errors, parseRuleCount);
   if (rules_n !== undefined) p.rule_count = rules_n;
   return p;
@@ -95,24 +93,24 @@ export function parseSample(sections: SplitSections, takenAt: number): FactSampl
   try {
     const auditctl = auditctlOf(sections, errors);
     const registered = auditctl.kind === 'ok' ? auditctl.status.pid : 0;
-    const noPs: PsProcesses = { processes: [], available: false };
-    const ps = section(sections, 'auditd_ps', noPs, errors, parseAuditdPs);
-    const init = section(sections, 'auditd_systemd', { system: 'unknown' as const }, errors, parseSystemdShow);
+    const noScan: ProcScan = { processes: [], stalled: { count: 0, by_wchan: {}, comms: [] }, available: false };
+    const scan = section(sections, 'procs', noScan, errors, parseProcs);
+    const unit = section(sections, 'auditd_unit', {}, errors, parseAuditdUnit);
     sample = {
       taken_at: takenAt,
       auditctl,
       kernel_log: chooseKernelLog({
         journalctl: sections.kernel_journal?.text,
         dmesg: sections.kernel_dmesg?.text,
-        messages: sections.kernel_messages?.text,
       }),
-      auditd: combineAuditd(registered, ps, init),
+      auditd: auditdFromProcs(registered, scan, unit),
       persistent: persistentOf(sections, errors),
       system: systemOf(sections, errors),
       parse_errors: errors,
     };
     const memory = section(sections, 'meminfo', undefined, errors, parseMeminfo);
     if (memory) sample.memory = memory;
+    if (scan.available) sample.stalled_tasks = scan.stalled;
   } catch (err) {
     errors.push({ section: '*', message: `sample parse failed: ${err instanceof Error ? err.message : String(err)}` });
     sample = {

@@ -1,16 +1,35 @@
 /**
- * The fact-collection script: ONE round trip per sample (reference §6). Each section is
- * introduced by a marker line carrying a per-run nonce, so host output can never forge a
- * section boundary, and is closed by a marker with the section's exit status.
+ * The fact-collection script: ONE round trip per sample (reference §6), and on a Linux host at
+ * most THREE programs per sample. On the host that matters most, the one whose auditd stopped
+ * draining, every execve waits in audit_log_start for the full queue (kernel-6.1-queue §0: one
+ * uninterruptible sleep per record, ~6 records per execve with an execve rule), so the probe pays
+ * for each program it starts with seconds, and each one it abandons stays stuck in the kernel.
  *
- * The script deliberately uses a small POSIX-sh subset, which is the contract with the
- * simulator's shell (src/sim/shell.ts): simple commands, quoted words, `;` and newlines,
- * `&&`, `||`, pipes, `2>&1`, `2>/dev/null`, `>/dev/null`, `$?`, and `*` globs in the last
- * path component. Every command it names has a simulator implementation.
+ *  1. `auditctl -s`, always, first and alone: the one fact nothing else can give.
+ *  2. Everything else is read by the same shell with builtins (`read`, `while`, `for`, `case`,
+ *     globs, `<` redirection): /proc files, /etc/os-release, auditd.conf, the `-b` lines of the
+ *     rule files, auditd's /proc/PID/stat and wchan (auditd found by its /proc/PID/comm), the
+ *     tasks sleeping in audit_log_start, the auditd unit's RefuseManualStop.
+ *  3. Only when `auditctl -s` shows `lost` other than 0: `auditctl -l` and ONE kernel-log reader
+ *     (dmesg as root, else `journalctl -k`). The diagnosis uses the kernel lines only to tell a
+ *     loss of this boot from an old counter (records-lost with one sample) and the rule list only
+ *     as evidence of where the records come from; a host with lost 0 gets no finding either could
+ *     change, so it is spared both programs. They come last, so a hanging reader cannot hold back
+ *     the sections before it.
+ *
+ * Each section is introduced by a marker line carrying a per-run nonce (host output can never
+ * forge a boundary) and closed by a marker with the section's status, and is printed as soon as
+ * it is complete: a sample cut short by a timeout or a dropped connection keeps what arrived.
+ *
+ * The script uses a small POSIX-sh subset, which is the contract with the simulator's shell
+ * (src/sim/shell.ts): simple commands, quoted words, `;`/newlines, `&&`, `||`, `$(...)`, `$?`,
+ * `if`/`for`/`while`/`case`, `read -r` with `IFS=`, `<`, `2>&1`, `2>/dev/null` and globs with
+ * `*` and `[0-9]`. `[`, `printf` and `echo` are builtins of dash and bash: no program starts.
  */
 export interface SectionSpec {
   name: SectionName;
-  command: string;
+  /** Shell text that prints the section's body and leaves its status in $fm_rc. */
+  body: string;
 }
 
 export type SectionName =
@@ -18,63 +37,154 @@ export type SectionName =
   | 'auditctl_l'
   | 'kernel_journal'
   | 'kernel_dmesg'
-  | 'kernel_messages'
-  | 'auditd_ps'
-  | 'auditd_systemd'
   | 'meminfo'
   | 'rules_b'
   | 'cmdline'
   | 'auditd_conf'
-  | 'log_df'
   | 'uname_r'
   | 'os_release'
   | 'boot_id'
-  | 'uptime';
+  | 'uptime'
+  | 'procs'
+  | 'auditd_unit'
+  | 'skipped';
 
-/** Kernel log lines kept per source: enough for counts and the last values, bounded. */
-export const KERNEL_LOG_LINES = 400;
-
-export const SECTIONS: readonly SectionSpec[] = [
-  { name: 'auditctl_s', command: 'auditctl -s 2>&1' },
-  { name: 'auditctl_l', command: 'auditctl -l 2>&1 | head -n 5000' },
-  { name: 'kernel_journal', command: `journalctl -k -q --no-pager -b 2>/dev/null | grep -F audit | tail -n ${KERNEL_LOG_LINES}` },
-  { name: 'kernel_dmesg', command: `dmesg 2>/dev/null | grep -F audit | tail -n ${KERNEL_LOG_LINES}` },
-  {
-    name: 'kernel_messages',
-    command: `grep -hF audit /var/log/messages /var/log/kern.log 2>/dev/null | tail -n ${KERNEL_LOG_LINES}`,
-  },
-  { name: 'auditd_ps', command: 'ps -C auditd -o pid=,stat= 2>&1' },
-  {
-    name: 'auditd_systemd',
-    command: 'systemctl show auditd -p ActiveState -p SubState -p MainPID -p RefuseManualStop 2>&1',
-  },
-  { name: 'meminfo', command: 'cat /proc/meminfo' },
-  { name: 'rules_b', command: 'grep -H -e -b /etc/audit/rules.d/*.rules /etc/audit/audit.rules 2>/dev/null' },
-  { name: 'cmdline', command: 'cat /proc/cmdline' },
-  { name: 'auditd_conf', command: 'cat /etc/audit/auditd.conf 2>&1' },
-  { name: 'log_df', command: 'df -Pk /var/log/audit 2>&1' },
-  { name: 'uname_r', command: 'uname -r' },
-  { name: 'os_release', command: 'cat /etc/os-release 2>&1' },
-  { name: 'boot_id', command: 'cat /proc/sys/kernel/random/boot_id' },
-  { name: 'uptime', command: 'cat /proc/uptime' },
+/** Every section a sample can have, in script order. */
+export const SECTION_NAMES: readonly SectionName[] = [
+  'auditctl_s', 'meminfo', 'cmdline', 'uptime', 'boot_id', 'uname_r', 'os_release', 'auditd_conf', 'rules_b', 'procs', 'auditd_unit',
+  'auditctl_l', 'kernel_dmesg', 'kernel_journal', 'skipped',
 ];
+
+/** Kernel log lines journalctl is asked for (dmesg has no such option: its ring buffer is bounded). */
+export const KERNEL_LOG_LINES = 1000;
+
+/** Programs one sample starts at most on a Linux host (auditctl -s, auditctl -l, the kernel-log reader). */
+export const MAX_PROGRAMS_PER_SAMPLE = 3;
+
+/** The wait channels of tasks stalled on the audit queue (kernel-6.1-queue §0, T04). */
+export const STALL_WCHANS = ['audit_log_start', 'audit_receive'] as const;
+
+/** Where systemd looks for auditd.service (first found wins) and its drop-ins (all apply, in order). */
+export const UNIT_FILES = ['/etc/systemd/system/auditd.service', '/usr/lib/systemd/system/auditd.service', '/lib/systemd/system/auditd.service'];
+export const UNIT_DROPINS = ['/usr/lib/systemd/system/auditd.service.d/*.conf', '/etc/systemd/system/auditd.service.d/*.conf'];
 
 const MARK = '@@fleetmend';
 
+/** Prints a file line by line (a last line without newline included); $fm_rc 0, or 2 if unreadable. */
+function readFile(path: string, filter?: string): string {
+  const print = filter ?? `printf '%s\\n' "$fm_l"`;
+  return [
+    `if [ -r ${path} ]; then`,
+    `  while IFS= read -r fm_l || [ -n "$fm_l" ]; do ${print}; done < ${path}`,
+    '  fm_rc=0',
+    `else echo 'cannot read ${path}'; fm_rc=2; fi`,
+  ].join('\n');
+}
+
+/** The first line of a file (no trailing newline needed: /proc/PID/wchan has none). */
+function readLine(path: string): string {
+  return `if [ -r ${path} ]; then fm_l=; read -r fm_l < ${path}; printf '%s\\n' "$fm_l"; fm_rc=0; else echo 'cannot read ${path}'; fm_rc=2; fi`;
+}
+
+/** `-b` lines of the rule files as `file:line` (the parser keeps those that are `-b N`). */
+const RULES_B = [
+  'fm_rc=2',
+  'for fm_f in /etc/audit/rules.d/*.rules /etc/audit/audit.rules; do',
+  '  if [ -r "$fm_f" ]; then',
+  '    fm_rc=0',
+  `    while read -r fm_l || [ -n "$fm_l" ]; do case $fm_l in -b*) printf '%s:%s\\n' "$fm_f" "$fm_l";; esac; done < "$fm_f"`,
+  '  fi',
+  'done',
+].join('\n');
+
+/**
+ * One pass over /proc: auditd processes (comm `auditd`) with their stat line and wait channel,
+ * and every task whose wait channel is one of STALL_WCHANS. A process that exits during the
+ * pass only costs an error message, sent to /dev/null.
+ */
+const PROCS = [
+  'fm_rc=0',
+  'for fm_d in /proc/[0-9]*; do',
+  '  fm_c=; fm_w=',
+  '  read -r fm_c < "$fm_d/comm"',
+  '  read -r fm_w < "$fm_d/wchan"',
+  '  case $fm_c in auditd) fm_l=; read -r fm_l < "$fm_d/stat"; printf \'auditd wchan=%s stat=%s\\n\' "$fm_w" "$fm_l";; esac',
+  `  case $fm_w in ${STALL_WCHANS.join('|')}) printf 'stalled wchan=%s comm=%s\\n' "$fm_w" "$fm_c";; esac`,
+  'done 2>/dev/null',
+  'fm_c=; read -r fm_c < /proc/1/comm 2>/dev/null',
+  `printf 'init comm=%s\\n' "$fm_c"`,
+].join('\n');
+
+/** RefuseManualStop from the unit file systemd would load and its drop-ins, as `file:line`. */
+const AUDITD_UNIT = [
+  'fm_rc=1',
+  `for fm_f in ${UNIT_FILES.join(' ')}; do`,
+  '  if [ -r "$fm_f" ]; then fm_rc=0; break; fi',
+  'done',
+  `for fm_f in "$fm_f" ${UNIT_DROPINS.join(' ')}; do`,
+  '  if [ -r "$fm_f" ]; then',
+  `    while read -r fm_l || [ -n "$fm_l" ]; do case $fm_l in RefuseManualStop*) printf '%s:%s\\n' "$fm_f" "$fm_l";; esac; done < "$fm_f"`,
+  '  fi',
+  'done',
+].join('\n');
+
+/** The sections every sample reads with builtins, in order. */
+export const BUILTIN_SECTIONS: readonly SectionSpec[] = [
+  { name: 'meminfo', body: readFile('/proc/meminfo') },
+  { name: 'cmdline', body: readLine('/proc/cmdline') },
+  { name: 'uptime', body: readLine('/proc/uptime') },
+  { name: 'boot_id', body: readLine('/proc/sys/kernel/random/boot_id') },
+  { name: 'uname_r', body: readLine('/proc/sys/kernel/osrelease') },
+  { name: 'os_release', body: readFile('/etc/os-release') },
+  { name: 'auditd_conf', body: readFile('/etc/audit/auditd.conf') },
+  { name: 'rules_b', body: RULES_B },
+  { name: 'procs', body: PROCS },
+  { name: 'auditd_unit', body: AUDITD_UNIT },
+];
+
+export interface FactsScriptOptions {
+  /**
+   * The script runs as root (root login, or become): the kernel log is read with dmesg (its
+   * ring buffer; Debian's dmesg_restrict refuses other users), else with journalctl -k.
+   */
+  root: boolean;
+}
+
+function section(nonce: string, s: SectionSpec): string {
+  return [`echo '${MARK}:${nonce}:begin:${s.name}'`, s.body, `echo "${MARK}:${nonce}:end:${s.name}:$fm_rc"`].join('\n');
+}
+
+function programSection(nonce: string, name: SectionName, command: string): string {
+  return section(nonce, { name, body: `${command}\nfm_rc=$?` });
+}
+
 /** The whole script for one sample. `nonce` must be unpredictable by the host (random per run). */
-export function buildFactsScript(nonce: string, sections: readonly SectionSpec[] = SECTIONS): string {
+export function buildFactsScript(nonce: string, opts: FactsScriptOptions = { root: true }): string {
   if (!/^[A-Za-z0-9]{8,64}$/.test(nonce)) throw new Error('nonce must be 8-64 alphanumerics');
-  const lines = ['LC_ALL=C', 'export LC_ALL', 'fm_out=$('];
-  for (const s of sections) {
-    lines.push(`echo '${MARK}:${nonce}:begin:${s.name}'`);
-    lines.push(s.command);
-    lines.push(`echo "${MARK}:${nonce}:end:${s.name}:$?"`);
-  }
-  // The sections' output is collected on the host and sent at once: one SSH data packet
-  // instead of one per section (each a wakeup through ssh2's packet path on the runner; the
-  // benchmark measured ~32 per host). A section that hangs loses nothing more than before: the
-  // command times out either way.
-  lines.push(')', `printf '%s\\n' "$fm_out"`);
+  const kernel = opts.root
+    ? programSection(nonce, 'kernel_dmesg', 'dmesg 2>&1')
+    : programSection(nonce, 'kernel_journal', `journalctl -k -b -q --no-pager -n ${KERNEL_LOG_LINES} 2>&1`);
+  const skipped = section(nonce, { name: 'skipped', body: `echo 'auditctl_l ${opts.root ? 'kernel_dmesg' : 'kernel_journal'}'\nfm_rc=0` });
+  const lines = [
+    'LC_ALL=C',
+    'export LC_ALL',
+    `echo '${MARK}:${nonce}:begin:auditctl_s'`,
+    'fm_s=$(auditctl -s 2>&1)',
+    'fm_rc=$?',
+    `printf '%s\\n' "$fm_s"`,
+    `echo "${MARK}:${nonce}:end:auditctl_s:$fm_rc"`,
+    ...BUILTIN_SECTIONS.map((s) => section(nonce, s)),
+    // "lost 0" (multiline, -i) / "lost=0" (one-line): nothing the kernel log or the rule list
+    // could add to the diagnosis. Any other status, including none, is worth the two programs
+    // only when it names a lost counter at all.
+    'case $fm_s in',
+    `  *"lost 0"*|*"lost=0"*) ${skipped.split('\n').join('\n  ')};;`,
+    `  *lost*)`,
+    `  ${programSection(nonce, 'auditctl_l', 'auditctl -l 2>&1').split('\n').join('\n  ')}`,
+    `  ${kernel.split('\n').join('\n  ')};;`,
+    `  *) ${skipped.split('\n').join('\n  ')};;`,
+    'esac',
+  ];
   return lines.join('\n') + '\n';
 }
 
@@ -115,4 +225,24 @@ export function splitSections(stdout: string, nonce: string): SplitSections {
   }
   if (current) out[current] = { text: buf.join('\n'), rc: null };
   return out;
+}
+
+/** The sections the host skipped on purpose (the `skipped` section lists them). */
+export function skippedSections(sections: SplitSections): Set<string> {
+  return new Set((sections.skipped?.text ?? '').split(/\s+/).filter((s) => s !== ''));
+}
+
+/**
+ * The section a cut-short sample did not finish: the one begun without an end marker, else the
+ * one after the last complete section in script order (undefined when the script finished).
+ */
+export function unfinishedSection(sections: SplitSections): string | undefined {
+  for (const [name, s] of Object.entries(sections)) if (s && s.rc === null) return name;
+  const order: SectionName[] = ['auditctl_s', ...BUILTIN_SECTIONS.map((s) => s.name)];
+  const missing = order.find((n) => sections[n] === undefined);
+  if (missing) return missing;
+  if (sections.skipped) return undefined;
+  if (!sections.auditctl_l) return 'auditctl_l';
+  if (!sections.kernel_dmesg && !sections.kernel_journal) return 'kernel log';
+  return undefined;
 }

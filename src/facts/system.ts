@@ -103,18 +103,6 @@ export function parseAuditdConf(text: string, rc: number | null): Parsed<Persist
   return ok(conf);
 }
 
-/** `df -Pk /var/log/audit`: the Available column of the data line, in KiB. */
-export function parseDfFreeKb(text: string): Parsed<number | undefined> {
-  for (const line of linesOf(text)) {
-    // tokens, not a regex: a filesystem name may be long; POSIX -P keeps it on one line
-    const t = line.trim().split(/\s+/);
-    if (t.length < 6 || !/^\d+%$/.test(t[4] ?? '') || !(t[5] ?? '').startsWith('/')) continue;
-    const free = toUint(t[3]);
-    if (free !== undefined && toUint(t[1]) !== undefined) return ok(free);
-  }
-  return failed(undefined, `df: ${describe(text)}`);
-}
-
 /**
  * `auditctl -l`: rules are lines starting with `-` (`-w ...`, `-a ...`); `No rules` = 0. The
  * script caps the listing at 5000 lines, so counts at that size are a lower bound.

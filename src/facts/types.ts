@@ -70,8 +70,19 @@ export interface AuditdProcess {
     main_pid?: number;
     refuse_manual_stop?: boolean;
   };
-  /** false when `ps` could not run: then an empty `processes` proves nothing. */
+  /** false when the process list could not be read: then an empty `processes` proves nothing. */
   ps_available?: boolean;
+  /** /proc/PID/wchan of the registered pid, when readable (`do_signal_stop` when stopped). */
+  registered_pid_wchan?: string;
+}
+
+/** Tasks sleeping on the audit queue, counted from /proc/PID/wchan (kernel-6.1-queue §0). */
+export interface StalledTasks {
+  count: number;
+  /** Count per wait channel: `audit_log_start` (queue full) or `audit_receive` (netlink sender penalized). */
+  by_wchan: Record<string, number>;
+  /** Distinct comms of the stalled tasks (first few), as evidence. */
+  comms: string[];
 }
 
 export interface MemInfo {
@@ -96,6 +107,7 @@ export interface PersistentConfig {
     admin_space_left_action?: string;
     disk_error_action?: string;
   };
+  /** Free space of the audit log's filesystem; no longer collected (it needs a program: df). */
   log_dir_free_kb?: number;
   rule_count?: number;
   /**
@@ -123,6 +135,11 @@ export interface FactSample {
   memory?: MemInfo;
   persistent: PersistentConfig;
   system: SystemInfo;
+  /**
+   * Tasks stalled on the audit queue. Absent when the /proc pass did not finish; as non-root
+   * the kernel hides other users' wait channels, so the count covers the login's own tasks.
+   */
+  stalled_tasks?: StalledTasks;
   /** Sections that could not be parsed, with why (never thrown out of the host's job). */
   parse_errors: { section: string; message: string }[];
 }

@@ -9,6 +9,8 @@ export interface Input {
   readAll(): Promise<string>;
   /** One line without its newline, or null at end of input. */
   readLine(): Promise<string | null>;
+  /** Like readLine, also telling whether the line ended with a newline (the `read` builtin's status). */
+  readRecord(): Promise<{ text: string; terminated: boolean } | null>;
 }
 
 export const nullOutput: Output = { write: () => undefined };
@@ -41,12 +43,15 @@ export class StringInput implements Input {
     return rest;
   }
   async readLine(): Promise<string | null> {
+    return (await this.readRecord())?.text ?? null;
+  }
+  async readRecord(): Promise<{ text: string; terminated: boolean } | null> {
     if (this.pos >= this.data.length) return null;
     const nl = this.data.indexOf('\n', this.pos);
     const end = nl < 0 ? this.data.length : nl;
-    const line = this.data.slice(this.pos, end);
+    const text = this.data.slice(this.pos, end);
     this.pos = nl < 0 ? this.data.length : nl + 1;
-    return line;
+    return { text, terminated: nl >= 0 };
   }
 }
 
@@ -81,18 +86,21 @@ export class StreamInput implements Input {
     return all;
   }
   async readLine(): Promise<string | null> {
+    return (await this.readRecord())?.text ?? null;
+  }
+  async readRecord(): Promise<{ text: string; terminated: boolean } | null> {
     for (;;) {
       const nl = this.buf.indexOf('\n');
       if (nl >= 0) {
-        const line = this.buf.slice(0, nl);
+        const text = this.buf.slice(0, nl);
         this.buf = this.buf.slice(nl + 1);
-        return line;
+        return { text, terminated: true };
       }
       if (this.ended) {
         if (!this.buf) return null;
-        const line = this.buf;
+        const text = this.buf;
         this.buf = '';
-        return line;
+        return { text, terminated: false };
       }
       await this.wait();
     }

@@ -263,6 +263,15 @@ export class SimKernel {
     return this.isLosing() && this.settings.backlogWaitTime > 0;
   }
 
+  /**
+   * Tasks asleep in audit_log_start right now, for /proc/PID/wchan (fleetmend's probe counts
+   * them). A fixed stand-in while stalled, until the 6.1 waiter model (one task per blocked
+   * record, released one per kauditd pass) replaces it.
+   */
+  blockedTaskCount(): number {
+    return this.power === 'up' && this.isStalled() ? 4 : 0;
+  }
+
   loginDelayMs(): number {
     return this.power === 'up' && this.isStalled() ? this.stalledLoginDelayMs : 0;
   }

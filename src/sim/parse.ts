@@ -1,7 +1,9 @@
 /**
  * Parser of the POSIX-sh subset the fact script and the modules use (src/facts/script.ts):
  * simple commands, quotes, assignments, `;`/newlines, `&&`, `||`, `|`, `!`, `( … )`,
- * redirections (`>`, `>>`, `<`, `N>&M`, `2>/dev/null`), `$VAR`, `${VAR}`, `$?`, `$(…)`.
+ * redirections (`>`, `>>`, `<`, `N>&M`, `2>/dev/null`), `$VAR`, `${VAR}`, `$?`, `$(…)`, and the
+ * compound commands `if/elif/else/fi`, `for NAME in …; do …; done`, `while …; do …; done` and
+ * `case WORD in PAT|PAT) …;; esac`, each with trailing redirections (`done < file`).
  * Errors are ParseError (the shell reports them and exits 2; never a crash).
  */
 export type WordPart =
@@ -34,7 +36,40 @@ export interface Subshell {
   redirects: Redirect[];
 }
 
-export type Command = SimpleCommand | Subshell;
+export interface IfCommand {
+  type: 'if';
+  line: number;
+  clauses: { cond: List; body: List }[];
+  elseBody?: List;
+  redirects: Redirect[];
+}
+
+export interface ForCommand {
+  type: 'for';
+  line: number;
+  name: string;
+  words: Word[];
+  body: List;
+  redirects: Redirect[];
+}
+
+export interface WhileCommand {
+  type: 'while';
+  line: number;
+  cond: List;
+  body: List;
+  redirects: Redirect[];
+}
+
+export interface CaseCommand {
+  type: 'case';
+  line: number;
+  word: Word;
+  items: { patterns: Word[]; body: List }[];
+  redirects: Redirect[];
+}
+
+export type Command = SimpleCommand | Subshell | IfCommand | ForCommand | WhileCommand | CaseCommand;
 
 export interface Pipeline {
   negate: boolean;
@@ -88,7 +123,6 @@ function tokenize(src: string): Token[] {
     }
     const op = OPS.find((o) => src.startsWith(o, i));
     if (op) {
-      if (op === ';;') throw new ParseError('Syntax error: ";;" unexpected', line);
       out.push({ t: 'op', op, line });
       if (op === '\n') line++;
       i += op.length;
@@ -260,7 +294,8 @@ export function wordText(w: Word): string | null {
   return w.parts.map((p) => (p.kind === 'lit' ? p.text : '')).join('');
 }
 
-const RESERVED = new Set(['if', 'then', 'else', 'elif', 'fi', 'for', 'while', 'until', 'do', 'done', 'case', 'esac', '{', '}']);
+const RESERVED = new Set(['if', 'then', 'else', 'elif', 'fi', 'for', 'while', 'until', 'do', 'done', 'case', 'esac', 'in', '{', '}']);
+const NONE: ReadonlySet<string> = new Set();
 
 class Parser {
   private pos = 0;
@@ -283,13 +318,28 @@ class Parser {
   }
 
   parseProgram(): List {
-    const list = this.parseList(false);
+    const list = this.parseList(false, NONE);
     const t = this.peek();
     if (t.t !== 'eof') throw new ParseError(`Syntax error: "${t.t === 'op' ? t.op : 'word'}" unexpected`, t.line);
     return list;
   }
 
-  private parseList(inParens: boolean): List {
+  /** True when the next token is the reserved word `w` in command position. */
+  private isWord(w: string): boolean {
+    const t = this.peek();
+    return t.t === 'word' && t.raw === w;
+  }
+
+  private expectWord(w: string, context: string): void {
+    const t = this.next();
+    if (t.t !== 'word' || t.raw !== w) {
+      const got = t.t === 'word' ? t.raw : t.t === 'op' ? (t.op === '\n' ? 'newline' : t.op) : 'end of file';
+      throw new ParseError(`Syntax error: "${got}" unexpected (expecting "${w}" in ${context})`, t.line);
+    }
+  }
+
+  /** A list ends at EOF, `)` in parentheses, `;;`, or one of `stop` (then, do, done, fi, esac…). */
+  private parseList(inParens: boolean, stop: ReadonlySet<string>): List {
     const items: AndOr[] = [];
     for (;;) {
       this.skipNewlines();
@@ -299,6 +349,8 @@ class Parser {
       }
       const t = this.peek();
       if (t.t === 'eof' || (inParens && t.t === 'op' && t.op === ')')) break;
+      if (t.t === 'op' && t.op === ';;') break;
+      if (t.t === 'word' && stop.has(t.raw)) break;
       items.push(this.parseAndOr());
       const sep = this.peek();
       if (sep.t === 'op' && (sep.op === ';' || sep.op === '\n' || sep.op === '&')) {
@@ -344,11 +396,12 @@ class Parser {
     const t = this.peek();
     if (t.t === 'op' && t.op === '(') {
       this.pos++;
-      const body = this.parseList(true);
+      const body = this.parseList(true, NONE);
       const close = this.next();
       if (close.t !== 'op' || close.op !== ')') throw new ParseError('Syntax error: end of file unexpected (expecting ")")', close.line);
       return { type: 'subshell', line: t.line, body, redirects: this.parseRedirects() };
     }
+    if (t.t === 'word' && ['if', 'for', 'while', 'case'].includes(t.raw)) return this.parseCompound(t.raw, t.line);
     const cmd: SimpleCommand = { type: 'simple', line: t.line, assigns: [], words: [], redirects: [] };
     for (;;) {
       const tok = this.peek();
@@ -377,6 +430,94 @@ class Parser {
       throw new ParseError(`Syntax error: "${what}" unexpected`, bad.line);
     }
     return cmd;
+  }
+
+  private parseCompound(kind: string, line: number): Command {
+    this.pos++;
+    if (kind === 'if') {
+      const clauses: IfCommand['clauses'] = [];
+      let elseBody: List | undefined;
+      for (;;) {
+        const cond = this.parseList(false, new Set(['then']));
+        this.expectWord('then', 'if');
+        const body = this.parseList(false, new Set(['elif', 'else', 'fi']));
+        clauses.push({ cond, body });
+        if (this.isWord('elif')) {
+          this.pos++;
+          continue;
+        }
+        if (this.isWord('else')) {
+          this.pos++;
+          elseBody = this.parseList(false, new Set(['fi']));
+        }
+        this.expectWord('fi', 'if');
+        break;
+      }
+      return { type: 'if', line, clauses, ...(elseBody ? { elseBody } : {}), redirects: this.parseRedirects() };
+    }
+    if (kind === 'while') {
+      const cond = this.parseList(false, new Set(['do']));
+      this.expectWord('do', 'while');
+      const body = this.parseList(false, new Set(['done']));
+      this.expectWord('done', 'while');
+      return { type: 'while', line, cond, body, redirects: this.parseRedirects() };
+    }
+    if (kind === 'for') {
+      const name = this.next();
+      if (name.t !== 'word' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name.raw)) throw new ParseError('Syntax error: Bad for loop variable', line);
+      const words: Word[] = [];
+      if (this.isWord('in')) {
+        this.pos++;
+        for (;;) {
+          const w = this.peek();
+          if (w.t !== 'word') break;
+          this.pos++;
+          words.push(w.word);
+        }
+      }
+      if (this.isOp(';')) this.pos++;
+      this.skipNewlines();
+      this.expectWord('do', 'for');
+      const body = this.parseList(false, new Set(['done']));
+      this.expectWord('done', 'for');
+      return { type: 'for', line, name: name.raw, words, body, redirects: this.parseRedirects() };
+    }
+    const subject = this.next();
+    if (subject.t !== 'word') throw new ParseError('Syntax error: word expected after case', line);
+    this.skipNewlines();
+    this.expectWord('in', 'case');
+    const items: CaseCommand['items'] = [];
+    for (;;) {
+      this.skipNewlines();
+      if (this.isWord('esac')) {
+        this.pos++;
+        break;
+      }
+      if (this.isOp('(')) this.pos++;
+      const patterns: Word[] = [];
+      for (;;) {
+        const p = this.next();
+        if (p.t !== 'word') throw new ParseError('Syntax error: pattern expected in case', p.line);
+        patterns.push(p.word);
+        if (this.isOp('|')) {
+          this.pos++;
+          continue;
+        }
+        break;
+      }
+      const close = this.next();
+      if (close.t !== 'op' || close.op !== ')') throw new ParseError('Syntax error: ")" expected in case', close.line);
+      const body = this.parseList(false, new Set(['esac']));
+      items.push({ patterns, body });
+      if (this.isOp(';;')) {
+        this.pos++;
+        continue;
+      }
+      this.skipNewlines();
+      this.expectWord('esac', 'case');
+      break;
+    }
+    return { type: 'case', line, word: subject.word, items, redirects: this.parseRedirects() };
   }
 
   private parseRedirects(): Redirect[] {

@@ -5,7 +5,7 @@
  * syntax errors exit 2.
  */
 import { BufferOutput, StringInput, emptyInput, nullOutput, type Input, type Output } from './io.js';
-import { ParseError, parseScript, type AndOr, type Command, type List, type Pipeline, type Redirect, type SimpleCommand, type Word } from './parse.js';
+import { ParseError, parseScript, type AndOr, type CaseCommand, type Command, type List, type Pipeline, type Redirect, type SimpleCommand, type Word } from './parse.js';
 import type { SimMachine } from './machine.js';
 import { FsError, normalizePath } from './vfs.js';
 
@@ -28,8 +28,46 @@ export interface CommandContext {
 
 export type CommandHandler = (ctx: CommandContext) => Promise<number>;
 
+/**
+ * Commands that dash (and bash) run inside the shell: no program starts for them, so they
+ * neither count as programs nor wait on a stalled audit queue.
+ */
+export const SHELL_BUILTINS: ReadonlySet<string> = new Set(['echo', 'printf', 'test', '[', 'true', 'false', ':', 'read', 'kill', 'pwd', 'command']);
+
+/** Programs one machine started, for the per-sample counter (the fact script must start <= 3). */
+export interface ProgramLog {
+  count: number;
+  /** Names as executed (argv[0]), in order; bounded. */
+  names: string[];
+}
+
+const programLogs = new WeakMap<SimMachine, ProgramLog>();
+
+/** The machine's program log: read `count` before and after one sample to know what it started. */
+export function programLog(machine: SimMachine): ProgramLog {
+  let log = programLogs.get(machine);
+  if (!log) {
+    log = { count: 0, names: [] };
+    programLogs.set(machine, log);
+  }
+  return log;
+}
+
 export class CommandRegistry {
   private readonly handlers = new Map<string, CommandHandler>();
+  private readonly setups: ((m: SimMachine) => void)[] = [];
+  private readonly setUp = new WeakSet<SimMachine>();
+  /** Something every machine these commands run on needs once (e.g. /proc/PID files). */
+  onMachine(setup: (m: SimMachine) => void): this {
+    this.setups.push(setup);
+    return this;
+  }
+  /** Runs the machine setups once per machine. */
+  prepare(m: SimMachine): void {
+    if (this.setUp.has(m)) return;
+    this.setUp.add(m);
+    for (const f of this.setups) f(m);
+  }
   register(name: string, handler: CommandHandler): this {
     this.handlers.set(name, handler);
     return this;
@@ -50,6 +88,9 @@ class ExitSignal {
   constructor(readonly code: number) {}
 }
 
+/** `break`: leaves the innermost loop. */
+class BreakSignal {}
+
 const BIN_DIRS = ['/bin', '/usr/bin', '/sbin', '/usr/sbin', '/usr/local/bin', '/usr/local/sbin'];
 
 export interface ShellProcess {
@@ -68,7 +109,9 @@ export class Shell {
   constructor(
     readonly machine: SimMachine,
     readonly registry: CommandRegistry,
-  ) {}
+  ) {
+    registry.prepare(machine);
+  }
 
   /** Runs a script; resolves to its exit status. Never throws for script errors. */
   async run(script: string, proc: ShellProcess): Promise<number> {
@@ -80,6 +123,7 @@ export class Shell {
       user: proc.user,
       signal: proc.signal ?? new AbortController().signal,
       args: proc.args ?? ['sh'],
+      substitutions: 0,
     };
     let list: List;
     try {
@@ -95,6 +139,7 @@ export class Shell {
       return await this.runList(list, state, proc.stdin, proc.stdout, proc.stderr);
     } catch (err) {
       if (err instanceof ExitSignal) return err.code;
+      if (err instanceof BreakSignal) return 0;
       if (err instanceof AbortError) return 130;
       await proc.stderr.write(`sh: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
       return 2;
@@ -133,9 +178,6 @@ export class Shell {
 
   private async runPipeline(p: Pipeline, st: RunState, stdin: Input, stdout: Output, stderr: Output): Promise<number> {
     if (st.signal.aborted) throw new AbortError();
-    // A stalled host (tasks sleeping in audit_log_start) makes every command slow (§3).
-    const delay = this.machine.kernel.commandDelayMs();
-    if (delay > 0) await sleep(delay, st.signal);
     let input = stdin;
     let rc = 0;
     // Stages run one after the other with buffered pipes: enough for this subset (no
@@ -151,6 +193,9 @@ export class Shell {
   }
 
   private async runCommand(cmd: Command, st: RunState, stdin: Input, stdout: Output, stderr: Output): Promise<number> {
+    if (cmd.type === 'if' || cmd.type === 'for' || cmd.type === 'while' || cmd.type === 'case') {
+      return this.withRedirects(cmd.redirects, cmd.line, st, { stdin, stdout, stderr }, (io) => this.runCompound(cmd, st, io));
+    }
     if (cmd.type === 'subshell') {
       const sub: RunState = { ...st, env: new Map(st.env) };
       return this.withRedirects(cmd.redirects, cmd.line, st, { stdin, stdout, stderr }, async (io) => {
@@ -165,18 +210,79 @@ export class Shell {
     return this.runSimple(cmd, st, stdin, stdout, stderr);
   }
 
+  /** if / for / while / case, in the caller's shell (variables they set stay set). */
+  private async runCompound(cmd: Exclude<Command, SimpleCommand | { type: 'subshell' }>, st: RunState, io: Io): Promise<number> {
+    const list = (l: List) => this.runList(l, st, io.stdin, io.stdout, io.stderr);
+    switch (cmd.type) {
+      case 'if': {
+        for (const c of cmd.clauses) {
+          if ((await list(c.cond)) === 0) return list(c.body);
+        }
+        return cmd.elseBody ? list(cmd.elseBody) : 0;
+      }
+      case 'while': {
+        let rc = 0;
+        try {
+          while ((await list(cmd.cond)) === 0) rc = await list(cmd.body);
+        } catch (err) {
+          if (!(err instanceof BreakSignal)) throw err;
+        }
+        return rc;
+      }
+      case 'for': {
+        const values: string[] = [];
+        for (const w of cmd.words) values.push(...(await this.expandWord(w, st, io.stderr, true)));
+        let rc = 0;
+        try {
+          for (const v of values) {
+            st.env.set(cmd.name, v);
+            rc = await list(cmd.body);
+          }
+        } catch (err) {
+          if (!(err instanceof BreakSignal)) throw err;
+        }
+        return rc;
+      }
+      case 'case':
+        return this.runCase(cmd, st, io);
+    }
+  }
+
+  private async runCase(cmd: CaseCommand, st: RunState, io: Io): Promise<number> {
+    const subject = (await this.expandWord(cmd.word, st, io.stderr, false)).join(' ');
+    for (const item of cmd.items) {
+      for (const p of item.patterns) {
+        if ((await this.patternRegex(p, st, io.stderr)).test(subject)) return this.runList(item.body, st, io.stdin, io.stdout, io.stderr);
+      }
+    }
+    return 0;
+  }
+
+  /** A case pattern: unquoted `*`, `?` and `[...]` are wildcards, quoted text is literal. */
+  private async patternRegex(w: Word, st: RunState, stderr: Output): Promise<RegExp> {
+    let pattern = '';
+    for (const part of w.parts) {
+      const text = part.kind === 'lit' ? part.text : part.kind === 'var' ? this.param(part.name, st) : await this.substitute(part.script, st, stderr);
+      pattern += part.quoted ? text.replace(/[*?[\]]/g, (c) => `\u0000${c}`) : text;
+    }
+    return new RegExp(`^${globBody(pattern)}$`, 's');
+  }
+
   private async runSimple(cmd: SimpleCommand, st: RunState, stdin: Input, stdout: Output, stderr: Output): Promise<number> {
     const argv: string[] = [];
+    const substitutions = st.substitutions;
     for (const w of cmd.words) argv.push(...(await this.expandWord(w, st, stderr, true)));
     const assigned: [string, string][] = [];
     for (const a of cmd.assigns) assigned.push([a.name, (await this.expandWord(a.value, st, stderr, false)).join(' ')]);
     if (argv.length === 0) {
       for (const [k, v] of assigned) st.env.set(k, v);
-      return this.withRedirects(cmd.redirects, cmd.line, st, { stdin, stdout, stderr }, async () => 0);
+      // `v=$(cmd)` has the status of the substitution (POSIX 2.9.1), else 0
+      const rc = st.substitutions > substitutions ? st.last : 0;
+      return this.withRedirects(cmd.redirects, cmd.line, st, { stdin, stdout, stderr }, async () => rc);
     }
     const env = assigned.length ? new Map([...st.env, ...assigned]) : st.env;
     return this.withRedirects(cmd.redirects, cmd.line, st, { stdin, stdout, stderr }, async (io) => {
-      const builtin = await this.builtin(argv, st, io, cmd.line);
+      const builtin = await this.builtin(argv, st, io, cmd.line, env);
       if (builtin !== null) return builtin;
       return this.exec(argv, { ...io, env, uid: st.uid, user: st.user, signal: st.signal, line: cmd.line });
     });
@@ -194,6 +300,15 @@ export class Shell {
       return 127;
     }
     if (p.signal.aborted) throw new AbortError();
+    if (!SHELL_BUILTINS.has(name)) {
+      const log = programLog(this.machine);
+      log.count++;
+      if (log.names.length < 1000) log.names.push(name);
+      // A stalled host (tasks sleeping in audit_log_start) makes every program start slow: each
+      // execve writes audit records (kernel-6.1-queue §0); builtins start nothing and pay nothing.
+      const delay = this.machine.kernel.commandDelayMs();
+      if (delay > 0) await sleep(delay, p.signal);
+    }
     return handler({ argv, stdin: p.stdin, stdout: p.stdout, stderr: p.stderr, env: p.env, machine: this.machine, uid: p.uid, user: p.user, shell: this, signal: p.signal, line: p.line });
   }
 
@@ -210,9 +325,13 @@ export class Shell {
     return this.registry.get(base);
   }
 
-  private async builtin(argv: string[], st: RunState, io: Io, line: number): Promise<number | null> {
+  private async builtin(argv: string[], st: RunState, io: Io, line: number, env: Map<string, string>): Promise<number | null> {
     const [name, ...args] = argv;
     switch (name) {
+      case 'read':
+        return this.read(args, st, io, env);
+      case 'break':
+        throw new BreakSignal();
       case 'exit':
         throw new ExitSignal(args[0] !== undefined ? Number(args[0]) & 255 : st.last);
       case 'export':
@@ -240,6 +359,37 @@ export class Shell {
       default:
         return null;
     }
+  }
+
+  /**
+   * `read [-r] NAME...`: one line; fields split on IFS (whitespace IFS trimmed), the last name
+   * takes the rest. Status 1 at end of input, also when a last line without newline was read
+   * (its text is still assigned, as in dash). Backslashes are kept (the scripts always say -r).
+   */
+  private async read(args: string[], st: RunState, io: Io, env: Map<string, string>): Promise<number> {
+    const names = args.filter((a) => a !== '-r');
+    const rec = await io.stdin.readRecord();
+    const text = rec?.text ?? '';
+    const ifs = env.get('IFS') ?? ' \t\n';
+    const ws = [...ifs].filter((c) => ' \t\n'.includes(c)).join('');
+    let rest = ws ? text.replace(new RegExp(`^[${escapeRe(ws)}]+|[${escapeRe(ws)}]+$`, 'g'), '') : text;
+    const targets = names.length ? names : ['REPLY'];
+    targets.forEach((n, i) => {
+      if (i === targets.length - 1 || ifs === '') {
+        st.env.set(n, i === targets.length - 1 ? rest : '');
+        rest = '';
+        return;
+      }
+      const m = new RegExp(`^([^${escapeRe(ifs)}]*)[${escapeRe(ifs)}]+`).exec(rest);
+      if (m) {
+        st.env.set(n, m[1] ?? '');
+        rest = rest.slice(m[0].length);
+      } else {
+        st.env.set(n, rest);
+        rest = '';
+      }
+    });
+    return rec && rec.terminated ? 0 : 1;
   }
 
   private async withRedirects(
@@ -333,7 +483,7 @@ export class Shell {
     for (const segs of fields) {
       const text = segs.map((s) => s.text).join('');
       if (!text && !sawQuoted) continue;
-      const globbable = split && segs.some((s) => !s.quoted && /[*?]/.test(s.text));
+      const globbable = split && segs.some((s) => !s.quoted && /[*?[]/.test(s.text));
       if (globbable) {
         const matches = this.glob(segs, st.env.get('PWD') ?? '/');
         if (matches.length) {
@@ -359,19 +509,20 @@ export class Shell {
     const out = new BufferOutput();
     const rc = await this.run(script, { stdin: emptyInput, stdout: out, stderr, uid: st.uid, user: st.user, env: new Map(st.env), signal: st.signal, args: st.args });
     st.last = rc;
+    st.substitutions++;
     return out.text().replace(/\n+$/, '');
   }
 
   private glob(segs: Seg[], cwd: string): string[] {
     // Build a pattern where only unquoted * and ? are wildcards.
     let pattern = '';
-    for (const s of segs) pattern += s.quoted ? s.text.replace(/[*?]/g, (c) => `\u0000${c}`) : s.text;
+    for (const s of segs) pattern += s.quoted ? s.text.replace(/[*?[\]]/g, (c) => `\u0000${c}`) : s.text;
     const absolute = pattern.startsWith('/');
     const comps = pattern.split('/').filter((c) => c !== '');
     let paths = [absolute ? '/' : normalizePath(cwd)];
     for (const comp of comps) {
       const next: string[] = [];
-      const wild = /(?<!\u0000)[*?]/.test(comp);
+      const wild = /(?<!\u0000)[*?[]/.test(comp);
       const literal = comp.replace(/\u0000/g, '');
       for (const base of paths) {
         const join = (n: string) => (base === '/' ? `/${n}` : `${base}/${n}`);
@@ -397,17 +548,36 @@ export class Shell {
 }
 
 function globRegex(comp: string): RegExp {
+  return new RegExp(`^${globBody(comp)}$`);
+}
+
+/**
+ * Regex body of a shell pattern: `*`, `?`, `[...]` (with `!`/`^` negation); characters after
+ * \u0000 were quoted and are literal. An unclosed `[` is a literal `[`, as in dash.
+ */
+function globBody(pattern: string): string {
   let re = '';
-  for (let i = 0; i < comp.length; i++) {
-    const c = comp[i] as string;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i] as string;
     if (c === '\u0000') {
-      re += escapeRe(comp[i + 1] ?? '');
+      re += escapeRe(pattern[i + 1] ?? '');
       i++;
     } else if (c === '*') re += '.*';
     else if (c === '?') re += '.';
-    else re += escapeRe(c);
+    else if (c === '[') {
+      const close = pattern.indexOf(']', i + 2);
+      if (close < 0 || pattern.slice(i, close).includes('\u0000')) {
+        re += '\\[';
+        continue;
+      }
+      let body = pattern.slice(i + 1, close);
+      const negate = body.startsWith('!') || body.startsWith('^');
+      if (negate) body = body.slice(1);
+      re += `[${negate ? '^' : ''}${body.replace(/[\\\]^]/g, '\\$&')}]`;
+      i = close;
+    } else re += escapeRe(c);
   }
-  return new RegExp(`^${re}$`);
+  return re;
 }
 
 export function escapeRe(s: string): string {
@@ -432,6 +602,8 @@ interface RunState {
   user: string;
   signal: AbortSignal;
   args: string[];
+  /** Command substitutions run so far (for the status of `v=$(cmd)`). */
+  substitutions: number;
 }
 
 export class AbortError extends Error {

@@ -58,6 +58,27 @@ export class VirtualFs {
   private readonly dynamic = new Map<string, FileProvider>();
   private readonly dirs = new Set<string>(['/']);
   private readonly rootOnly = new Set<string>();
+  /** Directories whose files the model lists at read time (`/proc` → `1/comm`, `213/wchan`…). */
+  private readonly trees = new Map<string, () => Record<string, string>>();
+
+  /** Files under `dir`, computed on every access (relative paths); read-only to the shell. */
+  provideTree(dir: string, files: () => Record<string, string>): void {
+    const d = normalizePath(dir);
+    this.mkdirp(d);
+    this.trees.set(d, files);
+  }
+
+  /** What a tree says about a path: its content, 'dir', or undefined. */
+  private inTree(p: string): string | 'dir' | undefined {
+    for (const [d, files] of this.trees) {
+      if (!p.startsWith(`${d}/`)) continue;
+      const rel = p.slice(d.length + 1);
+      const all = files();
+      if (rel in all) return all[rel];
+      if (Object.keys(all).some((k) => k.startsWith(`${rel}/`))) return 'dir';
+    }
+    return undefined;
+  }
 
   /** Writes a regular file, creating parent directories (setup use, not the shell's). */
   put(path: string, content: string, opts: { rootOnly?: boolean } = {}): void {
@@ -87,6 +108,8 @@ export class VirtualFs {
     const p = normalizePath(path);
     if (this.dirs.has(p)) return { kind: 'dir', rootOnly: false };
     if (this.files.has(p) || this.dynamic.has(p)) return { kind: 'file', rootOnly: this.rootOnly.has(p) };
+    const t = this.inTree(p);
+    if (t !== undefined) return { kind: t === 'dir' ? 'dir' : 'file', rootOnly: false };
     return null;
   }
 
@@ -94,7 +117,8 @@ export class VirtualFs {
     const p = normalizePath(path);
     if (this.dirs.has(p)) throw new FsError('EISDIR', path);
     const dyn = this.dynamic.get(p);
-    const content = dyn ? dyn() : this.files.get(p);
+    const content = dyn ? dyn() : (this.files.get(p) ?? this.inTree(p));
+    if (content === 'dir') throw new FsError('EISDIR', path);
     if (content === undefined) throw new FsError('ENOENT', path);
     if (!asRoot && this.rootOnly.has(p)) throw new FsError('EACCES', path);
     return content;
@@ -142,6 +166,15 @@ export class VirtualFs {
     for (const p of this.files.keys()) consider(p);
     for (const p of this.dynamic.keys()) consider(p);
     for (const p of this.dirs) consider(p);
+    for (const [t, files] of this.trees) {
+      if (d !== t && !d.startsWith(`${t}/`)) continue;
+      const rel = d === t ? '' : d.slice(t.length + 1);
+      for (const k of Object.keys(files())) {
+        if (rel && !k.startsWith(`${rel}/`)) continue;
+        const name = (rel ? k.slice(rel.length + 1) : k).split('/')[0];
+        if (name) out.add(name);
+      }
+    }
     return [...out].sort();
   }
 }

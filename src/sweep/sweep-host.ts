@@ -3,9 +3,10 @@ import type { Clock } from '../executor/clock.js';
 import { isoNow } from '../executor/clock.js';
 import type { HostResult, RunEventListener } from '../executor/events.js';
 import type { HostTarget } from '../executor/run-hosts.js';
-import { FleetmendError } from '../errors.js';
-import type { Transport } from '../transport/types.js';
-import { buildFactsScript, splitSections } from '../facts/script.js';
+import { FleetmendError, UNREACHABLE_CODES } from '../errors.js';
+import { needsBecome } from '../transport/become.js';
+import type { ConnectionSpec, Transport } from '../transport/types.js';
+import { buildFactsScript, splitSections, unfinishedSection } from '../facts/script.js';
 import { parseSample } from '../facts/index.js';
 import type { AuditctlOutcome, FactSample, HostFacts } from '../facts/types.js';
 import { diagnose } from '../diagnosis/index.js';
@@ -39,29 +40,68 @@ function cappedMessage(cap: number, received: number): string {
 /** The fact script of a run with its nonce: built once per run, sent to every host. */
 export interface FactsProbe {
   nonce: string;
+  /** For hosts where the script runs as root (root login, or become to root): dmesg. */
   script: string;
+  /** For the others (no become, or become to another user): journalctl -k. */
+  userScript: string;
 }
 
 export function factsProbe(nonce: string = newNonce()): FactsProbe {
-  return { nonce, script: buildFactsScript(nonce) };
+  return { nonce, script: buildFactsScript(nonce, { root: true }), userScript: buildFactsScript(nonce, { root: false }) };
 }
 
-/** Collects one sample in one round trip. */
-export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock, onEvent: RunEventListener): Promise<FactSample> {
-  const res = await t.exec(probe.script, { become: true, label: 'the facts script' });
-  onEvent({
-    type: 'command',
-    host: t.spec.name,
-    command: 'facts',
-    code: res.code,
-    duration_ms: res.durationMs,
-    truncated: res.truncated,
-  });
-  const sample = parseSample(splitSections(res.stdout, probe.nonce), clock.now());
-  if (res.truncated) {
-    sample.parse_errors.push({ section: CAPPED_SECTION, message: cappedMessage(t.spec.maxOutputBytes, res.bytes) });
+/** Whether the script runs as root: a root login, or become (only when asked for) to root. */
+function runsAsRoot(spec: ConnectionSpec): boolean {
+  const target = spec.become.user ?? 'root';
+  return spec.user === 'root' ? !spec.become.enabled || target === 'root' : spec.become.enabled && needsBecome(spec.user, spec.become) && target === 'root';
+}
+
+/**
+ * Errors after which the output received so far is still worth parsing. An interrupt is not
+ * one of them: the host stays "interrupted" (retry file, --resume), as before.
+ */
+const CUT_SHORT = new Set(['E_CMD_TIMEOUT', 'E_DISCONNECTED']);
+
+export interface CollectedSample {
+  sample: FactSample;
+  /** Set when the sample was cut short: the error, naming the section that did not finish. */
+  error?: FleetmendError;
+}
+
+/**
+ * Collects one sample in one round trip. Sudo is used only when the connection asks for become
+ * (`-b`, `ansible_become`), as Ansible does: never unrequested. The sections stream in as the
+ * host completes them; when the command times out or the connection drops, the sections
+ * already received are parsed, and the error names the one that did not finish.
+ */
+export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock, onEvent: RunEventListener): Promise<CollectedSample> {
+  const cap = t.spec.maxOutputBytes;
+  const received: Buffer[] = [];
+  let kept = 0;
+  const onStdout = (c: Buffer): void => {
+    if (kept >= cap) return;
+    const part = c.length > cap - kept ? c.subarray(0, cap - kept) : c;
+    received.push(Buffer.from(part));
+    kept += part.length;
+  };
+  const script = runsAsRoot(t.spec) ? probe.script : probe.userScript;
+  try {
+    const res = await t.exec(script, { label: 'the facts script', onStdout });
+    onEvent({ type: 'command', host: t.spec.name, command: 'facts', code: res.code, duration_ms: res.durationMs, truncated: res.truncated });
+    const sample = parseSample(splitSections(res.stdout, probe.nonce), clock.now());
+    if (res.truncated) {
+      sample.parse_errors.push({ section: CAPPED_SECTION, message: cappedMessage(t.spec.maxOutputBytes, res.bytes) });
+    }
+    return { sample };
+  } catch (err) {
+    if (!(err instanceof FleetmendError) || !CUT_SHORT.has(err.code) || received.length === 0) throw err;
+    const sections = splitSections(Buffer.concat(received).toString('utf8'), probe.nonce);
+    const sample = parseSample(sections, clock.now());
+    const where = unfinishedSection(sections);
+    const message = `${err.message}; section ${where ?? '?'} did not finish (${Object.keys(sections).length} sections received, parsed and diagnosed)`;
+    sample.parse_errors.push({ section: where ?? '*', message: `did not finish: ${err.code}` });
+    return { sample, error: new FleetmendError(err.code, message, { host: t.spec.name, cause: err }) };
   }
-  return sample;
 }
 
 /** The sweep job for one host: connect once, N samples, diagnose, evaluate policy. */
@@ -71,23 +111,30 @@ export async function sweepHost(host: HostTarget, transport: Transport, opts: Sw
   await transport.connect();
   try {
     const samples: FactSample[] = [];
+    let cutShort: FleetmendError | undefined;
     for (let i = 0; i < opts.samples; i++) {
       if (i > 0) {
         await opts.clock.sleep(opts.intervalMs, opts.signal);
         if (opts.signal?.aborted) break;
       }
-      samples.push(await collectSample(transport, probe, opts.clock, opts.onEvent));
+      const got = await collectSample(transport, probe, opts.clock, opts.onEvent);
+      samples.push(got.sample);
+      // a host that timed out once will time out again; a dropped connection is gone
+      if (got.error) {
+        cutShort = got.error;
+        break;
+      }
     }
     const facts: HostFacts = { samples };
     const last = samples[samples.length - 1];
     const diagnosis = diagnose(facts);
     const compliance = opts.policy ? evaluatePolicy(opts.policy, policyScope(facts, diagnosis)) : undefined;
-    const auditError = last ? withCap(auditctlError(last.auditctl), last) : undefined;
+    const auditError = cutShort ?? (last ? withCap(auditctlError(last.auditctl, transport.spec), last) : undefined);
     return {
       host: host.name,
       address: transport.connectedAddress?.replace(/:\d+$/, '') ?? host.address,
       port: host.port,
-      status: auditError ? 'failed' : 'ok',
+      status: auditError ? (UNREACHABLE_CODES.has(auditError.code) ? 'unreachable' : 'failed') : 'ok',
       started_at: started,
       finished_at: isoNow(opts.clock),
       ...(last?.auditctl.kind === 'ok' ? { audit: last.auditctl.status } : {}),
@@ -113,14 +160,17 @@ function withCap(err: FleetmendError | undefined, sample: FactSample): Fleetmend
 }
 
 /** A host whose audit status could not be read has failed the sweep's one job. */
-function auditctlError(outcome: AuditctlOutcome): FleetmendError | undefined {
+function auditctlError(outcome: AuditctlOutcome, spec: ConnectionSpec): FleetmendError | undefined {
   switch (outcome.kind) {
     case 'ok':
       return undefined;
     case 'missing':
       return new FleetmendError('E_MODULE', `auditctl is not installed: ${outcome.detail}`);
     case 'not-permitted':
-      return new FleetmendError('E_BECOME', `auditctl not permitted (run as root or set become): ${outcome.detail}`);
+      // Without become the sweep never reaches for sudo on its own (item: no unrequested sudo)
+      return spec.become.enabled
+        ? new FleetmendError('E_BECOME', `auditctl -s was refused although become is set (become user ${spec.become.user ?? 'root'}): ${outcome.detail}`)
+        : new FleetmendError('E_BECOME', `needs root: set become (-b) or log in as root (auditctl -s as ${spec.user}: ${outcome.detail})`);
     case 'unsupported':
       return new FleetmendError('E_MODULE', `kernel without audit support: ${outcome.detail}`);
     case 'unparseable':

@@ -252,7 +252,10 @@ export class Ssh2Transport implements Transport {
           if (err) return finish(this.dead ? this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${this.deathReason}`, err) : this.err('E_CONNECT', `cannot open a channel on ${this.where}: ${err.message}`, err));
           channel = stream;
           if (settled) return stopChannel(stream);
-          stream.on('data', (c: Buffer) => out.push('stdout', c));
+          stream.on('data', (c: Buffer) => {
+            out.push('stdout', c);
+            opts.onStdout?.(c);
+          });
           stream.stderr.on('data', (c: Buffer) => {
             out.push('stderr', c);
             if (wrap.stdinPrefix !== '' && isSudoRetryPrompt(out.stderrHead())) finish(becomeError('sudo rejected the become password'));

@@ -70,6 +70,11 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** How error messages name the command (default: its first line, shortened). */
   label?: string;
+  /**
+   * Called with each stdout chunk as it arrives (before the cap): a caller that must keep what
+   * a command printed before it timed out or the connection dropped collects it here.
+   */
+  onStdout?: (chunk: Buffer) => void;
 }
 
 export interface ExecResult {

@@ -29,6 +29,7 @@ import {
   augenrulesScript,
   dmesgScript,
   journalctlScript,
+  loginShellScript,
   pathWrapper,
   psScript,
   systemctlScript,
@@ -269,6 +270,7 @@ async function writeFakes(fleetDir: string, binDir: string): Promise<void> {
     ps: psScript(fleetDir),
     dmesg: dmesgScript(fleetDir),
     journalctl: journalctlScript(fleetDir),
+    'fm-login-shell': loginShellScript(fleetDir),
   };
   for (const tool of WRAPPED_TOOLS) {
     const real = ['/usr/bin', '/usr/sbin', '/bin', '/sbin'].map((d) => `${d}/${tool}`).find((p) => existsSync(p));
@@ -382,7 +384,7 @@ export async function startSshdFleet(options: SshdFleetOptions): Promise<SshdFle
     const rsaKeyPath = join(clientDir, 'id_rsa');
     const encryptedKeyPath = join(clientDir, 'id_ed25519_encrypted');
     const [uid, ed, rsa, enc] = await Promise.all([
-      createUser(user, home, password),
+      createUser(user, home, password, join(binDir, 'fm-login-shell')),
       keygen(clientKeyPath, 'ed25519'),
       keygen(rsaKeyPath, 'rsa'),
       keygen(encryptedKeyPath, 'ed25519', passphrase),

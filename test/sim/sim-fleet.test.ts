@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import ssh2 from 'ssh2';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFactsScript, splitSections, SECTIONS } from '../../src/facts/script.js';
+import { buildFactsScript, splitSections, SECTION_NAMES, MAX_PROGRAMS_PER_SAMPLE } from '../../src/facts/script.js';
+import { programLog } from '../../src/sim/shell.js';
 import { startFleet, type Fleet, type SimHost } from '../../src/sim/index.js';
 
 interface Exec {
@@ -84,10 +85,15 @@ describe('simulated fleet over real SSH (incident scenario)', () => {
     const c = await connect(fleet, host);
     try {
       const nonce = 'abcDEF123456';
-      const res = await run(c, buildFactsScript(nonce));
+      const before = programLog(host.machine).names.length;
+      const res = await run(c, buildFactsScript(nonce, { root: true }));
       expect(res.code).toBe(0);
+      // one sample over real SSH: auditctl -s, and (lost > 0) auditctl -l and dmesg; nothing else
+      const started = programLog(host.machine).names.slice(before);
+      expect(started).toEqual(['auditctl', 'auditctl', 'dmesg']);
+      expect(started.length).toBeLessThanOrEqual(MAX_PROGRAMS_PER_SAMPLE);
       const sections = splitSections(res.stdout, nonce);
-      for (const s of SECTIONS) expect(sections[s.name], s.name).toBeDefined();
+      for (const name of SECTION_NAMES.filter((n) => n !== 'skipped' && n !== 'kernel_journal')) expect(sections[name], name).toBeDefined();
       const st = host.model.status();
       const auditctl = sections.auditctl_s?.text ?? '';
       expect(auditctl).toMatch(/^enabled 1\nfailure 1\npid \d+\nrate_limit 0\nbacklog_limit 8192\nlost \d+\nbacklog 8193\nbacklog_wait_time 0\nbacklog_wait_time_actual 0\nloginuid_immutable 0 unlocked$/);
@@ -96,23 +102,17 @@ describe('simulated fleet over real SSH (incident scenario)', () => {
       expect(lost).toBeGreaterThan(4_000_000);
       expect(lost).toBeLessThanOrEqual(host.model.lost);
       expect(sections.auditctl_s?.rc).toBe(0);
-      expect(sections.auditd_ps?.text).toBe(`${String(st.pid).padStart(7)} T<sl`);
-      expect(sections.auditd_systemd?.text).toBe(`MainPID=${st.pid}\nActiveState=active\nSubState=running\nRefuseManualStop=no`);
-      const journal = sections.kernel_journal?.text ?? '';
-      expect(journal).toMatch(/kernel: audit: backlog limit exceeded$/m);
-      expect(journal).toMatch(/kernel: audit: audit_backlog=8193 > audit_backlog_limit=8192$/m);
-      expect(journal).toMatch(/kernel: audit_log_start: \d+ callbacks suppressed$/m);
-      expect(journal.split('\n').length).toBeLessThanOrEqual(400);
-      expect(sections.kernel_dmesg?.text).toMatch(/^\[\s*\d+\.\d{6}\] audit: audit_lost=\d+ audit_rate_limit=0 audit_backlog_limit=8192$/m);
-      expect(sections.kernel_messages?.rc).toBe(0);
+      expect(sections.procs?.text).toMatch(new RegExp(`^auditd wchan=do_signal_stop stat=${st.pid} \\(auditd\\) T `, 'm'));
+      expect(sections.procs?.text).toMatch(/^init comm=systemd$/m);
+      expect(sections.auditd_unit?.text).toBe('/lib/systemd/system/auditd.service:RefuseManualStop=no');
+      const dmesg = sections.kernel_dmesg?.text ?? '';
+      expect(dmesg).toMatch(/^\[\s*\d+\.\d{6}\] audit: audit_lost=\d+ audit_rate_limit=0 audit_backlog_limit=8192$/m);
+      expect(dmesg).toMatch(/audit: backlog limit exceeded$/m);
       expect(sections.meminfo?.text).toMatch(/^MemTotal:\s+4013000 kB$/m);
-      // grep -e -b also matches --backlog_wait_time lines, as the real grep does.
-      expect(sections.rules_b?.text).toBe(
-        '/etc/audit/rules.d/audit.rules:-b 8192\n/etc/audit/rules.d/audit.rules:--backlog_wait_time 0\n/etc/audit/audit.rules:-b 8192\n/etc/audit/audit.rules:--backlog_wait_time 0',
-      );
+      // only lines starting with -b (the parser keeps `-b N`)
+      expect(sections.rules_b?.text).toBe('/etc/audit/rules.d/audit.rules:-b 8192\n/etc/audit/audit.rules:-b 8192');
       expect(sections.cmdline?.text).toContain('root=/dev/vda1');
       expect(sections.auditd_conf?.text).toContain('disk_full_action = SUSPEND');
-      expect(sections.log_df?.text).toMatch(/^Filesystem\s+1024-blocks\s+Used\s+Available\s+Capacity\s+Mounted on\n\/dev\/vda1\s+20466256\s+\d+\s+\d+\s+\d+% \/$/);
       expect(sections.uname_r?.text).toBe('6.1.0-50-amd64');
       expect(sections.os_release?.text).toContain('ID=debian');
       expect(sections.boot_id?.text).toBe(host.model.bootId);

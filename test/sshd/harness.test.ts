@@ -3,11 +3,17 @@
  * real OpenSSH client, become keeps the fakes, the bastion is the only way into the namespace,
  * and stop() leaves no sshd and no account behind.
  */
-import { existsSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive } from '../helpers/sshd-fleet/system.js';
-import { run, sshdUnavailableReason, startSshdFleet, type SshdFleet } from '../helpers/sshd-fleet.js';
+import { run, sshdUnavailableReason, startSshdFleet, type FleetHost, type SshdFleet } from '../helpers/sshd-fleet.js';
+import { runCli } from '../helpers/cli.js';
+import { buildFactsScript, MAX_PROGRAMS_PER_SAMPLE, parseSample, splitSections } from '../../src/facts/index.js';
+import { shellQuote } from '../../src/transport/become.js';
 
 const skip = sshdUnavailableReason();
 if (skip) console.warn(`[test/sshd] skipped: ${skip}`);
@@ -189,3 +195,163 @@ describe.skipIf(skip !== null)('sshd fleet harness, network namespace with a bas
     expect(r.stdout).toContain('backlog_limit 64');
   });
 });
+
+/**
+ * The lean fact script on real OpenSSH test hosts, with a decoy of the machine's own audit setup
+ * present (an operator's machine often has Debian's stock /etc/audit and a running auditd): every
+ * fact comes from the test host, none from the machine, and one sample starts at most 3 programs.
+ */
+describe.skipIf(skip !== null)('sshd fleet harness: the lean probe never sees the machine’s own audit setup', () => {
+  let fleet: SshdFleet;
+  const created: string[] = [];
+  let decoy: ChildProcess | undefined;
+  const NONCE = 'decoyN0nce1234';
+
+  /** Creates path (and missing parents, recorded) only if absent; returns whether it did. */
+  const makeIfAbsent = (path: string, content: string | null): void => {
+    const parts = path.split('/').filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) {
+      const p = `/${parts.slice(0, i).join('/')}`;
+      if (existsSync(p)) continue;
+      if (i === parts.length && content !== null) writeFileSync(p, content);
+      else mkdirSync(p);
+      created.push(p);
+    }
+  };
+
+  beforeAll(async () => {
+    // the decoy: what the machine itself might have (only what is absent is created, and removed after)
+    makeIfAbsent('/etc/audit/rules.d/audit.rules', '-D\n-b 4242\n--backlog_wait_time 1\n');
+    makeIfAbsent('/etc/audit/auditd.conf', 'disk_full_action = HALT\n');
+    makeIfAbsent('/etc/audit/audit.rules', '-b 4343\n');
+    makeIfAbsent('/lib/systemd/system/auditd.service', '[Unit]\nRefuseManualStop=no\n');
+    // a real process named auditd on the machine (its comm is the file name)
+    const bin = join(tmpdir(), `fm-decoy-${process.pid}`);
+    mkdirSync(bin, { recursive: true });
+    copyFileSync('/usr/bin/sleep', join(bin, 'auditd'));
+    decoy = spawn(join(bin, 'auditd'), ['600'], { stdio: 'ignore' });
+    created.push(bin);
+    fleet = await startSshdFleet({
+      hosts: 2,
+      state: ({ index }) => ({
+        lost: index === 1 ? 5 : 0,
+        auditd: { active: true, pid: 900 + index, refuseManualStop: true, stopped: index === 1 },
+        stalledTasks: index === 1 ? 3 : 0,
+        files: { '/etc/audit/rules.d/10-base.rules': `-b ${320 + index}\n` },
+      }),
+    });
+  });
+  afterAll(async () => {
+    await fleet?.stop();
+    if (decoy?.pid) process.kill(decoy.pid, 'SIGKILL');
+    for (const p of created.reverse()) rmSync(p, { recursive: true, force: true });
+  });
+
+  /** A directory the test user may write its strace files to (removed after). */
+  const traceDir = (): string => {
+    const d = mkdtempSync(join(tmpdir(), 'fm-strace-'));
+    chmodSync(d, 0o777);
+    created.push(d);
+    return d;
+  };
+  const traced = (dir: string, script: string) => `strace -f -ff -qq -o ${dir}/t -e trace=execve,clone,clone3,fork,vfork -e signal=none sh -c ${shellQuote(script)}`;
+
+  const sample = async (h: FleetHost, command: string) => {
+    const r = await run(fleet.sshArgv(h, command), { timeoutMs: 30_000 });
+    return { r, s: parseSample(splitSections(r.stdout, NONCE), 0) };
+  };
+
+  it('every fact is the test host’s own: rules, auditd.conf, unit, auditd process, /proc', async () => {
+    expect(existsSync('/etc/audit/rules.d/audit.rules')).toBe(true);
+    const { r, s } = await sample(fleet.hosts[0]!, buildFactsScript(NONCE, { root: false }));
+    expect(r.code).toBe(0);
+    expect(s.parse_errors).toEqual([]);
+    expect(s.persistent.rules_backlog_limits).toEqual([
+      { file: '/etc/audit/rules.d/10-base.rules', value: 320 },
+      { file: '/etc/audit/rules.d/audit.rules', value: 8192 },
+      { file: '/etc/audit/audit.rules', value: 8192 },
+    ]);
+    expect(s.persistent.auditd_conf.disk_full_action).toBe('SUSPEND');
+    expect(s.auditd.processes).toEqual([{ pid: 900, state: 'S' }]);
+    expect(s.auditd.init).toEqual({ system: 'systemd', refuse_manual_stop: true });
+    expect(s.stalled_tasks?.count).toBe(0);
+    expect(r.stdout).not.toContain(fleet.dir);
+    expect(s.memory?.mem_total_kb).toBeGreaterThan(0);
+    expect(s.system.boot_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('an incident host: stopped auditd, stalled tasks; one sample starts at most 3 programs (strace)', async () => {
+    const h = fleet.hosts[1]!;
+    const script = buildFactsScript(NONCE, { root: false });
+    const dir = traceDir();
+    const { r, s } = await sample(h, traced(dir, script));
+    expect(r.code).toBe(0);
+    expect(s.auditd.registered_pid_exists).toBe(false); // registered pid (state `pid`) differs from auditd's 901
+    expect(s.auditd.processes).toEqual([{ pid: 901, state: 'T' }]);
+    expect(s.stalled_tasks).toEqual({ count: 3, by_wchan: { audit_log_start: 3 }, comms: ['sshd', 'cron'] });
+    expect(s.kernel_log.source).toBe('journalctl');
+    expect(s.persistent.rule_count).toBe(0);
+    const programs = directPrograms(dir);
+    expect(programs.map((p) => p.split('/').pop())).toEqual(['auditctl', 'auditctl', 'journalctl']);
+    expect(programs.length).toBeLessThanOrEqual(MAX_PROGRAMS_PER_SAMPLE);
+  });
+
+  it('a healthy host: one sample starts auditctl -s only', async () => {
+    const script = buildFactsScript(NONCE, { root: false });
+    const dir = traceDir();
+    const { r } = await sample(fleet.hosts[0]!, traced(dir, script));
+    expect(r.code).toBe(0);
+    expect(directPrograms(dir).map((p) => p.split('/').pop())).toEqual(['auditctl']);
+  });
+
+  it('no become: the sweep never runs sudo; a refused auditctl -s is one clear "needs root" error per host', async () => {
+    // sudo now wants a password: an unrequested sudo would fail every host with "sudo requires a password"
+    await fleet.setSudo('password');
+    await fleet.setState(fleet.hosts[0]!, { auditctlNeedsRoot: true });
+    try {
+      const res = await runCli(['sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--samples', '1', '--json', '-q', '--state-dir', join(fleet.dir, 'state-nb')]);
+      const doc = JSON.parse(res.stdout) as { hosts: { host: string; status: string; error?: { code: string; message: string }; audit?: unknown }[] };
+      const byName = new Map(doc.hosts.map((h) => [h.host, h]));
+      const refused = byName.get(fleet.hosts[0]!.name)!;
+      expect(refused.status).toBe('failed');
+      expect(refused.error?.code).toBe('E_BECOME');
+      expect(refused.error?.message).toMatch(/^needs root: set become \(-b\) or log in as root/);
+      expect(refused.error?.message).not.toMatch(/sudo/);
+      const allowed = byName.get(fleet.hosts[1]!.name)!;
+      expect(allowed.status, JSON.stringify(allowed.error)).toBe('ok');
+      expect(allowed.audit).toBeDefined();
+    } finally {
+      await fleet.setSudo('nopasswd');
+      await fleet.setState(fleet.hosts[0]!, { auditctlNeedsRoot: false });
+    }
+  });
+
+  it('a hanging kernel-log reader: the sweep keeps auditctl -s facts and names the section', async () => {
+    const h = fleet.hosts[1]!;
+    await fleet.setState(h, { kernelLogHangs: true });
+    const res = await runCli(['sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '-l', h.name, '--samples', '1', '--json', '-q', '--command-timeout', '4', '--state-dir', join(fleet.dir, 'state')]);
+    const doc = JSON.parse(res.stdout) as { hosts: { host: string; status: string; error?: { code: string; message: string }; audit?: { lost: number }; diagnosis?: { findings: { code: string }[] } }[] };
+    const host = doc.hosts[0]!;
+    expect(host.status).toBe('failed');
+    expect(host.error?.code).toBe('E_CMD_TIMEOUT');
+    expect(host.error?.message).toMatch(/section kernel_journal did not finish/);
+    expect(host.audit?.lost).toBe(5);
+    expect(host.diagnosis?.findings.map((f) => f.code)).toContain('tasks-stalled');
+  });
+});
+
+/**
+ * Programs the traced shell started itself (`strace -f -ff -o DIR/t sh -c SCRIPT`, one file per
+ * pid): the first program each child of that shell executed. What a fake tool runs inside
+ * itself is the harness's cost, not the probe's.
+ */
+function directPrograms(dir: string): string[] {
+  const files = readdirSync(dir).filter((f) => /^t\.\d+$/.test(f));
+  const text = new Map(files.map((f) => [f.slice(2), readFileSync(join(dir, f), 'utf8')]));
+  const root = [...text].find(([, t]) => /^execve\("[^"]*\/sh", \["sh", "-c"/m.test(t))?.[0];
+  const children = [...(text.get(root ?? '') ?? '').matchAll(/^(?:clone3?|v?fork)\(.*=\s+(\d+)$/gm)].map((m) => m[1] as string);
+  return children.flatMap((pid) => {
+    const m = /^execve\("([^"]+)".*=\s+0$/m.exec(text.get(pid) ?? '');
+    return m?.[1] ? [m[1]] : [];
+  });
+}

@@ -116,3 +116,18 @@ describe('rows, ratios and targets', () => {
     expect(resultFileName(new Date('2026-11-25T12:30:10.123Z'))).toBe('2026-11-25T12-30-10Z.json');
   });
 });
+
+describe('issue 17: the floor baseline', () => {
+  const row = (tool: Row['tool'], wallS: number, forks = 100): Row => toRow({ section: 'sshd', tool, hosts: 300, forks, completed: 300, samples: 1 }, m(wallS, 1));
+  it('ratios against the floor when measured, plus wall vs OpenSSH and ansible-core; three targets', () => {
+    const rows = withRatios([row('fleetmend', 40), row('floor', 34), row('openssh', 47), row('ansible', 500)]);
+    const fm = rows[0]!;
+    expect(fm.wallRatio).toBeCloseTo(40 / 34);
+    expect(fm.wallVsOpenssh).toBeCloseTo(40 / 47);
+    expect(fm.wallVsAnsible).toBeCloseTo(40 / 500);
+    const t = evaluateTargets({ rows, targetForks: 100 });
+    expect(t.slice(0, 3).map((x) => [x.target, x.pass])).toEqual([['<= 1.3 x floor', true], ['< 1 x openssh', true], ['<= 0.1 x ansible', true]]);
+    const slow = evaluateTargets({ rows: withRatios([row('fleetmend', 50), row('floor', 34), row('openssh', 47)]), targetForks: 100 });
+    expect(slow.slice(0, 3).map((x) => x.pass)).toEqual([false, false, null]);
+  });
+});

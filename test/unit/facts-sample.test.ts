@@ -3,23 +3,22 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  SECTIONS,
+  SECTION_NAMES,
   chooseKernelLog,
   effectiveBacklogLimit,
   parseAuditctlError,
   parseAuditctlStatus,
   parseAuditdConf,
-  parseAuditdPs,
+  parseAuditdUnit,
   parseBootId,
   parseCmdline,
-  parseDfFreeKb,
   parseKernelLog,
   parseMeminfo,
   parseOsRelease,
   parseRuleCount,
   parseRulesBacklog,
   parseSample,
-  parseSystemdShow,
+  parseProcs,
   parseUname,
   parseUptime,
   sampleDeltas,
@@ -27,6 +26,7 @@ import {
   type FactSample,
   type SectionName,
 } from '../../src/facts/index.js';
+import { procsSection } from '../fixtures/facts/samples.js';
 
 const REAL = join(import.meta.dirname, '../fixtures/real-kernel-6.1-audit-3.0.9');
 const MINE = join(import.meta.dirname, '../fixtures/facts');
@@ -39,7 +39,7 @@ type Sections = Partial<Record<SectionName, { text: string; rc: number }>>;
 /** What the script's stdout looks like for these section outputs (script.ts markers). */
 function stdoutOf(sections: Sections): string {
   const out: string[] = [];
-  for (const { name } of SECTIONS) {
+  for (const name of SECTION_NAMES) {
     const s = sections[name];
     if (!s) continue;
     out.push(`@@fleetmend:${NONCE}:begin:${name}`);
@@ -62,14 +62,12 @@ function healthySections(): Sections {
     auditctl_l: { text: 'No rules', rc: 0 },
     kernel_journal: { text: '', rc: 0 },
     kernel_dmesg: { text: '[    0.823642] audit: initializing netlink subsys (enabled)', rc: 0 },
-    kernel_messages: { text: '', rc: 1 },
-    auditd_ps: { text: '    226 S<sl', rc: 0 },
-    auditd_systemd: { text: mine('systemctl-show.debian12.txt'), rc: 0 },
+    procs: procsSection('    226 S<sl'),
+    auditd_unit: { text: '/lib/systemd/system/auditd.service:RefuseManualStop=no', rc: 0 },
     meminfo: { text: mine('meminfo.debian12.txt'), rc: 0 },
     rules_b: { text: debianRulesGrep, rc: 0 },
     cmdline: { text: 'console=ttyS0,115200 root=/dev/vda rw net.ifnames=0 audit=1 audit_backlog_limit=64', rc: 0 },
     auditd_conf: { text: mine('auditd.conf.debian12.txt'), rc: 0 },
-    log_df: { text: mine('df-Pk.txt'), rc: 0 },
     uname_r: { text: '6.1.0-50-amd64', rc: 0 },
     os_release: { text: mine('os-release.debian12.txt'), rc: 0 },
     boot_id: { text: '3f1c7a52-94e4-4a5c-9d0b-1f0e6c2b8d11', rc: 0 },
@@ -91,7 +89,8 @@ describe('parseSample on a complete Debian 12 sample', () => {
       registered_pid_exists: true,
       registered_pid_state: 'S',
       ps_available: true,
-      init: { system: 'systemd', active_state: 'active', sub_state: 'running', main_pid: 226, refuse_manual_stop: false },
+      init: { system: 'systemd', refuse_manual_stop: false },
+      registered_pid_wchan: 'do_epoll_wait',
     });
     expect(s.memory).toEqual({ mem_total_kb: 1004548, mem_available_kb: 780944 });
     expect(s.persistent).toEqual({
@@ -106,7 +105,6 @@ describe('parseSample on a complete Debian 12 sample', () => {
         disk_full_action: 'SUSPEND',
         disk_error_action: 'SUSPEND',
       },
-      log_dir_free_kb: 7841152,
       rule_count: 0,
     });
     expect(s.system).toEqual({
@@ -120,7 +118,7 @@ describe('parseSample on a complete Debian 12 sample', () => {
   it('a stopped auditd (ps T<sl, transcript 02) is found as state T of the registered pid', () => {
     const sec = healthySections();
     sec.auditctl_s = { text: real('auditctl-s.stuck-auditd.txt'), rc: 0 };
-    sec.auditd_ps = { text: '    226 T<sl', rc: 0 };
+    sec.procs = procsSection('    226 T<sl');
     sec.kernel_journal = { text: real('journalctl-k.backlog-exceeded.txt'), rc: 0 };
     const s = sampleOf(sec);
     expect(s.auditd.registered_pid_state).toBe('T');
@@ -198,26 +196,30 @@ describe('small section parsers', () => {
     expect(parseMeminfo('cat: /proc/meminfo: Permission denied').error).toMatch(/MemTotal/);
   });
 
-  it('systemctl: not booted with systemd / missing → init unknown', () => {
-    expect(parseSystemdShow('System has not been booted with systemd as init system (PID 1). Can\'t operate.', 1).value).toEqual({
-      system: 'unknown',
-    });
-    expect(parseSystemdShow('', 127).value).toEqual({ system: 'unknown' });
-    expect(parseSystemdShow('ActiveState=active\nRefuseManualStop=yes\nMainPID=0', 0).value).toEqual({
-      system: 'systemd',
-      active_state: 'active',
-      main_pid: 0,
-      refuse_manual_stop: true,
-    });
+  it('auditd unit: the last RefuseManualStop of unit and drop-ins wins; no unit file is unknown', () => {
+    expect(parseAuditdUnit('/usr/lib/systemd/system/auditd.service:RefuseManualStop=yes', 0).value).toEqual({ refuse_manual_stop: true });
+    expect(parseAuditdUnit('/lib/systemd/system/auditd.service:RefuseManualStop=yes\n/etc/systemd/system/auditd.service.d/x.conf:RefuseManualStop=false', 0).value).toEqual({ refuse_manual_stop: false });
+    expect(parseAuditdUnit('', 0).value).toEqual({ refuse_manual_stop: false });
+    expect(parseAuditdUnit('', 1).value).toEqual({});
   });
 
-  it('ps: no process (rc 1) vs ps unusable', () => {
-    expect(parseAuditdPs('', 1)).toEqual({ value: { processes: [], available: true } });
-    expect(parseAuditdPs('bash: ps: command not found', 127).value.available).toBe(false);
-    expect(parseAuditdPs('    213 T<sl\n   1173 S<sl', 0).value.processes).toEqual([
-      { pid: 213, state: 'T' },
-      { pid: 1173, state: 'S' },
-    ]);
+  it('/proc scan: auditd state and wchan, stalled tasks, unfinished scan', () => {
+    const text = [
+      'auditd wchan=do_signal_stop stat=213 (auditd) T 1 213 213 0 -1 4194624 0 0',
+      'auditd wchan=0 stat=1173 (auditd) S 1 1173 1173 0 -1 4194624 0 0',
+      'stalled wchan=audit_log_start comm=cron',
+      'stalled wchan=audit_log_start comm=sshd',
+      'stalled wchan=audit_receive comm=sudo',
+      'init comm=systemd',
+    ].join('\n');
+    const r = parseProcs(text, 0);
+    expect(r.error).toBeUndefined();
+    expect(r.value.processes).toEqual([{ pid: 213, state: 'T', wchan: 'do_signal_stop' }, { pid: 1173, state: 'S' }]);
+    expect(r.value.stalled).toEqual({ count: 3, by_wchan: { audit_log_start: 2, audit_receive: 1 }, comms: ['cron', 'sshd', 'sudo'] });
+    expect(r.value.init_comm).toBe('systemd');
+    const cut = parseProcs(text.split('\n').slice(0, 2).join('\n'), null);
+    expect(cut.value.available).toBe(false);
+    expect(cut.error).toMatch(/did not finish/);
   });
 
   it('auditd.conf: missing file is an error; values upper-cased; EXEC keeps its path', () => {
@@ -235,7 +237,6 @@ describe('small section parsers', () => {
     expect(parseOsRelease("ID='rhel'\nVERSION_ID=\"9.4\"").value).toEqual({ id: 'rhel', version_id: '9.4' });
     expect(parseUptime('918.25 1702.10\n').value).toBe(918.25);
     expect(parseUptime('nope').value).toBeUndefined();
-    expect(parseDfFreeKb('df: /var/log/audit: No such file or directory').value).toBeUndefined();
   });
 
   it('boot_id: strictly one UUID', () => {
@@ -295,13 +296,12 @@ describe('robustness: parsers never throw', () => {
     ['auditctlError', parseAuditctlError],
     ['kernel', (t) => parseKernelLog(t, 'dmesg')],
     ['choose', (t) => chooseKernelLog({ journalctl: t, dmesg: t })],
-    ['ps', parseAuditdPs],
-    ['systemd', parseSystemdShow],
+    ['procs', parseProcs],
+    ['unit', parseAuditdUnit],
     ['meminfo', (t) => parseMeminfo(t)],
     ['rules', parseRulesBacklog],
     ['cmdline', (t) => parseCmdline(t)],
     ['conf', parseAuditdConf],
-    ['df', (t) => parseDfFreeKb(t)],
     ['rulecount', parseRuleCount],
     ['uname', (t) => parseUname(t)],
     ['os', (t) => parseOsRelease(t)],
@@ -351,7 +351,7 @@ describe('robustness: parsers never throw', () => {
 
   it('parseSample: arbitrary sections, arbitrary cut of a real stdout', () => {
     const full = stdoutOf(healthySections());
-    const names = SECTIONS.map((s) => s.name);
+    const names = [...SECTION_NAMES];
     fc.assert(
       fc.property(
         fc.dictionary(fc.constantFrom(...names), fc.record({ text: anyText, rc })),
@@ -369,7 +369,7 @@ describe('robustness: parsers never throw', () => {
 
   it('parseSample: several MB per section', () => {
     const big = { text: '\u0000\u00ff'.repeat(1_500_000), rc: 0 };
-    const dict = Object.fromEntries(SECTIONS.map((s) => [s.name, big]));
+    const dict = Object.fromEntries(SECTION_NAMES.map((n) => [n, big]));
     const s = parseSample(dict, 1);
     expect(s.auditctl.kind).toBe('unparseable');
     expect(s.parse_errors.length).toBeGreaterThan(5);

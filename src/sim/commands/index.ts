@@ -1,7 +1,7 @@
 import { CommandRegistry } from '../shell.js';
 import { registerAudit } from './audit.js';
 import { registerCore } from './core.js';
-import { registerSystem } from './system.js';
+import { installProcFiles, registerSystem } from './system.js';
 
 export { statusText } from './audit.js';
 
@@ -11,5 +11,6 @@ export function defaultRegistry(): CommandRegistry {
   registerCore(r);
   registerAudit(r);
   registerSystem(r);
+  r.onMachine(installProcFiles);
   return r;
 }

@@ -141,7 +141,7 @@ async function service(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
-interface Proc {
+export interface Proc {
   pid: number;
   stat: string;
   cmd: string;
@@ -149,8 +149,11 @@ interface Proc {
   wchan: string;
 }
 
-function processes(ctx: CommandContext): Proc[] {
-  const m = ctx.machine;
+/** First pid of the tasks shown asleep in audit_log_start on a stalled host. */
+const STALLED_PID_BASE = 3000;
+
+/** The machine's processes, as ps and /proc show them. */
+export function machineProcesses(m: SimMachine, withPs = false): Proc[] {
   m.kernel.sync();
   const list: Proc[] = [
     { pid: 1, stat: 'Ss', cmd: '/sbin/init', comm: 'systemd', wchan: 'ep_poll' },
@@ -160,9 +163,45 @@ function processes(ctx: CommandContext): Proc[] {
   if (a.state !== 'stopped') {
     list.push({ pid: a.pid, stat: a.state === 'stuck' ? 'T<sl' : 'S<sl', cmd: '/sbin/auditd', comm: 'auditd', wchan: a.state === 'stuck' ? 'do_signal_stop' : 'ep_poll' });
   }
+  // Tasks of a stalled host asleep on the full queue (TASK_UNINTERRUPTIBLE, kernel-6.1-queue §0, T04)
+  const blocked = m.kernel.blockedTaskCount();
+  for (let i = 0; i < blocked; i++) {
+    const comm = ['cron', 'sshd', 'systemd-journal', 'bash'][i % 4] as string;
+    list.push({ pid: STALLED_PID_BASE + i, stat: 'D', cmd: comm, comm, wchan: 'audit_log_start' });
+  }
   list.push({ pid: m.shellPid, stat: 'Ss', cmd: 'sh', comm: 'sh', wchan: 'do_wait' });
-  list.push({ pid: m.shellPid + 3, stat: 'R', cmd: 'ps', comm: 'ps', wchan: '-' });
+  if (withPs) list.push({ pid: m.shellPid + 3, stat: 'R', cmd: 'ps', comm: 'ps', wchan: '-' });
   return list;
+}
+
+function processes(ctx: CommandContext): Proc[] {
+  return machineProcesses(ctx.machine, true);
+}
+
+/** /proc/PID/stat as the kernel prints it (fields after the state are plausible, not modelled). */
+function statLine(p: Proc): string {
+  return `${p.pid} (${p.comm}) ${p.stat.slice(0, 1)} 1 ${p.pid} ${p.pid} 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 100 0 0\n`;
+}
+
+/**
+ * /proc/PID/{comm,stat,wchan} of the machine's processes, and the auditd unit file systemd
+ * reads (RefuseManualStop), for the fact script's builtin reads. wchan has no trailing newline.
+ */
+export function installProcFiles(m: SimMachine): void {
+  m.fs.provideTree('/proc', () => {
+    const files: Record<string, string> = {};
+    for (const p of machineProcesses(m)) {
+      files[`${p.pid}/comm`] = `${p.comm}\n`;
+      files[`${p.pid}/stat`] = statLine(p);
+      files[`${p.pid}/wchan`] = p.stat.startsWith('R') ? '0' : p.wchan;
+    }
+    return files;
+  });
+  if (!m.fs.stat('/proc/sys/kernel/osrelease')) m.fs.provide('/proc/sys/kernel/osrelease', () => `${m.kernel.kernelRelease}\n`);
+  const unit = m.spec.flavour === 'rhel' ? '/usr/lib/systemd/system/auditd.service' : '/lib/systemd/system/auditd.service';
+  m.fs.provide(unit, () =>
+    ['[Unit]', 'Description=Security Auditing Service', 'DefaultDependencies=no', `RefuseManualStop=${refuseManualStop(m) ? 'yes' : 'no'}`, '', '[Service]', 'Type=forking', 'PIDFile=/run/auditd.pid', 'ExecStart=/sbin/auditd', 'ExecStartPost=-/sbin/augenrules --load', ''].join('\n'),
+  );
 }
 
 const PS_COLS: Record<string, { header: string; width: number; get: (p: Proc) => string; left?: boolean }> = {

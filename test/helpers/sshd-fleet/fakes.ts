@@ -12,6 +12,17 @@
  * several times faster than bash) and exec the real tool directly when no argument is a path.
  */
 
+/**
+ * Paths the login shell (loginShellScript) rewrites into the host's fake root wherever a command
+ * names them, so the fact script's shell builtins (`while read … < /etc/audit/auditd.conf`, the
+ * globs over rules.d and /proc/[0-9]*) read this host's state, never the machine's own /etc/audit,
+ * audit logs, auditd unit or processes (an operator's machine often runs a real auditd).
+ */
+export const LOGIN_REWRITTEN = [
+  '/etc/audit', '/var/log/audit', '/var/log/messages', '/var/log/kern.log', '/proc/',
+  '/etc/systemd/system/auditd.service', '/usr/lib/systemd/system/auditd.service', '/lib/systemd/system/auditd.service',
+] as const;
+
 /** Paths always served from the host's fake root (so a write lands there too). */
 export const OWNED_PREFIXES = ['/etc/audit', '/var/log/audit', '/var/log/messages', '/var/log/kern.log'] as const;
 
@@ -82,6 +93,32 @@ if [ /proc/$$/fd/1 -ef /proc/$$/fd/2 ]; then
 else
   fm_rc=$( { { { PATH=${SYSTEM_PATH} ${tool} "$@"; echo $? >&4; } 2>&1 1>&3 3>&- | /usr/bin/sed "s#$FM_ROOT##g" 1>&2 3>&-; } 3>&1 | /usr/bin/sed "s#$FM_ROOT##g" 1>&5; } 4>&1 )
 fi
+exit "$fm_rc"
+`;
+}
+
+/**
+ * The test user's login shell. sshd runs every command as `SHELL -c COMMAND`; this one runs it
+ * with bash (the account's shell before), after rewriting the LOGIN_REWRITTEN paths that start a
+ * path in the command text (not inside another path) into the host's fake root, and maps the
+ * fake root back out of stdout and stderr, line-buffered so sections still stream. A command
+ * naming none of them runs directly (sftp, interactive logins). Every tool logging in pays the
+ * same: the rewrite is one sed, the output two line-buffered seds, whoever sends the command.
+ */
+export function loginShellScript(fleetDir: string): string {
+  const anyOwned = LOGIN_REWRITTEN.map((p) => `*'${p}'*`).join('|');
+  const alternatives = LOGIN_REWRITTEN.map((p) => p.replace(/\./g, '\\.')).join('\\|');
+  return `#!/bin/sh
+# fleetmend test fleet: login shell keeping the host's paths inside its fake root.
+[ "$1" = -c ] && [ $# -ge 2 ] || exec /bin/bash "$@"
+case $2 in
+  ${anyOwned}) ;;
+  *) exec /bin/bash -c "$2";;
+esac
+${hostPrelude(fleetDir)}
+fm_cmd=$(printf '%s\n' "$2" | /usr/bin/sed -e "s#\\(^\\|[^A-Za-z0-9_./-]\\)\\(${alternatives}\\)#\\1$FM_ROOT\\2#g")
+exec 5>&1
+fm_rc=$( { { { /bin/bash -c "$fm_cmd" 4>&- 5>&-; echo $? >&4; } 2>&1 1>&3 3>&- | /usr/bin/sed -u "s#$FM_ROOT##g" 1>&2 3>&-; } 3>&1 | /usr/bin/sed -u "s#$FM_ROOT##g" 1>&5; } 4>&1 )
 exit "$fm_rc"
 `;
 }
@@ -184,10 +221,25 @@ for ((i = 1; i <= $#; i++)); do
   if [[ \${!i} == -p ]]; then j=$((i + 1)); IFS=, read -ra more <<<"\${!j}"; props+=("\${more[@]}"); fi
   if [[ \${!i} == --property=* ]]; then IFS=, read -ra more <<<"\${!i#--property=}"; props+=("\${more[@]}"); fi
 done
+# The host's fake /proc shows auditd as the fact script reads it (comm, stat, wchan).
+fm_proc() {
+  local d c
+  for d in "$FM_ROOT"/proc/[0-9]*; do
+    [[ -f $d/comm ]] || continue
+    c=$(<"$d/comm"); [[ $c == auditd ]] && /usr/bin/rm -rf -- "$d"
+  done
+  if (( auditd_active )); then
+    /usr/bin/mkdir -p "$FM_ROOT/proc/$auditd_pid"
+    printf 'auditd\n' >"$FM_ROOT/proc/$auditd_pid/comm"
+    printf '%s (auditd) S 1 %s %s 0 -1 4194624 0 0 0 0 0 0 0 0 16 -4 2 0 357\n' "$auditd_pid" "$auditd_pid" "$auditd_pid" >"$FM_ROOT/proc/$auditd_pid/stat"
+    printf 'do_epoll_wait' >"$FM_ROOT/proc/$auditd_pid/wchan"
+  fi
+}
 fm_restart() {
   if (( EUID != 0 )); then echo "Failed to $verb auditd.service: Access denied" >&2; exit 4; fi
   auditd_active=1; auditd_pid=$((auditd_pid + 1))
   sed -i "s/^auditd_active=.*/auditd_active=1/; s/^auditd_pid=.*/auditd_pid=$auditd_pid/" "$FM_HOST/state"
+  fm_proc
   # auditd.service runs augenrules --load on start (ExecStartPost).
   augenrules --load >/dev/null
 }
@@ -221,7 +273,7 @@ case $verb in
       echo "See system logs and 'systemctl status auditd.service' for details." >&2
       exit 1
     fi
-    if [[ $verb == stop ]]; then sed -i "s/^auditd_active=.*/auditd_active=0/" "$FM_HOST/state"; else fm_restart; fi;;
+    if [[ $verb == stop ]]; then sed -i "s/^auditd_active=.*/auditd_active=0/" "$FM_HOST/state"; auditd_active=0; fm_proc; else fm_restart; fi;;
   *) echo "Unknown command verb $verb." >&2; exit 1;;
 esac
 `;
@@ -247,6 +299,8 @@ export function dmesgScript(fleetDir: string): string {
   return `#!/bin/sh
 # fleetmend test fleet: the host's kernel ring buffer.
 ${hostPrelude(fleetDir)}
+# a host whose kernel-log reader never returns (state klog_hang=1)
+[ -e "$FM_HOST/klog-hang" ] && exec /usr/bin/sleep 3600
 exec /usr/bin/cat "$FM_HOST/dmesg.txt"
 `;
 }
@@ -260,6 +314,7 @@ for a; do
   case $a in -k|--dmesg) fm_k=1;; short-monotonic|--output=short-monotonic) fm_mono=1;; esac
 done
 [ -n "$fm_k" ] || exit 0
+[ -e "$FM_HOST/klog-hang" ] && exec /usr/bin/sleep 3600
 if [ -n "$fm_mono" ]; then exec /usr/bin/cat "$FM_HOST/journal-mono.txt"; fi
 exec /usr/bin/cat "$FM_HOST/journal.txt"
 `;

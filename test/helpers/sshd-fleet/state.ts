@@ -3,7 +3,8 @@
  * `state` is a sourceable `key=value` file (the fakes are shell scripts and must not fork a
  * parser); rules, kernel log renderings and the fake root sit beside it.
  */
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { lstat, mkdir, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DEBIAN_RULES } from '../../../src/sim/machine.js';
 
@@ -25,7 +26,11 @@ export interface FakeAuditState {
   backlogWaitTimeActual: number;
   /** Real auditctl refuses non-root callers ("You must be root to run this program.", rc 4). */
   auditctlNeedsRoot: boolean;
-  auditd: { active: boolean; pid: number; refuseManualStop: boolean };
+  auditd: { active: boolean; pid: number; refuseManualStop: boolean; stopped?: boolean };
+  /** Tasks the host's /proc shows asleep in audit_log_start (wchan), as on a stalled host. */
+  stalledTasks?: number;
+  /** dmesg and journalctl never return (a kernel-log reader hung on a frozen host). */
+  kernelLogHangs?: boolean;
   /** `auditctl -l` lines; empty prints "No rules". */
   rules: string[];
   /** Kernel messages shown by dmesg and journalctl -k. */
@@ -125,6 +130,8 @@ function stateVars(s: FakeAuditState): string {
     ['auditd_active', s.auditd.active],
     ['auditd_pid', s.auditd.pid],
     ['refuse_manual_stop', s.auditd.refuseManualStop],
+    ['auditd_stopped', s.auditd.stopped ?? false],
+    ['stalled_tasks', s.stalledTasks ?? 0],
   ];
   return vars.map(([k, v]) => `${k}=${typeof v === 'boolean' ? (v ? 1 : 0) : Math.trunc(v)}\n`).join('');
 }
@@ -162,11 +169,58 @@ export async function writeHostState(hostDir: string, hostName: string, s: FakeA
   const root = join(hostDir, 'root');
   if (replaceRoot) await rm(root, { recursive: true, force: true });
   for (const d of ['etc/audit/rules.d', 'etc/audit/plugins.d', 'var/log/audit']) await mkdir(join(root, d), { recursive: true, mode: 0o755 });
+  await writeFakeProc(root, s);
+  await mkdir(join(root, 'lib/systemd/system'), { recursive: true, mode: 0o755 });
+  await writeFile(join(root, 'lib/systemd/system/auditd.service'), unitFile(s), { mode: 0o644 });
+  if (s.kernelLogHangs) await writeFile(join(hostDir, 'klog-hang'), '');
+  else await rm(join(hostDir, 'klog-hang'), { force: true });
   for (const [path, content] of Object.entries(s.files)) {
     if (!path.startsWith('/')) throw new Error(`fake root path must be absolute: ${path}`);
     await mkdir(dirname(join(root, path)), { recursive: true, mode: 0o755 });
+    // a file given for /proc replaces the symlink to the machine's, never writes through it
+    await rm(join(root, path), { force: true });
     await writeFile(join(root, path), content, { mode: 0o644 });
   }
+}
+
+let realProcNames: string[] | null = null;
+/** The machine's /proc entries that are not processes (meminfo, self, sys…): linked into each fake /proc. */
+function procSystemEntries(): string[] {
+  realProcNames ??= readdirSync('/proc').filter((n) => !/^\d+$/.test(n));
+  return realProcNames;
+}
+
+/**
+ * The host's fake /proc: the machine's system files (symlinks, so meminfo and uptime stay live)
+ * unless the state gives its own, PID 1 (systemd), the host's auditd (if running: S, or T when
+ * stopped) and its stalled tasks (D in audit_log_start). No real process of the machine shows.
+ */
+async function writeFakeProc(root: string, s: FakeAuditState): Promise<void> {
+  const proc = join(root, 'proc');
+  await mkdir(proc, { recursive: true, mode: 0o755 });
+  for (const name of await readdir(proc)) if (/^\d+$/.test(name)) await rm(join(proc, name), { recursive: true, force: true });
+  for (const name of procSystemEntries()) {
+    if (`/proc/${name}` in s.files) continue;
+    const here = await lstat(join(proc, name)).catch(() => null);
+    if (!here) await symlink(`/proc/${name}`, join(proc, name));
+  }
+  const task = async (pid: number, comm: string, state: string, wchan: string) => {
+    const d = join(proc, String(pid));
+    await mkdir(d, { mode: 0o755 });
+    await Promise.all([
+      writeFile(join(d, 'comm'), `${comm}\n`),
+      writeFile(join(d, 'stat'), `${pid} (${comm}) ${state} 1 ${pid} ${pid} 0 -1 4194624 0 0 0 0 0 0 0 0 16 -4 2 0 357\n`),
+      writeFile(join(d, 'wchan'), wchan),
+    ]);
+  };
+  await task(1, 'systemd', 'S', 'ep_poll');
+  if (s.auditd.active) await task(s.auditd.pid, 'auditd', s.auditd.stopped ? 'T' : 'S', s.auditd.stopped ? 'do_signal_stop' : 'do_epoll_wait');
+  for (let i = 0; i < (s.stalledTasks ?? 0); i++) await task(30000 + i, i % 2 ? 'cron' : 'sshd', 'D', 'audit_log_start');
+}
+
+/** The auditd unit as the host's systemd would load it (Debian path; RefuseManualStop from the state). */
+function unitFile(s: FakeAuditState): string {
+  return `[Unit]\nDescription=Security Auditing Service\nDefaultDependencies=no\nRefuseManualStop=${s.auditd.refuseManualStop ? 'yes' : 'no'}\n\n[Service]\nType=forking\nPIDFile=/run/auditd.pid\nExecStart=/sbin/auditd\nExecStartPost=-/sbin/augenrules --load\n`;
 }
 
 /** Reads back what the fakes may have changed: the status fields, auditd and the rules. */
@@ -194,7 +248,8 @@ export async function readHostState(hostDir: string): Promise<Omit<FakeAuditStat
     backlogWaitTime: n('backlog_wait_time'),
     backlogWaitTimeActual: n('backlog_wait_time_actual'),
     auditctlNeedsRoot: n('auditctl_needs_root') === 1,
-    auditd: { active: n('auditd_active') === 1, pid: n('auditd_pid'), refuseManualStop: n('refuse_manual_stop') === 1 },
+    auditd: { active: n('auditd_active') === 1, pid: n('auditd_pid'), refuseManualStop: n('refuse_manual_stop') === 1, stopped: vars.get('auditd_stopped') === 1 },
+    stalledTasks: vars.get('stalled_tasks') ?? 0,
     rules,
     kernelLog,
   };

@@ -52,8 +52,8 @@ async function runLocked(argv: readonly string[], input?: string): Promise<void>
   }
 }
 
-export async function createUser(name: string, home: string, password: string | null): Promise<number> {
-  await runLocked(['useradd', '--system', '--no-create-home', '--home-dir', home, '--shell', '/bin/bash', '--user-group', name]);
+export async function createUser(name: string, home: string, password: string | null, shell = '/bin/bash'): Promise<number> {
+  await runLocked(['useradd', '--system', '--no-create-home', '--home-dir', home, '--shell', shell, '--user-group', name]);
   // Key-only accounts get `*`, not `!`: sshd treats a `!` password field as a locked account.
   if (password === null) await runLocked(['usermod', '-p', '*', name]);
   else await runLocked(['chpasswd'], `${name}:${password}\n`);
