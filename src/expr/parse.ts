@@ -10,7 +10,10 @@
  *   add     := mul (('+' | '-') mul)*
  *   mul     := unary (('*' | '/') unary)*
  *   unary   := '-' unary | postfix
- *   postfix := primary ('.' name | '[' or ']')*
+ *   postfix := primary ('.' name | '[' or ']' | '|' filter ('(' args ')')?)*
+ *
+ * `x | default('a')`, `x | int`, `x | bool`, `x | quote`: the Jinja filters operators use in
+ * Ansible playbooks (FILTERS); like Jinja they bind tighter than any operator.
  *   primary := number | string | true | false | null | name | name '(' args ')' | '[' list ']' | '(' or ')'
  */
 
@@ -21,6 +24,7 @@ export type Node =
   | { type: 'name'; name: string; at: number }
   | { type: 'member'; object: Node; key: Node; at: number }
   | { type: 'call'; fn: string; args: Node[]; at: number }
+  | { type: 'filter'; name: FilterName; value: Node; args: Node[]; at: number }
   | { type: 'list'; items: Node[]; at: number }
   | { type: 'unary'; op: 'not' | '-'; arg: Node; at: number }
   | { type: 'logical'; op: 'and' | 'or'; left: Node; right: Node; at: number }
@@ -39,6 +43,11 @@ export class ExprSyntaxError extends Error {
 export const FUNCTIONS = ['len', 'defined', 'int', 'abs', 'min', 'max'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 
+/** Jinja filters accepted (`d` is Jinja's alias of `default`); any other is refused at load time. */
+export const FILTERS = ['default', 'd', 'int', 'bool', 'quote'] as const;
+export type FilterName = (typeof FILTERS)[number];
+const FILTER_ARITY: Record<FilterName, [number, number]> = { default: [0, 2], d: [0, 2], int: [0, 2], bool: [0, 0], quote: [0, 0] };
+
 export const MAX_SOURCE = 4096;
 const MAX_DEPTH = 64;
 
@@ -49,7 +58,7 @@ type Token =
   | { t: 'op'; v: string; at: number }
   | { t: 'eof'; at: number };
 
-const OPS = ['==', '!=', '<=', '>=', '&&', '||', '<', '>', '!', '+', '-', '*', '/', '(', ')', '[', ']', '.', ',', '='];
+const OPS = ['==', '!=', '<=', '>=', '&&', '||', '<', '>', '!', '+', '-', '*', '/', '(', ')', '[', ']', '.', ',', '=', '|'];
 
 function readString(src: string, start: number): { value: string; end: number } {
   const quote = src[start];
@@ -240,8 +249,23 @@ class Parser {
         this.depth--;
         this.expectOp(']');
         node = { type: 'member', object: node, key, at };
+      } else if (this.isOp('|')) {
+        node = this.filter(node, this.next().at);
       } else return node;
     }
+  }
+
+  private filter(value: Node, at: number): Node {
+    const t = this.next();
+    if (t.t !== 'name') throw new ExprSyntaxError(`expected a filter name after '|' but found ${describe(t)}`, t.at);
+    if (!(FILTERS as readonly string[]).includes(t.v)) {
+      throw new ExprSyntaxError(`unsupported filter '${t.v}' (supported: ${FILTERS.join(', ')})`, t.at);
+    }
+    const name = t.v as FilterName;
+    const args = this.isOp('(') ? this.args(')', this.next().at) : [];
+    const [min, max] = FILTER_ARITY[name];
+    if (args.length < min || args.length > max) throw new ExprSyntaxError(`filter ${name} takes at most ${max} argument(s)`, t.at);
+    return { type: 'filter', name, value, args, at };
   }
 
   private primary(): Node {

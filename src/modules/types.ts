@@ -85,8 +85,10 @@ export interface Module<A = unknown, P = unknown> {
   name: string;
   /** Argument schema (strict: an unknown argument is an error at load time). */
   schema: z.ZodType<A>;
-  /** Values interpolated into these string arguments are shell-quoted unless `{{ raw x }}`. */
+  /** Arguments run by `sh -c`: interpolated values are quoted for where they land (unless `{{ raw x }}`). */
   shellArgs?: readonly string[];
+  /** Arguments split into words by fleetmend (src/util/shellwords.ts): values quoted for that grammar. */
+  wordArgs?: readonly string[];
   /** A free-form string value (`shell: echo hi`) becomes this argument. */
   freeForm?: string;
   /** Arguments never templated (expressions such as `assert.that`). */

@@ -10,7 +10,7 @@ import { MODULES, moduleNames } from '../modules/index.js';
 import type { Condition, Module } from '../modules/types.js';
 import { keyPositionOf, parseYaml, positionOf, readYamlFile, schemaError, type YamlSource } from '../util/yaml.js';
 import { compileCondition } from './conditions.js';
-import { Templater } from './template.js';
+import { argDialects, Templater } from './template.js';
 import type { Play, Playbook, Task } from './types.js';
 import { VAR_NAME } from './vars.js';
 
@@ -69,6 +69,19 @@ function forEachString(v: unknown, fn: (s: string) => void): void {
   if (typeof v === 'string') fn(v);
   else if (Array.isArray(v)) v.forEach((x) => forEachString(x, fn));
   else if (v && typeof v === 'object') Object.values(v).forEach((x) => forEachString(x, fn));
+}
+
+/**
+ * Where the first character of a string's text is: after the quote of a quoted scalar, on the
+ * next line for a block scalar (column within the line), so template errors point at the text.
+ */
+function textPositionOf(src: YamlSource, path: Path): SourcePosition {
+  const p = positionOf(src, path);
+  const node = src.doc.getIn(path, true) as { type?: string } | undefined;
+  const type = node && typeof node === 'object' ? node.type : undefined;
+  if ((type === 'QUOTE_DOUBLE' || type === 'QUOTE_SINGLE') && p.column !== undefined) return { ...p, column: p.column + 1 };
+  if ((type === 'BLOCK_LITERAL' || type === 'BLOCK_FOLDED') && p.line !== undefined) return { file: p.file, line: p.line + 1 };
+  return p;
 }
 
 function conditions(value: unknown, position: SourcePosition): Condition[] {
@@ -134,7 +147,12 @@ function loadTask(src: YamlSource, raw: unknown, path: Path, templater: Template
   const argPath = [...path, moduleName];
   const args = argsOf(src, mod, (raw as Record<string, unknown>)[moduleName], argPath);
   validateArgs(src, mod, args, argPath);
-  forEachString(args, (s) => templater.validate(s, positionOf(src, argPath)));
+  const dialects = argDialects(mod);
+  for (const [k, v] of Object.entries(args)) {
+    if (mod.noTemplate?.includes(k)) continue;
+    const at = typeof (raw as Record<string, unknown>)[moduleName] === 'string' ? argPath : [...argPath, k];
+    forEachString(v, (s) => templater.validate(s, textPositionOf(src, at), dialects[k] ?? 'none'));
+  }
   const m = meta.data;
   const at = (key: string) => keyPositionOf(src, [...path, key]);
   return {

@@ -17,7 +17,7 @@ import type { ExecOptions, Transport } from '../transport/types.js';
 import { planBatches } from './batches.js';
 import { allHold } from './conditions.js';
 import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js';
-import { Templater } from './template.js';
+import { argDialects, Templater } from './template.js';
 import type { Play, Playbook, Task } from './types.js';
 import { mergeVars, type Vars } from './vars.js';
 
@@ -208,7 +208,7 @@ function applyOverrides(task: Task, o: ModuleOutcome, scope: Record<string, unkn
 
 async function executeModule(env: Env, task: Task, run: TaskRun, scope: Record<string, unknown>): Promise<ModuleOutcome> {
   const mod = task.module;
-  const rendered = env.templater.renderArgs(task.args, scope, mod.shellArgs ?? [], mod.noTemplate ?? [], task.position);
+  const rendered = env.templater.renderArgs(task.args, scope, argDialects(mod), mod.noTemplate ?? [], task.position);
   const parsed = mod.schema.safeParse(rendered);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
