@@ -186,6 +186,38 @@ function filter(node: Extract<Node, { type: 'filter' }>, scope: unknown): unknow
   }
 }
 
+function test(node: Extract<Node, { type: 'test' }>, scope: unknown): boolean {
+  const x = evaluateNode(node.value, scope);
+  const flag = (k: string) => x !== null && typeof x === 'object' && (x as Record<string, unknown>)[k] === true;
+  let r: boolean;
+  switch (node.name) {
+    case 'defined':
+      r = x !== undefined;
+      break;
+    case 'undefined':
+      r = x === undefined;
+      break;
+    case 'none':
+      r = x === null;
+      break;
+    case 'changed':
+      r = flag('changed');
+      break;
+    case 'failed':
+    case 'failure':
+      r = flag('failed');
+      break;
+    case 'succeeded':
+    case 'success':
+      r = x !== null && typeof x === 'object' && !flag('failed');
+      break;
+    case 'skipped':
+      r = flag('skipped');
+      break;
+  }
+  return node.negate ? !r : r;
+}
+
 export function evaluateNode(node: Node, scope: unknown): unknown {
   switch (node.type) {
     case 'literal':
@@ -200,6 +232,8 @@ export function evaluateNode(node: Node, scope: unknown): unknown {
       return call(node, scope);
     case 'filter':
       return filter(node, scope);
+    case 'test':
+      return test(node, scope);
     case 'unary': {
       const v = evaluateNode(node.arg, scope);
       if (node.op === 'not') return !truthy(v);
@@ -250,6 +284,9 @@ export function pathsOf(root: Node): string[] {
       case 'filter':
         walk(n.value);
         n.args.forEach(walk);
+        break;
+      case 'test':
+        walk(n.value);
         break;
       case 'unary':
         walk(n.arg);

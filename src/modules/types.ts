@@ -74,6 +74,8 @@ export interface ModuleOutcome {
   diagnosis?: Diagnosis;
   /** The transport to use from now on (reboot replaced the connection). */
   transport?: Transport;
+  /** Variables for the later tasks on this host (set_fact). */
+  vars?: Record<string, unknown>;
 }
 
 /** check() predicts; `plan` is what apply() needs (absent when nothing is to be done). */

@@ -219,6 +219,11 @@ export class Templater {
     return out;
   }
 
+  /** Renders every string of a value tree (no shell dialect): loop lists. */
+  renderTree(v: unknown, scope: Record<string, unknown>, position?: SourcePosition): unknown {
+    return this.renderValue(v, scope, 'none', position);
+  }
+
   private renderValue(v: unknown, scope: Record<string, unknown>, dialect: Dialect, position?: SourcePosition): unknown {
     if (typeof v === 'string') return this.render(v, scope, dialect, position);
     if (Array.isArray(v)) return v.map((x) => this.renderValue(x, scope, dialect, position));
