@@ -14,10 +14,11 @@
  *   as is dash's mangling of a non-ASCII byte right after a partial delimiter match);
  * - comment: verbatim with newlines turned into spaces (a newline would end the comment).
  *
- * Refused (Unsafe, with the offset): a hole inside backquotes, `$(( ))`, `(( ))`, `${ }`,
- * `[[ ]]`, after `eval`/`let`, right after `\` or `$`, in a heredoc delimiter, and any hole
- * when the template ends inside an unterminated construct. After a construct whose quoting this
- * lexer does not model exactly (`case` inside `$( )`, quotes inside `${ }` or arithmetic,
+ * Refused (Unsafe, with the offset): a hole inside backquotes, `$(( ))`, `(( ))`, `$[ ]`, `${ }`,
+ * `[[ ]]`, an array subscript, after `eval`/`let`/`declare`/`typeset` (bash evaluates these as
+ * code or arithmetic, where `a[$(cmd)]` runs cmd whatever the quoting), right after `\` or `$`,
+ * in a heredoc delimiter, and any hole when the template ends inside an unterminated construct.
+ * After a construct whose quoting this lexer does not model exactly (`case` inside `$( )`, quotes inside `${ }` or arithmetic,
  * `$'...'`, line continuation in a heredoc) every later hole is refused: unsafe unless proven.
  *
  * The `words` dialect is fleetmend's own word splitter (src/util/shellwords.ts, the `command`
@@ -58,6 +59,8 @@ export class Unsafe extends Error {
 const BLANK = new Set([' ', '\t']);
 /** Characters after which a new word starts (blanks, newline, operators). */
 const WORD_BREAK = new Set([' ', '\t', '\n', ';', '&', '|', '(', ')', '<', '>']);
+/** Commands whose arguments bash evaluates as code or arithmetic (a quoted value is no protection). */
+const CODE_ARGS = ['eval', 'let', 'declare', 'typeset'];
 const DELIM_END = new Set([' ', '\t', '\n', ';', '&', '|', '(', ')', '<', '>']);
 
 interface PendingHeredoc {
@@ -163,9 +166,15 @@ class ShLexer {
         untilDbracket = undefined;
         this.i += 2;
         wordStart = false;
-      } else if (wordStart && (this.wordAt('eval') || this.wordAt('let'))) {
-        untilCommandEnd = `in the arguments of ${s.startsWith('eval', this.i) ? 'eval' : 'let'} (they are run as code)`;
-        this.i += s.startsWith('eval', this.i) ? 4 : 3;
+      } else if (wordStart && CODE_ARGS.some((w) => this.wordAt(w))) {
+        const w = CODE_ARGS.find((x) => this.wordAt(x))!;
+        untilCommandEnd = `in the arguments of ${w} (they are evaluated as code or arithmetic)`;
+        this.i += w.length;
+        wordStart = false;
+      } else if (wordStart && /^[A-Za-z_][A-Za-z0-9_]*\[/.test(s.slice(this.i, this.i + 256))) {
+        // bash array subscripts are arithmetic: `a[{{ v }}]=1` would evaluate the value
+        this.i = s.indexOf('[', this.i) + 1;
+        this.brackets('inside an array subscript');
         wordStart = false;
       } else if (wordStart && closer && this.wordAt('case')) {
         // `case` patterns end in an unbalanced ')', which this lexer cannot tell from the closer
@@ -247,6 +256,10 @@ class ShLexer {
     } else if (n === '{') {
       this.i += 2;
       this.parameter(inDouble);
+    } else if (n === '[') {
+      // bash's deprecated $[ arithmetic ]
+      this.i += 2;
+      this.brackets('inside $[ ]');
     } else if (n === "'" && !inDouble) {
       // bash's $'...' has its own escapes (\' does not end it); sh has none
       this.poison("$'...'");
@@ -297,6 +310,26 @@ class ShLexer {
       }
     }
     throw new Unsafe(`unterminated ${where.replace('inside ', '')}`, start);
+  }
+
+  /** From after a `[` to its matching `]`: no hole inside; quoting inside poisons (arithmetic). */
+  private brackets(where: string): void {
+    const start = this.i;
+    const s = this.s;
+    let depth = 1;
+    while (this.i < s.length) {
+      const c = s[this.i]!;
+      if (c === HOLE) this.slot({ kind: 'unquoted' }, where);
+      else {
+        if (c === '[') depth++;
+        else if (c === ']' && --depth === 0) {
+          this.i++;
+          return;
+        } else if ("'\"`\\$".includes(c)) this.poison(`quoting or expansion ${where}`);
+        this.i++;
+      }
+    }
+    throw new Unsafe(`unterminated [ (${where})`, start);
   }
 
   private comment(refuse?: string): void {

@@ -5,7 +5,7 @@
  * directory); positions that cannot be proven safe are refused at load time with file:line.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -15,13 +15,15 @@ import { parsePlaybook, Templater } from '../../src/playbook/index.js';
 import { splitWords } from '../../src/modules/index.js';
 
 const SH = '/bin/sh';
+/** The sshd fleet's login shell, and /bin/sh on RHEL: the same values must be safe there too. */
+const BASH = existsSync('/bin/bash') ? '/bin/bash' : undefined;
 const work = mkdtempSync(join(tmpdir(), 'fm-shq-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** Runs `cmd` with /bin/sh in a fresh empty directory; returns stdout and what appeared there. */
-function sh(cmd: string): { out: string; code: number | null; created: string[]; err: string } {
+function sh(cmd: string, shell = SH): { out: string; code: number | null; created: string[]; err: string } {
   const dir = mkdtempSync(join(work, 'run-'));
-  const r = spawnSync(SH, ['-c', cmd], { cwd: dir, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: dir }, timeout: 10_000 });
+  const r = spawnSync(shell, ['-c', cmd], { cwd: dir, encoding: 'utf8', env: { PATH: '/usr/bin:/bin', HOME: dir }, timeout: 10_000 });
   const created = readdirSync(dir);
   rmSync(dir, { recursive: true, force: true });
   return { out: r.stdout, code: r.status, created, err: r.stderr };
@@ -79,7 +81,7 @@ const SEP = '<<FM-SEP>>';
 describe('fuzz: no generated value runs a command, in any context (real /bin/sh)', () => {
   // One /bin/sh per value runs every context (each in its own subshell, outputs separated), so
   // the bounded run count covers all contexts at once.
-  it('every context prints the value verbatim and creates nothing', () => {
+  it.each([SH, ...(BASH ? [BASH] : [])])('every context prints the value verbatim and creates nothing (%s)', (shell) => {
     fc.assert(
       fc.property(hostile, (v) => {
         const parts: string[] = [];
@@ -95,11 +97,11 @@ describe('fuzz: no generated value runs a command, in any context (real /bin/sh)
             expect(tpl).toContain('<<');
           }
         }
-        const r = sh(parts.join(`\nprintf %s '${SEP}'\n`));
+        const r = sh(parts.join(`\nprintf %s '${SEP}'\n`), shell);
         expect(r.created).toEqual([]);
         expect(r.out.split(SEP)).toEqual(expected);
       }),
-      { numRuns: 250, seed: 1616, endOnFailure: true },
+      { numRuns: 200, seed: 1616, endOnFailure: true },
     );
   });
 
@@ -135,6 +137,9 @@ describe('positions that cannot be proven safe are refused at load time with fil
     ['inside [[ ]]', '[[ {{ v }} -eq 1 ]]'],
     ['in the arguments of eval', 'eval echo {{ v }}'],
     ['in the arguments of let', 'let x={{ v }}'],
+    ['in the arguments of declare', 'declare -i x={{ v }}'],
+    ['inside $[ ]', 'echo $[ {{ v }} ]'],
+    ['in an array subscript', 'a[{{ v }}]=1'],
     ['right after a backslash', 'echo \\{{ v }}'],
     ['right after a backslash in double quotes', 'echo "\\{{ v }}"'],
     ['right after $', 'echo ${{ v }}'],
