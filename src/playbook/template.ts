@@ -87,7 +87,7 @@ function parseTemplate(text: string, position?: SourcePosition): Parsed {
     const end = closingBraces(text, start + 2);
     if (end < 0) throw new FleetmendError('E_TEMPLATE', `unterminated {{ in ${short(text)}`, at(text, start, position));
     const inner = text.slice(start + 2, end);
-    const rawMatch = /^\s*raw\s+(?![=!<>+\-*/|.[)]|and\b|or\b|in\b|not\s+in\b)/.exec(inner);
+    const rawMatch = /^\s*raw\s+(?=\S)(?![=!<>+\-*/|.[)]|and\b|or\b|in\b|is\b|not\s+in\b)/.exec(inner);
     const source = rawMatch ? inner.slice(rawMatch[0].length) : inner;
     if (/^\s*[#/]/.test(inner)) {
       throw new FleetmendError('E_TEMPLATE', `Handlebars blocks ({{#if}}, {{/if}}) are not supported in ${short(text)}; fleetmend templates are {{ expression }}`, at(text, start, position));
