@@ -78,6 +78,8 @@ function parseTemplate(text: string, position?: SourcePosition): Parsed {
   for (let m = open.exec(text); m; m = open.exec(text)) {
     const start = m.index;
     if (m[0] !== '{{') {
+      // without its closer it is shell text, e.g. `${#var}` (Jinja would refuse it; no need to)
+      if (text.indexOf(m[0] === '{%' ? '%}' : '#}', start + 2) < 0) continue;
       const what = m[0] === '{%' ? 'Jinja statements ({% ... %}: if, for, set, include...)' : 'Jinja comments ({# ... #})';
       throw new FleetmendError('E_TEMPLATE', `${what} are not supported in ${short(text)}; fleetmend templates are {{ expression }} with the filters default, int, bool, quote`, at(text, start, position));
     }

@@ -142,6 +142,8 @@ describe('Jinja filters and tests', () => {
     expect(t.render('echo "{{ x | quote }}"', { x: '$(id)' }, 'sh')).toBe('echo "\\$(id)"');
     expect(t.render('msg {{ x | quote }}', { x: 'a b' }, 'none')).toBe("msg 'a b'");
     expect(t.render('echo {{ n | default(3) | int }}', {}, 'sh')).toBe("echo '3'");
+    // `{#` / `{%` without a closer are shell text
+    expect(t.render('echo ${#PATH} {{ x }}', { x: 'a' }, 'sh')).toBe("echo ${#PATH} 'a'");
     // a variable named raw is a variable; `raw x` is the opt-out
     expect(t.render('echo {{ raw }} {{ raw == 1 }}', { raw: 1 }, 'sh')).toBe("echo '1' 'true'");
     expect(t.render('echo {{ raw x }}', { x: '$HOME' }, 'sh')).toBe('echo $HOME');
