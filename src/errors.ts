@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'E_PATTERN'
   | 'E_KEYFILE'
   | 'E_TEMPLATE'
+  | 'E_SHELL_QUOTE'
   | 'E_POLICY'
   | 'E_PLAYBOOK'
   | 'E_EXPR'

@@ -135,6 +135,89 @@ function call(node: Extract<Node, { type: 'call' }>, scope: unknown): unknown {
   throw new ExprEvalError(`unknown function ${node.fn}`, node.at);
 }
 
+/** Python's shlex.quote (what Ansible's `quote` filter returns). */
+export function shlexQuote(s: string): string {
+  if (s === '') return "''";
+  if (/^[\w@%+=:,./-]+$/.test(s) && /^[\x00-\x7f]*$/.test(s)) return s;
+  return `'${s.replace(/'/g, `'"'"'`)}'`;
+}
+
+/** Jinja's int(): numbers truncated, numeric strings parsed, anything else the default (0). */
+function toInt(x: unknown, fallback: unknown): unknown {
+  if (x === undefined) return undefined;
+  if (typeof x === 'boolean') return x ? 1 : 0;
+  if (typeof x === 'number') return Number.isFinite(x) ? Math.trunc(x) : fallback;
+  if (typeof x === 'string') {
+    if (/^\s*[+-]?\d+\s*$/.test(x)) return Number.parseInt(x, 10);
+    if (/^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(x)) return Math.trunc(Number(x));
+  }
+  return fallback;
+}
+
+/** Ansible's bool filter: true for true, 1, 'yes', 'on', '1', 'true' (any case); else false. */
+function toBool(x: unknown): unknown {
+  if (x === undefined) return undefined;
+  if (typeof x === 'boolean') return x;
+  if (typeof x === 'number') return x === 1;
+  if (typeof x === 'string') return ['yes', 'on', '1', 'true'].includes(x.trim().toLowerCase());
+  return false;
+}
+
+export function stringOf(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'object') return JSON.stringify(v);
+  return String(v);
+}
+
+function filter(node: Extract<Node, { type: 'filter' }>, scope: unknown): unknown {
+  const x = evaluateNode(node.value, scope);
+  const args = node.args.map((a) => evaluateNode(a, scope));
+  switch (node.name) {
+    case 'default':
+    case 'd':
+      // default(value, true) also replaces falsy values, as in Jinja
+      return x === undefined || (args[1] === true && !truthy(x)) ? (args.length ? args[0] : '') : x;
+    case 'int':
+      return toInt(x, args.length ? args[0] : 0);
+    case 'bool':
+      return toBool(x);
+    case 'quote':
+      return x === undefined ? undefined : shlexQuote(stringOf(x));
+  }
+}
+
+function test(node: Extract<Node, { type: 'test' }>, scope: unknown): boolean {
+  const x = evaluateNode(node.value, scope);
+  const flag = (k: string) => x !== null && typeof x === 'object' && (x as Record<string, unknown>)[k] === true;
+  let r: boolean;
+  switch (node.name) {
+    case 'defined':
+      r = x !== undefined;
+      break;
+    case 'undefined':
+      r = x === undefined;
+      break;
+    case 'none':
+      r = x === null;
+      break;
+    case 'changed':
+      r = flag('changed');
+      break;
+    case 'failed':
+    case 'failure':
+      r = flag('failed');
+      break;
+    case 'succeeded':
+    case 'success':
+      r = x !== null && typeof x === 'object' && !flag('failed');
+      break;
+    case 'skipped':
+      r = flag('skipped');
+      break;
+  }
+  return node.negate ? !r : r;
+}
+
 export function evaluateNode(node: Node, scope: unknown): unknown {
   switch (node.type) {
     case 'literal':
@@ -147,6 +230,10 @@ export function evaluateNode(node: Node, scope: unknown): unknown {
       return node.items.map((i) => evaluateNode(i, scope));
     case 'call':
       return call(node, scope);
+    case 'filter':
+      return filter(node, scope);
+    case 'test':
+      return test(node, scope);
     case 'unary': {
       const v = evaluateNode(node.arg, scope);
       if (node.op === 'not') return !truthy(v);
@@ -193,6 +280,13 @@ export function pathsOf(root: Node): string[] {
       case 'call':
       case 'list':
         (n.type === 'call' ? n.args : n.items).forEach(walk);
+        break;
+      case 'filter':
+        walk(n.value);
+        n.args.forEach(walk);
+        break;
+      case 'test':
+        walk(n.value);
         break;
       case 'unary':
         walk(n.arg);

@@ -4,10 +4,10 @@
  * E_EXPR with file:line:column before any host is contacted.
  */
 import { FleetmendError, type SourcePosition } from '../errors.js';
-import { ExprEvalError, evaluateNode, pathsOf, truthy, typeName } from './evaluate.js';
-import { ExprSyntaxError, FUNCTIONS, MAX_SOURCE, parseExpr, type Node } from './parse.js';
+import { ExprEvalError, evaluateNode, pathsOf, shlexQuote, stringOf, truthy, typeName } from './evaluate.js';
+import { ExprSyntaxError, FILTERS, FUNCTIONS, MAX_SOURCE, parseExpr, type Node } from './parse.js';
 
-export { truthy, typeName, FUNCTIONS, MAX_SOURCE };
+export { truthy, typeName, shlexQuote, stringOf, FILTERS, FUNCTIONS, MAX_SOURCE, type Node };
 
 export interface CompiledExpr {
   readonly source: string;

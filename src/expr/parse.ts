@@ -6,11 +6,14 @@
  *   or      := and (('or' | '||') and)*
  *   and     := not (('and' | '&&') not)*
  *   not     := ('not' | '!') not | cmp
- *   cmp     := add (('==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'not in') add)?
+ *   cmp     := add (('==' | '!=' | '<' | '<=' | '>' | '>=' | 'in' | 'not in') add | 'is' 'not'? test)?
  *   add     := mul (('+' | '-') mul)*
  *   mul     := unary (('*' | '/') unary)*
  *   unary   := '-' unary | postfix
- *   postfix := primary ('.' name | '[' or ']')*
+ *   postfix := primary ('.' name | '[' or ']' | '|' filter ('(' args ')')?)*
+ *
+ * `x | default('a')`, `x | int`, `x | bool`, `x | quote`: the Jinja filters operators use in
+ * Ansible playbooks (FILTERS); like Jinja they bind tighter than any operator.
  *   primary := number | string | true | false | null | name | name '(' args ')' | '[' list ']' | '(' or ')'
  */
 
@@ -21,6 +24,8 @@ export type Node =
   | { type: 'name'; name: string; at: number }
   | { type: 'member'; object: Node; key: Node; at: number }
   | { type: 'call'; fn: string; args: Node[]; at: number }
+  | { type: 'filter'; name: FilterName; value: Node; args: Node[]; at: number }
+  | { type: 'test'; name: TestName; value: Node; negate: boolean; at: number }
   | { type: 'list'; items: Node[]; at: number }
   | { type: 'unary'; op: 'not' | '-'; arg: Node; at: number }
   | { type: 'logical'; op: 'and' | 'or'; left: Node; right: Node; at: number }
@@ -39,6 +44,14 @@ export class ExprSyntaxError extends Error {
 export const FUNCTIONS = ['len', 'defined', 'int', 'abs', 'min', 'max'] as const;
 export type FunctionName = (typeof FUNCTIONS)[number];
 
+/** Jinja filters accepted (`d` is Jinja's alias of `default`); any other is refused at load time. */
+export const FILTERS = ['default', 'd', 'int', 'bool', 'quote'] as const;
+export type FilterName = (typeof FILTERS)[number];
+/** Jinja/Ansible tests (`x is defined`, `result is changed`). */
+export const TESTS = ['defined', 'undefined', 'none', 'changed', 'failed', 'failure', 'succeeded', 'success', 'skipped'] as const;
+export type TestName = (typeof TESTS)[number];
+const FILTER_ARITY: Record<FilterName, [number, number]> = { default: [0, 2], d: [0, 2], int: [0, 2], bool: [0, 0], quote: [0, 0] };
+
 export const MAX_SOURCE = 4096;
 const MAX_DEPTH = 64;
 
@@ -49,7 +62,7 @@ type Token =
   | { t: 'op'; v: string; at: number }
   | { t: 'eof'; at: number };
 
-const OPS = ['==', '!=', '<=', '>=', '&&', '||', '<', '>', '!', '+', '-', '*', '/', '(', ')', '[', ']', '.', ',', '='];
+const OPS = ['==', '!=', '<=', '>=', '&&', '||', '<', '>', '!', '+', '-', '*', '/', '(', ')', '[', ']', '.', ',', '=', '|'];
 
 function readString(src: string, start: number): { value: string; end: number } {
   const quote = src[start];
@@ -109,7 +122,7 @@ export function tokenize(src: string): Token[] {
   return tokens;
 }
 
-const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'true', 'false', 'null']);
+const KEYWORDS = new Set(['and', 'or', 'not', 'in', 'is', 'true', 'false', 'null']);
 const CMP = new Set(['==', '!=', '<', '<=', '>', '>=']);
 
 class Parser {
@@ -179,6 +192,16 @@ class Parser {
   private cmp(): Node {
     const left = this.add();
     const t = this.peek();
+    if (this.isWord('is')) {
+      this.pos++;
+      const negate = this.isWord('not');
+      if (negate) this.pos++;
+      const n = this.next();
+      if (n.t !== 'name' || !(TESTS as readonly string[]).includes(n.v)) {
+        throw new ExprSyntaxError(`unsupported test ${describe(n)} after 'is' (supported: ${TESTS.join(', ')})`, n.at);
+      }
+      return { type: 'test', name: n.v as TestName, value: left, negate, at: t.at };
+    }
     let op: BinaryOp | undefined;
     if (t.t === 'op' && CMP.has(t.v)) op = t.v as BinaryOp;
     else if (this.isWord('in')) op = 'in';
@@ -240,8 +263,23 @@ class Parser {
         this.depth--;
         this.expectOp(']');
         node = { type: 'member', object: node, key, at };
+      } else if (this.isOp('|')) {
+        node = this.filter(node, this.next().at);
       } else return node;
     }
+  }
+
+  private filter(value: Node, at: number): Node {
+    const t = this.next();
+    if (t.t !== 'name') throw new ExprSyntaxError(`expected a filter name after '|' but found ${describe(t)}`, t.at);
+    if (!(FILTERS as readonly string[]).includes(t.v)) {
+      throw new ExprSyntaxError(`unsupported filter '${t.v}' (supported: ${FILTERS.join(', ')})`, t.at);
+    }
+    const name = t.v as FilterName;
+    const args = this.isOp('(') ? this.args(')', this.next().at) : [];
+    const [min, max] = FILTER_ARITY[name];
+    if (args.length < min || args.length > max) throw new ExprSyntaxError(`filter ${name} takes at most ${max} argument(s)`, t.at);
+    return { type: 'filter', name, value, args, at };
   }
 
   private primary(): Node {
@@ -274,6 +312,7 @@ class Parser {
     if (t.v === 'null' || t.v === 'none' || t.v === 'None') return { type: 'literal', value: null, at: t.at };
     if (KEYWORDS.has(t.v)) throw new ExprSyntaxError(`unexpected '${t.v}'`, t.at);
     if (this.isOp('(')) {
+      if (['lookup', 'query', 'q'].includes(t.v)) throw new ExprSyntaxError(`lookups (${t.v}(...)) are not supported`, t.at);
       if (!(FUNCTIONS as readonly string[]).includes(t.v)) {
         throw new ExprSyntaxError(`unknown function '${t.v}' (allowed: ${FUNCTIONS.join(', ')})`, t.at);
       }

@@ -1,7 +1,8 @@
 /**
  * `command` and `shell`. `shell` runs its string through the remote shell; `command` does not
  * interpret shell syntax: its words are re-quoted one by one, so `;`, `|`, `$(...)` are plain
- * arguments. Values interpolated into either are shell-quoted by the playbook's templating
+ * arguments. Values interpolated into either are quoted by the playbook's templating for the
+ * place they land in (outside or inside the author's quotes; src/playbook/shell-context.ts)
  * unless the author writes `{{ raw var }}`. Neither can predict its effect: in check mode they
  * are skipped unless the task says `check_safe: true` (the author vouches it changes nothing).
  */
@@ -69,7 +70,7 @@ async function apply(ctx: ModuleContext, args: CommandArgs, plan: CommandPlan): 
 export const commandModule: Module<CommandArgs, CommandPlan> = {
   name: 'command',
   schema: commandArgs,
-  shellArgs: ['cmd'],
+  wordArgs: ['cmd'],
   freeForm: 'cmd',
   check: makeCheck('command'),
   apply,

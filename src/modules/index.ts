@@ -3,8 +3,13 @@ import { assertModule } from './assert.js';
 import { auditStatusModule } from './audit_status.js';
 import { auditctlModule } from './auditctl.js';
 import { commandModule, shellModule } from './command.js';
+import { debugModule } from './debug.js';
+import { failModule } from './fail.js';
+import { metaModule } from './meta.js';
 import { rebootModule } from './reboot.js';
 import { serviceModule } from './service.js';
+import { setFactModule } from './set_fact.js';
+import { waitForConnectionModule } from './wait_for_connection.js';
 import type { Module } from './types.js';
 
 export * from './types.js';
@@ -14,9 +19,44 @@ export { splitWords } from './command.js';
 export { BYTES_PER_AUDIT_BUFFER, parseBootId } from './common.js';
 
 export const MODULES: ReadonlyMap<string, Module<any, any>> = new Map<string, Module<any, any>>(
-  [auditStatusModule, auditctlModule, serviceModule, rebootModule, assertModule, commandModule, shellModule].map((m) => [m.name, m]),
+  [
+    auditStatusModule,
+    auditctlModule,
+    serviceModule,
+    rebootModule,
+    assertModule,
+    commandModule,
+    shellModule,
+    debugModule,
+    setFactModule,
+    failModule,
+    metaModule,
+    waitForConnectionModule,
+  ].map((m) => [m.name, m]),
 );
+
+/** Ansible's names for fleetmend modules: `systemd` is `service` (auditd only, as `service` is). */
+const ANSIBLE_NAMES: Record<string, string> = { systemd: 'service', systemd_service: 'service' };
+/** fleetmend's own modules have no Ansible name. */
+const FLEETMEND_ONLY = new Set(['audit_status', 'auditctl']);
+
+/**
+ * The module a task key names: fleetmend's name, Ansible's short name, or the fully qualified
+ * `ansible.builtin.X` / `ansible.legacy.X` of the modules fleetmend implements.
+ */
+export function resolveModule(key: string): Module<any, any> | undefined {
+  const fq = /^ansible\.(?:builtin|legacy)\.([a-z_]+)$/.exec(key);
+  const short = fq ? (fq[1] as string) : key;
+  if (fq && FLEETMEND_ONLY.has(short)) return undefined;
+  return MODULES.get(ANSIBLE_NAMES[short] ?? short);
+}
 
 export function moduleNames(): string[] {
   return [...MODULES.keys()].sort();
+}
+
+/** The Ansible names accepted (for messages). */
+export function ansibleModuleNames(): string[] {
+  const shorts = [...MODULES.keys(), ...Object.keys(ANSIBLE_NAMES)].filter((n) => !FLEETMEND_ONLY.has(n));
+  return shorts.map((n) => `ansible.builtin.${n}`).sort();
 }

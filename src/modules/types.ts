@@ -74,6 +74,8 @@ export interface ModuleOutcome {
   diagnosis?: Diagnosis;
   /** The transport to use from now on (reboot replaced the connection). */
   transport?: Transport;
+  /** Variables for the later tasks on this host (set_fact). */
+  vars?: Record<string, unknown>;
 }
 
 /** check() predicts; `plan` is what apply() needs (absent when nothing is to be done). */
@@ -85,8 +87,10 @@ export interface Module<A = unknown, P = unknown> {
   name: string;
   /** Argument schema (strict: an unknown argument is an error at load time). */
   schema: z.ZodType<A>;
-  /** Values interpolated into these string arguments are shell-quoted unless `{{ raw x }}`. */
+  /** Arguments run by `sh -c`: interpolated values are quoted for where they land (unless `{{ raw x }}`). */
   shellArgs?: readonly string[];
+  /** Arguments split into words by fleetmend (src/util/shellwords.ts): values quoted for that grammar. */
+  wordArgs?: readonly string[];
   /** A free-form string value (`shell: echo hi`) becomes this argument. */
   freeForm?: string;
   /** Arguments never templated (expressions such as `assert.that`). */

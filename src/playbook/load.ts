@@ -1,32 +1,39 @@
 /**
  * Loads and validates a playbook BEFORE any host is contacted: YAML with positions, a zod
  * schema for plays and tasks, each task's module arguments against that module's own schema,
- * conditions compiled, templates parsed, `notify` targets resolved. Every error names
- * file:line:column (E_YAML, E_SCHEMA, E_PLAYBOOK, E_EXPR, E_TEMPLATE).
+ * conditions compiled, templates parsed (and every value position in a shell argument proven
+ * safe), `notify` targets resolved. Ansible playbooks load unchanged for what fleetmend supports
+ * (ansible.ts: FQCN module names, YAML 1.1 booleans, `loop`, `gather_facts`); every other
+ * Ansible construct is one error. Every error names file:line:column (E_YAML, E_SCHEMA,
+ * E_PLAYBOOK, E_EXPR, E_TEMPLATE, E_SHELL_QUOTE).
  */
 import { z } from 'zod';
 import { FleetmendError, type SourcePosition } from '../errors.js';
-import { MODULES, moduleNames } from '../modules/index.js';
+import { ansibleModuleNames, moduleNames, resolveModule } from '../modules/index.js';
 import type { Condition, Module } from '../modules/types.js';
 import { keyPositionOf, parseYaml, positionOf, readYamlFile, schemaError, type YamlSource } from '../util/yaml.js';
+import { ansibleBool, keyValueArgs, refuseUnsupportedPlayKeys, refuseUnsupportedTaskKeys, withYaml11Booleans } from './ansible.js';
 import { compileCondition } from './conditions.js';
-import { Templater } from './template.js';
-import type { Play, Playbook, Task } from './types.js';
+import { argDialects, Templater } from './template.js';
+import type { Play, Playbook, Task, TaskLoop } from './types.js';
 import { VAR_NAME } from './vars.js';
 
 const serialItem = z.union([z.number().int().min(1), z.string().regex(/^\s*\d+(\.\d+)?\s*%\s*$/, 'serial must be a number or "N%"')]);
 
 const playSchema = z
   .object({
-    name: z.string().min(1),
-    hosts: z.string().min(1),
+    name: z.string().min(1).optional(),
+    // Ansible also takes a list of patterns
+    hosts: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).transform((l) => l.join(':'))]),
     vars: z.record(z.string().regex(VAR_NAME, 'variable names are identifiers'), z.unknown()).default({}),
-    become: z.boolean().optional(),
+    become: ansibleBool.optional(),
+    /** false: nothing gathered (fleetmend's default); true: the audit facts (an audit_status task first). */
+    gather_facts: ansibleBool.default(false),
     serial: z.union([serialItem, z.array(serialItem).min(1)]).optional(),
     max_fail_percentage: z.number().min(0).max(100).optional(),
-    any_errors_fatal: z.boolean().default(false),
+    any_errors_fatal: ansibleBool.default(false),
     memory_share: z.number().gt(0).max(1).default(0.1),
-    allow_parallel_reboot: z.boolean().default(false),
+    allow_parallel_reboot: ansibleBool.default(false),
     tasks: z.array(z.unknown()).default([]),
     handlers: z.array(z.unknown()).default([]),
   })
@@ -45,9 +52,14 @@ const taskMeta = z
     notify: stringList.optional(),
     changed_when: condition.optional(),
     failed_when: condition.optional(),
-    ignore_errors: z.boolean().default(false),
+    ignore_errors: ansibleBool.default(false),
     tags: stringList.optional(),
-    become: z.boolean().optional(),
+    become: ansibleBool.optional(),
+    loop: z.union([z.array(z.unknown()), z.string().regex(/^\s*\{\{[\s\S]*\}\}\s*$/, 'loop takes a list or a "{{ list }}" template')]).optional(),
+    loop_control: z
+      .object({ loop_var: z.string().regex(VAR_NAME, 'loop_var is an identifier').optional(), label: z.string().optional() })
+      .strict()
+      .optional(),
   })
   .strict();
 const META_KEYS = new Set(Object.keys(taskMeta.shape));
@@ -71,6 +83,19 @@ function forEachString(v: unknown, fn: (s: string) => void): void {
   else if (v && typeof v === 'object') Object.values(v).forEach((x) => forEachString(x, fn));
 }
 
+/**
+ * Where the first character of a string's text is: after the quote of a quoted scalar, on the
+ * next line for a block scalar (column within the line), so template errors point at the text.
+ */
+function textPositionOf(src: YamlSource, path: Path): SourcePosition {
+  const p = positionOf(src, path);
+  const node = src.doc.getIn(path, true) as { type?: string } | undefined;
+  const type = node && typeof node === 'object' ? node.type : undefined;
+  if ((type === 'QUOTE_DOUBLE' || type === 'QUOTE_SINGLE') && p.column !== undefined) return { ...p, column: p.column + 1 };
+  if ((type === 'BLOCK_LITERAL' || type === 'BLOCK_FOLDED') && p.line !== undefined) return { file: p.file, line: p.line + 1 };
+  return p;
+}
+
 function conditions(value: unknown, position: SourcePosition): Condition[] {
   if (value === undefined) return [];
   if (typeof value === 'boolean') return [{ source: String(value), evaluate: () => value }];
@@ -86,6 +111,7 @@ function asList(v: string | string[] | undefined): string[] {
 function argsOf(src: YamlSource, mod: Module<unknown, unknown>, raw: unknown, path: Path): Record<string, unknown> {
   if (raw === null || raw === undefined) return {};
   if (typeof raw === 'string' && mod.freeForm) return { [mod.freeForm]: raw };
+  if (typeof raw === 'string') return keyValueArgs(src, raw, mod.name, path);
   if (typeof raw === 'object' && !Array.isArray(raw)) return raw as Record<string, unknown>;
   throw new FleetmendError('E_SCHEMA', `arguments of ${mod.name} must be a mapping`, { position: positionOf(src, path) });
 }
@@ -115,10 +141,12 @@ function loadTask(src: YamlSource, raw: unknown, path: Path, templater: Template
   const position = positionOf(src, path);
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new FleetmendError('E_SCHEMA', 'a task must be a mapping', { position });
   const entries = Object.entries(raw as Record<string, unknown>);
+  refuseUnsupportedTaskKeys(src, raw as Record<string, unknown>, path);
   const moduleKeys = entries.filter(([k]) => !META_KEYS.has(k)).map(([k]) => k);
-  const unknown = moduleKeys.find((k) => !MODULES.has(k));
+  const unknown = moduleKeys.find((k) => !resolveModule(k));
   if (unknown !== undefined) {
-    throw new FleetmendError('E_PLAYBOOK', `unknown module or task keyword '${unknown}' (modules: ${moduleNames().join(', ')})`, {
+    const hint = unknown.includes('.') ? `supported: ${ansibleModuleNames().join(', ')}` : `modules: ${moduleNames().join(', ')}`;
+    throw new FleetmendError('E_PLAYBOOK', `unknown module or task keyword '${unknown}' (${hint})`, {
       position: keyPositionOf(src, [...path, unknown]),
     });
   }
@@ -126,15 +154,21 @@ function loadTask(src: YamlSource, raw: unknown, path: Path, templater: Template
     const msg = moduleKeys.length ? `a task takes exactly one module, found ${moduleKeys.join(', ')}` : `task has no module (one of: ${moduleNames().join(', ')})`;
     throw new FleetmendError('E_PLAYBOOK', msg, { position: moduleKeys[1] ? keyPositionOf(src, [...path, moduleKeys[1]]) : position });
   }
-  const moduleName = moduleKeys[0] as string;
-  const mod = MODULES.get(moduleName) as Module<unknown, unknown>;
+  const moduleKey = moduleKeys[0] as string;
+  const mod = resolveModule(moduleKey) as Module<unknown, unknown>;
+  const moduleName = mod.name;
   const metaRaw = Object.fromEntries(entries.filter(([k]) => META_KEYS.has(k)));
   const meta = taskMeta.safeParse(metaRaw);
   if (!meta.success) throw schemaError(src, prefixed(meta.error, path));
-  const argPath = [...path, moduleName];
-  const args = argsOf(src, mod, (raw as Record<string, unknown>)[moduleName], argPath);
+  const argPath = [...path, moduleKey];
+  const args = argsOf(src, mod, (raw as Record<string, unknown>)[moduleKey], argPath);
   validateArgs(src, mod, args, argPath);
-  forEachString(args, (s) => templater.validate(s, positionOf(src, argPath)));
+  const dialects = argDialects(mod);
+  for (const [k, v] of Object.entries(args)) {
+    if (mod.noTemplate?.includes(k)) continue;
+    const at = typeof (raw as Record<string, unknown>)[moduleKey] === 'string' ? argPath : [...argPath, k];
+    forEachString(v, (s) => templater.validate(s, textPositionOf(src, at), dialects[k] ?? 'none'));
+  }
   const m = meta.data;
   const at = (key: string) => keyPositionOf(src, [...path, key]);
   return {
@@ -150,12 +184,26 @@ function loadTask(src: YamlSource, raw: unknown, path: Path, templater: Template
     ignoreErrors: m.ignore_errors,
     tags: asList(m.tags),
     ...(m.become !== undefined ? { become: m.become } : {}),
+    ...(m.loop !== undefined ? { loop: loopOf(src, m.loop, m.loop_control?.loop_var ?? 'item', at('loop'), templater) } : {}),
     position,
   };
 }
 
+function loopOf(src: YamlSource, items: unknown[] | string, loopVar: string, position: SourcePosition, templater: Templater): TaskLoop {
+  forEachString(items, (s) => templater.validate(s, position));
+  void src;
+  return { items, loopVar };
+}
+
+/** `gather_facts: true`: the audit facts (fleetmend's facts; Ansible's `ansible_*` facts are not gathered). */
+function gatherTask(position: SourcePosition): Task {
+  const mod = resolveModule('audit_status') as Module<unknown, unknown>;
+  return { name: 'Gathering Facts', moduleName: mod.name, module: mod, args: {}, when: [], notify: [], ignoreErrors: false, tags: ['always'], position };
+}
+
 function loadPlay(src: YamlSource, raw: z.infer<typeof playSchema>, index: number, templater: Templater): Play {
-  const tasks = raw.tasks.map((t, i) => loadTask(src, t, [index, 'tasks', i], templater));
+  const loaded = raw.tasks.map((t, i) => loadTask(src, t, [index, 'tasks', i], templater));
+  const tasks = raw.gather_facts ? [gatherTask(keyPositionOf(src, [index, 'gather_facts'])), ...loaded] : loaded;
   const handlers = raw.handlers.map((t, i) => loadTask(src, t, [index, 'handlers', i], templater));
   const handlerNames = new Set(handlers.map((h) => h.name));
   raw.handlers.forEach((h, i) => {
@@ -163,7 +211,7 @@ function loadPlay(src: YamlSource, raw: z.infer<typeof playSchema>, index: numbe
       throw new FleetmendError('E_PLAYBOOK', 'a handler needs a name (tasks notify it by name)', { position: positionOf(src, [index, 'handlers', i]) });
     }
   });
-  tasks.forEach((t, i) => {
+  loaded.forEach((t, i) => {
     const missing = t.notify.find((n) => !handlerNames.has(n));
     if (missing !== undefined) {
       throw new FleetmendError('E_PLAYBOOK', `notify: no handler named '${missing}' in this play`, {
@@ -172,7 +220,7 @@ function loadPlay(src: YamlSource, raw: z.infer<typeof playSchema>, index: numbe
     }
   });
   return {
-    name: raw.name,
+    name: raw.name ?? raw.hosts,
     hosts: raw.hosts,
     vars: raw.vars,
     become: raw.become,
@@ -191,7 +239,9 @@ export function parsePlaybook(file: string, text: string): Playbook {
   return playbookFromYaml(parseYaml(file, text));
 }
 
-export function playbookFromYaml(src: YamlSource): Playbook {
+export function playbookFromYaml(source: YamlSource): Playbook {
+  const src = withYaml11Booleans(source);
+  if (Array.isArray(src.value)) src.value.forEach((p, i) => refuseUnsupportedPlayKeys(src, p, [i]));
   const parsed = playbookSchema.safeParse(src.value);
   if (!parsed.success) throw schemaError(src, parsed.error);
   const templater = new Templater();

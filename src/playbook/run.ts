@@ -17,7 +17,7 @@ import type { ExecOptions, Transport } from '../transport/types.js';
 import { planBatches } from './batches.js';
 import { allHold } from './conditions.js';
 import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js';
-import { Templater } from './template.js';
+import { argDialects, Templater } from './template.js';
 import type { Play, Playbook, Task } from './types.js';
 import { mergeVars, type Vars } from './vars.js';
 
@@ -82,6 +82,8 @@ export interface PlaybookRunResult {
 /** What persists for a host across tasks and plays (Ansible's hostvars). */
 interface HostState {
   registered: Record<string, unknown>;
+  /** set_fact: above play vars, below -e (as in Ansible), for the rest of the playbook. */
+  setFacts: Record<string, unknown>;
   facts?: HostFacts;
   diagnosis?: Diagnosis;
 }
@@ -208,7 +210,7 @@ function applyOverrides(task: Task, o: ModuleOutcome, scope: Record<string, unkn
 
 async function executeModule(env: Env, task: Task, run: TaskRun, scope: Record<string, unknown>): Promise<ModuleOutcome> {
   const mod = task.module;
-  const rendered = env.templater.renderArgs(task.args, scope, mod.shellArgs ?? [], mod.noTemplate ?? [], task.position);
+  const rendered = env.templater.renderArgs(task.args, scope, argDialects(mod), mod.noTemplate ?? [], task.position);
   const parsed = mod.schema.safeParse(rendered);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -241,10 +243,8 @@ async function executeModule(env: Env, task: Task, run: TaskRun, scope: Record<s
   return mod.apply(ctx, parsed.data, checked.plan, checked);
 }
 
-async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> {
-  const t0 = env.clock.now();
-  const base = { play: run.play.name, task: task.name, module: task.moduleName };
-  const scope = buildScope(run.host, run.vars, run.state, env.opts.check ?? false);
+/** One execution of the task's module (one loop item): when, module, state updates, overrides. */
+async function runOnce(env: Env, task: Task, run: TaskRun, scope: Record<string, unknown>): Promise<{ o: ModuleOutcome; reg: Record<string, unknown> }> {
   let o: ModuleOutcome;
   try {
     const w = allHold(task.when, scope);
@@ -257,6 +257,7 @@ async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> 
         run.state.facts = o.facts;
         if (o.diagnosis) run.state.diagnosis = o.diagnosis;
       }
+      if (o.vars) Object.assign(run.state.setFacts, o.vars);
       const reg = registeredValue(o);
       o = applyOverrides(task, o, { ...scope, result: reg, ...(task.register ? { [task.register]: reg } : {}) });
     }
@@ -264,7 +265,72 @@ async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> 
     const e = toFleetmendError(err, run.host.name);
     o = { status: isUnreachable(e) ? 'unreachable' : 'failed', msg: e.oneLine(), error: { code: e.code, message: e.message } };
   }
-  if (task.register) run.state.registered[task.register] = registeredValue(o);
+  return { o, reg: registeredValue(o) };
+}
+
+/** The loop's items: a list (strings templated) or a `{{ list }}` template that must give a list. */
+function loopItems(env: Env, task: Task, scope: Record<string, unknown>): unknown[] {
+  const loop = task.loop!;
+  const items = typeof loop.items === 'string' ? env.templater.render(loop.items, scope, 'none', task.position) : env.templater.renderTree(loop.items, scope, task.position);
+  if (!Array.isArray(items)) {
+    throw new FleetmendError('E_TEMPLATE', `loop: ${JSON.stringify(loop.items)} is not a list (got ${items === null ? 'null' : typeof items})`, { position: task.position });
+  }
+  return items;
+}
+
+/**
+ * A loop: the module once per item (each with its own `when`), as in Ansible; the task failed if
+ * an item failed (later items still run), unreachable stops the loop. `register` holds
+ * `results` (one registered value per item, with `item`) and the aggregate flags.
+ */
+async function runLoop(env: Env, task: Task, run: TaskRun, scope: Record<string, unknown>): Promise<{ o: ModuleOutcome; reg: Record<string, unknown> }> {
+  let items: unknown[];
+  try {
+    items = loopItems(env, task, scope);
+  } catch (err) {
+    const e = toFleetmendError(err, run.host.name);
+    const o: ModuleOutcome = { status: 'failed', msg: e.oneLine(), error: { code: e.code, message: e.message } };
+    return { o, reg: registeredValue(o) };
+  }
+  const loopVar = task.loop!.loopVar;
+  const results: Record<string, unknown>[] = [];
+  const outcomes: ModuleOutcome[] = [];
+  for (const item of items) {
+    const { o, reg } = await runOnce(env, task, run, { ...scope, [loopVar]: item, ansible_loop_var: loopVar });
+    outcomes.push(o);
+    results.push({ ...reg, [loopVar]: item, item, ansible_loop_var: loopVar });
+    if (o.status === 'unreachable') break;
+  }
+  const has = (st: string) => outcomes.some((o) => o.status === st);
+  const status: ModuleOutcome['status'] = has('unreachable') ? 'unreachable' : has('failed') ? 'failed' : has('changed') ? 'changed' : outcomes.every((o) => o.status === 'skipped') ? 'skipped' : 'ok';
+  const label = (i: number) => stringOfItem(items[i]);
+  const bad = outcomes.findIndex((o) => o.status === 'failed' || o.status === 'unreachable');
+  const counts = ['changed', 'ok', 'skipped', 'failed'].map((st) => [st, outcomes.filter((o) => o.status === st).length] as const).filter(([, n]) => n);
+  const msg = bad >= 0 ? `item ${label(bad)}: ${outcomes[bad]!.msg ?? ''}` : `${items.length} item(s): ${counts.map(([st, n]) => `${n} ${st}`).join(', ') || 'none'}`;
+  const stdout = outcomes.map((o) => o.stdout ?? '').join('');
+  const o: ModuleOutcome = {
+    status,
+    msg,
+    ...(outcomes.some((x) => x.stdout !== undefined) ? { stdout } : {}),
+    warnings: outcomes.flatMap((x, i) => (x.warnings ?? []).map((w) => `item ${label(i)}: ${w}`)),
+    ...(bad >= 0 && outcomes[bad]!.error ? { error: outcomes[bad]!.error } : {}),
+  };
+  const reg = { ...registeredValue(o), results, changed: has('changed'), failed: has('failed'), skipped: status === 'skipped' };
+  return { o, reg };
+}
+
+function stringOfItem(v: unknown): string {
+  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 60)}…` : s;
+}
+
+async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> {
+  const t0 = env.clock.now();
+  const base = { play: run.play.name, task: task.name, module: task.moduleName };
+  const vars = { ...run.vars, ...run.state.setFacts, ...(env.opts.extraVars ?? {}) };
+  const scope = buildScope(run.host, vars, run.state, env.opts.check ?? false);
+  const { o, reg } = task.loop ? await runLoop(env, task, run, scope) : await runOnce(env, task, run, scope);
+  if (task.register) run.state.registered[task.register] = reg;
   const warnings = [...(o.warnings ?? [])];
   if (o.status === 'failed' && task.ignoreErrors) warnings.push(IGNORED_WARNING);
   const result: TaskResult = {
@@ -347,7 +413,7 @@ async function playOnHost(
 ): Promise<HostResult> {
   const started = isoNow(env.clock);
   const tasks = play.tasks.filter((t) => tagSelected(t, env.opts));
-  const state = env.states.get(host.name) ?? { registered: {} };
+  const state = env.states.get(host.name) ?? { registered: {}, setFacts: {} };
   env.states.set(host.name, state);
   const result = (results: TaskResult[], error?: FleetmendError): HostResult => ({
     host: host.name,
@@ -383,6 +449,20 @@ async function playOnHost(
   let interrupted: FleetmendError | undefined;
   const interruptedBefore = (what: string) =>
     (interrupted ??= new FleetmendError('E_INTERRUPTED', `the run was interrupted before ${what}`, { host: host.name }));
+  const flushHandlers = async (): Promise<boolean> => {
+    for (const handler of play.handlers) {
+      if (ended || !notified.has(handler.name)) continue;
+      notified.delete(handler.name);
+      if (env.opts.signal?.aborted) {
+        interruptedBefore(`handler "${handler.name}"`);
+        continue;
+      }
+      const r = await runTask(env, handler, run);
+      results.push(r);
+      if (endsHost(r)) ended = true;
+    }
+    return ended;
+  };
   try {
     for (const task of tasks) {
       const stop = batch.abort.reason ?? (env.opts.signal?.aborted ? 'run interrupted' : undefined);
@@ -398,17 +478,10 @@ async function playOnHost(
         ended = true;
         if (play.anyErrorsFatal) batch.abort.reason = `any_errors_fatal: ${host.name} failed at task "${task.name}"`;
       }
+      // meta: flush_handlers runs the handlers notified so far, now (and only once)
+      if (task.module.name === 'meta' && !ended) ended = await flushHandlers();
     }
-    for (const handler of play.handlers) {
-      if (ended || !notified.has(handler.name)) continue;
-      if (env.opts.signal?.aborted) {
-        interruptedBefore(`handler "${handler.name}"`);
-        continue;
-      }
-      const r = await runTask(env, handler, run);
-      results.push(r);
-      if (endsHost(r)) ended = true;
-    }
+    ended = await flushHandlers();
   } finally {
     await run.transport.current.close().catch(() => undefined);
   }

@@ -1,140 +1,245 @@
 /**
- * Handlebars interpolation of task arguments. A value interpolated into a shell context (a
- * module's `shellArgs`, e.g. `shell: cmd`) is shell-quoted automatically — inventory, facts or
- * `-e` values can never inject commands — unless the author writes `{{ raw var }}`. We rewrite
- * the template's AST so every `{{ expr }}` in a shell context becomes `{{ shq (expr) }}`: the
- * quoting does not depend on authors remembering a helper. Own Handlebars instance, templates
- * compiled once per run (per Templater), strict (an undefined variable is an error).
+ * Templating of task arguments: the Jinja subset Ansible playbooks use, `{{ expr }}` where expr
+ * is the safe expression language of src/expr with the filters `default`/`d`, `int`, `bool`,
+ * `quote`. Jinja statements (`{% %}`), comments (`{# #}`), lookups and other filters are
+ * refused at load time with file:line:column.
+ *
+ * A value interpolated into a shell argument (a module's `shellArgs`, e.g. `shell: cmd`, or
+ * `wordArgs`, `command: cmd`) is quoted for the context it lands in (shell-context.ts: outside
+ * quotes, inside the author's "..." or '...', a heredoc, a comment), so inventory vars, facts
+ * and `-e` values can never inject commands; a position that cannot be proven safe is refused at
+ * load time (E_SHELL_QUOTE). A trailing `| quote` there is that same quoting (applied once).
+ * `{{ raw expr }}` opts out: the value is inserted as the author's own shell text.
  */
-import Handlebars from 'handlebars';
 import { FleetmendError, type SourcePosition } from '../errors.js';
-import { shellQuote } from '../transport/become.js';
+import { compileExpr, positionAt, stringOf, type CompiledExpr } from '../expr/index.js';
+import { HOLE, RAW_HOLE, Unsafe, heredocProblem, planShell, planWords, quoteForSlot, type ShellPlan } from './shell-context.js';
 
-type AST = hbs.AST.Program;
-type Statement = hbs.AST.Statement;
+/** How a string argument is interpreted on the host: by `sh -c`, by fleetmend's word splitter, or not at all. */
+export type Dialect = 'sh' | 'words' | 'none';
 
-const WHOLE_VAR = /^\s*\{\{\s*([A-Za-z_][\w]*(?:\.[A-Za-z_0-9][\w]*)*)\s*\}\}\s*$/;
-
-function stringify(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'object') return JSON.stringify(v);
-  return String(v);
+interface Hole {
+  expr: CompiledExpr;
+  source: string;
+  raw: boolean;
+  /** A trailing `| quote`: in shell dialects the context quoting replaces it. */
+  shellExpr: CompiledExpr;
+  /** Offsets of `{{` and just after `}}` in the template. */
+  offset: number;
+  end: number;
 }
 
-function rewriteShell(node: AST): AST {
-  node.body = node.body.map(rewriteStatement);
-  return node;
+interface Parsed {
+  texts: string[];
+  holes: Hole[];
 }
 
-function rewriteStatement(s: Statement): Statement {
-  if (s.type === 'BlockStatement') {
-    const b = s as hbs.AST.BlockStatement;
-    if (b.program) rewriteShell(b.program);
-    if (b.inverse) rewriteShell(b.inverse);
-    return b;
+const MAX_TEMPLATE = 65_536;
+
+function at(text: string, offset: number, position?: SourcePosition): { position?: SourcePosition } {
+  const p = positionAt(text, offset, position);
+  return p ? { position: p } : {};
+}
+
+function short(text: string): string {
+  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+}
+
+/** The offset of the `}}` closing an expression that starts at `from` (string literals skipped). */
+function closingBraces(text: string, from: number): number {
+  let quote: string | undefined;
+  for (let i = from; i < text.length - 1; i++) {
+    const c = text[i]!;
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '}' && text[i + 1] === '}') return i;
   }
-  if (s.type !== 'MustacheStatement') return s;
-  const m = s as hbs.AST.MustacheStatement;
-  if (m.path.type === 'PathExpression' && (m.path as hbs.AST.PathExpression).original === 'raw') return m;
-  const inner: hbs.AST.Expression =
-    m.params.length || (m.hash && m.hash.pairs.length)
-      ? ({ type: 'SubExpression', path: m.path, params: m.params, hash: m.hash, loc: m.loc } as hbs.AST.SubExpression)
-      : (m.path as hbs.AST.Expression);
-  const shq: hbs.AST.PathExpression = { type: 'PathExpression', data: false, depth: 0, parts: ['shq'], original: 'shq', loc: m.loc };
-  // The expression's text travels along so an undefined value can be named in the error.
-  const text = m.path.type === 'PathExpression' ? (m.path as hbs.AST.PathExpression).original : 'expression';
-  const exprLiteral = { type: 'StringLiteral', value: text, original: text, loc: m.loc } as hbs.AST.StringLiteral;
-  const hash = { type: 'Hash', pairs: [{ type: 'HashPair', key: 'expr', value: exprLiteral, loc: m.loc }], loc: m.loc } as hbs.AST.Hash;
-  return { ...m, path: shq, params: [inner], hash } as hbs.AST.MustacheStatement;
+  return -1;
 }
 
-function lookup(scope: Record<string, unknown>, path: string): unknown {
-  let cur: unknown = scope;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object' || !(part in (cur as object))) return undefined;
-    cur = (cur as Record<string, unknown>)[part];
+/** An expression syntax error inside {{ }} is a template error (same message and position). */
+function compileHole(source: string, position: SourcePosition | undefined, text: string): CompiledExpr {
+  try {
+    return compileExpr(source, position);
+  } catch (err) {
+    if (!(err instanceof FleetmendError) || err.code !== 'E_EXPR') throw err;
+    throw new FleetmendError('E_TEMPLATE', `bad template ${short(text)}: ${err.message}`, err.position ? { position: err.position } : {});
   }
-  return cur;
+}
+
+function parseTemplate(text: string, position?: SourcePosition): Parsed {
+  if (text.length > MAX_TEMPLATE) throw new FleetmendError('E_TEMPLATE', `template longer than ${MAX_TEMPLATE} characters`, at(text, 0, position));
+  const texts: string[] = [];
+  const holes: Hole[] = [];
+  let last = 0;
+  const open = /\{[{%#]/g;
+  for (let m = open.exec(text); m; m = open.exec(text)) {
+    const start = m.index;
+    if (m[0] !== '{{') {
+      // without its closer it is shell text, e.g. `${#var}` (Jinja would refuse it; no need to)
+      if (text.indexOf(m[0] === '{%' ? '%}' : '#}', start + 2) < 0) continue;
+      const what = m[0] === '{%' ? 'Jinja statements ({% ... %}: if, for, set, include...)' : 'Jinja comments ({# ... #})';
+      throw new FleetmendError('E_TEMPLATE', `${what} are not supported in ${short(text)}; fleetmend templates are {{ expression }} with the filters default, int, bool, quote`, at(text, start, position));
+    }
+    if (text[start + 2] === '{') {
+      throw new FleetmendError('E_TEMPLATE', `'{{{' is not a template; write {{ expression }} in ${short(text)}`, at(text, start, position));
+    }
+    const end = closingBraces(text, start + 2);
+    if (end < 0) throw new FleetmendError('E_TEMPLATE', `unterminated {{ in ${short(text)}`, at(text, start, position));
+    const inner = text.slice(start + 2, end);
+    const rawMatch = /^\s*raw\s+(?=\S)(?![=!<>+\-*/|.[)]|and\b|or\b|in\b|is\b|not\s+in\b)/.exec(inner);
+    const source = rawMatch ? inner.slice(rawMatch[0].length) : inner;
+    if (/^\s*[#/]/.test(inner)) {
+      throw new FleetmendError('E_TEMPLATE', `Handlebars blocks ({{#if}}, {{/if}}) are not supported in ${short(text)}; fleetmend templates are {{ expression }}`, at(text, start, position));
+    }
+    const exprAt = positionAt(text, start + 2 + (rawMatch ? rawMatch[0].length : 0), position);
+    const expr = compileHole(source, exprAt, text);
+    const stripped = /^([\s\S]*?)\|\s*quote\s*$/.exec(source);
+    const shellExpr = stripped && !rawMatch ? compileHole(stripped[1] as string, exprAt, text) : expr;
+    texts.push(text.slice(last, start));
+    holes.push({ expr, shellExpr, source: source.trim(), raw: Boolean(rawMatch), offset: start, end: end + 2 });
+    last = end + 2;
+    open.lastIndex = last;
+  }
+  texts.push(text.slice(last));
+  return { texts, holes };
+}
+
+/** The template text with holes marked (HOLE, or RAW_HOLE for `raw`), and the map back to template offsets. */
+function marked(p: Parsed): { text: string; toTemplate(offset: number): number } {
+  let text = '';
+  const starts: { markedAt: number; templateAt: number }[] = [];
+  let templateAt = 0;
+  p.texts.forEach((t, k) => {
+    starts.push({ markedAt: text.length, templateAt });
+    text += t;
+    templateAt += t.length;
+    const h = p.holes[k];
+    if (h) {
+      starts.push({ markedAt: text.length, templateAt: h.offset });
+      text += h.raw ? RAW_HOLE : HOLE;
+      templateAt = h.end;
+    }
+  });
+  return {
+    text,
+    toTemplate(offset: number): number {
+      let best = starts[0]!;
+      for (const s of starts) if (s.markedAt <= offset) best = s;
+      return best.templateAt + (offset - best.markedAt);
+    },
+  };
+}
+
+interface Compiled {
+  parsed: Parsed;
+  plan?: ShellPlan;
 }
 
 export class Templater {
-  private readonly hb = Handlebars.create();
-  private readonly cache = new Map<string, HandlebarsTemplateDelegate>();
+  private readonly cache = new Map<string, Compiled>();
 
-  constructor() {
-    // Strict mode does not cover helper parameters: an undefined value is refused here.
-    const defined = (v: unknown, what: string): unknown => {
-      if (v === undefined) throw new Error(`"${what}" is not defined`);
-      return v;
-    };
-    this.hb.registerHelper('shq', (v: unknown, options: Handlebars.HelperOptions) =>
-      shellQuote(stringify(defined(v, String(options.hash?.expr ?? 'value')))),
-    );
-    this.hb.registerHelper('raw', (v: unknown) => stringify(defined(v, 'raw argument')));
+  /** Parses (and for a shell dialect, checks every value position) once per text. */
+  private compile(text: string, dialect: Dialect, position?: SourcePosition): Compiled {
+    const key = `${dialect}\u0000${text}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const parsed = parseTemplate(text, position);
+    const out: Compiled = { parsed };
+    if (dialect !== 'none' && parsed.holes.length) {
+      if (text.includes(HOLE) || text.includes(RAW_HOLE)) {
+        throw new FleetmendError('E_SHELL_QUOTE', `a control character (NUL or SOH) in a command template ${short(text)}`, at(text, 0, position));
+      }
+      const m = marked(parsed);
+      try {
+        out.plan = dialect === 'sh' ? planShell(m.text) : planWords(m.text);
+      } catch (err) {
+        if (!(err instanceof Unsafe)) throw err;
+        const offset = m.toTemplate(err.offset);
+        throw new FleetmendError('E_SHELL_QUOTE', `${err.message}: ${short(text)} (column ${offset + 1} of the command)`, at(text, offset, position));
+      }
+    }
+    this.cache.set(key, out);
+    return out;
   }
 
-  /** Parse only (load time): a template syntax error is reported before any host is contacted. */
-  validate(text: string, position?: SourcePosition): void {
-    if (!text.includes('{{')) return;
-    try {
-      this.hb.parse(text);
-    } catch (err) {
-      throw new FleetmendError('E_TEMPLATE', `bad template ${JSON.stringify(text)}: ${(err as Error).message.split('\n')[0]}`, {
-        ...(position ? { position } : {}),
-      });
+  /** Load time: syntax, filters, and (for shell arguments) every value position is safe. */
+  validate(text: string, position?: SourcePosition, dialect: Dialect = 'none'): void {
+    if (!/\{[{%#]/.test(text)) return;
+    this.compile(text, dialect, position);
+  }
+
+  private value(h: Hole, scope: Record<string, unknown>, text: string, shell: boolean, position?: SourcePosition): unknown {
+    const v = (shell ? h.shellExpr : h.expr).evaluate(scope);
+    if (v === undefined) {
+      throw new FleetmendError('E_TEMPLATE', `undefined variable in {{ ${h.source.slice(0, 200)} }} (in ${short(text)})`, at(text, h.offset, position));
     }
+    return v;
   }
 
   /**
-   * Renders one string. Outside shell contexts a string that is exactly `{{ var }}` keeps the
-   * variable's type (so `backlog_limit: "{{ limit }}"` stays a number).
+   * Renders one string. Outside shell arguments a string that is exactly `{{ expr }}` keeps the
+   * value's type (so `backlog_limit: "{{ limit }}"` stays a number).
    */
-  render(text: string, scope: Record<string, unknown>, shell: boolean, position?: SourcePosition): unknown {
-    if (!text.includes('{{')) return text;
-    const where = position ? { position } : {};
-    if (!shell) {
-      const whole = WHOLE_VAR.exec(text);
-      if (whole) {
-        const v = lookup(scope, whole[1] as string);
-        if (v === undefined) throw new FleetmendError('E_TEMPLATE', `undefined variable '${whole[1]}' in ${JSON.stringify(text)}`, where);
-        return v;
-      }
+  render(text: string, scope: Record<string, unknown>, dialect: Dialect | boolean, position?: SourcePosition): unknown {
+    if (!/\{[{%#]/.test(text)) return text;
+    const d: Dialect = dialect === true ? 'sh' : dialect === false ? 'none' : dialect;
+    const { parsed, plan } = this.compile(text, d, position);
+    const { texts, holes } = parsed;
+    if (d === 'none') {
+      if (holes.length === 1 && !texts[0]!.trim() && !texts[1]!.trim()) return this.value(holes[0]!, scope, text, false, position);
+      return texts.reduce((acc, t, k) => acc + t + (holes[k] ? stringOf(this.value(holes[k]!, scope, text, false, position)) : ''), '');
     }
-    const key = `${shell ? 'sh' : 'str'}\u0000${text}`;
-    let tpl = this.cache.get(key);
-    try {
-      if (!tpl) {
-        const ast = this.hb.parse(text);
-        tpl = this.hb.compile(shell ? rewriteShell(ast) : ast, { noEscape: true, strict: true });
-        this.cache.set(key, tpl);
-      }
-      return tpl(scope);
-    } catch (err) {
-      throw new FleetmendError('E_TEMPLATE', `cannot render ${JSON.stringify(text)}: ${(err as Error).message.split('\n')[0]}`, where);
-    }
+    const values = holes.map((h) => stringOf(this.value(h, scope, text, !h.raw, position)));
+    const bad = values.findIndex((v) => v.includes('\u0000'));
+    if (bad >= 0) throw new FleetmendError('E_SHELL_QUOTE', `the value of {{ ${holes[bad]!.source} }} contains a NUL character`, at(text, holes[bad]!.offset, position));
+    let slot = 0;
+    const quoted = values.map((v, k) => (holes[k]!.raw ? v : quoteForSlot(plan!.slots[slot++]!, v)));
+    const safeIndex: number[] = [];
+    holes.forEach((h, k) => {
+      if (!h.raw) safeIndex.push(k);
+    });
+    const problem = plan ? heredocProblem(plan, safeIndex.map((k) => quoted[k]!), safeIndex.map((k) => values[k]!)) : undefined;
+    if (problem) throw new FleetmendError('E_SHELL_QUOTE', `${problem} in ${short(text)}; refused`, at(text, 0, position));
+    return texts.reduce((acc, t, k) => acc + t + (k < quoted.length ? quoted[k] : ''), '');
   }
 
-  /** Renders every string in an argument tree; top-level keys in `shellArgs` are shell contexts. */
+  /** Renders every string in an argument tree; a top-level key's dialect comes from `dialects`. */
   renderArgs(
     args: Record<string, unknown>,
     scope: Record<string, unknown>,
-    shellArgs: readonly string[],
+    dialects: Readonly<Record<string, Dialect>>,
     noTemplate: readonly string[] = [],
     position?: SourcePosition,
   ): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(args)) {
-      out[k] = noTemplate.includes(k) ? v : this.renderValue(v, scope, shellArgs.includes(k), position);
+      out[k] = noTemplate.includes(k) ? v : this.renderValue(v, scope, dialects[k] ?? 'none', position);
     }
     return out;
   }
 
-  private renderValue(v: unknown, scope: Record<string, unknown>, shell: boolean, position?: SourcePosition): unknown {
-    if (typeof v === 'string') return this.render(v, scope, shell, position);
-    if (Array.isArray(v)) return v.map((x) => this.renderValue(x, scope, shell, position));
+  /** Renders every string of a value tree (no shell dialect): loop lists. */
+  renderTree(v: unknown, scope: Record<string, unknown>, position?: SourcePosition): unknown {
+    return this.renderValue(v, scope, 'none', position);
+  }
+
+  private renderValue(v: unknown, scope: Record<string, unknown>, dialect: Dialect, position?: SourcePosition): unknown {
+    if (typeof v === 'string') return this.render(v, scope, dialect, position);
+    if (Array.isArray(v)) return v.map((x) => this.renderValue(x, scope, dialect, position));
     if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.renderValue(x, scope, shell, position)]));
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, this.renderValue(x, scope, dialect, position)]));
     }
     return v;
   }
+}
+
+/** Each shell-interpreted argument of a module and its dialect. */
+export function argDialects(mod: { shellArgs?: readonly string[]; wordArgs?: readonly string[] }): Record<string, Dialect> {
+  const out: Record<string, Dialect> = {};
+  for (const k of mod.shellArgs ?? []) out[k] = 'sh';
+  for (const k of mod.wordArgs ?? []) out[k] = 'words';
+  return out;
 }

@@ -3,6 +3,12 @@ import type { Condition, Module } from '../modules/types.js';
 import type { Serial } from './batches.js';
 import type { Vars } from './vars.js';
 
+/** `loop:` — a list (its strings templated) or one `{{ list }}` template; each item as `loopVar`. */
+export interface TaskLoop {
+  items: unknown[] | string;
+  loopVar: string;
+}
+
 export interface Task {
   /** Display name (`name:` or the module name). */
   name: string;
@@ -19,6 +25,7 @@ export interface Task {
   ignoreErrors: boolean;
   tags: string[];
   become?: boolean;
+  loop?: TaskLoop;
   position: SourcePosition;
 }
 

@@ -81,6 +81,48 @@ describe('security on the simulated fleet', () => {
       expect(doc.hosts[0]!.tasks.find((t) => t.task === 'inventory var via command')?.stdout).toBe(payload);
       expect(pwned()).toEqual([]);
     }, 30_000);
+
+    // issue 16 §2: a value inside the author's own double (or single) quotes; the single quotes
+    // fleetmend used to wrap it in were literal there, so $(...) ran.
+    it.each(PAYLOADS.map((p, i) => [i, p] as const))('payload %i %s arrives literally inside the author\'s double and single quotes', async (i, payload) => {
+      const host = fleet.hosts[0]!;
+      const data = structuredClone(inv);
+      data.all.hosts[host.name]!.inv_payload = payload;
+      const invFile = writeInv(`inv-quoted-${i}.yml`, data);
+      const pb = join(dir, `quoted-${i}.yml`);
+      writeFileSync(pb, stringify([{
+        name: 'quoted', hosts: host.name, tasks: [
+          { name: 'extra var in double quotes', shell: 'printf \'%s\' "ticket: {{ ticket }}" > /tmp/got-dq' },
+          { name: 'inventory var in double quotes', shell: 'printf \'%s\' "[{{ inv_payload }}]" > /tmp/got-dq-inv' },
+          { name: 'extra var in single quotes', shell: "printf '%s' 'ticket: {{ ticket }}' > /tmp/got-sq" },
+          { name: 'in double quotes in $( )', shell: 'printf \'%s\' "$(printf \'%s\' "{{ ticket }}")" > /tmp/got-cs' },
+          { name: 'command in double quotes', command: 'printf %s "ticket: {{ ticket }}"', register: 'cmd' },
+        ],
+      }]));
+      const r = await cli(['run', pb, '-i', invFile, '--known-hosts', fleet.knownHostsPath, '--no-store', '--json', '-q',
+        '-e', JSON.stringify({ ticket: payload })]);
+      expect(r.code, r.stderr).toBe(0);
+      const fs = host.machine.fs;
+      expect(fs.read('/tmp/got-dq', true)).toBe(`ticket: ${payload}`);
+      expect(fs.read('/tmp/got-dq-inv', true)).toBe(`[${payload}]`);
+      expect(fs.read('/tmp/got-sq', true)).toBe(`ticket: ${payload}`);
+      expect(fs.read('/tmp/got-cs', true)).toBe(payload);
+      const doc = JSON.parse(r.stdout) as { hosts: { tasks: { task: string; stdout?: string }[] }[] };
+      expect(doc.hosts[0]!.tasks.find((t) => t.task === 'command in double quotes')?.stdout).toBe(`ticket: ${payload}`);
+      expect(pwned()).toEqual([]);
+    }, 30_000);
+
+    it('a value inside backquotes is refused before any host is contacted, naming file:line', async () => {
+      const pb = join(dir, 'unsafe-pos.yml');
+      writeFileSync(pb, '- name: unsafe\n  hosts: all\n  tasks:\n    - name: t\n      shell: "echo `echo {{ ticket }}`"\n');
+      const before = fleet.hosts.map((h) => h.server.stats.connections);
+      const r = await cli(['run', pb, '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--no-store', '-q', '-e', 'ticket=x']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`${pb}:5:`);
+      expect(r.stderr).toContain('E_SHELL_QUOTE');
+      expect(r.stderr).toContain('inside backquotes');
+      expect(fleet.hosts.map((h) => h.server.stats.connections)).toEqual(before);
+    }, 30_000);
   });
 
   describe('host-key verification cannot be bypassed', () => {

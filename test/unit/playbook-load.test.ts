@@ -118,9 +118,10 @@ describe('templating', () => {
   const scope = { name: "x'; rm -rf / #", n: 8192, nested: { v: 'a b' } };
   it('shell contexts quote every interpolated value; raw opts out', () => {
     expect(t.render('echo {{ name }}', scope, true)).toBe(`echo 'x'\\''; rm -rf / #'`);
-    expect(t.render('echo {{{ name }}}', scope, true)).toBe(`echo 'x'\\''; rm -rf / #'`);
     expect(t.render('echo {{ nested.v }} {{ raw n }}', scope, true)).toBe(`echo 'a b' 8192`);
-    expect(t.render('{{#if n}}echo {{ nested.v }}{{/if}}', scope, true)).toBe(`echo 'a b'`);
+    // templates are Jinja expressions now (issue 15): Handlebars' {{{ }}} and blocks are refused
+    expect(() => t.render('echo {{{ name }}}', scope, true)).toThrow(/not a template/);
+    expect(() => t.render('{{#if n}}echo {{ nested.v }}{{/if}}', scope, true)).toThrow(/Handlebars blocks/);
   });
   it('other strings are not quoted; a whole {{ var }} keeps its type', () => {
     expect(t.render('limit {{ n }}', scope, false)).toBe('limit 8192');
