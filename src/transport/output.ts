@@ -4,8 +4,8 @@
  * nothing past it is read into the runner, and the SSH window stops the sender.
  */
 export class CappedOutput {
-  private readonly out: Buffer[] = [];
-  private readonly err: Buffer[] = [];
+  private readonly out = new ByteText();
+  private readonly err = new ByteText();
   private kept = 0;
   bytes = 0;
   truncated = false;
@@ -26,15 +26,14 @@ export class CappedOutput {
     }
     const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
     if (part.length < chunk.length) this.truncated = true;
-    // copy: ssh2 may reuse buffers, and a subarray would pin the whole chunk
-    (which === 'stdout' ? this.out : this.err).push(Buffer.from(part));
+    (which === 'stdout' ? this.out : this.err).push(part);
     this.kept += part.length;
     return this.truncated;
   }
 
   /** UTF-8 with U+FFFD for invalid sequences: binary output never throws. */
   stdout(): string {
-    return Buffer.concat(this.out).toString('utf8');
+    return this.out.text();
   }
 
   stderrHead(): string {
@@ -42,6 +41,36 @@ export class CappedOutput {
   }
 
   stderr(): string {
-    return Buffer.concat(this.err).toString('utf8');
+    return this.err.text();
+  }
+}
+
+/**
+ * Bytes kept in one buffer that doubles as needed, decoded once at the end: ssh2's packet
+ * buffers are garbage as soon as they are copied in, and nothing is copied a third time
+ * (a list of chunks costs a concat and a decode, each the size of the cap).
+ */
+class ByteText {
+  private buf = Buffer.alloc(0);
+  private len = 0;
+  private decoded?: string;
+
+  push(chunk: Buffer): void {
+    if (this.len + chunk.length > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.len + chunk.length, 2 * this.buf.length, 16 * 1024));
+      this.buf.copy(grown, 0, 0, this.len);
+      this.buf = grown;
+    }
+    chunk.copy(this.buf, this.len);
+    this.len += chunk.length;
+  }
+
+  /** UTF-8 with U+FFFD for invalid sequences (a character cut by the cap too); frees the bytes. */
+  text(): string {
+    if (this.decoded === undefined) {
+      this.decoded = this.buf.toString('utf8', 0, this.len);
+      this.buf = Buffer.alloc(0);
+    }
+    return this.decoded;
   }
 }
