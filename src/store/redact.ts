@@ -3,6 +3,10 @@
  * at any depth, before a value is serialised. The pattern matches `password`, `passwd`,
  * `passphrase`, `become_password`, `ansible_ssh_pass`, `private_key`, `secret`, `token`…
  * but not `passed` (a control result) or `pass_count`-style counters.
+ *
+ * Names only: a secret VALUE inside text (a host printing the become password back) is masked
+ * where all host text enters, in the transport (util/secrets.ts, Ssh2Transport), so results
+ * reach this point already clean.
  */
 const SECRET_KEY = /pass(?:word|wd|phrase)|(?:^|_)pass$|secret|private_?key|api_?key|token/i;
 

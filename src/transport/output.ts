@@ -1,11 +1,11 @@
 /**
  * Output kept per command: stdout+stderr share one cap so a hostile or broken host sending tens of
- * MB cannot exhaust memory. Everything is still read (the channel must drain or the remote blocks),
- * counted, and dropped past the cap.
+ * MB cannot exhaust memory. The first byte over the cap ends the command (see Ssh2Transport.exec):
+ * nothing past it is read into the runner, and the SSH window stops the sender.
  */
 export class CappedOutput {
-  private readonly out: Buffer[] = [];
-  private readonly err: Buffer[] = [];
+  private readonly out = new ByteText();
+  private readonly err = new ByteText();
   private kept = 0;
   bytes = 0;
   truncated = false;
@@ -15,24 +15,25 @@ export class CappedOutput {
   /** First bytes of stderr regardless of the cap: where sudo writes its refusals. */
   private head = Buffer.alloc(0);
 
-  push(which: 'stdout' | 'stderr', chunk: Buffer): void {
+  /** Keeps what fits; returns true once anything had to be dropped (the cap is reached). */
+  push(which: 'stdout' | 'stderr', chunk: Buffer): boolean {
     this.bytes += chunk.length;
     if (which === 'stderr' && this.head.length < 4096) this.head = Buffer.concat([this.head, chunk.subarray(0, 4096 - this.head.length)]);
     const room = this.cap - this.kept;
     if (room <= 0) {
       if (chunk.length > 0) this.truncated = true;
-      return;
+      return this.truncated;
     }
     const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
     if (part.length < chunk.length) this.truncated = true;
-    // copy: ssh2 may reuse buffers, and a subarray would pin the whole chunk
-    (which === 'stdout' ? this.out : this.err).push(Buffer.from(part));
+    (which === 'stdout' ? this.out : this.err).push(part);
     this.kept += part.length;
+    return this.truncated;
   }
 
   /** UTF-8 with U+FFFD for invalid sequences: binary output never throws. */
   stdout(): string {
-    return Buffer.concat(this.out).toString('utf8');
+    return this.out.text();
   }
 
   stderrHead(): string {
@@ -40,6 +41,36 @@ export class CappedOutput {
   }
 
   stderr(): string {
-    return Buffer.concat(this.err).toString('utf8');
+    return this.err.text();
+  }
+}
+
+/**
+ * Bytes kept in one buffer that doubles as needed, decoded once at the end: ssh2's packet
+ * buffers are garbage as soon as they are copied in, and nothing is copied a third time
+ * (a list of chunks costs a concat and a decode, each the size of the cap).
+ */
+class ByteText {
+  private buf = Buffer.alloc(0);
+  private len = 0;
+  private decoded?: string;
+
+  push(chunk: Buffer): void {
+    if (this.len + chunk.length > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.len + chunk.length, 2 * this.buf.length, 16 * 1024));
+      this.buf.copy(grown, 0, 0, this.len);
+      this.buf = grown;
+    }
+    chunk.copy(this.buf, this.len);
+    this.len += chunk.length;
+  }
+
+  /** UTF-8 with U+FFFD for invalid sequences (a character cut by the cap too); frees the bytes. */
+  text(): string {
+    if (this.decoded === undefined) {
+      this.decoded = this.buf.toString('utf8', 0, this.len);
+      this.buf = Buffer.alloc(0);
+    }
+    return this.decoded;
   }
 }

@@ -11,11 +11,12 @@ const { Client } = ssh2;
 import type { Duplex } from 'node:stream';
 import { FleetmendError } from '../errors.js';
 import { agentSocketFor, loadKeys, makeAuthHandler, planAuth, type KeyCache } from './auth.js';
-import { buildBecomeCommand, detectSudoFailure, isSudoRetryPrompt } from './become.js';
+import { BecomeDialog, buildBecomeCommand, detectSudoFailure } from './become.js';
 import { dialTcp, waitForBanner } from './dial.js';
 import { KnownHosts, KnownHostsCache } from './knownhosts.js';
 import { CappedOutput } from './output.js';
 import type { ConnectionSpec, ExecOptions, ExecResult, Transport, TransportLogger } from './types.js';
+import { SecretValues } from '../util/secrets.js';
 
 export interface BastionLease {
   transport: Ssh2Transport;
@@ -65,9 +66,12 @@ export class Ssh2Transport implements Transport {
   private lease?: BastionLease;
 
   private readonly onRunAbort = (): void => void this.close();
+  /** Password, key passphrase and become password of this connection (and its bastions). */
+  readonly secrets: SecretValues;
 
   constructor(spec: ConnectionSpec, opts: Ssh2TransportOptions) {
     this.spec = spec;
+    this.secrets = new SecretValues(connectionSecrets(spec));
     this.opts = opts;
     opts.abortSignal?.addEventListener('abort', this.onRunAbort, { once: true });
   }
@@ -86,8 +90,9 @@ export class Ssh2Transport implements Transport {
     return this.connecting;
   }
 
+  /** Every error this transport raises names the host and never carries a secret of its connection. */
   private err(code: ConstructorParameters<typeof FleetmendError>[0], message: string, cause?: unknown): FleetmendError {
-    return new FleetmendError(code, message, { host: this.spec.name, ...(cause !== undefined ? { cause } : {}) });
+    return new FleetmendError(code, this.secrets.mask(message), { host: this.spec.name, ...(cause !== undefined ? { cause } : {}) });
   }
 
   private get where(): string {
@@ -222,6 +227,7 @@ export class Ssh2Transport implements Transport {
     if (this.dead || this.closing) throw this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${this.deathReason}`);
     const become = opts.become === undefined ? this.spec.become : { ...this.spec.become, enabled: opts.become };
     const wrap = buildBecomeCommand(command, this.spec.user, become);
+    const dialog = wrap.markers ? new BecomeDialog(wrap.markers) : undefined;
     const timeoutMs = opts.timeoutMs ?? this.spec.commandTimeoutMs;
     const out = new CappedOutput(opts.maxOutputBytes ?? this.spec.maxOutputBytes);
     const started = Date.now();
@@ -239,55 +245,84 @@ export class Ssh2Transport implements Transport {
         if (e) {
           stopChannel(channel);
           reject(e);
-        } else resolve(r!);
+        } else resolve(this.masked(r!));
+      };
+      const result = (): ExecResult => {
+        const r: ExecResult = { command, stdout: out.stdout(), stderr: out.stderr(), code: exitCode ?? null, durationMs: Date.now() - started, truncated: out.truncated, bytes: out.bytes };
+        if (exitSignal) r.signal = exitSignal;
+        return r;
       };
       const timer = setTimeout(() => finish(this.err('E_CMD_TIMEOUT', `command timed out after ${timeoutMs} ms on ${this.spec.name}: ${shown}`)), timeoutMs);
       const onAbort = (): void => finish(this.err('E_INTERRUPTED', `command interrupted on ${this.spec.name}: ${shown}`));
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const becomeError = (reason: string): FleetmendError =>
-        new FleetmendError('E_BECOME', `become (sudo${this.spec.become.user ? ` -u ${this.spec.become.user}` : ''}) failed on ${this.spec.name}: ${reason}`, { host: this.spec.name });
+        this.err('E_BECOME', `become (sudo${this.spec.become.user ? ` -u ${this.spec.become.user}` : ''}) failed on ${this.spec.name}: ${reason}`);
+      // Past the cap the command is stopped, not drained: reading tens of MB only to drop them
+      // costs the runner memory and CPU (issue 17.7). Killing it and closing the channel stops
+      // the sender within one SSH window; what was kept is the result, marked truncated.
+      const keep = (stream: ClientChannel, which: 'stdout' | 'stderr', chunk: Buffer): void => {
+        if (settled) return;
+        if (!out.push(which, chunk)) return;
+        finish(undefined, result());
+        stopChannel(stream);
+      };
       try {
         client.exec(wrap.command, (err, stream) => {
           if (err) return finish(this.dead ? this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${this.deathReason}`, err) : this.err('E_CONNECT', `cannot open a channel on ${this.where}: ${err.message}`, err));
           channel = stream;
           if (settled) return stopChannel(stream);
+          // stdin always ends, so a sudo that asks again reads EOF instead of waiting forever
+          const sendStdin = (): void => {
+            if (opts.stdin !== undefined) stream.write(opts.stdin);
+            stream.end();
+          };
           stream.on('data', (c: Buffer) => {
-            out.push('stdout', c);
             opts.onStdout?.(c);
+            keep(stream, 'stdout', c);
           });
           stream.stderr.on('data', (c: Buffer) => {
-            out.push('stderr', c);
-            if (wrap.stdinPrefix !== '' && isSudoRetryPrompt(out.stderrHead())) finish(becomeError('sudo rejected the become password'));
+            if (!dialog) return keep(stream, 'stderr', c);
+            const { out: text, actions } = dialog.feed(c);
+            if (text.length) keep(stream, 'stderr', text);
+            for (const a of actions) {
+              if (a.kind === 'send-password') stream.write(`${wrap.markers!.password}\n`);
+              else if (a.kind === 'ready') sendStdin();
+              else finish(becomeError(a.reason));
+            }
           });
           stream.on('exit', (code: number | null, signal?: string) => {
             exitCode = code;
             if (signal) exitSignal = signal;
           });
           stream.on('close', () => {
+            const rest = dialog?.flush();
+            if (rest?.length) out.push('stderr', rest);
             // the connection's own close event comes first when it dropped: look after it
             setImmediate(() => {
               if (exitCode === undefined && this.dead) return finish(this.err('E_DISCONNECTED', `connection to ${this.where} lost during command: ${shown}`));
-              const stderr = out.stderr();
               if (wrap.wrapped && exitCode !== 0) {
                 const reason = detectSudoFailure(out.stderrHead());
                 if (reason) return finish(becomeError(reason));
               }
-              const r: ExecResult = { command, stdout: out.stdout(), stderr, code: exitCode ?? null, durationMs: Date.now() - started, truncated: out.truncated, bytes: out.bytes };
-              if (exitSignal) r.signal = exitSignal;
-              finish(undefined, r);
+              finish(undefined, result());
             });
           });
-          // stdin always ends, so a sudo that asks again reads EOF instead of waiting forever
-          if (wrap.stdinPrefix !== '') stream.write(wrap.stdinPrefix);
-          if (opts.stdin !== undefined) stream.write(opts.stdin);
-          stream.end();
+          // With a become password nothing is written before sudo has prompted or let the
+          // command run (BecomeDialog): the password must never become the command's input.
+          if (!dialog) sendStdin();
         });
       } catch (e) {
         this.markDead((e as Error).message);
         finish(this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${(e as Error).message}`, e));
       }
     });
+  }
+
+  /** The connection's secrets, masked out of a command's output (see util/secrets.ts). */
+  private masked(r: ExecResult): ExecResult {
+    if (this.secrets.size === 0) return r;
+    return { ...r, command: this.secrets.mask(r.command), stdout: this.secrets.mask(r.stdout), stderr: this.secrets.mask(r.stderr) };
   }
 
   close(): Promise<void> {
@@ -332,6 +367,12 @@ export function briefCommand(command: string, max = 120): string {
   const first = (lines[0] ?? '').trim();
   const more = lines.length > 1 ? ` … (+${lines.length - 1} lines)` : '';
   return (first.length > max ? `${first.slice(0, max)}…` : first) + more;
+}
+
+/** The secret values a connection spec holds, its bastions' included. */
+export function connectionSecrets(spec: ConnectionSpec): string[] {
+  const own = [spec.auth.password, spec.auth.passphrase, spec.become.password].filter((v): v is string => v !== undefined);
+  return spec.jump ? [...own, ...connectionSecrets(spec.jump)] : own;
 }
 
 /** Ask the remote to kill the command, then close the channel; the connection stays usable. */

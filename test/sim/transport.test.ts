@@ -52,6 +52,7 @@ interface TestServer {
   /** signals/closes the server saw on "hang" channels */
   events: string[];
   connections: number;
+  floodLeft: number[];
 }
 
 function pubMatches(ctx: ssh2.PublicKeyAuthContext, allowed: ParsedKey[]): boolean {
@@ -61,26 +62,38 @@ function pubMatches(ctx: ssh2.PublicKeyAuthContext, allowed: ParsedKey[]): boole
   return k.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true;
 }
 
-/** Fake sudo: `sudo -S -p '' [-u U] -- sh -c CMD` reads a password line, `sudo -n` refuses. */
+/**
+ * Fake sudo: `sudo -S -p PROMPT [-u U] -- sh -c CMD` writes PROMPT to stderr and reads a password
+ * line (again after "Sorry, try again." when wrong, as sudo does); `sudo -n` refuses.
+ */
 function handleSudo(command: string, ch: ServerChannel, runInner: (inner: string) => void): boolean {
-  const m = /^sudo (-n|-S -p '')(?: -u '[^']*')? -- sh -c (.*)$/s.exec(command);
+  const m = /^sudo (-n|-S -p ('[^']*'))(?: -u '[^']*')? -- sh -c (.*)$/s.exec(command);
   if (!m) return false;
-  const inner = spawnSync('sh', ['-c', `printf %s ${m[2]}`]).stdout.toString();
+  const unquote = (q: string): string => spawnSync('sh', ['-c', `printf %s ${q}`]).stdout.toString();
+  const inner = unquote(m[3]!);
   if (m[1] === '-n') {
     ch.stderr.write('sudo: a password is required\n');
     ch.exit(1);
     ch.end();
     return true;
   }
+  const prompt = unquote(m[2]!);
   let buf = '';
   const onData = (d: Buffer): void => {
     buf += d.toString();
     const nl = buf.indexOf('\n');
     if (nl < 0) return;
-    ch.removeListener('data', onData);
-    if (buf.slice(0, nl) === SUDO_PASSWORD) runInner(inner);
-    else ch.stderr.write('Sorry, try again.\n'); // and, like sudo, wait for another line
+    const line = buf.slice(0, nl);
+    buf = buf.slice(nl + 1);
+    if (line === SUDO_PASSWORD) {
+      ch.removeListener('data', onData);
+      // what followed the password line is the command's stdin
+      if (buf) ch.unshift(Buffer.from(buf));
+      return runInner(inner);
+    }
+    ch.stderr.write(`Sorry, try again.\n${prompt}`);
   };
+  ch.stderr.write(prompt);
   ch.on('data', onData);
   return true;
 }
@@ -123,6 +136,9 @@ function handleExec(command: string, ch: ServerChannel, conn: Connection, srv: T
       }
       done(0);
     };
+    // how much the flood had left to send when the client closed the channel
+    ch.once('close', () => srv.floodLeft.push(left));
+    ch.resume(); // stdin is unused: let its end through, so 'close' is emitted
     return pump();
   }
   // anything else: a real shell, stdin piped through
@@ -134,7 +150,7 @@ function handleExec(command: string, ch: ServerChannel, conn: Connection, srv: T
 }
 
 function startServer(opts: { hostKey: string; users: ParsedKey[]; password?: string; allowForward?: boolean; authDelayMs?: number }): Promise<TestServer> {
-  const srv: TestServer = { port: 0, stop: async () => undefined, events: [], connections: 0 };
+  const srv: TestServer = { port: 0, stop: async () => undefined, events: [], connections: 0, floodLeft: [] };
   // ssh2's Server drops "signal" requests once exec started, so the test watches its debug log
   const debug = (line: string): void => {
     if (/CHANNEL_REQUEST.*signal/.test(line)) srv.events.push('signal-request');
@@ -289,13 +305,19 @@ describe('Ssh2Transport exec', () => {
     expect(target.events).toContain('closed');
   });
 
-  it('caps output of tens of MB but counts every byte', async () => {
+  it('stops a command at the output cap instead of draining tens of MB, and the connection stays usable', async () => {
     const total = 30 * 1024 * 1024;
-    const r = await t.exec(`flood ${total}`, { maxOutputBytes: 64 * 1024 });
+    const cap = 64 * 1024;
+    const r = await t.exec(`flood ${total}`, { maxOutputBytes: cap });
     expect(r.truncated).toBe(true);
-    expect(r.bytes).toBe(total);
-    expect(r.stdout.length).toBe(64 * 1024);
-    expect(r.code).toBe(0);
+    expect(r.stdout.length).toBe(cap);
+    // what arrived past the cap is at most what the SSH window let through (ssh2: 2 MiB)
+    expect(r.bytes).toBeGreaterThan(cap);
+    expect(r.bytes).toBeLessThan(cap + 4 * 1024 * 1024);
+    expect(r.code).toBeNull();
+    expect((await t.exec('echo after')).stdout).toBe('after\n');
+    await new Promise((res) => setTimeout(res, 200));
+    expect(target.floodLeft.at(-1)).toBeGreaterThan(total / 2);
   }, 30000);
 
   it('decodes invalid UTF-8 with replacement characters', async () => {
@@ -499,6 +521,24 @@ describe('become through the fake sudo', () => {
     const r = await t.exec(`echo "it's" "$((1+2))"; cat`, { stdin: 'payload' });
     expect(r.stdout).toBe("it's 3\npayload");
     expect(r.command).not.toContain(SUDO_PASSWORD);
+  });
+
+  it("answers sudo's prompt; neither the prompt nor the success line reaches stderr", async () => {
+    const t = track(new Ssh2Transport(spec(target.port, { knownHostsFile: knownFile, become: { enabled: true, password: SUDO_PASSWORD } }), { knownHosts: kh }));
+    const r = await t.exec('echo to-err >&2; echo to-out');
+    expect(r).toMatchObject({ code: 0, stdout: 'to-out\n', stderr: 'to-err\n' });
+  });
+
+  it("masks the connection's secrets in output, the command shown and errors", async () => {
+    const t = track(new Ssh2Transport(spec(target.port, { knownHostsFile: knownFile, become: { enabled: true, password: SUDO_PASSWORD } }), { knownHosts: kh }));
+    const r = await t.exec(`echo "pw=${SUDO_PASSWORD}" >&2; printf %.7s '${SUDO_PASSWORD}'`);
+    expect(r.stderr).toBe('pw=********\n');
+    // a cut-off start of the secret at the end of the output is masked too
+    expect(r.stdout).toBe('********');
+    expect(r.command).not.toContain(SUDO_PASSWORD);
+    const e = await expectCode(t.exec(`sleep 5 # ${SUDO_PASSWORD}`, { timeoutMs: 300 }), 'E_CMD_TIMEOUT');
+    expect(e.message).not.toContain(SUDO_PASSWORD);
+    expect(e.message).toContain('sleep 5 # ********');
   });
 
   it('a wrong password → E_BECOME quickly (sudo would prompt again)', async () => {

@@ -2,9 +2,15 @@
  * become through the host's real sudo: without a password (NOPASSWD), with the password fed on
  * stdin, and the failures (wrong/missing password, not in sudoers) as clean E_BECOME, in bounded
  * time, never echoing the password. The harness's sudoers file is removed by fleet.stop().
+ * Issue 16.1: the password goes to sudo only when sudo prompts (NOPASSWD with a password set
+ * must not hand it to the command), checked through the CLI as an operator runs a playbook.
  */
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSshdFleet, type FleetHost, type SshdFleet } from '../helpers/sshd-fleet.js';
+import { runCli } from '../helpers/cli.js';
 import { captureLogger, expectFailure, factory, skipReason, specFor } from './util.js';
 
 describe.skipIf(skipReason !== null)('become (sudo) on real hosts', () => {
@@ -50,6 +56,20 @@ describe.skipIf(skipReason !== null)('become (sudo) on real hosts', () => {
       await fleet.setSudo('nopasswd');
     });
 
+    it('answers sudo\'s own prompt: correct password runs the command, stdin reaches it, no marker shown', async () => {
+      const log = captureLogger();
+      const t = await factory(log).connect(specFor(fleet, h, { become: { enabled: true, password: fleet.password! } }));
+      try {
+        const r = await t.exec('id -u; echo to-err >&2; cat', { stdin: 'payload\n' });
+        expect(r).toMatchObject({ code: 0, stdout: '0\npayload\n', stderr: 'to-err\n' });
+        // timestamp_timeout = 0 in the harness: a second command is asked again, and answered
+        expect((await t.exec('id -un')).stdout).toBe('root\n');
+      } finally {
+        await t.close();
+      }
+      expect(log.lines.join('\n')).not.toContain(fleet.password!);
+    });
+
     it('feeds the password on stdin, and neither output nor logs contain it', async () => {
       const log = captureLogger();
       const r = await execAs({ enabled: true, password: fleet.password! }, 'id -u; cat', log);
@@ -83,6 +103,47 @@ describe.skipIf(skipReason !== null)('become (sudo) on real hosts', () => {
         expect(plain.stdout).toBe(`${fleet.userName}\n`);
       } finally {
         await t.close();
+      }
+    });
+  });
+
+  describe('NOPASSWD sudo with a become password set (issue 16.1)', () => {
+    const RULES = '/etc/audit/rules.d/zz-fleetmend.rules';
+    let out: { code: number; stdout: string; stderr: string };
+    let inv: string;
+
+    beforeAll(async () => {
+      const data = parse(await readFile(fleet.inventoryPath, 'utf8')) as { all: { children: Record<string, { hosts: Record<string, Record<string, unknown>> }> } };
+      for (const group of Object.values(data.all.children)) for (const vars of Object.values(group.hosts)) vars.ansible_become_password = fleet.password;
+      inv = join(fleet.dir, 'inventory-become-password.yml');
+      await writeFile(inv, stringify(data));
+      const pb = join(fleet.dir, 'become-stdin.yml');
+      await writeFile(pb, stringify([{
+        name: 'stdin under sudo', hosts: 'all', become: true, tasks: [
+          { name: 'reads stdin', shell: 'head -c 40 || true' },
+          { name: 'persist backlog', auditctl: { backlog_limit: 12288, persist: true } },
+        ],
+      }]));
+      out = await runCli(['run', pb, '-i', inv, '--known-hosts', fleet.knownHostsPath, '--no-store', '--json', '-q', '--command-timeout', '20'], { ...process.env, FLEETMEND_KEY_PASSPHRASE: '' });
+    });
+
+    it('a become task reading stdin reads nothing: the password was never its input', () => {
+      expect(out.code, out.stderr + out.stdout.slice(0, 2000)).toBe(0);
+      const doc = JSON.parse(out.stdout) as { hosts: { host: string; tasks: { task: string; stdout?: string; status: string }[] }[] };
+      expect(doc.hosts).toHaveLength(fleet.hosts.length);
+      for (const host of doc.hosts) {
+        expect(host.tasks.find((t) => t.task === 'reads stdin')?.stdout, host.host).toBe('');
+        expect(host.tasks.find((t) => t.task === 'persist backlog')?.status, host.host).toBe('changed');
+      }
+      expect(out.stdout + out.stderr).not.toContain(fleet.password!);
+    });
+
+    it("the auditctl module's rules file holds the rules, not the password", async () => {
+      for (const host of fleet.hosts) {
+        const text = (await fleet.readHostFile(host, RULES)) ?? '';
+        expect(text, host.name).toMatch(/^(#[^\n]*\n)*-b 12288\n/);
+        expect(text, host.name).not.toContain(fleet.password!);
+        expect((await fleet.readState(host)).backlogLimit).toBe(12288);
       }
     });
   });

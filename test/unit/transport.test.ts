@@ -1,7 +1,7 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildBecomeCommand, detectSudoFailure, parseSshCommonArgs, shellQuote, splitShellWords } from '../../src/transport/index.js';
+import { BecomeDialog, buildBecomeCommand, connectionSecrets, detectSudoFailure, parseSshCommonArgs, SecretValues, shellQuote, splitShellWords, type BecomeMarkers, type DialogAction } from '../../src/transport/index.js';
 import { CappedOutput } from '../../src/transport/output.js';
 
 describe('shellQuote', () => {
@@ -36,14 +36,26 @@ describe('become command construction', () => {
   it('sudo -n without a password; the command is quoted for sh -c', () => {
     const b = buildBecomeCommand(`echo "$HOME" 'x'`, 'alice', { enabled: true });
     expect(b.command).toBe(`sudo -n -- sh -c 'echo "$HOME" '\\''x'\\'''`);
-    expect(b.stdinPrefix).toBe('');
+    expect(b.markers).toBeUndefined();
   });
 
-  it('sudo -S -p "" with the password on stdin, never on the command line; -u USER', () => {
-    const b = buildBecomeCommand('id', 'alice', { enabled: true, user: 'svc', password: "p'w$(rm -rf /)" });
-    expect(b.command).toBe(`sudo -S -p '' -u 'svc' -- sh -c 'id'`);
-    expect(b.command).not.toContain('p\'w');
-    expect(b.stdinPrefix).toBe("p'w$(rm -rf /)\n");
+  it('with a password: sudo -S with a random prompt and success line, the password never on the command line; -u USER', () => {
+    const b = buildBecomeCommand('id', 'alice', { enabled: true, user: 'svc', password: "p'w$(rm -rf /)" }, 'abc123');
+    expect(b.command).toBe(`sudo -S -p '[fleetmend-sudo-abc123] password: ' -u 'svc' -- sh -c 'echo FLEETMEND-BECOME-OK-abc123 >&2\nid'`);
+    expect(b.command).not.toContain("p'w");
+    expect(b.markers).toEqual({ prompt: '[fleetmend-sudo-abc123] password: ', success: 'FLEETMEND-BECOME-OK-abc123', password: "p'w$(rm -rf /)" });
+    const one = buildBecomeCommand('id', 'alice', { enabled: true, password: 'x' });
+    const two = buildBecomeCommand('id', 'alice', { enabled: true, password: 'x' });
+    expect(one.markers!.prompt).not.toBe(two.markers!.prompt);
+    expect(one.markers!.prompt).toMatch(/^\[fleetmend-sudo-[0-9a-f]{24}\] password: $/);
+  });
+
+  it('the success line goes to stderr, then the original command runs unchanged (a sudo stand-in)', () => {
+    const cmd = `# a comment first\nprintf '%s|' "a b" 'c'"'"'d'; echo err >&2`;
+    const b = buildBecomeCommand(cmd, 'alice', { enabled: true, password: 'pw' }, 'n1');
+    const r = spawnSync('sh', ['-c', b.command.replace(/^sudo -S -p '[^']*' --/, 'env --')], { input: '' });
+    expect(r.stdout.toString()).toBe(execFileSync('sh', ['-c', cmd], { stdio: ['pipe', 'pipe', 'ignore'] }).toString());
+    expect(r.stderr.toString()).toBe('FLEETMEND-BECOME-OK-n1\nerr\n');
   });
 
   it('the wrapped command runs the original under sh -c (executed with a sudo stand-in)', () => {
@@ -61,6 +73,80 @@ describe('become command construction', () => {
   });
 });
 
+describe('BecomeDialog (what sudo says on stderr before the command runs)', () => {
+  const m: BecomeMarkers = { prompt: '[fleetmend-sudo-n1] password: ', success: 'FLEETMEND-BECOME-OK-n1', password: 'pw' };
+  const run = (chunks: string[]) => {
+    const d = new BecomeDialog(m);
+    let out = Buffer.alloc(0);
+    const actions: DialogAction['kind'][] = [];
+    for (const c of chunks) {
+      const r = d.feed(Buffer.from(c, 'utf8'));
+      out = Buffer.concat([out, r.out]);
+      actions.push(...r.actions.map((a) => a.kind));
+    }
+    return { out: Buffer.concat([out, d.flush()]).toString('utf8'), actions, state: d.state };
+  };
+
+  it('no prompt (NOPASSWD, cached timestamp): ready at the success line, no password sent', () => {
+    expect(run(['FLEETMEND-BECOME-OK-n1\nwarn: x\n'])).toEqual({ out: 'warn: x\n', actions: ['ready'], state: 'ready' });
+  });
+
+  it('a prompt: the password once, then ready; neither marker is shown', () => {
+    expect(run(['[fleetmend-sudo-n1] password: ', 'FLEETMEND-BECOME-OK-n1\n'])).toEqual({ out: '', actions: ['send-password', 'ready'], state: 'ready' });
+  });
+
+  it('markers split across chunks, byte by byte, still match; UTF-8 survives', () => {
+    const text = '[fleetmend-sudo-n1] password: FLEETMEND-BECOME-OK-n1\nété\n';
+    const d = new BecomeDialog(m);
+    const kinds: string[] = [];
+    let out = Buffer.alloc(0);
+    for (const b of Buffer.from(text, 'utf8')) {
+      const r = d.feed(Buffer.from([b]));
+      kinds.push(...r.actions.map((a) => a.kind));
+      out = Buffer.concat([out, r.out]);
+    }
+    expect(kinds).toEqual(['send-password', 'ready']);
+    expect(out.toString('utf8')).toBe('été\n');
+  });
+
+  it('a wrong password fails at "Sorry, try again." or at a second prompt, never answering twice', () => {
+    expect(run(['[fleetmend-sudo-n1] password: ', 'Sorry, try again.\n'])).toMatchObject({ actions: ['send-password', 'failed'], state: 'failed' });
+    expect(run(['[fleetmend-sudo-n1] password: ', '[fleetmend-sudo-n1] password: '])).toMatchObject({ actions: ['send-password', 'failed'] });
+    // both prompts in one chunk: nothing was answered yet, and nothing is
+    expect(run(['[fleetmend-sudo-n1] password: Sorry, try again.\n[fleetmend-sudo-n1] password: '])).toMatchObject({ actions: ['failed'] });
+  });
+
+  it("after the success line stderr is the command's: a printed prompt is passed on, not answered", () => {
+    expect(run(['FLEETMEND-BECOME-OK-n1\n', '[fleetmend-sudo-n1] password: '])).toEqual({ out: '[fleetmend-sudo-n1] password: ', actions: ['ready'], state: 'ready' });
+  });
+
+  it('sudo refusing without a prompt passes its message through', () => {
+    expect(run(['sudo: alice is not in the sudoers file.\n'])).toEqual({ out: 'sudo: alice is not in the sudoers file.\n', actions: [], state: 'auth' });
+  });
+});
+
+describe('SecretValues', () => {
+  const s = new SecretValues(['hunter2-pw', undefined, 'abc', 'pass-phrase-long']);
+  it('masks every occurrence, longest first, and leaves values too short to mask safely', () => {
+    expect(s.size).toBe(2);
+    expect(s.mask('a hunter2-pw b hunter2-pw')).toBe('a ******** b ********');
+    expect(s.mask('abc lost 0')).toBe('abc lost 0');
+  });
+  it('masks a trailing start of a secret (output cut mid-secret)', () => {
+    expect(s.mask('head: pass-phr')).toBe('head: ********');
+    expect(s.mask('hunt')).toBe('********');
+    expect(s.mask('hun')).toBe('hun');
+  });
+  it('maskDeep walks objects and arrays', () => {
+    expect(s.maskDeep({ a: ['x hunter2-pw'], b: { c: 'pass-phrase-long\n' }, n: 3 })).toEqual({ a: ['x ********'], b: { c: '********\n' }, n: 3 });
+  });
+  it("a connection's secrets: password, passphrase, become password, its bastion's", () => {
+    const base = { name: 'h', address: 'a', port: 22, user: 'u', connectTimeoutMs: 1, commandTimeoutMs: 1, keepaliveIntervalMs: 1, maxOutputBytes: 1, knownHostsFile: 'k', hostKeyChecking: 'strict' as const };
+    const spec = { ...base, auth: { password: 'p1', passphrase: 'p2' }, become: { enabled: true, password: 'p3' }, jump: { ...base, auth: { password: 'p4' }, become: { enabled: false } } };
+    expect(connectionSecrets(spec)).toEqual(['p1', 'p2', 'p3', 'p4']);
+  });
+});
+
 describe('CappedOutput', () => {
   it('keeps at most cap bytes across stdout+stderr, counts all', () => {
     const o = new CappedOutput(10);
@@ -71,6 +157,13 @@ describe('CappedOutput', () => {
     expect(o.stderr()).toBe('abcd');
     expect(o.bytes).toBe(15);
     expect(o.truncated).toBe(true);
+  });
+
+  it('push says when the cap is reached (the transport stops the command there)', () => {
+    const o = new CappedOutput(4);
+    expect(o.push('stdout', Buffer.from('1234'))).toBe(false);
+    expect(o.push('stderr', Buffer.alloc(0))).toBe(false);
+    expect(o.push('stdout', Buffer.from('5'))).toBe(true);
   });
 
   it('never throws on invalid UTF-8 or a multibyte char split at the cap', () => {

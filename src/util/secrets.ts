@@ -1,0 +1,65 @@
+/**
+ * Known secret values (login password, key passphrase, become password) masked out of text.
+ * Key-name redaction (store/redact.ts) cannot catch a password a host echoed back or a command
+ * printed: the value itself has to be looked for. The transport masks every command's output
+ * and its own errors with the secrets of its connection, so nothing above it (parsers, modules,
+ * events, the store, reports, --json) ever holds them.
+ */
+export const SECRET_MASK = '********';
+
+/**
+ * Shorter values are not masked: masking every "0" or "ab" would garble the output the
+ * diagnosis parses, and a secret that short is not protected by anything anyway.
+ */
+export const MIN_SECRET_LENGTH = 4;
+
+export class SecretValues {
+  private readonly values: string[];
+
+  constructor(values: Iterable<string | undefined>) {
+    const set = new Set<string>();
+    for (const v of values) if (v !== undefined && v.length >= MIN_SECRET_LENGTH) set.add(v);
+    // longest first, so a secret containing another is masked whole
+    this.values = [...set].sort((a, b) => b.length - a.length);
+  }
+
+  get size(): number {
+    return this.values.length;
+  }
+
+  /**
+   * Every occurrence masked; also a trailing start of a secret (at least MIN_SECRET_LENGTH
+   * characters): output cut by the cap, `head -c` or a dropped connection can end mid-secret.
+   */
+  mask(text: string): string {
+    if (this.values.length === 0 || text === '') return text;
+    let out = text;
+    for (const v of this.values) if (out.includes(v)) out = out.split(v).join(SECRET_MASK);
+    for (const v of this.values) {
+      for (let n = v.length - 1; n >= MIN_SECRET_LENGTH; n--) {
+        if (out.endsWith(v.slice(0, n))) {
+          out = out.slice(0, out.length - n) + SECRET_MASK;
+          break;
+        }
+      }
+    }
+    return out;
+  }
+
+  /** A copy of `value` with every string in it masked (objects and arrays walked). */
+  maskDeep<T>(value: T): T {
+    if (this.values.length === 0) return value;
+    return this.walk(value) as T;
+  }
+
+  private walk(v: unknown): unknown {
+    if (typeof v === 'string') return this.mask(v);
+    if (Array.isArray(v)) return v.map((x) => this.walk(x));
+    if (v !== null && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = this.walk(x);
+      return out;
+    }
+    return v;
+  }
+}
