@@ -1,5 +1,6 @@
 import type { HostResult, RunEvent, RunSummary, TaskResult } from '../executor/events.js';
 import { diffLines, sortHosts } from '../report/view.js';
+import { terminalLine } from '../util/terminal.js';
 
 /**
  * Terminal output, a consumer of run events: a live counter on a TTY, one plain line per host
@@ -29,7 +30,7 @@ export class Progress {
         this.done++;
         this.counts[e.result.status] = (this.counts[e.result.status] ?? 0) + 1;
         if (this.out.isTTY) this.draw(false);
-        else this.out.write(`${lineFor(e.result)}\n`);
+        else this.out.write(`${terminalLine(lineFor(e.result))}\n`);
         break;
       case 'task':
         this.task(e.host, e.result);
@@ -47,13 +48,15 @@ export class Progress {
     const failed = t.status === 'failed' || t.status === 'unreachable';
     const diffs = this.showDiff && t.changed ? (t.diff ?? []) : [];
     if (!failed && !diffs.length && !t.warnings?.length) return;
-    const lines = [`${this.out.isTTY ? '\r\x1b[2K' : ''}TASK [${t.task}] ${host}: ${t.status}${t.msg ? ` - ${t.msg}` : ''}`];
+    // host output and names reach these lines: each is made safe for the terminal on its own,
+    // before the progress line's own erase sequence is put in front
+    const lines = [`TASK [${t.task}] ${host}: ${t.status}${t.msg ? ` - ${t.msg}` : ''}`];
     for (const w of t.warnings ?? []) lines.push(`  warning: ${w}`);
     for (const d of diffs) {
       lines.push(`  --- before${d.path ? `: ${d.path}` : ''}`, `  +++ after${d.path ? `: ${d.path}` : ''}`);
       for (const l of diffLines(d.before, d.after)) if (l.sign !== ' ') lines.push(`  ${l.sign}${l.text}`);
     }
-    this.out.write(lines.join('\n') + '\n');
+    this.out.write(`${this.out.isTTY ? '\r\x1b[2K' : ''}${lines.map(terminalLine).join('\n')}\n`);
   }
 
   private draw(final: boolean): void {
@@ -82,7 +85,7 @@ export function summaryTable(results: readonly HostResult[], summary: RunSummary
   const rows = sortHosts(results);
   const header = ['HOST', 'STATUS', 'STATE', 'BACKLOG/LIMIT', 'LOST', 'NOTE'];
   const body = rows.map((r) => [
-    r.host,
+    terminalLine(r.host),
     r.status,
     r.diagnosis?.state ?? '-',
     r.audit ? `${r.audit.backlog}/${r.audit.backlog_limit}` : '-',

@@ -15,6 +15,7 @@ import { DEFAULT_POLICY } from './paths.js';
 import { summaryTable } from './progress.js';
 import { addReportOptions, prepareRenderer, writeRunReports, type ReportOptions } from './reports.js';
 import { newRunId, parsePositiveInt, parseSeconds } from './util.js';
+import { terminalLine } from '../util/terminal.js';
 
 export interface SweepCliOptions extends ConnectionOptions, ReportOptions {
   json?: boolean;
@@ -63,7 +64,7 @@ export interface CliIO {
 export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<number> {
   // Everything that can be wrong with the input fails here, before any host is contacted.
   const { inventory, targets, specs } = await resolveTargets(opts, io.env);
-  for (const w of inventory.warnings) io.stderr.write(`warning: ${w}\n`);
+  for (const w of inventory.warnings) io.stderr.write(`warning: ${terminalLine(w)}\n`);
   const policy: Policy | undefined = opts.policy === false ? undefined : await loadPolicy(opts.policy ?? DEFAULT_POLICY());
   const renderer = await prepareRenderer(opts);
   const run: RunInfo = {
