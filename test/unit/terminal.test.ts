@@ -3,7 +3,10 @@
  * sending them, and a message quoting a 4 KB expression is cut.
  */
 import { describe, expect, it } from 'vitest';
+import { PassThrough } from 'node:stream';
+import { Progress, summaryTable } from '../../src/cli/progress.js';
 import { FleetmendError } from '../../src/errors.js';
+import type { HostResult, TaskResult } from '../../src/executor/events.js';
 import { MAX_MESSAGE, MAX_QUOTED, clipMessage, escapeControls, terminalLine, terminalText } from '../../src/util/terminal.js';
 
 describe('util/terminal', () => {
@@ -44,5 +47,44 @@ describe('util/terminal', () => {
     const line = terminalLine(`bad value '${'\x1b'.repeat(300)}'`);
     expect(line).not.toContain('\x1b');
     expect(line).toContain('\\x1b'.repeat(200));
+  });
+
+  describe('the terminal output of a run (progress lines, failed tasks, diffs, the summary table)', () => {
+    const EVIL = 'evil\x1b]0;owned\x07\x1b[2K\r';
+    const host: HostResult = {
+      host: EVIL, address: '10.0.0.1', port: 22, status: 'unreachable', started_at: '', finished_at: '',
+      error: { code: 'E_AUTH', message: `permission denied (banner: ${EVIL})` },
+    };
+    const task: TaskResult = {
+      play: 'p', task: 'fix', module: 'shell', status: 'failed', changed: true, duration_ms: 1,
+      msg: `non-zero exit: ${EVIL}\nsecond line`, warnings: [`odd ${EVIL}`],
+      diff: [{ before: 'a\n', after: `a\n${EVIL}\n`, path: '/etc/x' }],
+    };
+    const capture = (tty: boolean) => {
+      const out = Object.assign(new PassThrough(), { isTTY: tty });
+      let text = '';
+      out.on('data', (d: Buffer) => (text += d.toString()));
+      return { out, text: () => text };
+    };
+    const raw = /[\x00-\x08\x0b-\x1f\x7f]/;
+
+    it.each([false, true])('isTTY=%s: host data is escaped; only the progress line\'s own erase sequence is sent', (tty) => {
+      const c = capture(tty);
+      const p = new Progress(c.out, false, true);
+      p.listener({ type: 'task', host: EVIL, result: task });
+      p.listener({ type: 'host-done', result: host });
+      const text = c.text();
+      const own = text.replaceAll('\r\x1b[2K', '');
+      expect(own).not.toMatch(raw);
+      expect(text).toContain('evil\\x1b]0;owned\\x07\\x1b[2K\\r');
+      expect(text).toContain('second line'); // the message is kept, on one line
+      if (!tty) expect(text).toContain('permission denied (banner: evil\\x1b]0;owned');
+    });
+
+    it('the summary table escapes host names', () => {
+      const t = summaryTable([host], { hosts: 1, ok: 0, changed: 0, failed: 0, unreachable: 1, skipped: 0, interrupted: 0 });
+      expect(t).not.toMatch(raw);
+      expect(t).toContain('evil\\x1b]0;owned\\x07');
+    });
   });
 });
