@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'E_PLAYBOOK'
   | 'E_EXPR'
   | 'E_LOCKED_RUN'
+  | 'E_UNSAFE_PATH'
+  | 'E_STORE'
   // per host: unreachable
   | 'E_CONNECT'
   | 'E_CONNECT_TIMEOUT'

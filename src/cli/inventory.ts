@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { inventoryToGraph, inventoryToList, loadInventory, selectHosts } from '../inventory/index.js';
 import { FleetmendError } from '../errors.js';
 import type { CliIO } from './sweep.js';
+import { terminalLine } from '../util/terminal.js';
 
 export function inventoryCommand(program: Command, io: CliIO): Command {
   return program
@@ -13,7 +14,7 @@ export function inventoryCommand(program: Command, io: CliIO): Command {
     .option('-l, --limit <pattern>', 'only print the host names this pattern selects')
     .action(async (opts: { inventory: string; list?: boolean; graph?: boolean; limit?: string }) => {
       const inv = await loadInventory(opts.inventory);
-      for (const w of inv.warnings) io.stderr.write(`warning: ${w}\n`);
+      for (const w of inv.warnings) io.stderr.write(`warning: ${terminalLine(w)}\n`);
       if (opts.limit) io.stdout.write(selectHosts(inv, opts.limit).join('\n') + '\n');
       else if (opts.graph) io.stdout.write(inventoryToGraph(inv).replace(/\n?$/, '\n'));
       else if (opts.list) io.stdout.write(JSON.stringify(inventoryToList(inv), null, 4) + '\n');

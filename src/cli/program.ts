@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { FleetmendError } from '../errors.js';
+import { terminalLine, terminalText } from '../util/terminal.js';
 import { systemClock } from '../executor/clock.js';
 import { inventoryCommand } from './inventory.js';
 import { storeCommands } from './store-commands.js';
@@ -49,10 +50,11 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
       return err.exitCode === 0 ? 0 : 1;
     }
     if (err instanceof FleetmendError) {
-      full.stderr.write(`fleetmend: ${err.oneLine()}\n`);
+      // messages quote inventory values and host output: clipped, control characters shown
+      full.stderr.write(`fleetmend: ${terminalLine(err.oneLine())}\n`);
       return 1;
     }
-    full.stderr.write(`fleetmend: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    full.stderr.write(`fleetmend: internal error: ${terminalText(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
     return 1;
   }
 }

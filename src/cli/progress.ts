@@ -5,6 +5,7 @@ import { foldHosts, naturalCompare } from '../report/hostset.js';
 import { diffLines, needsAttention, sortHosts } from '../report/view.js';
 
 type Out = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+import { terminalLine } from '../util/terminal.js';
 
 /**
  * Terminal output, a consumer of run events; writes to stderr so that `--json` keeps stdout a
@@ -76,7 +77,9 @@ export class Progress {
 
   /** A line above the live line (which is redrawn after it). */
   private line(text: string): void {
-    this.out.write(`${this.live ? '\r\x1b[2K' : ''}${text}\n`);
+    // host output and names reach these lines: each is made safe for the terminal on its own,
+    // before the progress line's own erase sequence is put in front
+    this.out.write(`${this.live ? '\r\x1b[2K' : ''}${text.split('\n').map(terminalLine).join('\n')}\n`);
     if (this.live) this.draw(true);
   }
 
@@ -172,7 +175,7 @@ function foldedLines(hosts: readonly HostResult[]): string[] {
       const h = g[0]!;
       const codes = [...new Set((h.diagnosis?.findings ?? []).map((f) => `${f.code} (${f.severity})`))].sort();
       const note = [`${g.length} host${g.length === 1 ? '' : 's'}`, ...(h.error ? [h.error.code] : []), ...codes].join(', ');
-      return [foldHosts(g.map((x) => x.host)), h.status, h.diagnosis?.state ?? '-', note];
+      return [terminalLine(foldHosts(g.map((x) => x.host))), h.status, h.diagnosis?.state ?? '-', note];
     });
   return rows.length ? table(rows) : [];
 }
@@ -188,7 +191,7 @@ export function summaryTable(results: readonly HostResult[], summary: RunSummary
   const rest = opts.verbose ? [] : rows.filter((r) => !needsAttention(r));
   const header = ['HOST', 'STATUS', 'STATE', 'BACKLOG/LIMIT', 'LOST', 'NOTE'];
   const body = listed.map((r) => [
-    r.host,
+    terminalLine(r.host),
     r.status,
     r.diagnosis?.state ?? '-',
     r.audit ? `${r.audit.backlog}/${r.audit.backlog_limit}` : '-',

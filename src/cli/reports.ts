@@ -37,7 +37,8 @@ export function addReportOptions(cmd: Command): Command {
 export async function prepareRenderer(opts: ReportOptions): Promise<Renderer | undefined> {
   if (!opts.output) return undefined;
   // the template engine is loaded only by runs that write reports
-  const { createRenderer } = await import('../report/index.js');
+  const { checkReportDir, createRenderer } = await import('../report/index.js');
+  checkReportDir(opts.output);
   return createRenderer(opts.templateDir ? { templateDir: opts.templateDir } : {});
 }
 

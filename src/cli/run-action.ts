@@ -12,6 +12,7 @@ import { RunSession } from './session.js';
 import type { CliIO } from './sweep.js';
 import { newRunId } from './util.js';
 import { selectHosts as selectPattern } from '../inventory/index.js';
+import { terminalLine, terminalText } from '../util/terminal.js';
 
 export interface RunCliOptions extends ConnectionOptions, ReportOptions {
   check?: boolean;
@@ -48,7 +49,7 @@ export async function runAction(playbookFile: string, opts: RunCliOptions, io: C
   const extraVars = parseExtraVars(opts.extraVars);
   const limit = await expandLimit(opts.limit);
   const { inventory, targets, specs } = await resolveTargets({ ...opts, ...(limit ? { limit } : {}) }, io.env);
-  for (const w of inventory.warnings) io.stderr.write(`warning: ${w}\n`);
+  for (const w of inventory.warnings) io.stderr.write(`warning: ${terminalLine(w)}\n`);
   const renderer = await prepareRenderer(opts);
 
   const run: RunInfo = {
@@ -99,8 +100,8 @@ export async function runAction(playbookFile: string, opts: RunCliOptions, io: C
     if (opts.json) {
       writeJsonDocument(io.stdout, finished, summary, result.hosts, { recap: result.recap, stopped: result.stopped ?? null });
     } else {
-      io.stdout.write(`\nPLAY RECAP ${'*'.repeat(60)}\n${formatRecap(result.recap, { fold: !opts.verbose })}\n`);
-      if (result.stopped) io.stdout.write(`rollout stopped: ${result.stopped.reason}\n`);
+      io.stdout.write(`\nPLAY RECAP ${'*'.repeat(60)}\n${terminalText(formatRecap(result.recap, { fold: !opts.verbose }))}\n`);
+      if (result.stopped) io.stdout.write(`rollout stopped: ${terminalLine(result.stopped.reason)}\n`);
     }
     if (retry) io.stderr.write(`retry file: ${retry} (use --limit @${retry}, or --resume ${run.id})\n`);
     for (const f of written) io.stderr.write(`report: ${f}\n`);

@@ -1,9 +1,10 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunEvent, RunInfo, HostResult, RunSummary } from '../executor/events.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
 import type { RunStore } from '../store/index.js';
-import { defaultStateDir } from '../store/state-dir.js';
+import { defaultStateDir, openStateSubdir } from '../store/state-dir.js';
+import { writeFileReplacing } from '../util/fsafe.js';
+import { terminalLine } from '../util/terminal.js';
 import { TransportFactory } from '../transport/index.js';
 import type { ConnectionSpec, Transport } from '../transport/types.js';
 import { Progress } from './progress.js';
@@ -38,7 +39,7 @@ export class RunSession {
     const stateDir = opts.stateDir ?? defaultStateDir(io.env);
     const releaseLock = acquireInventoryLock(stateDir, opts.inventory, {
       env: io.env,
-      onWarning: (w) => io.stderr.write(`warning: ${w}\n`),
+      onWarning: (w) => io.stderr.write(`warning: ${terminalLine(w)}\n`),
     });
     try {
       const store = opts.store ? (await import('../store/index.js')).openStore(stateDir) : undefined;
@@ -132,10 +133,9 @@ export class RunSession {
   writeRetryFile(stateDir: string | undefined, results: readonly HostResult[]): string | undefined {
     const retry = results.filter((r) => r.status === 'failed' || r.status === 'unreachable' || r.status === 'interrupted');
     if (!retry.length || !this.store) return undefined;
-    const dir = join(stateDir ?? defaultStateDir(this.io.env), 'retry');
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const dir = openStateSubdir(stateDir ?? defaultStateDir(this.io.env), 'retry');
     const file = join(dir, `${this.run.id}.retry`);
-    writeFileSync(file, retry.map((r) => r.host).join('\n') + '\n', { mode: 0o600 });
+    writeFileReplacing(file, retry.map((r) => r.host).join('\n') + '\n');
     return file;
   }
 

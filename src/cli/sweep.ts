@@ -16,6 +16,7 @@ import { summaryTable } from './progress.js';
 import { addReportOptions, prepareRenderer, writeRunReports, type ReportOptions } from './reports.js';
 import { secondsOption } from './options.js';
 import { newRunId, parsePositiveInt } from './util.js';
+import { terminalLine } from '../util/terminal.js';
 
 export interface SweepCliOptions extends ConnectionOptions, ReportOptions {
   json?: boolean;
@@ -68,7 +69,7 @@ export interface CliIO {
 export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<number> {
   // Everything that can be wrong with the input fails here, before any host is contacted.
   const { inventory, targets, specs } = await resolveTargets(opts, io.env);
-  for (const w of inventory.warnings) io.stderr.write(`warning: ${w}\n`);
+  for (const w of inventory.warnings) io.stderr.write(`warning: ${terminalLine(w)}\n`);
   const policy: Policy | undefined = opts.policy === false ? undefined : await loadPolicy(opts.policy ?? DEFAULT_POLICY());
   const renderer = await prepareRenderer(opts);
   const metricsFile = opts.metricsFile ? (await import('../metrics/index.js')).metricsFileWriter(opts.metricsFile, io.stderr) : undefined;

@@ -102,7 +102,7 @@ class IniParser {
       if (eq <= 0) throw this.error(`expected key=value host variable, got '${a}'`, at);
       vars[a.slice(0, eq)] = parseIniValue(a.slice(eq + 1));
     }
-    for (const host of names) this.b.addHost(this.group, host, vars);
+    this.b.addHosts(this.group, names, vars, () => at);
   }
 
   private varLine(t: string, at: SourcePosition): void {

@@ -9,21 +9,56 @@ const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 export class HostEntryError extends Error {}
 
 /**
- * Expand `web[01:20].example.com`, `db[a:c]`, `n[1:10:2]` (several ranges multiply).
- * A begin with a leading zero fixes the width (Ansible: "equal-length begin and end formats").
+ * The most host names one entry (`web[0:99]`, or the product of several ranges) may declare, and
+ * the most distinct hosts one inventory file may hold. A range is counted before it is expanded,
+ * so `web[0:99999999]` is refused at once in bounded memory (README "Inventory").
  */
-export function expandHostRange(name: string): string[] {
-  const open = name.indexOf('[');
-  if (open < 0) return [name];
-  const close = name.indexOf(']', open);
-  if (close < 0) throw new HostEntryError(`unterminated host range in '${name}'`);
-  const head = name.slice(0, open);
-  const tail = name.slice(close + 1);
-  const seq = rangeSequence(name.slice(open + 1, close), name);
-  return seq.flatMap((item) => expandHostRange(head + item + tail));
+export const MAX_HOSTS_PER_PATTERN = 100_000;
+export const MAX_HOSTS_PER_INVENTORY = 100_000;
+
+/** One `[begin:end:step]`: the count is known without listing the names. */
+interface RangeSpec {
+  count: number;
+  item(i: number): string;
 }
 
-function rangeSequence(spec: string, name: string): string[] {
+/**
+ * Expand `web[01:20].example.com`, `db[a:c]`, `n[1:10:2]` (several ranges multiply; the first
+ * varies slowest). A begin with a leading zero fixes the width (Ansible: "equal-length begin and
+ * end formats"). More than `limit` names is an error, found before any name is made.
+ */
+export function expandHostRange(name: string, limit = MAX_HOSTS_PER_PATTERN): string[] {
+  const literals: string[] = [];
+  const ranges: RangeSpec[] = [];
+  let rest = name;
+  for (let open = rest.indexOf('['); open >= 0; open = rest.indexOf('[')) {
+    const close = rest.indexOf(']', open);
+    if (close < 0) throw new HostEntryError(`unterminated host range in '${name}'`);
+    literals.push(rest.slice(0, open));
+    ranges.push(rangeSpec(rest.slice(open + 1, close), name));
+    rest = rest.slice(close + 1);
+  }
+  literals.push(rest);
+  let total = 1;
+  for (const r of ranges) {
+    total *= r.count;
+    if (total > limit) {
+      const product = ranges.map((x) => x.count).reduce((a, b) => a * b, 1);
+      throw new HostEntryError(
+        `host range '${name}' declares ${product.toLocaleString('en-US')} hosts; the limit is ${limit.toLocaleString('en-US')} per entry`,
+      );
+    }
+  }
+  let out = [literals[0] as string];
+  ranges.forEach((r, k) => {
+    const next: string[] = [];
+    for (const prefix of out) for (let i = 0; i < r.count; i++) next.push(prefix + r.item(i) + literals[k + 1]);
+    out = next;
+  });
+  return out;
+}
+
+function rangeSpec(spec: string, name: string): RangeSpec {
   const bounds = spec.split(':');
   if (bounds.length !== 2 && bounds.length !== 3) {
     throw new HostEntryError(`host range '[${spec}]' in '${name}' must be begin:end or begin:end:step`);
@@ -34,7 +69,7 @@ function rangeSequence(spec: string, name: string): string[] {
   if (end === '') throw new HostEntryError(`host range '[${spec}]' in '${name}' must specify an end value`);
   if (!/^[1-9][0-9]*$/.test(stepText)) throw new HostEntryError(`host range '[${spec}]' in '${name}' has an invalid step`);
   const step = Number(stepText);
-  if (/^[a-zA-Z]$/.test(beg) && /^[a-zA-Z]$/.test(end)) return letterSequence(beg, end, step, spec, name);
+  if (/^[a-zA-Z]$/.test(beg) && /^[a-zA-Z]$/.test(end)) return letterSpec(beg, end, step, spec, name);
   if (!/^[0-9]+$/.test(beg) || !/^[0-9]+$/.test(end)) {
     throw new HostEntryError(`host range '[${spec}]' in '${name}' must be numeric or single letters`);
   }
@@ -42,21 +77,22 @@ function rangeSequence(spec: string, name: string): string[] {
   if (padded && beg.length !== end.length) {
     throw new HostEntryError(`host range '[${spec}]' in '${name}' must use equal-length begin and end when zero-padded`);
   }
+  // 2^53 bounds: past it Number() rounds and the count would be wrong (and hostnames that long are not real)
+  if (beg.replace(/^0+/, '').length > 15 || end.replace(/^0+/, '').length > 15) {
+    throw new HostEntryError(`host range '[${spec}]' in '${name}' has a bound above 15 digits`);
+  }
   const from = Number(beg);
   const to = Number(end);
   if (from > to) throw new HostEntryError(`host range '[${spec}]' in '${name}' must have begin <= end`);
-  const out: string[] = [];
-  for (let i = from; i <= to; i += step) out.push(padded ? String(i).padStart(beg.length, '0') : String(i));
-  return out;
+  const fmt = (i: number) => (padded ? String(i).padStart(beg.length, '0') : String(i));
+  return { count: Math.floor((to - from) / step) + 1, item: (i) => fmt(from + i * step) };
 }
 
-function letterSequence(beg: string, end: string, step: number, spec: string, name: string): string[] {
+function letterSpec(beg: string, end: string, step: number, spec: string, name: string): RangeSpec {
   const from = LETTERS.indexOf(beg);
   const to = LETTERS.indexOf(end);
   if (from > to) throw new HostEntryError(`host range '[${spec}]' in '${name}' must have begin <= end`);
-  const out: string[] = [];
-  for (let i = from; i <= to; i += step) out.push(LETTERS[i] as string);
-  return out;
+  return { count: Math.floor((to - from) / step) + 1, item: (i) => LETTERS[from + i * step] as string };
 }
 
 /**

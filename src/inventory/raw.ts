@@ -3,6 +3,7 @@
  * exactly as the file declared them. `resolve.ts` turns it into the public `Inventory`.
  */
 import { FleetmendError, type SourcePosition } from '../errors.js';
+import { MAX_HOSTS_PER_INVENTORY } from './ranges.js';
 
 export interface RawGroup {
   name: string;
@@ -55,6 +56,23 @@ export class RawInventoryBuilder {
       g.hosts.push(host);
     }
     this.inv.hosts.set(host, { ...(this.inv.hosts.get(host) ?? {}), ...vars });
+  }
+
+  /**
+   * The names one entry declared; past MAX_HOSTS_PER_INVENTORY distinct hosts in the file the
+   * entry is refused at its position (checked per host, so memory stays bounded).
+   */
+  addHosts(groupName: string, hosts: readonly string[], vars: Record<string, unknown>, at: () => SourcePosition): void {
+    for (const host of hosts) {
+      this.addHost(groupName, host, vars);
+      if (this.inv.hosts.size > MAX_HOSTS_PER_INVENTORY) {
+        throw new FleetmendError(
+          'E_INVENTORY',
+          `the inventory declares more than ${MAX_HOSTS_PER_INVENTORY.toLocaleString('en-US')} hosts (the limit per inventory file)`,
+          { position: at() },
+        );
+      }
+    }
   }
 
   setGroupVar(groupName: string, key: string, value: unknown, at: SourcePosition): void {

@@ -74,10 +74,11 @@ function readGroup(src: YamlSource, b: RawInventoryBuilder, name: string, spec: 
   for (const [entry, vars] of Object.entries(spec?.hosts ?? {})) {
     // the position is looked up only for an error: the lookup scans the group's keys, and doing
     // it for every host made loading a large group quadratic
-    const { names, port } = expandEntryAt(entry, () => keyPositionOf(src, [...path, 'hosts', entry]));
+    const at = () => keyPositionOf(src, [...path, 'hosts', entry]);
+    const { names, port } = expandEntryAt(entry, at);
     // An explicit ansible_port beats the `host:port` shorthand, as in Ansible.
     const hostVars = port === undefined ? { ...vars } : { ansible_port: port, ...vars };
-    for (const host of names) b.addHost(name, host, hostVars);
+    b.addHosts(name, names, hostVars, at);
   }
 }
 

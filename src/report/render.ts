@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { chmodSync, createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { once } from 'node:events';
 import { join, resolve, sep } from 'node:path';
 import type { Writable } from 'node:stream';
 import { FleetmendError } from '../errors.js';
+import { checkOwnedDir, ensurePrivateDir, openFileReplacing, type ReplacingFile } from '../util/fsafe.js';
 import type { HostHistoryRow, StoredRun } from '../store/index.js';
 import { EXTENSIONS, LAYOUT, createRenderer } from './renderer.js';
 import type { Renderer, ReportFormat } from './renderer.js';
@@ -35,13 +35,16 @@ class ChunkedWriter {
 
 /**
  * Render one report. Header and footer see the fleet view; each host is rendered on its own and
- * written as it is produced. A Writable is left open (it may be stdout); a path is created 0600.
+ * written as it is produced. A Writable is left open (it may be stdout); a path is replaced by a
+ * new 0600 file (util/fsafe: a planted symlink there is replaced, its target never touched), and
+ * only once the whole report is written.
  */
 export async function renderReport(renderer: Renderer, data: ReportData, format: ReportFormat, out: Writable | string): Promise<void> {
   const hosts = prepareHosts(data);
   const fleet = { ...fleetView(data, hosts), script_hash: renderer.scriptHash };
-  const stream = typeof out === 'string' ? openPrivate(out) : out;
-  const writer = new ChunkedWriter(stream);
+  const file: ReplacingFile | undefined = typeof out === 'string' ? openFileReplacing(out) : undefined;
+  const writer = new ChunkedWriter(file ? file.stream : (out as Writable));
+  let ok = false;
   try {
     for (const { part, each } of LAYOUT[format]) {
       const name = `${format}.${part}`;
@@ -57,24 +60,11 @@ export async function renderReport(renderer: Renderer, data: ReportData, format:
       }
     }
     await writer.flush();
+    ok = true;
   } finally {
-    if (typeof out === 'string') {
-      stream.end();
-      await once(stream, 'close');
-    }
+    if (file && ok) await file.commit();
+    else file?.discard();
   }
-}
-
-function openPrivate(path: string): Writable {
-  const s = createWriteStream(path, { mode: 0o600 });
-  // A pre-existing file keeps its mode on open: reports hold host details, so tighten it.
-  if (existsSync(path)) chmodSync(path, 0o600);
-  return s;
-}
-
-function mkdirPrivate(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
 }
 
 /**
@@ -109,6 +99,14 @@ export interface WriteReportsOptions {
   generated_at?: string;
 }
 
+/**
+ * Refuse an output directory another user controls before any host is contacted (it need not
+ * exist yet: it is created, 0700, when the reports are written).
+ */
+export function checkReportDir(outDir: string): void {
+  checkOwnedDir(outDir, 'report directory', { rootOwnedOk: true });
+}
+
 /** Write `outDir/<run-id>/report.<ext>` (and per-host files); returns the paths written. */
 export async function writeReports(opts: WriteReportsOptions): Promise<string[]> {
   const renderer = opts.renderer ?? createRenderer(opts.templateDir !== undefined ? { templateDir: opts.templateDir } : {});
@@ -117,8 +115,10 @@ export async function writeReports(opts: WriteReportsOptions): Promise<string[]>
     ...(opts.generated_at ? { generated_at: opts.generated_at } : {}),
   };
   const runDir = inside(opts.outDir, safeFileName(opts.runStored.run.id));
-  mkdirPrivate(opts.outDir);
-  mkdirPrivate(runDir);
+  // -o may name a shared directory (root's /tmp, a team's /srv/reports); the run directory
+  // inside it, where the files go, must be our own
+  ensurePrivateDir(opts.outDir, 'report directory', { rootOwnedOk: true });
+  ensurePrivateDir(runDir, 'run report directory');
   const written: string[] = [];
   for (const format of opts.formats) {
     const file = join(runDir, `report.${EXTENSIONS[format]}`);
@@ -127,7 +127,7 @@ export async function writeReports(opts: WriteReportsOptions): Promise<string[]>
   }
   if (opts.perHost) {
     const hostsDir = join(runDir, 'hosts');
-    mkdirPrivate(hostsDir);
+    ensurePrivateDir(hostsDir, 'per-host report directory');
     for (const h of opts.runStored.hosts) {
       const { summary: _fleetSummary, ...rest } = data;
       const single: ReportData = { ...rest, hosts: [h], pending: [] };

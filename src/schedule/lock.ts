@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FleetmendError } from '../errors.js';
+import { openStateSubdir } from '../store/state-dir.js';
 
 /**
  * Inventory locks: one file per (kind, inventory) in `<state-dir>/locks/`, named by a hash of the
@@ -53,7 +54,8 @@ export function lockFile(stateDir: string, inventoryPath: string, kind: LockKind
 export function acquireInventoryLock(stateDir: string, inventoryPath: string, opts: LockOptions = {}): () => void {
   const kind = opts.kind ?? 'run';
   const path = lockFile(stateDir, inventoryPath, kind);
-  mkdirSync(join(stateDir, 'locks'), { recursive: true, mode: 0o700 });
+  // the lock files are made with O_EXCL and link(2), which follow no link; the directory is checked
+  openStateSubdir(stateDir, 'locks');
   const pid = opts.pid ?? process.pid;
   const token = opts.env?.[LOCK_TOKEN_ENV];
   const me: LockHolder = {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Cron } from 'croner';
 import { FleetmendError } from '../errors.js';
+import { terminalLine } from '../util/terminal.js';
 import type { Clock } from '../executor/clock.js';
 import type { RunInfo, RunSummary } from '../executor/events.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
@@ -69,7 +70,7 @@ export interface ScheduleOutcome {
 export async function runScheduler(cfg: ScheduleConfig, io: SchedulerIO): Promise<ScheduleOutcome> {
   const cmd = prepareCommand(cfg.command, cfg.stateDir);
   validateSchedule(cfg);
-  const log = (line: string) => io.stderr.write(`${new Date(io.clock.now()).toISOString()} schedule: ${line}\n`);
+  const log = (line: string) => io.stderr.write(`${new Date(io.clock.now()).toISOString()} schedule: ${terminalLine(line)}\n`);
   const releaseScheduler = acquireInventoryLock(cfg.stateDir, cmd.inventory, { kind: 'scheduler', onWarning: log });
   try {
     return await new Loop(cfg, cmd, io, log).run();

@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { ensurePrivateDir } from '../util/fsafe.js';
 
 /** `$XDG_STATE_HOME/fleetmend`, else `~/.local/state/fleetmend` (cheap to import: no SQLite). */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -9,3 +10,20 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env['HOME'] || homedir(), '.local', 'state', 'fleetmend');
 }
 
+
+/**
+ * The state directory, created 0700 if absent. It must be the user's own (a symlink to it too):
+ * the store, the locks and the retry files are created in it by path (README "Security").
+ */
+export function openStateDir(dir: string): string {
+  ensurePrivateDir(dir, 'state directory');
+  return dir;
+}
+
+/** A subdirectory of the state directory (locks/, retry/), held to the same rule. */
+export function openStateSubdir(stateDir: string, name: string): string {
+  openStateDir(stateDir);
+  const dir = join(stateDir, name);
+  ensurePrivateDir(dir, 'state directory');
+  return dir;
+}

@@ -1,4 +1,3 @@
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { FleetmendError } from '../errors.js';
@@ -6,9 +5,10 @@ import type { HostResult, RunInfo, RunMode, RunSummary, TaskResult } from '../ex
 import type { HostState } from '../diagnosis/types.js';
 import { redact } from './redact.js';
 import { migrate } from './schema.js';
-import { defaultStateDir } from './state-dir.js';
+import { ensurePrivateFile } from '../util/fsafe.js';
+import { defaultStateDir, openStateDir } from './state-dir.js';
 
-export { defaultStateDir };
+export { defaultStateDir, openStateDir };
 
 export type RunStatus = 'running' | 'finished' | 'interrupted';
 
@@ -77,33 +77,38 @@ export const DB_FILE = 'fleetmend.db';
 /** Hosts in these states need no retry on --resume; skipped/interrupted/pending hosts do. */
 const FINAL_STATUSES = ['ok', 'changed', 'failed', 'unreachable'] as const;
 
-/** `$XDG_STATE_HOME/fleetmend`, else `~/.local/state/fleetmend` (XDG base directory spec). */
-/** Open (creating and migrating as needed) the run store in `stateDir`. */
+/**
+ * SQLite's own files beside the database. SQLite opens them by path, following links, and gives
+ * them the database file's mode: so a planted link among them is refused before SQLite starts.
+ */
+const SIDE_FILES = ['-wal', '-shm', '-journal'] as const;
+
+/**
+ * Open (creating and migrating as needed) the run store in `stateDir`. The state holds
+ * inventories and host findings: owner-only (dir 0700, file 0600). SQLite opens the database by
+ * path, so what is at that path is checked (or created exclusively, 0600) first; in a directory
+ * of our own nobody else can swap it afterwards.
+ */
 export function openStore(stateDir: string): RunStore {
+  openStateDir(stateDir);
   const path = join(stateDir, DB_FILE);
-  ensurePrivateFile(stateDir, path);
-  const db = new Database(path);
+  ensurePrivateFile(path, 'run store');
+  for (const side of SIDE_FILES) ensurePrivateFile(path + side, 'run store file', { create: false });
+  let db: Database.Database | undefined;
   try {
+    db = new Database(path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     db.pragma('busy_timeout = 5000');
     migrate(db);
   } catch (err) {
-    db.close();
-    throw err;
+    db?.close();
+    if (err instanceof FleetmendError) throw err;
+    const why = err instanceof Error ? err.message : String(err);
+    throw new FleetmendError('E_STORE', `cannot open the run store ${path}: ${why}`, { position: { file: path }, cause: err });
   }
   return new SqliteRunStore(db, path);
-}
-
-/** The state holds inventories and host findings: owner-only (dir 0700, file 0600). */
-function ensurePrivateFile(dir: string, file: string): void {
-  if (!existsSync(dir)) {
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    chmodSync(dir, 0o700); // the umask may have narrowed it; never widen a directory we did not create
-  }
-  closeSync(openSync(file, 'a', 0o600));
-  chmodSync(file, 0o600);
 }
 
 const json = (v: unknown): string => JSON.stringify(redact(v));

@@ -3,7 +3,7 @@
  * mapped back to file:line:column (STYLE: "yaml with positions, then a schema").
  */
 import { readFile } from 'node:fs/promises';
-import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
+import { isNode, LineCounter, parseDocument, visit, type Alias, type Document } from 'yaml';
 import type { ZodError } from 'zod';
 import { FleetmendError, type ErrorCode, type SourcePosition } from '../errors.js';
 
@@ -26,7 +26,45 @@ export function parseYaml(file: string, text: string): YamlSource {
       position: { file, line: pos.line, column: pos.col },
     });
   }
-  return { file, doc, lineCounter, value: doc.toJS({ maxAliasCount: 100 }) };
+  return { file, doc, lineCounter, value: toValue(file, doc, lineCounter) };
+}
+
+/** Alias uses a document may expand to (the yaml library's count); a "billion laughs" is far past it. */
+const MAX_ALIAS_COUNT = 100;
+
+/**
+ * The document's value. Alias errors surface only here (the library throws a bare
+ * ReferenceError: an alias bomb, an alias before its anchor); they become E_YAML at the alias
+ * being resolved, which each alias node reports on its way out.
+ */
+function toValue(file: string, doc: Document, lineCounter: LineCounter): unknown {
+  let culprit: Alias | undefined;
+  let first: Alias | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      first ??= node;
+      const resolve = node.toJSON.bind(node);
+      node.toJSON = (arg?: unknown, ctx?: unknown) => {
+        try {
+          return (resolve as (a?: unknown, c?: unknown) => unknown)(arg, ctx);
+        } catch (err) {
+          culprit ??= node;
+          throw err;
+        }
+      };
+    },
+  });
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (err) {
+    const at = (culprit ?? first)?.range?.[0];
+    const pos = at !== undefined ? lineCounter.linePos(at) : undefined;
+    const why = err instanceof Error ? err.message : String(err);
+    const message = /Excessive alias count/.test(why)
+      ? `invalid YAML: aliases expand to more than ${MAX_ALIAS_COUNT} nodes (an alias bomb?)`
+      : `invalid YAML: ${why}`;
+    throw new FleetmendError('E_YAML', message, { position: { file, ...(pos ? { line: pos.line, column: pos.col } : {}) } });
+  }
 }
 
 export async function readYamlFile(file: string): Promise<YamlSource> {

@@ -3,12 +3,13 @@
  * with exit 1, a stable code and, for files, file:line:column. A small simulated fleet proves
  * "no host contacted": its servers' accepted-connection counters must not move.
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
-import { runCli } from '../helpers/cli.js';
+import { CLI_BIN, runCli } from '../helpers/cli.js';
 
 const cli = (argv: string[]) => runCli(argv, {});
 
@@ -139,5 +140,63 @@ describe('bad input: exit 1, a position, no host contacted', () => {
     await refused(run(pb, '-e', '[1, 2]'), 'E_USAGE');
     await refused(run(pb, '-e', '=novalue'), 'E_USAGE');
     await refused(run(pb, '-e', '{"bad-name": 1}'), 'E_USAGE');
+  });
+
+  describe('hostile input (issue 16 §4, §5): bounded, positioned, printed safely', () => {
+    it('host ranges past the limit (one range or a product), YAML and INI: E_INVENTORY at file:line', async () => {
+      const yml = file('inv-range.yml', 'all:\n  children:\n    web:\n      hosts:\n        ok1:\n        web[0:99999999]:\n');
+      const r1 = await refused(cli(['sweep', '-i', yml, '--no-store']), 'E_INVENTORY', { file: yml, line: 6 });
+      expect(r1.stderr).toMatch(/declares 100,000,000 hosts; the limit is 100,000 per entry/);
+      const ini = file('inv-range.ini', '[web]\nok1\nrack[0:99]node[0:9999] ansible_user=x\n');
+      const r2 = await refused(cli(['inventory', '-i', ini, '--list']), 'E_INVENTORY');
+      expect(r2.stderr).toContain(`${ini}:3: `);
+      expect(r2.stderr).toMatch(/declares 1,000,000 hosts/);
+    });
+
+    it('`inventory --list` on web[0:99999999] exits 1 at once in a 64 MB heap (the built binary)', async () => {
+      const yml = file('inv-range-bin.yml', 'all:\n  hosts:\n    web[0:99999999]:\n');
+      const t0 = Date.now();
+      const child = spawn(process.execPath, ['--max-old-space-size=64', CLI_BIN, 'inventory', '-i', yml, '--list'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+      clearTimeout(killer);
+      expect(code, stderr).toBe(1);
+      expect(stderr).toContain(`${yml}:3:5: `);
+      expect(stderr).toContain('[E_INVENTORY]');
+      expect(Date.now() - t0).toBeLessThan(10_000);
+    }, 30_000);
+
+    it('a YAML alias bomb in an inventory or a playbook: E_YAML at file:line, not an internal error', async () => {
+      const bomb = (top: string) =>
+        `${top}a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n` +
+        'b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n' +
+        'e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n';
+      const inv = file('inv-bomb.yml', bomb(''));
+      const r1 = await refused(cli(['sweep', '-i', inv, '--no-store']), 'E_YAML', { file: inv, line: 4 });
+      expect(r1.stderr).toMatch(/aliases expand to more than 100 nodes/);
+      const pbBomb = file('pb-bomb.yml', `- name: x\n  hosts: all\n  vars:\n${bomb('').split('\n').map((l) => (l ? `    ${l}` : l)).join('\n')}  tasks: []\n`);
+      await refused(run(pbBomb), 'E_YAML', { file: pbBomb, line: 7 });
+    });
+
+    it('terminal control characters from the inventory are shown escaped in the error, never sent', async () => {
+      // a host named with an OSC "set window title" sequence, a CSI "erase line" and a bidi override
+      const inv = file('inv-ctl.yml', 'all:\n  hosts:\n    "evil\\e]0;owned\\a\\e[2K\\r\\u202Eok":\n      ansible_port: [22]\n');
+      const r = await refused(cli(['sweep', '-i', inv, '--no-store']), 'E_INVENTORY');
+      // (the '[' of the CSI reads as an unterminated host range: that is the error, quoting the name)
+      expect(r.stderr).toContain("'evil\\x1b]0;owned\\x07\\x1b[2K\\r\\u202eok'");
+      expect(r.stderr).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\u202e]/);
+    });
+
+    it('an error quoting a 4 KB task command is cut, keeping file:line and the code', async () => {
+      const big = `echo ${'A'.repeat(4096)} {{ oops`;
+      const pbBig = file('pb-big.yml', `- name: x\n  hosts: all\n  tasks:\n    - name: t\n      command: ${JSON.stringify(big)}\n`);
+      const r = await refused(run(pbBig), 'E_TEMPLATE', { file: pbBig, line: 5 });
+      const line = r.stderr.split('\n').find((l) => l.includes('[E_TEMPLATE]'))!;
+      expect(line.length).toBeLessThan(800);
+      expect(line).toMatch(/A{100}…/);
+      expect(line).toMatch(/more characters/);
+    });
   });
 });

@@ -25,4 +25,31 @@ describe('yaml positions', () => {
       expect((e as FleetmendError).oneLine()).toMatch(/^g\.yml:\d+:\d+: invalid YAML/);
     }
   });
+
+  it('an alias bomb is E_YAML at the alias that crossed the limit, not a ReferenceError', () => {
+    const bomb =
+      'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n' +
+      'c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n';
+    const t0 = performance.now();
+    let e: unknown;
+    try {
+      parseYaml('bomb.yml', bomb);
+    } catch (err) {
+      e = err;
+    }
+    expect(e).toBeInstanceOf(FleetmendError);
+    expect((e as FleetmendError).oneLine()).toBe('bomb.yml:4:8: invalid YAML: aliases expand to more than 100 nodes (an alias bomb?) [E_YAML]');
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+  it('an alias before its anchor is E_YAML at the alias; ordinary aliases still work', () => {
+    let e: unknown;
+    try {
+      parseYaml('u.yml', 'a: 1\nb: *x\nc: &x 1\n');
+    } catch (err) {
+      e = err;
+    }
+    expect(e).toBeInstanceOf(FleetmendError);
+    expect((e as FleetmendError).oneLine()).toMatch(/^u\.yml:2:4: invalid YAML: Unresolved alias .*: x \[E_YAML\]$/);
+    expect(parseYaml('ok.yml', 'base: &b {port: 22}\nweb: *b\n').value).toEqual({ base: { port: 22 }, web: { port: 22 } });
+  });
 });

@@ -1,0 +1,58 @@
+/**
+ * Text bound for a terminal (errors, progress lines, the summary table, scheduler logs). Host
+ * names, inventory values and host output reach these lines, and a terminal obeys what it is
+ * sent: `ESC ] 0 ; title BEL` retitles the window, `ESC [ 2 K` and `CR` erase what was printed,
+ * and a newline forges a line of its own. So control characters are shown, not sent, and a
+ * message quoting a huge expression is cut (README "Security").
+ */
+
+/**
+ * C0 controls (tab and, where allowed, newline aside), DEL, C1 controls (U+0080-009F: a
+ * terminal may read U+009B as CSI), and the Unicode bidi controls that reorder what is shown.
+ */
+const UNSAFE = /[\u0000-\u0008\u000A-\u001F\u007F-\u009F\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+const UNSAFE_KEEP_NL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+
+/** `\x1b` for ESC, `\n` for a newline, `\u202e` for a bidi override: visible, and unambiguous enough. */
+function visible(c: string): string {
+  if (c === '\n') return '\\n';
+  if (c === '\r') return '\\r';
+  const n = c.codePointAt(0) as number;
+  return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
+}
+
+export function escapeControls(s: string, opts: { keepNewlines?: boolean } = {}): string {
+  return s.replace(opts.keepNewlines ? UNSAFE_KEEP_NL : UNSAFE, visible);
+}
+
+/** A quoted value inside a message is shown up to this many characters. */
+export const MAX_QUOTED = 200;
+/** A whole message is shown up to this many characters. */
+export const MAX_MESSAGE = 2000;
+
+/** `"..."` as JSON.stringify writes it, or `'...'` on one line: how messages quote values. */
+const QUOTED = /"(?:[^"\\]|\\.)*"|'[^'\n]*'/g;
+
+function cut(s: string, max: number): string {
+  return s.length <= max ? s : `${s.slice(0, max)}… (${(s.length - max).toLocaleString('en-US')} more characters)`;
+}
+
+/** Shorten each quoted value past MAX_QUOTED, then the whole text past MAX_MESSAGE. */
+export function clipMessage(s: string): string {
+  const clipped = s.replace(QUOTED, (q) => {
+    if (q.length <= MAX_QUOTED + 2) return q;
+    const mark = q[0] as string;
+    return `${mark}${q.slice(1, MAX_QUOTED + 1)}…${mark} (${(q.length - 2 - MAX_QUOTED).toLocaleString('en-US')} more characters)`;
+  });
+  return cut(clipped, MAX_MESSAGE);
+}
+
+/** A one-line message for the terminal: clipped, then every control character made visible. */
+export function terminalLine(s: string): string {
+  return escapeControls(clipMessage(s));
+}
+
+/** Several lines for the terminal (a table, a diff, a stack): newlines kept, the rest escaped. */
+export function terminalText(s: string): string {
+  return escapeControls(s, { keepNewlines: true });
+}
