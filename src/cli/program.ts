@@ -4,7 +4,8 @@ import { systemClock } from '../executor/clock.js';
 import { inventoryCommand } from './inventory.js';
 import { storeCommands } from './store-commands.js';
 import { simCommand, demoCommand } from './sim.js';
-import { sweepCommand, type CliIO } from './sweep.js';
+import type { CliIO } from './io.js';
+import { sweepCommand } from './sweep.js';
 import { runCommand } from './run.js';
 import { scheduleCommand } from './schedule.js';
 
@@ -37,7 +38,7 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     clock: io.clock ?? systemClock,
     exitCode: 0,
     ...(io.interrupt ? { interrupt: io.interrupt } : {}),
-    ...(io.onRunFinished ? { onRunFinished: io.onRunFinished } : {}),
+    ...(io.subscribers ? { subscribers: io.subscribers } : {}),
   };
   const program = buildProgram(full);
   try {

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
-import { sweepAction, type CliIO, type SweepCliOptions } from './sweep.js';
+import type { CliIO } from './io.js';
+import { sweepAction, type SweepCliOptions } from './sweep.js';
 import type { HostResult } from '../executor/events.js';
 import { DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_MAX_OUTPUT } from './context.js';
 import { DEFAULT_FORMATS } from './reports.js';
@@ -88,9 +89,13 @@ async function demoAction(opts: DemoOptions, io: CliIO): Promise<number> {
     let highlights = '';
     const code = await sweepAction(sweep, {
       ...io,
-      onRunFinished: (run, _summary, store) => {
-        if (store) highlights = findingsDigest(store.getRun(run.id).hosts);
-      },
+      subscribers: [
+        {
+          onFinished: (outcome, store) => {
+            if (store) highlights = findingsDigest(store.getRun(outcome.run.id).hosts);
+          },
+        },
+      ],
     });
     io.stdout.write(highlights);
     io.stdout.write(

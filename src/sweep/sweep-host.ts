@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../executor/clock.js';
 import { isoNow } from '../executor/clock.js';
-import type { HostResult, RunEventListener } from '../executor/events.js';
+import type { HostResult } from '../executor/events.js';
 import type { HostTarget } from '../executor/run-hosts.js';
 import { FleetmendError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
@@ -20,7 +20,6 @@ export interface SweepOptions {
   clock: Clock;
   /** Aborts waits between samples (interrupt). */
   signal?: AbortSignal;
-  onEvent: RunEventListener;
   /** The run's script; its nonce is random per run, so host output cannot forge a section. */
   probe?: FactsProbe;
 }
@@ -47,16 +46,8 @@ export function factsProbe(nonce: string = newNonce()): FactsProbe {
 }
 
 /** Collects one sample in one round trip. */
-export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock, onEvent: RunEventListener): Promise<FactSample> {
+export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock): Promise<FactSample> {
   const res = await t.exec(probe.script, { become: true, label: 'the facts script' });
-  onEvent({
-    type: 'command',
-    host: t.spec.name,
-    command: 'facts',
-    code: res.code,
-    duration_ms: res.durationMs,
-    truncated: res.truncated,
-  });
   const sample = parseSample(splitSections(res.stdout, probe.nonce), clock.now());
   if (res.truncated) {
     sample.parse_errors.push({ section: CAPPED_SECTION, message: cappedMessage(t.spec.maxOutputBytes, res.bytes) });
@@ -76,7 +67,7 @@ export async function sweepHost(host: HostTarget, transport: Transport, opts: Sw
         await opts.clock.sleep(opts.intervalMs, opts.signal);
         if (opts.signal?.aborted) break;
       }
-      samples.push(await collectSample(transport, probe, opts.clock, opts.onEvent));
+      samples.push(await collectSample(transport, probe, opts.clock));
     }
     const facts: HostFacts = { samples };
     const last = samples[samples.length - 1];
