@@ -15,6 +15,8 @@ export type ErrorCode =
   | 'E_PLAYBOOK'
   | 'E_EXPR'
   | 'E_LOCKED_RUN'
+  /** Distributed mode: Redis unreachable or refusing (exit 1 before any job is queued). */
+  | 'E_QUEUE'
   // per host: unreachable
   | 'E_CONNECT'
   | 'E_CONNECT_TIMEOUT'

@@ -8,6 +8,7 @@ import type { CliIO } from './io.js';
 import { sweepCommand } from './sweep.js';
 import { runCommand } from './run.js';
 import { scheduleCommand } from './schedule.js';
+import { workerCommand } from './worker.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('fleetmend')
@@ -22,6 +23,7 @@ export function buildProgram(io: CliIO): Command {
   sweepCommand(program, io);
   runCommand(program, io);
   scheduleCommand(program, io);
+  workerCommand(program, io);
   inventoryCommand(program, io);
   simCommand(program, io);
   demoCommand(program, io);

@@ -23,7 +23,8 @@ export function runOptions(cmd: Command): Command {
     .option('--state-dir <dir>', 'run store location')
     .option('--no-store', 'do not record the run')
     .option('--resume <run-id>', 'continue a run: skip hosts that already finished ok/changed in it')
-    .option('-q, --quiet', 'no progress output');
+    .option('-q, --quiet', 'no progress output')
+    .option('--redis <url>', 'distributed mode (sweeps only for now; a playbook run refuses it)');
 }
 
 export function runCommand(program: Command, io: CliIO): Command {
@@ -38,6 +39,6 @@ export function runCommand(program: Command, io: CliIO): Command {
 
 /** The typed request of a run's command-line options. */
 export function playbookRequest(playbook: string, opts: RunCliOptions): RunRequest {
-  const { json: _json, quiet: _quiet, sinceLast: _sinceLast, ...rest } = opts;
+  const { json: _json, quiet: _quiet, sinceLast: _sinceLast, redis: _redis, ...rest } = opts;
   return { kind: 'playbook', playbook, options: rest };
 }

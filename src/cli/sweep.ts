@@ -27,7 +27,8 @@ export function sweepOptions(cmd: Command): Command {
     .option('--state-dir <dir>', 'run store location (default $XDG_STATE_HOME/fleetmend)')
     .option('--no-store', 'do not record the run')
     .option('--since-last', 'show what changed since the previous run of this inventory')
-    .option('-q, --quiet', 'no progress output');
+    .option('-q, --quiet', 'no progress output')
+    .option('--redis <url>', 'distributed: one queue job per host for `fleetmend worker`s (default $FLEETMEND_REDIS_URL)');
 }
 
 export function sweepCommand(program: Command, io: CliIO): Command {
@@ -41,7 +42,7 @@ export function sweepCommand(program: Command, io: CliIO): Command {
 
 /** The typed request of a sweep's command-line options (the shipped policy by default). */
 export function sweepRequest(opts: SweepCliOptions): RunRequest {
-  const { json: _json, quiet: _quiet, sinceLast: _sinceLast, diff: _diff, ...rest } = opts;
+  const { json: _json, quiet: _quiet, sinceLast: _sinceLast, diff: _diff, redis: _redis, ...rest } = opts;
   return { kind: 'sweep', options: { ...rest, policy: opts.policy === false ? false : (opts.policy ?? DEFAULT_POLICY()) } };
 }
 

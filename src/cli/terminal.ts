@@ -1,4 +1,5 @@
 import { sinceLastReport } from '../drift/index.js';
+import { FleetmendError } from '../errors.js';
 // recap.js directly: the playbook index would load the engine into every sweep
 import { formatRecap } from '../playbook/recap.js';
 import { executeRun, type RunContext, type RunOutcome, type RunRequest, type RunSubscriber } from '../run/index.js';
@@ -15,6 +16,8 @@ export interface TerminalOptions {
   sinceLast?: boolean;
   /** run --diff: before/after of every change in the progress */
   diff?: boolean;
+  /** Distributed mode: queue the hosts on this Redis for `fleetmend worker`s (else $FLEETMEND_REDIS_URL). */
+  redis?: string;
 }
 
 /** The terminal's two subscribers: the live progress, and the closing output once recorded. */
@@ -56,5 +59,16 @@ export async function runFromTerminal(request: RunRequest, opts: TerminalOptions
     ...(io.interrupt ? { interrupt: io.interrupt } : {}),
     ...(extra.lockHeld ? { lockHeld: true } : {}),
   };
-  return executeRun(request, ctx, { ask: (q) => promptSecret(q) });
+  const redisUrl = opts.redis ?? (io.env['FLEETMEND_REDIS_URL'] || undefined);
+  if (!redisUrl) return executeRun(request, ctx, { ask: (q) => promptSecret(q) });
+  if (request.kind !== 'sweep') {
+    throw new FleetmendError('E_USAGE', 'run --redis: playbook runs across workers are not implemented yet; run the playbook without --redis (FLEETMEND_REDIS_URL unset)');
+  }
+  // the queue client is loaded only by distributed runs
+  const { queuePlacement, parseRedisUrl } = await import('../distributed/index.js');
+  parseRedisUrl(redisUrl);
+  return executeRun(request, ctx, {
+    ask: (q) => promptSecret(q),
+    placeSweep: (prepared) => queuePlacement(prepared, { redisUrl, clock: io.clock, log: (l) => io.stderr.write(`${l}\n`) }),
+  });
 }

@@ -59,6 +59,8 @@ export interface HostResult {
   tasks?: TaskResult[];
   error?: HostError;
   groups?: string[];
+  /** Distributed mode: the worker (`--name`) that produced this result. */
+  worker?: string;
 }
 
 export interface RunSummary {

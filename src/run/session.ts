@@ -56,7 +56,7 @@ export class RunSession {
     private readonly releaseLock: () => void,
   ) {
     this.stateDir = stateDir;
-    this.writer = store ? new StoreWriter(store, run.id) : undefined;
+    this.writer = store ? new StoreWriter(store, run.id, run.mode === 'sweep', (w) => ctx.stderr.write(`warning: ${w}\n`)) : undefined;
     this.subscribers = [...(this.writer ? [this.writer] : []), ...ctx.subscribers];
     this.interrupt = ctx.interrupt
       ? ctx.interrupt()
@@ -138,6 +138,9 @@ class StoreWriter implements RunSubscriber {
   constructor(
     private readonly store: RunStore,
     private readonly runId: string,
+    /** Sweeps: one result per host, a second one is refused (a playbook records a host per play). */
+    private readonly once: boolean,
+    private readonly warn: (message: string) => void,
   ) {}
 
   onEvent(e: RunEvent): void {
@@ -167,6 +170,9 @@ class StoreWriter implements RunSubscriber {
     if (!this.pending.length) return;
     const batch = this.pending;
     this.pending = [];
-    this.store.recordHosts(this.runId, batch);
+    if (!this.once) return this.store.recordHosts(this.runId, batch);
+    for (const r of this.store.recordHostsOnce(this.runId, batch)) {
+      this.warn(`${r.host}: a second result for run ${this.runId} was refused (the first one stays recorded)`);
+    }
   }
 }

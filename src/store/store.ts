@@ -60,6 +60,12 @@ export interface RunStore {
   /** Several finished hosts in one transaction (what the runner's write-behind queue uses). */
   recordHosts(runId: string, results: readonly HostResult[]): void;
   /**
+   * Like recordHosts, but a host that already has a result in this run is refused, not
+   * overwritten: at-least-once delivery (a redelivered queue job) must not record twice.
+   * Returns the refused results.
+   */
+  recordHostsOnce(runId: string, results: readonly HostResult[]): HostResult[];
+  /**
    * One task as it finishes; `seq` is its index in the host's `tasks` (from 0), so the host's
    * final result replaces these rows instead of adding to them.
    */
@@ -131,6 +137,7 @@ class SqliteRunStore implements RunStore {
   private readonly stmt;
   private readonly recordHostTx: (runId: string, result: HostResult) => void;
   private readonly recordHostsTx: (runId: string, results: readonly HostResult[]) => void;
+  private readonly recordHostsOnceTx: (runId: string, results: readonly HostResult[]) => HostResult[];
 
   constructor(
     private readonly db: Database.Database,
@@ -177,6 +184,7 @@ class SqliteRunStore implements RunStore {
       latestRun: db.prepare(`SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1`),
       hostsOfRun: db.prepare(`SELECT host, status, result FROM run_hosts WHERE run_id = ? ORDER BY rowid`),
       tasksOfRun: db.prepare(`SELECT host, json FROM task_results WHERE run_id = ? ORDER BY host, seq`),
+      hostStatus: db.prepare(`SELECT status FROM run_hosts WHERE run_id = ? AND host = ?`),
       trimTasks: db.prepare(`DELETE FROM task_results WHERE run_id = ? AND host = ? AND seq >= ?`),
       insertFleetFinding: db.prepare(`INSERT INTO fleet_findings (run_id, host, json) VALUES (?, ?, ?)`),
       fleetFindingsOfRun: db.prepare(`SELECT host, json FROM fleet_findings WHERE run_id = ? ORDER BY rowid`),
@@ -203,6 +211,15 @@ class SqliteRunStore implements RunStore {
     this.recordHostsTx = db.transaction((runId: string, results: readonly HostResult[]) => {
       for (const r of results) this.writeHost(runId, r);
     });
+    this.recordHostsOnceTx = db.transaction((runId: string, results: readonly HostResult[]) => {
+      const refused: HostResult[] = [];
+      for (const r of results) {
+        const row = this.stmt.hostStatus.get(runId, r.host) as { status: string } | undefined;
+        if (row && row.status !== 'pending') refused.push(r);
+        else this.writeHost(runId, r);
+      }
+      return refused;
+    });
   }
 
   startRun(run: RunInfo, hosts: string[]): void {
@@ -227,6 +244,10 @@ class SqliteRunStore implements RunStore {
 
   recordHosts(runId: string, results: readonly HostResult[]): void {
     if (results.length) this.recordHostsTx(runId, results);
+  }
+
+  recordHostsOnce(runId: string, results: readonly HostResult[]): HostResult[] {
+    return results.length ? this.recordHostsOnceTx(runId, results) : [];
   }
 
   private writeHost(runId: string, raw: HostResult): void {
