@@ -12,6 +12,7 @@ import { systemClock } from '../executor/clock.js';
 export interface LocalCluster {
   redisUrl: string;
   workers: string[];
+  workerPids: number[];
   stop(): Promise<void>;
 }
 
@@ -70,7 +71,7 @@ export async function startLocalCluster(opts: { dir: string; workers: number; in
       await waitForText(w, () => err, 'ready:', name, 20_000);
       names.push(name);
     }
-    return { redisUrl, workers: names, stop: stopAll };
+    return { redisUrl, workers: names, workerPids: children.slice(1).map((c) => c.pid!), stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;
