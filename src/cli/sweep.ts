@@ -28,7 +28,8 @@ export function sweepOptions(cmd: Command): Command {
     .option('--no-store', 'do not record the run')
     .option('--since-last', 'show what changed since the previous run of this inventory')
     .option('-q, --quiet', 'no progress output')
-    .option('--redis <url>', 'distributed: one queue job per host for `fleetmend worker`s (default $FLEETMEND_REDIS_URL)');
+    .option('--redis <url>', 'distributed: one queue job per host for `fleetmend worker`s (default $FLEETMEND_REDIS_URL)')
+    .option('--redis-timeout <seconds>', 'Redis unreachable this long mid-run: the run ends interrupted (exit 130)', parseSeconds('--redis-timeout'), 10_000);
 }
 
 export function sweepCommand(program: Command, io: CliIO): Command {
@@ -42,7 +43,7 @@ export function sweepCommand(program: Command, io: CliIO): Command {
 
 /** The typed request of a sweep's command-line options (the shipped policy by default). */
 export function sweepRequest(opts: SweepCliOptions): RunRequest {
-  const { json: _json, quiet: _quiet, sinceLast: _sinceLast, diff: _diff, redis: _redis, ...rest } = opts;
+  const { json: _json, quiet: _quiet, sinceLast: _sinceLast, diff: _diff, redis: _redis, redisTimeout: _rt, ...rest } = opts;
   return { kind: 'sweep', options: { ...rest, policy: opts.policy === false ? false : (opts.policy ?? DEFAULT_POLICY()) } };
 }
 

@@ -18,6 +18,8 @@ export interface TerminalOptions {
   diff?: boolean;
   /** Distributed mode: queue the hosts on this Redis for `fleetmend worker`s (else $FLEETMEND_REDIS_URL). */
   redis?: string;
+  /** ms Redis may be unreachable mid-run before the run ends interrupted. */
+  redisTimeout?: number;
 }
 
 /** The terminal's two subscribers: the live progress, and the closing output once recorded. */
@@ -69,6 +71,6 @@ export async function runFromTerminal(request: RunRequest, opts: TerminalOptions
   parseRedisUrl(redisUrl);
   return executeRun(request, ctx, {
     ask: (q) => promptSecret(q),
-    placeSweep: (prepared) => queuePlacement(prepared, { redisUrl, clock: io.clock, log: (l) => io.stderr.write(`${l}\n`) }),
+    placeSweep: (prepared) => queuePlacement(prepared, { redisUrl, clock: io.clock, log: (l) => io.stderr.write(`${l}\n`), ...(opts.redisTimeout !== undefined ? { lostAfterMs: opts.redisTimeout } : {}) }),
   });
 }

@@ -23,6 +23,8 @@ export interface CoordinatorOptions {
   redisUrl: string;
   clock: Clock;
   log: (line: string) => void;
+  /** Redis unreachable this long mid-run: the run ends interrupted (default 10 s). */
+  lostAfterMs?: number;
 }
 
 /** Called after validation, before the lock, the store and any job: Redis unreachable is exit 1. */
@@ -40,7 +42,9 @@ export async function queuePlacement(prepared: PreparedSweep, opts: CoordinatorO
   // Listen before the first job exists: a completion is never missed.
   await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
   await queue.setGlobalConcurrency(prepared.options.forks);
-  return new QueuePlacement(prepared, queue, events, opts.clock);
+  const placement = new QueuePlacement(prepared, queue, events, opts);
+  await placement.watchConnection();
+  return placement;
 }
 
 class QueuePlacement implements SweepPlacement {
@@ -50,12 +54,16 @@ class QueuePlacement implements SweepPlacement {
   private addScheduled = false;
   private readonly nonce = newNonce();
   private watching = false;
+  private session: RunSession | undefined;
+  private lostTimer: NodeJS.Timeout | undefined;
+  private probe: { disconnect(): void } | undefined;
+  private lostRun = false;
 
   constructor(
     private readonly prepared: PreparedSweep,
     private readonly queue: Queue,
     private readonly events: QueueEvents,
-    private readonly clock: Clock,
+    private readonly opts: CoordinatorOptions,
   ) {
     // every host is queued at once; the queue's global concurrency is the real limit
     this.inFlight = Math.max(1, prepared.targets.length);
@@ -77,7 +85,41 @@ class QueuePlacement implements SweepPlacement {
     });
   }
 
+  /**
+   * Redis gone mid-run (its connection closed and not back within lostAfterMs): every host not
+   * yet answered is recorded interrupted and the run ends as an interrupted one (exit 130; the
+   * retry file names those hosts), instead of waiting forever.
+   */
+  async watchConnection(): Promise<void> {
+    // our own small connection: BullMQ's clients retry forever by design and say nothing
+    const { Redis } = await import('ioredis');
+    const probe = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: false, retryStrategy: () => 500 });
+    probe.on('error', () => {});
+    this.probe = probe;
+    const after = this.opts.lostAfterMs ?? 10_000;
+    let lastOk = Date.now();
+    this.lostTimer = setInterval(() => {
+      probe.ping().then(
+        () => (lastOk = Date.now()),
+        () => {
+          if (Date.now() - lastOk >= after && this.waiting.size) this.redisLost(after);
+        },
+      );
+    }, Math.min(1000, after / 2));
+    this.lostTimer.unref();
+  }
+
+  private redisLost(after: number): void {
+    if (!this.waiting.size) return;
+    const why = `Redis at ${maskRedisUrl(this.opts.redisUrl)} unreachable for ${Math.round(after / 1000)} s`;
+    this.opts.log(`${why}: the run ends interrupted (${this.waiting.size} host(s) without a result)`);
+    this.lostRun = true;
+    this.session?.markInterrupted();
+    for (const [jobId, w] of this.waiting) this.settle(jobId, this.hostResult(w.host, 'interrupted', 'E_INTERRUPTED', `${why} before a result came back`));
+  }
+
   sweepOne(host: HostTarget, session: RunSession): Promise<HostResult> {
+    this.session = session;
     this.watchInterrupt(session);
     const jobId = jobIdOf(this.prepared.run.id, host.name);
     const data: SweepJobData = {
@@ -160,7 +202,7 @@ class QueuePlacement implements SweepPlacement {
   }
 
   private hostResult(host: HostTarget, status: HostResult['status'], code: 'E_INTERNAL' | 'E_INTERRUPTED', message: string): HostResult {
-    const at = isoNow(this.clock);
+    const at = isoNow(this.opts.clock);
     return {
       host: host.name,
       address: host.address,
@@ -174,6 +216,11 @@ class QueuePlacement implements SweepPlacement {
   }
 
   async close(): Promise<void> {
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    clearInterval(this.lostTimer);
+    this.probe?.disconnect();
+    // with Redis gone, BullMQ's close waits for a connection that never comes: bounded
+    const within = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 3000))]);
+    if (this.lostRun) await within(Promise.allSettled([this.events.disconnect(), this.queue.disconnect()]));
+    else await within(Promise.allSettled([this.events.close(), this.queue.close()]));
   }
 }

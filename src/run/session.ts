@@ -58,7 +58,7 @@ export class RunSession {
     this.stateDir = stateDir;
     this.writer = store ? new StoreWriter(store, run.id, run.mode === 'sweep', (w) => ctx.stderr.write(`warning: ${w}\n`)) : undefined;
     this.subscribers = [...(this.writer ? [this.writer] : []), ...ctx.subscribers];
-    this.interrupt = ctx.interrupt
+    const signals = ctx.interrupt
       ? ctx.interrupt()
       : installInterrupt((sig, stage) =>
           ctx.stderr.write(
@@ -67,7 +67,22 @@ export class RunSession {
               : `\n${sig}: aborting hosts in flight\n`,
           ),
         );
+    // a run also ends interrupted when its queue goes away (markInterrupted), not only on a signal
+    const session = this;
+    this.interrupt = {
+      get stopStarting() { return signals.stopStarting; },
+      get abortInFlight() { return signals.abortInFlight; },
+      get interrupted() { return signals.interrupted || session.lost; },
+      dispose: () => signals.dispose(),
+    };
     this.factory = new TransportFactory({ abortSignal: this.interrupt.abortInFlight });
+  }
+
+  private lost = false;
+
+  /** The run cannot go on (distributed mode: Redis went away): it is recorded interrupted, exit 130. */
+  markInterrupted(): void {
+    this.lost = true;
   }
 
   start(hosts: readonly string[]): void {

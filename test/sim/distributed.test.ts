@@ -135,6 +135,33 @@ describe('sweep --redis across fleetmend workers', () => {
     await Promise.all([stopChild(a.child), stopChild(b.child)]);
   }, 120_000);
 
+  it('Redis going away mid-run: the run ends interrupted (exit 130), recorded, with a retry file', async () => {
+    const own = await startRedis(join(dir, 'redis-lost'));
+    try {
+      const w = startWorker('lost-w', ['--redis', own.url, ...common(), '--concurrency', '2', '--lock-duration', '2', '-v']);
+      workers.push(w);
+      await ready(w);
+      const stateDir = join(dir, 'state-lost');
+      const run = runCli(['sweep', ...common(), '-l', '~^node-0*[1-6]$', '--redis', own.url, '--redis-timeout', '2', '--samples', '2', '--interval', '5', '--json', '-q', '--state-dir', stateDir]);
+      await waitFor('lost-w to take a host', () => taken(w).length >= 1, 20_000);
+      process.kill(own.pid, 'SIGKILL');
+      const t0 = Date.now();
+      const r = await run;
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).toMatch(/Redis at redis:\/\/127\.0\.0\.1:\d+\/0 unreachable for 2 s: the run ends interrupted/);
+      const doc = JSON.parse(r.stdout) as Doc & { run: { interrupted?: boolean } };
+      expect(doc.run.interrupted).toBe(true);
+      expect(doc.hosts.every((h) => h.status === 'interrupted')).toBe(true);
+      const stored = storedRun(stateDir, doc.run.id);
+      expect(stored.status).toBe('interrupted');
+      expect(readFileSync(join(stateDir, 'retry', `${doc.run.id}.retry`), 'utf8').trim().split('\n')).toHaveLength(6);
+      await stopChild(w.child);
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
+
   it('no secret reaches Redis: passwords, become passwords and key material stay on the workers', async () => {
     const secrets = { ssh: 'Ssh-Pw-7f3a9e1c', become: 'Become-Pw-2b8d4c6e', env: 'Env-Become-9a1f5d3b', passphrase: 'Key-Pass-4c7e2a9f' };
     // the inventory copy with secrets in it (what the coordinator and the workers both read)
