@@ -21,6 +21,10 @@ export interface BenchOptions {
   sameKex: boolean;
   /** Where the JSON result goes (default bench/results). */
   out: string;
+  /** Simulated hosts of the distributed rows (default 1000; 0 skips; needs redis-server). */
+  distHosts: number;
+  /** Worker counts of the distributed rows (default 1,2,4). */
+  distWorkers: number[];
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -33,10 +37,13 @@ export const DEFAULTS: BenchOptions = {
   skipSshd: false,
   sameKex: true,
   out: 'bench/results',
+  distHosts: 1000,
+  distWorkers: [1, 2, 4],
 };
 
 export const USAGE = `usage: npm run bench -- [--hosts N] [--forks 50,200] [--sim-hosts 1000] [--sim-forks 200]
-                      [--scale 5000] [--repeat R] [--skip-sshd] [--no-same-kex] [--out DIR]`;
+                      [--scale 5000] [--repeat R] [--skip-sshd] [--no-same-kex] [--out DIR]
+                      [--dist-hosts 1000] [--dist-workers 1,2,4]`;
 
 function positiveInt(flag: string, v: string | undefined, min = 1): number {
   const n = Number(v);
@@ -46,7 +53,7 @@ function positiveInt(flag: string, v: string | undefined, min = 1): number {
 
 /** Parses `process.argv.slice(2)`; throws on anything unknown (the bench is run by hand). */
 export function parseBenchArgs(argv: readonly string[]): BenchOptions {
-  const o: BenchOptions = { ...DEFAULTS, forks: [...DEFAULTS.forks] };
+  const o: BenchOptions = { ...DEFAULTS, forks: [...DEFAULTS.forks], distWorkers: [...DEFAULTS.distWorkers] };
   for (let i = 0; i < argv.length; i++) {
     const raw = argv[i] as string;
     const eq = raw.indexOf('=');
@@ -66,6 +73,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       case '--skip-sshd': o.skipSshd = true; break;
       case '--no-same-kex': o.sameKex = false; break;
       case '--out': o.out = value() ?? o.out; break;
+      case '--dist-hosts': o.distHosts = positiveInt(flag, value(), 0); break;
+      case '--dist-workers': o.distWorkers = (value() ?? '').split(',').map((x) => positiveInt(flag, x.trim())); break;
       case '-h': case '--help': throw new Error(USAGE);
       default: throw new Error(`unknown option ${raw}\n${USAGE}`);
     }
@@ -94,7 +103,7 @@ export interface Measurement {
 export type Tool = 'fleetmend' | 'openssh' | 'openssh-x25519' | 'floor' | 'ansible';
 
 export interface Row {
-  section: 'sshd' | 'sim' | 'scale';
+  section: 'sshd' | 'sim' | 'scale' | 'dist';
   tool: Tool;
   hosts: number;
   forks: number;
@@ -114,6 +123,8 @@ export interface Row {
   wallVsOpenssh?: number;
   wallVsAnsible?: number;
   note?: string;
+  /** Distributed rows: how many `fleetmend worker` processes took the hosts. */
+  workers?: number;
 }
 
 export function cpuOf(m: Pick<Measurement, 'userS' | 'sysS'>): number {
@@ -250,7 +261,7 @@ function pad(cells: readonly string[], widths: readonly number[]): string {
 export function formatTable(rows: readonly Row[]): string {
   const head = ['part', 'tool', 'hosts', 'forks', 'ok', 'wall s', 'hosts/s', 'CPU s', 'RSS MB', 'host CPU s', 'wall x', 'CPU x'];
   const body = rows.map((r) => [
-    r.samples > 1 ? `${r.section} (${r.samples} samples)` : r.section,
+    r.workers !== undefined ? `${r.section} (${r.workers} worker${r.workers > 1 ? 's' : ''})` : r.samples > 1 ? `${r.section} (${r.samples} samples)` : r.section,
     r.tool,
     String(r.hosts),
     String(r.forks),

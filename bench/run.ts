@@ -222,6 +222,59 @@ async function simPart(opts: BenchOptions, work: string): Promise<SimFigures> {
 }
 
 /** Part 3: a sweep of `scale` simulated hosts completes. */
+/** CPU seconds (utime + stime) and peak RSS (VmHWM, MB) of a live process, from /proc. */
+async function procUsage(pid: number): Promise<{ cpuS: number; rssMb: number }> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(f[11]) + Number(f[12]);
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1];
+  return { cpuS: ticks / 100, rssMb: Number(hwm ?? 0) / 1024 };
+}
+
+/**
+ * Issue 13: the same simulated sweep through Redis with 1, 2 and 4 worker processes. The row's
+ * CPU and RSS are the coordinator's; the note has the workers' total CPU and largest RSS.
+ */
+async function distributedPart(opts: BenchOptions, work: string): Promise<Row[]> {
+  if (!/Redis server/.test(version('redis-server', ['--version']))) {
+    log('distributed rows skipped: no redis-server (apt-get install redis-server)');
+    return [];
+  }
+  const dir = await mkdtemp(join(work, 'dist-'));
+  log(`distributed: starting ${opts.distHosts} simulated hosts...`);
+  const fleet = await startSimProcess(CLI, opts.distHosts, dir);
+  const { startLocalCluster } = await import('../src/distributed/cluster.js');
+  const rows: Row[] = [];
+  try {
+    for (const n of opts.distWorkers) {
+      const cluster = await startLocalCluster({ dir: await mkdtemp(join(work, `cluster-${n}-`)), workers: n, inventory: fleet.inventoryPath, knownHosts: fleet.knownHostsPath, cliPath: CLI });
+      try {
+        const out = join(work, `dist-${n}.json`);
+        const argv = [process.execPath, CLI, 'sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--redis', cluster.redisUrl, '--samples', '1', '--interval', '0', '--forks', String(opts.simForks), '--state-dir', join(work, `dist-state-${n}`), '-q', '--json'];
+        noteLoad(`fleetmend distributed ${opts.distHosts} hosts, ${n} worker(s)`);
+        const m = await measure({ argv, stdout: { file: out }, timeoutMs: SWEEP_TIMEOUT_MS });
+        const usage = await Promise.all(cluster.workerPids.map(procUsage));
+        let completed = 0;
+        try {
+          const doc = JSON.parse(await readFile(out, 'utf8')) as { summary: { hosts: number; unreachable: number; interrupted: number } };
+          completed = doc.summary.hosts - doc.summary.unreachable - doc.summary.interrupted;
+        } catch {
+          log(`  distributed sweep printed no JSON (exit ${m.exitCode}): ${m.stderrTail.slice(-800)}`);
+        }
+        const workersCpu = usage.reduce((a, u) => a + u.cpuS, 0);
+        const note = `${n} worker(s): workers' CPU ${workersCpu.toFixed(1)} s, largest worker RSS ${Math.max(...usage.map((u) => u.rssMb)).toFixed(0)} MB; CPU/RSS columns: the coordinator`;
+        log(`  ${n} worker(s): ${m.wallS.toFixed(1)} s wall; ${note}`);
+        rows.push(toRow({ section: 'dist', tool: 'fleetmend', hosts: opts.distHosts, forks: opts.simForks, completed, samples: 1, workers: n, note }, m));
+      } finally {
+        await cluster.stop();
+      }
+    }
+  } finally {
+    await fleet.stop();
+  }
+  return rows;
+}
+
 async function scalePart(opts: BenchOptions, work: string): Promise<Row> {
   const dir = await mkdtemp(join(work, 'scale-'));
   log(`scale check: starting ${opts.scale} simulated hosts...`);
@@ -279,6 +332,7 @@ async function main(): Promise<void> {
       rows.push(...sim.rows);
     }
     if (opts.scale > 0) rows.push(await scalePart(opts, work));
+    if (opts.distHosts > 0) rows.push(...(await distributedPart(opts, work)));
   } finally {
     await rm(work, { recursive: true, force: true });
   }

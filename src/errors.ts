@@ -18,6 +18,8 @@ export type ErrorCode =
   | 'E_LOCKED_RUN'
   | 'E_UNSAFE_PATH'
   | 'E_STORE'
+  /** Distributed mode: Redis unreachable or refusing (exit 1 before any job is queued). */
+  | 'E_QUEUE'
   // per host: unreachable
   | 'E_CONNECT'
   | 'E_CONNECT_TIMEOUT'

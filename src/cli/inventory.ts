@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { inventoryToGraph, inventoryToList, loadInventory, selectHosts } from '../inventory/index.js';
 import { FleetmendError } from '../errors.js';
-import type { CliIO } from './sweep.js';
+import type { CliIO } from './io.js';
 import { terminalLine } from '../util/terminal.js';
 
 export function inventoryCommand(program: Command, io: CliIO): Command {

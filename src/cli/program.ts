@@ -5,9 +5,11 @@ import { systemClock } from '../executor/clock.js';
 import { inventoryCommand } from './inventory.js';
 import { storeCommands } from './store-commands.js';
 import { simCommand, demoCommand } from './sim.js';
-import { sweepCommand, type CliIO } from './sweep.js';
+import type { CliIO } from './io.js';
+import { sweepCommand } from './sweep.js';
 import { runCommand } from './run.js';
 import { scheduleCommand } from './schedule.js';
+import { workerCommand } from './worker.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('fleetmend')
@@ -22,6 +24,7 @@ export function buildProgram(io: CliIO): Command {
   sweepCommand(program, io);
   runCommand(program, io);
   scheduleCommand(program, io);
+  workerCommand(program, io);
   inventoryCommand(program, io);
   simCommand(program, io);
   demoCommand(program, io);
@@ -38,7 +41,7 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     clock: io.clock ?? systemClock,
     exitCode: 0,
     ...(io.interrupt ? { interrupt: io.interrupt } : {}),
-    ...(io.onRunFinished ? { onRunFinished: io.onRunFinished } : {}),
+    ...(io.subscribers ? { subscribers: io.subscribers } : {}),
   };
   const program = buildProgram(full);
   try {

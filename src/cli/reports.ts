@@ -1,17 +1,10 @@
 import type { Command } from 'commander';
 import { FleetmendError } from '../errors.js';
-import type { HostResult, RunInfo, RunSummary } from '../executor/events.js';
 import { FORMATS, type ReportFormat } from '../report/formats.js';
-import type { Renderer } from '../report/index.js';
 import { optionWithDefault } from './options.js';
-import type { HostHistoryRow, RunStore, StoredRun } from '../store/index.js';
 
-export interface ReportOptions {
-  output?: string;
-  format: ReportFormat[];
-  perHost?: boolean;
-  templateDir?: string;
-}
+export type { ReportOptions } from '../run/index.js';
+export { prepareRenderer, historyFor } from '../run/index.js';
 
 export const DEFAULT_FORMATS: ReportFormat[] = ['md', 'html', 'json'];
 
@@ -33,44 +26,3 @@ export function addReportOptions(cmd: Command): Command {
     .option('--template-dir <dir>', 'override templates or partials by file name');
 }
 
-/** Compile the templates before any host is contacted, so a template error is exit 1. */
-export async function prepareRenderer(opts: ReportOptions): Promise<Renderer | undefined> {
-  if (!opts.output) return undefined;
-  // the template engine is loaded only by runs that write reports
-  const { checkReportDir, createRenderer } = await import('../report/index.js');
-  checkReportDir(opts.output);
-  return createRenderer(opts.templateDir ? { templateDir: opts.templateDir } : {});
-}
-
-export async function writeRunReports(
-  opts: ReportOptions,
-  run: RunInfo,
-  summary: RunSummary,
-  results: HostResult[],
-  store: RunStore | undefined,
-  renderer: Renderer | undefined,
-): Promise<string[]> {
-  if (!opts.output || !renderer) return [];
-  const { writeReports } = await import('../report/index.js');
-  const stored: StoredRun = store
-    ? store.getRun(run.id)
-    : { run, status: run.interrupted ? 'interrupted' : 'finished', finished: true, summary, hosts: results, pending: [] };
-  return writeReports({
-    runStored: stored,
-    formats: opts.format,
-    outDir: opts.output,
-    renderer,
-    ...(opts.perHost ? { perHost: true } : {}),
-    ...(store ? { history: historyFor(store, results) } : {}),
-  });
-}
-
-/** Past sweeps for the sparklines; bounded per host. */
-export function historyFor(store: RunStore, results: readonly { host: string }[]): Record<string, HostHistoryRow[]> {
-  const out: Record<string, HostHistoryRow[]> = {};
-  for (const r of results) {
-    const rows = store.hostHistory(r.host, { limit: 30 });
-    if (rows.length > 1) out[r.host] = rows;
-  }
-  return out;
-}

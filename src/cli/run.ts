@@ -1,16 +1,17 @@
 import type { Command } from 'commander';
+import type { PlaybookOptions, RunRequest } from '../run/index.js';
 import { addConnectionOptions } from './context.js';
+import type { CliIO } from './io.js';
 import { addReportOptions } from './reports.js';
-import type { RunCliOptions } from './run-action.js';
-import type { CliIO } from './sweep.js';
+import { runFromTerminal, type TerminalOptions } from './terminal.js';
 import { optionWithDefault } from './options.js';
 import { collect } from './util.js';
 
-export function runCommand(program: Command, io: CliIO): Command {
-  const cmd = program
-    .command('run')
-    .description('apply a playbook across the fleet (check mode, diffs, rolling batches, guards)')
-    .argument('<playbook>', 'playbook YAML file');
+/** What commander hands the run action: the request's options plus the terminal's. */
+export interface RunCliOptions extends PlaybookOptions, TerminalOptions {}
+
+/** The run command's options (also parsed by `schedule -- run ...`). */
+export function runOptions(cmd: Command): Command {
   addConnectionOptions(cmd);
   addReportOptions(cmd);
   return cmd
@@ -25,10 +26,21 @@ export function runCommand(program: Command, io: CliIO): Command {
     .option('--resume <run-id>', 'continue a run: skip hosts that already finished ok/changed in it')
     .option('-q, --quiet', 'no progress output')
     .option('-v, --verbose', 'one recap line per host (else hosts with the same recap share a line)')
-    .action(async (playbook: string, opts: RunCliOptions) => {
-      // the playbook engine is loaded only when a playbook runs
-      const { runAction } = await import('./run-action.js');
-      io.exitCode = await runAction(playbook, opts, io);
-    });
+    .option('--redis <url>', 'distributed mode (sweeps only for now; a playbook run refuses it)');
 }
 
+export function runCommand(program: Command, io: CliIO): Command {
+  const cmd = program
+    .command('run')
+    .description('apply a playbook across the fleet (check mode, diffs, rolling batches, guards)')
+    .argument('<playbook>', 'playbook YAML file');
+  return runOptions(cmd).action(async (playbook: string, opts: RunCliOptions) => {
+    io.exitCode = (await runFromTerminal(playbookRequest(playbook, opts), opts, io)).exitCode;
+  });
+}
+
+/** The typed request of a run's command-line options. */
+export function playbookRequest(playbook: string, opts: RunCliOptions): RunRequest {
+  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, redis: _redis, ...rest } = opts;
+  return { kind: 'playbook', playbook, options: rest };
+}

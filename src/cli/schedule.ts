@@ -1,7 +1,11 @@
-import { InvalidArgumentError, type Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import { FleetmendError } from '../errors.js';
-import type { NotifyWhen } from '../schedule/index.js';
-import type { CliIO } from './sweep.js';
+import type { RunRequest } from '../run/index.js';
+import type { NotifyWhen, RunIO, ScheduledRunResult } from '../schedule/index.js';
+import type { CliIO } from './io.js';
+import { playbookRequest, runOptions, type RunCliOptions } from './run.js';
+import { sweepOptions, sweepRequest, type SweepCliOptions } from './sweep.js';
+import { runFromTerminal, type TerminalOptions } from './terminal.js';
 import { secondsOption, optionWithDefault } from './options.js';
 import { parsePositiveInt } from './util.js';
 
@@ -45,18 +49,18 @@ export function scheduleCommand(program: Command, io: CliIO): Command {
 }
 
 export async function scheduleAction(command: string[], opts: ScheduleCliOptions, io: CliIO): Promise<number> {
-  // program.ts imports this file: load main() when a run starts, not at module load.
-  const { main } = await import('./program.js');
   // The URL is often the secret itself (Slack, Teams): the environment keeps it out of `ps`.
   const webhook = opts.notifyWebhook ?? (io.env['FLEETMEND_NOTIFY_WEBHOOK'] || undefined);
   const [{ runScheduler }, { defaultStateDir }] = await Promise.all([import('../schedule/index.js'), import('../store/index.js')]);
+  const stateDir = opts.stateDir ?? defaultStateDir(io.env);
+  const execute = await scheduledRunner(command, stateDir, io);
   const metrics = opts.metricsListen ? await startMetrics(command, opts.metricsListen, !!opts.metricsAllowRemote, io) : undefined;
   const outcome = await runScheduler(
     {
       cron: opts.cron,
       ...(opts.tz ? { timezone: opts.tz } : {}),
       command,
-      stateDir: opts.stateDir ?? defaultStateDir(io.env),
+      stateDir,
       notify: opts.notify,
       ...(webhook ? { webhook } : {}),
       ...(opts.notifyCommand ? { notifyCommand: opts.notifyCommand } : {}),
@@ -68,7 +72,7 @@ export async function scheduleAction(command: string[], opts: ScheduleCliOptions
       stderr: io.stderr,
       env: io.env,
       clock: io.clock,
-      runCommand: (argv, runIo) => main(argv, runIo),
+      execute,
       ...(io.interrupt ? { interrupt: io.interrupt } : {}),
       ...(metrics ? { onRunRecorded: metrics.update } : {}),
     },
@@ -82,4 +86,52 @@ async function startMetrics(command: string[], listen: string, allowRemote: bool
   const server = await (await import('../metrics/index.js')).serveSweepMetrics(listen, { allowRemote });
   io.stderr.write(`${new Date(io.clock.now()).toISOString()} schedule: metrics on ${server.url}\n`);
   return server;
+}
+
+/**
+ * The scheduled command as a typed run request, run in this process on each tick. A typo in it
+ * fails now (exit 1), not on every tick; the inventory is read again by every run.
+ */
+export async function scheduledRunner(
+  command: readonly string[],
+  stateDir: string,
+  io: CliIO,
+): Promise<(runIo: RunIO) => Promise<ScheduledRunResult>> {
+  const { prepareCommand } = await import('../schedule/index.js');
+  const scheduled = await parseScheduled(prepareCommand(command, stateDir).argv, io);
+  return (runIo) => executeScheduled(scheduled, runIo, io);
+}
+
+interface ScheduledRequest {
+  request: RunRequest;
+  terminal: TerminalOptions;
+}
+
+/** The scheduled command's argv through the same option definitions as `sweep` / `run`. */
+async function parseScheduled(argv: string[], io: CliIO): Promise<ScheduledRequest> {
+  let parsed: ScheduledRequest | undefined;
+  const parser = new Command('fleetmend')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  sweepOptions(parser.command('sweep')).action((o: SweepCliOptions) => {
+    parsed = { request: sweepRequest(o), terminal: o };
+  });
+  runOptions(parser.command('run').argument('<playbook>')).action((playbook: string, o: RunCliOptions) => {
+    parsed = { request: playbookRequest(playbook, o), terminal: o };
+  });
+  await parser.parseAsync(argv, { from: 'user' });
+  if (!parsed) throw new FleetmendError('E_USAGE', `schedule: nothing to run in '${argv.join(' ')}'`);
+  return parsed;
+}
+
+/** One tick's run, in this process; errors are reported the way main() reports them. */
+async function executeScheduled(s: ScheduledRequest, runIo: RunIO, io: CliIO): Promise<ScheduledRunResult> {
+  try {
+    const outcome = await runFromTerminal(s.request, s.terminal, { ...io, ...runIo, exitCode: 0 }, { lockHeld: true });
+    return { exitCode: outcome.exitCode, run: outcome.run, summary: outcome.summary };
+  } catch (err) {
+    if (!(err instanceof FleetmendError)) throw err;
+    runIo.stderr.write(`fleetmend: ${err.oneLine()}\n`);
+    return { exitCode: 1, error: err.oneLine().slice(0, 500) };
+  }
 }

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
-import { sweepAction, type CliIO, type SweepCliOptions } from './sweep.js';
+import type { CliIO } from './io.js';
+import { sweepAction, type SweepCliOptions } from './sweep.js';
 import type { HostResult } from '../executor/events.js';
 import { DEFAULT_COMMAND_TIMEOUT_S, DEFAULT_MAX_OUTPUT } from './context.js';
 import { DEFAULT_FORMATS } from './reports.js';
@@ -49,6 +50,8 @@ interface DemoOptions {
   output: string;
   stateDir: string;
   interval: number;
+  cluster?: boolean;
+  workers: number;
 }
 
 export function demoCommand(program: Command, io: CliIO): Command {
@@ -60,6 +63,8 @@ export function demoCommand(program: Command, io: CliIO): Command {
     .addOption(optionWithDefault('-o, --output <dir>', 'report directory', 'reports'))
     .addOption(optionWithDefault('--state-dir <dir>', 'run store location', '.fleetmend-state'))
     .addOption(secondsOption('--interval <seconds>', 'between the two samples', 2))
+    .option('--cluster', 'distributed mode: a local redis-server and --workers fleetmend workers take the hosts')
+    .option('--workers <n>', 'workers for --cluster', parsePositiveInt('--workers'), 3)
     .action(async (opts: DemoOptions) => {
       io.exitCode = await demoAction(opts, io);
     });
@@ -70,7 +75,13 @@ async function demoAction(opts: DemoOptions, io: CliIO): Promise<number> {
   io.stderr.write(`starting the simulated '${opts.scenario}' fleet...\n`);
   const { startFleet } = await import('../sim/index.js');
   const fleet = await startFleet({ scenario: opts.scenario, dir, ...(opts.hosts ? { hosts: opts.hosts } : {}) });
+  let cluster: Awaited<ReturnType<typeof import('../distributed/cluster.js').startLocalCluster>> | undefined;
   try {
+    if (opts.cluster) {
+      const { startLocalCluster } = await import('../distributed/cluster.js');
+      io.stderr.write(`starting redis-server and ${opts.workers} worker(s)...\n`);
+      cluster = await startLocalCluster({ dir, workers: opts.workers, inventory: fleet.inventoryPath, knownHosts: fleet.knownHostsPath, cliPath: process.argv[1]! });
+    }
     const sweep: SweepCliOptions = {
       inventory: fleet.inventoryPath,
       knownHosts: fleet.knownHostsPath,
@@ -85,15 +96,24 @@ async function demoAction(opts: DemoOptions, io: CliIO): Promise<number> {
       stateDir: opts.stateDir,
       output: opts.output,
       format: [...DEFAULT_FORMATS, 'junit'],
+      ...(cluster ? { redis: cluster.redisUrl } : {}),
     };
     let highlights = '';
+    let perWorker = '';
     const code = await sweepAction(sweep, {
       ...io,
-      onRunFinished: (run, _summary, store) => {
-        if (store) highlights = findingsDigest(store.getRun(run.id).hosts);
-      },
+      subscribers: [
+        {
+          onFinished: (outcome, store) => {
+            if (!store) return;
+            const hosts = store.getRun(outcome.run.id).hosts;
+            highlights = findingsDigest(hosts);
+            if (cluster) perWorker = `\nHosts per worker:\n${cluster.workers.map((w) => `  ${w}: ${hosts.filter((h) => h.worker === w).length}`).join('\n')}\n`;
+          },
+        },
+      ],
     });
-    io.stdout.write(highlights);
+    io.stdout.write(highlights + perWorker);
     io.stdout.write(
       `\nThe demo swept ${fleet.hosts.length} simulated hosts over SSH (exit code ${code}: ` +
         `2 = a host failed or is non-compliant, 4 = unreachable, 6 = both).\n` +
@@ -102,6 +122,7 @@ async function demoAction(opts: DemoOptions, io: CliIO): Promise<number> {
     );
     return 0;
   } finally {
+    await cluster?.stop();
     await fleet.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { addReportOptions, historyFor, prepareRenderer, type ReportOptions } from './reports.js';
 import { FleetmendError } from '../errors.js';
-import type { CliIO } from './sweep.js';
+import type { CliIO } from './io.js';
 import { argumentWithDefault } from './options.js';
 import { parsePositiveInt } from './util.js';
 

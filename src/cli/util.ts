@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError } from 'commander';
 
 export function parsePositiveInt(name: string) {
@@ -22,8 +21,4 @@ export function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
 
-/** Time-sortable, unique run id: 20261125T120102Z-3fa9c1. */
-export function newRunId(now: number): string {
-  const iso = new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `${iso}-${randomBytes(3).toString('hex')}`;
-}
+export { newRunId } from '../run/ids.js';

@@ -1,6 +1,6 @@
 import type { ErrorCode } from '../errors.js';
 import type { AuditStatus, HostFacts } from '../facts/types.js';
-import type { Diagnosis } from '../diagnosis/types.js';
+import type { Diagnosis, Finding } from '../diagnosis/types.js';
 import type { Compliance } from '../policy/types.js';
 
 export type RunMode = 'sweep' | 'run';
@@ -59,6 +59,8 @@ export interface HostResult {
   tasks?: TaskResult[];
   error?: HostError;
   groups?: string[];
+  /** Distributed mode: the worker (`--name`) that produced this result. */
+  worker?: string;
 }
 
 export interface RunSummary {
@@ -76,9 +78,14 @@ export interface RunSummary {
 export type RunEvent =
   | { type: 'run-start'; run: RunInfo; hosts: string[] }
   | { type: 'host-start'; host: string; at: string }
-  | { type: 'command'; host: string; command: string; code: number | null; duration_ms: number; truncated: boolean }
   | { type: 'task'; host: string; result: TaskResult }
+  /** Final: nothing changes a host's result after this event. */
   | { type: 'host-done'; result: HostResult }
+  /**
+   * Sweeps: findings that compare hosts (outliers) need every host's result, so they come once
+   * after the last host-done, by host, instead of being appended to results already emitted.
+   */
+  | { type: 'fleet-findings'; findings: Record<string, Finding[]> }
   | { type: 'run-end'; run: RunInfo; summary: RunSummary };
 
 export type RunEventListener = (event: RunEvent) => void;

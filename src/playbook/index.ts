@@ -7,7 +7,6 @@ export { Templater } from './template.js';
 export { compileCondition, allHold } from './conditions.js';
 export {
   runPlaybook,
-  runPlayOnHost,
   rolloutDecision,
   buildScope,
   type PlaybookHost,

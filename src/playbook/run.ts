@@ -13,7 +13,7 @@ import { policyScope } from '../policy/scope.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';
 import type { ModuleContext, ModuleOutcome } from '../modules/types.js';
-import type { ExecOptions, Transport } from '../transport/types.js';
+import type { Transport } from '../transport/types.js';
 import { planBatches } from './batches.js';
 import { allHold } from './conditions.js';
 import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js';
@@ -161,26 +161,6 @@ function registeredValue(o: ModuleOutcome): Record<string, unknown> {
   };
 }
 
-/** A transport that reports every command as a `command` event. */
-function recording(t: Transport, host: string, emit: RunEventListener): Transport {
-  return {
-    get spec() {
-      return t.spec;
-    },
-    get connectedAddress() {
-      return t.connectedAddress;
-    },
-    connect: () => t.connect(),
-    close: () => t.close(),
-    async exec(command: string, opts?: ExecOptions) {
-      const r = await t.exec(command, opts);
-      const shown = command.length > 200 ? `${command.slice(0, 200)}…` : command;
-      emit({ type: 'command', host, command: shown, code: r.code, duration_ms: r.durationMs, truncated: r.truncated });
-      return r;
-    },
-  };
-}
-
 interface TaskRun {
   play: Play;
   host: PlaybookHost;
@@ -235,7 +215,7 @@ async function executeModule(env: Env, task: Task, run: TaskRun, scope: Record<s
     ...(run.state.facts ? { facts: run.state.facts } : {}),
     ...(run.state.diagnosis ? { diagnosis: run.state.diagnosis } : {}),
     guardSampleMs: env.guardSampleMs,
-    reconnect: async () => recording(await env.opts.connect(run.host), run.host.name, env.emit),
+    reconnect: () => env.opts.connect(run.host),
     nonce: env.nonce,
   };
   const checked = await mod.check(ctx, parsed.data);
@@ -388,20 +368,6 @@ interface BatchAbort {
 }
 
 /**
- * One play on one host, outside a playbook run (no batches, no state from earlier plays): for
- * callers that schedule hosts themselves. `batch` feeds the reboot guard.
- */
-export async function runPlayOnHost(
-  play: Play,
-  host: PlaybookHost,
-  opts: Omit<RunPlaybookOptions, 'selectHosts' | 'runHosts'>,
-  batch: { size: number; hostsInPlay: number } = { size: 1, hostsInPlay: 1 },
-): Promise<HostResult> {
-  const env = createEnv({ ...opts, selectHosts: () => [] });
-  return playOnHost(env, play, host, { ...batch, abort: {} });
-}
-
-/**
  * One play on one host: connect, tasks in order, then the handlers it notified (only if the
  * host did not fail, as in Ansible). Never throws: errors become the host's result.
  */
@@ -428,7 +394,7 @@ async function playOnHost(
   });
   let transport: Transport;
   try {
-    transport = recording(await env.opts.connect(host), host.name, env.emit);
+    transport = await env.opts.connect(host);
   } catch (err) {
     return result([], toFleetmendError(err, host.name));
   }

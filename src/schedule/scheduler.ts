@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { Cron } from 'croner';
 import { FleetmendError } from '../errors.js';
 import { terminalLine } from '../util/terminal.js';
@@ -8,9 +6,8 @@ import type { RunInfo, RunSummary } from '../executor/events.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
 import { driftNotification, driftSinceLast, renderDriftText, runFailedNotification } from '../drift/index.js';
 import type { Drift, DriftNotification } from '../drift/index.js';
-import { openStore, type RunStore, type StoredRun } from '../store/index.js';
+import { acquireInventoryLock, liveLockHolder, openStore, type StoredRun } from '../store/index.js';
 import { prepareCommand, type ScheduledCommand } from './command.js';
-import { LOCK_TOKEN_ENV, acquireInventoryLock, liveLockHolder } from './lock.js';
 import { maskUrl, postWebhook, runNotifyCommand } from './notify.js';
 
 export type NotifyWhen = 'always' | 'changes';
@@ -20,7 +17,10 @@ export interface ScheduleConfig {
   cron: string;
   /** IANA time zone the expression is read in (default: the system's). */
   timezone?: string;
-  /** Forwarded to main(): `['sweep', '-i', INVENTORY, ...]` or `['run', PLAYBOOK, '-i', ...]`. */
+  /**
+   * `['sweep', '-i', INVENTORY, ...]` or `['run', PLAYBOOK, '-i', ...]`: checked here once
+   * (prepareCommand); the caller turns it into a typed run request and runs it (`execute`).
+   */
   command: string[];
   stateDir: string;
   notify: NotifyWhen;
@@ -34,14 +34,24 @@ export interface ScheduleConfig {
   commandTimeoutMs?: number;
 }
 
-/** The part of CliIO a run needs, plus how to start one (main, injected to avoid an import cycle). */
+/** What one scheduled run is given: the scheduler holds the inventory's run lock around it. */
 export interface RunIO {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
   clock: Clock;
-  interrupt?: () => Interrupt;
-  onRunFinished?: (run: RunInfo, summary: RunSummary, store: RunStore | undefined) => void | Promise<void>;
+  /** The scheduler's interrupt: the first signal stops the run starting hosts, the second aborts them. */
+  interrupt: () => Interrupt;
+}
+
+/** How one scheduled run ended: the recorded run, or why there is none. */
+export interface ScheduledRunResult {
+  exitCode: number;
+  /** Set when the run was recorded. */
+  run?: RunInfo;
+  summary?: RunSummary;
+  /** The error that stopped the run before it was recorded (bad inventory, ...). */
+  error?: string;
 }
 
 export interface SchedulerIO {
@@ -49,7 +59,8 @@ export interface SchedulerIO {
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
   clock: Clock;
-  runCommand: (argv: string[], io: RunIO) => Promise<number>;
+  /** Runs the configured command once, in this process (the run layer, through the CLI's request). */
+  execute: (io: RunIO) => Promise<ScheduledRunResult>;
   /** Default: SIGINT/SIGTERM handlers (two-stage, as for a sweep). */
   interrupt?: () => Interrupt;
   /** Each recorded run as stored (the metrics server keeps the latest sweep). */
@@ -114,23 +125,18 @@ class Loop {
   private current: { promise: Promise<void>; tickAt: number } | undefined;
   private interruptedRun = false;
   private lastRunFailed = false;
-  private lastSeenRun: string | undefined;
   private notifications: Promise<void> = Promise.resolve();
   private stop!: () => void;
   private readonly stopped = new Promise<void>((r) => (this.stop = r));
   private stopping = false;
   private abortSignal: AbortSignal | undefined;
-  /** Nests the sweep's own acquire of the run lock inside the scheduler's (lock.ts). */
-  private readonly runEnv: NodeJS.ProcessEnv;
 
   constructor(
     private readonly cfg: ScheduleConfig,
     private readonly cmd: ScheduledCommand,
     private readonly io: SchedulerIO,
     private readonly log: (line: string) => void,
-  ) {
-    this.runEnv = { ...io.env, [LOCK_TOKEN_ENV]: randomBytes(12).toString('hex') };
-  }
+  ) {}
 
   async run(): Promise<ScheduleOutcome> {
     const interrupt = this.io.interrupt ? this.io.interrupt() : installInterrupt((sig, stage) => this.onSignal(sig, stage));
@@ -205,7 +211,7 @@ class Loop {
   private async runOnce(tickAt: number, perRun: Interrupt): Promise<void> {
     let release: () => void;
     try {
-      release = acquireInventoryLock(this.cfg.stateDir, this.cmd.inventory, { env: this.runEnv, onWarning: this.log });
+      release = acquireInventoryLock(this.cfg.stateDir, this.cmd.inventory, { onWarning: this.log });
     } catch (err) {
       this.skipped += 1;
       this.log(`tick ${new Date(tickAt).toISOString()} skipped: ${err instanceof FleetmendError ? err.oneLine() : String(err)}`);
@@ -214,70 +220,50 @@ class Loop {
     this.runs += 1;
     const n = this.runs;
     this.log(`run ${n} started`);
-    let finished: { run: RunInfo; summary: RunSummary } | undefined;
-    const stderr = new LastErrorLine(this.io.stderr);
-    let code: number;
+    let result: ScheduledRunResult;
     try {
-      code = await this.io.runCommand(this.cmd.argv, {
-        stdout: this.io.stdout,
-        stderr,
-        env: this.runEnv,
-        clock: this.io.clock,
-        interrupt: () => perRun,
-        onRunFinished: (run, summary) => {
-          finished = { run, summary };
-        },
-      });
+      result = await this.io.execute({ stdout: this.io.stdout, stderr: this.io.stderr, env: this.io.env, clock: this.io.clock, interrupt: () => perRun });
     } catch (err) {
-      code = 1;
-      stderr.write(`fleetmend: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+      const message = err instanceof Error ? err.message : String(err);
+      this.io.stderr.write(`fleetmend: internal error: ${message}\n`);
+      result = { exitCode: 1, error: `internal error: ${message}` };
     } finally {
       release();
     }
-    if (code === 130) this.interruptedRun = true;
-    this.afterRun(n, tickAt, code, finished, stderr.last);
+    if (result.exitCode === 130) this.interruptedRun = true;
+    this.afterRun(n, result);
   }
 
-  private afterRun(n: number, tickAt: number, code: number, finished: { run: RunInfo; summary: RunSummary } | undefined, lastError: string | undefined): void {
+  private afterRun(n: number, result: ScheduledRunResult): void {
+    const code = result.exitCode;
+    const runId = result.run?.id;
     let drift: Drift | undefined;
-    let runId: string | undefined;
-    let summary = finished?.summary;
-    try {
-      const store = openStore(this.cfg.stateDir);
+    if (runId) {
       try {
-        runId = finished?.run.id ?? this.findRecordedRun(store, tickAt);
-        if (runId) {
+        const store = openStore(this.cfg.stateDir);
+        try {
           drift = driftSinceLast(store, runId);
-          summary ??= store.getRun(runId).summary;
           if (this.io.onRunRecorded) this.io.onRunRecorded(store.getRun(runId));
+        } finally {
+          store.close();
         }
-      } finally {
-        store.close();
+      } catch (err) {
+        this.log(`run ${n}: could not compute drift: ${err instanceof Error ? err.message : String(err)}`);
       }
-    } catch (err) {
-      this.log(`run ${n}: could not compute drift: ${err instanceof Error ? err.message : String(err)}`);
     }
-    if (runId) this.lastSeenRun = runId;
     this.log(`run ${n}${runId ? ` (${runId})` : ''} finished: exit ${code}${runId ? '' : ', nothing recorded'}`);
     if (drift) this.io.stderr.write(renderDriftText(drift));
 
     let payload: DriftNotification | undefined;
     if (drift) {
-      payload = this.cfg.notify === 'always' || drift.changed ? driftNotification(drift, { exitCode: code, ...(summary ? { summary } : {}) }) : undefined;
+      payload = this.cfg.notify === 'always' || drift.changed ? driftNotification(drift, { exitCode: code, ...(result.summary ? { summary: result.summary } : {}) }) : undefined;
       this.lastRunFailed = false;
     } else if (!runId) {
       // Failing to run at all is news once (and on every run with --notify always).
-      if (this.cfg.notify === 'always' || !this.lastRunFailed) payload = runFailedNotification(this.cmd.inventoryAbs, code, lastError ?? `exit ${code}`);
+      if (this.cfg.notify === 'always' || !this.lastRunFailed) payload = runFailedNotification(this.cmd.inventoryAbs, code, result.error ?? `exit ${code}`);
       this.lastRunFailed = true;
     }
     if (payload) this.enqueue(payload);
-  }
-
-  /** Without onRunFinished (a command that does not call it): the newest run of the inventory since the tick. */
-  private findRecordedRun(store: RunStore, tickAt: number): string | undefined {
-    const latest = store.listRuns({ inventory: this.cmd.inventoryAbs, limit: 1 })[0];
-    if (!latest || latest.id === this.lastSeenRun) return undefined;
-    return Date.parse(latest.started_at) >= tickAt - 1000 ? latest.id : undefined;
   }
 
   /** Deliveries are queued: a slow receiver delays the next notification, never the next run. */
@@ -319,17 +305,4 @@ class Loop {
     await Promise.all(jobs);
   }
 
-}
-
-/** Passes everything through and remembers the last `fleetmend: ...` line (main's error line). */
-class LastErrorLine extends Writable {
-  last: string | undefined;
-  constructor(private readonly out: NodeJS.WritableStream) {
-    super();
-  }
-  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    const text = chunk.toString();
-    for (const line of text.split('\n')) if (line.startsWith('fleetmend: ')) this.last = line.slice('fleetmend: '.length).slice(0, 500);
-    this.out.write(chunk, () => cb());
-  }
 }

@@ -3,3 +3,5 @@ export type { RunStore, StoredRun, RunListItem, HostHistoryRow, RunStatus } from
 export { redact, isSecretKey } from './redact.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate } from './schema.js';
 export type { Migration } from './schema.js';
+export { acquireInventoryLock, liveLockHolder, lockFile, isAlive } from './lock.js';
+export type { LockHolder, LockKind, LockOptions } from './lock.js';

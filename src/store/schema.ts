@@ -98,6 +98,20 @@ export const MIGRATIONS: readonly Migration[] = [
       db.exec(`UPDATE runs SET interrupted = 1 WHERE status = 'interrupted'`);
     },
   },
+  {
+    version: 3,
+    description: 'fleet findings beside the host results (a recorded host result is never rewritten)',
+    up: (db) => {
+      db.exec(`
+        CREATE TABLE fleet_findings (
+          run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+          host   TEXT NOT NULL,
+          json   TEXT NOT NULL
+        );
+        CREATE INDEX fleet_findings_run ON fleet_findings(run_id);
+      `);
+    },
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

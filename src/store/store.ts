@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { FleetmendError } from '../errors.js';
 import type { HostResult, RunInfo, RunMode, RunSummary, TaskResult } from '../executor/events.js';
-import type { HostState } from '../diagnosis/types.js';
+import type { Finding, HostState } from '../diagnosis/types.js';
 import { redact } from './redact.js';
 import { migrate } from './schema.js';
 import { ensurePrivateFile } from '../util/fsafe.js';
@@ -59,7 +59,22 @@ export interface RunStore {
   recordHost(runId: string, result: HostResult): void;
   /** Several finished hosts in one transaction (what the runner's write-behind queue uses). */
   recordHosts(runId: string, results: readonly HostResult[]): void;
+  /**
+   * Like recordHosts, but a host that already has a result in this run is refused, not
+   * overwritten: at-least-once delivery (a redelivered queue job) must not record twice.
+   * Returns the refused results.
+   */
+  recordHostsOnce(runId: string, results: readonly HostResult[]): HostResult[];
+  /**
+   * One task as it finishes; `seq` is its index in the host's `tasks` (from 0), so the host's
+   * final result replaces these rows instead of adding to them.
+   */
   recordTask(runId: string, host: string, seq: number, task: TaskResult): void;
+  /**
+   * Fleet-level findings (outliers), known only once every host answered: kept beside the host
+   * results, which stay as recorded, and merged into each host's diagnosis when read back.
+   */
+  recordFleetFindings(runId: string, byHost: Readonly<Record<string, readonly Finding[]>>): void;
   finishRun(runId: string, summary: RunSummary, opts?: { interrupted?: boolean; finished_at?: string }): void;
   /** A run by id, unique id prefix, or `latest`. Throws E_USAGE when there is none. */
   getRun(idOrLatest: string): StoredRun;
@@ -67,15 +82,11 @@ export interface RunStore {
   hostHistory(host: string, opts?: { limit?: number }): HostHistoryRow[];
   /** The latest finished run of the same inventory that started before `beforeRunId`. */
   previousRun(inventory: string | undefined, beforeRunId: string): StoredRun | undefined;
-  /** Hosts with a final status (ok, changed, failed, unreachable): what --resume skips. */
-  hostsDone(runId: string): Set<string>;
   close(): void;
 }
 
 export const DB_FILE = 'fleetmend.db';
 
-/** Hosts in these states need no retry on --resume; skipped/interrupted/pending hosts do. */
-const FINAL_STATUSES = ['ok', 'changed', 'failed', 'unreachable'] as const;
 
 /**
  * SQLite's own files beside the database. SQLite opens them by path, following links, and gives
@@ -132,6 +143,7 @@ class SqliteRunStore implements RunStore {
   private readonly stmt;
   private readonly recordHostTx: (runId: string, result: HostResult) => void;
   private readonly recordHostsTx: (runId: string, results: readonly HostResult[]) => void;
+  private readonly recordHostsOnceTx: (runId: string, results: readonly HostResult[]) => HostResult[];
 
   constructor(
     private readonly db: Database.Database,
@@ -178,9 +190,10 @@ class SqliteRunStore implements RunStore {
       latestRun: db.prepare(`SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1`),
       hostsOfRun: db.prepare(`SELECT host, status, result FROM run_hosts WHERE run_id = ? ORDER BY rowid`),
       tasksOfRun: db.prepare(`SELECT host, json FROM task_results WHERE run_id = ? ORDER BY host, seq`),
-      hostsDone: db.prepare(
-        `SELECT host FROM run_hosts WHERE run_id = ? AND status IN (${FINAL_STATUSES.map(() => '?').join(', ')})`,
-      ),
+      hostStatus: db.prepare(`SELECT status FROM run_hosts WHERE run_id = ? AND host = ?`),
+      trimTasks: db.prepare(`DELETE FROM task_results WHERE run_id = ? AND host = ? AND seq >= ?`),
+      insertFleetFinding: db.prepare(`INSERT INTO fleet_findings (run_id, host, json) VALUES (?, ?, ?)`),
+      fleetFindingsOfRun: db.prepare(`SELECT host, json FROM fleet_findings WHERE run_id = ? ORDER BY rowid`),
       history: db.prepare(
         `SELECT h.run_id, h.status, h.state, h.finished_at, r.started_at,
                 s.taken_at, s.backlog, s.lost, s.backlog_limit, s.enabled, s.failure
@@ -203,6 +216,15 @@ class SqliteRunStore implements RunStore {
     this.recordHostTx = db.transaction((runId: string, result: HostResult) => this.writeHost(runId, result));
     this.recordHostsTx = db.transaction((runId: string, results: readonly HostResult[]) => {
       for (const r of results) this.writeHost(runId, r);
+    });
+    this.recordHostsOnceTx = db.transaction((runId: string, results: readonly HostResult[]) => {
+      const refused: HostResult[] = [];
+      for (const r of results) {
+        const row = this.stmt.hostStatus.get(runId, r.host) as { status: string } | undefined;
+        if (row && row.status !== 'pending') refused.push(r);
+        else this.writeHost(runId, r);
+      }
+      return refused;
     });
   }
 
@@ -228,6 +250,10 @@ class SqliteRunStore implements RunStore {
 
   recordHosts(runId: string, results: readonly HostResult[]): void {
     if (results.length) this.recordHostsTx(runId, results);
+  }
+
+  recordHostsOnce(runId: string, results: readonly HostResult[]): HostResult[] {
+    return results.length ? this.recordHostsOnceTx(runId, results) : [];
   }
 
   private writeHost(runId: string, raw: HostResult): void {
@@ -260,7 +286,21 @@ class SqliteRunStore implements RunStore {
     for (const f of r.diagnosis?.findings ?? []) {
       this.stmt.insertFinding.run(runId, r.host, f.code, f.severity, f.message);
     }
-    (tasks ?? []).forEach((t, seq) => this.writeTask(runId, r.host, seq, t));
+    if (!tasks) return;
+    // The host's task list is the truth: rows past its end (an earlier, longer write) go.
+    tasks.forEach((t, seq) => this.writeTask(runId, r.host, seq, t));
+    this.stmt.trimTasks.run(runId, r.host, tasks.length);
+  }
+
+  recordFleetFindings(runId: string, byHost: Readonly<Record<string, readonly Finding[]>>): void {
+    this.db.transaction(() => {
+      for (const [host, findings] of Object.entries(byHost)) {
+        for (const f of findings) {
+          this.stmt.insertFleetFinding.run(runId, host, JSON.stringify(f));
+          this.stmt.insertFinding.run(runId, host, f.code, f.severity, f.message);
+        }
+      }
+    })();
   }
 
   recordTask(runId: string, host: string, seq: number, task: TaskResult): void {
@@ -308,6 +348,10 @@ class SqliteRunStore implements RunStore {
       list.push(JSON.parse(t.json) as TaskResult);
       tasks.set(t.host, list);
     }
+    const fleet = new Map<string, Finding[]>();
+    for (const f of this.stmt.fleetFindingsOfRun.all(row.id) as { host: string; json: string }[]) {
+      fleet.set(f.host, [...(fleet.get(f.host) ?? []), JSON.parse(f.json) as Finding]);
+    }
     const hosts: HostResult[] = [];
     const pending: string[] = [];
     for (const h of this.stmt.hostsOfRun.all(row.id) as { host: string; status: string; result: string | null }[]) {
@@ -318,6 +362,8 @@ class SqliteRunStore implements RunStore {
       const result = JSON.parse(h.result) as HostResult;
       const t = tasks.get(h.host);
       if (t) result.tasks = t;
+      const extra = fleet.get(h.host);
+      if (extra && result.diagnosis) result.diagnosis.findings.push(...extra);
       hosts.push(result);
     }
     const run = JSON.parse(row.info) as RunInfo;
@@ -385,11 +431,6 @@ class SqliteRunStore implements RunStore {
   previousRun(inventory: string | undefined, beforeRunId: string): StoredRun | undefined {
     const row = this.stmt.previous.get({ before: beforeRunId, inventory: inventory ?? null }) as { id: string } | undefined;
     return row ? this.getRun(row.id) : undefined;
-  }
-
-  hostsDone(runId: string): Set<string> {
-    const rows = this.stmt.hostsDone.all(runId, ...FINAL_STATUSES) as { host: string }[];
-    return new Set(rows.map((r) => r.host));
   }
 
   close(): void {

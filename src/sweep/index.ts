@@ -3,7 +3,7 @@ import { isoNow } from '../executor/clock.js';
 import type { HostResult, RunEventListener, RunInfo, RunSummary } from '../executor/events.js';
 import type { Interrupt } from '../executor/interrupt.js';
 import { runHosts, summarize, type HostTarget } from '../executor/run-hosts.js';
-import { diagnoseFleet } from '../diagnosis/index.js';
+import { diagnoseFleet, type Finding } from '../diagnosis/index.js';
 import type { Policy } from '../policy/types.js';
 import type { Transport } from '../transport/types.js';
 import { factsProbe, sweepHost } from './sweep-host.js';
@@ -20,11 +20,21 @@ export interface SweepRequest {
   clock: Clock;
   interrupt: Interrupt;
   onEvent: RunEventListener;
+  /**
+   * Sweeps one host somewhere else (a queue worker) instead of here; the default sweeps it in
+   * this process through `transportFor`.
+   */
+  sweepOne?: (host: HostTarget) => Promise<HostResult>;
+  /** Hosts in flight at once here (default `run.forks`); a queue enforces forks itself. */
+  inFlight?: number;
 }
 
 export interface SweepOutcome {
   run: RunInfo;
+  /** As emitted in host-done: never changed afterwards. */
   results: HostResult[];
+  /** Fleet outliers by host, emitted as one `fleet-findings` event after the last host. */
+  fleetFindings: Record<string, Finding[]>;
   summary: RunSummary;
 }
 
@@ -32,29 +42,42 @@ export interface SweepOutcome {
 export async function runSweep(req: SweepRequest): Promise<SweepOutcome> {
   req.onEvent({ type: 'run-start', run: req.run, hosts: req.hosts.map((h) => h.name) });
   const probe = factsProbe();
-  const results = await runHosts(
-    req.hosts,
-    (host) =>
-      sweepHost(host, req.transportFor(host), {
-        samples: req.samples,
-        intervalMs: req.intervalMs,
-        clock: req.clock,
-        signal: req.interrupt.stopStarting,
-        onEvent: req.onEvent,
-        probe,
-        ...(req.policy ? { policy: req.policy } : {}),
-      }),
-    { forks: req.run.forks, clock: req.clock, interrupt: req.interrupt, onEvent: req.onEvent },
-  );
-  addFleetFindings(results);
+  const local = (host: HostTarget) =>
+    sweepHost(host, req.transportFor(host), {
+      samples: req.samples,
+      intervalMs: req.intervalMs,
+      clock: req.clock,
+      signal: req.interrupt.stopStarting,
+      probe,
+      ...(req.policy ? { policy: req.policy } : {}),
+    });
+  const results = await runHosts(req.hosts, req.sweepOne ?? local, {
+    forks: req.inFlight ?? req.run.forks,
+    clock: req.clock,
+    interrupt: req.interrupt,
+    onEvent: req.onEvent,
+  });
+  const fleetFindings = fleetFindingsOf(results);
+  if (Object.keys(fleetFindings).length) req.onEvent({ type: 'fleet-findings', findings: fleetFindings });
   const run: RunInfo = { ...req.run, finished_at: isoNow(req.clock), ...(req.interrupt.interrupted ? { interrupted: true } : {}) };
   const summary = summarize(results);
   req.onEvent({ type: 'run-end', run, summary });
-  return { run, results, summary };
+  return { run, results, fleetFindings, summary };
+}
+
+/**
+ * The final documents (JSON, reports): each host's result with its fleet findings appended to
+ * its diagnosis, as copies; the results emitted stay as they were.
+ */
+export function withFleetFindings(results: readonly HostResult[], findings: Readonly<Record<string, readonly Finding[]>>): HostResult[] {
+  return results.map((r) => {
+    const add = findings[r.host];
+    return add?.length && r.diagnosis ? { ...r, diagnosis: { ...r.diagnosis, findings: [...r.diagnosis.findings, ...add] } } : r;
+  });
 }
 
 /** Fleet outliers can only be computed once every host answered. */
-function addFleetFindings(results: HostResult[]): void {
+function fleetFindingsOf(results: readonly HostResult[]): Record<string, Finding[]> {
   const extra = diagnoseFleet(
     results.map((r) => ({
       host: r.host,
@@ -63,8 +86,11 @@ function addFleetFindings(results: HostResult[]): void {
       ...(r.diagnosis ? { diagnosis: r.diagnosis } : {}),
     })),
   );
+  const out: Record<string, Finding[]> = {};
+  // only hosts with a diagnosis can carry a finding (as before: the others had nowhere to put it)
   for (const r of results) {
     const add = extra.get(r.host);
-    if (add?.length && r.diagnosis) r.diagnosis.findings.push(...add);
+    if (add?.length && r.diagnosis) out[r.host] = add;
   }
+  return out;
 }

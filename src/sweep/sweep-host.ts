@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Clock } from '../executor/clock.js';
 import { isoNow } from '../executor/clock.js';
-import type { HostResult, RunEventListener } from '../executor/events.js';
+import type { HostResult } from '../executor/events.js';
 import type { HostTarget } from '../executor/run-hosts.js';
 import { FleetmendError, UNREACHABLE_CODES } from '../errors.js';
 import { needsBecome } from '../transport/become.js';
@@ -21,7 +21,6 @@ export interface SweepOptions {
   clock: Clock;
   /** Aborts waits between samples (interrupt). */
   signal?: AbortSignal;
-  onEvent: RunEventListener;
   /** The run's script; its nonce is random per run, so host output cannot forge a section. */
   probe?: FactsProbe;
 }
@@ -74,7 +73,7 @@ export interface CollectedSample {
  * host completes them; when the command times out or the connection drops, the sections
  * already received are parsed, and the error names the one that did not finish.
  */
-export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock, onEvent: RunEventListener): Promise<CollectedSample> {
+export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock): Promise<CollectedSample> {
   const cap = t.spec.maxOutputBytes;
   const received: Buffer[] = [];
   let kept = 0;
@@ -87,7 +86,6 @@ export async function collectSample(t: Transport, probe: FactsProbe, clock: Cloc
   const script = runsAsRoot(t.spec) ? probe.script : probe.userScript;
   try {
     const res = await t.exec(script, { label: 'the facts script', onStdout });
-    onEvent({ type: 'command', host: t.spec.name, command: 'facts', code: res.code, duration_ms: res.durationMs, truncated: res.truncated });
     const sample = parseSample(splitSections(res.stdout, probe.nonce), clock.now());
     if (res.truncated) {
       sample.parse_errors.push({ section: CAPPED_SECTION, message: cappedMessage(t.spec.maxOutputBytes, res.bytes) });
@@ -117,7 +115,7 @@ export async function sweepHost(host: HostTarget, transport: Transport, opts: Sw
         await opts.clock.sleep(opts.intervalMs, opts.signal);
         if (opts.signal?.aborted) break;
       }
-      const got = await collectSample(transport, probe, opts.clock, opts.onEvent);
+      const got = await collectSample(transport, probe, opts.clock);
       samples.push(got.sample);
       // a host that timed out once will time out again; a dropped connection is gone
       if (got.error) {

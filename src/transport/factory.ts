@@ -106,8 +106,3 @@ export class TransportFactory {
     return t;
   }
 }
-
-/** Convenience for a single host (tests, ad-hoc use): its own factory sharing `knownHosts`. */
-export function connectHost(spec: ConnectionSpec, knownHosts: KnownHosts | KnownHostsCache, opts: { logger?: TransportLogger } = {}): Promise<Ssh2Transport> {
-  return new TransportFactory({ knownHosts, ...opts }).connect(spec);
-}

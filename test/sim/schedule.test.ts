@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/program.js';
+import { scheduledRunner } from '../../src/cli/schedule.js';
 import { systemClock } from '../../src/executor/clock.js';
 import type { Interrupt } from '../../src/executor/interrupt.js';
 import type { DriftNotification } from '../../src/drift/index.js';
@@ -16,7 +16,7 @@ import { startWebhookReceiver } from '../helpers/webhook.js';
 import { CLI_BIN } from '../helpers/cli.js';
 
 /**
- * The scheduler against the simulated fleet over real SSH: real sweeps (main(['sweep', ...]))
+ * The scheduler against the simulated fleet over real SSH: real sweeps (the run layer, in-process)
  * on a seconds-level cron, recorded in a real store. Every wait is bounded.
  */
 let fleet: Fleet;
@@ -51,14 +51,16 @@ function never(): Interrupt {
 const sweepArgs = (extra: string[] = []) =>
   ['sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--json', '-q', ...(extra.includes('--samples') ? [] : ['--samples', '1']), ...extra];
 
-function schedule(stateDir: string, over: Partial<ScheduleConfig>, io: Partial<SchedulerIO> = {}) {
+type Execute = SchedulerIO['execute'];
+
+function schedule(stateDir: string, over: Partial<ScheduleConfig>, wrap: (run: Execute) => Execute = (run) => run) {
   const err = sink();
   const cfg: ScheduleConfig = { cron: '*/2 * * * * *', command: sweepArgs(), stateDir, notify: 'changes', ...over };
-  const done = runScheduler(cfg, {
-    stdout: sink().stream, stderr: err.stream, env: process.env, clock: systemClock, interrupt: never,
-    runCommand: (argv, runIo) => main(argv, runIo),
-    ...io,
-  });
+  const io = { stdout: sink().stream, stderr: err.stream, env: process.env, clock: systemClock };
+  // the CLI's runner: the scheduled command parsed once, each run through the run layer in-process
+  const done = scheduledRunner(cfg.command, stateDir, { ...io, exitCode: 0 }).then((execute) =>
+    runScheduler(cfg, { ...io, interrupt: never, execute: wrap(execute) }),
+  );
   return { done, log: err.text };
 }
 
@@ -110,12 +112,10 @@ describe('fleetmend schedule on the simulated fleet', () => {
     const victim = fleet.hosts[1]!;
     const stateDir = join(dir, 'drift');
     let calls = 0;
-    const { done, log } = schedule(stateDir, { maxRuns: 2, webhook: url }, {
-      runCommand: async (argv, runIo) => {
-        const code = await main(argv, runIo);
-        if (++calls === 1) victim.model.stopAuditd(); // between run 1 and run 2
-        return code;
-      },
+    const { done, log } = schedule(stateDir, { maxRuns: 2, webhook: url }, (run) => async (runIo) => {
+      const result = await run(runIo);
+      if (++calls === 1) victim.model.stopAuditd(); // between run 1 and run 2
+      return result;
     });
     try {
       await done;

@@ -4,7 +4,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FleetmendError } from '../../src/errors.js';
-import { LOCK_TOKEN_ENV, acquireInventoryLock, liveLockHolder, lockFile } from '../../src/schedule/index.js';
+import { acquireInventoryLock, liveLockHolder, lockFile } from '../../src/store/index.js';
 
 let dir: string;
 const children: ChildProcess[] = [];
@@ -104,17 +104,6 @@ describe('acquireInventoryLock', () => {
   it('counts a holder on another machine (shared state dir) as alive', () => {
     plant(999_999, { hostname: 'elsewhere.example' });
     expect(lockedBy(() => acquireInventoryLock(dir, 'inv.yml')).message).toContain('pid 999999 on elsewhere.example');
-  });
-
-  it('nests for the same process and token (the scheduler holds the lock around its own sweep)', () => {
-    const env = { [LOCK_TOKEN_ENV]: 'tok' };
-    const outer = acquireInventoryLock(dir, 'inv.yml', { env });
-    const inner = acquireInventoryLock(dir, 'inv.yml', { env });
-    inner();
-    expect(existsSync(lockFile(dir, 'inv.yml'))).toBe(true); // the inner release leaves the outer lock
-    expect(lockedBy(() => acquireInventoryLock(dir, 'inv.yml', { env: { [LOCK_TOKEN_ENV]: 'other' } })).code).toBe('E_LOCKED_RUN');
-    outer();
-    expect(existsSync(lockFile(dir, 'inv.yml'))).toBe(false);
   });
 
   it('release does not remove a lock that is no longer ours', () => {

@@ -8,9 +8,9 @@ import { FleetmendError } from '../../src/errors.js';
 import { systemClock } from '../../src/executor/clock.js';
 import type { HostResult, RunInfo } from '../../src/executor/events.js';
 import type { Interrupt } from '../../src/executor/interrupt.js';
-import { acquireInventoryLock, prepareCommand, optionValue, runScheduler } from '../../src/schedule/index.js';
-import type { RunIO, ScheduleConfig } from '../../src/schedule/index.js';
-import { openStore } from '../../src/store/index.js';
+import { prepareCommand, runScheduler } from '../../src/schedule/index.js';
+import type { RunIO, ScheduleConfig, ScheduledRunResult } from '../../src/schedule/index.js';
+import { acquireInventoryLock, liveLockHolder, openStore } from '../../src/store/index.js';
 import type { DriftNotification } from '../../src/drift/index.js';
 import { buildHost, summarize } from '../fixtures/results/build.js';
 import { startWebhookReceiver } from '../helpers/webhook.js';
@@ -41,17 +41,18 @@ function testInterrupt() {
 }
 
 /**
- * A stand-in for main(['sweep', ...]) that records a run in the real store, the way sweepAction
- * does: startRun, one host result per host, finishRun, onRunFinished; the fleet is mutable.
+ * A stand-in for the run layer's sweep that records a run in the real store, the way it does:
+ * startRun, one host result per host, finishRun, the outcome; the fleet is mutable. It checks
+ * that the scheduler holds the inventory's run lock around it.
  */
 function fakeSweep(opts: { fleet: () => HostResult[]; durationMs?: number | (() => number) }) {
-  const calls: { argv: string[]; started: number; io: RunIO }[] = [];
-  const runCommand = async (argv: string[], io: RunIO): Promise<number> => {
-    calls.push({ argv, started: Date.now(), io });
-    const stateDir = optionValue(argv, undefined, '--state-dir')!;
-    const inventory = resolve(optionValue(argv, '-i', '--inventory')!);
+  const calls: { started: number; io: RunIO; lockHolder: number | undefined }[] = [];
+  const execute = async (io: RunIO): Promise<ScheduledRunResult> => {
+    const stateDir = join(dir, 'state');
+    const inventory = resolve(join(dir, 'inv.yml'));
+    calls.push({ started: Date.now(), io, lockHolder: liveLockHolder(stateDir, inventory)?.pid });
     const store = openStore(stateDir);
-    const interrupt = io.interrupt!();
+    const interrupt = io.interrupt();
     try {
       const run: RunInfo = { id: `R${calls.length}-${Date.now()}`, mode: 'sweep', started_at: new Date().toISOString(), forks: 5, inventory };
       const hosts = opts.fleet();
@@ -64,14 +65,13 @@ function fakeSweep(opts: { fleet: () => HostResult[]; durationMs?: number | (() 
       const summary = summarize(done);
       const finished = { ...run, finished_at: new Date().toISOString() };
       store.finishRun(run.id, summary, { interrupted: interrupt.interrupted, finished_at: finished.finished_at });
-      await io.onRunFinished?.(finished, summary, store);
       interrupt.dispose();
-      return interrupt.interrupted ? 130 : summary.failed || summary.non_compliant ? 2 : 0;
+      return { exitCode: interrupt.interrupted ? 130 : summary.failed || summary.non_compliant ? 2 : 0, run: finished, summary };
     } finally {
       store.close();
     }
   };
-  return { calls, runCommand };
+  return { calls, execute };
 }
 
 function sink() {
@@ -113,8 +113,8 @@ describe('prepareCommand', () => {
 
 describe('runScheduler', () => {
   it('refuses a bad cron expression, time zone or webhook before anything runs', async () => {
-    const { runCommand, calls } = fakeSweep({ fleet: () => [] });
-    const io = { stdout: sink().stream, stderr: sink().stream, env: {}, clock: systemClock, runCommand, interrupt: () => testInterrupt().it };
+    const { execute, calls } = fakeSweep({ fleet: () => [] });
+    const io = { stdout: sink().stream, stderr: sink().stream, env: {}, clock: systemClock, execute, interrupt: () => testInterrupt().it };
     await expect(runScheduler(config({ cron: '61 * * * * *' }), io)).rejects.toThrow(/--cron '61 \* \* \* \* \*'/);
     await expect(runScheduler(config({ timezone: 'Mars/Olympus' }), io)).rejects.toThrow(/unknown time zone/);
     await expect(runScheduler(config({ webhook: 'ftp://x/y' }), io)).rejects.toThrow(/http\(s\) URL/);
@@ -126,18 +126,19 @@ describe('runScheduler', () => {
     const healthy = buildHost('healthy', { index: 1 });
     const lost = { ...buildHost('auditd-not-running', { index: 1 }) };
     let state = [healthy];
-    const { runCommand, calls } = fakeSweep({ fleet: () => state });
+    const { execute, calls } = fakeSweep({ fleet: () => state });
     const err = sink();
     const out = await runScheduler(config({ maxRuns: 3, webhook: hookd.url }), {
       stdout: sink().stream, stderr: err.stream, env: {}, clock: systemClock, interrupt: () => testInterrupt().it,
-      runCommand: async (argv, io) => {
-        const code = await runCommand(argv, io);
+      execute: async (io) => {
+        const code = await execute(io);
         if (calls.length === 2) state = [lost]; // the fleet changes between run 2 and run 3
         return code;
       },
     });
     expect(out).toEqual({ exitCode: 0, runs: 3, skipped: 0 });
-    expect(calls.map((c) => c.argv.slice(-2))).toEqual(Array(3).fill(['--state-dir', join(dir, 'state')]));
+    // every run ran inside the scheduler's hold of the inventory's run lock
+    expect(calls.map((c) => c.lockHolder)).toEqual(Array(3).fill(process.pid));
     // ticks are a second apart (the cron has a seconds field)
     expect(calls[1]!.started - calls[0]!.started).toBeGreaterThanOrEqual(900);
     const store = openStore(join(dir, 'state'));
@@ -158,9 +159,9 @@ describe('runScheduler', () => {
   });
 
   it('never starts a run while the previous one is going: the tick is skipped and logged with its time', async () => {
-    const { runCommand, calls } = fakeSweep({ fleet: () => [buildHost('healthy', { index: 1 })], durationMs: () => (calls.length === 1 ? 2_300 : 0) });
+    const { execute, calls } = fakeSweep({ fleet: () => [buildHost('healthy', { index: 1 })], durationMs: () => (calls.length === 1 ? 2_300 : 0) });
     const err = sink();
-    const out = await runScheduler(config({ maxRuns: 2 }), { stdout: sink().stream, stderr: err.stream, env: {}, clock: systemClock, runCommand, interrupt: () => testInterrupt().it });
+    const out = await runScheduler(config({ maxRuns: 2 }), { stdout: sink().stream, stderr: err.stream, env: {}, clock: systemClock, execute, interrupt: () => testInterrupt().it });
     expect(out.runs).toBe(2);
     expect(out.skipped).toBeGreaterThanOrEqual(2);
     expect(err.text()).toMatch(/tick \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z skipped: the run started at \S+ is still in progress/);
@@ -169,13 +170,13 @@ describe('runScheduler', () => {
 
   it('on a signal during a run: no new runs, the run is recorded (interrupted), exit 130', async () => {
     const ctl = testInterrupt();
-    const { runCommand, calls } = fakeSweep({ fleet: () => [buildHost('healthy', { index: 1 }), buildHost('healthy', { index: 2 })], durationMs: 10_000 });
+    const { execute, calls } = fakeSweep({ fleet: () => [buildHost('healthy', { index: 1 }), buildHost('healthy', { index: 2 })], durationMs: 10_000 });
     const err = sink();
     const done = runScheduler(config(), {
       stdout: sink().stream, stderr: err.stream, env: {}, clock: systemClock, interrupt: () => ctl.it,
-      runCommand: (argv, io) => {
+      execute: (io) => {
         setTimeout(ctl.signal, 300);
-        return runCommand(argv, io);
+        return execute(io);
       },
     });
     const t0 = Date.now();
@@ -195,31 +196,30 @@ describe('runScheduler', () => {
 
   it('on a signal between runs exits 0 without starting one', async () => {
     const ctl = testInterrupt();
-    const { runCommand, calls } = fakeSweep({ fleet: () => [] });
+    const { execute, calls } = fakeSweep({ fleet: () => [] });
     setTimeout(ctl.signal, 100);
-    const out = await runScheduler(config({ cron: '0 0 1 1 *' }), { stdout: sink().stream, stderr: sink().stream, env: {}, clock: systemClock, runCommand, interrupt: () => ctl.it });
+    const out = await runScheduler(config({ cron: '0 0 1 1 *' }), { stdout: sink().stream, stderr: sink().stream, env: {}, clock: systemClock, execute, interrupt: () => ctl.it });
     expect(out).toEqual({ exitCode: 0, runs: 0, skipped: 0 });
     expect(calls).toHaveLength(0);
   });
 
-  it('holds the run lock around each run (the sweep can nest inside it) and refuses a second scheduler', async () => {
+  it('holds the run lock around each run (the run is told so) and refuses a second scheduler', async () => {
     const inv = join(dir, 'inv.yml');
-    const { runCommand } = fakeSweep({ fleet: () => [] });
+    const { execute } = fakeSweep({ fleet: () => [] });
     let insideLocked = '';
     const first = runScheduler(config({ maxRuns: 1 }), {
       stdout: sink().stream, stderr: sink().stream, env: {}, clock: systemClock, interrupt: () => testInterrupt().it,
-      runCommand: async (argv, io) => {
-        // a manual sweep (another token) is refused; the scheduled sweep itself nests
+      execute: async (io) => {
+        // a manual sweep is refused while the scheduled one runs
         try {
           acquireInventoryLock(join(dir, 'state'), inv);
         } catch (err) {
           insideLocked = (err as FleetmendError).code;
         }
-        acquireInventoryLock(join(dir, 'state'), inv, { env: io.env })();
-        return runCommand(argv, io);
+        return execute(io);
       },
     });
-    await expect(runScheduler(config(), { stdout: sink().stream, stderr: sink().stream, env: {}, clock: systemClock, runCommand, interrupt: () => testInterrupt().it }))
+    await expect(runScheduler(config(), { stdout: sink().stream, stderr: sink().stream, env: {}, clock: systemClock, execute, interrupt: () => testInterrupt().it }))
       .rejects.toMatchObject({ code: 'E_LOCKED_RUN', message: expect.stringContaining(`pid ${process.pid} (a scheduler`) });
     expect((await first).runs).toBe(1);
     expect(insideLocked).toBe('E_LOCKED_RUN');
@@ -228,12 +228,12 @@ describe('runScheduler', () => {
   });
 
   it('skips a tick while another process runs the inventory', async () => {
-    const { runCommand, calls } = fakeSweep({ fleet: () => [] });
+    const { execute, calls } = fakeSweep({ fleet: () => [] });
     const release = acquireInventoryLock(join(dir, 'state'), join(dir, 'inv.yml'), { pid: process.ppid });
     const err = sink();
     const ctl = testInterrupt();
     setTimeout(ctl.signal, 1_500);
-    const out = await runScheduler(config(), { stdout: sink().stream, stderr: err.stream, env: {}, clock: systemClock, runCommand, interrupt: () => ctl.it });
+    const out = await runScheduler(config(), { stdout: sink().stream, stderr: err.stream, env: {}, clock: systemClock, execute, interrupt: () => ctl.it });
     release();
     expect(calls).toHaveLength(0);
     expect(out.skipped).toBeGreaterThanOrEqual(1);
@@ -245,10 +245,10 @@ describe('runScheduler', () => {
     const err = sink();
     const out = await runScheduler(config({ maxRuns: 2, notifyCommand: `cat >> '${join(dir, 'n.jsonl')}'` }), {
       stdout: sink().stream, stderr: err.stream, env: {}, clock: systemClock, interrupt: () => testInterrupt().it,
-      runCommand: async (_argv, io) => {
+      execute: async (io) => {
         io.stderr.write('fleetmend: inv.yml: no such file [E_INVENTORY]\n');
         got.push('x');
-        return 1;
+        return { exitCode: 1, error: 'inv.yml: no such file [E_INVENTORY]' };
       },
     });
     expect(out.runs).toBe(2);
@@ -261,8 +261,8 @@ describe('runScheduler', () => {
 
   it('--notify always posts every run, including the baseline', async () => {
     const hookd = await webhookReceiver();
-    const { runCommand } = fakeSweep({ fleet: () => [buildHost('healthy', { index: 1 })] });
-    await runScheduler(config({ maxRuns: 2, notify: 'always', webhook: hookd.url }), { stdout: sink().stream, stderr: sink().stream, env: {}, clock: systemClock, runCommand, interrupt: () => testInterrupt().it });
+    const { execute } = fakeSweep({ fleet: () => [buildHost('healthy', { index: 1 })] });
+    await runScheduler(config({ maxRuns: 2, notify: 'always', webhook: hookd.url }), { stdout: sink().stream, stderr: sink().stream, env: {}, clock: systemClock, execute, interrupt: () => testInterrupt().it });
     expect(hookd.got.map((n) => n.event)).toEqual(['baseline', 'no-change']);
   });
 });

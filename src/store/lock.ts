@@ -3,12 +3,14 @@ import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'nod
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { FleetmendError } from '../errors.js';
-import { openStateSubdir } from '../store/state-dir.js';
+import { openStateSubdir } from './state-dir.js';
 
 /**
  * Inventory locks: one file per (kind, inventory) in `<state-dir>/locks/`, named by a hash of the
  * inventory's absolute path. `run` locks keep two sweeps/runs of one inventory apart (a scheduled
- * one and a manual one); the `scheduler` lock keeps a second scheduler of it from starting.
+ * one and a manual one); the `scheduler` lock keeps a second scheduler of it from starting. The
+ * scheduler holds the run lock around each of its runs and tells the run layer so (RunContext
+ * `lockHeld`): nothing is passed through the environment.
  */
 export type LockKind = 'run' | 'scheduler';
 
@@ -20,25 +22,17 @@ export interface LockHolder {
   acquired_at: string;
   /** Linux process start time (clock ticks since boot): tells a reused pid from the holder. */
   start_ticks?: number;
-  /** Set by the holder; an acquire from the same process with the same token nests inside it. */
-  token?: string;
   nonce: string;
 }
 
 export interface LockOptions {
   kind?: LockKind;
-  /**
-   * `FLEETMEND_LOCK_TOKEN` here lets a run started in-process by the scheduler (which holds the run
-   * lock around it) acquire the same lock: same pid and same token nest instead of failing.
-   */
-  env?: NodeJS.ProcessEnv;
   /** Called when a stale lock (its process is gone) is taken over. */
   onWarning?: (message: string) => void;
   /** For tests: the pid to record (default: this process). */
   pid?: number;
 }
 
-export const LOCK_TOKEN_ENV = 'FLEETMEND_LOCK_TOKEN';
 /** A half-finished takeover older than this was abandoned by a crashed process. */
 const TAKEOVER_GUARD_STALE_MS = 10_000;
 
@@ -57,7 +51,6 @@ export function acquireInventoryLock(stateDir: string, inventoryPath: string, op
   // the lock files are made with O_EXCL and link(2), which follow no link; the directory is checked
   openStateSubdir(stateDir, 'locks');
   const pid = opts.pid ?? process.pid;
-  const token = opts.env?.[LOCK_TOKEN_ENV];
   const me: LockHolder = {
     pid,
     hostname: hostname(),
@@ -65,14 +58,12 @@ export function acquireInventoryLock(stateDir: string, inventoryPath: string, op
     inventory: resolve(inventoryPath),
     acquired_at: new Date().toISOString(),
     ...(startTicks(pid) !== undefined ? { start_ticks: startTicks(pid)! } : {}),
-    ...(token ? { token } : {}),
     nonce: randomBytes(8).toString('hex'),
   };
   // Two attempts: the second follows the removal of a stale lock.
   for (let attempt = 0; attempt < 2; attempt++) {
     if (createExclusive(path, me)) return () => releaseIfOurs(path, me.nonce);
     const holder = readHolder(path);
-    if (holder && token && holder.token === token && holder.pid === pid) return () => {};
     if (holder && isAlive(holder)) throw lockedError(holder, path);
     if (!holder && !isOldEnough(path)) throw lockedError(undefined, path); // being written right now
     if (!takeOverStale(path, holder)) continue; // someone else took it over first: look again

@@ -1,0 +1,79 @@
+import { sinceLastReport } from '../drift/index.js';
+import { FleetmendError } from '../errors.js';
+// recap.js directly: the playbook index would load the engine into every sweep
+import { formatRecap } from '../playbook/recap.js';
+import { executeRun, type RunContext, type RunOutcome, type RunRequest, type RunSubscriber } from '../run/index.js';
+import type { CliIO } from './io.js';
+import { writeJsonDocument } from './output.js';
+import { Progress, summaryTable } from './progress.js';
+import { promptSecret } from './prompt.js';
+import { terminalLine, terminalText } from '../util/terminal.js';
+
+/** How the terminal shows a run (the options that are not part of the request). */
+export interface TerminalOptions {
+  json?: boolean;
+  quiet?: boolean;
+  /** -v: one summary / recap line per host (else hosts with the same outcome share a line) */
+  verbose?: boolean;
+  /** sweep --since-last */
+  sinceLast?: boolean;
+  /** run --diff: before/after of every change in the progress */
+  diff?: boolean;
+  /** Distributed mode: queue the hosts on this Redis for `fleetmend worker`s (else $FLEETMEND_REDIS_URL). */
+  redis?: string;
+  /** ms Redis may be unreachable mid-run before the run ends interrupted. */
+  redisTimeout?: number;
+}
+
+/** The terminal's two subscribers: the live progress, and the closing output once recorded. */
+export function terminalSubscribers(request: RunRequest, opts: TerminalOptions, io: Pick<CliIO, 'stdout' | 'stderr'>): RunSubscriber[] {
+  const progress = new Progress(io.stderr, !!opts.quiet, !!opts.diff);
+  return [{ onEvent: progress.listener }, { onFinished: (outcome, store) => closingOutput(request, opts, io, outcome, store) }];
+}
+
+function closingOutput(
+  request: RunRequest,
+  opts: TerminalOptions,
+  io: Pick<CliIO, 'stdout' | 'stderr'>,
+  o: RunOutcome,
+  store: Parameters<NonNullable<RunSubscriber['onFinished']>>[1],
+): void {
+  if (request.kind === 'sweep') {
+    if (opts.json) writeJsonDocument(io.stdout, o.run, o.summary, o.results);
+    else io.stdout.write(summaryTable(o.results, o.summary, { verbose: !!opts.verbose }));
+    if (opts.sinceLast && store) (opts.json ? io.stderr : io.stdout).write(sinceLastReport(store, o.run));
+  } else {
+    const pb = o.playbook ?? { recap: [], stopped: null };
+    if (opts.json) writeJsonDocument(io.stdout, o.run, o.summary, o.results, { recap: pb.recap, stopped: pb.stopped });
+    else {
+      io.stdout.write(`\nPLAY RECAP ${'*'.repeat(60)}\n${terminalText(formatRecap(pb.recap, { fold: !opts.verbose }))}\n`);
+      if (pb.stopped) io.stdout.write(`rollout stopped: ${terminalLine(pb.stopped.reason)}\n`);
+    }
+    if (o.retryFile) io.stderr.write(`retry file: ${o.retryFile} (use --limit @${o.retryFile}, or --resume ${o.run.id})\n`);
+  }
+  for (const f of o.reports) io.stderr.write(`report: ${f}\n`);
+}
+
+/** A run from the command line (sweep, run, and each run of schedule): returns the exit code. */
+export async function runFromTerminal(request: RunRequest, opts: TerminalOptions, io: CliIO, extra: Partial<Pick<RunContext, 'lockHeld'>> & { subscribers?: readonly RunSubscriber[] } = {}): Promise<RunOutcome> {
+  const ctx: RunContext = {
+    env: io.env,
+    clock: io.clock,
+    stderr: io.stderr,
+    subscribers: [...terminalSubscribers(request, opts, io), ...(io.subscribers ?? []), ...(extra.subscribers ?? [])],
+    ...(io.interrupt ? { interrupt: io.interrupt } : {}),
+    ...(extra.lockHeld ? { lockHeld: true } : {}),
+  };
+  const redisUrl = opts.redis ?? (io.env['FLEETMEND_REDIS_URL'] || undefined);
+  if (!redisUrl) return executeRun(request, ctx, { ask: (q) => promptSecret(q) });
+  if (request.kind !== 'sweep') {
+    throw new FleetmendError('E_USAGE', 'run --redis: playbook runs across workers are not implemented yet; run the playbook without --redis (FLEETMEND_REDIS_URL unset)');
+  }
+  // the queue client is loaded only by distributed runs
+  const { queuePlacement, parseRedisUrl } = await import('../distributed/index.js');
+  parseRedisUrl(redisUrl);
+  return executeRun(request, ctx, {
+    ask: (q) => promptSecret(q),
+    placeSweep: (prepared) => queuePlacement(prepared, { redisUrl, clock: io.clock, log: (l) => io.stderr.write(`${l}\n`), ...(opts.redisTimeout !== undefined ? { lostAfterMs: opts.redisTimeout } : {}) }),
+  });
+}

@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { addConnectionOptions } from './context.js';
+import type { CliIO } from './io.js';
+import { promptSecret } from './prompt.js';
+import { parsePositiveInt, parseSeconds } from './util.js';
+import type { ConnectionOptions } from '../run/index.js';
+
+interface WorkerCliOptions extends ConnectionOptions {
+  redis?: string;
+  concurrency: number;
+  name?: string;
+  lockDuration: number;
+  verbose?: boolean;
+}
+
+export function workerCommand(program: Command, io: CliIO): Command {
+  const cmd = program
+    .command('worker')
+    .description('distributed mode: take host jobs from Redis and sweep them with this machine\'s SSH setup');
+  addConnectionOptions(cmd);
+  return cmd
+    .option('--redis <url>', 'the queue (default $FLEETMEND_REDIS_URL)')
+    .option('--concurrency <n>', 'hosts at once in this worker (the coordinator\'s -f bounds all workers together)', parsePositiveInt('--concurrency'), 50)
+    .option('--name <name>', 'how this worker is named in logs and results (default HOSTNAME-PID)')
+    .option('--lock-duration <seconds>', 'a dead worker\'s hosts are redelivered after this', parseSeconds('--lock-duration'), 30_000)
+    .option('-v, --verbose', 'log every host taken and done')
+    .action(async (opts: WorkerCliOptions) => {
+      const { FleetmendError } = await import('../errors.js');
+      const redisUrl = opts.redis ?? (io.env['FLEETMEND_REDIS_URL'] || undefined);
+      if (!redisUrl) throw new FleetmendError('E_USAGE', 'worker: --redis URL (or FLEETMEND_REDIS_URL) is required');
+      const { runWorker } = await import('../distributed/index.js');
+      const { redis: _r, lockDuration, ...rest } = opts;
+      io.exitCode = await runWorker(
+        { ...rest, redisUrl, lockDurationMs: Math.max(1000, lockDuration) },
+        { stderr: io.stderr, env: io.env, clock: io.clock, ask: (q) => promptSecret(q), ...(io.interrupt ? { interrupt: io.interrupt } : {}) },
+      );
+    });
+}

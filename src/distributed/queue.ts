@@ -1,0 +1,99 @@
+/**
+ * The queue between a coordinator (`sweep --redis`) and its workers (`fleetmend worker`): one
+ * BullMQ job per host, its id made of run and host, so a host is queued once per run. A job
+ * carries the host's name and the run's sweep settings only: connection details and every
+ * secret (passwords, become passwords, passphrases, keys) come from the worker's own inventory,
+ * environment and key files, so nothing secret is ever written to Redis.
+ */
+import { FleetmendError } from '../errors.js';
+import type { HostResult } from '../executor/events.js';
+import type { Policy } from '../policy/types.js';
+
+/** BullMQ's key prefix and queue name: keys are `fleetmend:hosts:*`. */
+export const QUEUE_PREFIX = 'fleetmend';
+export const QUEUE_NAME = 'hosts';
+
+export interface SweepJobData {
+  v: 1;
+  kind: 'sweep';
+  run: string;
+  host: string;
+  samples: number;
+  intervalMs: number;
+  /** The run's fact-script nonce (not a secret: it only keeps host output from forging sections). */
+  nonce: string;
+  policy?: Policy;
+}
+
+export type HostJobData = SweepJobData;
+
+export interface HostJobResult {
+  result: HostResult;
+  worker: string;
+}
+
+/** BullMQ job ids may not contain ':' (its key separator). */
+export function jobIdOf(runId: string, host: string): string {
+  return `${runId}__${host}`.replace(/:/g, '_');
+}
+
+/** `redis://user:secret@h:6379/0` → `redis://user:***@h:6379/0`, for messages and logs. */
+export function maskRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}
+
+export function parseRedisUrl(url: string): URL {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new FleetmendError('E_USAGE', `--redis: not a URL: '${maskRedisUrl(url)}' (redis://HOST:PORT[/DB])`);
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
+    throw new FleetmendError('E_USAGE', `--redis must be a redis:// or rediss:// URL, got '${maskRedisUrl(url)}'`);
+  }
+  return u;
+}
+
+/** The connection options BullMQ gets (its blocking commands need maxRetriesPerRequest null). */
+export function bullConnection(url: string): { url: string; maxRetriesPerRequest: null } {
+  return { url, maxRetriesPerRequest: null };
+}
+
+/**
+ * Connect once, ping, and check the server before anything is queued: an unreachable Redis is
+ * exit 1 naming the URL, not a run that hangs. Returns the server version.
+ */
+export async function preflightRedis(url: string, timeoutMs = 5000): Promise<{ version: string; evictionPolicy?: string }> {
+  parseRedisUrl(url);
+  const { Redis } = await import('ioredis');
+  const client = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+  // connect() rejects with 'Connection is closed'; the socket's own error says why (ECONNREFUSED...)
+  let cause: Error | undefined;
+  client.on('error', (e: Error) => (cause ??= e));
+  try {
+    await client.connect();
+    await client.ping();
+    const info = await client.info('server');
+    const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
+    let evictionPolicy: string | undefined;
+    try {
+      const got = (await client.config('GET', 'maxmemory-policy')) as string[];
+      evictionPolicy = got[1];
+    } catch {
+      /* CONFIG may be disabled on managed Redis */
+    }
+    return { version, ...(evictionPolicy ? { evictionPolicy } : {}) };
+  } catch (err) {
+    const why = cause?.message ?? (err instanceof Error ? err.message : String(err));
+    throw new FleetmendError('E_QUEUE', `cannot reach Redis at ${maskRedisUrl(url)}: ${why}`);
+  } finally {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,8 @@
+/** Runs: a typed request in, the event stream out to subscribers (store, terminal, reports, drift). */
+export * from './types.js';
+export { executeRun, type ExecuteHooks } from './execute.js';
+export { resolveTargets, type ResolvedTargets, type AskSecret } from './targets.js';
+export { prepareRenderer, writeRunReports, historyFor } from './reports.js';
+export { newRunId } from './ids.js';
+export type { SweepPlacement, PreparedSweep } from './sweep.js';
+export type { RunSession } from './session.js';

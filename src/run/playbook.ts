@@ -1,0 +1,127 @@
+import { terminalLine } from '../util/terminal.js';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { FleetmendError } from '../errors.js';
+import { isoNow } from '../executor/clock.js';
+import type { RunInfo } from '../executor/events.js';
+import { runHosts, summarize } from '../executor/run-hosts.js';
+import { selectHosts as selectPattern, type Inventory } from '../inventory/index.js';
+import { loadPlaybook, parseExtraVars, runPlaybook, type Playbook, type PlaybookHost, type RunHostsHook, type Vars } from '../playbook/index.js';
+import type { RunStore } from '../store/index.js';
+import type { ConnectionSpec } from '../transport/types.js';
+import { finishRun, type Prepared } from './finish.js';
+import { newRunId } from './ids.js';
+import { prepareRenderer } from './reports.js';
+import { RunSession } from './session.js';
+import { resolveTargets, type AskSecret } from './targets.js';
+import type { PlaybookOptions, RunContext, RunOutcome } from './types.js';
+
+export interface PreparedPlaybook extends Prepared {
+  options: PlaybookOptions;
+  playbook: Playbook;
+  extraVars: Vars;
+  inventory: Inventory;
+  targets: PlaybookHost[];
+  specs: Map<string, ConnectionSpec>;
+}
+
+/** `--limit @file` reads host names from a retry file, like ansible-playbook. */
+async function expandLimit(limit: string | undefined): Promise<string | undefined> {
+  if (!limit?.startsWith('@')) return limit;
+  const file = limit.slice(1);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new FleetmendError('E_USAGE', `cannot read retry file ${file}: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  const names = text.split('\n').map((s) => s.trim()).filter(Boolean);
+  if (!names.length) throw new FleetmendError('E_PATTERN', `retry file ${file} names no host`);
+  return names.join(':');
+}
+
+/** Validates everything before any host is contacted (exit 1). */
+export async function preparePlaybook(playbookFile: string, options: PlaybookOptions, ctx: RunContext, ask?: AskSecret): Promise<PreparedPlaybook> {
+  const playbook = await loadPlaybook(playbookFile);
+  const extraVars = parseExtraVars(options.extraVars);
+  const limit = await expandLimit(options.limit);
+  const { inventory, targets, specs } = await resolveTargets({ ...options, ...(limit ? { limit } : {}) }, ctx.env, ask);
+  for (const w of inventory.warnings) ctx.stderr.write(`warning: ${terminalLine(w)}\n`);
+  const renderer = await prepareRenderer(options);
+  const run: RunInfo = {
+    id: newRunId(ctx.clock.now()),
+    mode: 'run',
+    started_at: isoNow(ctx.clock),
+    forks: options.forks,
+    inventory: resolve(options.inventory),
+    playbook: resolve(playbookFile),
+    check: !!options.check,
+    ...(limit ? { limit } : {}),
+    ...(options.resume ? { resumed_from: options.resume } : {}),
+  };
+  const hosts = targets.map((t) => ({ ...t, vars: inventory.hosts.get(t.name)?.vars ?? {} }));
+  return { options, playbook, extraVars, inventory, targets: hosts, specs, renderer, run };
+}
+
+export interface PlaybookHooks {
+  ask?: AskSecret;
+}
+
+export async function executePlaybook(playbookFile: string, options: PlaybookOptions, ctx: RunContext, hooks: PlaybookHooks = {}): Promise<RunOutcome> {
+  const p = await preparePlaybook(playbookFile, options, ctx, hooks.ask);
+  const { run } = p;
+  const session = await RunSession.open(run, ctx, { store: options.store, ...(options.stateDir ? { stateDir: options.stateDir } : {}), inventory: options.inventory });
+  try {
+    const skip = options.resume ? finishedHosts(session.store, options.resume) : new Set<string>();
+    if (skip.size) ctx.stderr.write(`resume ${options.resume}: ${skip.size} host(s) already done, skipped\n`);
+    const selected = new Map(p.targets.filter((t) => !skip.has(t.name)).map((t) => [t.name, t] as const));
+    session.start([...selected.keys()]);
+    session.emit({ type: 'run-start', run, hosts: [...selected.keys()] });
+    const batchRunner: RunHostsHook = (hosts, job) =>
+      runHosts(hosts, job, { forks: options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: session.emit });
+    const result = await runPlaybook(p.playbook, {
+      selectHosts: (pattern) => {
+        const names = new Set(selectPattern(p.inventory, pattern));
+        return [...selected.values()].filter((h) => names.has(h.name));
+      },
+      connect: (host) => session.connect(p.specs.get(host.name)!),
+      runHosts: batchRunner,
+      extraVars: p.extraVars,
+      check: !!options.check,
+      diff: !!options.diff,
+      ...(options.tags ? { tags: options.tags.split(',') } : {}),
+      ...(options.skipTags ? { skipTags: options.skipTags.split(',') } : {}),
+      clock: ctx.clock,
+      onEvent: session.emit,
+      signal: session.interrupt.stopStarting,
+    });
+    const summary = summarize(result.hosts);
+    const finished: RunInfo = { ...run, finished_at: isoNow(ctx.clock), ...(session.interrupt.interrupted ? { interrupted: true } : {}) };
+    session.emit({ type: 'run-end', run: finished, summary });
+    // A host's result is complete after its last play: the merged results are recorded now.
+    return await finishRun(p, session, ctx, {
+      run: finished,
+      summary,
+      results: result.hosts,
+      toRecord: result.hosts,
+      playbook: { recap: result.recap, stopped: result.stopped ?? null },
+      ...(options.resume ? { resumedSkipped: skip.size } : {}),
+    });
+  } finally {
+    session.dispose();
+  }
+}
+
+/** Hosts that finished ok/changed in the run being resumed, and in the runs it resumed. */
+function finishedHosts(store: RunStore | undefined, runId: string): Set<string> {
+  if (!store) throw new FleetmendError('E_USAGE', '--resume needs the run store (drop --no-store)');
+  const done = new Set<string>();
+  let id: string | undefined = runId;
+  for (let depth = 0; id && depth < 50; depth++) {
+    const prev = store.getRun(id);
+    if (prev.run.mode !== 'run') throw new FleetmendError('E_USAGE', `run ${id} is a ${prev.run.mode}, not a playbook run`);
+    for (const h of prev.hosts) if (h.status === 'ok' || h.status === 'changed') done.add(h.host);
+    id = prev.run.resumed_from;
+  }
+  return done;
+}

@@ -1,0 +1,193 @@
+import { join } from 'node:path';
+import type { RunEvent, RunInfo, HostResult, RunSummary } from '../executor/events.js';
+import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
+import type { RunStore } from '../store/index.js';
+// Deep imports, not store/index.ts: both are cheap, and index.ts loads SQLite, which a
+// --no-store run never needs.
+import { defaultStateDir, openStateSubdir } from '../store/state-dir.js';
+import { writeFileReplacing } from '../util/fsafe.js';
+import { terminalLine } from '../util/terminal.js';
+import { acquireInventoryLock } from '../store/lock.js';
+import { TransportFactory } from '../transport/index.js';
+import type { ConnectionSpec, Transport } from '../transport/types.js';
+import type { RunContext, RunSubscriber } from './types.js';
+
+export interface SessionOptions {
+  store: boolean;
+  stateDir?: string;
+  inventory: string;
+}
+
+/**
+ * What every run shares: the inventory lock, the run store and its writer (a subscriber of the
+ * event stream), the two-stage interrupt, the transports in flight (closed on the second
+ * signal), and the fan-out of events to the caller's subscribers.
+ */
+export class RunSession {
+  readonly interrupt: Interrupt;
+  readonly factory: TransportFactory;
+  readonly stateDir: string;
+  private readonly subscribers: readonly RunSubscriber[];
+  private readonly writer: StoreWriter | undefined;
+
+  /**
+   * Takes the inventory lock first (one sweep or run of an inventory at a time; the scheduler
+   * takes it around its runs and says so with `lockHeld`), then opens the run store, loaded only
+   * when the run is recorded.
+   */
+  static async open(run: RunInfo, ctx: RunContext, opts: SessionOptions): Promise<RunSession> {
+    const stateDir = opts.stateDir ?? defaultStateDir(ctx.env);
+    const releaseLock = ctx.lockHeld
+      ? () => {}
+      : acquireInventoryLock(stateDir, opts.inventory, { onWarning: (w) => ctx.stderr.write(`warning: ${terminalLine(w)}\n`) });
+    try {
+      const store = opts.store ? (await import('../store/index.js')).openStore(stateDir) : undefined;
+      return new RunSession(run, ctx, stateDir, store, releaseLock);
+    } catch (err) {
+      releaseLock();
+      throw err;
+    }
+  }
+
+  private constructor(
+    readonly run: RunInfo,
+    ctx: RunContext,
+    stateDir: string,
+    readonly store: RunStore | undefined,
+    private readonly releaseLock: () => void,
+  ) {
+    this.stateDir = stateDir;
+    this.writer = store ? new StoreWriter(store, run.id, run.mode === 'sweep', (w) => ctx.stderr.write(`warning: ${terminalLine(w)}\n`)) : undefined;
+    this.subscribers = [...(this.writer ? [this.writer] : []), ...ctx.subscribers];
+    const signals = ctx.interrupt
+      ? ctx.interrupt()
+      : installInterrupt((sig, stage) =>
+          ctx.stderr.write(
+            stage === 1
+              ? `\n${sig}: no new hosts will be started; waiting for hosts in flight (again to abort them)\n`
+              : `\n${sig}: aborting hosts in flight\n`,
+          ),
+        );
+    // a run also ends interrupted when its queue goes away (markInterrupted), not only on a signal
+    const session = this;
+    this.interrupt = {
+      get stopStarting() { return signals.stopStarting; },
+      get abortInFlight() { return signals.abortInFlight; },
+      get interrupted() { return signals.interrupted || session.lost; },
+      dispose: () => signals.dispose(),
+    };
+    this.factory = new TransportFactory({ abortSignal: this.interrupt.abortInFlight });
+  }
+
+  private lost = false;
+
+  /** The run cannot go on (distributed mode: Redis went away): it is recorded interrupted, exit 130. */
+  markInterrupted(): void {
+    this.lost = true;
+  }
+
+  start(hosts: readonly string[]): void {
+    this.store?.startRun(this.run, [...hosts]);
+  }
+
+  /**
+   * A transport for `spec`: the second signal aborts its commands in flight (they end as
+   * E_INTERRUPTED, the host `interrupted`, not `unreachable`) and closes it.
+   */
+  transport(spec: ConnectionSpec): Transport {
+    return this.factory.create(spec);
+  }
+
+  /** A connected transport; on failure nothing stays open. */
+  connect(spec: ConnectionSpec): Promise<Transport> {
+    return this.factory.connect(spec);
+  }
+
+  /** The one listener the executor, the sweep and the playbook engine are given. */
+  readonly emit = (e: RunEvent): void => {
+    for (const s of this.subscribers) s.onEvent?.(e);
+  };
+
+  /**
+   * Records the final host results (a playbook's host result is complete only after its last
+   * play) and closes the run.
+   */
+  finish(run: RunInfo, summary: RunSummary, finalResults: readonly HostResult[]): void {
+    this.writer?.flush();
+    if (finalResults.length) this.store?.recordHosts(this.run.id, finalResults);
+    this.store?.finishRun(this.run.id, summary, {
+      interrupted: this.interrupt.interrupted,
+      ...(run.finished_at ? { finished_at: run.finished_at } : {}),
+    });
+  }
+
+  /** Ansible-style retry file of failed/unreachable/interrupted hosts; usable as `--limit @FILE`. */
+  writeRetryFile(results: readonly HostResult[]): string | undefined {
+    const retry = results.filter((r) => r.status === 'failed' || r.status === 'unreachable' || r.status === 'interrupted');
+    if (!retry.length || !this.store) return undefined;
+    const dir = openStateSubdir(this.stateDir, 'retry');
+    const file = join(dir, `${this.run.id}.retry`);
+    writeFileReplacing(file, retry.map((r) => r.host).join('\n') + '\n');
+    return file;
+  }
+
+  dispose(): void {
+    this.writer?.flush();
+    this.interrupt.dispose();
+    this.store?.close();
+    this.releaseLock();
+  }
+}
+
+/**
+ * The store as a subscriber. Write-behind: hosts that finish in the same turn of the event loop
+ * are written in one transaction on the next turn, so a fleet finishing at once costs one write,
+ * not one per host, and a crash loses at most the results of one turn.
+ */
+class StoreWriter implements RunSubscriber {
+  private pending: HostResult[] = [];
+  private flushScheduled = false;
+  /** Tasks seen per host: a task row's seq is its index in the host's `tasks`, from 0. */
+  private readonly taskSeq = new Map<string, number>();
+
+  constructor(
+    private readonly store: RunStore,
+    private readonly runId: string,
+    /** Sweeps: one result per host, a second one is refused (a playbook records a host per play). */
+    private readonly once: boolean,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  onEvent(e: RunEvent): void {
+    if (e.type === 'host-done') this.queueHost(e.result);
+    else if (e.type === 'task') {
+      const seq = this.taskSeq.get(e.host) ?? 0;
+      this.taskSeq.set(e.host, seq + 1);
+      this.store.recordTask(this.runId, e.host, seq, e.result);
+    } else if (e.type === 'fleet-findings') {
+      this.flush();
+      this.store.recordFleetFindings(this.runId, e.findings);
+    }
+  }
+
+  private queueHost(result: HostResult): void {
+    // A playbook host's result per play carries that play's tasks only; its task rows come from
+    // the task events, and the merged result at the end of the run replaces them all.
+    const { tasks: _perPlay, ...rest } = result;
+    this.pending.push(this.taskSeq.has(result.host) ? rest : result);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.flushScheduled = false;
+    if (!this.pending.length) return;
+    const batch = this.pending;
+    this.pending = [];
+    if (!this.once) return this.store.recordHosts(this.runId, batch);
+    for (const r of this.store.recordHostsOnce(this.runId, batch)) {
+      this.warn(`${r.host}: a second result for run ${this.runId} was refused (the first one stays recorded)`);
+    }
+  }
+}

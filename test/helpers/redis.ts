@@ -1,0 +1,74 @@
+/** A real redis-server for a test: loopback, a free port, its own dir, stopped by PID. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { systemClock } from '../../src/executor/clock.js';
+import { CLI_BIN } from './cli.js';
+
+export interface TestRedis {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startRedis(dir: string): Promise<TestRedis> {
+  const port = await freePort();
+  const data = join(dir, 'redis');
+  mkdirSync(data, { recursive: true });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', data, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!out.includes('Ready to accept connections') && Date.now() < deadline && child.exitCode === null) await systemClock.sleep(50);
+  if (!out.includes('Ready to accept connections')) {
+    child.kill('SIGKILL');
+    throw new Error(`redis-server did not start: ${out}`);
+  }
+  return { url: `redis://127.0.0.1:${port}/0`, pid: child.pid!, stop: () => stopChild(child) };
+}
+
+export async function stopChild(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || !child.pid) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  process.kill(child.pid, 'SIGCONT'); // a stopped process cannot act on SIGTERM
+  process.kill(child.pid, 'SIGTERM');
+  const t = setTimeout(() => child.pid && child.exitCode === null && process.kill(child.pid, 'SIGKILL'), timeoutMs);
+  await exited;
+  clearTimeout(t);
+}
+
+export interface TestWorker {
+  name: string;
+  child: ChildProcess;
+  stderr: () => string;
+}
+
+/** A real `fleetmend worker` process (the built binary). */
+export function startWorker(name: string, args: string[], env: NodeJS.ProcessEnv = process.env): TestWorker {
+  const child = spawn(process.execPath, [CLI_BIN, 'worker', '--name', name, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  return { name, child, stderr: () => err };
+}
+
+export async function waitFor(what: string, cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await systemClock.sleep(50);
+  }
+}

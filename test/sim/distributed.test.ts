@@ -1,0 +1,221 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFleet, type Fleet } from '../../src/sim/index.js';
+import { openStore } from '../../src/store/index.js';
+import { runCli } from '../helpers/cli.js';
+import { startRedis, startWorker, stopChild, waitFor, type TestRedis, type TestWorker } from '../helpers/redis.js';
+
+/**
+ * Distributed sweeps with a real redis-server, real `fleetmend worker` processes (the built
+ * binary) and the simulated fleet over real SSH. Every wait is bounded; every process started
+ * here is stopped by PID in afterAll.
+ */
+let dir: string;
+let redis: TestRedis;
+let fleet: Fleet;
+const workers: TestWorker[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fm-dist-'));
+  redis = await startRedis(dir);
+  fleet = await startFleet({ scenario: 'healthy', hosts: 200, dir: join(dir, 'fleet'), loginDelayScale: 0 });
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(workers.map((w) => stopChild(w.child)));
+  await fleet?.stop();
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+const common = () => ['-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath];
+
+function worker(name: string, extra: string[] = [], env: NodeJS.ProcessEnv = process.env, inventory?: string): TestWorker {
+  const args = inventory ? ['-i', inventory, '--known-hosts', fleet.knownHostsPath] : common();
+  const w = startWorker(name, ['--redis', redis.url, ...args, '--concurrency', '20', '--lock-duration', '2', '-v', ...extra], env);
+  workers.push(w);
+  return w;
+}
+
+async function ready(...ws: TestWorker[]): Promise<void> {
+  for (const w of ws) await waitFor(`${w.name} ready`, () => w.stderr().includes('ready:'), 20_000);
+}
+
+const taken = (w: TestWorker) => [...w.stderr().matchAll(/take (\S+) \(run/g)].map((m) => m[1]!);
+const finished = (w: TestWorker) => [...w.stderr().matchAll(/done (\S+) /g)].map((m) => m[1]!);
+
+interface Doc {
+  run: { id: string };
+  summary: Record<string, number>;
+  hosts: { host: string; status: string }[];
+}
+
+function storedRun(stateDir: string, id: string) {
+  const store = openStore(stateDir);
+  try {
+    return store.getRun(id);
+  } finally {
+    store.close();
+  }
+}
+
+describe('sweep --redis across fleetmend workers', () => {
+  it('Redis unreachable: exit 1 naming the URL, nothing queued, nothing recorded', async () => {
+    const stateDir = join(dir, 'state-down');
+    const r = await runCli(['sweep', ...common(), '--redis', 'redis://127.0.0.1:1/0', '--state-dir', stateDir, '-q']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('cannot reach Redis at redis://127.0.0.1:1/0');
+    expect(r.stderr).toContain('[E_QUEUE]');
+    const store = openStore(stateDir);
+    try {
+      expect(store.listRuns()).toHaveLength(0);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('200 hosts, 3 workers, one SIGKILLed mid-run: every host recorded exactly once, the dead worker\'s hosts finished by the others', async () => {
+    const [w1, w2, w3] = [worker('w1'), worker('w2'), worker('w3')];
+    await ready(w1, w2, w3);
+    const stateDir = join(dir, 'state-kill');
+    const run = runCli(['sweep', ...common(), '--redis', redis.url, '-f', '30', '--samples', '2', '--interval', '0.3', '--json', '-q', '--state-dir', stateDir]);
+    await waitFor('w1 to finish 10 hosts', () => finished(w1).length >= 10, 60_000);
+    process.kill(w1.child.pid!, 'SIGKILL');
+    const r = await run;
+    expect([0, 2], r.stderr).toContain(r.code);
+    const doc = JSON.parse(r.stdout) as Doc;
+    expect(doc.hosts).toHaveLength(200);
+    expect(new Set(doc.hosts.map((h) => h.host)).size).toBe(200);
+    expect(doc.hosts.every((h) => h.status === 'ok')).toBe(true);
+    expect(r.stderr).not.toContain('was refused');
+    const stored = storedRun(stateDir, doc.run.id);
+    expect(stored.pending).toEqual([]);
+    expect(stored.hosts).toHaveLength(200);
+    const byWorker = new Map(stored.hosts.map((h) => [h.host, h.worker]));
+    // hosts w1 took but never finished (in flight at the kill) were swept by w2 or w3
+    const lost = taken(w1).filter((h) => !finished(w1).includes(h));
+    expect(lost.length).toBeGreaterThan(0);
+    for (const h of lost) expect(['w2', 'w3']).toContain(byWorker.get(h));
+    // every result came from a worker that finished it
+    for (const [h, w] of byWorker) expect(finished(workers.find((x) => x.name === w)!)).toContain(h);
+    const counts = ['w1', 'w2', 'w3'].map((n) => stored.hosts.filter((h) => h.worker === n).length);
+    expect(counts.reduce((a, b) => a + b)).toBe(200);
+    expect(counts[1]! + counts[2]!).toBeGreaterThan(counts[0]!);
+    await Promise.all([stopChild(w2.child), stopChild(w3.child)]);
+  }, 120_000);
+
+  it('a worker stopped past its lock (SIGSTOP, then SIGCONT) has its late result rejected; the host is recorded once, from the other worker', async () => {
+    const a = worker('stall-a', ['--concurrency', '1']);
+    await ready(a);
+    const stateDir = join(dir, 'state-stall');
+    const limit = '~^node-0*[1-4]$';
+    const run = runCli(['sweep', ...common(), '-l', limit, '--redis', redis.url, '-f', '4', '--samples', '2', '--interval', '4', '--json', '-q', '--state-dir', stateDir]);
+    await waitFor('stall-a to take a host', () => taken(a).length >= 1, 20_000);
+    process.kill(a.child.pid!, 'SIGSTOP');
+    const stalledHost = taken(a)[0]!;
+    const b = worker('stall-b', ['--concurrency', '10']);
+    await ready(b);
+    // lock 2 s: b's stalled-job check gives the host back and b sweeps it (4 s between samples)
+    await waitFor(`stall-b to finish ${stalledHost}`, () => finished(b).includes(stalledHost), 40_000);
+    process.kill(a.child.pid!, 'SIGCONT');
+    const r = await run;
+    const doc = JSON.parse(r.stdout) as Doc;
+    // it does finish the host, too late: the completion is refused
+    await waitFor('stall-a to finish its host', () => finished(a).includes(stalledHost), 20_000);
+    await waitFor('stall-a to report its late result rejected', () => /rejected/.test(a.stderr().slice(a.stderr().indexOf(`done ${stalledHost}`))), 20_000).catch((e: Error) => {
+      throw new Error(`${e.message}\n${a.stderr()}`);
+    });
+    const stored = storedRun(stateDir, doc.run.id);
+    expect(stored.hosts.filter((h) => h.host === stalledHost)).toHaveLength(1);
+    expect(stored.hosts.find((h) => h.host === stalledHost)!.worker).toBe('stall-b');
+    expect(new Set(stored.hosts.map((h) => h.host)).size).toBe(stored.hosts.length);
+    expect(stored.pending).toEqual([]);
+    await Promise.all([stopChild(a.child), stopChild(b.child)]);
+  }, 120_000);
+
+  it('Redis going away mid-run: the run ends interrupted (exit 130), recorded, with a retry file', async () => {
+    const own = await startRedis(join(dir, 'redis-lost'));
+    try {
+      const w = startWorker('lost-w', ['--redis', own.url, ...common(), '--concurrency', '2', '--lock-duration', '2', '-v']);
+      workers.push(w);
+      await ready(w);
+      const stateDir = join(dir, 'state-lost');
+      const run = runCli(['sweep', ...common(), '-l', '~^node-0*[1-6]$', '--redis', own.url, '--redis-timeout', '2', '--samples', '2', '--interval', '5', '--json', '-q', '--state-dir', stateDir]);
+      await waitFor('lost-w to take a host', () => taken(w).length >= 1, 20_000);
+      process.kill(own.pid, 'SIGKILL');
+      const t0 = Date.now();
+      const r = await run;
+      expect(Date.now() - t0).toBeLessThan(15_000);
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).toMatch(/Redis at redis:\/\/127\.0\.0\.1:\d+\/0 unreachable for 2 s: the run ends interrupted/);
+      const doc = JSON.parse(r.stdout) as Doc & { run: { interrupted?: boolean } };
+      expect(doc.run.interrupted).toBe(true);
+      expect(doc.hosts.every((h) => h.status === 'interrupted')).toBe(true);
+      const stored = storedRun(stateDir, doc.run.id);
+      expect(stored.status).toBe('interrupted');
+      expect(readFileSync(join(stateDir, 'retry', `${doc.run.id}.retry`), 'utf8').trim().split('\n')).toHaveLength(6);
+      await stopChild(w.child);
+    } finally {
+      await own.stop();
+    }
+  }, 60_000);
+
+  it('no secret reaches Redis: passwords, become passwords and key material stay on the workers', async () => {
+    const secrets = { ssh: 'Ssh-Pw-7f3a9e1c', become: 'Become-Pw-2b8d4c6e', env: 'Env-Become-9a1f5d3b', passphrase: 'Key-Pass-4c7e2a9f' };
+    // the inventory copy with secrets in it (what the coordinator and the workers both read)
+    const inv = join(dir, 'inventory-secrets.yml');
+    const text = readFileSync(fleet.inventoryPath, 'utf8').replace(/(\n\s+)ansible_user: (\S+)/g, `$1ansible_user: $2$1ansible_password: '${secrets.ssh}'$1ansible_become_password: '${secrets.become}'`);
+    expect(text).toContain(secrets.ssh);
+    writeFileSync(inv, text);
+    const env = { ...process.env, FLEETMEND_BECOME_PASSWORD: secrets.env, FLEETMEND_KEY_PASSPHRASE: secrets.passphrase };
+    const w = worker('sec', [], env, inv);
+    await ready(w);
+    const stateDir = join(dir, 'state-secrets');
+    const r = await runCli(['sweep', '-i', inv, '--known-hosts', fleet.knownHostsPath, '-l', '~^node-0*1[0-9]$', '--redis', redis.url, '--samples', '1', '--json', '-q', '--state-dir', stateDir], env);
+    expect([0, 2], r.stderr).toContain(r.code);
+    const doc = JSON.parse(r.stdout) as Doc;
+    expect(doc.hosts.length).toBe(10);
+    expect(doc.hosts.every((h) => h.status === 'ok')).toBe(true);
+    const key = readFileSync(/ansible_ssh_private_key_file: (\S+)/.exec(text)![1]!, 'utf8');
+    const keyLines = key.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
+    expect(keyLines.length).toBeGreaterThan(0);
+    const dump = await dumpRedis(redis.url);
+    expect(dump.keys).toBeGreaterThan(0);
+    expect(dump.text).toContain(doc.hosts[0]!.host); // the scan sees the run's data
+    for (const s of Object.values(secrets)) expect(dump.text).not.toContain(s);
+    for (const l of keyLines) expect(dump.text).not.toContain(l);
+    expect(dump.text).not.toContain('PRIVATE KEY');
+    await stopChild(w.child);
+  }, 120_000);
+});
+
+/** Every key and every value in Redis, whatever its type, as one string. */
+async function dumpRedis(url: string): Promise<{ keys: number; text: string }> {
+  const c = new Redis(url);
+  try {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await c.scan(cursor, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    const parts: string[] = [];
+    for (const k of keys) {
+      parts.push(k);
+      const type = await c.type(k);
+      if (type === 'string') parts.push((await c.get(k)) ?? '');
+      else if (type === 'hash') parts.push(JSON.stringify(await c.hgetall(k)));
+      else if (type === 'list') parts.push(JSON.stringify(await c.lrange(k, 0, -1)));
+      else if (type === 'set') parts.push(JSON.stringify(await c.smembers(k)));
+      else if (type === 'zset') parts.push(JSON.stringify(await c.zrange(k, 0, -1, 'WITHSCORES')));
+      else if (type === 'stream') parts.push(JSON.stringify(await c.xrange(k, '-', '+')));
+      else parts.push(`<${type}>`);
+    }
+    return { keys: keys.length, text: parts.join('\n') };
+  } finally {
+    c.disconnect();
+  }
+}
