@@ -14,6 +14,7 @@
 import { FleetmendError, type SourcePosition } from '../errors.js';
 import { compileExpr, positionAt, stringOf, type CompiledExpr } from '../expr/index.js';
 import { HOLE, RAW_HOLE, Unsafe, heredocProblem, planShell, planWords, quoteForSlot, type ShellPlan } from './shell-context.js';
+import { clipMessage } from '../util/terminal.js';
 
 /** How a string argument is interpreted on the host: by `sh -c`, by fleetmend's word splitter, or not at all. */
 export type Dialect = 'sh' | 'words' | 'none';
@@ -41,8 +42,9 @@ function at(text: string, offset: number, position?: SourcePosition): { position
   return p ? { position: p } : {};
 }
 
+/** The template quoted in a message, cut the way every message quotes a long value (util/terminal). */
 function short(text: string): string {
-  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+  return clipMessage(JSON.stringify(text));
 }
 
 /** The offset of the `}}` closing an expression that starts at `from` (string literals skipped). */
