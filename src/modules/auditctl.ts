@@ -129,9 +129,14 @@ export function backlogGrowing(s1: AuditStatus, s2: AuditStatus): boolean {
  * Why `-f 2` would panic this host (reference §3: the change itself emits a record that cannot
  * be queued on a host that is losing records). Empty when it is safe.
  */
-export function panicRisks(s1: AuditStatus, s2: AuditStatus): string[] {
+export function panicRisks(s1: AuditStatus, s2: AuditStatus, auditdState?: string): string[] {
   const reasons: string[] = [];
   if (s2.pid === 0) reasons.push('no auditd is registered (pid 0): nothing drains the queue');
+  // On kernel 6.1 a registered auditd that does not read loses records silently every pass
+  // while backlog may read near 0: the first counted loss would panic (kernel-6.1-queue §0).
+  const st = auditdState?.[0];
+  if (s2.pid !== 0 && (st === 'T' || st === 't')) reasons.push(`auditd (pid ${s2.pid}) is stopped (state ${auditdState}): it does not drain the queue`);
+  if (s2.pid !== 0 && st === 'D') reasons.push(`auditd (pid ${s2.pid}) is blocked in I/O (state D): it does not drain the queue`);
   if (s2.lost > s1.lost) reasons.push(`records are being lost (lost ${s1.lost} -> ${s2.lost} between two samples)`);
   const peak = Math.max(s1.backlog, s2.backlog);
   if (peak > s2.backlog_limit / 2) reasons.push(`backlog ${peak} is above half the limit ${s2.backlog_limit}`);
@@ -142,6 +147,17 @@ export function panicRisks(s1: AuditStatus, s2: AuditStatus): string[] {
     reasons.push(`tasks are waiting for a full queue (backlog_wait_time_actual ${w1} -> ${w2})`);
   }
   return reasons;
+}
+
+/** ps state of the registered auditd (`T`, `D`, `S<sl`...), undefined when not found. */
+async function auditdProcState(ctx: ModuleContext, pid: number): Promise<string | undefined> {
+  if (pid <= 0) return undefined;
+  const r = await run(ctx, 'ps -C auditd -o pid=,stat= 2>/dev/null', { become: false });
+  for (const line of r.stdout.split('\n')) {
+    const m = /^\s*(\d+)\s+(\S+)/.exec(line);
+    if (m && Number(m[1]) === pid) return m[2];
+  }
+  return undefined;
 }
 
 export const GROWTH_WARNING =
@@ -220,13 +236,15 @@ async function check(ctx: ModuleContext, args: AuditctlArgs): Promise<Checked<Au
     await ctx.clock.sleep(ctx.guardSampleMs);
     const s2 = await readAuditStatus(ctx);
     data.second_sample = s2;
+    const procState = await auditdProcState(ctx, s2.pid);
+    const notReading = procState !== undefined && /^[TtD]/.test(procState);
     if (toPanic) {
-      const reasons = panicRisks(s1, s2);
+      const reasons = panicRisks(s1, s2, procState);
       if (reasons.length) {
         return failed('E_GUARD', `panic guard: refusing failure 2 (panic), it would panic this host: ${reasons.join('; ')}`, { data });
       }
     }
-    if (raising && (backlogGrowing(s1, s2) || s2.lost > s1.lost || ctx.diagnosis?.state === 'backlog-growing')) {
+    if (raising && (notReading || backlogGrowing(s1, s2) || s2.lost > s1.lost || ctx.diagnosis?.state === 'backlog-growing')) {
       warnings.push(GROWTH_WARNING);
       data.finding = { code: 'limit-raise-delays-failure', backlog: [s1.backlog, s2.backlog], lost: [s1.lost, s2.lost] };
     }

@@ -93,6 +93,14 @@ async function stopBySignal(ctx: ModuleContext, name: string): Promise<string | 
 /** Runs the action; returns an error text, or undefined. Records what was tried. */
 async function act(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan, tried: string[]): Promise<string | undefined> {
   const name = shellQuote(args.name);
+  if (plan.action !== 'start' && plan.method === 'service' && plan.before.mainPid > 0) {
+    // RHEL's legacy stop sends SIGTERM without SIGCONT (unlike systemd): a SIGSTOPped auditd
+    // would keep it pending and `service ... restart` would leave the same stopped daemon in
+    // place (init.d/auditd.stop, auditd.restart). Continue it first; harmless when running.
+    const cont = `kill -CONT ${plan.before.mainPid}`;
+    tried.push(cont);
+    await run(ctx, `${cont} 2>&1`);
+  }
   const first = plan.method === 'service' ? `service ${name} ${plan.action}` : `systemctl ${plan.action} ${name}`;
   tried.push(first);
   const r = await run(ctx, `${first} 2>&1`);
@@ -104,6 +112,10 @@ async function act(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan, tri
     tried.push(`service ${name} ${plan.action}`);
     const s = await run(ctx, `service ${name} ${plan.action} 2>&1`);
     if (s.code === 0) return undefined;
+  }
+  if (plan.before.mainPid > 0 && !tried.some((t) => t.startsWith('kill -CONT'))) {
+    tried.push(`kill -CONT ${plan.before.mainPid}`);
+    await run(ctx, `kill -CONT ${plan.before.mainPid} 2>&1`);
   }
   tried.push('auditctl --signal TERM');
   const sig = await stopBySignal(ctx, args.name);

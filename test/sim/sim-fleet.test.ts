@@ -90,7 +90,10 @@ describe('simulated fleet over real SSH (incident scenario)', () => {
       for (const s of SECTIONS) expect(sections[s.name], s.name).toBeDefined();
       const st = host.model.status();
       const auditctl = sections.auditctl_s?.text ?? '';
-      expect(auditctl).toMatch(/^enabled 1\nfailure 1\npid \d+\nrate_limit 0\nbacklog_limit 8192\nlost \d+\nbacklog 8193\nbacklog_wait_time 0\nbacklog_wait_time_actual 0\nloginuid_immutable 0 unlocked$/);
+      // Debian's default wait (the real incident): backlog reads anywhere up to limit+1 (kauditd
+      // empties the main queue every pass) and tasks have waited
+      expect(auditctl).toMatch(/^enabled 1\nfailure 1\npid \d+\nrate_limit 0\nbacklog_limit 8192\nlost \d+\nbacklog \d+\nbacklog_wait_time 60000\nbacklog_wait_time_actual [1-9]\d*\nloginuid_immutable 0 unlocked$/);
+      expect(Number(/backlog (\d+)/.exec(auditctl)?.[1])).toBeLessThanOrEqual(8193 + 2);
       expect(Number(/pid (\d+)/.exec(auditctl)?.[1])).toBe(st.pid);
       const lost = Number(/lost (\d+)/.exec(auditctl)?.[1]);
       expect(lost).toBeGreaterThan(4_000_000);
@@ -99,16 +102,18 @@ describe('simulated fleet over real SSH (incident scenario)', () => {
       expect(sections.auditd_ps?.text).toBe(`${String(st.pid).padStart(7)} T<sl`);
       expect(sections.auditd_systemd?.text).toBe(`MainPID=${st.pid}\nActiveState=active\nSubState=running\nRefuseManualStop=no`);
       const journal = sections.kernel_journal?.text ?? '';
-      expect(journal).toMatch(/kernel: audit: backlog limit exceeded$/m);
-      expect(journal).toMatch(/kernel: audit: audit_backlog=8193 > audit_backlog_limit=8192$/m);
-      expect(journal).toMatch(/kernel: audit_log_start: \d+ callbacks suppressed$/m);
+      // With the default wait the printk budget goes to the records kauditd could not deliver
+      // (T27): `audit: type=...` lines and `kauditd_printk_skb: N callbacks suppressed`.
+      expect(journal).toMatch(/kernel: audit: type=1300 audit\(/m);
+      expect(journal).toMatch(/kernel: kauditd_printk_skb: \d+ callbacks suppressed$/m);
+      expect(journal).not.toMatch(/hold queue overflow/);
       expect(journal.split('\n').length).toBeLessThanOrEqual(400);
-      expect(sections.kernel_dmesg?.text).toMatch(/^\[\s*\d+\.\d{6}\] audit: audit_lost=\d+ audit_rate_limit=0 audit_backlog_limit=8192$/m);
+      expect(sections.kernel_dmesg?.text).toMatch(/^\[\s*\d+\.\d{6}\] kauditd_printk_skb: \d+ callbacks suppressed$/m);
       expect(sections.kernel_messages?.rc).toBe(0);
       expect(sections.meminfo?.text).toMatch(/^MemTotal:\s+4013000 kB$/m);
       // grep -e -b also matches --backlog_wait_time lines, as the real grep does.
       expect(sections.rules_b?.text).toBe(
-        '/etc/audit/rules.d/audit.rules:-b 8192\n/etc/audit/rules.d/audit.rules:--backlog_wait_time 0\n/etc/audit/audit.rules:-b 8192\n/etc/audit/audit.rules:--backlog_wait_time 0',
+        '/etc/audit/rules.d/audit.rules:-b 8192\n/etc/audit/rules.d/audit.rules:--backlog_wait_time 60000\n/etc/audit/audit.rules:-b 8192\n/etc/audit/audit.rules:--backlog_wait_time 60000',
       );
       expect(sections.cmdline?.text).toContain('root=/dev/vda1');
       expect(sections.auditd_conf?.text).toContain('disk_full_action = SUSPEND');
@@ -159,7 +164,8 @@ describe('simulated fleet over real SSH (incident scenario)', () => {
       expect((await run(c, 'systemctl restart auditd')).code).toBe(0);
       await new Promise((r) => setTimeout(r, 2200));
       const after = (await run(c, 'auditctl -s')).stdout;
-      expect(after).toMatch(/^backlog [0-9]$/m);
+      // 20 000 rec/s in flight with a reading daemon: a few dozen queued at any moment
+      expect(after).toMatch(/^backlog [0-9]{1,2}$/m);
       expect(after).not.toMatch(new RegExp(`^pid ${before.pid}$`, 'm'));
       expect((await run(c, 'ps -C auditd -o pid=,stat=')).stdout).toMatch(/^\s+\d+ S<sl\n$/);
     } finally {
@@ -171,6 +177,8 @@ describe('simulated fleet over real SSH (incident scenario)', () => {
     const host = fleet.host('web-02');
     const bootBefore = host.model.bootId;
     host.model.eventRate = 2000;
+    // as in the reproduction (T19: kernel.panic=1); Debian's default 0 would hang the host
+    host.model.kernelPanic = 1;
     host.model.signalAuditd('STOP');
     host.model.setSetting('backlogWaitTime', 0);
     host.model.setSetting('backlogLimit', 64);

@@ -85,7 +85,10 @@ describe('service module', () => {
     h.serviceLegacyActions = false;
     const r = await runModule(serviceModule, ctxFor(h), { state: 'restarted' });
     expect(r.status).toBe('changed');
-    expect((r.data as { tried: string[] }).tried).toEqual(["service 'auditd' restart", 'auditctl --signal TERM', "systemctl start 'auditd'"]);
+    // SIGCONT first: the legacy stop sends TERM without it, which a SIGSTOPped auditd would keep pending
+    const tried = (r.data as { tried: string[] }).tried;
+    expect(tried[0]).toMatch(/^kill -CONT \d+$/);
+    expect(tried.slice(1)).toEqual(["service 'auditd' restart", 'auditctl --signal TERM', "systemctl start 'auditd'"]);
     expect(h.active).toBe(true);
   });
 

@@ -129,12 +129,14 @@ async function service(ctx: CommandContext): Promise<number> {
     return 4;
   }
   if (action === 'stop') {
-    m.kernel.stopAuditd();
+    // legacy-actions/auditd/stop sends SIGTERM only: a SIGSTOPped auditd keeps it pending.
+    if (m.kernel.auditd.state === 'stuck') m.kernel.signalAuditd('TERM');
+    else m.kernel.stopAuditd();
     await ctx.stdout.write('Stopping logging:                                          [  OK  ]\n');
   } else if (action === 'restart' || action === 'condrestart') {
-    m.kernel.stopAuditd();
     await ctx.stdout.write('Stopping logging:                                          [  OK  ]\nRedirecting start to /bin/systemctl start auditd.service\n');
-    m.kernel.startAuditd();
+    // stop (TERM, no CONT) then `systemctl start` on a unit still active: a stopped auditd stays.
+    m.kernel.legacyRestartAuditd();
   } else {
     m.kernel.signalAuditd(action === 'rotate' ? 'USR1' : action === 'resume' ? 'USR2' : 'HUP');
   }
