@@ -11,16 +11,14 @@ import { kernelLogShowsLoss } from '../facts/kernel-log.js';
 import { sampleDeltas, type SampleDeltas } from '../facts/rates.js';
 import type { AuditStatus, FactSample, HostFacts } from '../facts/types.js';
 import { compareFindings, stateOf } from './severity.js';
+import { BYTES_PER_BUFFER, MEMORY_SHARE, backlogGrowing } from './concepts.js';
 import type { Diagnosis, Finding, Severity } from './types.js';
 
-/** Planning figure for one audit buffer (§4): 8192 buffers ≈ 70 MiB. */
-export const BYTES_PER_BUFFER = 8970;
+export { BYTES_PER_BUFFER };
 /** The kernel's limit without rules or boot parameter (§1). */
 export const KERNEL_DEFAULT_BACKLOG_LIMIT = 64;
-/** Default share of MemAvailable the backlog limit may pin before memory-headroom fires. */
-export const DEFAULT_MEMORY_SHARE = 0.25;
-/** With two samples, a rising backlog counts as "growing" once it is above this share of the limit. */
-export const GROWING_SHARE = 0.25;
+/** Share of MemAvailable the backlog limit may pin before memory-headroom fires: the guard's share. */
+export const DEFAULT_MEMORY_SHARE = MEMORY_SHARE;
 
 export interface DiagnoseContext {
   /** Share (0..1] of MemAvailable the backlog limit may pin; default 0.25. */
@@ -172,7 +170,7 @@ function lossFindings(v: View): Finding[] {
 
 function backlogFinding(v: View): Finding | undefined {
   const { status, deltas } = v;
-  const rising = deltas !== undefined && (deltas.backlog_delta ?? 0) > 0 && status.backlog >= status.backlog_limit * GROWING_SHARE;
+  const rising = deltas !== undefined && backlogGrowing(status.backlog - (deltas.backlog_delta ?? 0), status.backlog, status.backlog_limit);
   // A registered auditd that does not read (T or D): on kernel 6.1 kauditd moves the whole
   // queue to its retry queue every ≈0.6 s pass, so `backlog` reads anywhere from 0 to
   // limit+1 and most records vanish without a count (kernel-6.1-queue §0). Being stuck must

@@ -20,6 +20,7 @@ import {
   run,
   shellQuote,
 } from './common.js';
+import { backlogGrowing as growing, handful } from '../diagnosis/concepts.js';
 import { failed, type Checked, type DiffEntry, type Module, type ModuleContext, type ModuleOutcome } from './types.js';
 
 const int = (min: number, max: number) => z.preprocess(intLike, z.number().int().min(min).max(max));
@@ -116,13 +117,11 @@ export function rulesFileContent(args: AuditctlArgs): string {
   return lines.join('\n') + '\n';
 }
 
-/** "A handful of queued records on a healthy busy host" (reference §5 trap table). */
-export function handful(limit: number): number {
-  return Math.max(16, Math.ceil(limit * 0.01));
-}
+export { handful };
 
+/** Two status samples, read with the shared definition of "growing" (diagnosis/concepts). */
 export function backlogGrowing(s1: AuditStatus, s2: AuditStatus): boolean {
-  return s2.backlog > s1.backlog && s2.backlog > handful(s2.backlog_limit);
+  return growing(s1.backlog, s2.backlog, s2.backlog_limit);
 }
 
 /**
@@ -231,13 +230,33 @@ async function check(ctx: ModuleContext, args: AuditctlArgs): Promise<Checked<Au
   }
   const raising = changes.some((c) => c.field === 'backlog_limit' && c.to > (c.from ?? 0));
   const toPanic = changes.some((c) => c.field === 'failure' && c.to === 2);
-  if (raising || toPanic) {
+  // Already in panic mode (and staying there): a lower limit or a shorter wait turns records
+  // that would have waited into lost ones, and the first lost record panics the host.
+  const panicMode = s1.failure === 2 && !changes.some((c) => c.field === 'failure' && c.to !== 2);
+  const lowering = panicMode
+    ? changes.filter((c) => (c.field === 'backlog_limit' || c.field === 'backlog_wait_time') && c.to < (c.from ?? 0))
+    : [];
+  if (raising || toPanic || lowering.length) {
     // Two samples: a single one cannot tell a busy host from one that stopped draining (§4).
     await ctx.clock.sleep(ctx.guardSampleMs);
     const s2 = await readAuditStatus(ctx);
     data.second_sample = s2;
     const procState = await auditdProcState(ctx, s2.pid);
     const notReading = procState !== undefined && /^[TtD]/.test(procState);
+    if (lowering.length) {
+      const risks = panicRisks(s1, s2, procState);
+      const newLimit = lowering.find((c) => c.field === 'backlog_limit')?.to;
+      if (newLimit !== undefined && Math.max(s1.backlog, s2.backlog) + handful(newLimit) > newLimit) {
+        risks.push(`backlog ${Math.max(s1.backlog, s2.backlog)} would not fit under the new limit ${newLimit} with room to spare`);
+      }
+      if (risks.length) {
+        return failed(
+          'E_GUARD',
+          `panic guard: refusing ${lowering.map((c) => `${c.flag} ${c.to}`).join(', ')} on a host in failure 2 (panic): a record dropped instead of waiting would panic it: ${risks.join('; ')}`,
+          { data },
+        );
+      }
+    }
     if (toPanic) {
       const reasons = panicRisks(s1, s2, procState);
       if (reasons.length) {

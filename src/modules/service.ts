@@ -68,6 +68,19 @@ async function check(ctx: ModuleContext, args: ServiceArgs): Promise<Checked<Ser
   } catch {
     // Status is only needed to verify a restart's drain; its absence fails the verification.
   }
+  if (action === 'stop' && auditBefore?.failure === 2) {
+    // With audit=1 on the command line records with no auditd go to the hold queue, which
+    // overflows at the limit: `kauditd hold queue overflow`, lost++, and in failure 2 a panic
+    // (kernel-6.1-queue §0, T28). Without audit=1 they are printed and dropped uncounted.
+    const cmdline = (await run(ctx, 'cat /proc/cmdline', { become: false })).stdout;
+    if (/(?:^|\s)audit=1(?:\s|$)/.test(cmdline)) {
+      return failed(
+        'E_GUARD',
+        'panic guard: refusing to stop auditd on a host booted with audit=1 in failure 2 (panic): without a daemon the hold queue overflows and the first lost record panics the host; set failure 1 first',
+        { data },
+      );
+    }
+  }
   return {
     status: 'changed',
     msg: `${ctx.check ? 'would' : 'will'} ${action} ${args.name} via ${method === 'service' ? `service ${args.name} ${action}` : `systemctl ${action}`}`,
