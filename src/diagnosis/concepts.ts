@@ -36,6 +36,26 @@ export function backlogGrowing(before: number, after: number, limit: number): bo
   return after - before > handful(limit) && after > handful(limit);
 }
 
+/**
+ * The kernel's tick rate, from the release string, when the distribution is known:
+ * `backlog_wait_time` and `backlog_wait_time_actual` are in ticks (jiffies). Debian builds
+ * with HZ=250 (`-amd64`, `-arm64`, `-cloud-amd64`, `+deb`), RHEL-family kernels with 1000
+ * (`.el8`, `.el9`). Unknown: undefined (say ticks, not seconds).
+ */
+export function hzForKernel(release: string | undefined): number | undefined {
+  if (!release) return undefined;
+  if (/\.el\d+/.test(release)) return 1000;
+  if (/-(amd64|arm64|cloud-amd64|rt-amd64)$|\+deb\d+/.test(release)) return 250;
+  return undefined;
+}
+
+/** `N ticks` with the seconds when HZ is known: `60000 ticks (240 s at HZ 250)`. */
+export function ticksText(ticks: number, hz: number | undefined): string {
+  if (!hz) return `${ticks} ticks`;
+  const s = ticks / hz;
+  return `${ticks} ticks (${s >= 10 ? Math.round(s) : Math.round(s * 10) / 10} s at HZ ${hz})`;
+}
+
 /** Buffers a limit may pin, in bytes. */
 export function limitBytes(limit: number): number {
   return limit * BYTES_PER_BUFFER;

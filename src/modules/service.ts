@@ -181,6 +181,19 @@ async function apply(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan, c
   const v = await verify(ctx, args, plan);
   if (v.audit) data.audit_after = v.audit;
   if (v.error) return { ...keep, ...failed('E_MODULE', `verification failed: ${v.error}`, { data }) };
+  if (plan.action !== 'stop') {
+    // Tasks asleep in audit_log_start before the drain stay asleep until a kauditd pass wakes
+    // them (one per pass) or their backlog_wait_time runs out (T10: 236 s): report them.
+    const asleep = await run(ctx, "grep -l '^audit_log_start' /proc/[0-9]*/wchan 2>/dev/null | wc -l", { become: false });
+    const n = Number(asleep.stdout.trim());
+    if (asleep.code === 0 && Number.isInteger(n) && n > 0) {
+      data.tasks_asleep = n;
+      keep.warnings = [
+        ...keep.warnings,
+        `${n} task(s) still asleep in audit_log_start: they wake one per kauditd pass or when their backlog_wait_time runs out; the host may stay slow meanwhile`,
+      ];
+    }
+  }
   return { ...keep, status: 'changed', msg: `${args.name} ${PAST[plan.action]} via ${tried.join(' -> ')}`, data };
 }
 

@@ -204,3 +204,14 @@ describe('auditctl module', () => {
     expect(auditctlArgs.safeParse({ backlog_limit: 1, rules_file: '../x.rules' }).success).toBe(false);
   });
 });
+
+describe('auditd_conf: applySettings', () => {
+  it('replaces the first occurrence in place, appends missing keys, keeps comments and order; idempotent', async () => {
+    const { applySettings } = await import('../../src/modules/auditd_conf.js');
+    const text = '# auditd.conf\nlog_file = /var/log/audit/audit.log\ndisk_full_action = SUSPEND\n#q_depth = 1\nadmin_space_left_action = SUSPEND\n';
+    const r = applySettings(text, { disk_full_action: 'ROTATE', q_depth: '8192', log_file: '/var/log/audit/audit.log' });
+    expect(r.changed).toEqual(['disk_full_action', 'q_depth']);
+    expect(r.text).toBe('# auditd.conf\nlog_file = /var/log/audit/audit.log\ndisk_full_action = ROTATE\n#q_depth = 1\nadmin_space_left_action = SUSPEND\nq_depth = 8192\n');
+    expect(applySettings(r.text, { disk_full_action: 'ROTATE', q_depth: '8192' }).changed).toEqual([]);
+  });
+});

@@ -151,16 +151,24 @@ interface Proc {
   wchan: string;
 }
 
+/** auditd is registered (a socket kauditd can block on). */
+function a0(m: CommandContext['machine']): boolean {
+  return m.kernel.auditd.state !== 'stopped';
+}
+
 function processes(ctx: CommandContext): Proc[] {
   const m = ctx.machine;
   m.kernel.sync();
   const list: Proc[] = [
     { pid: 1, stat: 'Ss', cmd: '/sbin/init', comm: 'systemd', wchan: 'ep_poll' },
-    { pid: 22, stat: 'S', cmd: '[kauditd]', comm: 'kauditd', wchan: 'kauditd_thread' },
+    // kauditd sits in its 100-ms send timeout while auditd does not read (observed on the VM)
+    { pid: 22, stat: 'S', cmd: '[kauditd]', comm: 'kauditd', wchan: m.kernel.isLosing() && a0(m) ? 'netlink_attachskb' : 'kauditd_thread' },
   ];
   const a = m.kernel.auditd;
   if (a.state !== 'stopped') {
-    list.push({ pid: a.pid, stat: a.state === 'stuck' ? 'T<sl' : 'S<sl', cmd: '/sbin/auditd', comm: 'auditd', wchan: a.state === 'stuck' ? 'do_signal_stop' : 'ep_poll' });
+    const st = m.kernel.auditdProcState() ?? 'S';
+    const wchan = st === 'T' ? 'do_signal_stop' : st === 'D' ? 'jbd2_log_wait_commit' : 'ep_poll';
+    list.push({ pid: a.pid, stat: `${st}<sl`, cmd: '/sbin/auditd', comm: 'auditd', wchan });
   }
   list.push({ pid: m.shellPid, stat: 'Ss', cmd: 'sh', comm: 'sh', wchan: 'do_wait' });
   list.push({ pid: m.shellPid + 3, stat: 'R', cmd: 'ps', comm: 'ps', wchan: '-' });
