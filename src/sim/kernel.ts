@@ -857,7 +857,12 @@ export class SimKernel {
     // record is lost at once; with a wait, auditctl sleeps and the next overflowing pass is the
     // loss (and, with -f 2, the panic).
     if (this.notDraining() && this.generating()) this.backlogF += 1;
-    if (this.notDraining() && this.generating() && this.backlogF > this.settings.backlogLimit + 1) {
+    // With wait 0 on a queue that overflows every pass, auditctl's exit records (SYSCALL,
+    // PROCTITLE, EOE, then its shell's) meet a full queue before the reply is out: T20 panicked
+    // "at once, in auditctl".
+    const cap = this.settings.backlogLimit + 1;
+    const overflowing = this.settings.backlogWaitTime === 0 && (this.inflowRate() * this.passMs()) / 1000 > cap;
+    if (this.notDraining() && this.generating() && (this.backlogF > cap || overflowing)) {
       if (this.settings.backlogWaitTime > 0) {
         const budgetMs = (this.settings.backlogWaitTime * 1000) / this.hz;
         this.waiters.push({ sinceMs: this.t, untilMs: this.t + budgetMs, load: false });
