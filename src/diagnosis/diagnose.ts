@@ -11,16 +11,14 @@ import { kernelLogShowsLoss } from '../facts/kernel-log.js';
 import { sampleDeltas, type SampleDeltas } from '../facts/rates.js';
 import type { AuditStatus, FactSample, HostFacts } from '../facts/types.js';
 import { compareFindings, stateOf } from './severity.js';
+import { BYTES_PER_BUFFER, MEMORY_SHARE, backlogGrowing, hzForKernel, ticksText } from './concepts.js';
 import type { Diagnosis, Finding, Severity } from './types.js';
 
-/** Planning figure for one audit buffer (§4): 8192 buffers ≈ 70 MiB. */
-export const BYTES_PER_BUFFER = 8970;
+export { BYTES_PER_BUFFER };
 /** The kernel's limit without rules or boot parameter (§1). */
 export const KERNEL_DEFAULT_BACKLOG_LIMIT = 64;
-/** Default share of MemAvailable the backlog limit may pin before memory-headroom fires. */
-export const DEFAULT_MEMORY_SHARE = 0.25;
-/** With two samples, a rising backlog counts as "growing" once it is above this share of the limit. */
-export const GROWING_SHARE = 0.25;
+/** Share of MemAvailable the backlog limit may pin before memory-headroom fires: the guard's share. */
+export const DEFAULT_MEMORY_SHARE = MEMORY_SHARE;
 
 export interface DiagnoseContext {
   /** Share (0..1] of MemAvailable the backlog limit may pin; default 0.25. */
@@ -36,7 +34,7 @@ interface View {
   /** backlog at or above the limit (65 > 64 observed while stuck). */
   atLimit: boolean;
   /** The auditd side: why it cannot be draining, if we can tell. */
-  notDraining?: { why: string; code: 'pid-0' | 'pid-gone' | 'stopped' };
+  notDraining?: { why: string; code: 'pid-0' | 'pid-gone' | 'stopped' | 'blocked-io' };
 }
 
 const mib = (bytes: number): number => Math.round((bytes / 1048576) * 10) / 10;
@@ -98,10 +96,16 @@ function notDraining(s: FactSample, status: AuditStatus): View['notDraining'] {
   if (status.pid === 0) return { why: 'no auditd registered (pid 0)', code: 'pid-0' };
   const a = s.auditd;
   if (a.ps_available !== false && !a.registered_pid_exists) {
-    return { why: `registered pid ${status.pid} does not exist`, code: 'pid-gone' };
+    // Not an auditd process: gone, or another audit consumer (auditbeat, go-audit, osquery)
+    // holds the audit socket; it must keep up, or nothing drains.
+    return { why: `registered pid ${status.pid} is not a running auditd (gone, or another audit consumer such as auditbeat, go-audit or osquery)`, code: 'pid-gone' };
   }
   if (a.registered_pid_state === 'T' || a.registered_pid_state === 't') {
     return { why: `auditd (pid ${status.pid}) is stopped (state ${a.registered_pid_state})`, code: 'stopped' };
+  }
+  if (a.registered_pid_state === 'D') {
+    // Uninterruptible sleep (a hung audit disk, NFS): it reads nothing until the I/O returns.
+    return { why: `auditd (pid ${status.pid}) is blocked in uninterruptible I/O (state D)`, code: 'blocked-io' };
   }
   return undefined;
 }
@@ -168,14 +172,21 @@ function lossFindings(v: View): Finding[] {
 
 function backlogFinding(v: View): Finding | undefined {
   const { status, deltas } = v;
-  const rising = deltas !== undefined && (deltas.backlog_delta ?? 0) > 0 && status.backlog >= status.backlog_limit * GROWING_SHARE;
-  if (!v.atLimit && !rising) return undefined;
+  const rising = deltas !== undefined && backlogGrowing(status.backlog - (deltas.backlog_delta ?? 0), status.backlog, status.backlog_limit);
+  // A registered auditd that does not read (T or D): on kernel 6.1 kauditd moves the whole
+  // queue to its retry queue every ≈0.6 s pass, so `backlog` reads anywhere from 0 to
+  // limit+1 and most records vanish without a count (kernel-6.1-queue §0). Being stuck must
+  // not wait for backlog to sit at the limit.
+  const registeredStuck = status.enabled !== 0 && (v.notDraining?.code === 'stopped' || v.notDraining?.code === 'blocked-io');
+  if (!v.atLimit && !rising && !registeredStuck) return undefined;
   return {
     code: 'backlog-growing',
     severity: v.losing ? 'critical' : 'high',
     message: v.atLimit
       ? `audit queue full: backlog ${status.backlog} of limit ${status.backlog_limit}; auditd is not draining${v.notDraining ? ` (${v.notDraining.why})` : ' although its pid is registered'}`
-      : `audit backlog growing: ${status.backlog} of ${status.backlog_limit} (+${deltas?.backlog_delta} in ${deltas?.interval_s}s)`,
+      : registeredStuck
+        ? `the audit queue is not drained: ${v.notDraining?.why}; kauditd moves it to its retry queue and drops it about every 0.6 s, so backlog (${status.backlog} of ${status.backlog_limit} now) rises and falls while records are lost, mostly without a count`
+        : `audit backlog growing: ${status.backlog} of ${status.backlog_limit} (+${deltas?.backlog_delta} in ${deltas?.interval_s}s)`,
     evidence: {
       backlog: status.backlog,
       backlog_limit: status.backlog_limit,
@@ -206,13 +217,16 @@ function auditdFinding(v: View): Finding | undefined {
     },
     action: stopped
       ? `resume auditd (\`kill -CONT ${v.status.pid}\`) or restart it (${restartCommand(v.latest)})`
-      : `start auditd (${init.system === 'systemd' ? '`systemctl start auditd`' : '`service auditd start`'})`,
-    action_code: stopped ? 'resume-auditd' : nd.code === 'pid-gone' ? 'restart-auditd' : 'start-auditd',
+      : nd.code === 'blocked-io'
+        ? `find what auditd waits on (\`cat /proc/${v.status.pid}/wchan\`, \`df /var/log/audit\`): it drains again only once its I/O returns`
+        : `start auditd (${init.system === 'systemd' ? '`systemctl start auditd`' : '`service auditd start`'})`,
+    action_code: stopped ? 'resume-auditd' : nd.code === 'pid-gone' || nd.code === 'blocked-io' ? 'restart-auditd' : 'start-auditd',
   };
 }
 
 function waitFinding(v: View): Finding | undefined {
   const { status, deltas } = v;
+  const hz = hzForKernel(v.latest.system.kernel_release);
   const delta = deltas?.wait_actual_delta;
   const stalled = v.latest.stalled_tasks;
   if (stalled && stalled.count > 0) {
@@ -239,15 +253,17 @@ function waitFinding(v: View): Finding | undefined {
     return {
       code: 'tasks-stalled',
       severity: 'high',
-      message: `processes waited ${delta} ticks for the audit queue in ${deltas?.interval_s}s: the host feels frozen, SSH logins may take tens of seconds`,
+      message: `processes waited ${ticksText(delta, hz)} for the audit queue in ${deltas?.interval_s}s: the host feels frozen, SSH logins may take tens of seconds`,
       evidence: {
         wait_actual_delta: delta,
         wait_actual_per_s: deltas?.wait_actual_per_s ?? null,
         backlog_wait_time: status.backlog_wait_time ?? null,
+        hz: hz ?? null,
+        backlog_wait_time_s: hz && status.backlog_wait_time !== undefined ? status.backlog_wait_time / hz : null,
         backlog: status.backlog,
         backlog_limit: status.backlog_limit,
       },
-      action: `restart auditd (${restartCommand(v.latest)}) to drain the queue; tasks already asleep stay blocked until their wait (backlog_wait_time, in ticks) expires`,
+      action: `restart auditd (${restartCommand(v.latest)}) to drain the queue; tasks already asleep stay blocked until a kauditd pass wakes them or their wait (backlog_wait_time ${status.backlog_wait_time === undefined ? 'ticks' : ticksText(status.backlog_wait_time, hz)}) expires`,
       action_code: 'restart-auditd',
     };
   }
@@ -255,7 +271,7 @@ function waitFinding(v: View): Finding | undefined {
     return {
       code: 'tasks-stalled',
       severity: 'low',
-      message: `processes have waited ${status.backlog_wait_time_actual} ticks for the audit queue since boot (one sample: not known whether still)`,
+      message: `processes have waited ${ticksText(status.backlog_wait_time_actual ?? 0, hz)} for the audit queue since boot (one sample: not known whether still)`,
       evidence: { backlog_wait_time_actual: status.backlog_wait_time_actual ?? null, samples: 1 },
       action: 'take a second sample to see whether backlog_wait_time_actual still grows',
       action_code: 'resample',
@@ -281,9 +297,9 @@ function modeFindings(v: View): Finding[] {
     out.push({
       code: 'config-locked',
       severity: 'medium',
-      message: 'audit configuration locked (enabled 2): -b, -f, -e and rule changes fail until reboot',
+      message: 'audit configuration locked (enabled 2): -b, -f, -e and rule changes fail until reboot; resuming or restarting auditd still works (its pid registration is not locked)',
       evidence: { enabled: 2 },
-      action: 'fix the persistent rules (rules.d) and reboot; no runtime change is possible',
+      action: 'to drain a stuck queue, resume (kill -CONT) or restart auditd now, which -e 2 allows; for -b, -f, -e or rule changes fix the persistent rules (rules.d) and reboot',
       action_code: 'reboot-to-unlock',
     });
   }
@@ -357,23 +373,52 @@ function memoryFinding(v: View, share: number): Finding | undefined {
 
 const STOPPING_ACTIONS = new Set(['SUSPEND', 'HALT']);
 
-function diskActionFinding(v: View | undefined, s: FactSample, growing: boolean): Finding | undefined {
+/**
+ * audit=1 without audit_backlog_limit=: from boot until auditd loads its rules the limit is the
+ * kernel default 64, and with audit=1 records that find no daemon go to the hold queue, which
+ * overflows at that limit (`kauditd hold queue overflow`, lost++; a panic with -f 2).
+ */
+function bootLimitFinding(s: FactSample): Finding | undefined {
+  const p = s.persistent;
+  if (p.cmdline_audit !== 1 || p.cmdline_backlog_limit !== undefined) return undefined;
+  return {
+    code: 'boot-backlog-limit',
+    severity: 'low',
+    message: `audit=1 on the kernel command line without audit_backlog_limit=: early-boot records queue against the default limit ${KERNEL_DEFAULT_BACKLOG_LIMIT} until auditd starts, and the overflow is lost (kauditd hold queue overflow)`,
+    evidence: { cmdline_audit: 1, cmdline_backlog_limit: null },
+    action: 'add audit_backlog_limit=8192 (or the rules\' -b) to the kernel command line',
+    action_code: 'set-boot-backlog-limit',
+  };
+}
+
+/** Below this much free space in /var/log/audit the disk actions are about to matter. */
+const LOW_LOG_SPACE_KB = 100 * 1024;
+
+function diskActionFinding(v: View | undefined, s: FactSample): Finding | undefined {
   const conf = s.persistent.auditd_conf;
   const bad = (['disk_full_action', 'admin_space_left_action'] as const).filter((k) =>
     STOPPING_ACTIONS.has((conf[k] ?? '').split(' ')[0] ?? ''),
   );
   if (!bad.length) return undefined;
+  const free = s.persistent.log_dir_free_kb;
+  const low = free !== undefined && free < LOW_LOG_SPACE_KB;
+  // SUSPEND stops writing, not reading: auditd keeps draining the kernel queue and discards
+  // what it reads (auditd-event.c), so the trail loses records that `lost` never counts and
+  // the queue stays small. It is never a cause of a full queue. HALT stops the machine.
+  const what = bad.some((k) => (conf[k] ?? '').startsWith('HALT'))
+    ? 'HALT shuts the host down when /var/log/audit runs out of space'
+    : 'when /var/log/audit runs out of space auditd stops writing but keeps reading the kernel queue and discards the records: they are missing from the trail without being counted in lost, and the queue stays small (this never fills the queue)';
   return {
     code: 'auditd-disk-action',
-    severity: growing ? 'medium' : 'low',
-    message: `${bad.map((k) => `${k} = ${conf[k]}`).join(', ')}: a full /var/log/audit stops auditd writing and the queue stops draining${growing ? ' (a likely cause here)' : ''}`,
+    severity: low ? 'medium' : 'low',
+    message: `${bad.map((k) => `${k} = ${conf[k]}`).join(', ')}: ${what}${low ? ` (only ${Math.round((free ?? 0) / 1024)} MiB free now)` : ''}`,
     evidence: {
       disk_full_action: conf.disk_full_action ?? null,
       admin_space_left_action: conf.admin_space_left_action ?? null,
       log_dir_free_kb: s.persistent.log_dir_free_kb ?? null,
       backlog: v?.status.backlog ?? null,
     },
-    action: 'keep free space in /var/log/audit and choose SYSLOG/ROTATE/KEEP_LOGS where losing the trail is preferred to a stuck queue',
+    action: 'keep free space in /var/log/audit; choose ROTATE or KEEP_LOGS (or SYSLOG with a size-capped log) where a silently incomplete trail is worse than a rotated one',
     action_code: 'review-disk-actions',
   };
 }
@@ -417,7 +462,7 @@ export function diagnose(facts: HostFacts, ctx: DiagnoseContext = {}): Diagnosis
   const failed = auditctlFinding(latest);
   if (failed || latest.auditctl.kind !== 'ok') {
     if (failed) findings.push(failed);
-    const disk = diskActionFinding(undefined, latest, false);
+    const disk = diskActionFinding(undefined, latest);
     if (disk) findings.push(disk);
     return finish(findings);
   }
@@ -442,7 +487,8 @@ export function diagnose(facts: HostFacts, ctx: DiagnoseContext = {}): Diagnosis
     waitFinding(v),
     driftFinding(v),
     memoryFinding(v, share),
-    diskActionFinding(v, latest, backlog !== undefined),
+    diskActionFinding(v, latest),
+    bootLimitFinding(latest),
     resetFinding(deltas),
   ];
   for (const f of candidates) if (f) findings.push(f);

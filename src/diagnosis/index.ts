@@ -5,9 +5,9 @@ export {
   BYTES_PER_BUFFER,
   KERNEL_DEFAULT_BACKLOG_LIMIT,
   DEFAULT_MEMORY_SHARE,
-  GROWING_SHARE,
   type DiagnoseContext,
 } from './diagnose.js';
+export { MEMORY_SHARE, backlogGrowing, handful, limitBytes } from './concepts.js';
 export { diagnoseFleet, median, MIN_GROUP_SIZE, OUTLIER_K, type FleetHost } from './fleet.js';
 export {
   SEVERITY_ORDER,

@@ -4,7 +4,9 @@
 import type { Diagnosis, Finding, HostState, Severity } from './types.js';
 
 /** Most severe first. */
-export const SEVERITY_ORDER: readonly Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
+import { SEVERITY_ORDER } from './concepts.js';
+
+export { SEVERITY_ORDER };
 
 /**
  * State precedence, most severe first: breaks ties between findings of equal severity.

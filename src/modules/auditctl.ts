@@ -20,6 +20,7 @@ import {
   run,
   shellQuote,
 } from './common.js';
+import { backlogGrowing as growing, handful } from '../diagnosis/concepts.js';
 import { failed, type Checked, type DiffEntry, type Module, type ModuleContext, type ModuleOutcome } from './types.js';
 
 const int = (min: number, max: number) => z.preprocess(intLike, z.number().int().min(min).max(max));
@@ -116,22 +117,25 @@ export function rulesFileContent(args: AuditctlArgs): string {
   return lines.join('\n') + '\n';
 }
 
-/** "A handful of queued records on a healthy busy host" (reference §5 trap table). */
-export function handful(limit: number): number {
-  return Math.max(16, Math.ceil(limit * 0.01));
-}
+export { handful };
 
+/** Two status samples, read with the shared definition of "growing" (diagnosis/concepts). */
 export function backlogGrowing(s1: AuditStatus, s2: AuditStatus): boolean {
-  return s2.backlog > s1.backlog && s2.backlog > handful(s2.backlog_limit);
+  return growing(s1.backlog, s2.backlog, s2.backlog_limit);
 }
 
 /**
  * Why `-f 2` would panic this host (reference §3: the change itself emits a record that cannot
  * be queued on a host that is losing records). Empty when it is safe.
  */
-export function panicRisks(s1: AuditStatus, s2: AuditStatus): string[] {
+export function panicRisks(s1: AuditStatus, s2: AuditStatus, auditdState?: string): string[] {
   const reasons: string[] = [];
   if (s2.pid === 0) reasons.push('no auditd is registered (pid 0): nothing drains the queue');
+  // On kernel 6.1 a registered auditd that does not read loses records silently every pass
+  // while backlog may read near 0: the first counted loss would panic (kernel-6.1-queue §0).
+  const st = auditdState?.[0];
+  if (s2.pid !== 0 && (st === 'T' || st === 't')) reasons.push(`auditd (pid ${s2.pid}) is stopped (state ${auditdState}): it does not drain the queue`);
+  if (s2.pid !== 0 && st === 'D') reasons.push(`auditd (pid ${s2.pid}) is blocked in I/O (state D): it does not drain the queue`);
   if (s2.lost > s1.lost) reasons.push(`records are being lost (lost ${s1.lost} -> ${s2.lost} between two samples)`);
   const peak = Math.max(s1.backlog, s2.backlog);
   if (peak > s2.backlog_limit / 2) reasons.push(`backlog ${peak} is above half the limit ${s2.backlog_limit}`);
@@ -142,6 +146,17 @@ export function panicRisks(s1: AuditStatus, s2: AuditStatus): string[] {
     reasons.push(`tasks are waiting for a full queue (backlog_wait_time_actual ${w1} -> ${w2})`);
   }
   return reasons;
+}
+
+/** ps state of the registered auditd (`T`, `D`, `S<sl`...), undefined when not found. */
+async function auditdProcState(ctx: ModuleContext, pid: number): Promise<string | undefined> {
+  if (pid <= 0) return undefined;
+  const r = await run(ctx, 'ps -C auditd -o pid=,stat= 2>/dev/null', { become: false });
+  for (const line of r.stdout.split('\n')) {
+    const m = /^\s*(\d+)\s+(\S+)/.exec(line);
+    if (m && Number(m[1]) === pid) return m[2];
+  }
+  return undefined;
 }
 
 export const GROWTH_WARNING =
@@ -215,18 +230,40 @@ async function check(ctx: ModuleContext, args: AuditctlArgs): Promise<Checked<Au
   }
   const raising = changes.some((c) => c.field === 'backlog_limit' && c.to > (c.from ?? 0));
   const toPanic = changes.some((c) => c.field === 'failure' && c.to === 2);
-  if (raising || toPanic) {
+  // Already in panic mode (and staying there): a lower limit or a shorter wait turns records
+  // that would have waited into lost ones, and the first lost record panics the host.
+  const panicMode = s1.failure === 2 && !changes.some((c) => c.field === 'failure' && c.to !== 2);
+  const lowering = panicMode
+    ? changes.filter((c) => (c.field === 'backlog_limit' || c.field === 'backlog_wait_time') && c.to < (c.from ?? 0))
+    : [];
+  if (raising || toPanic || lowering.length) {
     // Two samples: a single one cannot tell a busy host from one that stopped draining (§4).
     await ctx.clock.sleep(ctx.guardSampleMs);
     const s2 = await readAuditStatus(ctx);
     data.second_sample = s2;
+    const procState = await auditdProcState(ctx, s2.pid);
+    const notReading = procState !== undefined && /^[TtD]/.test(procState);
+    if (lowering.length) {
+      const risks = panicRisks(s1, s2, procState);
+      const newLimit = lowering.find((c) => c.field === 'backlog_limit')?.to;
+      if (newLimit !== undefined && Math.max(s1.backlog, s2.backlog) + handful(newLimit) > newLimit) {
+        risks.push(`backlog ${Math.max(s1.backlog, s2.backlog)} would not fit under the new limit ${newLimit} with room to spare`);
+      }
+      if (risks.length) {
+        return failed(
+          'E_GUARD',
+          `panic guard: refusing ${lowering.map((c) => `${c.flag} ${c.to}`).join(', ')} on a host in failure 2 (panic): a record dropped instead of waiting would panic it: ${risks.join('; ')}`,
+          { data },
+        );
+      }
+    }
     if (toPanic) {
-      const reasons = panicRisks(s1, s2);
+      const reasons = panicRisks(s1, s2, procState);
       if (reasons.length) {
         return failed('E_GUARD', `panic guard: refusing failure 2 (panic), it would panic this host: ${reasons.join('; ')}`, { data });
       }
     }
-    if (raising && (backlogGrowing(s1, s2) || s2.lost > s1.lost || ctx.diagnosis?.state === 'backlog-growing')) {
+    if (raising && (notReading || backlogGrowing(s1, s2) || s2.lost > s1.lost || ctx.diagnosis?.state === 'backlog-growing')) {
       warnings.push(GROWTH_WARNING);
       data.finding = { code: 'limit-raise-delays-failure', backlog: [s1.backlog, s2.backlog], lost: [s1.lost, s2.lost] };
     }

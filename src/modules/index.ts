@@ -2,6 +2,7 @@
 import { assertModule } from './assert.js';
 import { auditStatusModule } from './audit_status.js';
 import { auditctlModule } from './auditctl.js';
+import { auditdConfModule } from './auditd_conf.js';
 import { commandModule, shellModule } from './command.js';
 import { debugModule } from './debug.js';
 import { failModule } from './fail.js';
@@ -16,12 +17,14 @@ export * from './types.js';
 export { panicRisks, backlogGrowing, handful, rulesFileContent, runtimeChanges, GROWTH_WARNING } from './auditctl.js';
 export { rebootGuard, SCHEDULE_RE } from './reboot.js';
 export { splitWords } from './command.js';
+export { applySettings } from './auditd_conf.js';
 export { BYTES_PER_AUDIT_BUFFER, parseBootId } from './common.js';
 
 export const MODULES: ReadonlyMap<string, Module<any, any>> = new Map<string, Module<any, any>>(
   [
     auditStatusModule,
     auditctlModule,
+    auditdConfModule,
     serviceModule,
     rebootModule,
     assertModule,

@@ -68,6 +68,19 @@ async function check(ctx: ModuleContext, args: ServiceArgs): Promise<Checked<Ser
   } catch {
     // Status is only needed to verify a restart's drain; its absence fails the verification.
   }
+  if (action === 'stop' && auditBefore?.failure === 2) {
+    // With audit=1 on the command line records with no auditd go to the hold queue, which
+    // overflows at the limit: `kauditd hold queue overflow`, lost++, and in failure 2 a panic
+    // (kernel-6.1-queue §0, T28). Without audit=1 they are printed and dropped uncounted.
+    const cmdline = (await run(ctx, 'cat /proc/cmdline', { become: false })).stdout;
+    if (/(?:^|\s)audit=1(?:\s|$)/.test(cmdline)) {
+      return failed(
+        'E_GUARD',
+        'panic guard: refusing to stop auditd on a host booted with audit=1 in failure 2 (panic): without a daemon the hold queue overflows and the first lost record panics the host; set failure 1 first',
+        { data },
+      );
+    }
+  }
   return {
     status: 'changed',
     msg: `${ctx.check ? 'would' : 'will'} ${action} ${args.name} via ${method === 'service' ? `service ${args.name} ${action}` : `systemctl ${action}`}`,
@@ -93,6 +106,14 @@ async function stopBySignal(ctx: ModuleContext, name: string): Promise<string | 
 /** Runs the action; returns an error text, or undefined. Records what was tried. */
 async function act(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan, tried: string[]): Promise<string | undefined> {
   const name = shellQuote(args.name);
+  if (plan.action !== 'start' && plan.method === 'service' && plan.before.mainPid > 0) {
+    // RHEL's legacy stop sends SIGTERM without SIGCONT (unlike systemd): a SIGSTOPped auditd
+    // would keep it pending and `service ... restart` would leave the same stopped daemon in
+    // place (init.d/auditd.stop, auditd.restart). Continue it first; harmless when running.
+    const cont = `kill -CONT ${plan.before.mainPid}`;
+    tried.push(cont);
+    await run(ctx, `${cont} 2>&1`);
+  }
   const first = plan.method === 'service' ? `service ${name} ${plan.action}` : `systemctl ${plan.action} ${name}`;
   tried.push(first);
   const r = await run(ctx, `${first} 2>&1`);
@@ -104,6 +125,10 @@ async function act(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan, tri
     tried.push(`service ${name} ${plan.action}`);
     const s = await run(ctx, `service ${name} ${plan.action} 2>&1`);
     if (s.code === 0) return undefined;
+  }
+  if (plan.before.mainPid > 0 && !tried.some((t) => t.startsWith('kill -CONT'))) {
+    tried.push(`kill -CONT ${plan.before.mainPid}`);
+    await run(ctx, `kill -CONT ${plan.before.mainPid} 2>&1`);
   }
   tried.push('auditctl --signal TERM');
   const sig = await stopBySignal(ctx, args.name);
@@ -156,6 +181,19 @@ async function apply(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan, c
   const v = await verify(ctx, args, plan);
   if (v.audit) data.audit_after = v.audit;
   if (v.error) return { ...keep, ...failed('E_MODULE', `verification failed: ${v.error}`, { data }) };
+  if (plan.action !== 'stop') {
+    // Tasks asleep in audit_log_start before the drain stay asleep until a kauditd pass wakes
+    // them (one per pass) or their backlog_wait_time runs out (T10: 236 s): report them.
+    const asleep = await run(ctx, "grep -l '^audit_log_start' /proc/[0-9]*/wchan 2>/dev/null | wc -l", { become: false });
+    const n = Number(asleep.stdout.trim());
+    if (asleep.code === 0 && Number.isInteger(n) && n > 0) {
+      data.tasks_asleep = n;
+      keep.warnings = [
+        ...keep.warnings,
+        `${n} task(s) still asleep in audit_log_start: they wake one per kauditd pass or when their backlog_wait_time runs out; the host may stay slow meanwhile`,
+      ];
+    }
+  }
   return { ...keep, status: 'changed', msg: `${args.name} ${PAST[plan.action]} via ${tried.join(' -> ')}`, data };
 }
 

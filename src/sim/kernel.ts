@@ -12,7 +12,13 @@ import { Rng } from './rng.js';
 import type { VirtualFs } from './vfs.js';
 
 export type Flavour = 'debian' | 'rhel';
-export type AuditdState = 'running' | 'stuck' | 'stopped';
+/**
+ * running: reads as fast as records come; stuck: SIGSTOPped (ps T); blocked: asleep in
+ * uninterruptible I/O, e.g. a hung audit disk (ps D); slow: alive and reading, but only
+ * `auditdReadRate` records/s (plugin queue full, slow disk). The kernel sees the last three
+ * the same way: a socket that does not empty fast enough (reference kernel-6.1-queue §0).
+ */
+export type AuditdState = 'running' | 'stuck' | 'blocked' | 'slow' | 'stopped';
 export type PowerState = 'up' | 'down' | 'hung';
 
 /** Runtime settings as the kernel holds them (`auditctl -s`). Wait times are in ticks. */
@@ -48,13 +54,22 @@ export interface KernelOptions {
   downtimeMs: number;
   /** Delay between `reboot`/`shutdown -r now` and the machine going down. */
   shutdownDelayMs?: number;
-  /** Records/s still lost while tasks wait in the kernel (wait time > 0); observed ≈ 60/s. */
-  stalledLossRate?: number;
-  /** How fast backlog_wait_time_actual grows while tasks wait (ticks/s); observed ≈ 500/s. */
-  stalledWaitTicksPerSec?: number;
-  /** Login (auth) delay on a stalled host, and the extra time every command takes there. */
-  stalledLoginDelayMs?: number;
-  stalledCommandDelayMs?: number;
+  /** Kernel tick rate: 250 on Debian kernels, 1000 on RHEL (`backlog_wait_time` is in ticks). */
+  hz?: number;
+  /** Program starts per second of the workload (each emits records only if a rule audits execve). */
+  execsPerSec?: number;
+  /** How many tasks produce the workload (each blocks on its own in audit_log_start). */
+  loadTasks?: number;
+  /**
+   * CPUs the workload shares. With fewer CPUs than tasks the workload is CPU-bound: when some
+   * tasks sleep, the others run faster (a lone /bin/true loop on a 1-vCPU VM does all the
+   * execs four did). Default: one per task (I/O-bound tasks, each at its own pace).
+   */
+  cpus?: number;
+  /** Records/s a `slow` auditd still reads. */
+  auditdReadRate?: number;
+  /** When set, the kernel's `panic=` seconds for a panic reboot (overrides kernelPanic 0). */
+  panicRebootMs?: number;
   /** Runtime differences from the persistent configuration at creation. */
   runtime?: Partial<AuditSettings>;
   auditd?: AuditdState;
@@ -79,10 +94,31 @@ export interface PowerEvent {
 
 export const BYTES_PER_BUFFER = 8970;
 const KERNEL_DEFAULT_LIMIT = 64;
-const KERNEL_DEFAULT_WAIT = 60000;
 const DRAIN_MIN_RATE = 4000;
-/** With the default wait time the panic after `-f 2` came ≈ 11 s later (reference §3). */
-const DELAYED_PANIC_MS = 11_000;
+/** Records of one audited execve: SYSCALL, EXECVE, CWD, PATH ×2, PROCTITLE, EOE. */
+const RECORDS_PER_EXEC = 7;
+/** A broad syscall rule (openat, all syscalls): records per program start, order of magnitude. */
+const RECORDS_PER_EXEC_BROAD = 20;
+/**
+ * One SSH login: sshd's re-exec and the user's shell are program starts; PAM's USER_AUTH /
+ * USER_ACCT, CRED_ACQ / USER_START, CRED_REFR / USER_LOGIN and the kernel's LOGIN record come
+ * in four bursts (audit_receive penalizes the sender once, audit_log_start sleeps once).
+ */
+const LOGIN_EXECS = 2;
+const LOGIN_MESSAGE_BURSTS = 4;
+/** UNICAST_RETRIES in kauditd_send_queue for the hold and retry queues; the main queue tries once. */
+const UNICAST_RETRIES = 5;
+/** A pass of kauditd with a reading daemon: the records go out at once (order of 10 ms). */
+const HEALTHY_PASS_MS = 10;
+
+/** A task asleep in audit_log_start (or audit_receive), FIFO on audit_backlog_wait. */
+interface Waiter {
+  sinceMs: number;
+  /** When its per-call budget (backlog_wait_time ticks) runs out. */
+  untilMs: number;
+  /** A workload task (it stops producing records while asleep) or another one (a login, sudo). */
+  load: boolean;
+}
 
 export class SimKernel {
   readonly hostname: string;
@@ -97,13 +133,16 @@ export class SimKernel {
   /** Wall messages broadcast by shutdown. */
   readonly wallMessages: string[] = [];
 
+  /** Records/s of the workload besides program starts (all tasks running). */
   eventRate: number;
+  execsPerSec: number;
+  loadTasks: number;
+  cpus: number;
+  auditdReadRate: number;
+  readonly hz: number;
   kernelPanic: number;
+  panicRebootMs: number | null;
   downtimeMs: number;
-  stalledLossRate: number;
-  stalledWaitTicksPerSec: number;
-  stalledLoginDelayMs: number;
-  stalledCommandDelayMs: number;
   memTotalKb: number;
   memAvailableKb: number;
 
@@ -120,12 +159,17 @@ export class SimKernel {
   private readonly shutdownDelayMs: number;
   private t: number;
   private backlogF: number;
+  private retryQ = 0;
+  private holdQ = 0;
   private lostF: number;
   private waitActualF: number;
+  private waiters: Waiter[] = [];
+  /** End of the kauditd pass in progress (null: kauditd idle or not passing). */
+  private passEndMs: number | null = null;
+  private residualMs = 0;
   private nextPid: number;
-  private readonly lossWindow = new RateLimitWindow();
-  private readonly skbWindow = new RateLimitWindow();
-  private retryOverflowShown = false;
+  /** The one printk_ratelimit() state every audit printk shares (10 per 5 s). */
+  private readonly printkWindow = new RateLimitWindow();
   private auditSerial = 100;
   private scheduledReboot: { atMs: number; message: string } | null = null;
   private pendingPanic: { atMs: number; reason: string } | null = null;
@@ -140,13 +184,15 @@ export class SimKernel {
     this.clock = opts.clock;
     this.rng = new Rng(`kernel:${opts.seed}`);
     this.eventRate = opts.eventRate;
+    this.execsPerSec = opts.execsPerSec ?? 0;
+    this.loadTasks = Math.max(1, opts.loadTasks ?? 4);
+    this.cpus = Math.max(1, opts.cpus ?? this.loadTasks);
+    this.auditdReadRate = opts.auditdReadRate ?? 50;
+    this.hz = opts.hz ?? (opts.flavour === 'rhel' ? 1000 : 250);
     this.kernelPanic = opts.kernelPanic;
+    this.panicRebootMs = opts.panicRebootMs ?? null;
     this.downtimeMs = opts.downtimeMs;
     this.shutdownDelayMs = opts.shutdownDelayMs ?? 300;
-    this.stalledLossRate = opts.stalledLossRate ?? 60;
-    this.stalledWaitTicksPerSec = opts.stalledWaitTicksPerSec ?? 500;
-    this.stalledLoginDelayMs = opts.stalledLoginDelayMs ?? 3000;
-    this.stalledCommandDelayMs = opts.stalledCommandDelayMs ?? 200;
     this.memTotalKb = opts.memTotalKb;
     this.memAvailableKb = opts.memAvailableKb;
     const now = this.clock.now();
@@ -218,10 +264,9 @@ export class SimKernel {
       const p = this.pendingPanic;
       cands.push({ atMs: p.atMs, run: () => this.panic(p.reason) });
     }
-    if (this.power === 'up' && this.settings.failure === 2 && this.auditd.state === 'stuck' && this.generating()) {
-      // In panic mode the first lost record panics: tell the server when that will be.
-      const fillS = Math.max(0, (this.settings.backlogLimit + 1 - this.backlogF) / this.eventRate);
-      cands.push({ atMs: this.t + Math.ceil(fillS * 1000), run: () => undefined });
+    if (this.power === 'up' && this.settings.failure === 2 && this.notDraining() && this.generating()) {
+      // In panic mode the next lossy moment panics: tell the server when the pass ends.
+      cands.push({ atMs: this.passEndMs ?? this.t + this.passMs(), run: () => undefined });
     }
     cands.sort((a, b) => a.atMs - b.atMs);
     return cands[0] ?? null;
@@ -243,60 +288,175 @@ export class SimKernel {
   /** `auditctl -s` values now. */
   status(): AuditSettings & { pid: number; lost: number; backlog: number; backlogWaitTimeActual: number } {
     this.sync();
+    // auditctl is a program start too: with an execve rule on a saturated queue it first
+    // sleeps until a pass wakes it, so it reads the queue just emptied plus the records of
+    // its own exec and its shell's (the VM read 16 again and again with -b 64 while every
+    // loop sat in D in audit_log_start).
+    const recs = this.recordsPerExec();
+    const sawAfterPass = recs > 0 && this.recordDelayMs() > 0;
+    const backlog = sawAfterPass ? Math.min(Math.floor(this.backlogF), 2 * (recs + 1)) : Math.floor(this.backlogF);
     return {
       ...this.settings,
       pid: this.auditd.pid,
       lost: Math.floor(this.lostF),
-      backlog: Math.floor(this.backlogF),
+      backlog,
       backlogWaitTimeActual: Math.floor(this.waitActualF),
     };
   }
 
-  /** Records are being dropped right now: auditing on, nobody draining, queue over the limit. */
+  /** Records are being dropped or diverted right now: auditing on and nobody keeping up. */
   isLosing(): boolean {
     this.sync();
-    return this.generating() && this.auditd.state === 'stuck' && this.backlogF > this.settings.backlogLimit;
+    return this.generating() && this.notDraining();
   }
 
-  /** Tasks sleep in audit_log_start (wait time > 0 while losing): the "frozen host" symptom. */
+  /** Tasks asleep in audit_log_start / audit_receive right now (the "frozen host" symptom). */
+  blockedTasks(): number {
+    this.sync();
+    return this.waiters.length;
+  }
+
+  /** Per-task wait state, oldest first (for /proc/PID/wchan, stat: D in audit_log_start). */
+  blockedTaskStates(): { sinceMs: number; untilMs: number; load: boolean }[] {
+    this.sync();
+    return this.waiters.map((w) => ({ ...w }));
+  }
+
+  /** Tasks sleep in the kernel because of the audit queue. */
   isStalled(): boolean {
-    return this.isLosing() && this.settings.backlogWaitTime > 0;
+    return this.blockedTasks() > 0;
+  }
+
+  /** Records in the retry and hold queues (not shown by `auditctl -s`). */
+  hiddenQueues(): { retry: number; hold: number } {
+    this.sync();
+    return { retry: this.retryQ, hold: this.holdQ };
+  }
+
+  /** ps state letter of auditd: S running/slow, T stopped by a signal, D in uninterruptible I/O. */
+  auditdProcState(): 'S' | 'T' | 'D' | null {
+    switch (this.auditd.state) {
+      case 'stopped':
+        return null;
+      case 'stuck':
+        return 'T';
+      case 'blocked':
+        return 'D';
+      default:
+        return 'S';
+    }
+  }
+
+  /** The time one task's record costs now: expected sleeps × pass time, capped by its budget. */
+  private recordDelayMs(): number {
+    if (this.power !== 'up' || !this.generating() || !this.notDraining()) return 0;
+    const budgetMs = (this.settings.backlogWaitTime * 1000) / this.hz;
+    if (budgetMs <= 0) return 0;
+    const passMs = this.passMs();
+    // At least the task released by the last pass is producing records.
+    const rate = Math.max(this.inflowRate(), this.offeredRate() / Math.min(this.loadTasks, this.cpus));
+    const perPass = rate * (passMs / 1000);
+    const cap = this.settings.backlogLimit + 1;
+    if (perPass < cap) return 0;
+    // Fraction of a pass the main queue sits over the limit, times the FIFO position.
+    const overFrac = 1 - cap / perPass;
+    return Math.min(budgetMs, overFrac * (this.waiters.length + 1) * passMs);
+  }
+
+  /** Records one program start emits with the loaded rules. */
+  recordsPerExec(): number {
+    let n = 0;
+    for (const r of this.rules) {
+      if (!/^-a\s/.test(r)) continue;
+      if (/-S\s+(execve|execveat)\b/.test(r)) n += RECORDS_PER_EXEC;
+      else if (/-S\s+(all|open|openat)\b/.test(r) || !/-S\s/.test(r)) n += /-F\s+(path|dir|exe)=/.test(r) ? 0 : RECORDS_PER_EXEC_BROAD;
+    }
+    return n;
   }
 
   /**
-   * Tasks asleep in audit_log_start right now, for /proc/PID/wchan (fleetmend's probe counts
-   * them). A fixed stand-in while stalled, until the 6.1 waiter model (one task per blocked
-   * record, released one per kauditd pass) replaces it.
+   * A login: PAM's and the kernel's messages arrive in LOGIN_MESSAGE_BURSTS bursts (auth,
+   * account, session, loginuid), and with an execve rule sshd's re-exec and the shell each
+   * add one; every burst sleeps once (its first record; the rest find the queue just emptied).
    */
-  blockedTaskCount(): number {
-    return this.power === 'up' && this.isStalled() ? 4 : 0;
-  }
-
   loginDelayMs(): number {
-    return this.power === 'up' && this.isStalled() ? this.stalledLoginDelayMs : 0;
+    this.sync();
+    const per = this.recordDelayMs();
+    if (per <= 0) return 0;
+    return Math.round(per * (LOGIN_MESSAGE_BURSTS + (this.recordsPerExec() > 0 ? LOGIN_EXECS : 0)));
   }
 
+  /** One program start (a command of a pipeline): only audited execs wait, once each. */
   commandDelayMs(): number {
-    return this.power === 'up' && this.isStalled() ? this.stalledCommandDelayMs : 0;
+    this.sync();
+    if (this.recordsPerExec() === 0) return 0;
+    return Math.round(this.recordDelayMs());
   }
 
   uptimeMs(): number {
     return Math.max(0, this.clock.now() - this.bootAtMs);
   }
 
+  /** MemAvailable less the buffers held by the main, retry and hold queues (§4: 8970 B each). */
   memAvailableNowKb(): number {
-    return Math.max(0, Math.round(this.memAvailableKb - (this.backlog * BYTES_PER_BUFFER) / 1024));
+    this.sync();
+    const buffers = this.backlogF + this.retryQ + this.holdQ;
+    return Math.max(0, Math.round(this.memAvailableKb - (buffers * BYTES_PER_BUFFER) / 1024));
+  }
+
+  /** Changes the workload (tests; the kernel-VM comparison sets the exec rate it measured). */
+  setLoad(load: { eventRate?: number; execsPerSec?: number; tasks?: number; cpus?: number }): void {
+    this.sync();
+    if (load.cpus !== undefined) this.cpus = Math.max(1, load.cpus);
+    if (load.eventRate !== undefined) this.eventRate = load.eventRate;
+    if (load.execsPerSec !== undefined) this.execsPerSec = load.execsPerSec;
+    if (load.tasks !== undefined) this.loadTasks = Math.max(1, load.tasks);
   }
 
   // ---------------------------------------------------------------- the queue over time
 
   private generating(): boolean {
-    return this.settings.enabled !== 0 && this.eventRate > 0;
+    return this.settings.enabled !== 0 && this.eventRate + this.execsPerSec * this.recordsPerExec() > 0;
+  }
+
+  /** auditd registered but not reading (or not fast enough): kauditd's sends time out. */
+  private notDraining(): boolean {
+    const st = this.auditd.state;
+    return st === 'stuck' || st === 'blocked' || (st === 'slow' && this.offeredRate() > this.auditdReadRate);
+  }
+
+  /** Records/s the workload produces with every task running (before rate_limit). */
+  private offeredRate(): number {
+    return this.eventRate + this.execsPerSec * this.recordsPerExec();
+  }
+
+  /** Records/s reaching the main queue now: asleep workload tasks produce nothing; rate_limit caps. */
+  private inflowRate(): number {
+    const r = this.offeredRate() * this.activeShare();
+    return this.settings.rateLimit > 0 ? Math.min(r, this.settings.rateLimit) : r;
+  }
+
+  /** Share of the workload's full rate its awake tasks produce (CPU-bound: capped by the CPUs). */
+  private activeShare(): number {
+    const asleep = this.waiters.filter((w) => w.load).length;
+    const awake = Math.max(0, this.loadTasks - asleep);
+    const slots = Math.min(this.loadTasks, this.cpus);
+    return Math.min(awake, slots) / slots;
+  }
+
+  /** audit_log_end(): records over `rate_limit` are dropped and counted (rate limit exceeded). */
+  private rateLimitDrops(a: number, b: number): void {
+    const rl = this.settings.rateLimit;
+    if (rl <= 0) return;
+    const r = this.offeredRate() * this.activeShare();
+    const excess = ((r - rl) * (b - a)) / 1000;
+    if (excess <= 0) return;
+    this.lostRecords(b, excess, 'rate limit exceeded', 'audit_log_end');
   }
 
   private steadyBacklog(): number {
     // A busy host with a healthy daemon always has a few records in flight.
-    return Math.min(this.settings.backlogLimit, Math.floor(this.eventRate / 250));
+    return Math.min(this.settings.backlogLimit, Math.floor(this.offeredRate() / 250));
   }
 
   private drain(dtS: number, floor: number): void {
@@ -309,46 +469,188 @@ export class SimKernel {
     this.backlogF = Math.max(floor, this.backlogF - rate * dtS);
   }
 
+  /**
+   * kauditd's pass length when sends fail: the hold and retry queues are each tried
+   * UNICAST_RETRIES times, the main queue once, every try blocking sk_sndtimeo = HZ/10.
+   */
+  private passMs(): number {
+    const tryMs = 100;
+    return tryMs * ((this.holdQ > 0 ? UNICAST_RETRIES : 0) + (this.retryQ > 0 ? UNICAST_RETRIES : 0) + 1);
+  }
+
+  /** audit=1 on the command line: audit_default set, failed records go to the hold queue. */
+  private auditDefault(): boolean {
+    return /(?:^|\s)audit=1(?:\s|$)/.test(this.cmdline());
+  }
+
   private advanceTo(t1: number): void {
     if (t1 <= this.t) return;
-    const t0 = this.t;
-    const dtS = (t1 - t0) / 1000;
-    this.t = t1;
-    if (!this.generating()) return this.drain(dtS, 0);
-    if (this.auditd.state === 'running') {
-      this.retryOverflowShown = false;
-      return this.drain(dtS, this.steadyBacklog());
+    // Long idle spans of a stuck host: the ring only keeps the last few minutes of lines and
+    // the counters move per pass, so step passes over at most the last hour, then extrapolate.
+    const maxStepped = 3_600_000;
+    const sampleMs = 60_000;
+    if (t1 - this.t > maxStepped + sampleMs && this.notDraining() && this.generating() && this.power === 'up') {
+      // Step one minute, then carry its counter rates over the span the ring cannot show.
+      const a = this.t;
+      const lost0 = this.lostF;
+      const wa0 = this.waitActualF;
+      this.stepTo(a + sampleMs);
+      if (this.power !== 'up') return;
+      const skip = t1 - maxStepped - this.t;
+      this.lostF += ((this.lostF - lost0) / sampleMs) * skip;
+      this.waitActualF += ((this.waitActualF - wa0) / sampleMs) * skip;
+      this.t += skip;
+      this.passEndMs = null;
+      for (const w of this.waiters) {
+        w.sinceMs += skip;
+        w.untilMs += skip;
+      }
     }
-    if (this.auditd.state === 'stopped') {
-      // No daemon registered: kauditd prints the records to the kernel log instead (§5).
-      this.drain(dtS, 0);
-      this.emitPrintkRecords(t0, t1);
-      return;
-    }
-    const cap = this.settings.backlogLimit + 1;
-    let lossStart = t0;
-    if (this.backlogF < cap) {
-      const fillS = (cap - this.backlogF) / this.eventRate;
-      if (fillS > dtS) {
-        this.backlogF += this.eventRate * dtS;
+    this.stepTo(t1);
+  }
+
+  private stepTo(t1: number): void {
+    for (let guard = 0; this.t < t1 && guard < 400_000; guard++) {
+      if (this.power !== 'up') {
+        this.t = t1;
         return;
       }
-      this.backlogF = cap;
-      lossStart = t0 + fillS * 1000;
+      const t0 = this.t;
+      this.expireWaiters(t0);
+      const running = this.auditd.state === 'running' || (this.auditd.state === 'slow' && !this.notDraining());
+      if (!this.generating() || running || this.auditd.state === 'stopped') {
+        this.passEndMs = null;
+        // Next event: a waiter's budget ends (or a residual waiter is woken by a pass).
+        const wake = this.waiters.length ? Math.min(...this.waiters.map((w) => w.untilMs)) : Infinity;
+        const next = Math.min(t1, wake);
+        this.flowFree(t0, next);
+        this.t = Math.max(next, t0 + (next === t0 ? 1 : 0));
+        continue;
+      }
+      const wake = this.waiters.length ? Math.min(...this.waiters.map((w) => w.untilMs)) : Infinity;
+      if (this.passEndMs === null && this.backlogF < 1 && this.inflowRate() <= 0) {
+        // kauditd sleeps until the main queue has a record: nobody wakes the sleepers (T10).
+        const idleTo = Math.min(t1, Math.max(wake, t0 + 1));
+        this.waitActualF += (this.waiters.length * (idleTo - t0) * this.hz) / 1000;
+        this.t = idleTo;
+        continue;
+      }
+      // auditd registered but not reading: one kauditd pass after another.
+      if (this.passEndMs === null || this.passEndMs <= t0) this.passEndMs = t0 + this.passMs();
+      const next = Math.min(t1, this.passEndMs, Math.max(wake, t0 + 1));
+      this.fillMain(t0, next);
+      this.t = next;
+      if (next === this.passEndMs) this.endPass(next);
     }
-    if (this.settings.failure === 2) {
-      // audit_panic(): the first record that cannot be queued brings the machine down.
-      this.t = lossStart;
-      const reason = this.settings.backlogWaitTime > 0 ? 'kauditd retry queue overflow' : 'backlog limit exceeded';
-      this.panic(reason);
+  }
+
+  /** The daemon reads (or nobody is registered): no pass stalls; residual sleepers are woken. */
+  private flowFree(a: number, b: number): void {
+    const dtS = (b - a) / 1000;
+    this.rateLimitDrops(a, b);
+    if (!this.generating()) {
+      this.drain(dtS, 0);
       return;
     }
-    const stalled = this.settings.backlogWaitTime > 0;
-    const lossRate = stalled ? Math.min(this.eventRate, this.stalledLossRate) : this.eventRate;
-    this.emitLossLines(lossStart, t1, lossRate, stalled);
-    const lossS = (t1 - lossStart) / 1000;
-    this.lostF += lossRate * lossS;
-    if (stalled) this.waitActualF += this.stalledWaitTicksPerSec * lossS;
+    if (this.auditd.state === 'stopped') {
+      // No socket: kauditd_hold_skb for every record: printk and drop (audit=0), or the hold
+      // queue, which overflows with `kauditd hold queue overflow` (audit=1, T28).
+      this.drain(dtS, 0);
+      const n = (this.inflowRate() * (b - a)) / 1000;
+      this.printkRecords(a, b, n);
+      if (this.auditDefault()) {
+        const lim = this.settings.backlogLimit;
+        const room = Math.max(0, lim - this.holdQ);
+        this.holdQ = Math.min(lim, this.holdQ + n);
+        if (n > room) this.lostRecords(b, n - room, 'kauditd hold queue overflow', 'kauditd_printk_skb');
+      }
+    } else {
+      this.drain(dtS, this.steadyBacklog());
+      this.retryQ = 0;
+      this.holdQ = 0;
+    }
+    // Passes run again: each wakes one sleeper, but only while records keep kauditd looping
+    // (T10: with every generator asleep nobody wakes them and they sleep out their budget).
+    if (this.waiters.length && this.inflowRate() > 0) {
+      this.residualMs += b - a;
+      const n = Math.min(this.waiters.length, Math.floor(this.residualMs / HEALTHY_PASS_MS));
+      this.residualMs -= n * HEALTHY_PASS_MS;
+      this.waiters.splice(0, n);
+    } else this.residualMs = 0;
+    this.waitActualF += (this.waiters.length * (b - a) * this.hz) / 1000;
+  }
+
+  /** Records flow into the main queue between passes; over the limit tasks sleep or records are lost. */
+  private fillMain(a: number, b: number): void {
+    this.rateLimitDrops(a, b);
+    const s = this.settings;
+    const cap = s.backlogLimit + 1;
+    const rate = this.inflowRate();
+    // Sleepers accrue backlog_wait_time_actual tick by tick (audit_log_start's accounting).
+    this.waitActualF += (this.waiters.length * (b - a) * this.hz) / 1000;
+    if (rate <= 0) return;
+    const n = (rate * (b - a)) / 1000;
+    if (this.backlogF + n <= cap) {
+      this.backlogF += n;
+      return;
+    }
+    const fillMs = Math.max(0, ((cap - this.backlogF) / rate) * 1000);
+    const atMs = a + fillMs;
+    const excess = this.backlogF + n - cap;
+    this.backlogF = Math.max(this.backlogF, cap);
+    if (s.backlogWaitTime > 0) {
+      // Every running workload task now sleeps on its next record, FIFO.
+      const asleep = this.waiters.filter((w) => w.load).length;
+      const budgetMs = (s.backlogWaitTime * 1000) / this.hz;
+      for (let i = asleep; i < this.loadTasks; i++) this.waiters.push({ sinceMs: atMs, untilMs: atMs + budgetMs, load: true });
+      this.waitActualF += ((this.loadTasks - asleep) * (b - atMs) * this.hz) / 1000;
+    } else {
+      // wait 0: audit_log_start drops every record over the limit at once (T05).
+      this.lostRecords(atMs, excess, 'backlog limit exceeded', 'audit_log_start', true);
+    }
+  }
+
+  /** A task whose budget ran out: its record is dropped in audit_log_start and counted. */
+  private expireWaiters(now: number): void {
+    const due = this.waiters.filter((w) => w.untilMs <= now);
+    if (!due.length) return;
+    this.waiters = this.waiters.filter((w) => w.untilMs > now);
+    for (const w of due) {
+      if (this.notDraining()) {
+        this.lostRecords(w.untilMs, 1, 'backlog limit exceeded', 'audit_log_start', true);
+      }
+    }
+  }
+
+  /** End of a kauditd pass (kauditd_thread): hold, retry, then main queue; wake one sleeper. */
+  private endPass(at: number): void {
+    const lim = this.settings.backlogLimit;
+    const slowRead = this.auditd.state === 'slow' ? (this.auditdReadRate * this.passMs()) / 1000 : 0;
+    // (1)+(2): what sat in the retry queue fails again → kauditd_hold_skb: printk, then dropped
+    // without a count (audit=0, Debian) or into the hold queue (audit=1).
+    const failed = this.retryQ;
+    this.retryQ = 0;
+    if (failed > 0) {
+      this.printkRecords(at - 100, at - 100, failed);
+      if (this.auditDefault()) {
+        const room = Math.max(0, lim - this.holdQ);
+        this.holdQ = Math.min(lim, this.holdQ + failed);
+        if (failed > room) this.lostRecords(at - 100, failed - room, 'kauditd hold queue overflow', 'kauditd_printk_skb');
+      }
+    }
+    // (3): one try on the main queue (a slow daemon takes what it reads), the rest moves to
+    // the retry queue, capped at the limit: `kauditd retry queue overflow` for the excess.
+    const main = Math.max(0, this.backlogF - slowRead);
+    this.backlogF = 0;
+    const room = lim;
+    this.retryQ = Math.min(main, room);
+    if (main > room) {
+      this.printkRecords(at, at, main - room);
+      this.lostRecords(at, main - room, 'kauditd retry queue overflow', 'kauditd_printk_skb');
+    }
+    // wake_up(&audit_backlog_wait): exclusive waiters, one per pass.
+    this.waiters.shift();
+    this.passEndMs = null;
   }
 
   // ---------------------------------------------------------------- kernel log
@@ -358,94 +660,113 @@ export class SimKernel {
     this.klog.push({ monoUs, wallMs, text });
   }
 
+  /** printk_ratelimit(): one shared state; a reopened window first reports what it hid. */
+  private printk(atMs: number, caller: string, text: () => string): boolean {
+    const w = this.printkWindow;
+    if (atMs >= w.start + RATELIMIT_INTERVAL_MS) {
+      if (w.suppressed > 0) this.log(atMs, `${caller}: ${w.suppressed} callbacks suppressed`);
+      w.start = atMs;
+      w.printed = 0;
+      w.suppressed = 0;
+    }
+    if (w.printed < RATELIMIT_BURST) {
+      w.printed++;
+      this.log(atMs, text(), w.printed * 120);
+      return true;
+    }
+    w.suppressed++;
+    return false;
+  }
+
+  /** n printk attempts at once: the burst prints, the rest counts as suppressed (O(1)). */
+  private printkBulk(atMs: number, caller: string, n: number, text: (k: number) => string): void {
+    let k = 0;
+    for (; k < n && this.printkWindow.printed < RATELIMIT_BURST; k++) {
+      const kk = k;
+      this.printk(atMs, caller, () => text(kk));
+    }
+    if (k >= n) return;
+    if (atMs >= this.printkWindow.start + RATELIMIT_INTERVAL_MS) {
+      this.printk(atMs, caller, () => text(k));
+      k++;
+      for (; k < n && this.printkWindow.printed < RATELIMIT_BURST; k++) {
+        const kk = k;
+        this.printk(atMs, caller, () => text(kk));
+      }
+    }
+    this.printkWindow.suppressed += Math.max(0, Math.round(n - k));
+  }
+
+  /** kauditd_printk_skb(): records that cannot reach auditd are printed as `audit: type=...`. */
+  private printkRecords(a: number, b: number, n: number): void {
+    // EOE records are never printed (kauditd_printk_skb skips AUDIT_EOE before the ratelimit).
+    const execs0 = this.execsPerSec * this.recordsPerExec() > this.eventRate;
+    const count = Math.round(execs0 ? (n * (RECORDS_PER_EXEC - 1)) / RECORDS_PER_EXEC : n);
+    if (count <= 0) return;
+    const execs = this.execsPerSec * this.recordsPerExec() > this.eventRate;
+    const at = b;
+    this.printkBulk(at, 'kauditd_printk_skb', count, (k) => {
+      const serial = k % RECORDS_PER_EXEC === 0 ? ++this.auditSerial : this.auditSerial;
+      const stamp = `${Math.floor(a / 1000)}.${String(Math.floor(a) % 1000).padStart(3, '0')}:${serial}`;
+      if (!execs) {
+        return `audit: type=1300 audit(${stamp}): arch=c000003e syscall=257 success=yes exit=3 items=1 ppid=1 pid=${this.nextPid} auid=0 uid=0 gid=0 comm="cron" exe="/usr/sbin/cron" key=(null)`;
+      }
+      switch (k % 4) {
+        case 0:
+          return `audit: type=1300 audit(${stamp}): arch=c000003e syscall=59 success=yes exit=0 items=2 ppid=${this.nextPid - 3} pid=${this.nextPid} auid=0 uid=0 gid=0 comm="true" exe="/usr/bin/true" key="fmload"`;
+        case 1:
+          return `audit: type=1309 audit(${stamp}): argc=1 a0="/bin/true"`;
+        case 2:
+          return `audit: type=1307 audit(${stamp}): cwd="/"`;
+        default:
+          return `audit: type=1327 audit(${stamp}): proctitle="/bin/true"`;
+      }
+    });
+  }
+
   /**
-   * The lines audit_log_lost()/audit_log_start() print while records are lost, through the
-   * printk rate limit (10 per 5 s). wait 0: `audit_backlog=A > audit_backlog_limit=L`,
-   * `audit_lost=N ...`, and with failure ≥ 1 `backlog limit exceeded`; wait > 0: the records
-   * fail in kauditd: `audit_lost=N ...` + `kauditd retry|hold queue overflow`.
+   * audit_log_lost() for n records: lost += n; prints `audit_lost=` (every time with
+   * rate_limit 0 or failure 2, else ≤ 1/s) and audit_panic(): failure 1 prints the reason,
+   * failure 2 panics. Only the first few of n can reach the printk budget: bounded work.
    */
-  private emitLossLines(a: number, b: number, lossRate: number, stalled: boolean): void {
+  private lostRecords(atMs: number, n: number, reason: string, caller: string, backlogLine = false): void {
+    if (n <= 0) return;
     const s = this.settings;
-    const win = this.lossWindow;
-    const prefix = stalled ? 'kauditd_printk_skb' : 'audit_log_start';
-    const perLoss = stalled ? (s.failure >= 1 ? 2 : 1) : s.failure >= 1 ? 3 : 2;
-    const lostAt = (t: number) => Math.floor(this.lostF + (lossRate * (t - a)) / 1000);
-    let cursor = a;
-    const maxSpan = (KLOG_WINDOWS_KEPT + 1) * RATELIMIT_INTERVAL_MS;
-    if (b - cursor > maxSpan) {
-      // Older windows would fall off the ring anyway: count them as suppressed, skip work.
-      const skipTo = b - maxSpan;
-      win.suppressed += Math.round(((lossRate * (skipTo - cursor)) / 1000) * perLoss);
-      win.start = skipTo - RATELIMIT_INTERVAL_MS;
-      cursor = skipTo;
+    const before = Math.floor(this.lostF);
+    this.lostF += n;
+    const count = Math.max(1, Math.floor(this.lostF) - before);
+    const lostLine = (k: number) => () => `audit: audit_lost=${before + k + 1} audit_rate_limit=${s.rateLimit} audit_backlog_limit=${s.backlogLimit}`;
+    const backlog = () => `audit: audit_backlog=${Math.max(s.backlogLimit + 1, Math.floor(this.backlogF))} > audit_backlog_limit=${s.backlogLimit}`;
+    if (s.failure === 2) {
+      this.t = Math.max(this.t, atMs);
+      if (backlogLine) this.printk(atMs, caller, backlog);
+      this.printk(atMs, caller, lostLine(0));
+      this.panic(reason);
+      return;
     }
-    while (cursor < b) {
-      if (cursor >= win.start + RATELIMIT_INTERVAL_MS) {
-        let us = 0;
-        if (win.suppressed > 0) this.log(cursor, `${prefix}: ${win.suppressed} callbacks suppressed`, us++);
-        win.start = cursor;
-        win.printed = 0;
-        win.suppressed = 0;
-        const end = Math.min(b, cursor + RATELIMIT_INTERVAL_MS);
-        const losses = Math.max(1, Math.ceil((lossRate * (end - cursor)) / 1000));
-        for (let k = 0; k < losses && win.printed < RATELIMIT_BURST; k++) {
-          const lines = this.lossMessages(lostAt(cursor) + k + 1, stalled);
-          for (const line of lines) {
-            if (win.printed >= RATELIMIT_BURST) break;
-            us += 150 + ((k * 37) % 90);
-            this.log(cursor, line, us);
-            win.printed++;
-          }
-        }
-        if (stalled) this.retryOverflowShown = true;
+    // Per record: [audit_backlog=] audit_lost= [reason]; only the first few can print.
+    const prints = Math.min(count, RATELIMIT_BURST + 1);
+    let attempts = 0;
+    for (let k = 0; k < prints; k++) {
+      if (backlogLine) {
+        this.printk(atMs, caller, backlog);
+        attempts++;
       }
-      const end = Math.min(b, win.start + RATELIMIT_INTERVAL_MS);
-      const msgs = Math.round(((lossRate * (end - cursor)) / 1000) * perLoss);
-      const printedHere = cursor === win.start ? win.printed : 0;
-      win.suppressed += Math.max(0, msgs - printedHere);
-      cursor = end;
-    }
-  }
-
-  private lossMessages(lost: number, stalled: boolean): string[] {
-    const s = this.settings;
-    const lostLine = `audit: audit_lost=${lost} audit_rate_limit=${s.rateLimit} audit_backlog_limit=${s.backlogLimit}`;
-    if (stalled) {
-      const which = this.retryOverflowShown ? 'hold' : 'retry';
-      return s.failure >= 1 ? [lostLine, `audit: kauditd ${which} queue overflow`] : [lostLine];
-    }
-    const backlogLine = `audit: audit_backlog=${Math.floor(this.backlogF)} > audit_backlog_limit=${s.backlogLimit}`;
-    return s.failure >= 1 ? [backlogLine, lostLine, 'audit: backlog limit exceeded'] : [backlogLine, lostLine];
-  }
-
-  /** With no auditd registered, records go to printk (rate limited): `audit: type=1300 ...`. */
-  private emitPrintkRecords(a: number, b: number): void {
-    const win = this.skbWindow;
-    let cursor = Math.max(a, b - (KLOG_WINDOWS_KEPT + 1) * RATELIMIT_INTERVAL_MS);
-    while (cursor < b) {
-      if (cursor >= win.start + RATELIMIT_INTERVAL_MS) {
-        let us = 0;
-        if (win.suppressed > 0) this.log(cursor, `kauditd_printk_skb: ${win.suppressed} callbacks suppressed`, us++);
-        win.start = cursor;
-        win.suppressed = 0;
-        const n = Math.min(RATELIMIT_BURST, Math.max(1, Math.ceil((this.eventRate * Math.min(b - cursor, RATELIMIT_INTERVAL_MS)) / 1000)));
-        for (let k = 0; k < n; k++) {
-          us += 400;
-          const serial = ++this.auditSerial;
-          const stamp = `${Math.floor(cursor / 1000)}.${String(cursor % 1000).padStart(3, '0')}:${serial}`;
-          this.log(
-            cursor,
-            `audit: type=1300 audit(${stamp}): arch=c000003e syscall=257 success=yes exit=3 items=1 ppid=1 pid=${this.nextPid} auid=0 uid=0 gid=0 comm="cron" exe="/usr/sbin/cron" key=(null)`,
-            us,
-          );
+      // audit_log_lost prints every time with rate_limit 0, else at most once a second.
+      if (s.rateLimit === 0 || k === 0) {
+        this.printk(atMs, caller, lostLine(k));
+        attempts++;
+        if (s.failure === 1) {
+          this.printk(atMs, caller, () => `audit: ${reason}`);
+          attempts++;
         }
-        win.printed = n;
       }
-      const end = Math.min(b, win.start + RATELIMIT_INTERVAL_MS);
-      const recs = Math.round((this.eventRate * (end - cursor)) / 1000);
-      win.suppressed += Math.max(0, recs - (cursor === win.start ? win.printed : 0));
-      cursor = end;
     }
+    if (count > prints) {
+      const per = (backlogLine ? 1 : 0) + (s.rateLimit === 0 ? 1 + (s.failure === 1 ? 1 : 0) : 0);
+      this.printkWindow.suppressed += (count - prints) * per;
+    }
+    void attempts;
   }
 
   private writeBootLog(): void {
@@ -458,8 +779,11 @@ export class SimKernel {
     if (audit?.[1] === '1') this.log(at, 'audit: enabled (after initialization)', 93_152);
     const lim = /(?:^|\s)audit_backlog_limit=(\d+)/.exec(cmdline);
     if (lim) this.log(at, `audit: audit_backlog_limit: ${lim[1]}`, 93_216);
-    this.log(at, `audit: initializing netlink subsys (${audit?.[1] === '0' ? 'disabled' : 'enabled'})`, 823_642);
-    this.log(at, `audit: type=2000 audit(${Math.floor(at / 1000)}.823:1): state=initialized audit_enabled=${audit?.[1] === '0' ? 0 : 1} res=1`, 824_100);
+    // Without audit=1 on the command line the kernel reports the subsystem as disabled until
+    // auditd enables it (T03, T27); audit=1 reports enabled (T28).
+    const on = audit?.[1] === '1';
+    this.log(at, `audit: initializing netlink subsys (${on ? 'enabled' : 'disabled'})`, 823_642);
+    this.log(at, `audit: type=2000 audit(${Math.floor(at / 1000)}.823:1): state=initialized audit_enabled=${on ? 1 : 0} res=1`, 824_100);
     this.log(at, `systemd[1]: Hostname set to <${this.hostname}>.`, 9_022_881);
   }
 
@@ -483,7 +807,8 @@ export class SimKernel {
       failure: 1,
       rateLimit: 0,
       backlogLimit: lim ? Number(lim[1]) : KERNEL_DEFAULT_LIMIT,
-      backlogWaitTime: KERNEL_DEFAULT_WAIT,
+      // The kernel's default is 60*HZ ticks: 15000 on Debian (HZ=250), 60000 on RHEL.
+      backlogWaitTime: 60 * this.hz,
     };
   }
 
@@ -523,16 +848,26 @@ export class SimKernel {
     if (this.settings.enabled === 2) return { ok: false, error: `Error sending ${SETTING_REQUEST[key]} request (Operation not permitted)` };
     if (key === 'enabled' && ![0, 1, 2].includes(value)) return { ok: false, error: 'Enable must be 0, 1, or 2 was ' + value };
     if (key === 'failure' && ![0, 1, 2].includes(value)) return { ok: false, error: 'Failure must be 0, 1, or 2 was ' + value };
-    const losingBefore = this.isLosing();
+    // audit_set_backlog_wait_time(): more than 10 minutes of ticks is EINVAL.
+    if (key === 'backlogWaitTime' && value > 10 * 60 * this.hz) return { ok: false, error: `Error sending ${SETTING_REQUEST[key]} request (Invalid argument)` };
     this.settings[key] = value;
-    // The change itself emits a CONFIG_CHANGE record; when it cannot be queued and the
-    // mode is now panic, the kernel panics (observed: at once with wait 0, ≈ 11 s later with
-    // the default wait, via the retry queue).
-    if (key === 'failure' && value === 2 && losingBefore && this.generating()) {
+    // The CONFIG_CHANGE is queued (auditctl holds audit_cmd_mutex: exempt), but it marks
+    // auditctl's syscall auditable: its SYSCALL/PROCTITLE at syscall exit go through
+    // audit_log_start like any record (reference §0, T20). Over the limit with wait 0 that
+    // record is lost at once; with a wait, auditctl sleeps and the next overflowing pass is the
+    // loss (and, with -f 2, the panic).
+    if (this.notDraining() && this.generating()) this.backlogF += 1;
+    // With wait 0 on a queue that overflows every pass, auditctl's exit records (SYSCALL,
+    // PROCTITLE, EOE, then its shell's) meet a full queue before the reply is out: T20 panicked
+    // "at once, in auditctl".
+    const cap = this.settings.backlogLimit + 1;
+    const overflowing = this.settings.backlogWaitTime === 0 && (this.inflowRate() * this.passMs()) / 1000 > cap;
+    if (this.notDraining() && this.generating() && (this.backlogF > cap || overflowing)) {
       if (this.settings.backlogWaitTime > 0) {
-        this.pendingPanic = { atMs: this.clock.now() + DELAYED_PANIC_MS, reason: 'kauditd retry queue overflow' };
+        const budgetMs = (this.settings.backlogWaitTime * 1000) / this.hz;
+        this.waiters.push({ sinceMs: this.t, untilMs: this.t + budgetMs, load: false });
       } else {
-        this.panic('backlog limit exceeded');
+        this.lostRecords(this.t, 1, 'backlog limit exceeded', 'audit_log_start', true);
       }
     }
     return { ok: true };
@@ -604,6 +939,7 @@ export class SimKernel {
     this.sync();
     if (this.auditd.state !== 'stopped') return;
     this.auditd = { state: 'running', pid: this.allocPid(), pendingTerm: false, unitFailed: false };
+    this.passEndMs = null;
     // ExecStartPost=augenrules --load: every runtime change is reset to the rule files (§4).
     this.augenrulesLoad();
   }
@@ -616,6 +952,20 @@ export class SimKernel {
   restartAuditd(): void {
     this.stopAuditd();
     this.startAuditd();
+  }
+
+  /**
+   * RHEL's `service auditd restart` (legacy-actions/auditd/restart): the stop action sends
+   * SIGTERM without SIGCONT, then `systemctl start` finds the unit still active and does
+   * nothing. A SIGSTOPped auditd therefore stays in place with the same pid, TERM pending.
+   */
+  legacyRestartAuditd(): void {
+    this.sync();
+    if (this.auditd.state === 'stuck') {
+      this.auditd.pendingTerm = true;
+      return;
+    }
+    this.restartAuditd();
   }
 
   /** kill(2) on auditd's pid. Returns false when no such process. */
@@ -636,7 +986,10 @@ export class SimKernel {
         else this.stopAuditd();
         break;
       case 'KILL':
+        // The socket is gone; auditd.service has Restart=on-failure, so systemd starts a new
+        // auditd, whose ExecStartPost reloads the rule files (init.d/auditd.service).
         this.stopAuditd({ failed: true });
+        this.startAuditd();
         break;
       default:
         break;
@@ -669,7 +1022,7 @@ export class SimKernel {
   panic(reason: string): void {
     if (this.power !== 'up') return;
     const text = `Kernel panic - not syncing: audit: ${reason}`;
-    this.log(this.clock.now(), text);
+    this.log(Math.min(this.t, this.clock.now()), text);
     this.console.push(...this.klog.all().slice(-6).map((e) => e.text));
     this.console.push(`---[ end ${text} ]---`);
     this.goDown('panic');
@@ -680,11 +1033,11 @@ export class SimKernel {
     this.pendingPanic = null;
     // syslog kept what it had written; a panic's own line never reaches the disk.
     for (const e of this.klog.all()) if (!e.text.startsWith('Kernel panic')) this.syslogArchive.push(e);
-    if (reason === 'panic' && this.kernelPanic <= 0) {
+    if (reason === 'panic' && this.kernelPanic <= 0 && this.panicRebootMs === null) {
       this.power = 'hung';
     } else {
       this.power = 'down';
-      this.upAtMs = this.clock.now() + this.downtimeMs;
+      this.upAtMs = this.clock.now() + (reason === 'panic' && this.panicRebootMs !== null ? this.panicRebootMs : 0) + this.downtimeMs;
     }
     this.emit({ kind: 'down', reason });
   }
@@ -704,10 +1057,12 @@ export class SimKernel {
     this.t = this.upAtMs;
     this.bootId = this.rng.uuid();
     this.klog.clear();
-    this.lossWindow.reset();
-    this.skbWindow.reset();
-    this.retryOverflowShown = false;
+    this.printkWindow.reset();
     this.backlogF = 0;
+    this.retryQ = 0;
+    this.holdQ = 0;
+    this.waiters = [];
+    this.passEndMs = null;
     this.lostF = 0;
     this.waitActualF = 0;
     this.nextPid = this.rng.int(180, 1400);

@@ -23,7 +23,8 @@ export interface OsRelease {
 type KernelSpec = Pick<
   KernelOptions,
   | 'flavour' | 'kernelRelease' | 'eventRate' | 'uptimeMs' | 'kernelPanic' | 'downtimeMs' | 'memTotalKb' | 'memAvailableKb'
-  | 'runtime' | 'auditd' | 'lost' | 'backlog' | 'waitActual' | 'historyMs' | 'stalledLoginDelayMs' | 'stalledCommandDelayMs'
+  | 'runtime' | 'auditd' | 'lost' | 'backlog' | 'waitActual' | 'historyMs'
+  | 'hz' | 'execsPerSec' | 'loadTasks' | 'auditdReadRate' | 'panicRebootMs'
 >;
 
 export interface MachineSpec extends KernelSpec {
@@ -130,8 +131,11 @@ export class SimMachine {
       ...(spec.backlog !== undefined ? { backlog: spec.backlog } : {}),
       ...(spec.waitActual !== undefined ? { waitActual: spec.waitActual } : {}),
       ...(spec.historyMs !== undefined ? { historyMs: spec.historyMs } : {}),
-      ...(spec.stalledLoginDelayMs !== undefined ? { stalledLoginDelayMs: spec.stalledLoginDelayMs } : {}),
-      ...(spec.stalledCommandDelayMs !== undefined ? { stalledCommandDelayMs: spec.stalledCommandDelayMs } : {}),
+      ...(spec.hz !== undefined ? { hz: spec.hz } : {}),
+      ...(spec.execsPerSec !== undefined ? { execsPerSec: spec.execsPerSec } : {}),
+      ...(spec.loadTasks !== undefined ? { loadTasks: spec.loadTasks } : {}),
+      ...(spec.auditdReadRate !== undefined ? { auditdReadRate: spec.auditdReadRate } : {}),
+      ...(spec.panicRebootMs !== undefined ? { panicRebootMs: spec.panicRebootMs } : {}),
     });
   }
 

@@ -96,7 +96,10 @@ describe('simulated fleet over real SSH (incident scenario)', () => {
       for (const name of SECTION_NAMES.filter((n) => n !== 'skipped' && n !== 'kernel_journal')) expect(sections[name], name).toBeDefined();
       const st = host.model.status();
       const auditctl = sections.auditctl_s?.text ?? '';
-      expect(auditctl).toMatch(/^enabled 1\nfailure 1\npid \d+\nrate_limit 0\nbacklog_limit 8192\nlost \d+\nbacklog 8193\nbacklog_wait_time 0\nbacklog_wait_time_actual 0\nloginuid_immutable 0 unlocked$/);
+      // Debian's default wait (the real incident): backlog reads anywhere up to limit+1 (kauditd
+      // empties the main queue every pass) and tasks have waited
+      expect(auditctl).toMatch(/^enabled 1\nfailure 1\npid \d+\nrate_limit 0\nbacklog_limit 8192\nlost \d+\nbacklog \d+\nbacklog_wait_time 60000\nbacklog_wait_time_actual [1-9]\d*\nloginuid_immutable 0 unlocked$/);
+      expect(Number(/backlog (\d+)/.exec(auditctl)?.[1])).toBeLessThanOrEqual(8193 + 2);
       expect(Number(/pid (\d+)/.exec(auditctl)?.[1])).toBe(st.pid);
       const lost = Number(/lost (\d+)/.exec(auditctl)?.[1]);
       expect(lost).toBeGreaterThan(4_000_000);
@@ -106,8 +109,11 @@ describe('simulated fleet over real SSH (incident scenario)', () => {
       expect(sections.procs?.text).toMatch(/^init comm=systemd$/m);
       expect(sections.auditd_unit?.text).toBe('/lib/systemd/system/auditd.service:RefuseManualStop=no');
       const dmesg = sections.kernel_dmesg?.text ?? '';
-      expect(dmesg).toMatch(/^\[\s*\d+\.\d{6}\] audit: audit_lost=\d+ audit_rate_limit=0 audit_backlog_limit=8192$/m);
-      expect(dmesg).toMatch(/audit: backlog limit exceeded$/m);
+      // With the default wait the printk budget goes to the records kauditd could not deliver
+      // (T27): `audit: type=...` lines and `kauditd_printk_skb: N callbacks suppressed`.
+      expect(dmesg).toMatch(/^\[\s*\d+\.\d{6}\] audit: type=1300 audit\(/m);
+      expect(dmesg).toMatch(/^\[\s*\d+\.\d{6}\] kauditd_printk_skb: \d+ callbacks suppressed$/m);
+      expect(dmesg).not.toMatch(/hold queue overflow/);
       expect(sections.meminfo?.text).toMatch(/^MemTotal:\s+4013000 kB$/m);
       // only lines starting with -b (the parser keeps `-b N`)
       expect(sections.rules_b?.text).toBe('/etc/audit/rules.d/audit.rules:-b 8192\n/etc/audit/audit.rules:-b 8192');
@@ -159,7 +165,8 @@ describe('simulated fleet over real SSH (incident scenario)', () => {
       expect((await run(c, 'systemctl restart auditd')).code).toBe(0);
       await new Promise((r) => setTimeout(r, 2200));
       const after = (await run(c, 'auditctl -s')).stdout;
-      expect(after).toMatch(/^backlog [0-9]$/m);
+      // 20 000 rec/s in flight with a reading daemon: a few dozen queued at any moment
+      expect(after).toMatch(/^backlog [0-9]{1,2}$/m);
       expect(after).not.toMatch(new RegExp(`^pid ${before.pid}$`, 'm'));
       expect((await run(c, 'ps -C auditd -o pid=,stat=')).stdout).toMatch(/^\s+\d+ S<sl\n$/);
     } finally {
@@ -171,6 +178,8 @@ describe('simulated fleet over real SSH (incident scenario)', () => {
     const host = fleet.host('web-02');
     const bootBefore = host.model.bootId;
     host.model.eventRate = 2000;
+    // as in the reproduction (T19: kernel.panic=1); Debian's default 0 would hang the host
+    host.model.kernelPanic = 1;
     host.model.signalAuditd('STOP');
     host.model.setSetting('backlogWaitTime', 0);
     host.model.setSetting('backlogLimit', 64);

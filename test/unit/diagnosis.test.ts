@@ -163,10 +163,60 @@ describe('diagnose: other states', () => {
     expect(codes(diagnose(facts([{}, 0]), { memoryShare: 0.05 }))).toContain('memory-headroom');
   });
 
-  it('SUSPEND disk action becomes medium and "a likely cause" when the queue is stuck', () => {
+  it('SUSPEND is never a cause of a full queue: auditd keeps reading and discards, the trail loses uncounted records', () => {
     const f = find(diagnose(stuckFacts()), 'auditd-disk-action');
-    expect(f.severity).toBe('medium');
-    expect(f.message).toMatch(/likely cause/);
+    expect(f.severity).toBe('low');
+    expect(f.message).not.toMatch(/likely cause|stops draining/);
+    expect(f.message).toBe(
+      'disk_full_action = SUSPEND, admin_space_left_action = SUSPEND: when /var/log/audit runs out of space auditd stops writing but keeps reading the kernel queue and discards the records: they are missing from the trail without being counted in lost, and the queue stays small (this never fills the queue)',
+    );
+  });
+
+  it('kernel 6.1, auditd SIGSTOPped with the default wait: backlog reads low and lost is flat, still "not drained" (T07/T09: backlog 0 with auditd stopped)', () => {
+    const t = (lost: number, backlog: number, wa: number) =>
+      status(HEALTHY, { backlog_limit: 8192, backlog, lost, backlog_wait_time: 60000, backlog_wait_time_actual: wa });
+    const d = diagnose(facts([{ auditctl: t(2364, 140, 0), ps: '    226 T<sl' }, 0], [{ auditctl: t(2364, 0, 0), ps: '    226 T<sl' }, 16_000]));
+    expect(d.state).toBe('backlog-growing');
+    expect(find(d, 'backlog-growing').message).toBe(
+      'the audit queue is not drained: auditd (pid 226) is stopped (state T); kauditd moves it to its retry queue and drops it about every 0.6 s, so backlog (0 of 8192 now) rises and falls while records are lost, mostly without a count',
+    );
+    expect(find(d, 'backlog-growing').action_code).toBe('restart-auditd');
+    expect(recommendsRaising(d)).toBe(false);
+  });
+
+  it('auditd blocked in uninterruptible I/O (D) is not healthy: not drained, with its own reason and action', () => {
+    const d = diagnose(facts([{ auditctl: status(HEALTHY, { backlog: 3 }), ps: '    226 D' }, 0], [{ auditctl: status(HEALTHY, { backlog: 9 }), ps: '    226 D' }, 5000]));
+    expect(d.state).not.toBe('healthy');
+    expect(find(d, 'auditd-not-running').message).toMatch(/^auditd \(pid 226\) is blocked in uninterruptible I\/O \(state D\)/);
+    expect(find(d, 'auditd-not-running').action).toMatch(/wchan/);
+    expect(codes(d)).toContain('backlog-growing');
+  });
+
+  it('a registered pid that is not an auditd names the other consumers', () => {
+    const d = diagnose(facts([{ auditctl: status(HEALTHY, { pid: 4242 }), ps: '' }, 0]));
+    expect(find(d, 'auditd-not-running').message).toMatch(/registered pid 4242 is not a running auditd \(gone, or another audit consumer such as auditbeat, go-audit or osquery\)/);
+  });
+
+  it('config-locked: resuming or restarting auditd still works under -e 2; only -b/-f/-e and rules need the reboot', () => {
+    const locked = real('auditctl-locked-errors.txt').split('\n').slice(1, 10).join('\n');
+    const f = find(diagnose(facts([{ auditctl: locked, ps: '   1241 S<sl' }, 0])), 'config-locked');
+    expect(f.message).toMatch(/resuming or restarting auditd still works/);
+    expect(f.action).toMatch(/^to drain a stuck queue, resume \(kill -CONT\) or restart auditd now/);
+  });
+
+  it('boot-time losses: audit=1 without audit_backlog_limit= on the command line (T28)', () => {
+    const d = diagnose(facts([{ cmdline: 'console=ttyS0,115200 root=/dev/vda rw net.ifnames=0 audit=1' }, 0]));
+    expect(find(d, 'boot-backlog-limit')).toMatchObject({ severity: 'low', action_code: 'set-boot-backlog-limit' });
+    expect(codes(diagnose(facts([{ cmdline: 'root=/dev/vda rw audit=1 audit_backlog_limit=8192' }, 0])))).not.toContain('boot-backlog-limit');
+    expect(codes(diagnose(facts([{}, 0])))).not.toContain('boot-backlog-limit');
+  });
+
+  it('wait times in seconds with the host HZ (Debian -amd64: 250)', () => {
+    const w = (wa: number) => status(HEALTHY, { backlog_wait_time: 60000, backlog_wait_time_actual: wa });
+    const f = find(diagnose(facts([{ auditctl: w(11105) }, 0], [{ auditctl: w(40157) }, 60_000])), 'tasks-stalled');
+    expect(f.message).toBe('processes waited 29052 ticks (116 s at HZ 250) for the audit queue in 60s: the host feels frozen, SSH logins may take tens of seconds');
+    expect(f.evidence).toMatchObject({ hz: 250, backlog_wait_time_s: 240 });
+    expect(f.action).toMatch(/backlog_wait_time 60000 ticks \(240 s at HZ 250\)/);
   });
 
   it.each([

@@ -133,6 +133,40 @@ describe('auditctl module', () => {
     }
   });
 
+  it('panic guard: refuses failure 2 when the registered auditd is stopped (T) or in D, even with backlog low and lost flat (6.1 empties the queue every pass)', async () => {
+    for (const state of ['T<sl', 'D']) {
+      const h = new FakeHost();
+      h.procState = state;
+      const r = await runModule(ctxFor(h), { failure: 2 });
+      expect(r.status, state).toBe('failed');
+      expect(r.error?.code).toBe('E_GUARD');
+      expect(r.msg).toMatch(state === 'D' ? /blocked in I\/O \(state D\)/ : /is stopped \(state T<sl\)/);
+      expect(h.commands).not.toContain('auditctl -f 2');
+    }
+  });
+
+  it('panic guard: on a failure-2 host, lowering -b or the wait is refused when a record could be dropped, allowed on a quiet host', async () => {
+    const risky = new FakeHost();
+    risky.status.failure = 2;
+    risky.status.backlog = 60;
+    risky.status.backlog_limit = 8192;
+    const r = await runModule(ctxFor(risky), { backlog_limit: 64 });
+    expect(r.status).toBe('failed');
+    expect(r.error?.code).toBe('E_GUARD');
+    expect(r.msg).toMatch(/refusing -b 64 on a host in failure 2/);
+    expect(risky.commands).not.toContain('auditctl -b 64');
+    const stuck = new FakeHost();
+    stuck.status.failure = 2;
+    stuck.procState = 'T';
+    const w = await runModule(ctxFor(stuck), { backlog_wait_time: 0 });
+    expect(w.status).toBe('failed');
+    expect(w.msg).toMatch(/--backlog_wait_time 0/);
+    const quiet = new FakeHost();
+    quiet.status.failure = 2;
+    const ok = await runModule(ctxFor(quiet), { backlog_limit: 4096 });
+    expect(ok.status).toBe('changed');
+  });
+
   it('panic guard: a handful of queued records on a healthy busy host does not block', async () => {
     const h = new FakeHost();
     h.busyJitter = [3, 7];
@@ -168,5 +202,16 @@ describe('auditctl module', () => {
     expect(auditctlArgs.safeParse({ persist: true }).success).toBe(false);
     expect(auditctlArgs.parse({ backlog_limit: '8192' }).backlog_limit).toBe(8192);
     expect(auditctlArgs.safeParse({ backlog_limit: 1, rules_file: '../x.rules' }).success).toBe(false);
+  });
+});
+
+describe('auditd_conf: applySettings', () => {
+  it('replaces the first occurrence in place, appends missing keys, keeps comments and order; idempotent', async () => {
+    const { applySettings } = await import('../../src/modules/auditd_conf.js');
+    const text = '# auditd.conf\nlog_file = /var/log/audit/audit.log\ndisk_full_action = SUSPEND\n#q_depth = 1\nadmin_space_left_action = SUSPEND\n';
+    const r = applySettings(text, { disk_full_action: 'ROTATE', q_depth: '8192', log_file: '/var/log/audit/audit.log' });
+    expect(r.changed).toEqual(['disk_full_action', 'q_depth']);
+    expect(r.text).toBe('# auditd.conf\nlog_file = /var/log/audit/audit.log\ndisk_full_action = ROTATE\n#q_depth = 1\nadmin_space_left_action = SUSPEND\nq_depth = 8192\n');
+    expect(applySettings(r.text, { disk_full_action: 'ROTATE', q_depth: '8192' }).changed).toEqual([]);
   });
 });

@@ -56,6 +56,20 @@ describe('service module', () => {
     expect((await runModule(serviceModule, ctxFor(h), { state: 'stopped' })).status).toBe('ok');
   });
 
+  it('refuses to stop auditd on an audit=1 host in failure 2 (the hold queue would overflow and panic it); audit=0 is allowed', async () => {
+    const h = new FakeHost();
+    h.cmdline = 'BOOT_IMAGE=/boot/vmlinuz root=/dev/vda1 ro audit=1';
+    h.status.failure = 2;
+    const r = await runModule(serviceModule, ctxFor(h), { state: 'stopped' });
+    expect(r.status).toBe('failed');
+    expect(r.error?.code).toBe('E_GUARD');
+    expect(r.msg).toMatch(/audit=1 in failure 2/);
+    expect(h.commands.some((c) => /stop/.test(c))).toBe(false);
+    const d = new FakeHost();
+    d.status.failure = 2;
+    expect((await runModule(serviceModule, ctxFor(d), { state: 'stopped' })).status).toBe('changed');
+  });
+
   it('falls back to auditctl --signal TERM when service only forwards to a refusing systemctl', async () => {
     const h = new FakeHost();
     h.refuseManualStop = true;
@@ -85,7 +99,10 @@ describe('service module', () => {
     h.serviceLegacyActions = false;
     const r = await runModule(serviceModule, ctxFor(h), { state: 'restarted' });
     expect(r.status).toBe('changed');
-    expect((r.data as { tried: string[] }).tried).toEqual(["service 'auditd' restart", 'auditctl --signal TERM', "systemctl start 'auditd'"]);
+    // SIGCONT first: the legacy stop sends TERM without it, which a SIGSTOPped auditd would keep pending
+    const tried = (r.data as { tried: string[] }).tried;
+    expect(tried[0]).toMatch(/^kill -CONT \d+$/);
+    expect(tried.slice(1)).toEqual(["service 'auditd' restart", 'auditctl --signal TERM', "systemctl start 'auditd'"]);
     expect(h.active).toBe(true);
   });
 

@@ -10,6 +10,7 @@ describe('shipped playbooks', () => {
   it('are all there', () => {
     expect(files.sort()).toEqual([
       'audit-status.yml',
+      'fix-auditd-conf.yml',
       'raise-backlog-limit.yml',
       'restart-auditd.yml',
       'schedule-reboot.yml',

@@ -129,12 +129,14 @@ async function service(ctx: CommandContext): Promise<number> {
     return 4;
   }
   if (action === 'stop') {
-    m.kernel.stopAuditd();
+    // legacy-actions/auditd/stop sends SIGTERM only: a SIGSTOPped auditd keeps it pending.
+    if (m.kernel.auditd.state === 'stuck') m.kernel.signalAuditd('TERM');
+    else m.kernel.stopAuditd();
     await ctx.stdout.write('Stopping logging:                                          [  OK  ]\n');
   } else if (action === 'restart' || action === 'condrestart') {
-    m.kernel.stopAuditd();
     await ctx.stdout.write('Stopping logging:                                          [  OK  ]\nRedirecting start to /bin/systemctl start auditd.service\n');
-    m.kernel.startAuditd();
+    // stop (TERM, no CONT) then `systemctl start` on a unit still active: a stopped auditd stays.
+    m.kernel.legacyRestartAuditd();
   } else {
     m.kernel.signalAuditd(action === 'rotate' ? 'USR1' : action === 'resume' ? 'USR2' : 'HUP');
   }
@@ -149,6 +151,11 @@ export interface Proc {
   wchan: string;
 }
 
+/** auditd is registered (a socket kauditd can block on). */
+function a0(m: SimMachine): boolean {
+  return m.kernel.auditd.state !== 'stopped';
+}
+
 /** First pid of the tasks shown asleep in audit_log_start on a stalled host. */
 const STALLED_PID_BASE = 3000;
 
@@ -157,14 +164,17 @@ export function machineProcesses(m: SimMachine, withPs = false): Proc[] {
   m.kernel.sync();
   const list: Proc[] = [
     { pid: 1, stat: 'Ss', cmd: '/sbin/init', comm: 'systemd', wchan: 'ep_poll' },
-    { pid: 22, stat: 'S', cmd: '[kauditd]', comm: 'kauditd', wchan: 'kauditd_thread' },
+    // kauditd sits in its 100-ms send timeout while auditd does not read (observed on the VM)
+    { pid: 22, stat: 'S', cmd: '[kauditd]', comm: 'kauditd', wchan: m.kernel.isLosing() && a0(m) ? 'netlink_attachskb' : 'kauditd_thread' },
   ];
   const a = m.kernel.auditd;
   if (a.state !== 'stopped') {
-    list.push({ pid: a.pid, stat: a.state === 'stuck' ? 'T<sl' : 'S<sl', cmd: '/sbin/auditd', comm: 'auditd', wchan: a.state === 'stuck' ? 'do_signal_stop' : 'ep_poll' });
+    const st = m.kernel.auditdProcState() ?? 'S';
+    const wchan = st === 'T' ? 'do_signal_stop' : st === 'D' ? 'jbd2_log_wait_commit' : 'ep_poll';
+    list.push({ pid: a.pid, stat: `${st}<sl`, cmd: '/sbin/auditd', comm: 'auditd', wchan });
   }
   // Tasks of a stalled host asleep on the full queue (TASK_UNINTERRUPTIBLE, kernel-6.1-queue §0, T04)
-  const blocked = m.kernel.blockedTaskCount();
+  const blocked = m.kernel.blockedTasks();
   for (let i = 0; i < blocked; i++) {
     const comm = ['cron', 'sshd', 'systemd-journal', 'bash'][i % 4] as string;
     list.push({ pid: STALLED_PID_BASE + i, stat: 'D', cmd: comm, comm, wchan: 'audit_log_start' });

@@ -1,0 +1,62 @@
+/**
+ * One definition of each audit concept, shared by diagnosis, the module guards, policy and
+ * reports, so a finding and the guard that acts on it can never disagree about what a number
+ * means (issue 14, item 5). Pure constants and functions; no I/O.
+ */
+import type { Severity } from './types.js';
+
+/** Planning figure for one queued audit buffer (reference §4: 8192 buffers ≈ 70 MiB). */
+export const BYTES_PER_BUFFER = 8970;
+
+/**
+ * Share of MemAvailable a backlog limit may pin. The memory guard refuses a limit above it
+ * and the memory-headroom finding reports one above it: the same line for both (a play's
+ * `memory_share` moves it for that play). On 6.1 the main and retry queues (and the hold queue
+ * with audit=1) can each hold `limit` buffers, so a full host pins up to 2-3 times this.
+ */
+export const MEMORY_SHARE = 0.1;
+
+/** Severities, most severe first. */
+export const SEVERITY_ORDER: readonly Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
+
+/** "A handful of queued records on a healthy busy host" (reference §5 trap table). */
+export function handful(limit: number): number {
+  return Math.max(16, Math.ceil(limit * 0.01));
+}
+
+/**
+ * "Growing" between two samples: up by more than a handful and above a handful (a busy healthy
+ * host's jitter is neither; the panic guard and the backlog-growing finding use this one
+ * definition — the guard used to count any rise above a handful, the finding only one above a
+ * quarter of the limit). On kernel 6.1 a stuck queue is emptied into the retry queue every kauditd pass,
+ * so two samples of a stuck host may well show it falling; growth is evidence when seen,
+ * never required (being stuck is read from auditd's state and the counters).
+ */
+export function backlogGrowing(before: number, after: number, limit: number): boolean {
+  return after - before > handful(limit) && after > handful(limit);
+}
+
+/**
+ * The kernel's tick rate, from the release string, when the distribution is known:
+ * `backlog_wait_time` and `backlog_wait_time_actual` are in ticks (jiffies). Debian builds
+ * with HZ=250 (`-amd64`, `-arm64`, `-cloud-amd64`, `+deb`), RHEL-family kernels with 1000
+ * (`.el8`, `.el9`). Unknown: undefined (say ticks, not seconds).
+ */
+export function hzForKernel(release: string | undefined): number | undefined {
+  if (!release) return undefined;
+  if (/\.el\d+/.test(release)) return 1000;
+  if (/-(amd64|arm64|cloud-amd64|rt-amd64)$|\+deb\d+/.test(release)) return 250;
+  return undefined;
+}
+
+/** `N ticks` with the seconds when HZ is known: `60000 ticks (240 s at HZ 250)`. */
+export function ticksText(ticks: number, hz: number | undefined): string {
+  if (!hz) return `${ticks} ticks`;
+  const s = ticks / hz;
+  return `${ticks} ticks (${s >= 10 ? Math.round(s) : Math.round(s * 10) / 10} s at HZ ${hz})`;
+}
+
+/** Buffers a limit may pin, in bytes. */
+export function limitBytes(limit: number): number {
+  return limit * BYTES_PER_BUFFER;
+}
