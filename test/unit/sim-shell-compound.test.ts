@@ -112,12 +112,12 @@ describe('the fact script on a simulated host', () => {
     expect(names).toEqual(['auditctl', 'auditctl', 'dmesg']);
     const s = parseSample(sections, 0);
     expect(s.parse_errors).toEqual([]);
-    expect(s.stalled_tasks?.count).toBe(m.kernel.blockedTaskCount());
-    expect(m.kernel.blockedTaskCount()).toBeGreaterThan(0);
+    expect(s.stalled_tasks?.count).toBe(m.kernel.blockedTasks());
+    expect(m.kernel.blockedTasks()).toBeGreaterThan(0);
     expect(s.auditd.registered_pid_state).toBe('T');
     expect(s.auditd.registered_pid_wchan).toBe('do_signal_stop');
     const f = diagnose({ samples: [s] }).findings.find((x) => x.code === 'tasks-stalled');
-    expect(f?.evidence.stalled_tasks).toBe(m.kernel.blockedTaskCount());
+    expect(f?.evidence.stalled_tasks).toBe(m.kernel.blockedTasks());
     expect(f?.message).toMatch(/every new process start, SSH login and sudo/);
     expect(s.kernel_log.source).toBe('dmesg');
     expect(s.persistent.rule_count).toBe(0);
