@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { resolveTargets } from '../../src/cli/context.js';
+import { resolveTargets } from '../../src/run/index.js';
 import { selectHosts } from '../../src/inventory/index.js';
 import { parsePlaybook } from '../../src/playbook/load.js';
 import { runPlaybook, type PlaybookHost } from '../../src/playbook/run.js';

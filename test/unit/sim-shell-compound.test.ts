@@ -11,12 +11,21 @@ import { diagnose } from '../../src/diagnosis/index.js';
 import { BufferOutput, FakeClock, Shell, SimMachine, StringInput, debianSpec, defaultRegistry, rhelSpec, type MachineSpec } from '../../src/sim/index.js';
 import { programLog } from '../../src/sim/shell.js';
 import { Rng } from '../../src/sim/rng.js';
+import { DEBIAN_RULES } from '../../src/sim/machine.js';
 
 const registry = defaultRegistry();
 
-function machine(spec: Partial<MachineSpec> = {}, rhel = false): SimMachine {
+function machine(spec: Partial<MachineSpec> = {}, rhel = false, clock = new FakeClock()): SimMachine {
   const base = rhel ? rhelSpec('h', new Rng(2), { downtimeMs: 1000 }) : debianSpec('h', new Rng(2), { downtimeMs: 1000 });
-  return new SimMachine({ ...base, ...spec }, new FakeClock(), 's');
+  return new SimMachine({ ...base, ...spec }, clock, 's');
+}
+
+/** A stuck auditd at -b 128 with a steady load: after a few kauditd passes tasks sleep on the queue (T04). */
+function stalledMachine(): SimMachine {
+  const clock = new FakeClock();
+  const m = machine({ auditd: 'stuck', eventRate: 300, lost: 10, rulesD: { 'audit.rules': DEBIAN_RULES.replace('-b 8192', '-b 128') } }, false, clock);
+  clock.advance(5000);
+  return m;
 }
 
 async function sh(script: string, m: SimMachine = machine(), uid = 0) {
@@ -104,7 +113,7 @@ describe('the fact script on a simulated host', () => {
   });
 
   it(`a stalled incident host: at most ${MAX_PROGRAMS_PER_SAMPLE} programs, stalled tasks counted, tasks-stalled finding`, async () => {
-    const m = machine({ auditd: 'stuck', eventRate: 5000, lost: 10, backlog: 8193, stalledCommandDelayMs: 1 });
+    const m = stalledMachine();
     m.kernel.sync();
     expect(m.kernel.isStalled()).toBe(true);
     const { started, names, sections } = await sample(m, true);
@@ -124,7 +133,7 @@ describe('the fact script on a simulated host', () => {
   });
 
   it('as a non-root login the kernel log would come from journalctl; refused auditctl -s starts nothing more', async () => {
-    const m = machine({ auditd: 'stuck', eventRate: 5000, lost: 10, backlog: 8193, stalledCommandDelayMs: 1 });
+    const m = stalledMachine();
     expect(buildFactsScript('abcdef123456', { root: false })).toContain('journalctl -k');
     const { names, sections } = await sample(m, false);
     expect(names).toEqual(['auditctl']);
