@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { addConnectionOptions } from './context.js';
 import type { CliIO } from './io.js';
 import { promptSecret } from './prompt.js';
-import { parsePositiveInt, parseSeconds } from './util.js';
+import { secondsOption } from './options.js';
+import { parsePositiveInt } from './util.js';
 import type { ConnectionOptions } from '../run/index.js';
 
 interface WorkerCliOptions extends ConnectionOptions {
@@ -19,10 +20,10 @@ export function workerCommand(program: Command, io: CliIO): Command {
     .description('distributed mode: take host jobs from Redis and sweep them with this machine\'s SSH setup');
   addConnectionOptions(cmd);
   return cmd
-    .option('--redis <url>', 'the queue (default $FLEETMEND_REDIS_URL)')
+    .option('--redis <url>', 'the queue (default: $FLEETMEND_REDIS_URL)')
     .option('--concurrency <n>', 'hosts at once in this worker (the coordinator\'s -f bounds all workers together)', parsePositiveInt('--concurrency'), 50)
-    .option('--name <name>', 'how this worker is named in logs and results (default HOSTNAME-PID)')
-    .option('--lock-duration <seconds>', 'a dead worker\'s hosts are redelivered after this', parseSeconds('--lock-duration'), 30_000)
+    .option('--name <name>', 'how this worker is named in logs and results (default: HOSTNAME-PID)')
+    .addOption(secondsOption('--lock-duration <seconds>', 'a dead worker\'s hosts are redelivered after this', 30))
     .option('-v, --verbose', 'log every host taken and done')
     .action(async (opts: WorkerCliOptions) => {
       const { FleetmendError } = await import('../errors.js');
