@@ -3,7 +3,8 @@ import { FleetmendError } from '../errors.js';
 import { systemClock } from '../executor/clock.js';
 import { inventoryCommand } from './inventory.js';
 import { storeCommands } from './store-commands.js';
-import { simCommand, demoCommand } from './sim.js';
+import { simCommand } from './sim.js';
+import { demoCommand } from './demo.js';
 import { sweepCommand, type CliIO } from './sweep.js';
 import { runCommand } from './run.js';
 import { scheduleCommand } from './schedule.js';
@@ -23,7 +24,7 @@ export function buildProgram(io: CliIO): Command {
   scheduleCommand(program, io);
   inventoryCommand(program, io);
   simCommand(program, io);
-  demoCommand(program, io);
+  demoCommand(program, io, main);
   storeCommands(program, io);
   return program;
 }
