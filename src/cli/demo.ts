@@ -13,6 +13,7 @@ import { driftSinceLast } from '../drift/index.js';
 import type { HostResult, RunInfo } from '../executor/events.js';
 import type { RunStore } from '../store/index.js';
 import { optionWithDefault, secondsOption } from './options.js';
+import { packageRoot } from './paths.js';
 import type { CliIO } from './sweep.js';
 import { parsePositiveInt } from './util.js';
 
@@ -29,8 +30,9 @@ interface DemoOptions {
 
 /** Findings `playbooks/restart-auditd.yml` restarts auditd for (its `when:`). */
 const RESTART_FINDINGS = ['backlog-growing', 'auditd-not-running', 'tasks-stalled'];
-const RESTART_PLAYBOOK = 'playbooks/restart-auditd.yml';
-const PANIC_PLAYBOOK = 'examples/demo/panic-on-loss.yml';
+// from the package, so that the demo also runs from another directory
+const RESTART_PLAYBOOK = () => shown(join(packageRoot(), 'playbooks', 'restart-auditd.yml'));
+const PANIC_PLAYBOOK = () => shown(join(packageRoot(), 'examples', 'demo', 'panic-on-loss.yml'));
 
 export function demoCommand(program: Command, io: CliIO, cli: CliMain): Command {
   return program
@@ -167,20 +169,20 @@ async function demoAction(opts: DemoOptions, io: CliIO, cli: CliMain): Promise<n
     const losing = first.hosts.find((h) => incident.includes(h.host) && findingCodes(h).includes('records-lost'))?.host ?? incident[0]!;
     const limit = incident.join(':');
 
-    header(io, 2, `Check mode: what ${RESTART_PLAYBOOK} would change`, `--check --diff on ${limit} only: the hosts are read, nothing is changed`);
-    const check = await runStep(cli, io, ['run', RESTART_PLAYBOOK, ...conn, '--limit', limit, '--check', '--diff']);
+    header(io, 2, `Check mode: what ${RESTART_PLAYBOOK()} would change`, `--check --diff on ${limit} only: the hosts are read, nothing is changed`);
+    const check = await runStep(cli, io, ['run', RESTART_PLAYBOOK(), ...conn, '--limit', limit, '--check', '--diff']);
     const predicted = check.hosts.filter((h) => h.status === 'changed').map((h) => h.host);
     expect(predicted.length > 0, `check mode predicted no change on ${limit} (exit code ${check.code})`);
     io.stdout.write(predictedChanges(check.hosts));
 
-    header(io, 3, `The panic guard: failure 2 on ${losing}, the host that is losing records`, `${PANIC_PLAYBOOK} asks for 'auditctl -f 2'; the guard must refuse it and say why`);
-    const panic = await runStep(cli, io, ['run', PANIC_PLAYBOOK, ...conn, '--limit', losing]);
+    header(io, 3, `The panic guard: failure 2 on ${losing}, the host that is losing records`, `${PANIC_PLAYBOOK()} asks for 'auditctl -f 2'; the guard must refuse it and say why`);
+    const panic = await runStep(cli, io, ['run', PANIC_PLAYBOOK(), ...conn, '--limit', losing]);
     const refusal = guardRefusal(panic, losing);
     expect(refusal !== undefined, `the panic guard did not refuse failure 2 on ${losing} (exit code ${panic.code})`);
     io.stdout.write(`\nRefused, as it should be: ${refusal}\n`);
 
     header(io, 4, `Apply: restart auditd on ${limit}`, `the same playbook for real: restart, then verify a new pid, is-active and the backlog drained`);
-    const apply = await runStep(cli, io, ['run', RESTART_PLAYBOOK, ...conn, '--limit', limit, '--diff']);
+    const apply = await runStep(cli, io, ['run', RESTART_PLAYBOOK(), ...conn, '--limit', limit, '--diff']);
     const applied = apply.hosts.filter((h) => h.status === 'changed').map((h) => h.host);
     expect(applied.length === incident.length, `the apply changed ${applied.join(', ') || 'no host'}, expected ${limit} (exit code ${apply.code})`);
 
