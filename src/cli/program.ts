@@ -4,7 +4,8 @@ import { terminalLine, terminalText } from '../util/terminal.js';
 import { systemClock } from '../executor/clock.js';
 import { inventoryCommand } from './inventory.js';
 import { storeCommands } from './store-commands.js';
-import { simCommand, demoCommand } from './sim.js';
+import { simCommand } from './sim.js';
+import { demoCommand } from './demo.js';
 import type { CliIO } from './io.js';
 import { sweepCommand } from './sweep.js';
 import { runCommand } from './run.js';
@@ -27,7 +28,7 @@ export function buildProgram(io: CliIO): Command {
   workerCommand(program, io);
   inventoryCommand(program, io);
   simCommand(program, io);
-  demoCommand(program, io);
+  demoCommand(program, io, main);
   storeCommands(program, io);
   return program;
 }
