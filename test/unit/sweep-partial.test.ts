@@ -9,6 +9,7 @@ import { FleetmendError } from '../../src/errors.js';
 import { hangUntilClosed } from '../../src/sim/commands/audit.js';
 import { FakeClock, Shell, SimMachine, StringInput, debianSpec, defaultRegistry, type MachineSpec } from '../../src/sim/index.js';
 import { Rng } from '../../src/sim/rng.js';
+import { DEBIAN_RULES } from '../../src/sim/machine.js';
 import type { CommandRegistry } from '../../src/sim/shell.js';
 import { sweepHost } from '../../src/sweep/index.js';
 import type { ConnectionSpec, ExecOptions, ExecResult, Transport } from '../../src/transport/types.js';
@@ -61,28 +62,32 @@ function simTransport(m: SimMachine, registry: CommandRegistry, spec: Partial<Co
   };
 }
 
-function machine(spec: Partial<MachineSpec> = {}): SimMachine {
-  return new SimMachine({ ...debianSpec('h1', new Rng(3), { downtimeMs: 1000 }), ...spec }, new FakeClock(), 's');
+function machine(spec: Partial<MachineSpec> = {}, runForMs = 0): SimMachine {
+  const clock = new FakeClock();
+  const m = new SimMachine({ ...debianSpec('h1', new Rng(3), { downtimeMs: 1000 }), ...spec }, clock, 's');
+  clock.advance(runForMs);
+  return m;
 }
 
 const clock = { now: () => Date.now(), sleep: async () => undefined };
 const events: RunEvent[] = [];
 const opts = { samples: 1, intervalMs: 0, clock, onEvent: (e: RunEvent) => void events.push(e) };
 const target = { name: 'h1', address: '127.0.0.1', port: 22 };
-const incident = { auditd: 'stuck' as const, eventRate: 5000, lost: 10, backlog: 8193, stalledCommandDelayMs: 1 };
+// A stuck auditd at -b 128 under a steady load: after a few kauditd passes tasks sleep on the queue (T04).
+const incident = { auditd: 'stuck' as const, eventRate: 300, lost: 10, rulesD: { 'audit.rules': DEBIAN_RULES.replace('-b 8192', '-b 128') } };
 
 describe('sweep of one host through the lean probe', () => {
   it('a host whose kernel-log reader hangs still gets its auditctl -s facts and a diagnosis; the error names the section', async () => {
     const registry = defaultRegistry().register('dmesg', hangUntilClosed);
     const seen: Seen = { commands: [], become: [] };
-    const r = await sweepHost(target, simTransport(machine(incident), registry, {}, seen), opts);
+    const r = await sweepHost(target, simTransport(machine(incident, 5000), registry, {}, seen), opts);
     expect(r.status).toBe('failed');
     expect(r.error?.code).toBe('E_CMD_TIMEOUT');
     expect(r.error?.message).toMatch(/timed out after 400 ms on h1: the facts script; section kernel_dmesg did not finish/);
     expect(r.audit?.lost).toBeGreaterThanOrEqual(10);
     const sample = r.facts?.samples[0];
     expect(sample?.auditctl.kind).toBe('ok');
-    expect(sample?.persistent.effective_backlog_limit).toBe(8192);
+    expect(sample?.persistent.effective_backlog_limit).toBe(128);
     expect(sample?.stalled_tasks?.count).toBeGreaterThan(0);
     expect(r.diagnosis?.findings.map((f) => f.code)).toEqual(expect.arrayContaining(['tasks-stalled', 'auditd-not-running', 'backlog-growing']));
     expect(sample?.parse_errors).toEqual([{ section: 'kernel_dmesg', message: 'did not finish: E_CMD_TIMEOUT' }]);
