@@ -239,6 +239,14 @@ describe.skipIf(!havePrometheus)('a real Prometheus scraping fleetmend schedule 
       `--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'tsdb')}`, '--web.listen-address=127.0.0.1:0', '--log.level=info',
     ], /msg="Listening on" address=(127\.0\.0\.1:\d+)/, 'prometheus');
     api = `http://${prom.match}/api/v1`;
+    // "Listening on" comes before the TSDB is loaded: the API answers 503 until /-/ready says so (bounded)
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const ready = await fetch(`http://${prom.match}/-/ready`).then((r) => r.status === 200, () => false);
+      if (ready) break;
+      if (Date.now() > deadline) throw new Error(`prometheus not ready after 60 s: ${prom.log().slice(-2000)}`);
+      await systemClock.sleep(200);
+    }
   });
 
   async function query(promql: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
