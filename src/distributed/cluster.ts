@@ -16,7 +16,8 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
+/** A free loopback TCP port (the local cluster's redis-server; also the tests'). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

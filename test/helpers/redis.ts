@@ -1,7 +1,7 @@
 /** A real redis-server for a test: loopback, a free port, its own dir, stopped by PID. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../src/distributed/cluster.js';
 import { join } from 'node:path';
 import { systemClock } from '../../src/executor/clock.js';
 import { CLI_BIN } from './cli.js';
@@ -12,16 +12,7 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export async function startRedis(dir: string): Promise<TestRedis> {
   const port = await freePort();
