@@ -7,11 +7,16 @@ export { Templater } from './template.js';
 export { compileCondition, allHold } from './conditions.js';
 export {
   runPlaybook,
+  playOneHost,
   rolloutDecision,
   buildScope,
   type PlaybookHost,
   type RunHostsHook,
   type RunPlaybookOptions,
+  type PlayHostOptions,
+  type HostState,
+  type RemotePlayRequest,
+  type RemotePlayReply,
   type PlaybookRunResult,
   type PlayRunResult,
   type RolloutStop,

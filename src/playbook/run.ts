@@ -34,12 +34,10 @@ export interface PlaybookHost extends HostTarget {
  */
 export type RunHostsHook = <H extends PlaybookHost>(hosts: readonly H[], job: (host: H) => Promise<HostResult>) => Promise<HostResult[]>;
 
-export interface RunPlaybookOptions {
-  /** Hosts matching a play's `hosts:` pattern (inventory selectHosts, --limit applied). */
-  selectHosts(pattern: string): readonly PlaybookHost[];
+/** What running one play on one host needs (in this process, or on a queue worker). */
+export interface PlayHostOptions {
   /** A new, connected Transport to the host. Called again by `reboot` to wait for the host. */
   connect(host: PlaybookHost): Promise<Transport>;
-  runHosts?: RunHostsHook;
   extraVars?: Vars;
   check?: boolean;
   diff?: boolean;
@@ -53,6 +51,34 @@ export interface RunPlaybookOptions {
   nonce?: string;
   /** Aborted: no new task or batch starts (SIGINT). */
   signal?: AbortSignal;
+}
+
+/** One play on one host, asked of another process (distributed mode). */
+export interface RemotePlayRequest {
+  playIndex: number;
+  batchIndex: number;
+  host: PlaybookHost;
+  batch: { size: number; hostsInPlay: number };
+  /** The host's state before this play (JSON). */
+  state: HostState;
+}
+
+export interface RemotePlayReply {
+  result: HostResult;
+  /** The host's state after this play (registered vars, set_facts, facts, diagnosis). */
+  state: HostState;
+}
+
+export interface RunPlaybookOptions extends PlayHostOptions {
+  /** Hosts matching a play's `hosts:` pattern (inventory selectHosts, --limit applied). */
+  selectHosts(pattern: string): readonly PlaybookHost[];
+  runHosts?: RunHostsHook;
+  /**
+   * Distributed mode: each host's play runs elsewhere (a queue worker calls `playOneHost`).
+   * The batches, the rollout rules and the merge of plays stay here, so a rollout stops exactly
+   * as a local one. The hook never throws for a host's failure: it returns the host's result.
+   */
+  playOnHost?: (req: RemotePlayRequest) => Promise<RemotePlayReply>;
 }
 
 export interface RolloutStop {
@@ -79,8 +105,11 @@ export interface PlaybookRunResult {
   stopped?: RolloutStop;
 }
 
-/** What persists for a host across tasks and plays (Ansible's hostvars). */
-interface HostState {
+/**
+ * What persists for a host across tasks and plays (Ansible's hostvars). Plain JSON: in
+ * distributed mode it travels between plays through the queue.
+ */
+export interface HostState {
   registered: Record<string, unknown>;
   /** set_fact: above play vars, below -e (as in Ansible), for the rest of the playbook. */
   setFacts: Record<string, unknown>;
@@ -89,7 +118,7 @@ interface HostState {
 }
 
 interface Env {
-  opts: RunPlaybookOptions;
+  opts: PlayHostOptions;
   clock: Clock;
   templater: Templater;
   nonce: string;
@@ -117,7 +146,7 @@ export function rolloutDecision(
   return undefined;
 }
 
-function tagSelected(task: Task, opts: RunPlaybookOptions): boolean {
+function tagSelected(task: Task, opts: PlayHostOptions): boolean {
   if (opts.skipTags?.some((t) => task.tags.includes(t))) return false;
   if (!opts.tags?.length) return true;
   return task.tags.includes('always') || opts.tags.some((t) => task.tags.includes(t));
@@ -379,7 +408,7 @@ async function playOnHost(
 ): Promise<HostResult> {
   const started = isoNow(env.clock);
   const tasks = play.tasks.filter((t) => tagSelected(t, env.opts));
-  const state = env.states.get(host.name) ?? { registered: {}, setFacts: {} };
+  const state = env.states.get(host.name) ?? emptyState();
   env.states.set(host.name, state);
   const result = (results: TaskResult[], error?: FleetmendError): HostResult => ({
     host: host.name,
@@ -454,6 +483,10 @@ async function playOnHost(
   return result(results, interrupted);
 }
 
+function emptyState(): HostState {
+  return { registered: {}, setFacts: {} };
+}
+
 const defaultRunHosts: RunHostsHook = (hosts, job) => Promise.all(hosts.map((h) => job(h)));
 
 function notStarted(play: Play, host: PlaybookHost, reason: string, clock: Clock, interrupted = false): HostResult {
@@ -472,10 +505,18 @@ function notStarted(play: Play, host: PlaybookHost, reason: string, clock: Clock
   };
 }
 
-async function runPlay(env: Env, play: Play, exclude: ReadonlySet<string>, collect: (r: HostResult) => void): Promise<PlayRunResult> {
-  const hosts = env.opts.selectHosts(play.hosts).filter((h) => !exclude.has(h.name));
+async function runPlay(
+  env: Env,
+  opts: RunPlaybookOptions,
+  playIndex: number,
+  play: Play,
+  exclude: ReadonlySet<string>,
+  collect: (r: HostResult) => void,
+): Promise<PlayRunResult> {
+  const hosts = opts.selectHosts(play.hosts).filter((h) => !exclude.has(h.name));
   const batches = planBatches(hosts, play.serial);
-  const runHosts = env.opts.runHosts ?? defaultRunHosts;
+  const runHosts = opts.runHosts ?? defaultRunHosts;
+  const remote = opts.playOnHost;
   const out: PlayRunResult = { play: play.name, batches: batches.map((b) => b.map((h) => h.name)), batchesRun: 0 };
   for (let i = 0; i < batches.length; i++) {
     const batch = batches[i] as PlaybookHost[];
@@ -484,7 +525,18 @@ async function runPlay(env: Env, play: Play, exclude: ReadonlySet<string>, colle
       break;
     }
     const abort: BatchAbort = {};
-    const results = await runHosts(batch, (h) => playOnHost(env, play, h, { size: batch.length, hostsInPlay: hosts.length, abort }));
+    const info = { size: batch.length, hostsInPlay: hosts.length };
+    const job = remote
+      ? async (h: PlaybookHost): Promise<HostResult> => {
+          // any_errors_fatal cannot reach the other workers mid-play: the batch finishes and
+          // the rollout stops after it (rolloutDecision below)
+          const state = env.states.get(h.name) ?? emptyState();
+          const reply = await remote({ playIndex, batchIndex: i, host: h, batch: info, state });
+          env.states.set(h.name, reply.state);
+          return reply.result;
+        }
+      : (h: PlaybookHost) => playOnHost(env, play, h, { ...info, abort });
+    const results = await runHosts(batch, job);
     out.batchesRun++;
     results.forEach(collect);
     const failed = results.filter((r) => r.status === 'failed' || r.status === 'unreachable').length;
@@ -523,7 +575,7 @@ function mergeHost(a: HostResult | undefined, b: HostResult, state: HostState | 
  * Runs every play of a validated playbook. Hosts that fail in a play take no part in later
  * plays (as in Ansible); a stopped rollout ends the playbook.
  */
-function createEnv(opts: RunPlaybookOptions): Env {
+function createEnv(opts: PlayHostOptions): Env {
   return {
     opts,
     clock: opts.clock ?? systemClock,
@@ -541,12 +593,12 @@ export async function runPlaybook(playbook: Playbook, opts: RunPlaybookOptions):
   const failedHosts = new Set<string>();
   const plays: PlayRunResult[] = [];
   let stopped: RolloutStop | undefined;
-  for (const play of playbook.plays) {
+  for (const [playIndex, play] of playbook.plays.entries()) {
     const collect = (r: HostResult) => {
       byHost.set(r.host, mergeHost(byHost.get(r.host), r, env.states.get(r.host)));
       if (r.status === 'failed' || r.status === 'unreachable') failedHosts.add(r.host);
     };
-    const pr = await runPlay(env, play, failedHosts, collect);
+    const pr = await runPlay(env, opts, playIndex, play, failedHosts, collect);
     plays.push(pr);
     if (pr.stopped) {
       stopped = pr.stopped;
@@ -555,4 +607,27 @@ export async function runPlaybook(playbook: Playbook, opts: RunPlaybookOptions):
   }
   const hosts = [...byHost.values()];
   return { hosts, recap: recapOf(hosts), plays, ...(stopped ? { stopped } : {}) };
+}
+
+/**
+ * One play of a validated playbook on one host, from the state the host had after the plays
+ * before (a queue worker's side of distributed mode): tasks, then its handlers (they are per
+ * host, as in Ansible, so `meta: flush_handlers` works unchanged). Returns the host's result for
+ * this play and its new state. Never throws for the host's own failures.
+ */
+export async function playOneHost(
+  playbook: Playbook,
+  playIndex: number,
+  host: PlaybookHost,
+  batch: { size: number; hostsInPlay: number },
+  state: HostState,
+  opts: PlayHostOptions,
+): Promise<RemotePlayReply> {
+  const play = playbook.plays[playIndex];
+  if (!play) throw new FleetmendError('E_USAGE', `${playbook.file} has no play ${playIndex + 1} (it has ${playbook.plays.length})`, { host: host.name });
+  const env = createEnv(opts);
+  const own: HostState = structuredClone(state);
+  env.states.set(host.name, own);
+  const result = await playOnHost(env, play, host, { ...batch, abort: {} });
+  return { result, state: own };
 }
