@@ -1,5 +1,6 @@
 import type { AskSecret } from './targets.js';
 import type { SweepPlacement, PreparedSweep } from './sweep.js';
+import type { PlaybookPlacement, PreparedPlaybook } from './playbook.js';
 import type { RunContext, RunOutcome, RunRequest } from './types.js';
 
 export interface ExecuteHooks {
@@ -7,6 +8,8 @@ export interface ExecuteHooks {
   ask?: AskSecret;
   /** Distributed mode: where the hosts of a validated sweep run. */
   placeSweep?: (prepared: PreparedSweep) => Promise<SweepPlacement>;
+  /** Distributed mode: where each host's plays of a validated playbook run. */
+  placePlaybook?: (prepared: PreparedPlaybook) => Promise<PlaybookPlacement>;
 }
 
 /**
@@ -21,5 +24,5 @@ export async function executeRun(request: RunRequest, ctx: RunContext, hooks: Ex
   }
   // the playbook engine is loaded only when a playbook runs
   const { executePlaybook } = await import('./playbook.js');
-  return executePlaybook(request.playbook, request.options, ctx, hooks.ask ? { ask: hooks.ask } : {});
+  return executePlaybook(request.playbook, request.options, ctx, { ...(hooks.ask ? { ask: hooks.ask } : {}), ...(hooks.placePlaybook ? { place: hooks.placePlaybook } : {}) });
 }

@@ -5,4 +5,6 @@ export { resolveTargets, type ResolvedTargets, type AskSecret } from './targets.
 export { prepareRenderer, writeRunReports, historyFor } from './reports.js';
 export { newRunId } from './ids.js';
 export type { SweepPlacement, PreparedSweep } from './sweep.js';
+export type { PlaybookPlacement, PreparedPlaybook } from './playbook.js';
+export { prepareRun, type PreparedRun } from './prepare.js';
 export type { RunSession } from './session.js';

@@ -1,4 +1,3 @@
-import { terminalLine } from '../util/terminal.js';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FleetmendError } from '../errors.js';
@@ -6,23 +5,40 @@ import { isoNow } from '../executor/clock.js';
 import type { RunInfo } from '../executor/events.js';
 import { runHosts, summarize } from '../executor/run-hosts.js';
 import { selectHosts as selectPattern, type Inventory } from '../inventory/index.js';
-import { loadPlaybook, parseExtraVars, runPlaybook, type Playbook, type PlaybookHost, type RunHostsHook, type Vars } from '../playbook/index.js';
+import {
+  parseExtraVars,
+  parsePlaybook,
+  runPlaybook,
+  type Playbook,
+  type PlaybookHost,
+  type RemotePlayReply,
+  type RemotePlayRequest,
+  type RunHostsHook,
+  type Vars,
+} from '../playbook/index.js';
 import type { RunStore } from '../store/index.js';
 import type { ConnectionSpec } from '../transport/types.js';
 import { finishRun, type Prepared } from './finish.js';
-import { newRunId } from './ids.js';
-import { prepareRenderer } from './reports.js';
+import { prepareRun } from './prepare.js';
 import { RunSession } from './session.js';
-import { resolveTargets, type AskSecret } from './targets.js';
+import type { AskSecret } from './targets.js';
 import type { PlaybookOptions, RunContext, RunOutcome } from './types.js';
 
 export interface PreparedPlaybook extends Prepared {
   options: PlaybookOptions;
   playbook: Playbook;
+  /** The playbook's text as validated (distributed mode ships it to the workers). */
+  source: string;
   extraVars: Vars;
   inventory: Inventory;
   targets: PlaybookHost[];
   specs: Map<string, ConnectionSpec>;
+}
+
+/** Where each host's plays run: here (default) or on queue workers (distributed mode). */
+export interface PlaybookPlacement {
+  playOnHost(req: RemotePlayRequest, session: RunSession): Promise<RemotePlayReply>;
+  close(): Promise<void>;
 }
 
 /** `--limit @file` reads host names from a retry file, like ansible-playbook. */
@@ -40,36 +56,51 @@ async function expandLimit(limit: string | undefined): Promise<string | undefine
   return names.join(':');
 }
 
+/** The playbook's text (the same message as loadPlaybook for a file that cannot be read). */
+async function readSource(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new FleetmendError('E_USAGE', `cannot read ${file}: ${e.code ?? e.message}`, { position: { file } });
+  }
+}
+
 /** Validates everything before any host is contacted (exit 1). */
 export async function preparePlaybook(playbookFile: string, options: PlaybookOptions, ctx: RunContext, ask?: AskSecret): Promise<PreparedPlaybook> {
-  const playbook = await loadPlaybook(playbookFile);
+  const source = await readSource(playbookFile);
+  const playbook = parsePlaybook(playbookFile, source);
   const extraVars = parseExtraVars(options.extraVars);
   const limit = await expandLimit(options.limit);
-  const { inventory, targets, specs } = await resolveTargets({ ...options, ...(limit ? { limit } : {}) }, ctx.env, ask);
-  for (const w of inventory.warnings) ctx.stderr.write(`warning: ${terminalLine(w)}\n`);
-  const renderer = await prepareRenderer(options);
+  const { inventory, targets, specs, renderer, run: base } = await prepareRun('run', { ...options, ...(limit ? { limit } : {}) }, ctx, ask);
   const run: RunInfo = {
-    id: newRunId(ctx.clock.now()),
-    mode: 'run',
-    started_at: isoNow(ctx.clock),
-    forks: options.forks,
-    inventory: resolve(options.inventory),
+    ...base,
     playbook: resolve(playbookFile),
     check: !!options.check,
-    ...(limit ? { limit } : {}),
     ...(options.resume ? { resumed_from: options.resume } : {}),
   };
   const hosts = targets.map((t) => ({ ...t, vars: inventory.hosts.get(t.name)?.vars ?? {} }));
-  return { options, playbook, extraVars, inventory, targets: hosts, specs, renderer, run };
+  return { options, playbook, source, extraVars, inventory, targets: hosts, specs, renderer, run };
 }
 
 export interface PlaybookHooks {
   ask?: AskSecret;
+  /** Called after validation, before the lock and the store: nothing has been contacted yet. */
+  place?: (prepared: PreparedPlaybook) => Promise<PlaybookPlacement>;
 }
 
 export async function executePlaybook(playbookFile: string, options: PlaybookOptions, ctx: RunContext, hooks: PlaybookHooks = {}): Promise<RunOutcome> {
   const p = await preparePlaybook(playbookFile, options, ctx, hooks.ask);
-  const { run } = p;
+  const placement = hooks.place ? await hooks.place(p) : undefined;
+  try {
+    return await runPrepared(p, ctx, placement);
+  } finally {
+    await placement?.close();
+  }
+}
+
+async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: PlaybookPlacement | undefined): Promise<RunOutcome> {
+  const { run, options } = p;
   const session = await RunSession.open(run, ctx, { store: options.store, ...(options.stateDir ? { stateDir: options.stateDir } : {}), inventory: options.inventory });
   try {
     const skip = options.resume ? finishedHosts(session.store, options.resume) : new Set<string>();
@@ -77,8 +108,9 @@ export async function executePlaybook(playbookFile: string, options: PlaybookOpt
     const selected = new Map(p.targets.filter((t) => !skip.has(t.name)).map((t) => [t.name, t] as const));
     session.start([...selected.keys()]);
     session.emit({ type: 'run-start', run, hosts: [...selected.keys()] });
+    // distributed: a batch is queued whole; the queue's global concurrency (-f) is the limit
     const batchRunner: RunHostsHook = (hosts, job) =>
-      runHosts(hosts, job, { forks: options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: session.emit });
+      runHosts(hosts, job, { forks: placement ? hosts.length : options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: session.emit });
     const result = await runPlaybook(p.playbook, {
       selectHosts: (pattern) => {
         const names = new Set(selectPattern(p.inventory, pattern));
@@ -86,6 +118,7 @@ export async function executePlaybook(playbookFile: string, options: PlaybookOpt
       },
       connect: (host) => session.connect(p.specs.get(host.name)!),
       runHosts: batchRunner,
+      ...(placement ? { playOnHost: (req: RemotePlayRequest) => placement.playOnHost(req, session) } : {}),
       extraVars: p.extraVars,
       check: !!options.check,
       diff: !!options.diff,

@@ -1,15 +1,12 @@
-import { terminalLine } from '../util/terminal.js';
-import { resolve } from 'node:path';
-import { isoNow } from '../executor/clock.js';
-import type { HostResult, RunInfo } from '../executor/events.js';
+import type { HostResult } from '../executor/events.js';
 import type { HostTarget } from '../executor/run-hosts.js';
 import { loadPolicy } from '../policy/index.js';
 import { runSweep, withFleetFindings } from '../sweep/index.js';
 import { finishRun, type Prepared } from './finish.js';
-import { newRunId } from './ids.js';
-import { prepareRenderer } from './reports.js';
+import { prepareRun } from './prepare.js';
 import { RunSession } from './session.js';
-import { resolveTargets, type AskSecret } from './targets.js';
+import type { AskSecret } from './targets.js';
+import type { ConnectionSpec } from '../transport/types.js';
 import type { RunContext, RunOutcome, SweepOptions } from './types.js';
 
 /** Where a sweep's hosts are swept: here (default) or on queue workers (distributed mode). */
@@ -33,19 +30,9 @@ export interface PreparedSweep extends Prepared {
 }
 
 /** Everything that can be wrong with the input fails here, before any host is contacted (exit 1). */
-export async function prepareSweep(options: SweepOptions, ctx: RunContext, ask?: AskSecret): Promise<PreparedSweep & { specs: Awaited<ReturnType<typeof resolveTargets>>['specs'] }> {
-  const { inventory, targets, specs } = await resolveTargets(options, ctx.env, ask);
-  for (const w of inventory.warnings) ctx.stderr.write(`warning: ${terminalLine(w)}\n`);
+export async function prepareSweep(options: SweepOptions, ctx: RunContext, ask?: AskSecret): Promise<PreparedSweep & { specs: Map<string, ConnectionSpec> }> {
+  const { targets, specs, renderer, run } = await prepareRun('sweep', options, ctx, ask);
   const policy = options.policy === false || options.policy === undefined ? undefined : await loadPolicy(options.policy);
-  const renderer = await prepareRenderer(options);
-  const run: RunInfo = {
-    id: newRunId(ctx.clock.now()),
-    mode: 'sweep',
-    started_at: isoNow(ctx.clock),
-    forks: options.forks,
-    inventory: resolve(options.inventory),
-    ...(options.limit ? { limit: options.limit } : {}),
-  };
   return { options, policy, targets, specs, renderer, run };
 }
 
