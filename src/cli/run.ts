@@ -4,7 +4,7 @@ import { addConnectionOptions } from './context.js';
 import type { CliIO } from './io.js';
 import { addReportOptions } from './reports.js';
 import { runFromTerminal, type TerminalOptions } from './terminal.js';
-import { optionWithDefault } from './options.js';
+import { optionWithDefault, secondsOption } from './options.js';
 import { collect } from './util.js';
 
 /** What commander hands the run action: the request's options plus the terminal's. */
@@ -17,7 +17,7 @@ export function runOptions(cmd: Command): Command {
   return cmd
     .option('-C, --check', 'predict changes, change nothing')
     .option('-D, --diff', 'show before/after of every change')
-    .addOption(optionWithDefault('-e, --extra-vars <key=value|json>', 'extra variables (repeatable), highest precedence', [] as string[], collect))
+    .addOption(optionWithDefault('-e, --extra-vars <key=value|json>', 'extra variables (repeatable), highest precedence (with --redis, secret-named ones stay here: give them to the workers)', [] as string[], collect))
     .option('-t, --tags <list>', 'only tasks with these tags')
     .option('--skip-tags <list>', 'skip tasks with these tags')
     .option('--json', 'print one JSON document on stdout')
@@ -26,7 +26,8 @@ export function runOptions(cmd: Command): Command {
     .option('--resume <run-id>', 'continue a run: skip hosts that already finished ok/changed in it')
     .option('-q, --quiet', 'no progress output')
     .option('-v, --verbose', 'one recap line per host (else hosts with the same recap share a line)')
-    .option('--redis <url>', 'distributed mode (sweeps only for now; a playbook run refuses it)');
+    .option('--redis <url>', 'distributed mode: each host\'s plays run on `fleetmend worker`s (default: $FLEETMEND_REDIS_URL)')
+    .addOption(secondsOption('--redis-timeout <seconds>', 'Redis unreachable this long mid-run: the run ends interrupted', 10));
 }
 
 export function runCommand(program: Command, io: CliIO): Command {
@@ -41,6 +42,6 @@ export function runCommand(program: Command, io: CliIO): Command {
 
 /** The typed request of a run's command-line options. */
 export function playbookRequest(playbook: string, opts: RunCliOptions): RunRequest {
-  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, redis: _redis, ...rest } = opts;
+  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, redis: _redis, redisTimeout: _rt, ...rest } = opts;
   return { kind: 'playbook', playbook, options: rest };
 }

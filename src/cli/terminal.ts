@@ -1,5 +1,4 @@
 import { sinceLastReport } from '../drift/index.js';
-import { FleetmendError } from '../errors.js';
 // recap.js directly: the playbook index would load the engine into every sweep
 import { formatRecap } from '../playbook/recap.js';
 import { executeRun, type RunContext, type RunOutcome, type RunRequest, type RunSubscriber } from '../run/index.js';
@@ -66,14 +65,13 @@ export async function runFromTerminal(request: RunRequest, opts: TerminalOptions
   };
   const redisUrl = opts.redis ?? (io.env['FLEETMEND_REDIS_URL'] || undefined);
   if (!redisUrl) return executeRun(request, ctx, { ask: (q) => promptSecret(q) });
-  if (request.kind !== 'sweep') {
-    throw new FleetmendError('E_USAGE', 'run --redis: playbook runs across workers are not implemented yet; run the playbook without --redis (FLEETMEND_REDIS_URL unset)');
-  }
   // the queue client is loaded only by distributed runs
-  const { queuePlacement, parseRedisUrl } = await import('../distributed/index.js');
+  const { queuePlacement, playbookPlacement, parseRedisUrl } = await import('../distributed/index.js');
   parseRedisUrl(redisUrl);
+  const coordinator = { redisUrl, clock: io.clock, log: (l: string) => io.stderr.write(`${terminalLine(l)}\n`), ...(opts.redisTimeout !== undefined ? { lostAfterMs: opts.redisTimeout } : {}) };
   return executeRun(request, ctx, {
     ask: (q) => promptSecret(q),
-    placeSweep: (prepared) => queuePlacement(prepared, { redisUrl, clock: io.clock, log: (l) => io.stderr.write(`${l}\n`), ...(opts.redisTimeout !== undefined ? { lostAfterMs: opts.redisTimeout } : {}) }),
+    placeSweep: (prepared) => queuePlacement(prepared, coordinator),
+    placePlaybook: (prepared) => playbookPlacement(prepared, coordinator),
   });
 }

@@ -2,8 +2,8 @@ import type { Command } from 'commander';
 import { addConnectionOptions } from './context.js';
 import type { CliIO } from './io.js';
 import { promptSecret } from './prompt.js';
-import { secondsOption } from './options.js';
-import { parsePositiveInt } from './util.js';
+import { optionWithDefault, secondsOption } from './options.js';
+import { collect, parsePositiveInt } from './util.js';
 import type { ConnectionOptions } from '../run/index.js';
 
 interface WorkerCliOptions extends ConnectionOptions {
@@ -12,18 +12,20 @@ interface WorkerCliOptions extends ConnectionOptions {
   name?: string;
   lockDuration: number;
   verbose?: boolean;
+  extraVars: string[];
 }
 
 export function workerCommand(program: Command, io: CliIO): Command {
   const cmd = program
     .command('worker')
-    .description('distributed mode: take host jobs from Redis and sweep them with this machine\'s SSH setup');
+    .description('distributed mode: take host jobs from Redis (sweeps, plays of `run --redis`) and do them with this machine\'s SSH setup');
   addConnectionOptions(cmd);
   return cmd
     .option('--redis <url>', 'the queue (default: $FLEETMEND_REDIS_URL)')
     .option('--concurrency <n>', 'hosts at once in this worker (the coordinator\'s -f bounds all workers together)', parsePositiveInt('--concurrency'), 50)
     .option('--name <name>', 'how this worker is named in logs and results (default: HOSTNAME-PID)')
     .addOption(secondsOption('--lock-duration <seconds>', 'a dead worker\'s hosts are redelivered after this', 30))
+    .addOption(optionWithDefault('-e, --extra-vars <key=value|json>', 'extra variables for playbook runs, over the run\'s (repeatable): the secret ones a coordinator never sends', [] as string[], collect))
     .option('-v, --verbose', 'log every host taken and done')
     .action(async (opts: WorkerCliOptions) => {
       const { FleetmendError } = await import('../errors.js');

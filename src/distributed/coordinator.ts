@@ -1,23 +1,39 @@
 /**
- * The coordinator side of a distributed sweep: the run layer validates, locks, records and
- * reports exactly as for a local sweep; only where a host is swept changes (a SweepPlacement).
- * Every host becomes one job (id from run and host); `-f/--forks` is the queue's global
+ * The coordinator side of distributed mode: the run layer validates, locks, records and reports
+ * exactly as for a local run; only where a host's work happens changes (a placement). One
+ * placement core queues one job per host (sweeps) or per host and play (playbooks), with ids
+ * made of the run and the host, and settles each host once: the first completion wins, a late
+ * or second one is dropped here (and the store refuses it). `-f/--forks` is the queue's global
  * concurrency, so it bounds the hosts in flight across all workers together.
  */
 import type { Queue, QueueEvents } from 'bullmq';
+import { FleetmendError } from '../errors.js';
 import { isoNow, type Clock } from '../executor/clock.js';
 import type { HostResult } from '../executor/events.js';
 import type { HostTarget } from '../executor/run-hosts.js';
-import type { PreparedSweep, RunSession, SweepPlacement } from '../run/index.js';
+import type { RemotePlayReply, RemotePlayRequest } from '../playbook/run.js';
+import type { Vars } from '../playbook/vars.js';
+import type { PlaybookPlacement, PreparedPlaybook, PreparedSweep, RunSession, SweepPlacement } from '../run/index.js';
+import { isSecretKey, redact } from '../store/redact.js';
 import { newNonce } from '../sweep/index.js';
-import { QUEUE_NAME, QUEUE_PREFIX, bullConnection, jobIdOf, maskRedisUrl, preflightRedis, type HostJobResult, type SweepJobData } from './queue.js';
-
-interface Waiting {
-  host: HostTarget;
-  resolve: (r: HostResult) => void;
-  /** The job is still waiting in the queue (no worker took it yet). */
-  queued: boolean;
-}
+import type { ConnectionSpec } from '../transport/types.js';
+import { SecretValues } from '../util/secrets.js';
+import {
+  QUEUE_NAME,
+  QUEUE_PREFIX,
+  bullConnection,
+  jobIdOf,
+  maskRedisUrl,
+  playJobIdOf,
+  preflightRedis,
+  runKeyOf,
+  type HostJobData,
+  type HostJobResult,
+  type PlayJobData,
+  type PlayJobResult,
+  type PlayRunData,
+  type SweepJobData,
+} from './queue.js';
 
 export interface CoordinatorOptions {
   redisUrl: string;
@@ -27,61 +43,89 @@ export interface CoordinatorOptions {
   lostAfterMs?: number;
 }
 
-/** Called after validation, before the lock, the store and any job: Redis unreachable is exit 1. */
-export async function queuePlacement(prepared: PreparedSweep, opts: CoordinatorOptions): Promise<SweepPlacement> {
-  const server = await preflightRedis(opts.redisUrl);
-  if (server.evictionPolicy && server.evictionPolicy !== 'noeviction') {
-    opts.log(`warning: Redis at ${maskRedisUrl(opts.redisUrl)} has maxmemory-policy ${server.evictionPolicy}; use noeviction, or queued hosts may vanish`);
-  }
-  const { Queue, QueueEvents } = await import('bullmq');
-  const connection = bullConnection(opts.redisUrl);
-  const queue: Queue = new Queue(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
-  const events: QueueEvents = new QueueEvents(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
-  queue.on('error', (e) => opts.log(`queue: ${e.message}`));
-  events.on('error', (e) => opts.log(`queue events: ${e.message}`));
-  // Listen before the first job exists: a completion is never missed.
-  await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
-  await queue.setGlobalConcurrency(prepared.options.forks);
-  const placement = new QueuePlacement(prepared, queue, events, opts);
-  await placement.watchConnection();
-  return placement;
+/** How a job ended for the coordinator: a worker's return value, or a result made here. */
+type Settled = { kind: 'done'; value: unknown } | { kind: 'lost'; result: HostResult };
+
+interface Waiting {
+  host: HostTarget;
+  resolve: (s: Settled) => void;
+  /** The job is still waiting in the queue (no worker took it yet). */
+  queued: boolean;
 }
 
-class QueuePlacement implements SweepPlacement {
-  readonly inFlight: number;
+interface ToAdd {
+  name: string;
+  data: HostJobData;
+  opts: { jobId: string };
+}
+
+/** A run's playbook key outlives a coordinator that died without deleting it, but not forever. */
+const RUN_KEY_TTL_S = 7 * 24 * 3600;
+
+/**
+ * The placement core: queue, completion events, one pending promise per job, the interrupt
+ * (take back what no worker holds), and Redis going away mid-run.
+ */
+class JobPlacement {
   private readonly waiting = new Map<string, Waiting>();
-  private toAdd: { name: string; data: SweepJobData; opts: { jobId: string } }[] = [];
+  private toAdd: ToAdd[] = [];
   private addScheduled = false;
-  private readonly nonce = newNonce();
   private watching = false;
   private session: RunSession | undefined;
   private lostTimer: NodeJS.Timeout | undefined;
   private probe: { disconnect(): void } | undefined;
   private lostRun = false;
 
-  constructor(
-    private readonly prepared: PreparedSweep,
+  /** Called after validation, before the lock, the store and any job: Redis unreachable is exit 1. */
+  static async open(opts: CoordinatorOptions, forks: number): Promise<JobPlacement> {
+    const server = await preflightRedis(opts.redisUrl);
+    if (server.evictionPolicy && server.evictionPolicy !== 'noeviction') {
+      opts.log(`warning: Redis at ${maskRedisUrl(opts.redisUrl)} has maxmemory-policy ${server.evictionPolicy}; use noeviction, or queued hosts may vanish`);
+    }
+    const { Queue, QueueEvents } = await import('bullmq');
+    const connection = bullConnection(opts.redisUrl);
+    const queue: Queue = new Queue(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
+    const events: QueueEvents = new QueueEvents(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
+    queue.on('error', (e) => opts.log(`queue: ${e.message}`));
+    events.on('error', (e) => opts.log(`queue events: ${e.message}`));
+    // Listen before the first job exists: a completion is never missed.
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    await queue.setGlobalConcurrency(forks);
+    const core = new JobPlacement(queue, events, opts);
+    await core.watchConnection();
+    return core;
+  }
+
+  private constructor(
     private readonly queue: Queue,
     private readonly events: QueueEvents,
     private readonly opts: CoordinatorOptions,
   ) {
-    // every host is queued at once; the queue's global concurrency is the real limit
-    this.inFlight = Math.max(1, prepared.targets.length);
     events.on('active', ({ jobId }) => {
       const w = this.waiting.get(jobId);
       if (w) w.queued = false;
     });
     events.on('completed', ({ jobId, returnvalue }) => {
-      const w = this.waiting.get(jobId);
-      if (!w) return;
-      const value = (typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue) as HostJobResult;
-      this.settle(jobId, { ...value.result, worker: value.worker });
+      if (!this.waiting.has(jobId)) return;
+      const value: unknown = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
+      this.settle(jobId, { kind: 'done', value });
     });
     events.on('failed', ({ jobId, failedReason }) => {
       const w = this.waiting.get(jobId);
       if (!w) return;
       // only a job that no worker could finish (it stalled on every worker that took it)
-      this.settle(jobId, this.hostResult(w.host, 'failed', 'E_INTERNAL', `no worker finished this host: ${failedReason}`));
+      this.settle(jobId, this.lost(w.host, 'failed', 'E_INTERNAL', `no worker finished this host: ${failedReason}`));
+    });
+  }
+
+  /** Queues one job and waits for the host to be settled, once. */
+  place(jobId: string, name: string, data: HostJobData, host: HostTarget, session: RunSession): Promise<Settled> {
+    this.session = session;
+    this.watchInterrupt(session);
+    return new Promise<Settled>((resolve) => {
+      this.waiting.set(jobId, { host, resolve, queued: true });
+      this.toAdd.push({ name, data, opts: { jobId } });
+      this.scheduleAdd();
     });
   }
 
@@ -90,7 +134,7 @@ class QueuePlacement implements SweepPlacement {
    * yet answered is recorded interrupted and the run ends as an interrupted one (exit 130; the
    * retry file names those hosts), instead of waiting forever.
    */
-  async watchConnection(): Promise<void> {
+  private async watchConnection(): Promise<void> {
     // our own small connection: BullMQ's clients retry forever by design and say nothing
     const { Redis } = await import('ioredis');
     const probe = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: false, retryStrategy: () => 500 });
@@ -115,28 +159,7 @@ class QueuePlacement implements SweepPlacement {
     this.opts.log(`${why}: the run ends interrupted (${this.waiting.size} host(s) without a result)`);
     this.lostRun = true;
     this.session?.markInterrupted();
-    for (const [jobId, w] of this.waiting) this.settle(jobId, this.hostResult(w.host, 'interrupted', 'E_INTERRUPTED', `${why} before a result came back`));
-  }
-
-  sweepOne(host: HostTarget, session: RunSession): Promise<HostResult> {
-    this.session = session;
-    this.watchInterrupt(session);
-    const jobId = jobIdOf(this.prepared.run.id, host.name);
-    const data: SweepJobData = {
-      v: 1,
-      kind: 'sweep',
-      run: this.prepared.run.id,
-      host: host.name,
-      samples: this.prepared.options.samples,
-      intervalMs: this.prepared.options.interval,
-      nonce: this.nonce,
-      ...(this.prepared.policy ? { policy: this.prepared.policy } : {}),
-    };
-    return new Promise<HostResult>((resolve) => {
-      this.waiting.set(jobId, { host, resolve, queued: true });
-      this.toAdd.push({ name: 'sweep', data, opts: { jobId } });
-      this.scheduleAdd();
-    });
+    for (const [jobId, w] of this.waiting) this.settle(jobId, this.lost(w.host, 'interrupted', 'E_INTERRUPTED', `${why} before a result came back`));
   }
 
   /** Hosts asked for in the same turn are queued in one round trip per 500. */
@@ -151,7 +174,7 @@ class QueuePlacement implements SweepPlacement {
     });
   }
 
-  private async addJobs(batch: { name: string; data: SweepJobData; opts: { jobId: string } }[]): Promise<void> {
+  private async addJobs(batch: ToAdd[]): Promise<void> {
     for (let i = 0; i < batch.length; i += 500) {
       const chunk = batch.slice(i, i + 500);
       try {
@@ -160,7 +183,7 @@ class QueuePlacement implements SweepPlacement {
         const msg = `could not queue the host: ${err instanceof Error ? err.message : String(err)}`;
         for (const j of chunk) {
           const w = this.waiting.get(j.opts.jobId);
-          if (w) this.settle(j.opts.jobId, this.hostResult(w.host, 'interrupted', 'E_INTERRUPTED', msg));
+          if (w) this.settle(j.opts.jobId, this.lost(w.host, 'interrupted', 'E_INTERRUPTED', msg));
         }
       }
     }
@@ -179,7 +202,7 @@ class QueuePlacement implements SweepPlacement {
     abortInFlight.addEventListener(
       'abort',
       () => {
-        for (const [jobId, w] of this.waiting) this.settle(jobId, this.hostResult(w.host, 'interrupted', 'E_INTERRUPTED', 'aborted while a worker had it'));
+        for (const [jobId, w] of this.waiting) this.settle(jobId, this.lost(w.host, 'interrupted', 'E_INTERRUPTED', 'aborted while a worker had it'));
       },
       { once: true },
     );
@@ -190,20 +213,20 @@ class QueuePlacement implements SweepPlacement {
       if (!w.queued) continue;
       // 1: removed while waiting; 0: a worker holds its lock, it will finish
       const removed = await this.queue.remove(jobId).catch(() => 0);
-      if (removed === 1) this.settle(jobId, this.hostResult(w.host, 'interrupted', 'E_INTERRUPTED', 'not started: the run was interrupted'));
+      if (removed === 1) this.settle(jobId, this.lost(w.host, 'interrupted', 'E_INTERRUPTED', 'not started: the run was interrupted'));
     }
   }
 
-  private settle(jobId: string, r: HostResult): void {
+  private settle(jobId: string, s: Settled): void {
     const w = this.waiting.get(jobId);
     if (!w) return; // already settled: a second delivery is dropped here, and by the store
     this.waiting.delete(jobId);
-    w.resolve(r);
+    w.resolve(s);
   }
 
-  private hostResult(host: HostTarget, status: HostResult['status'], code: 'E_INTERNAL' | 'E_INTERRUPTED', message: string): HostResult {
+  private lost(host: HostTarget, status: HostResult['status'], code: 'E_INTERNAL' | 'E_INTERRUPTED', message: string): Settled {
     const at = isoNow(this.opts.clock);
-    return {
+    const result: HostResult = {
       host: host.name,
       address: host.address,
       port: host.port,
@@ -213,14 +236,133 @@ class QueuePlacement implements SweepPlacement {
       error: { code, message },
       ...(host.groups ? { groups: host.groups } : {}),
     };
+    return { kind: 'lost', result };
+  }
+
+  /** Bounded: with Redis gone, BullMQ's close waits for a connection that never comes. */
+  within(p: Promise<unknown>, ms = 3000): Promise<unknown> {
+    return Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
+  }
+
+  get redisGone(): boolean {
+    return this.lostRun;
   }
 
   async close(): Promise<void> {
     clearInterval(this.lostTimer);
     this.probe?.disconnect();
-    // with Redis gone, BullMQ's close waits for a connection that never comes: bounded
-    const within = (p: Promise<unknown>) => Promise.race([p, new Promise((r) => setTimeout(r, 3000))]);
-    if (this.lostRun) await within(Promise.allSettled([this.events.disconnect(), this.queue.disconnect()]));
-    else await within(Promise.allSettled([this.events.close(), this.queue.close()]));
+    if (this.lostRun) await this.within(Promise.allSettled([this.events.disconnect(), this.queue.disconnect()]));
+    else await this.within(Promise.allSettled([this.events.close(), this.queue.close()]));
   }
+}
+
+/** A distributed sweep: one job per host. */
+export async function queuePlacement(prepared: PreparedSweep, opts: CoordinatorOptions): Promise<SweepPlacement> {
+  const core = await JobPlacement.open(opts, prepared.options.forks);
+  const nonce = newNonce();
+  return {
+    // every host is queued at once; the queue's global concurrency is the real limit
+    inFlight: Math.max(1, prepared.targets.length),
+    async sweepOne(host, session) {
+      const data: SweepJobData = {
+        v: 1,
+        kind: 'sweep',
+        run: prepared.run.id,
+        host: host.name,
+        samples: prepared.options.samples,
+        intervalMs: prepared.options.interval,
+        nonce,
+        ...(prepared.policy ? { policy: prepared.policy } : {}),
+      };
+      const s = await core.place(jobIdOf(prepared.run.id, host.name), 'sweep', data, host, session);
+      if (s.kind === 'lost') return s.result;
+      const value = s.value as HostJobResult;
+      return { ...value.result, worker: value.worker };
+    },
+    close: () => core.close(),
+  };
+}
+
+function specSecrets(specs: Iterable<ConnectionSpec>): SecretValues {
+  const values: (string | undefined)[] = [];
+  const walk = (s: ConnectionSpec): void => {
+    values.push(s.auth.password, s.auth.passphrase, s.become.password);
+    if (s.jump) walk(s.jump);
+  };
+  for (const s of specs) walk(s);
+  return new SecretValues(values);
+}
+
+/**
+ * The extra vars a worker may see: secret-named ones (`-e ansible_become_password=...`, any
+ * depth) are dropped with a warning, and any value equal to a connection secret is masked. A
+ * worker that needs such a var is given it on its own command line (`fleetmend worker -e`).
+ */
+export function wireExtraVars(extraVars: Vars, specs: Iterable<ConnectionSpec>, log: (line: string) => void): Vars {
+  const dropped = Object.keys(extraVars).filter(isSecretKey);
+  if (dropped.length) log(`warning: extra var(s) ${dropped.join(', ')} not sent to the workers (secret-named; give them to each worker: fleetmend worker -e)`);
+  return specSecrets(specs).maskDeep(redact(extraVars));
+}
+
+/**
+ * A distributed playbook run: the coordinator keeps the plays, the batches and the rollout
+ * rules; each host's play is one job, and the next batch is queued only after the last one is
+ * decided. The playbook text goes to Redis once per run (its own key); workers parse it with
+ * the same loader.
+ */
+export async function playbookPlacement(prepared: PreparedPlaybook, opts: CoordinatorOptions): Promise<PlaybookPlacement> {
+  const runId = prepared.run.id;
+  const runData: PlayRunData = {
+    v: 1,
+    file: prepared.playbook.file,
+    source: prepared.source,
+    extraVars: wireExtraVars(prepared.extraVars, prepared.specs.values(), opts.log),
+    check: !!prepared.options.check,
+    diff: !!prepared.options.diff,
+    ...(prepared.options.tags ? { tags: prepared.options.tags.split(',') } : {}),
+    ...(prepared.options.skipTags ? { skipTags: prepared.options.skipTags.split(',') } : {}),
+    nonce: newNonce(),
+  };
+  const masker = specSecrets(prepared.specs.values());
+  const core = await JobPlacement.open(opts, prepared.options.forks);
+  const { Redis } = await import('ioredis');
+  // its own client for the run key: bounded retries, so a Redis gone at the end cannot hang close
+  const client = new Redis(opts.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
+  client.on('error', () => {});
+  try {
+    await client.set(runKeyOf(runId), JSON.stringify(runData), 'EX', RUN_KEY_TTL_S);
+  } catch (err) {
+    client.disconnect();
+    await core.close();
+    throw new FleetmendError('E_QUEUE', `cannot write the run's playbook to Redis at ${maskRedisUrl(opts.redisUrl)}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return {
+    async playOnHost(req: RemotePlayRequest, session: RunSession): Promise<RemotePlayReply> {
+      const data: PlayJobData = {
+        v: 1,
+        kind: 'play',
+        run: runId,
+        host: req.host.name,
+        playIndex: req.playIndex,
+        batchIndex: req.batchIndex,
+        batch: req.batch,
+        state: masker.maskDeep(redact(req.state)),
+      };
+      const s = await core.place(playJobIdOf(runId, req.playIndex, req.batchIndex, req.host.name), 'play', data, req.host, session);
+      if (s.kind === 'lost') return { result: s.result, state: req.state };
+      const value = s.value as PlayJobResult;
+      const result: HostResult = { ...value.result, worker: value.worker };
+      // the task events the worker's run emitted, here, before the host's result (as locally)
+      for (const i of value.emitted) {
+        const task = result.tasks?.[i];
+        if (task) session.emit({ type: 'task', host: result.host, result: task });
+      }
+      return { result, state: value.state };
+    },
+    async close() {
+      if (!core.redisGone) await core.within(client.del(runKeyOf(runId)).catch(() => undefined));
+      client.disconnect();
+      await core.close();
+    },
+  };
 }

@@ -7,6 +7,8 @@
  */
 import { FleetmendError } from '../errors.js';
 import type { HostResult } from '../executor/events.js';
+import type { HostState } from '../playbook/run.js';
+import type { Vars } from '../playbook/vars.js';
 import type { Policy } from '../policy/types.js';
 
 /** BullMQ's key prefix and queue name: keys are `fleetmend:hosts:*`. */
@@ -25,11 +27,59 @@ export interface SweepJobData {
   policy?: Policy;
 }
 
-export type HostJobData = SweepJobData;
+/**
+ * One play of a playbook run on one host. The playbook itself is in the run's key (runKeyOf),
+ * written once per run; the host's state (registered vars, set_facts, facts) travels with each
+ * job, redacted like the store and masked of every secret the worker knows.
+ */
+export interface PlayJobData {
+  v: 1;
+  kind: 'play';
+  run: string;
+  host: string;
+  playIndex: number;
+  batchIndex: number;
+  batch: { size: number; hostsInPlay: number };
+  state: HostState;
+}
+
+/** What every play job of a run shares, under runKeyOf(run): nothing secret. */
+export interface PlayRunData {
+  v: 1;
+  /** The playbook's path as the coordinator named it (positions say file:line) and its text. */
+  file: string;
+  source: string;
+  /** Extra vars without secret-named ones (a worker adds its own `-e`). */
+  extraVars: Vars;
+  check: boolean;
+  diff: boolean;
+  tags?: string[];
+  skipTags?: string[];
+  nonce: string;
+  guardSampleMs?: number;
+}
+
+export type HostJobData = SweepJobData | PlayJobData;
 
 export interface HostJobResult {
   result: HostResult;
   worker: string;
+}
+
+export interface PlayJobResult extends HostJobResult {
+  state: HostState;
+  /** Indexes into result.tasks of the tasks that ran (the coordinator emits their events). */
+  emitted: number[];
+}
+
+/** The run-level key of a playbook run (a plain string key beside BullMQ's). */
+export function runKeyOf(runId: string): string {
+  return `${QUEUE_PREFIX}:runs:${runId}:playbook`;
+}
+
+/** A play job's id: run, play, batch and host (a host is queued once per play of a run). */
+export function playJobIdOf(runId: string, playIndex: number, batchIndex: number, host: string): string {
+  return jobIdOf(runId, `p${playIndex}b${batchIndex}__${host}`);
 }
 
 /** BullMQ job ids may not contain ':' (its key separator). */

@@ -1,6 +1,6 @@
 /**
- * `fleetmend worker`: takes host jobs from the queue and sweeps each host with this machine's
- * own SSH setup (its inventory copy, key files, agent, known_hosts, ssh config, and secrets from
+ * `fleetmend worker`: takes host jobs from the queue and sweeps each host, or runs one play of
+ * a playbook on it, with this machine's own SSH setup (its inventory copy, key files, agent, known_hosts, ssh config, and secrets from
  * its environment). A job names the host; everything needed to reach it is resolved here.
  *
  * Delivery is at least once: a worker that dies holds a job's lock until it expires, then another
@@ -14,13 +14,32 @@ import type { Job, Worker } from 'bullmq';
 import { FleetmendError } from '../errors.js';
 import type { Clock } from '../executor/clock.js';
 import { isoNow } from '../executor/clock.js';
-import { failedResult } from '../executor/run-hosts.js';
+import type { HostResult, TaskResult } from '../executor/events.js';
+import { failedResult, type HostTarget } from '../executor/run-hosts.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
+import type { Inventory } from '../inventory/index.js';
 import { resolveTargets, type AskSecret, type ConnectionOptions } from '../run/index.js';
-import { redact } from '../store/redact.js';
+import { isSecretKey, redact } from '../store/redact.js';
 import { factsProbe, sweepHost } from '../sweep/index.js';
 import { TransportFactory } from '../transport/index.js';
-import { QUEUE_NAME, QUEUE_PREFIX, bullConnection, maskRedisUrl, preflightRedis, type HostJobData, type HostJobResult } from './queue.js';
+import type { ConnectionSpec } from '../transport/types.js';
+import { SecretValues } from '../util/secrets.js';
+import type { Playbook } from '../playbook/types.js';
+import type { Vars } from '../playbook/vars.js';
+import {
+  QUEUE_NAME,
+  QUEUE_PREFIX,
+  bullConnection,
+  maskRedisUrl,
+  preflightRedis,
+  runKeyOf,
+  type HostJobData,
+  type HostJobResult,
+  type PlayJobData,
+  type PlayJobResult,
+  type PlayRunData,
+  type SweepJobData,
+} from './queue.js';
 
 export interface WorkerOptions extends ConnectionOptions {
   redisUrl: string;
@@ -29,6 +48,8 @@ export interface WorkerOptions extends ConnectionOptions {
   /** ms a job's lock lasts without renewal; a dead worker's hosts are redelivered after it. */
   lockDurationMs: number;
   verbose?: boolean;
+  /** `-e`: this worker's own extra vars (the secret ones a coordinator never sends), over the run's. */
+  extraVars?: string[];
 }
 
 export interface WorkerIO {
@@ -44,45 +65,55 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   const name = opts.name ?? `${hostname()}-${process.pid}`;
   const log = (line: string) => io.stderr.write(`worker ${name}: ${line}\n`);
   // Everything is checked before the first job is taken: inventory, key files, Redis.
-  const { specs, targets } = await resolveTargets(opts, io.env, io.ask);
+  const { inventory, specs, targets } = await resolveTargets(opts, io.env, io.ask);
   const byName = new Map(targets.map((t) => [t.name, t]));
   const server = await preflightRedis(opts.redisUrl);
   const interrupt = io.interrupt ? io.interrupt() : installInterrupt();
   const factory = new TransportFactory({ abortSignal: interrupt.abortInFlight });
   let done = 0;
+  const plays = await playRunner({ url: opts.redisUrl, inventory, specs, clock: io.clock, factory, extraVars: opts.extraVars ?? [] });
 
-  const sweepJob = async (job: Job<HostJobData>): Promise<HostJobResult> => {
+  const sweepJob = async (job: Job<SweepJobData>, target: HostTarget, spec: ConnectionSpec): Promise<HostResult> => {
     const data = job.data;
     const started = isoNow(io.clock);
+    try {
+      return await sweepHost(target, factory.create(spec), {
+        samples: data.samples,
+        intervalMs: data.intervalMs,
+        clock: io.clock,
+        signal: interrupt.abortInFlight,
+        probe: factsProbe(data.nonce),
+        ...(data.policy ? { policy: data.policy } : {}),
+      });
+    } catch (err) {
+      return failedResult(target, err, started, io.clock);
+    }
+  };
+
+  const hostJob = async (job: Job<HostJobData>): Promise<HostJobResult | PlayJobResult> => {
+    const data = job.data;
     const target = byName.get(data.host);
     const spec = specs.get(data.host);
-    if (opts.verbose) log(`take ${data.host} (run ${data.run}, attempt ${job.attemptsStarted})`);
-    let result;
+    const what = data.kind === 'play' ? `, play ${data.playIndex + 1} batch ${data.batchIndex + 1}` : '';
+    if (opts.verbose) log(`take ${data.host} (run ${data.run}${what}, attempt ${job.attemptsStarted})`);
+    let out: HostJobResult | PlayJobResult;
     if (!target || !spec) {
       const err = new FleetmendError('E_INVENTORY', `worker ${name} has no host '${data.host}' in its inventory ${opts.inventory}`, { host: data.host });
-      result = failedResult({ name: data.host, address: '', port: 0 }, err, started, io.clock);
+      const result = failedResult({ name: data.host, address: '', port: 0 }, err, isoNow(io.clock), io.clock);
+      out = data.kind === 'play' ? { result, state: data.state, emitted: [], worker: name } : { result, worker: name };
+    } else if (data.kind === 'play') {
+      out = { ...(await plays.run(data, target, spec)), worker: name };
     } else {
-      try {
-        result = await sweepHost(target, factory.create(spec), {
-          samples: data.samples,
-          intervalMs: data.intervalMs,
-          clock: io.clock,
-          signal: interrupt.abortInFlight,
-          probe: factsProbe(data.nonce),
-          ...(data.policy ? { policy: data.policy } : {}),
-        });
-      } catch (err) {
-        result = failedResult(target, err, started, io.clock);
-      }
+      // the same redaction as the store: nothing a module echoed back goes into Redis
+      out = { result: redact(await sweepJob(job as Job<SweepJobData>, target, spec)), worker: name };
     }
     done++;
-    if (opts.verbose) log(`done ${data.host} ${result.status}`);
-    // the same redaction as the store: nothing a module echoed back goes into Redis
-    return { result: redact(result), worker: name };
+    if (opts.verbose) log(`done ${data.host} ${out.result.status}${what}`);
+    return out;
   };
 
   const { Worker } = await import('bullmq');
-  const worker: Worker<HostJobData, HostJobResult> = new Worker(QUEUE_NAME, sweepJob, {
+  const worker: Worker<HostJobData, HostJobResult | PlayJobResult> = new Worker(QUEUE_NAME, hostJob, {
     connection: bullConnection(opts.redisUrl),
     prefix: QUEUE_PREFIX,
     concurrency: opts.concurrency,
@@ -115,6 +146,96 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   const force = new Promise<void>((resolve) => interrupt.abortInFlight.addEventListener('abort', () => resolve(), { once: true }));
   await Promise.race([worker.close(), force.then(() => worker.close(true))]);
   interrupt.dispose();
+  plays.close();
   log(`stopped after ${done} host(s)`);
   return 0;
+}
+
+interface PlayRunnerOptions {
+  url: string;
+  inventory: Inventory;
+  specs: Map<string, ConnectionSpec>;
+  clock: Clock;
+  factory: TransportFactory;
+  extraVars: string[];
+}
+
+interface LoadedRun {
+  data: PlayRunData;
+  playbook: Playbook;
+}
+
+/** Runs kept parsed at once (a worker serves one or a few runs at a time). */
+const RUNS_CACHED = 8;
+
+/**
+ * The play jobs: the run's playbook is read from its key once per run and parsed with the same
+ * loader as the coordinator's; one play runs on the host from the state the job carries, and
+ * the result and the new state go back redacted (store rules) and masked of every secret this
+ * worker knows (its connection secrets, its own `-e` secrets).
+ */
+async function playRunner(o: PlayRunnerOptions) {
+  // the engine is loaded only by workers (sweeps need none of it); resolved once here
+  const { parseExtraVars, parsePlaybook, playOneHost } = await import('../playbook/index.js');
+  const ownVars: Vars = parseExtraVars(o.extraVars);
+  const secrets: (string | undefined)[] = [];
+  const walk = (s: ConnectionSpec): void => {
+    secrets.push(s.auth.password, s.auth.passphrase, s.become.password);
+    if (s.jump) walk(s.jump);
+  };
+  for (const s of o.specs.values()) walk(s);
+  for (const [k, v] of Object.entries(ownVars)) if (isSecretKey(k) && typeof v === 'string') secrets.push(v);
+  const masker = new SecretValues(secrets);
+  const toWire = <T>(v: T): T => masker.maskDeep(redact(v));
+  const { Redis } = await import('ioredis');
+  const client = new Redis(o.url, { maxRetriesPerRequest: 3, lazyConnect: true });
+  client.on('error', () => {});
+  const runs = new Map<string, Promise<LoadedRun>>();
+
+  const load = (runId: string): Promise<LoadedRun> => {
+    let p = runs.get(runId);
+    if (!p) {
+      p = (async () => {
+        const text = await client.get(runKeyOf(runId));
+        if (!text) throw new FleetmendError('E_QUEUE', `run ${runId}: its playbook is not in Redis (${runKeyOf(runId)}); did the coordinator end?`);
+        const data = JSON.parse(text) as PlayRunData;
+        return { data, playbook: parsePlaybook(data.file, data.source) };
+      })();
+      runs.set(runId, p);
+      p.catch(() => runs.delete(runId));
+      if (runs.size > RUNS_CACHED) runs.delete(runs.keys().next().value!);
+    }
+    return p;
+  };
+
+  return {
+    async run(job: PlayJobData, target: HostTarget, spec: ConnectionSpec): Promise<Omit<PlayJobResult, 'worker'>> {
+      const started = isoNow(o.clock);
+      try {
+        const { data, playbook } = await load(job.run);
+        const ran = new Set<TaskResult>();
+        const reply = await playOneHost(playbook, job.playIndex, { ...target, vars: o.inventory.hosts.get(target.name)?.vars ?? {} }, job.batch, job.state, {
+          connect: () => o.factory.connect(spec),
+          extraVars: { ...data.extraVars, ...ownVars },
+          check: data.check,
+          diff: data.diff,
+          ...(data.tags ? { tags: data.tags } : {}),
+          ...(data.skipTags ? { skipTags: data.skipTags } : {}),
+          clock: o.clock,
+          nonce: data.nonce,
+          ...(data.guardSampleMs !== undefined ? { guardSampleMs: data.guardSampleMs } : {}),
+          onEvent: (e) => {
+            if (e.type === 'task') ran.add(e.result);
+          },
+        });
+        const emitted = (reply.result.tasks ?? []).flatMap((t, i) => (ran.has(t) ? [i] : []));
+        return { result: toWire(reply.result), state: toWire(reply.state), emitted };
+      } catch (err) {
+        return { result: toWire(failedResult(target, err, started, o.clock)), state: job.state, emitted: [] };
+      }
+    },
+    close(): void {
+      client.disconnect();
+    },
+  };
 }
