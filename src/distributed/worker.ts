@@ -184,7 +184,10 @@ async function playRunner(o: PlayRunnerOptions) {
     if (s.jump) walk(s.jump);
   };
   for (const s of o.specs.values()) walk(s);
-  for (const [k, v] of Object.entries(ownVars)) if (isSecretKey(k) && typeof v === 'string') secrets.push(v);
+  // secret-named vars (ownVars, and inventory vars such as ansible_become_password) a task could template into its output
+  for (const vars of [ownVars, ...[...o.inventory.hosts.values()].map((h) => h.vars)]) {
+    for (const [k, v] of Object.entries(vars)) if (isSecretKey(k) && typeof v === 'string') secrets.push(v);
+  }
   const masker = new SecretValues(secrets);
   const toWire = <T>(v: T): T => masker.maskDeep(redact(v));
   const { Redis } = await import('ioredis');

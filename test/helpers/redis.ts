@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { freePort } from '../../src/distributed/cluster.js';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { systemClock } from '../../src/executor/clock.js';
 import { CLI_BIN } from './cli.js';
 
@@ -61,5 +62,34 @@ export async function waitFor(what: string, cond: () => boolean, timeoutMs = 20_
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await systemClock.sleep(50);
+  }
+}
+
+/** Every key and every value in Redis, whatever its type, as one string. */
+export async function dumpRedis(url: string): Promise<{ keys: number; text: string }> {
+  const c = new Redis(url);
+  try {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await c.scan(cursor, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    const parts: string[] = [];
+    for (const k of keys) {
+      parts.push(k);
+      const type = await c.type(k);
+      if (type === 'string') parts.push((await c.get(k)) ?? '');
+      else if (type === 'hash') parts.push(JSON.stringify(await c.hgetall(k)));
+      else if (type === 'list') parts.push(JSON.stringify(await c.lrange(k, 0, -1)));
+      else if (type === 'set') parts.push(JSON.stringify(await c.smembers(k)));
+      else if (type === 'zset') parts.push(JSON.stringify(await c.zrange(k, 0, -1, 'WITHSCORES')));
+      else if (type === 'stream') parts.push(JSON.stringify(await c.xrange(k, '-', '+')));
+      else parts.push(`<${type}>`);
+    }
+    return { keys: keys.length, text: parts.join('\n') };
+  } finally {
+    c.disconnect();
   }
 }

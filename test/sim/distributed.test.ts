@@ -1,12 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
 import { openStore } from '../../src/store/index.js';
 import { runCli } from '../helpers/cli.js';
-import { startRedis, startWorker, stopChild, waitFor, type TestRedis, type TestWorker } from '../helpers/redis.js';
+import { dumpRedis, startRedis, startWorker, stopChild, waitFor, type TestRedis, type TestWorker } from '../helpers/redis.js';
 
 /**
  * Distributed sweeps with a real redis-server, real `fleetmend worker` processes (the built
@@ -190,32 +189,3 @@ describe('sweep --redis across fleetmend workers', () => {
     await stopChild(w.child);
   }, 120_000);
 });
-
-/** Every key and every value in Redis, whatever its type, as one string. */
-async function dumpRedis(url: string): Promise<{ keys: number; text: string }> {
-  const c = new Redis(url);
-  try {
-    const keys: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, batch] = await c.scan(cursor, 'COUNT', 1000);
-      cursor = next;
-      keys.push(...batch);
-    } while (cursor !== '0');
-    const parts: string[] = [];
-    for (const k of keys) {
-      parts.push(k);
-      const type = await c.type(k);
-      if (type === 'string') parts.push((await c.get(k)) ?? '');
-      else if (type === 'hash') parts.push(JSON.stringify(await c.hgetall(k)));
-      else if (type === 'list') parts.push(JSON.stringify(await c.lrange(k, 0, -1)));
-      else if (type === 'set') parts.push(JSON.stringify(await c.smembers(k)));
-      else if (type === 'zset') parts.push(JSON.stringify(await c.zrange(k, 0, -1, 'WITHSCORES')));
-      else if (type === 'stream') parts.push(JSON.stringify(await c.xrange(k, '-', '+')));
-      else parts.push(`<${type}>`);
-    }
-    return { keys: keys.length, text: parts.join('\n') };
-  } finally {
-    c.disconnect();
-  }
-}

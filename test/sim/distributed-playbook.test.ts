@@ -1,0 +1,321 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFleet, type Fleet } from '../../src/sim/index.js';
+import { openStore } from '../../src/store/index.js';
+import { runCli } from '../helpers/cli.js';
+import { dumpRedis, startRedis, startWorker, stopChild, waitFor, type TestRedis, type TestWorker } from '../helpers/redis.js';
+
+/**
+ * Distributed playbook runs (`run --redis`) with a real redis-server, real `fleetmend worker`
+ * processes (the built binary) and the simulated fleet over real SSH, compared with local runs
+ * of the same playbooks on the same fleet. Every wait is bounded; every process started here is
+ * stopped by PID in afterAll.
+ */
+let dir: string;
+let redis: TestRedis;
+let fleet: Fleet;
+const workers: TestWorker[] = [];
+const extraRedis: TestRedis[] = [];
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fm-dist-pb-'));
+  redis = await startRedis(dir);
+  fleet = await startFleet({ scenario: 'healthy', hosts: 10, dir: join(dir, 'fleet'), loginDelayScale: 0 });
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(workers.map((w) => stopChild(w.child)));
+  await fleet?.stop();
+  await Promise.all(extraRedis.map((r) => r.stop()));
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+const common = () => ['-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath];
+
+function worker(name: string, url = redis.url, args: string[] = common(), env: NodeJS.ProcessEnv = process.env): TestWorker {
+  const w = startWorker(name, ['--redis', url, ...args, '--concurrency', '10', '--lock-duration', '2', '-v'], env);
+  workers.push(w);
+  return w;
+}
+
+async function ready(...ws: TestWorker[]): Promise<void> {
+  for (const w of ws) await waitFor(`${w.name} ready`, () => w.stderr().includes('ready:'), 20_000);
+}
+
+/** Hosts a worker took for one run. */
+const takenIn = (w: TestWorker, run: string) => [...w.stderr().matchAll(new RegExp(`take (\\S+) \\(run ${run}`, 'g'))].map((m) => m[1]!);
+
+function playbook(name: string, text: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+interface Task {
+  play: string;
+  task: string;
+  status: string;
+  changed: boolean;
+  msg?: string;
+  diff?: unknown[];
+}
+interface Host {
+  host: string;
+  status: string;
+  worker?: string;
+  tasks?: Task[];
+  error?: { code: string; message: string };
+}
+interface Doc {
+  run: { id: string; check?: boolean; interrupted?: boolean };
+  summary: Record<string, number>;
+  hosts: Host[];
+  recap: unknown[];
+  stopped: { play: string; batch: number; batches: number; reason: string } | null;
+}
+
+/** What must be equal between a local and a distributed run (no times, ids or workers). */
+function comparable(doc: Doc, withMsg: (t: Task) => boolean = () => true) {
+  return {
+    summary: doc.summary,
+    stopped: doc.stopped,
+    recap: doc.recap,
+    hosts: [...doc.hosts]
+      .sort((a, b) => a.host.localeCompare(b.host))
+      .map((h) => ({
+        host: h.host,
+        status: h.status,
+        error: h.error?.code ?? null,
+        tasks: (h.tasks ?? []).map((t) => ({ play: t.play, task: t.task, status: t.status, changed: t.changed, ...(withMsg(t) ? { msg: t.msg } : {}) })),
+      })),
+  };
+}
+
+function storedRun(stateDir: string, id: string) {
+  const store = openStore(stateDir);
+  try {
+    return store.getRun(id);
+  } finally {
+    store.close();
+  }
+}
+
+async function runBoth(file: string, args: string[], stateDir: string): Promise<{ local: Doc; dist: Doc; distStderr: string }> {
+  const l = await runCli(['run', file, ...common(), '--json', '-q', '--state-dir', `${stateDir}-local`, ...args]);
+  const d = await runCli(['run', file, ...common(), '--json', '-q', '--state-dir', stateDir, '--redis', redis.url, ...args]);
+  expect(d.code, d.stderr).toBe(l.code);
+  return { local: JSON.parse(l.stdout) as Doc, dist: JSON.parse(d.stdout) as Doc, distStderr: d.stderr };
+}
+
+describe('run --redis across fleetmend workers', () => {
+  let pa: TestWorker;
+  let pb: TestWorker;
+
+  it('Redis unreachable: exit 1 naming the URL before any host is contacted; nothing recorded', async () => {
+    const file = playbook('down.yml', '- hosts: all\n  tasks:\n    - debug: { msg: hi }\n');
+    const stateDir = join(dir, 'state-down');
+    const before = fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0);
+    const r = await runCli(['run', file, ...common(), '--redis', 'redis://127.0.0.1:1/0', '--state-dir', stateDir, '-q']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('cannot reach Redis at redis://127.0.0.1:1/0');
+    expect(r.stderr).toContain('[E_QUEUE]');
+    expect(fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0)).toBe(before);
+    const store = openStore(stateDir);
+    try {
+      expect(store.listRuns()).toHaveLength(0);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a serial rolling playbook stops after the failing batch exactly as locally; later batches are never queued', async () => {
+    [pa, pb] = [worker('pa'), worker('pb')];
+    await ready(pa, pb);
+    const file = playbook(
+      'rolling.yml',
+      `- name: Rolling
+  hosts: all
+  serial: 2
+  tasks:
+    - name: Look
+      command: { cmd: "echo looking" }
+    - name: Break node-04
+      fail: { msg: "node-04 is broken" }
+      when: inventory_hostname == "node-04"
+    - name: After
+      debug: { msg: "after on {{ inventory_hostname }}" }
+`,
+    );
+    const stateDir = join(dir, 'state-rolling');
+    const { local, dist } = await runBoth(file, ['-f', '4'], stateDir);
+    expect(local.stopped?.batch).toBe(2);
+    expect(local.stopped?.reason).toContain('batch 2/5: 1/2 hosts failed');
+    expect(comparable(dist)).toEqual(comparable(local));
+    const byHost = new Map(dist.hosts.map((h) => [h.host, h]));
+    expect(byHost.get('node-04')!.status).toBe('failed');
+    // hosts of batches 3-5: recorded skipped, and no worker ever took them
+    const taken = [...takenIn(pa, dist.run.id), ...takenIn(pb, dist.run.id)].sort();
+    const started = local.hosts.filter((h) => h.status !== 'skipped').map((h) => h.host).sort();
+    expect(started).toHaveLength(4);
+    expect(started).toContain('node-04');
+    expect(taken).toEqual(started);
+    const stored = storedRun(stateDir, dist.run.id);
+    expect(stored.hosts).toHaveLength(10);
+    for (const h of stored.hosts) expect(h.worker ?? null).toEqual(h.status === 'skipped' ? null : expect.stringMatching(/^p[ab]$/));
+    expect(stored.hosts.find((h) => h.host === 'node-04')!.tasks!.map((t) => t.status)).toEqual(['changed', 'failed', 'skipped']);
+  }, 60_000);
+
+  it('plays in order, handlers and register/set_fact across plays: the same result as a local run', async () => {
+    const file = playbook(
+      'two-plays.yml',
+      `- name: One
+  hosts: all
+  tasks:
+    - name: Register
+      command: { cmd: "echo from-play-1" }
+      register: first
+      notify: Say
+    - name: Remember
+      set_fact: { marker: "m-{{ inventory_hostname }}" }
+    - meta: flush_handlers
+    - name: After flush
+      debug: { msg: "after the handler" }
+  handlers:
+    - name: Say
+      debug: { msg: "handler ran on {{ inventory_hostname }}" }
+- name: Two
+  hosts: debian
+  tasks:
+    - name: Use
+      debug: { msg: "{{ first.stdout }} {{ marker }}" }
+    - name: Check
+      assert: { that: 'first.rc == 0 and first.changed' }
+`,
+    );
+    const { local, dist } = await runBoth(file, ['-l', '~^node-0[1-6]$'], join(dir, 'state-plays'));
+    expect(dist.summary.failed ?? 0, JSON.stringify(dist.hosts[0])).toBe(0);
+    expect(comparable(dist)).toEqual(comparable(local));
+    const one = dist.hosts.find((h) => h.host === 'node-01')!;
+    expect(one.tasks!.map((t) => t.task)).toEqual(['Register', 'Remember', 'meta', 'Say', 'After flush', 'Use', 'Check']);
+    expect(one.tasks!.find((t) => t.task === 'Use')!.msg).toBe('from-play-1\n m-node-01');
+    // play 2 ran on the debian hosts only, after play 1
+    const debian = dist.hosts.filter((h) => h.tasks!.some((t) => t.task === 'Use')).length;
+    expect(debian).toBeGreaterThan(0);
+    expect(debian).toBeLessThan(6);
+  }, 60_000);
+
+  it('check mode with --diff: changes predicted and shown, nothing changed on the hosts', async () => {
+    const hosts = ['node-01', 'node-02', 'node-03'];
+    const state = () =>
+      hosts.map((h) => {
+        const m = fleet.host(h).machine;
+        return { settings: { ...m.kernel.settings }, rules: m.fs.list('/etc/audit/rules.d') };
+      });
+    const before = state();
+    const r = await runCli(['run', join(process.cwd(), 'playbooks/raise-backlog-limit.yml'), ...common(), '-l', hosts.join(':'), '-e', 'backlog_limit=16384', '--check', '--diff', '--json', '-q', '--redis', redis.url, '--state-dir', join(dir, 'state-check')]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as Doc;
+    expect(doc.run.check).toBe(true);
+    expect(doc.hosts).toHaveLength(3);
+    for (const h of storedRun(join(dir, 'state-check'), doc.run.id).hosts) expect(h.worker).toMatch(/^p[ab]$/);
+    for (const h of doc.hosts) {
+      const set = h.tasks!.find((t) => t.task.startsWith('Set and persist'))!;
+      expect(set.status, JSON.stringify(set)).toBe('changed');
+      expect(JSON.stringify(set.diff)).toContain('16384');
+    }
+    expect(state()).toEqual(before);
+    expect(before[0]!.settings.backlogLimit).toBe(8192);
+  }, 60_000);
+
+  it('no secret reaches Redis: become/login passwords, secret extra vars and what a task printed of them', async () => {
+    const own = await startRedis(join(dir, 'redis-secrets'));
+    extraRedis.push(own);
+    const secrets = { ssh: 'Ssh-Pw-7f3a9e1c', become: 'Become-Pw-2b8d4c6e', env: 'Env-Become-9a1f5d3b', token: 'Api-Tok-5e8c1a7d' };
+    const inv = join(dir, 'inventory-secrets.yml');
+    const text = readFileSync(fleet.inventoryPath, 'utf8').replace(/(\n\s+)ansible_user: (\S+)/g, `$1ansible_user: $2$1ansible_password: '${secrets.ssh}'$1ansible_become_password: '${secrets.become}'`);
+    expect(text).toContain(secrets.become);
+    writeFileSync(inv, text);
+    const env = { ...process.env, FLEETMEND_BECOME_PASSWORD: secrets.env };
+    // the worker has its own copy of the secret extra var; the coordinator's is never sent
+    const w = worker('sec', own.url, ['-i', inv, '--known-hosts', fleet.knownHostsPath, '-e', `api_token=${secrets.token}`], env);
+    await ready(w);
+    const file = playbook(
+      'secrets.yml',
+      `- name: With secrets
+  hosts: all
+  become: true
+  tasks:
+    - name: Print the token
+      command: { cmd: "echo token={{ api_token }}" }
+      register: printed
+    - name: Keep it
+      set_fact: { copied: "{{ api_token }}", login_copy: "{{ ansible_become_password }}" }
+- name: Again
+  hosts: all
+  tasks:
+    - name: Read it back
+      debug: { msg: "{{ printed.stdout }} / {{ copied }} / {{ login_copy }}" }
+`,
+    );
+    const stateDir = join(dir, 'state-secrets');
+    const r = await runCli(['run', file, '-i', inv, '--known-hosts', fleet.knownHostsPath, '-l', '~^node-0[1-4]$', '-e', `api_token=${secrets.token}`, '--redis', own.url, '--json', '-q', '--state-dir', stateDir], env);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stderr).toContain('extra var(s) api_token not sent to the workers');
+    const doc = JSON.parse(r.stdout) as Doc;
+    expect(doc.hosts).toHaveLength(4);
+    for (const h of storedRun(stateDir, doc.run.id).hosts) expect(h.worker).toBe('sec');
+    for (const h of doc.hosts) {
+      // the worker ran with the token (its own -e) and masked it on the way back
+      expect(h.tasks![0]!.status).toBe('changed');
+      expect(h.tasks![2]!.msg).toBe('token=********\n / ******** / ********');
+    }
+    const dump = await dumpRedis(own.url);
+    expect(dump.text).toContain('node-01'); // the scan sees the run's data
+    expect(dump.text).toContain('Print the token'); // the playbook text went through Redis
+    for (const s of Object.values(secrets)) expect(dump.text).not.toContain(s);
+    await stopChild(w.child);
+  }, 60_000);
+
+  it('apply redelivery: a worker SIGKILLed mid-host; another runs the play again, the applied change re-runs as ok, the host is recorded once', async () => {
+    const file = playbook(
+      'apply.yml',
+      `- name: Apply
+  hosts: all
+  become: true
+  tasks:
+    - name: Raise the backlog limit
+      auditctl: { backlog_limit: 12000 }
+    - name: Slow
+      command: { cmd: "sleep 4" }
+`,
+    );
+    const host = 'node-09';
+    expect(fleet.host(host).machine.kernel.settings.backlogLimit).toBe(8192);
+    const stateDir = join(dir, 'state-apply');
+    const run = runCli(['run', file, ...common(), '-l', host, '--redis', redis.url, '--json', '-q', '--state-dir', stateDir]);
+    const holder = () => [pa, pb].find((w) => new RegExp(`take ${host} \\(run`).test(w.stderr()));
+    await waitFor(`a worker to take ${host}`, () => holder() !== undefined, 20_000);
+    await waitFor(`${host}'s limit to be raised`, () => fleet.host(host).machine.kernel.settings.backlogLimit === 12000, 20_000);
+    const dead = holder()!;
+    const other = dead === pa ? pb : pa;
+    process.kill(dead.child.pid!, 'SIGKILL');
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as Doc;
+    expect(takenIn(other, doc.run.id)).toEqual([host]);
+    const h = doc.hosts.find((x) => x.host === host)!;
+    // the redelivered play found the limit already raised: ok, not a second change
+    expect(h.tasks!.map((t) => [t.task, t.status])).toEqual([
+      ['Raise the backlog limit', 'ok'],
+      ['Slow', 'changed'],
+    ]);
+    expect(fleet.host(host).machine.kernel.settings.backlogLimit).toBe(12000);
+    const stored = storedRun(stateDir, doc.run.id);
+    expect(stored.hosts).toHaveLength(1);
+    expect(stored.hosts[0]!.worker).toBe(other.name);
+    expect(stored.hosts[0]!.tasks).toHaveLength(2);
+    expect(stored.pending).toEqual([]);
+  }, 60_000);
+});
