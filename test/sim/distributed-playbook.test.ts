@@ -206,6 +206,42 @@ describe('run --redis across fleetmend workers', () => {
     expect(debian).toBeLessThan(6);
   }, 60_000);
 
+  it('any_errors_fatal across workers: the failing batch finishes on the other workers, then the rollout stops after it', async () => {
+    const file = playbook(
+      'fatal.yml',
+      `- name: Fatal
+  hosts: all
+  serial: 3
+  any_errors_fatal: true
+  tasks:
+    - name: Break node-01
+      fail: { msg: "node-01 is broken" }
+      when: inventory_hostname == "node-01"
+    - name: Slow
+      command: { cmd: "sleep 1" }
+    - name: Last
+      debug: { msg: "done" }
+`,
+    );
+    const stateDir = join(dir, 'state-fatal');
+    const r = await runCli(['run', file, ...common(), '-l', '~^node-0[1-9]$', '--json', '-q', '--state-dir', stateDir, '--redis', redis.url]);
+    expect(r.code, r.stderr).toBe(2);
+    const doc = JSON.parse(r.stdout) as Doc;
+    expect(doc.stopped?.batch).toBe(1);
+    expect(doc.stopped?.reason).toContain('any_errors_fatal');
+    const first = doc.hosts.find((h) => h.host === 'node-01')!;
+    expect(first.status).toBe('failed');
+    const batch1 = doc.hosts.filter((h) => h.status !== 'skipped');
+    expect(batch1).toHaveLength(3);
+    // the others of batch 1 ran on their workers to the end: nothing told them to stop mid-play
+    for (const h of batch1.filter((x) => x.host !== 'node-01')) {
+      expect(h.tasks!.map((t) => t.status)).toEqual(['skipped', 'changed', 'ok']);
+    }
+    const taken = [...takenIn(pa, doc.run.id), ...takenIn(pb, doc.run.id)].sort();
+    expect(taken).toEqual(batch1.map((h) => h.host).sort());
+    expect(doc.hosts.filter((h) => h.status === 'skipped')).toHaveLength(6);
+  }, 60_000);
+
   it('check mode with --diff: changes predicted and shown, nothing changed on the hosts', async () => {
     const hosts = ['node-01', 'node-02', 'node-03'];
     const state = () =>
@@ -257,10 +293,16 @@ describe('run --redis across fleetmend workers', () => {
   tasks:
     - name: Read it back
       debug: { msg: "{{ printed.stdout }} / {{ copied }} / {{ login_copy }}" }
+    - name: Slow, so Redis is scanned while the run's keys and jobs are there
+      command: { cmd: "sleep 2" }
 `,
     );
     const stateDir = join(dir, 'state-secrets');
-    const r = await runCli(['run', file, '-i', inv, '--known-hosts', fleet.knownHostsPath, '-l', '~^node-0[1-4]$', '-e', `api_token=${secrets.token}`, '--redis', own.url, '--json', '-q', '--state-dir', stateDir], env);
+    const running = runCli(['run', file, '-i', inv, '--known-hosts', fleet.knownHostsPath, '-l', '~^node-0[1-4]$', '-e', `api_token=${secrets.token}`, '--redis', own.url, '--json', '-q', '--state-dir', stateDir], env);
+    // mid-run: the run's playbook key and the play-2 jobs (with the host state) are in Redis
+    await waitFor('play 2 on the worker', () => /take \S+ \(run \S+, play 2/.test(w.stderr()), 20_000);
+    const during = await dumpRedis(own.url);
+    const r = await running;
     expect(r.code, r.stdout).toBe(0);
     expect(r.stderr).toContain('extra var(s) api_token not sent to the workers');
     const doc = JSON.parse(r.stdout) as Doc;
@@ -268,13 +310,14 @@ describe('run --redis across fleetmend workers', () => {
     for (const h of storedRun(stateDir, doc.run.id).hosts) expect(h.worker).toBe('sec');
     for (const h of doc.hosts) {
       // the worker ran with the token (its own -e) and masked it on the way back
-      expect(h.tasks![0]!.status).toBe('changed');
+      expect(h.tasks!.map((t) => t.status)).toEqual(['changed', 'ok', 'ok', 'changed']);
       expect(h.tasks![2]!.msg).toBe('token=********\n / ******** / ********');
     }
-    const dump = await dumpRedis(own.url);
-    expect(dump.text).toContain('node-01'); // the scan sees the run's data
-    expect(dump.text).toContain('Print the token'); // the playbook text went through Redis
-    for (const s of Object.values(secrets)) expect(dump.text).not.toContain(s);
+    expect(during.text).toContain('Print the token'); // the scan sees the run's playbook key
+    expect(during.text).toMatch(/copied\W+\*{8}/); // and a play-2 job's host state
+    const after = await dumpRedis(own.url);
+    expect(after.text).toContain('node-01');
+    for (const dump of [during, after]) for (const s of Object.values(secrets)) expect(dump.text).not.toContain(s);
     await stopChild(w.child);
   }, 60_000);
 
