@@ -242,6 +242,41 @@ describe('run --redis across fleetmend workers', () => {
     expect(doc.hosts.filter((h) => h.status === 'skipped')).toHaveLength(6);
   }, 60_000);
 
+  it('-f is the limit across all workers: -f 1 runs one host at a time although two workers are idle', async () => {
+    const file = playbook('forks.yml', '- hosts: all\n  tasks:\n    - command: { cmd: "sleep 1" }\n');
+    const t0 = Date.now();
+    const r = await runCli(['run', file, ...common(), '-l', '~^node-0[1-3]$', '-f', '1', '--json', '-q', '--redis', redis.url, '--state-dir', join(dir, 'state-forks')]);
+    const wall = Date.now() - t0;
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as Doc).summary.changed).toBe(3);
+    // three 1 s hosts, one at a time: at least 3 s (in parallel they take ~1 s)
+    expect(wall).toBeGreaterThanOrEqual(3000);
+  }, 60_000);
+
+  it('Redis going away mid-run: the run ends interrupted (exit 130), recorded, with a retry file', async () => {
+    const own = await startRedis(join(dir, 'redis-lost'));
+    extraRedis.push(own);
+    const w = worker('lost-w', own.url, [...common(), '--concurrency', '2']);
+    await ready(w);
+    const file = playbook('lost.yml', '- hosts: all\n  serial: 2\n  tasks:\n    - command: { cmd: "sleep 5" }\n');
+    const stateDir = join(dir, 'state-lost');
+    const run = runCli(['run', file, ...common(), '-l', '~^node-0[1-4]$', '--redis', own.url, '--redis-timeout', '2', '--json', '-q', '--state-dir', stateDir]);
+    await waitFor('lost-w to take a host', () => /take \S+ \(run/.test(w.stderr()), 20_000);
+    process.kill(own.pid, 'SIGKILL');
+    const t0 = Date.now();
+    const r = await run;
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(r.code, r.stderr).toBe(130);
+    expect(r.stderr).toMatch(/Redis at redis:\/\/127\.0\.0\.1:\d+\/0 unreachable for 2 s: the run ends interrupted/);
+    const doc = JSON.parse(r.stdout) as Doc;
+    expect(doc.run.interrupted).toBe(true);
+    expect(doc.hosts.map((h) => h.status)).toEqual(['interrupted', 'interrupted', 'interrupted', 'interrupted']);
+    expect(storedRun(stateDir, doc.run.id).status).toBe('interrupted');
+    expect(readFileSync(join(stateDir, 'retry', `${doc.run.id}.retry`), 'utf8').trim().split('\n')).toHaveLength(4);
+    // its Redis is gone: SIGTERM would wait for it, so the worker is killed after 1 s
+    await stopChild(w.child, 1000);
+  }, 60_000);
+
   it('check mode with --diff: changes predicted and shown, nothing changed on the hosts', async () => {
     const hosts = ['node-01', 'node-02', 'node-03'];
     const state = () =>
