@@ -22,6 +22,7 @@ import {
   QUEUE_NAME,
   QUEUE_PREFIX,
   bullConnection,
+  connectionSecrets,
   jobIdOf,
   maskRedisUrl,
   playJobIdOf,
@@ -284,13 +285,7 @@ export async function queuePlacement(prepared: PreparedSweep, opts: CoordinatorO
 }
 
 function specSecrets(specs: Iterable<ConnectionSpec>): SecretValues {
-  const values: (string | undefined)[] = [];
-  const walk = (s: ConnectionSpec): void => {
-    values.push(s.auth.password, s.auth.passphrase, s.become.password);
-    if (s.jump) walk(s.jump);
-  };
-  for (const s of specs) walk(s);
-  return new SecretValues(values);
+  return new SecretValues(connectionSecrets(specs));
 }
 
 /**

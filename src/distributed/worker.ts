@@ -30,6 +30,7 @@ import {
   QUEUE_NAME,
   QUEUE_PREFIX,
   bullConnection,
+  connectionSecrets,
   maskRedisUrl,
   preflightRedis,
   runKeyOf,
@@ -178,12 +179,7 @@ async function playRunner(o: PlayRunnerOptions) {
   // the engine is loaded only by workers (sweeps need none of it); resolved once here
   const { parseExtraVars, parsePlaybook, playOneHost } = await import('../playbook/index.js');
   const ownVars: Vars = parseExtraVars(o.extraVars);
-  const secrets: (string | undefined)[] = [];
-  const walk = (s: ConnectionSpec): void => {
-    secrets.push(s.auth.password, s.auth.passphrase, s.become.password);
-    if (s.jump) walk(s.jump);
-  };
-  for (const s of o.specs.values()) walk(s);
+  const secrets = connectionSecrets(o.specs.values());
   // secret-named vars (ownVars, and inventory vars such as ansible_become_password) a task could template into its output
   for (const vars of [ownVars, ...[...o.inventory.hosts.values()].map((h) => h.vars)]) {
     for (const [k, v] of Object.entries(vars)) if (isSecretKey(k) && typeof v === 'string') secrets.push(v);
@@ -226,7 +222,6 @@ async function playRunner(o: PlayRunnerOptions) {
           ...(data.skipTags ? { skipTags: data.skipTags } : {}),
           clock: o.clock,
           nonce: data.nonce,
-          ...(data.guardSampleMs !== undefined ? { guardSampleMs: data.guardSampleMs } : {}),
           onEvent: (e) => {
             if (e.type === 'task') ran.add(e.result);
           },
