@@ -26,7 +26,7 @@ interface DemoOptions {
   output: string;
   stateDir: string;
   interval: number;
-  /** Distributed mode: a local redis-server and `workers` fleetmend workers sweep the hosts. */
+  /** Distributed mode: a local redis-server and `workers` fleetmend workers take the sweeps' and the playbooks' hosts. */
   cluster?: boolean;
   workers: number;
 }
@@ -46,7 +46,7 @@ export function demoCommand(program: Command, io: CliIO, cli: CliMain): Command 
     .addOption(optionWithDefault('-o, --output <dir>', 'report directory', 'reports'))
     .addOption(optionWithDefault('--state-dir <dir>', 'run store location', '.fleetmend-state'))
     .addOption(secondsOption('--interval <seconds>', 'between the two samples of each sweep', 2))
-    .option('--cluster', 'the sweeps run distributed: a local redis-server and --workers fleetmend workers take the hosts')
+    .option('--cluster', 'distributed: a local redis-server and --workers fleetmend workers take the hosts of every sweep and playbook run')
     .option('--workers <n>', 'workers for --cluster', parsePositiveInt('--workers'), 3)
     .action(async (opts: DemoOptions) => {
       io.exitCode = await demoAction(opts, io, cli);
@@ -172,8 +172,10 @@ async function demoAction(opts: DemoOptions, io: CliIO, cli: CliMain): Promise<n
       cluster = await startLocalCluster({ dir, workers: opts.workers, inventory: fleet.inventoryPath, knownHosts: fleet.knownHostsPath, cliPath: process.argv[1]! });
     }
     const conn = ['-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--host-key-checking', 'strict', '--state-dir', opts.stateDir];
-    // playbook runs stay local (run --redis is not implemented); with --cluster the sweeps are queued
-    const sweepArgs = [...conn, '--interval', String(opts.interval / 1000), '-o', opts.output, '--format', 'md,html,json,junit', ...(cluster ? ['--redis', cluster.redisUrl] : [])];
+    // with --cluster the sweeps and the playbook runs are queued to the workers
+    const queued = cluster ? ['--redis', cluster.redisUrl] : [];
+    const runArgs = [...conn, ...queued];
+    const sweepArgs = [...runArgs, '--interval', String(opts.interval / 1000), '-o', opts.output, '--format', 'md,html,json,junit'];
     const expect = (ok: boolean, why: string) => {
       if (!ok) throw new DemoFailed(why);
     };
@@ -188,20 +190,21 @@ async function demoAction(opts: DemoOptions, io: CliIO, cli: CliMain): Promise<n
     const limit = incident.join(':');
 
     header(io, 2, `Check mode: what ${RESTART_PLAYBOOK()} would change`, `--check --diff on ${limit} only: the hosts are read, nothing is changed`);
-    const check = await runStep(cli, io, ['run', RESTART_PLAYBOOK(), ...conn, '--limit', limit, '--check', '--diff']);
+    const check = await runStep(cli, io, ['run', RESTART_PLAYBOOK(), ...runArgs, '--limit', limit, '--check', '--diff']);
     const predicted = check.hosts.filter((h) => h.status === 'changed').map((h) => h.host);
     expect(predicted.length > 0, `check mode predicted no change on ${limit} (exit code ${check.code})`);
     io.stdout.write(predictedChanges(check.hosts));
 
     header(io, 3, `The panic guard: failure 2 on ${losing}, the host that is losing records`, `${PANIC_PLAYBOOK()} asks for 'auditctl -f 2'; the guard must refuse it and say why`);
-    const panic = await runStep(cli, io, ['run', PANIC_PLAYBOOK(), ...conn, '--limit', losing]);
+    const panic = await runStep(cli, io, ['run', PANIC_PLAYBOOK(), ...runArgs, '--limit', losing]);
     const refusal = guardRefusal(panic, losing);
     expect(refusal !== undefined, `the panic guard did not refuse failure 2 on ${losing} (exit code ${panic.code})`);
     io.stdout.write(`\nRefused, as it should be: ${refusal}\n`);
 
     header(io, 4, `Apply: restart auditd on ${limit}`, `the same playbook for real: restart, then verify a new pid, is-active and the backlog drained`);
-    const apply = await runStep(cli, io, ['run', RESTART_PLAYBOOK(), ...conn, '--limit', limit, '--diff']);
+    const apply = await runStep(cli, io, ['run', RESTART_PLAYBOOK(), ...runArgs, '--limit', limit, '--diff']);
     const applied = apply.hosts.filter((h) => h.status === 'changed').map((h) => h.host);
+    if (cluster) io.stdout.write(`\nApplied by: ${apply.hosts.map((h) => `${h.host} on ${h.worker ?? 'no worker'}`).join(', ')}\n`);
     expect(applied.length === incident.length, `the apply changed ${applied.join(', ') || 'no host'}, expected ${limit} (exit code ${apply.code})`);
 
     header(io, 5, 'Sweep again, with --since-last: the drift', 'the same sweep; what changed since the last recorded run of this inventory');

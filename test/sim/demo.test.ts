@@ -142,3 +142,21 @@ describe('fleetmend demo when the story does not hold', () => {
     expect(r.stdout).not.toContain('(2/5)');
   }, 60_000);
 });
+
+describe('fleetmend demo --cluster (a local redis-server and 2 workers take every sweep and playbook host)', () => {
+  it('runs the same story with the hosts spread over the workers, the apply included', async () => {
+    const r = await cli(['demo', '--cluster', '--workers', '2', '-o', join(dir, 'r3'), '--state-dir', join(dir, 's3')]);
+    expect(r.code, r.out).toBe(0);
+    expect(r.stdout).toContain('The story ran as expected');
+    const perWorker = /Hosts per worker:\n((?:\s+\S+: \d+\n)+)/.exec(r.stdout)?.[1];
+    expect(perWorker, r.stdout).toBeDefined();
+    const counts = [...perWorker!.matchAll(/:\s(\d+)\n/g)].map((m) => Number(m[1]));
+    expect(counts).toHaveLength(2);
+    // every host of the first sweep was taken by one of the two workers
+    const fleetSize = Number(/audit status of all (\d+) hosts/.exec(r.stdout)?.[1]);
+    expect(fleetSize).toBeGreaterThan(2);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(fleetSize);
+    // the playbook's apply ran on a worker, not in the demo's own process
+    expect(r.stdout).toMatch(/^Applied by: app-03 on worker-[12]$/m);
+  }, 120_000);
+});
