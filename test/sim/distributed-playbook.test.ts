@@ -396,4 +396,69 @@ describe('run --redis across fleetmend workers', () => {
     expect(stored.hosts[0]!.tasks).toHaveLength(2);
     expect(stored.pending).toEqual([]);
   }, 60_000);
+  it('--resume of a distributed run: the hosts already done are skipped, the failed one runs again on a worker', async () => {
+    const file = playbook(
+      'resume.yml',
+      `- hosts: all
+  tasks:
+    - name: Work
+      command: { cmd: "echo working" }
+    - name: Break the chosen host
+      fail: { msg: "{{ inventory_hostname }} is broken" }
+      when: inventory_hostname == (broken | default("none"))
+`,
+    );
+    const stateDir = join(dir, 'state-resume');
+    const limit = ['-l', '~^node-0[1-4]$'];
+    const first = await runCli(['run', file, ...common(), ...limit, '-e', '{"broken":"node-03"}', '--redis', redis.url, '--json', '-q', '--state-dir', stateDir]);
+    expect(first.code, first.stderr).toBe(2);
+    const d1 = JSON.parse(first.stdout) as Doc;
+    expect(d1.hosts.find((h) => h.host === 'node-03')!.status).toBe('failed');
+    expect(readFileSync(join(stateDir, 'retry', `${d1.run.id}.retry`), 'utf8').trim().split('\n')).toEqual(['node-03']);
+    // the operator fixed node-03: resume the run without the breakage
+    const second = await runCli(['run', file, ...common(), ...limit, '--resume', d1.run.id, '--redis', redis.url, '--json', '-q', '--state-dir', stateDir]);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain(`resume ${d1.run.id}: 3 host(s) already done, skipped`);
+    const d2 = JSON.parse(second.stdout) as Doc;
+    expect(d2.hosts.map((h) => [h.host, h.status])).toEqual([['node-03', 'changed']]);
+    expect([...takenIn(pa, d2.run.id), ...takenIn(pb, d2.run.id)]).toEqual(['node-03']);
+    const stored = storedRun(stateDir, d2.run.id);
+    expect(stored.run.resumed_from).toBe(d1.run.id);
+    expect(stored.hosts.map((h) => h.host)).toEqual(['node-03']);
+  }, 60_000);
+
+  it('SIGTERM on a worker mid-play: it finishes the hosts it holds and exits 0; the next batch goes to the other worker; each host recorded once', async () => {
+    const own = await startRedis(join(dir, 'redis-term'));
+    extraRedis.push(own);
+    const [ta, tb] = [worker('term-a', own.url), worker('term-b', own.url)];
+    await ready(ta, tb);
+    const file = playbook('term.yml', '- hosts: all\n  serial: 2\n  tasks:\n    - name: Slow\n      command: { cmd: "sleep 3" }\n');
+    const stateDir = join(dir, 'state-term');
+    const run = runCli(['run', file, ...common(), '-l', '~^node-0[1-4]$', '--redis', own.url, '--json', '-q', '--state-dir', stateDir]);
+    const holder = () => [ta, tb].find((w) => /take \S+ \(run/.test(w.stderr()));
+    await waitFor('a worker to take a host', () => holder() !== undefined, 20_000);
+    const stopping = holder()!;
+    const other = stopping === ta ? tb : ta;
+    const exited = new Promise<number | null>((r) => stopping.child.once('exit', (code) => r(code)));
+    process.kill(stopping.child.pid!, 'SIGTERM');
+    const r = await run;
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(r.stdout) as Doc;
+    expect(await exited).toBe(0);
+    expect(stopping.stderr()).toContain('stopping: finishing the hosts in flight');
+    const heldByStopping = takenIn(stopping, doc.run.id);
+    expect(heldByStopping.length).toBeGreaterThan(0);
+    expect(stopping.stderr()).toContain(`stopped after ${heldByStopping.length} host(s)`);
+    // what it held it finished itself (no redelivery); everything after went to the other worker
+    const byOther = takenIn(other, doc.run.id);
+    expect(byOther.filter((h) => heldByStopping.includes(h))).toEqual([]);
+    expect([...heldByStopping, ...byOther].sort()).toEqual(['node-01', 'node-02', 'node-03', 'node-04']);
+    const stored = storedRun(stateDir, doc.run.id);
+    expect(stored.hosts).toHaveLength(4);
+    for (const h of stored.hosts) {
+      expect(h.status).toBe('changed');
+      expect(h.worker).toBe(heldByStopping.includes(h.host) ? stopping.name : other.name);
+    }
+    await stopChild(other.child);
+  }, 60_000);
 });
