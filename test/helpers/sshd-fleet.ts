@@ -87,8 +87,10 @@ export interface FleetHost {
   /** The sourceable key=value state file the fakes read and write. */
   stateFile: string;
   stateDir: string;
-  /** The host's fake root (`<root>/etc/audit/...`). */
+  /** The host's fake root (`<root>/etc/audit/...`), mounted at / in its sshd's namespace. */
   rootDir: string;
+  /** PID of the host's own sshd (0 for the bastion, started per connection). */
+  sshdPid: number;
 }
 
 export interface SshdFleetOptions {
@@ -409,7 +411,7 @@ export async function startSshdFleet(options: SshdFleetOptions): Promise<SshdFle
         const address = hostAddress(octet2, i);
         const stateDir = join(dir, 'hosts', address);
         const port = mode === 'netns' ? HOST_PORT_NETNS : 0;
-        hosts[i] = { index: i, name: `h${pad(i + 1, width)}`, address, port, knownHostsName: '', hostKey: keys[g] as HostKey, stateFile: join(stateDir, 'state'), stateDir, rootDir: join(stateDir, 'root') };
+        hosts[i] = { index: i, name: `h${pad(i + 1, width)}`, address, port, knownHostsName: '', hostKey: keys[g] as HostKey, stateFile: join(stateDir, 'state'), stateDir, rootDir: join(stateDir, 'root'), sshdPid: 0 };
       }
     });
     // The hosts' roots are the bind sources of their namespaces: written before any sshd starts.
@@ -439,6 +441,7 @@ export async function startSshdFleet(options: SshdFleetOptions): Promise<SshdFle
         if (child.pid) {
           entry.sshdPids.push(child.pid);
           registryWrite(entry);
+          h.sshdPid = child.pid;
         }
         sshds.push(child);
         try {
@@ -471,7 +474,7 @@ export async function startSshdFleet(options: SshdFleetOptions): Promise<SshdFle
         const port = randomPort();
         try {
           bastionServer = await startBastionRelay({ netns, address, port, config, log: join(bdir, 'sshd.log'), children: relayChildren });
-          bastion = { index: -1, name: 'bastion', address, port, knownHostsName: knownHostsName(address, port), hostKey: key, stateFile: '', stateDir: bdir, rootDir: '' };
+          bastion = { index: -1, name: 'bastion', address, port, knownHostsName: knownHostsName(address, port), hostKey: key, stateFile: '', stateDir: bdir, rootDir: '', sshdPid: 0 };
           break;
         } catch (e) {
           if (attempt >= 4) throw e;

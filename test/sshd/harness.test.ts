@@ -13,7 +13,8 @@ import { isAlive } from '../helpers/sshd-fleet/system.js';
 import { run, sshdUnavailableReason, startSshdFleet, type FleetHost, type SshdFleet } from '../helpers/sshd-fleet.js';
 import { runCli } from '../helpers/cli.js';
 import { buildFactsScript, MAX_PROGRAMS_PER_SAMPLE, parseSample, splitSections } from '../../src/facts/index.js';
-import { shellQuote } from '../../src/transport/become.js';
+import { buildBecomeCommand, shellQuote } from '../../src/transport/become.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const skip = sshdUnavailableReason();
 if (skip) console.warn(`[test/sshd] skipped: ${skip}`);
@@ -148,6 +149,34 @@ describe.skipIf(skip !== null)('sshd fleet harness, loopback mode (root namespac
     const refused = await run(fleet.sshArgv(h, 'sudo -n systemctl restart auditd'));
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('refuse manual start/stop');
+  });
+
+  it('a login costs the host what it costs on a real one: no harness program between sshd and the command', async () => {
+    // strace on the host's own sshd: every program its sessions start, for a baseline's command
+    // and for fleetmend's become-wrapped sample (the command text the transport sends).
+    const programsOf = async (h: FleetHost, command: string, status: string): Promise<string[]> => {
+      const out = join(mkdtempSync(join(tmpdir(), 'fm-login-')), 'trace');
+      const st = spawn('strace', ['-f', '-qq', '-o', out, '-e', 'trace=execve', '-e', 'signal=none', '-p', String(h.sshdPid)], { stdio: 'ignore' });
+      try {
+        await sleep(500); // strace attaches
+        const r = await run(fleet.sshArgv(h, command), { timeoutMs: 20_000 });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain(status);
+        await sleep(300);
+      } finally {
+        st.kill('SIGINT');
+        await new Promise((r) => st.once('close', r));
+      }
+      const text = readFileSync(out, 'utf8');
+      rmSync(join(out, '..'), { recursive: true, force: true });
+      return [...text.matchAll(/execve\("([^"]+)".*= 0$/gm)].map((m) => m[1]!.split('/').pop()!).filter((p) => p !== 'sshd');
+    };
+    const [healthy, lossy] = [fleet.hosts[0]!, fleet.hosts[6]!]; // lost 0 and lost 42
+    expect(await programsOf(healthy, 'sudo -n auditctl -s', 'backlog_limit 1000')).toEqual(['bash', 'sudo', 'auditctl']);
+    const sample = buildBecomeCommand(buildFactsScript('loginN0nce123', { root: true }), fleet.userName, { enabled: true }).command;
+    expect(await programsOf(healthy, sample, 'backlog_limit 1000')).toEqual(['bash', 'sudo', 'sh', 'auditctl']);
+    // lost > 0: the probe's other two programs, and nothing the fakes would start inside them
+    expect(await programsOf(lossy, sample, 'backlog_limit 1006')).toEqual(['bash', 'sudo', 'sh', 'auditctl', 'auditctl', 'dmesg']);
   });
 
   it('stop() ends every sshd by PID and removes the account', async () => {

@@ -14,6 +14,14 @@
  * tool that runs them pays the same.
  */
 
+/**
+ * Prints a file with shell builtins (POSIX sh and bash): a real dmesg or auditctl is one
+ * program, so the fake must not start a second one (`cat`) to play it.
+ */
+function catBuiltin(file: string): string {
+  return `while IFS= read -r fm_l || [ -n "$fm_l" ]; do printf '%s\\n' "$fm_l"; done < ${file}`;
+}
+
 /** Sets FM_ADDR/FM_HOST/FM_ROOT or exits; POSIX sh, inlined into every script. */
 function hostPrelude(fleetDir: string): string {
   return `FM_FLEET='${fleetDir}'
@@ -46,7 +54,7 @@ fm_save() {
     && /usr/bin/mv -f "$t" "$FM_HOST/state"
 }
 fm_status() {
-  if [[ -f $FM_HOST/status.txt ]]; then /usr/bin/cat "$FM_HOST/status.txt"; return; fi
+  if [[ -f $FM_HOST/status.txt ]]; then ${catBuiltin('"$FM_HOST/status.txt"')}; return; fi
   printf 'enabled %s\\nfailure %s\\npid %s\\nrate_limit %s\\nbacklog_limit %s\\nlost %s\\nbacklog %s\\nbacklog_wait_time %s\\nbacklog_wait_time_actual %s\\nloginuid_immutable 0 unlocked\\n' \\
     "$enabled" "$failure" "$pid" "$rate_limit" "$backlog_limit" "$lost" "$backlog" "$backlog_wait_time" "$backlog_wait_time_actual"
 }
@@ -63,7 +71,7 @@ changed=0
 while (( $# )); do
   case $1 in
     -s) fm_status; shift;;
-    -l) if [[ -s $FM_HOST/rules ]]; then /usr/bin/cat "$FM_HOST/rules"; else echo "No rules"; fi; shift;;
+    -l) if [[ -s $FM_HOST/rules ]]; then ${catBuiltin('"$FM_HOST/rules"')}; else echo "No rules"; fi; shift;;
     -b) fm_set backlog_limit "$2" '^[0-9]+$'; backlog_limit=$2; shift 2;;
     -f) fm_set failure "$2" '^[012]$'; failure=$2; shift 2;;
     -e) fm_set enable "$2" '^[012]$'; enabled=$2; shift 2;;
@@ -210,7 +218,7 @@ export function dmesgScript(fleetDir: string): string {
 ${hostPrelude(fleetDir)}
 # a host whose kernel-log reader never returns (state klog_hang=1)
 [ -e "$FM_HOST/klog-hang" ] && exec /usr/bin/sleep 3600
-exec /usr/bin/cat "$FM_HOST/dmesg.txt"
+${catBuiltin('"$FM_HOST/dmesg.txt"')}
 `;
 }
 
@@ -224,7 +232,7 @@ for a; do
 done
 [ -n "$fm_k" ] || exit 0
 [ -e "$FM_HOST/klog-hang" ] && exec /usr/bin/sleep 3600
-if [ -n "$fm_mono" ]; then exec /usr/bin/cat "$FM_HOST/journal-mono.txt"; fi
-exec /usr/bin/cat "$FM_HOST/journal.txt"
+if [ -n "$fm_mono" ]; then ${catBuiltin('"$FM_HOST/journal-mono.txt"')}; exit 0; fi
+${catBuiltin('"$FM_HOST/journal.txt"')}
 `;
 }
