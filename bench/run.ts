@@ -150,6 +150,7 @@ async function repeated(times: number, once: () => Promise<{ m: Measured; comple
     const r = await once();
     runs.push({ ...r, wallS: r.m.wallS });
   }
+  if (times > 1) log(`  runs: ${runs.map((r) => `${r.wallS.toFixed(2)} s`).join(', ')} (the median is shown)`);
   return medianByWall(runs);
 }
 
