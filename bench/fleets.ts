@@ -3,10 +3,12 @@
  * as a SEPARATE process (`fleetmend sim`), so that the runner's CPU and RSS are its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { startSshdFleet, sshdUnavailableReason } from '../test/helpers/sshd-fleet.js';
+import { parseStatCpuTicks } from './lib.js';
 
 /** What a sweep and the OpenSSH baseline need to reach the hosts. */
 export interface BenchFleet {
@@ -23,7 +25,22 @@ export interface BenchFleet {
   /** The login is not root: every tool reads the status through sudo (fleetmend with -b). */
   nonRootLogin: boolean;
   startS: number;
+  /** Own plus reaped children's CPU ticks of the hosts' sshd listeners, summed (real sshd only). */
+  sshdCpuTicks?: () => number;
   stop(): Promise<void>;
+}
+
+/** Sum of parseStatCpuTicks over live PIDs (a listener that died counts nothing: it served nothing more). */
+function cpuTicksOf(pids: readonly number[]): number {
+  let sum = 0;
+  for (const pid of pids) {
+    try {
+      sum += parseStatCpuTicks(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    } catch {
+      /* gone */
+    }
+  }
+  return sum;
 }
 
 export { sshdUnavailableReason };
@@ -47,6 +64,9 @@ export async function startRealFleet(hosts: number): Promise<BenchFleet> {
     sshConfigPath: fleet.sshConfigPath,
     hostListPath,
     startS: (Date.now() - t0) / 1000,
+    // sshd forks a session per connection and reaps it when it ends; each session reaps the
+    // shell, sudo and auditctl it ran: the listeners' cutime/cstime holds all of a login's cost.
+    sshdCpuTicks: () => cpuTicksOf(fleet.sshdPids),
     stop: () => fleet.stop(),
   };
 }

@@ -17,6 +17,8 @@ export interface BenchOptions {
   /** Runs per measurement; the row reports the median by wall time (default 1). */
   repeat: number;
   skipSshd: boolean;
+  /** Leave out the ansible-core baseline (it takes minutes: for quick runs). */
+  skipAnsible: boolean;
   /** Also time the baseline with the runner's key exchange (curve25519), at the highest forks. */
   sameKex: boolean;
   /** Where the JSON result goes (default bench/results). */
@@ -35,6 +37,7 @@ export const DEFAULTS: BenchOptions = {
   scale: 0,
   repeat: 1,
   skipSshd: false,
+  skipAnsible: false,
   sameKex: true,
   out: 'bench/results',
   distHosts: 1000,
@@ -42,7 +45,7 @@ export const DEFAULTS: BenchOptions = {
 };
 
 export const USAGE = `usage: npm run bench -- [--hosts N] [--forks 50,200] [--sim-hosts 1000] [--sim-forks 200]
-                      [--scale 5000] [--repeat R] [--skip-sshd] [--no-same-kex] [--out DIR]
+                      [--scale 5000] [--repeat R] [--skip-sshd] [--skip-ansible] [--no-same-kex] [--out DIR]
                       [--dist-hosts 1000] [--dist-workers 1,2,4]`;
 
 function positiveInt(flag: string, v: string | undefined, min = 1): number {
@@ -71,6 +74,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       case '--scale': o.scale = positiveInt(flag, value(), 0); break;
       case '--repeat': o.repeat = positiveInt(flag, value()); break;
       case '--skip-sshd': o.skipSshd = true; break;
+      case '--skip-ansible': o.skipAnsible = true; break;
       case '--no-same-kex': o.sameKex = false; break;
       case '--out': o.out = value() ?? o.out; break;
       case '--dist-hosts': o.distHosts = positiveInt(flag, value(), 0); break;
@@ -98,6 +102,12 @@ export interface Measurement {
    * or the simulator process), plus whatever else ran. Absent where /proc/stat is unreadable.
    */
   machineCpuS?: number;
+  /**
+   * CPU seconds the hosts' sshd processes and everything they ran spent on this command's
+   * logins: the growth of the sshd listeners' own plus reaped children's times (cutime, cstime)
+   * across the run. Exact per tool, unlike machineCpuS, which also counts whatever else ran.
+   */
+  sshdCpuS?: number;
 }
 
 export type Tool = 'fleetmend' | 'openssh' | 'openssh-x25519' | 'floor' | 'ansible';
@@ -116,6 +126,8 @@ export interface Row {
   peakRssMb: number;
   /** Machine CPU during the run minus the tool's own: what the hosts' side cost. */
   hostCpuS?: number;
+  /** CPU of the hosts' sshds and their sessions' programs during the run (Measurement.sshdCpuS). */
+  sshdCpuS?: number;
   /** fleetmend / baseline (same hosts and concurrency): the floor when measured, else openssh; absent on baseline rows. */
   wallRatio?: number;
   cpuRatio?: number;
@@ -138,11 +150,24 @@ export function medianByWall<T extends { wallS: number }>(runs: readonly T[]): T
   return sorted[Math.floor((sorted.length - 1) / 2)] as T;
 }
 
-export function toRow(base: Omit<Row, 'wallS' | 'hostsPerS' | 'cpuS' | 'peakRssMb' | 'hostCpuS'>, m: Measurement): Row {
+export function toRow(base: Omit<Row, 'wallS' | 'hostsPerS' | 'cpuS' | 'peakRssMb' | 'hostCpuS' | 'sshdCpuS'>, m: Measurement): Row {
   const row: Row = { ...base, wallS: m.wallS, hostsPerS: m.wallS > 0 ? base.completed / m.wallS : 0, cpuS: cpuOf(m), peakRssMb: m.peakRssMb };
   const host = hostCpuOf(m);
   if (host !== undefined) row.hostCpuS = host;
+  if (m.sshdCpuS !== undefined) row.sshdCpuS = m.sshdCpuS;
   return row;
+}
+
+/**
+ * A process's own and its reaped children's CPU, in clock ticks, from its /proc/PID/stat line
+ * (utime, stime, cutime, cstime: fields 14-17; the comm field may hold spaces and parentheses).
+ */
+export function parseStatCpuTicks(stat: string): number {
+  const close = stat.lastIndexOf(')');
+  const f = close < 0 ? [] : stat.slice(close + 2).trim().split(/\s+/);
+  const ticks = [f[11], f[12], f[13], f[14]].map(Number);
+  if (f.length < 15 || ticks.some((n) => !Number.isFinite(n))) throw new Error(`unexpected /proc/PID/stat: ${JSON.stringify(stat.slice(0, 120))}`);
+  return ticks.reduce((a, b) => a + b, 0);
 }
 
 /** The machine's CPU during the run minus the tool's own (never negative), if measured. */
@@ -231,7 +256,7 @@ export function evaluateTargets(t: TargetInput): TargetResult[] {
     out.push({ name: `wall vs the floor, real sshd, forks ${t.targetForks}`, target: '<= 1.3 x floor', measured: `${fmt(fm.wallRatio)} x`, pass: fm.wallRatio <= 1.3 });
     if (fm.wallVsOpenssh !== undefined) out.push({ name: `wall vs OpenSSH xargs, forks ${t.targetForks}`, target: '< 1 x openssh', measured: `${fmt(fm.wallVsOpenssh)} x`, pass: fm.wallVsOpenssh < 1 });
     if (fm.wallVsAnsible !== undefined) out.push({ name: `wall vs ansible-core, forks ${t.targetForks}`, target: '<= 0.1 x ansible', measured: `${fmt(fm.wallVsAnsible)} x`, pass: fm.wallVsAnsible <= 0.1 });
-    else out.push(unmeasured(`wall vs ansible-core, forks ${t.targetForks}`, '<= 0.1 x ansible', 'ansible-core not installed'));
+    else out.push(unmeasured(`wall vs ansible-core, forks ${t.targetForks}`, '<= 0.1 x ansible', 'ansible-core not run (not installed, or --skip-ansible)'));
   } else if (fm?.wallRatio !== undefined) {
     const wall: TargetResult = { name: `wall, real sshd, forks ${t.targetForks}`, target: '<= 0.25 x openssh', measured: `${fmt(fm.wallRatio)} x`, pass: fm.wallRatio <= 0.25 };
     const floor = t.cores ? hostSideFloor(fm, t.cores) : undefined;
@@ -259,7 +284,7 @@ function pad(cells: readonly string[], widths: readonly number[]): string {
 
 /** The human table (plain text, fixed columns). */
 export function formatTable(rows: readonly Row[]): string {
-  const head = ['part', 'tool', 'hosts', 'forks', 'ok', 'wall s', 'hosts/s', 'CPU s', 'RSS MB', 'host CPU s', 'wall x', 'CPU x'];
+  const head = ['part', 'tool', 'hosts', 'forks', 'ok', 'wall s', 'hosts/s', 'CPU s', 'RSS MB', 'host CPU s', 'sshd CPU s', 'wall x', 'CPU x'];
   const body = rows.map((r) => [
     r.workers !== undefined ? `${r.section} (${r.workers} worker${r.workers > 1 ? 's' : ''})` : r.samples > 1 ? `${r.section} (${r.samples} samples)` : r.section,
     r.tool,
@@ -271,6 +296,7 @@ export function formatTable(rows: readonly Row[]): string {
     fmt(r.cpuS),
     fmt(r.peakRssMb, 1),
     r.hostCpuS !== undefined ? fmt(r.hostCpuS, 1) : '',
+    r.sshdCpuS !== undefined ? fmt(r.sshdCpuS, 1) : '',
     r.wallRatio !== undefined ? fmt(r.wallRatio) : '',
     r.cpuRatio !== undefined ? fmt(r.cpuRatio) : '',
   ]);

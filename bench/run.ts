@@ -34,6 +34,20 @@ function statusCommand(fleet: BenchFleet): string {
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+/**
+ * measure() plus the hosts' sshd CPU for this run (Measurement.sshdCpuS). Read again after a
+ * short pause: sessions the tool just closed are reaped (and counted) a moment after it exits.
+ */
+async function measureOn(fleet: BenchFleet, spec: Parameters<typeof measure>[0]): Promise<Measured> {
+  const before = fleet.sshdCpuTicks?.();
+  const m = await measure(spec);
+  if (before === undefined || !fleet.sshdCpuTicks) return m;
+  await new Promise((r) => setTimeout(r, 500));
+  return { ...m, sshdCpuS: (fleet.sshdCpuTicks() - before) / CLK_TCK };
+}
 const load1 = (): number => Number((loadavg()[0] ?? 0).toFixed(2));
 
 interface LoadNote {
@@ -53,7 +67,7 @@ async function timeSweep(fleet: BenchFleet, forks: number, samples: number, work
   // logins can take longer than the default 60 s, and the ssh baseline has no such limit either.
   const argv = [process.execPath, CLI, 'sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--samples', String(samples), '--interval', '0', '--no-store', '--forks', String(forks), '--connect-timeout', String(CONNECT_TIMEOUT_S), '-q', '--json', ...(fleet.nonRootLogin ? ['-b'] : [])];
   noteLoad(`fleetmend ${fleet.kind} ${fleet.hosts} hosts forks ${forks} samples ${samples}`);
-  const m = await measure({ argv, stdout: { file: out }, timeoutMs: SWEEP_TIMEOUT_MS });
+  const m = await measureOn(fleet, { argv, stdout: { file: out }, timeoutMs: SWEEP_TIMEOUT_MS });
   let completed = 0;
   try {
     const doc = JSON.parse(await readFile(out, 'utf8')) as { summary: { hosts: number; unreachable: number; interrupted: number }; hosts: { error: { code: string; message: string } | null }[] };
@@ -88,7 +102,7 @@ async function timeOpenssh(fleet: BenchFleet, forks: number, extra: readonly str
   const argv = ['xargs', '-P', String(forks), '-a', fleet.hostListPath, '-I', '{}', 'ssh', '-n', '-F', fleet.sshConfigPath, '-o', 'BatchMode=yes', ...extra, '{}', statusCommand(fleet)];
   noteLoad(`openssh ${fleet.kind} ${fleet.hosts} hosts -P ${forks}${extra.length ? ` ${extra.join(' ')}` : ''}`);
   const counter = statusCounter();
-  const m = await measure({ argv, stdout: { onData: counter.onData }, timeoutMs: SWEEP_TIMEOUT_MS });
+  const m = await measureOn(fleet, { argv, stdout: { onData: counter.onData }, timeoutMs: SWEEP_TIMEOUT_MS });
   const completed = counter.count();
   if (completed < fleet.hosts) log(`  WARNING: openssh completed ${completed}/${fleet.hosts} hosts (xargs exit ${m.exitCode}) ${m.stderrTail.slice(-400)}`);
   return { m, completed };
@@ -98,7 +112,7 @@ async function timeOpenssh(fleet: BenchFleet, forks: number, extra: readonly str
 async function timeFloor(fleet: BenchFleet, forks: number, work: string): Promise<{ m: Measured; completed: number }> {
   const out = join(work, `floor-${forks}.txt`);
   noteLoad(`floor ${fleet.kind} ${fleet.hosts} hosts forks ${forks}`);
-  const m = await measure({ argv: [process.execPath, FLOOR, fleet.hostsJsonPath, String(forks), statusCommand(fleet)], stdout: { file: out }, timeoutMs: SWEEP_TIMEOUT_MS });
+  const m = await measureOn(fleet, { argv: [process.execPath, FLOOR, fleet.hostsJsonPath, String(forks), statusCommand(fleet)], stdout: { file: out }, timeoutMs: SWEEP_TIMEOUT_MS });
   const completed = Number(/floor ok (\d+)/.exec(await readFile(out, 'utf8').catch(() => ''))?.[1] ?? 0);
   await rm(out, { force: true });
   if (completed < fleet.hosts) log(`  WARNING: floor completed ${completed}/${fleet.hosts} hosts (exit ${m.exitCode}) ${m.stderrTail.slice(-400)}`);
@@ -120,7 +134,7 @@ async function timeAnsible(fleet: BenchFleet, forks: number, work: string): Prom
   noteLoad(`ansible ${fleet.kind} ${fleet.hosts} hosts -f ${forks}`);
   const counter = statusCounter();
   const argv = ['ansible', 'all', '-i', fleet.inventoryPath, '-m', 'command', '-a', 'auditctl -s', ...(fleet.nonRootLogin ? ['-b'] : []), '-f', String(forks)];
-  const m = await measure({ argv, stdout: { onData: counter.onData }, timeoutMs: SWEEP_TIMEOUT_MS, env });
+  const m = await measureOn(fleet, { argv, stdout: { onData: counter.onData }, timeoutMs: SWEEP_TIMEOUT_MS, env });
   const completed = counter.count();
   if (completed < fleet.hosts) log(`  WARNING: ansible completed ${completed}/${fleet.hosts} hosts (exit ${m.exitCode}) ${m.stderrTail.slice(-400)}`);
   return { m, completed };
@@ -136,13 +150,14 @@ async function repeated(times: number, once: () => Promise<{ m: Measured; comple
     const r = await once();
     runs.push({ ...r, wallS: r.m.wallS });
   }
+  if (times > 1) log(`  runs: ${runs.map((r) => `${r.wallS.toFixed(2)} s`).join(', ')} (the median is shown)`);
   return medianByWall(runs);
 }
 
 function describe(tool: string, r: { m: Measured; completed: number }): void {
   const m = r.m;
   const hostCpu = hostCpuOf(m);
-  const host = hostCpu !== undefined ? `, host side ${hostCpu.toFixed(1)} s CPU` : '';
+  const host = (hostCpu !== undefined ? `, host side ${hostCpu.toFixed(1)} s CPU` : '') + (m.sshdCpuS !== undefined ? ` (sshd + sessions ${m.sshdCpuS.toFixed(1)} s)` : '');
   log(`  ${tool.padEnd(15)} wall ${m.wallS.toFixed(2)} s, CPU ${cpuOf(m).toFixed(2)} s (user ${m.userS.toFixed(2)}, sys ${m.sysS.toFixed(2)}), peak RSS ${m.peakRssMb.toFixed(1)} MB${host}, ${r.completed} hosts, load ${load1()}`);
 }
 
@@ -172,7 +187,7 @@ async function compare(fleet: BenchFleet, opts: BenchOptions, work: string): Pro
     rows.push(toRow({ section, tool: 'fleetmend', hosts: fleet.hosts, forks, completed: fm.completed, samples: 1 }, fm.m));
     rows.push(toRow({ section, tool: 'floor', hosts: fleet.hosts, forks, completed: floor.completed, samples: 1, note: `bare ssh2 client: one login + \`${statusCommand(fleet)}\` per host` }, floor.m));
     rows.push(toRow({ section, tool: 'openssh', hosts: fleet.hosts, forks, completed: ssh.completed, samples: 1, note: `xargs -P ssh HOST '${statusCommand(fleet)}'; CPU: all ssh processes (+xargs); RSS: largest single ssh` }, ssh.m));
-    if (fleet.kind === 'sshd' && hasAnsible()) {
+    if (fleet.kind === 'sshd' && !opts.skipAnsible && hasAnsible()) {
       const ans = await repeated(opts.repeat, () => timeAnsible(fleet, forks, work));
       describe('ansible', ans);
       rows.push(toRow({ section, tool: 'ansible', hosts: fleet.hosts, forks, completed: ans.completed, samples: 1, note: "ansible all -m command -a 'auditctl -s' -b" }, ans.m));
@@ -364,6 +379,7 @@ async function main(): Promise<void> {
       openssh: `xargs -P F -a hosts.txt -I{} ssh -n -F ssh_config -o BatchMode=yes {} "sudo -n auditctl -s"`,
       ansible: "ansible all -i INV -m command -a 'auditctl -s' -b -f F (where installed)",
       perHostCpu: 'CPU(--samples 3 --interval 0) - CPU(--samples 1) on the same simulated fleet, / (2 x hosts)',
+      sshdCpu: "growth of the hosts' sshd listeners' utime+stime+cutime+cstime (/proc/PID/stat) across the run: every login's sshd session, shell, sudo and tools, exactly, for this tool alone",
       hostCpu: 'busy ticks of /proc/stat (whole machine) during the run minus the tool\'s own user+sys: sshd and the fact script on the hosts (or the simulator process)',
     },
     rows: table,

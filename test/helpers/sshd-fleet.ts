@@ -3,18 +3,22 @@
  * benchmark. Needs root (throwaway account, sudoers file, network namespaces).
  *
  * Network shape:
- *  - mode 'loopback' (default): sshd processes in the root network namespace, each with up to
- *    16 `ListenAddress 127.R.a.b:PORT` (sshd's MAX_LISTEN_SOCKS is 16), one distinct loopback
- *    address per host. The test process itself can dial them (in-process ssh2 client).
- *  - mode 'netns': one sshd inside a private network namespace, `ListenAddress 0.0.0.0:22`,
- *    answering on every 127.x.y.z of that namespace. Only clients started through
+ *  - mode 'loopback' (default): sshd processes in the root network namespace, one a host, each
+ *    on `ListenAddress 127.R.a.b:PORT`, one distinct loopback address per host. The test
+ *    process itself can dial them (in-process ssh2 client).
+ *  - mode 'netns': the hosts' sshds inside a private network namespace, each on its
+ *    `127.x.y.z:22` of that namespace. Only clients started through
  *    `fleet.exec()` / `fleet.wrapArgv()` (`ip netns exec NS ...`) can reach the hosts.
  *  - `jump: true` (implies 'netns'): additionally a bastion reachable from the root namespace at
  *    127.R.255.1:PORT. Each connection to it is handed to `sshd -i` started *inside* the
  *    namespace, so its TCP forwards originate there; the hosts' sockets exist only in the
  *    namespace, which is what makes "only the bastion can reach the target" hold for real.
  *
- * Per-host audit state is played by the scripts in fakes.ts, keyed by $SSH_CONNECTION.
+ * Every host has its own sshd, started in a private mount namespace where the host's fake root
+ * is mounted over /etc/audit, the auditd unit directories, /var/log and /proc (mountns.ts): a
+ * login reads the host's files at their real paths, with the account's plain /bin/bash as
+ * login shell and nothing between it and the command, as on a real host. The audit tools
+ * themselves are played by the scripts in fakes.ts, keyed by $SSH_CONNECTION.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -24,17 +28,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  auditctlScript,
-  augenrulesScript,
-  dmesgScript,
-  journalctlScript,
-  loginShellScript,
-  pathWrapper,
-  psScript,
-  systemctlScript,
-  WRAPPED_TOOLS,
-} from './sshd-fleet/fakes.js';
+import { auditctlScript, augenrulesScript, dmesgScript, journalctlScript, psScript, systemctlScript } from './sshd-fleet/fakes.js';
+import { buildNsLayout, hostMountScript } from './sshd-fleet/mountns.js';
 import { defaultAuditState, mergeAuditState, readHostState, writeHostState, type FakeAuditState } from './sshd-fleet/state.js';
 import {
   createNetns,
@@ -64,7 +59,7 @@ export const SSHD_PATH = '/usr/sbin/sshd';
 export function sshdUnavailableReason(): string | null {
   if (!existsSync(SSHD_PATH)) return `${SSHD_PATH} is missing (apt-get install -y openssh-server)`;
   if (process.getuid?.() !== 0) return 'the real-sshd fleet needs root (account, sudoers, network namespaces)';
-  for (const tool of ['/usr/bin/ssh-keygen', '/usr/sbin/useradd', '/usr/bin/sudo', '/usr/sbin/visudo']) {
+  for (const tool of ['/usr/bin/ssh-keygen', '/usr/sbin/useradd', '/usr/bin/sudo', '/usr/sbin/visudo', '/usr/bin/unshare']) {
     if (!existsSync(tool)) return `${tool} is missing`;
   }
   return null;
@@ -92,8 +87,10 @@ export interface FleetHost {
   /** The sourceable key=value state file the fakes read and write. */
   stateFile: string;
   stateDir: string;
-  /** The host's fake root (`<root>/etc/audit/...`). */
+  /** The host's fake root (`<root>/etc/audit/...`), mounted at / in its sshd's namespace. */
   rootDir: string;
+  /** PID of the host's own sshd (0 for the bastion, started per connection). */
+  sshdPid: number;
 }
 
 export interface SshdFleetOptions {
@@ -103,7 +100,7 @@ export interface SshdFleetOptions {
   mode?: 'loopback' | 'netns';
   /** Adds a bastion and puts the hosts where only it can reach them (forces mode 'netns'). */
   jump?: boolean;
-  /** Hosts served by one sshd in loopback mode, 1..16 (1 gives every host its own host key). */
+  /** Hosts sharing one host key, 1..16 (1 gives every host its own); each host has its own sshd. */
   hostsPerSshd?: number;
   /** The test user's sudo rule (default 'nopasswd'); change later with setSudo(). */
   sudo?: SudoMode;
@@ -159,6 +156,7 @@ export interface SshdFleet {
   stop(): Promise<void>;
 }
 
+/** Hosts a host key is shared by at most (the limit of the one-sshd-per-16-hosts layout before). */
 const MAX_LISTEN = 16;
 const HOST_PORT_NETNS = 22;
 
@@ -270,12 +268,7 @@ async function writeFakes(fleetDir: string, binDir: string): Promise<void> {
     ps: psScript(fleetDir),
     dmesg: dmesgScript(fleetDir),
     journalctl: journalctlScript(fleetDir),
-    'fm-login-shell': loginShellScript(fleetDir),
   };
-  for (const tool of WRAPPED_TOOLS) {
-    const real = ['/usr/bin', '/usr/sbin', '/bin', '/sbin'].map((d) => `${d}/${tool}`).find((p) => existsSync(p));
-    if (real) scripts[tool] = pathWrapper(fleetDir, tool);
-  }
   await Promise.all(Object.entries(scripts).map(([name, body]) => writeFile(join(binDir, name), body, { mode: 0o755 })));
 }
 
@@ -384,7 +377,7 @@ export async function startSshdFleet(options: SshdFleetOptions): Promise<SshdFle
     const rsaKeyPath = join(clientDir, 'id_rsa');
     const encryptedKeyPath = join(clientDir, 'id_ed25519_encrypted');
     const [uid, ed, rsa, enc] = await Promise.all([
-      createUser(user, home, password, join(binDir, 'fm-login-shell')),
+      createUser(user, home, password),
       keygen(clientKeyPath, 'ed25519'),
       keygen(rsaKeyPath, 'rsa'),
       keygen(encryptedKeyPath, 'ed25519', passphrase),
@@ -400,62 +393,73 @@ export async function startSshdFleet(options: SshdFleetOptions): Promise<SshdFle
 
     const octet2 = mode === 'netns' ? 1 + Math.floor(Math.random() * 250) : 2 + Math.floor(Math.random() * 250);
     const logLevel = options.logLevel ?? 'VERBOSE';
-    const groups: number[][] = [];
-    const indexes = Array.from({ length: options.hosts }, (_, i) => i);
-    if (mode === 'netns') groups.push(indexes);
-    else for (let i = 0; i < indexes.length; i += perSshd) groups.push(indexes.slice(i, i + perSshd));
-
+    // Hosts of one group share a host key (hostsPerSshd: 1 gives every host its own); every
+    // host has its own sshd in its own mount namespace.
+    const keyGroups: number[][] = [];
+    for (let i = 0; i < options.hosts; i += perSshd) keyGroups.push(Array.from({ length: Math.min(perSshd, options.hosts - i) }, (_, k) => i + k));
     const width = Math.max(3, String(options.hosts).length);
     const hosts: FleetHost[] = new Array<FleetHost>(options.hosts);
-    await Promise.all(
-      groups.map(async (group, g) => {
-        const sdir = join(dir, `sshd-${pad(g, 3)}`);
-        await mkdir(sdir, { mode: 0o755 });
-        const key = await hostKey(sdir);
-        for (let attempt = 0; ; attempt++) {
-          const port = mode === 'netns' ? HOST_PORT_NETNS : randomPort();
-          for (const i of group) {
-            const address = hostAddress(octet2, i);
-            const stateDir = join(dir, 'hosts', address);
-            hosts[i] = {
-              index: i,
-              name: `h${pad(i + 1, width)}`,
-              address,
-              port,
-              knownHostsName: knownHostsName(address, port),
-              hostKey: key,
-              stateFile: join(stateDir, 'state'),
-              stateDir,
-              rootDir: join(stateDir, 'root'),
-            };
-          }
-          const listen = mode === 'netns' ? ['0.0.0.0:22'] : group.map((i) => `${hostAddress(octet2, i)}:${port}`);
-          const config = join(sdir, 'sshd_config');
-          const log = join(sdir, 'sshd.log');
-          await writeFile(config, await sshdConfig({ listen, hostKeyPath: key.privateKeyPath, authorizedKeys, user, binDir, pidFile: join(sdir, 'sshd.pid'), forwarding: false, logLevel }));
-          await writeFile(log, '');
-          const argv = [SSHD_PATH, '-D', '-f', config, '-E', log];
-          const [cmd, ...args] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
-          const child = spawn(cmd as string, args, { stdio: 'ignore' });
-          if (child.pid) {
-            entry.sshdPids.push(child.pid);
-            registryWrite(entry);
-          }
-          sshds.push(child);
-          try {
-            await waitListening(child, log, listen.length);
-            break;
-          } catch (e) {
-            child.kill('SIGKILL');
-            if (mode === 'netns' || attempt >= 4 || !/Bind to port/.test(String(e))) throw e;
-          }
-        }
+    const keys = await Promise.all(
+      keyGroups.map(async (_, g) => {
+        const kdir = join(dir, 'keys', pad(g, 3));
+        await mkdir(kdir, { recursive: true, mode: 0o755 });
+        return hostKey(kdir);
       }),
     );
-
+    keyGroups.forEach((group, g) => {
+      for (const i of group) {
+        const address = hostAddress(octet2, i);
+        const stateDir = join(dir, 'hosts', address);
+        const port = mode === 'netns' ? HOST_PORT_NETNS : 0;
+        hosts[i] = { index: i, name: `h${pad(i + 1, width)}`, address, port, knownHostsName: '', hostKey: keys[g] as HostKey, stateFile: join(stateDir, 'state'), stateDir, rootDir: join(stateDir, 'root'), sshdPid: 0 };
+      }
+    });
+    // The hosts' roots are the bind sources of their namespaces: written before any sshd starts.
+    const layout = await buildNsLayout(dir);
     await mkdir(join(dir, 'hosts'), { recursive: true, mode: 0o755 });
     await Promise.all(
-      hosts.map((h) => writeHostState(h.stateDir, h.name, mergeAuditState(defaultAuditState(h.index), options.state?.({ index: h.index, name: h.name, address: h.address }) ?? {}))),
+      hosts.map((h) => writeHostState(h.stateDir, h.name, mergeAuditState(defaultAuditState(h.index), options.state?.({ index: h.index, name: h.name, address: h.address }) ?? {}), layout.realProc)),
+    );
+    const sshdDirs = hosts.map((h) => join(dir, 'sshd', h.name));
+    await mkdir(join(dir, 'sshd'), { mode: 0o755 });
+    const startHost = async (h: FleetHost, sdir: string): Promise<void> => {
+      await mkdir(sdir, { mode: 0o755 });
+      for (let attempt = 0; ; attempt++) {
+        const port = mode === 'netns' ? HOST_PORT_NETNS : randomPort();
+        h.port = port;
+        h.knownHostsName = knownHostsName(h.address, port);
+        const config = join(sdir, 'sshd_config');
+        const log = join(sdir, 'sshd.log');
+        await writeFile(config, await sshdConfig({ listen: [`${h.address}:${port}`], hostKeyPath: h.hostKey.privateKeyPath, authorizedKeys, user, binDir, pidFile: join(sdir, 'sshd.pid'), forwarding: false, logLevel }));
+        await writeFile(log, '');
+        // unshare (no --fork), sh and ip netns exec all exec: the PID is the sshd's.
+        const argv = ['unshare', '-m', '--propagation', 'private', '/bin/sh', '-c', hostMountScript(layout, h.rootDir), 'fm-ns', SSHD_PATH, '-D', '-f', config, '-E', log];
+        const [cmd, ...args] = netns ? ['ip', 'netns', 'exec', netns, ...argv] : argv;
+        const child = spawn(cmd as string, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+        let setupErr = '';
+        child.stderr?.on('data', (c: Buffer) => (setupErr = (setupErr + c.toString('utf8')).slice(-2000)));
+        if (child.pid) {
+          entry.sshdPids.push(child.pid);
+          registryWrite(entry);
+          h.sshdPid = child.pid;
+        }
+        sshds.push(child);
+        try {
+          await waitListening(child, log, 1);
+          break;
+        } catch (e) {
+          child.kill('SIGKILL');
+          const why = setupErr ? `${String(e)}\nnamespace setup: ${setupErr}` : String(e);
+          if (mode === 'netns' || attempt >= 4 || !/Bind to port/.test(why)) throw new Error(`${h.name}: ${why}`);
+        }
+      }
+    };
+    // A bounded number at a time: 300 namespaces set up at once would only queue on 2 cores.
+    let nextHost = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(16, hosts.length) }, async () => {
+        for (let i = nextHost++; i < hosts.length; i = nextHost++) await startHost(hosts[i] as FleetHost, sshdDirs[i] as string);
+      }),
     );
 
     let bastion: FleetHost | null = null;
@@ -470,7 +474,7 @@ export async function startSshdFleet(options: SshdFleetOptions): Promise<SshdFle
         const port = randomPort();
         try {
           bastionServer = await startBastionRelay({ netns, address, port, config, log: join(bdir, 'sshd.log'), children: relayChildren });
-          bastion = { index: -1, name: 'bastion', address, port, knownHostsName: knownHostsName(address, port), hostKey: key, stateFile: '', stateDir: bdir, rootDir: '' };
+          bastion = { index: -1, name: 'bastion', address, port, knownHostsName: knownHostsName(address, port), hostKey: key, stateFile: '', stateDir: bdir, rootDir: '', sshdPid: 0 };
           break;
         } catch (e) {
           if (attempt >= 4) throw e;
@@ -523,7 +527,7 @@ export async function startSshdFleet(options: SshdFleetOptions): Promise<SshdFle
         const current = await readHostState(host.stateDir);
         const statusText = await readFile(join(host.stateDir, 'status.txt'), 'utf8').catch(() => null);
         // Only the patch's files are (re)written: whatever the runner wrote into the root stays.
-        await writeHostState(host.stateDir, host.name, { ...mergeAuditState({ ...current, files: {}, statusText }, patch), files: patch.files ?? {} }, false);
+        await writeHostState(host.stateDir, host.name, { ...mergeAuditState({ ...current, files: {}, statusText }, patch), files: patch.files ?? {} }, layout.realProc, false);
       },
       readState: (h) => readHostState(resolveHost(h).stateDir),
       readHostFile: (h, path) => readFile(join(resolveHost(h).rootDir, path), 'utf8').catch(() => null),
@@ -537,7 +541,7 @@ export async function startSshdFleet(options: SshdFleetOptions): Promise<SshdFle
       },
       async logs() {
         const parts: string[] = [];
-        for (let g = 0; g < groups.length; g++) parts.push(await readFile(join(dir, `sshd-${pad(g, 3)}`, 'sshd.log'), 'utf8').catch(() => ''));
+        for (const d of sshdDirs) parts.push(await readFile(join(d, 'sshd.log'), 'utf8').catch(() => ''));
         if (bastion) parts.push(await readFile(join(dir, 'bastion', 'sshd.log'), 'utf8').catch(() => ''));
         return parts.join('\n');
       },

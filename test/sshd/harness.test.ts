@@ -13,7 +13,8 @@ import { isAlive } from '../helpers/sshd-fleet/system.js';
 import { run, sshdUnavailableReason, startSshdFleet, type FleetHost, type SshdFleet } from '../helpers/sshd-fleet.js';
 import { runCli } from '../helpers/cli.js';
 import { buildFactsScript, MAX_PROGRAMS_PER_SAMPLE, parseSample, splitSections } from '../../src/facts/index.js';
-import { shellQuote } from '../../src/transport/become.js';
+import { buildBecomeCommand, shellQuote } from '../../src/transport/become.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const skip = sshdUnavailableReason();
 if (skip) console.warn(`[test/sshd] skipped: ${skip}`);
@@ -46,8 +47,8 @@ describe.skipIf(skip !== null)('sshd fleet harness, loopback mode (root namespac
     await fleet?.stop();
   });
 
-  it('spreads 20 hosts over two sshd processes (16 listen addresses at most each)', () => {
-    expect(fleet.sshdPids).toHaveLength(2);
+  it('gives each of the 20 hosts its own sshd and address', () => {
+    expect(fleet.sshdPids).toHaveLength(20);
     expect(new Set(fleet.hosts.map((h) => h.address)).size).toBe(20);
     expect(fleet.hosts.every((h) => h.address.startsWith('127.'))).toBe(true);
   });
@@ -150,6 +151,34 @@ describe.skipIf(skip !== null)('sshd fleet harness, loopback mode (root namespac
     expect(refused.stderr).toContain('refuse manual start/stop');
   });
 
+  it('a login costs the host what it costs on a real one: no harness program between sshd and the command', async () => {
+    // strace on the host's own sshd: every program its sessions start, for a baseline's command
+    // and for fleetmend's become-wrapped sample (the command text the transport sends).
+    const programsOf = async (h: FleetHost, command: string, status: string): Promise<string[]> => {
+      const out = join(mkdtempSync(join(tmpdir(), 'fm-login-')), 'trace');
+      const st = spawn('strace', ['-f', '-qq', '-o', out, '-e', 'trace=execve', '-e', 'signal=none', '-p', String(h.sshdPid)], { stdio: 'ignore' });
+      try {
+        await sleep(500); // strace attaches
+        const r = await run(fleet.sshArgv(h, command), { timeoutMs: 20_000 });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain(status);
+        await sleep(300);
+      } finally {
+        st.kill('SIGINT');
+        await new Promise((r) => st.once('close', r));
+      }
+      const text = readFileSync(out, 'utf8');
+      rmSync(join(out, '..'), { recursive: true, force: true });
+      return [...text.matchAll(/execve\("([^"]+)".*= 0$/gm)].map((m) => m[1]!.split('/').pop()!).filter((p) => p !== 'sshd');
+    };
+    const [healthy, lossy] = [fleet.hosts[0]!, fleet.hosts[6]!]; // lost 0 and lost 42
+    expect(await programsOf(healthy, 'sudo -n auditctl -s', 'backlog_limit 1000')).toEqual(['bash', 'sudo', 'auditctl']);
+    const sample = buildBecomeCommand(buildFactsScript('loginN0nce123', { root: true }), fleet.userName, { enabled: true }).command;
+    expect(await programsOf(healthy, sample, 'backlog_limit 1000')).toEqual(['bash', 'sudo', 'sh', 'auditctl']);
+    // lost > 0: the probe's other two programs, and nothing the fakes would start inside them
+    expect(await programsOf(lossy, sample, 'backlog_limit 1006')).toEqual(['bash', 'sudo', 'sh', 'auditctl', 'auditctl', 'dmesg']);
+  });
+
   it('stop() ends every sshd by PID and removes the account', async () => {
     const pids = [...fleet.sshdPids];
     expect(pids.every(isAlive)).toBe(true);
@@ -175,9 +204,9 @@ describe.skipIf(skip !== null)('sshd fleet harness, network namespace with a bas
     await fleet?.stop();
   });
 
-  it('serves the hosts from one sshd inside the namespace, reachable with fleet.exec()', async () => {
+  it('serves each host from its own sshd inside the namespace, reachable with fleet.exec()', async () => {
     expect(fleet.netns).toMatch(/^fm-/);
-    expect(fleet.sshdPids).toHaveLength(1);
+    expect(fleet.sshdPids).toHaveLength(3);
     const h = fleet.hosts[2]!;
     const direct = await fleet.exec(
       `ssh -F /dev/null -o BatchMode=yes -o UserKnownHostsFile=${fleet.knownHostsPath} -o StrictHostKeyChecking=yes -i ${fleet.clientKeyPath} ${fleet.userName}@${h.address} auditctl -s`,

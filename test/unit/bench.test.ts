@@ -9,6 +9,7 @@ import {
   parseBenchArgs,
   parseGnuTime,
   parseProcStat,
+  parseStatCpuTicks,
   perHostSampleCpuMs,
   resultFileName,
   toRow,
@@ -25,8 +26,8 @@ describe('bench options', () => {
   });
 
   it('reads the documented flags, with = or a separate value', () => {
-    const o = parseBenchArgs(['--hosts', '20', '--forks=5,20', '--sim-hosts', '0', '--scale', '5000', '--skip-sshd', '--no-same-kex']);
-    expect(o).toMatchObject({ hosts: 20, forks: [5, 20], simHosts: 0, scale: 5000, skipSshd: true, sameKex: false });
+    const o = parseBenchArgs(['--hosts', '20', '--forks=5,20', '--sim-hosts', '0', '--scale', '5000', '--skip-sshd', '--skip-ansible', '--no-same-kex']);
+    expect(o).toMatchObject({ hosts: 20, forks: [5, 20], simHosts: 0, scale: 5000, skipSshd: true, skipAnsible: true, sameKex: false });
   });
 
   it('refuses unknown flags and non-integers instead of measuring the wrong thing', () => {
@@ -83,7 +84,18 @@ describe('rows, ratios and targets', () => {
     expect(lines).toHaveLength(4);
     expect(lines[0]).toMatch(/hosts\/s/);
     expect(lines[0]).toMatch(/host CPU s/);
+    expect(lines[0]).toMatch(/sshd CPU s/);
     expect(lines[2]).toMatch(/fleetmend .* 0\.20 +0\.10$/);
+  });
+
+  it('reads a process\'s own and reaped children\'s CPU ticks from /proc/PID/stat (comm may hold ") ")', () => {
+    // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime ...
+    const stat = '4242 (sshd: a) b) S 1 4242 4242 0 -1 4194560 100 2000 0 0 7 3 1500 420 20 0 1 0 357 10000 100\n';
+    expect(parseStatCpuTicks(stat)).toBe(7 + 3 + 1500 + 420);
+    expect(() => parseStatCpuTicks('garbage')).toThrow(/unexpected/);
+    const row = toRow({ section: 'sshd', tool: 'floor', hosts: 1, forks: 1, completed: 1, samples: 1 }, { ...m(1, 1), sshdCpuS: 4.5 });
+    expect(row.sshdCpuS).toBe(4.5);
+    expect(formatTable([row])).toMatch(/ 4\.5 /);
   });
 
   it('host-side CPU is the machine CPU during the run minus the tool\'s own, never negative', () => {

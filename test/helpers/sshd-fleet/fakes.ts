@@ -7,36 +7,20 @@
  * keeps it through `env_keep`), and reads that host's state from `<fleet>/hosts/<address>/`.
  * Nothing here touches the real kernel's audit settings.
  *
- * Speed matters (the benchmark runs the fact script on hundreds of hosts at once and the
- * OpenSSH baseline pays the same server-side cost): the path wrappers are POSIX sh (dash starts
- * several times faster than bash) and exec the real tool directly when no argument is a path.
+ * Every other tool is the machine's own: each host's sshd runs in a mount namespace where the
+ * host's fake root is mounted at the real paths (mountns.ts), so `cat /etc/audit/auditd.conf`
+ * or the fact script's `read < /proc/meminfo` need no wrapper and no rewriting. The fakes are
+ * what a real host has as programs (auditctl, systemctl, dmesg...), one program each, so every
+ * tool that runs them pays the same.
  */
 
 /**
- * Paths the login shell (loginShellScript) rewrites into the host's fake root wherever a command
- * names them, so the fact script's shell builtins (`while read … < /etc/audit/auditd.conf`, the
- * globs over rules.d and /proc/[0-9]*) read this host's state, never the machine's own /etc/audit,
- * audit logs, auditd unit or processes (an operator's machine often runs a real auditd).
+ * Prints a file with shell builtins (POSIX sh and bash): a real dmesg or auditctl is one
+ * program, so the fake must not start a second one (`cat`) to play it.
  */
-export const LOGIN_REWRITTEN = [
-  '/etc/audit', '/var/log/audit', '/var/log/messages', '/var/log/kern.log', '/proc/',
-  '/etc/systemd/system/auditd.service', '/usr/lib/systemd/system/auditd.service', '/lib/systemd/system/auditd.service',
-] as const;
-
-/** Paths always served from the host's fake root (so a write lands there too). */
-export const OWNED_PREFIXES = ['/etc/audit', '/var/log/audit', '/var/log/messages', '/var/log/kern.log'] as const;
-
-/**
- * Tools whose absolute-path arguments are redirected into the fake root: a path is redirected
- * when it is under an owned prefix or exists in the fake root (the fake root overlays the real
- * filesystem, e.g. a host's own `/proc/cmdline`). `head`, `tail` and `wc` are left out on
- * purpose: the fact script only uses them in pipelines, where a wrapper would be pure cost.
- * Shell redirections (`> /etc/audit/x`) and the `test`/`[` builtins cannot be redirected.
- */
-export const WRAPPED_TOOLS = [
-  'cat', 'grep', 'ls', 'stat', 'tee', 'cp', 'mv', 'sed', 'install', 'mkdir', 'rm', 'touch', 'df',
-  'find', 'sha256sum', 'md5sum', 'cmp', 'diff', 'chmod', 'chown', 'readlink', 'realpath', 'test',
-] as const;
+function catBuiltin(file: string): string {
+  return `while IFS= read -r fm_l || [ -n "$fm_l" ]; do printf '%s\\n' "$fm_l"; done < ${file}`;
+}
 
 /** Sets FM_ADDR/FM_HOST/FM_ROOT or exits; POSIX sh, inlined into every script. */
 function hostPrelude(fleetDir: string): string {
@@ -56,73 +40,6 @@ fi
 `;
 }
 
-/** PATH for the real tools: without the fakes, so argv[0] and error messages read `cat: ...`. */
-const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-
-export function pathWrapper(fleetDir: string, tool: string): string {
-  const owned = OWNED_PREFIXES.map((p) => `${p}|${p}/*`).join('|');
-  return `#!/bin/sh
-# fleetmend test fleet: ${tool} with paths redirected into the host's fake root.
-fm_any=
-for a; do case $a in /) ;; /*) fm_any=1; break;; esac; done
-[ -n "$fm_any" ] || PATH=${SYSTEM_PATH} exec ${tool} "$@"
-${hostPrelude(fleetDir)}
-fm_re=0
-for a; do
-  shift
-  case $a in
-    ${owned})
-      r="$FM_ROOT$a"; fm_re=1
-      case $r in
-        *[*?[]*) fm_n=0; for m in $r; do [ -e "$m" ] && { set -- "$@" "$m"; fm_n=1; }; done
-                 [ $fm_n = 1 ] || set -- "$@" "$r";;
-        *) set -- "$@" "$r";;
-      esac;;
-    /) set -- "$@" "$a";;
-    /*) if [ -e "$FM_ROOT$a" ]; then set -- "$@" "$FM_ROOT$a"; fm_re=1; else set -- "$@" "$a"; fi;;
-    *) set -- "$@" "$a";;
-  esac
-done
-[ $fm_re = 1 ] || PATH=${SYSTEM_PATH} exec ${tool} "$@"
-# Output must name the host's paths, not the fake root's (grep -H, ls, df, error messages).
-# The root path is used as a regex unescaped: its dots also match themselves. When stdout and
-# stderr are the same file (the caller wrote 2>&1) one filter does, saving forks.
-exec 5>&1
-if [ /proc/$$/fd/1 -ef /proc/$$/fd/2 ]; then
-  fm_rc=$( { { PATH=${SYSTEM_PATH} ${tool} "$@" 2>&1; echo $? >&4; } | /usr/bin/sed "s#$FM_ROOT##g" >&5; } 4>&1 )
-else
-  fm_rc=$( { { { PATH=${SYSTEM_PATH} ${tool} "$@"; echo $? >&4; } 2>&1 1>&3 3>&- | /usr/bin/sed "s#$FM_ROOT##g" 1>&2 3>&-; } 3>&1 | /usr/bin/sed "s#$FM_ROOT##g" 1>&5; } 4>&1 )
-fi
-exit "$fm_rc"
-`;
-}
-
-/**
- * The test user's login shell. sshd runs every command as `SHELL -c COMMAND`; this one runs it
- * with bash (the account's shell before), after rewriting the LOGIN_REWRITTEN paths that start a
- * path in the command text (not inside another path) into the host's fake root, and maps the
- * fake root back out of stdout and stderr, line-buffered so sections still stream. A command
- * naming none of them runs directly (sftp, interactive logins). Every tool logging in pays the
- * same: the rewrite is one sed, the output two line-buffered seds, whoever sends the command.
- */
-export function loginShellScript(fleetDir: string): string {
-  const anyOwned = LOGIN_REWRITTEN.map((p) => `*'${p}'*`).join('|');
-  const alternatives = LOGIN_REWRITTEN.map((p) => p.replace(/\./g, '\\.')).join('\\|');
-  return `#!/bin/sh
-# fleetmend test fleet: login shell keeping the host's paths inside its fake root.
-[ "$1" = -c ] && [ $# -ge 2 ] || exec /bin/bash "$@"
-case $2 in
-  ${anyOwned}) ;;
-  *) exec /bin/bash -c "$2";;
-esac
-${hostPrelude(fleetDir)}
-fm_cmd=$(printf '%s\n' "$2" | /usr/bin/sed -e "s#\\(^\\|[^A-Za-z0-9_./-]\\)\\(${alternatives}\\)#\\1$FM_ROOT\\2#g")
-exec 5>&1
-fm_rc=$( { { { /bin/bash -c "$fm_cmd" 4>&- 5>&-; echo $? >&4; } 2>&1 1>&3 3>&- | /usr/bin/sed -u "s#$FM_ROOT##g" 1>&2 3>&-; } 3>&1 | /usr/bin/sed -u "s#$FM_ROOT##g" 1>&5; } 4>&1 )
-exit "$fm_rc"
-`;
-}
-
 /** auditctl in bash: it needs $EUID, option loops and arithmetic. */
 export function auditctlScript(fleetDir: string): string {
   return `#!/bin/bash
@@ -137,7 +54,7 @@ fm_save() {
     && /usr/bin/mv -f "$t" "$FM_HOST/state"
 }
 fm_status() {
-  if [[ -f $FM_HOST/status.txt ]]; then /usr/bin/cat "$FM_HOST/status.txt"; return; fi
+  if [[ -f $FM_HOST/status.txt ]]; then ${catBuiltin('"$FM_HOST/status.txt"')}; return; fi
   printf 'enabled %s\\nfailure %s\\npid %s\\nrate_limit %s\\nbacklog_limit %s\\nlost %s\\nbacklog %s\\nbacklog_wait_time %s\\nbacklog_wait_time_actual %s\\nloginuid_immutable 0 unlocked\\n' \\
     "$enabled" "$failure" "$pid" "$rate_limit" "$backlog_limit" "$lost" "$backlog" "$backlog_wait_time" "$backlog_wait_time_actual"
 }
@@ -154,7 +71,7 @@ changed=0
 while (( $# )); do
   case $1 in
     -s) fm_status; shift;;
-    -l) if [[ -s $FM_HOST/rules ]]; then /usr/bin/cat "$FM_HOST/rules"; else echo "No rules"; fi; shift;;
+    -l) if [[ -s $FM_HOST/rules ]]; then ${catBuiltin('"$FM_HOST/rules"')}; else echo "No rules"; fi; shift;;
     -b) fm_set backlog_limit "$2" '^[0-9]+$'; backlog_limit=$2; shift 2;;
     -f) fm_set failure "$2" '^[012]$'; failure=$2; shift 2;;
     -e) fm_set enable "$2" '^[012]$'; enabled=$2; shift 2;;
@@ -301,7 +218,7 @@ export function dmesgScript(fleetDir: string): string {
 ${hostPrelude(fleetDir)}
 # a host whose kernel-log reader never returns (state klog_hang=1)
 [ -e "$FM_HOST/klog-hang" ] && exec /usr/bin/sleep 3600
-exec /usr/bin/cat "$FM_HOST/dmesg.txt"
+${catBuiltin('"$FM_HOST/dmesg.txt"')}
 `;
 }
 
@@ -315,7 +232,7 @@ for a; do
 done
 [ -n "$fm_k" ] || exit 0
 [ -e "$FM_HOST/klog-hang" ] && exec /usr/bin/sleep 3600
-if [ -n "$fm_mono" ]; then exec /usr/bin/cat "$FM_HOST/journal-mono.txt"; fi
-exec /usr/bin/cat "$FM_HOST/journal.txt"
+if [ -n "$fm_mono" ]; then ${catBuiltin('"$FM_HOST/journal-mono.txt"')}; exit 0; fi
+${catBuiltin('"$FM_HOST/journal.txt"')}
 `;
 }

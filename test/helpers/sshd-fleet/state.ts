@@ -7,6 +7,7 @@ import { readdirSync } from 'node:fs';
 import { lstat, mkdir, readFile, readdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { DEBIAN_RULES } from '../../../src/sim/machine.js';
+import { ROOT_DIRS } from './mountns.js';
 
 export interface KernelLogLine {
   /** Seconds since boot (dmesg's timestamp). */
@@ -151,7 +152,7 @@ const lines = (xs: string[]) => xs.map((x) => `${x}\n`).join('');
  * Writes a host's state files. With `replaceRoot` the fake root is rebuilt from `s.files`;
  * without, `s.files` are written over what is there (files the runner created stay).
  */
-export async function writeHostState(hostDir: string, hostName: string, s: FakeAuditState, replaceRoot = true): Promise<void> {
+export async function writeHostState(hostDir: string, hostName: string, s: FakeAuditState, realProc: string, replaceRoot = true): Promise<void> {
   await mkdir(hostDir, { recursive: true, mode: 0o755 });
   const log = s.kernelLog;
   await Promise.all([
@@ -168,9 +169,9 @@ export async function writeHostState(hostDir: string, hostName: string, s: FakeA
   ]);
   const root = join(hostDir, 'root');
   if (replaceRoot) await rm(root, { recursive: true, force: true });
-  for (const d of ['etc/audit/rules.d', 'etc/audit/plugins.d', 'var/log/audit']) await mkdir(join(root, d), { recursive: true, mode: 0o755 });
-  await writeFakeProc(root, s);
-  await mkdir(join(root, 'lib/systemd/system'), { recursive: true, mode: 0o755 });
+  // the bind sources of the host's mount namespace (mountns.ts ROOT_DIRS) and the stock layout
+  for (const d of [...ROOT_DIRS, 'etc/audit/rules.d', 'etc/audit/plugins.d', 'var/log/audit']) await mkdir(join(root, d), { recursive: true, mode: 0o755 });
+  await writeFakeProc(root, s, realProc);
   await writeFile(join(root, 'lib/systemd/system/auditd.service'), unitFile(s), { mode: 0o644 });
   if (s.kernelLogHangs) await writeFile(join(hostDir, 'klog-hang'), '');
   else await rm(join(hostDir, 'klog-hang'), { force: true });
@@ -191,18 +192,19 @@ function procSystemEntries(): string[] {
 }
 
 /**
- * The host's fake /proc: the machine's system files (symlinks, so meminfo and uptime stay live)
+ * The host's fake /proc: the machine's system files (symlinks into `realProc`, the procfs mounted
+ * in the host's namespace, so meminfo and uptime stay live and `self` is the reader)
  * unless the state gives its own, PID 1 (systemd), the host's auditd (if running: S, or T when
  * stopped) and its stalled tasks (D in audit_log_start). No real process of the machine shows.
  */
-async function writeFakeProc(root: string, s: FakeAuditState): Promise<void> {
+async function writeFakeProc(root: string, s: FakeAuditState, realProc: string): Promise<void> {
   const proc = join(root, 'proc');
   await mkdir(proc, { recursive: true, mode: 0o755 });
   for (const name of await readdir(proc)) if (/^\d+$/.test(name)) await rm(join(proc, name), { recursive: true, force: true });
   for (const name of procSystemEntries()) {
     if (`/proc/${name}` in s.files) continue;
     const here = await lstat(join(proc, name)).catch(() => null);
-    if (!here) await symlink(`/proc/${name}`, join(proc, name));
+    if (!here) await symlink(join(realProc, name), join(proc, name));
   }
   const task = async (pid: number, comm: string, state: string, wchan: string) => {
     const d = join(proc, String(pid));

@@ -7,6 +7,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mountedUnder } from './mountns.js';
 
 export interface RunResult {
   stdout: string;
@@ -232,7 +233,13 @@ export function teardownSync(e: RegistryEntry): void {
   rmSync(`${sudoersPath(e.user)}.tmp`, { force: true });
   deleteUserSync(e.user);
   if (e.netns) deleteNetnsSync(e.netns);
-  if (!e.keepDir) rmSync(e.dir, { recursive: true, force: true });
+  if (!e.keepDir) {
+    // The hosts' mounts live only in their sshds' private namespaces; were one ever visible
+    // here, deleting the fleet dir would delete through it (the namespace binds /etc).
+    const mounted = mountedUnder(e.dir, readFileSync('/proc/self/mountinfo', 'utf8'));
+    if (mounted) process.stderr.write(`sshd-fleet: something is mounted under ${e.dir}; left in place\n`);
+    else rmSync(e.dir, { recursive: true, force: true });
+  }
   registryRemove(e.user);
 }
 
