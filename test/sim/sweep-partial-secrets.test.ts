@@ -6,7 +6,7 @@
  * secret masked; no secret reaches --json, the store's bytes or any report (written by the sweep
  * and re-rendered from the store).
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRegistry, startFleet, type CommandHandler, type Fleet } from '../../src/sim/index.js';
 import { hangUntilClosed } from '../../src/sim/commands/audit.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { filesBelow } from '../helpers/files.js';
 import { scenarioOf } from '../fixtures/playbooks/sim-harness.js';
 
 interface JsonHost {
@@ -22,12 +23,6 @@ interface JsonHost {
   error: { code: string; message: string } | null;
   audit: Record<string, number> | null;
   facts?: { samples: { system: { distribution?: { pretty_name?: string } }; parse_errors: { section: string; message: string }[] }[] };
-}
-
-function files(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .map((f) => join(dir, f))
-    .filter((p) => statSync(p).isFile());
 }
 
 const HANG = 'hang-01';
@@ -97,7 +92,7 @@ describe('partial fact output of a host cut short never carries a secret (simula
   it('no secret in the terminal, --json, the store bytes, the reports or the reports re-rendered from the store', () => {
     expect(report.code, report.stderr).toBe(0);
     const texts: [string, string][] = [['stdout', sweep.stdout], ['stderr', sweep.stderr], ['report stdout', report.stdout]];
-    for (const sub of ['state', 'reports', 'rerendered']) for (const f of files(join(dir, sub))) texts.push([f, readFileSync(f, 'latin1')]);
+    for (const sub of ['state', 'reports', 'rerendered']) for (const f of filesBelow(join(dir, sub))) texts.push([f, readFileSync(f, 'latin1')]);
     expect(texts.filter(([w]) => w.includes('rerendered')).length).toBeGreaterThan(4);
     for (const [where, text] of texts) for (const secret of Object.values(SECRETS)) expect(text, where).not.toContain(secret);
   });
