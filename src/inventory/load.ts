@@ -2,9 +2,8 @@
  * Reading an inventory file: detect its format, parse it, pick up group_vars/ and host_vars/
  * beside it, resolve. Only this file touches the file system for the inventory itself.
  */
-import { readFile } from 'node:fs/promises';
 import { dirname, extname, join } from 'node:path';
-import { FleetmendError } from '../errors.js';
+import { readInputText } from '../util/input-file.js';
 import { parseIniInventory } from './ini-format.js';
 import type { RawInventory } from './raw.js';
 import { resolveInventory, type DirVars } from './resolve.js';
@@ -39,14 +38,7 @@ export function parseInventory(file: string, text: string, format?: InventoryFor
 }
 
 export async function loadInventory(path: string): Promise<Inventory> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'EISDIR' ? 'is a directory; give the inventory file' : (e.code ?? e.message);
-    throw new FleetmendError('E_INVENTORY', `cannot read inventory ${path}: ${why}`, { position: { file: path } });
-  }
+  const text = await readInputText(path, { code: 'E_INVENTORY', what: 'inventory', directoryHint: 'give the inventory file' });
   const raw = parseInventoryText(path, text);
   const base = dirname(path);
   const [groupVars, hostVars] = await Promise.all([

@@ -294,42 +294,31 @@ class ShLexer {
 
   /** `$(( ))` / `(( ))` from after the opening parentheses: parentheses counted; no hole inside. */
   private arithmetic(open: number, where: string): void {
-    const start = this.i;
-    const s = this.s;
-    let depth = open;
-    while (this.i < s.length) {
-      const c = s[this.i]!;
-      if (c === HOLE) this.slot({ kind: 'unquoted' }, where);
-      else {
-        if (c === '(') depth++;
-        else if (c === ')' && --depth === 0) {
-          this.i++;
-          return;
-        } else if ("'\"`\\".includes(c)) this.poison(`quoting ${where}`);
-        this.i++;
-      }
-    }
-    throw new Unsafe(`unterminated ${where.replace('inside ', '')}`, start);
+    this.nested('()', open, where, "'\"`\\", 'quoting', `unterminated ${where.replace('inside ', '')}`);
   }
 
   /** From after a `[` to its matching `]`: no hole inside; quoting inside poisons (arithmetic). */
   private brackets(where: string): void {
+    this.nested('[]', 1, where, "'\"`\\$", 'quoting or expansion', `unterminated [ (${where})`);
+  }
+
+  /** To the bracket that closes `depth` open ones: a hole is unquoted, a `poisoners` character poisons. */
+  private nested(pair: '()' | '[]', depth: number, where: string, poisoners: string, poisoned: string, unterminated: string): void {
     const start = this.i;
     const s = this.s;
-    let depth = 1;
     while (this.i < s.length) {
       const c = s[this.i]!;
       if (c === HOLE) this.slot({ kind: 'unquoted' }, where);
       else {
-        if (c === '[') depth++;
-        else if (c === ']' && --depth === 0) {
+        if (c === pair[0]) depth++;
+        else if (c === pair[1] && --depth === 0) {
           this.i++;
           return;
-        } else if ("'\"`\\$".includes(c)) this.poison(`quoting or expansion ${where}`);
+        } else if (poisoners.includes(c)) this.poison(`${poisoned} ${where}`);
         this.i++;
       }
     }
-    throw new Unsafe(`unterminated [ (${where})`, start);
+    throw new Unsafe(unterminated, start);
   }
 
   private comment(refuse?: string): void {

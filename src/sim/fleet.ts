@@ -14,6 +14,7 @@ import { stringify } from 'yaml';
 import { realClock, type SimClock } from './clock.js';
 import { defaultRegistry } from './commands/index.js';
 import type { Fault } from './faults.js';
+import type { CommandHandler } from './shell.js';
 import { SimMachine } from './machine.js';
 import { SCENARIOS, buildScenario, type Scenario, type ScenarioHost } from './scenarios.js';
 import { HostServer, fingerprintOf, generateHostKey, reservePort, type HostKey } from './server.js';
@@ -36,6 +37,8 @@ export interface FleetOptions {
   faults?: Record<string, Fault[]>;
   /** Start this many hosts at once (default 200). */
   startConcurrency?: number;
+  /** Command handlers added or replaced on every host (a test's program that hangs on one host). */
+  commands?: Record<string, CommandHandler>;
 }
 
 export interface SimHost {
@@ -83,6 +86,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   await chmod(clientKeyPath, 0o600);
   await writeFile(`${clientKeyPath}.pub`, client.public.trim() + '\n');
   const registry = defaultRegistry();
+  for (const [name, handler] of Object.entries(opts.commands ?? {})) registry.register(name, handler);
   const loopback = opts.addressing === 'loopback';
   const sharedPort = loopback ? await reservePort('127.77.0.1') : 0;
 

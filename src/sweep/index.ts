@@ -1,23 +1,18 @@
-import type { Clock } from '../executor/clock.js';
 import { isoNow } from '../executor/clock.js';
 import type { HostResult, RunEventListener, RunInfo, RunSummary } from '../executor/events.js';
 import type { Interrupt } from '../executor/interrupt.js';
 import { runHosts, summarize, type HostTarget } from '../executor/run-hosts.js';
 import { diagnoseFleet, type Finding } from '../diagnosis/index.js';
-import type { Policy } from '../policy/types.js';
 import type { Transport } from '../transport/types.js';
-import { factsProbe, sweepHost } from './sweep-host.js';
+import { factsProbe, sweepHost, type SweepOptions } from './sweep-host.js';
 
 export { sweepHost, collectSample, newNonce, factsProbe, type FactsProbe } from './sweep-host.js';
 
-export interface SweepRequest {
+/** A sweep of a fleet: the per-host options (samples, interval, policy, clock) plus the run's. */
+export interface SweepRequest extends Pick<SweepOptions, 'samples' | 'intervalMs' | 'policy' | 'clock'> {
   run: RunInfo;
   hosts: readonly HostTarget[];
   transportFor: (host: HostTarget) => Transport;
-  samples: number;
-  intervalMs: number;
-  policy?: Policy;
-  clock: Clock;
   interrupt: Interrupt;
   onEvent: RunEventListener;
   /**

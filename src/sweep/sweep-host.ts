@@ -4,8 +4,7 @@ import { isoNow } from '../executor/clock.js';
 import type { HostResult } from '../executor/events.js';
 import type { HostTarget } from '../executor/run-hosts.js';
 import { FleetmendError, UNREACHABLE_CODES } from '../errors.js';
-import { needsBecome } from '../transport/become.js';
-import type { ConnectionSpec, Transport } from '../transport/types.js';
+import { needsBecome, partialOutputOf, type ConnectionSpec, type Transport } from '../transport/index.js';
 import { buildFactsScript, splitSections, unfinishedSection } from '../facts/script.js';
 import { parseSample } from '../facts/index.js';
 import type { AuditctlOutcome, FactSample, HostFacts } from '../facts/types.js';
@@ -74,26 +73,19 @@ export interface CollectedSample {
  * already received are parsed, and the error names the one that did not finish.
  */
 export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock): Promise<CollectedSample> {
-  const cap = t.spec.maxOutputBytes;
-  const received: Buffer[] = [];
-  let kept = 0;
-  const onStdout = (c: Buffer): void => {
-    if (kept >= cap) return;
-    const part = c.length > cap - kept ? c.subarray(0, cap - kept) : c;
-    received.push(Buffer.from(part));
-    kept += part.length;
-  };
   const script = runsAsRoot(t.spec) ? probe.script : probe.userScript;
   try {
-    const res = await t.exec(script, { label: 'the facts script', onStdout });
+    const res = await t.exec(script, { label: 'the facts script' });
     const sample = parseSample(splitSections(res.stdout, probe.nonce), clock.now());
     if (res.truncated) {
       sample.parse_errors.push({ section: CAPPED_SECTION, message: cappedMessage(t.spec.maxOutputBytes, res.bytes) });
     }
     return { sample };
   } catch (err) {
-    if (!(err instanceof FleetmendError) || !CUT_SHORT.has(err.code) || received.length === 0) throw err;
-    const sections = splitSections(Buffer.concat(received).toString('utf8'), probe.nonce);
+    // the transport's partial output: capped and secret-masked like a whole result
+    const received = partialOutputOf(err)?.stdout ?? '';
+    if (!(err instanceof FleetmendError) || !CUT_SHORT.has(err.code) || received === '') throw err;
+    const sections = splitSections(received, probe.nonce);
     const sample = parseSample(sections, clock.now());
     const where = unfinishedSection(sections);
     const message = `${err.message}; section ${where ?? '?'} did not finish (${Object.keys(sections).length} sections received, parsed and diagnosed)`;

@@ -4,13 +4,13 @@
  * Order: the explicit key file, candidate identity files, the agent, then password and
  * keyboard-interactive (the way OpenSSH orders publickey before password).
  */
-import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import ssh2, { type AnyAuthMethod, type AuthenticationType, type AuthHandlerMiddleware, type ParsedKey } from 'ssh2';
 
 // ssh2 is CommonJS: Node's ESM loader only gives its default export.
 const { utils } = ssh2;
 import { FleetmendError } from '../errors.js';
+import { readInputFile } from '../util/input-file.js';
 import type { AuthSpec } from './types.js';
 
 export interface LoadedKey {
@@ -28,13 +28,7 @@ export function expandTilde(p: string): string {
 export async function loadPrivateKey(file: string, passphrase: string | undefined, host?: string): Promise<LoadedKey> {
   const path = expandTilde(file);
   const opts = host !== undefined ? { host } : {};
-  let data: Buffer;
-  try {
-    data = await readFile(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    throw new FleetmendError('E_KEYFILE', `cannot read private key ${path} (${code})`, opts);
-  }
+  const data = await readInputFile(path, { code: 'E_KEYFILE', what: 'private key', ...opts });
   const parsed = utils.parseKey(data, passphrase);
   if (parsed instanceof Error) {
     const encrypted = /encrypted|passphrase|decrypt|bad decrypt/i.test(parsed.message);

@@ -1,6 +1,7 @@
 /** Public surface of the transport layer. Nothing here knows about audit, playbooks or reports. */
 export type * from './types.js';
 export { Ssh2Transport, connectionSecrets, type Ssh2TransportOptions, type BastionLease, type BastionProvider } from './ssh2.js';
+export { CommandCutShort, partialOutputOf } from './output.js';
 export { TransportFactory, BastionPool, type TransportFactoryOptions } from './factory.js';
 export {
   KnownHosts,

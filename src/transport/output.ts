@@ -1,3 +1,6 @@
+import { FleetmendError, type ErrorCode } from '../errors.js';
+import type { PartialOutput } from './types.js';
+
 /**
  * Output kept per command: stdout+stderr share one cap so a hostile or broken host sending tens of
  * MB cannot exhaust memory. The first byte over the cap ends the command (see Ssh2Transport.exec):
@@ -73,4 +76,23 @@ class ByteText {
     }
     return this.decoded;
   }
+}
+
+/**
+ * A command cut short (E_CMD_TIMEOUT, E_DISCONNECTED, E_INTERRUPTED), carrying what it printed
+ * until then. The transport builds the partial output from the same capped buffers as a result
+ * and masks it with the same secrets: a caller never needs a raw copy of the stream of its own.
+ */
+export class CommandCutShort extends FleetmendError {
+  readonly partial: PartialOutput;
+
+  constructor(code: ErrorCode, message: string, partial: PartialOutput, opts: { host?: string; cause?: unknown } = {}) {
+    super(code, message, opts);
+    this.partial = partial;
+  }
+}
+
+/** The output a command printed before `err` cut it short, if the transport kept any. */
+export function partialOutputOf(err: unknown): PartialOutput | undefined {
+  return err instanceof CommandCutShort ? err.partial : undefined;
 }

@@ -14,8 +14,8 @@ import { agentSocketFor, loadKeys, makeAuthHandler, planAuth, type KeyCache } fr
 import { BecomeDialog, buildBecomeCommand, detectSudoFailure } from './become.js';
 import { dialTcp, waitForBanner } from './dial.js';
 import { KnownHosts, KnownHostsCache } from './knownhosts.js';
-import { CappedOutput } from './output.js';
-import type { ConnectionSpec, ExecOptions, ExecResult, Transport, TransportLogger } from './types.js';
+import { CappedOutput, CommandCutShort } from './output.js';
+import type { ConnectionSpec, ExecOptions, ExecResult, PartialOutput, Transport, TransportLogger } from './types.js';
 import { SecretValues } from '../util/secrets.js';
 
 export interface BastionLease {
@@ -53,6 +53,9 @@ const HOSTKEY_ALGOS: Record<string, string[]> = {
 };
 
 type SshError = Error & { level?: string };
+
+/** Errors that end a command which may have printed something worth keeping (see CommandCutShort). */
+const CUT_SHORT_CODES: ReadonlySet<string> = new Set(['E_CMD_TIMEOUT', 'E_DISCONNECTED', 'E_INTERRUPTED']);
 
 export class Ssh2Transport implements Transport {
   readonly spec: ConnectionSpec;
@@ -244,7 +247,7 @@ export class Ssh2Transport implements Transport {
         opts.signal?.removeEventListener('abort', onAbort);
         if (e) {
           stopChannel(channel);
-          reject(e);
+          reject(CUT_SHORT_CODES.has(e.code) ? new CommandCutShort(e.code, e.message, this.maskedPartial(out), { host: this.spec.name, ...(e.cause !== undefined ? { cause: e.cause } : {}) }) : e);
         } else resolve(this.masked(r!));
       };
       const result = (): ExecResult => {
@@ -277,10 +280,7 @@ export class Ssh2Transport implements Transport {
             if (opts.stdin !== undefined) stream.write(opts.stdin);
             stream.end();
           };
-          stream.on('data', (c: Buffer) => {
-            opts.onStdout?.(c);
-            keep(stream, 'stdout', c);
-          });
+          stream.on('data', (c: Buffer) => keep(stream, 'stdout', c));
           stream.stderr.on('data', (c: Buffer) => {
             if (!dialog) return keep(stream, 'stderr', c);
             const { out: text, actions } = dialog.feed(c);
@@ -323,6 +323,11 @@ export class Ssh2Transport implements Transport {
   private masked(r: ExecResult): ExecResult {
     if (this.secrets.size === 0) return r;
     return { ...r, command: this.secrets.mask(r.command), stdout: this.secrets.mask(r.stdout), stderr: this.secrets.mask(r.stderr) };
+  }
+
+  /** What a command cut short had printed, masked as its result would have been. */
+  private maskedPartial(out: CappedOutput): PartialOutput {
+    return { stdout: this.secrets.mask(out.stdout()), stderr: this.secrets.mask(out.stderr()), bytes: out.bytes, truncated: out.truncated };
   }
 
   close(): Promise<void> {

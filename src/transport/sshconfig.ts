@@ -4,10 +4,10 @@
  * wins (so specific `Host` blocks go first and `Host *` last); `IdentityFile` accumulates.
  * `Match exec` is never evaluated (a config file must not run commands for us).
  */
-import { readFile } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
 import SSHConfig from 'ssh-config';
 import { FleetmendError } from '../errors.js';
+import { readInputText } from '../util/input-file.js';
 import type { HostKeyChecking } from './types.js';
 
 export interface JumpHop {
@@ -38,13 +38,7 @@ export interface TokenContext {
 }
 
 export async function loadSshConfig(file: string): Promise<SSHConfig> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new FleetmendError('E_USAGE', `cannot read ssh config ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { position: { file } });
-  }
-  return parseSshConfig(text, file);
+  return parseSshConfig(await readInputText(file, { code: 'E_USAGE', what: 'ssh config' }), file);
 }
 
 export function parseSshConfig(text: string, file = 'ssh_config'): SSHConfig {

@@ -70,11 +70,19 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** How error messages name the command (default: its first line, shortened). */
   label?: string;
-  /**
-   * Called with each stdout chunk as it arrives (before the cap): a caller that must keep what
-   * a command printed before it timed out or the connection dropped collects it here.
-   */
-  onStdout?: (chunk: Buffer) => void;
+}
+
+/**
+ * What a command printed before it was cut short (timeout, dropped connection, interrupt):
+ * kept within the same cap as a result, and masked like one, so a caller can still use the
+ * part that arrived (the sweep parses the sections a hanging host completed).
+ */
+export interface PartialOutput {
+  stdout: string;
+  stderr: string;
+  /** Bytes received in total (including any dropped past the cap). */
+  bytes: number;
+  truncated: boolean;
 }
 
 export interface ExecResult {

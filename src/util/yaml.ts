@@ -2,10 +2,10 @@
  * YAML with positions: parse once at the edge, keep the Document so that schema errors can be
  * mapped back to file:line:column (STYLE: "yaml with positions, then a schema").
  */
-import { readFile } from 'node:fs/promises';
 import { isNode, LineCounter, parseDocument, visit, type Alias, type Document } from 'yaml';
 import type { ZodError } from 'zod';
 import { FleetmendError, type ErrorCode, type SourcePosition } from '../errors.js';
+import { readInputText } from './input-file.js';
 
 export interface YamlSource {
   file: string;
@@ -68,14 +68,7 @@ function toValue(file: string, doc: Document, lineCounter: LineCounter): unknown
 }
 
 export async function readYamlFile(file: string): Promise<YamlSource> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    throw new FleetmendError('E_USAGE', `cannot read ${file}: ${e.code ?? e.message}`, { position: { file } });
-  }
-  return parseYaml(file, text);
+  return parseYaml(file, await readInputText(file, { code: 'E_USAGE', what: '' }));
 }
 
 /** Position of the node at `path` (or of its nearest existing ancestor). */

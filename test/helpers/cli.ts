@@ -13,13 +13,17 @@ export interface CliResult {
   stderr: string;
 }
 
+/** A stream for the CLI's stdout or stderr that keeps what was written, as text. */
+export function textSink(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  let text = '';
+  stream.on('data', (d: Buffer) => (text += d.toString()));
+  return { stream, text: () => text };
+}
+
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = '';
-  let stderr = '';
-  out.on('data', (d: Buffer) => (stdout += d.toString()));
-  err.on('data', (d: Buffer) => (stderr += d.toString()));
-  const code = await main(argv, { stdout: out, stderr: err, interrupt: noInterrupt, env });
-  return { code, stdout, stderr };
+  const out = textSink();
+  const err = textSink();
+  const code = await main(argv, { stdout: out.stream, stderr: err.stream, interrupt: noInterrupt, env });
+  return { code, stdout: out.text(), stderr: err.text() };
 }

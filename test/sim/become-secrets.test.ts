@@ -5,7 +5,7 @@
  * sudo asks, the password answers the prompt (and a wrong one fails fast). A host that prints a
  * secret back has it masked before the terminal, --json, the store or a report see it.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +13,7 @@ import { parse, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
+import { filesBelow } from '../helpers/files.js';
 import { scenarioOf } from '../fixtures/playbooks/sim-harness.js';
 
 type Inv = { all: { hosts: Record<string, Record<string, unknown>>; children?: unknown } };
@@ -29,12 +30,6 @@ interface JsonHost {
   status: string;
   error: { code: string; message: string } | null;
   tasks: JsonTask[];
-}
-
-function files(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .map((f) => join(dir, f))
-    .filter((p) => statSync(p).isFile());
 }
 
 const RULES = 'zz-fleetmend.rules';
@@ -128,7 +123,7 @@ describe('become password only on a sudo prompt (simulated fleet, CLI)', () => {
 
   it('no secret in the terminal, --json, the store bytes or any report; no sudo marker either', () => {
     const texts: [string, string][] = [['stdout', run.stdout], ['stderr', run.stderr]];
-    for (const f of [...files(join(dir, 'state')), ...files(join(dir, 'reports'))]) texts.push([f, readFileSync(f, 'latin1')]);
+    for (const f of [...filesBelow(join(dir, 'state')), ...filesBelow(join(dir, 'reports'))]) texts.push([f, readFileSync(f, 'latin1')]);
     expect(texts.length).toBeGreaterThan(6);
     for (const [where, text] of texts) {
       expect(text, where).not.toContain(NOPASSWD_SECRET);

@@ -2,9 +2,9 @@
  * Guards on the simulated fleet, through the real SSH path: each guard refuses (or warns) in
  * check mode and in apply, whatever the playbook says, and the host is left as it was.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEBIAN_RULES } from '../../src/sim/machine.js';
-import { scenarioOf, simHarness, type SimHarness } from '../fixtures/playbooks/sim-harness.js';
+import { scenarioOf, simHarnessForFile } from '../fixtures/playbooks/sim-harness.js';
 
 const scenario = scenarioOf('guards', (mk) => [
   // the incident host: auditd stuck, wait 0, losing records (reference §3)
@@ -29,13 +29,7 @@ const scenario = scenarioOf('guards', (mk) => [
   { spec: { ...mk.debian('g-stopped'), auditd: 'stopped' } },
 ]);
 
-let sim: SimHarness;
-beforeAll(async () => {
-  sim = await simHarness(scenario);
-}, 60_000);
-afterAll(async () => {
-  await sim?.stop();
-});
+const sim = simHarnessForFile(scenario);
 
 const play = (hosts: string, tasks: string, extra = '') => `- name: guard\n  hosts: ${hosts}\n  become: true\n${extra}  tasks:\n${tasks}`;
 const PANIC = play('all', '    - auditctl: { failure: 2 }\n');

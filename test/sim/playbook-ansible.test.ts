@@ -8,10 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DEBIAN_RULES } from '../../src/sim/machine.js';
 import type { PlaybookRunResult } from '../../src/playbook/run.js';
-import { scenarioOf, simHarness, type SimHarness } from '../fixtures/playbooks/sim-harness.js';
+import { scenarioOf, simHarnessForFile } from '../fixtures/playbooks/sim-harness.js';
 
 const PLAYBOOK = join(process.cwd(), 'examples/ansible/audit-backlog-floor.yml');
 const ANSIBLE_PLAYBOOK = '/usr/bin/ansible-playbook';
@@ -22,13 +22,7 @@ const scenario = scenarioOf('ansible', (mk) => [
   { spec: mk.rhel('rhel-ok') },
 ]);
 
-let sim: SimHarness;
-beforeAll(async () => {
-  sim = await simHarness(scenario);
-}, 60_000);
-afterAll(async () => {
-  await sim?.stop();
-});
+const sim = simHarnessForFile(scenario);
 
 const host = (r: PlaybookRunResult, name: string) => r.hosts.find((h) => h.host === name)!;
 const task = (r: PlaybookRunResult, h: string, name: string) => host(r, h).tasks!.find((t) => t.task === name)!;

@@ -3,18 +3,12 @@
  * path: check mode shows the diff and changes nothing, apply writes only the differing keys
  * and has auditd re-read them (SIGHUP, same pid), a second apply changes nothing.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { scenarioOf, simHarness, type SimHarness } from '../fixtures/playbooks/sim-harness.js';
+import { describe, expect, it } from 'vitest';
+import { scenarioOf, simHarnessForFile } from '../fixtures/playbooks/sim-harness.js';
 
 const scenario = scenarioOf('auditd-conf', (mk) => [{ spec: mk.debian('c-deb') }, { spec: mk.rhel('c-rhel') }]);
 
-let sim: SimHarness;
-beforeAll(async () => {
-  sim = await simHarness(scenario);
-}, 60_000);
-afterAll(async () => {
-  await sim?.stop();
-});
+const sim = simHarnessForFile(scenario);
 
 const conf = (h: string) => sim.machine(h).fs.read('/etc/audit/auditd.conf', true);
 

@@ -1,15 +1,14 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/program.js';
 import type { HostResult, RunEvent } from '../../src/executor/events.js';
 import { noInterrupt } from '../../src/executor/interrupt.js';
 import type { RunOutcome, RunSubscriber } from '../../src/run/index.js';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
-import { openStore } from '../../src/store/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, textSink } from '../helpers/cli.js';
+import { readStore } from '../helpers/store.js';
 
 /**
  * The run layer seen from its subscribers and its store: what a subscriber is given is final
@@ -28,13 +27,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function sink() {
-  const s = new PassThrough();
-  let text = '';
-  s.on('data', (d: Buffer) => (text += d.toString()));
-  return { stream: s, text: () => text };
-}
-
 /** Records every event with a deep copy taken when it was emitted, and the outcome. */
 function recorder() {
   const events: { event: RunEvent; copy: string }[] = [];
@@ -51,11 +43,11 @@ function recorder() {
 describe('the run layer', () => {
   it('a sweep: host results never change after host-done; fleet outliers come as their own event and the store merges them', async () => {
     const rec = recorder();
-    const out = sink();
+    const out = textSink();
     const stateDir = join(dir, 'state-sweep');
     const code = await main(
       ['sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--samples', '1', '--json', '-q', '--state-dir', stateDir],
-      { stdout: out.stream, stderr: sink().stream, interrupt: noInterrupt, env: process.env, subscribers: [rec.sub] },
+      { stdout: out.stream, stderr: textSink().stream, interrupt: noInterrupt, env: process.env, subscribers: [rec.sub] },
     );
     expect([0, 2, 4, 6]).toContain(code);
     const types = rec.events.map((e) => e.event.type);
@@ -72,19 +64,14 @@ describe('the run layer', () => {
     for (const f of Object.values(fleetEvent.findings).flat()) expect(f.code).toBe('fleet-outlier');
     // the final documents: --json, the outcome and the store agree, outliers merged
     const doc = JSON.parse(out.text()) as { hosts: HostResult[] };
-    const store = openStore(stateDir);
-    try {
-      const stored = store.getRun(rec.outcome()!.run.id);
-      for (const host of outliers) {
-        const codes = (h: HostResult | undefined) => h?.diagnosis?.findings.map((f) => f.code);
-        expect(codes(doc.hosts.find((h) => h.host === host))).toContain('fleet-outlier');
-        expect(codes(stored.hosts.find((h) => h.host === host))).toEqual(codes(doc.hosts.find((h) => h.host === host)));
-        expect(codes(rec.outcome()!.results.find((h) => h.host === host))).toEqual(codes(doc.hosts.find((h) => h.host === host)));
-      }
-      expect(stored.hosts).toHaveLength(fleet.hosts.length);
-    } finally {
-      store.close();
+    const stored = readStore(stateDir, (store) => store.getRun(rec.outcome()!.run.id));
+    for (const host of outliers) {
+      const codes = (h: HostResult | undefined) => h?.diagnosis?.findings.map((f) => f.code);
+      expect(codes(doc.hosts.find((h) => h.host === host))).toContain('fleet-outlier');
+      expect(codes(stored.hosts.find((h) => h.host === host))).toEqual(codes(doc.hosts.find((h) => h.host === host)));
+      expect(codes(rec.outcome()!.results.find((h) => h.host === host))).toEqual(codes(doc.hosts.find((h) => h.host === host)));
     }
+    expect(stored.hosts).toHaveLength(fleet.hosts.length);
   });
 
   it('a one-task playbook run read back from the store with report --format json shows the task once per host', async () => {

@@ -3,7 +3,6 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduledRunner } from '../../src/cli/schedule.js';
 import { systemClock } from '../../src/executor/clock.js';
@@ -11,9 +10,9 @@ import type { Interrupt } from '../../src/executor/interrupt.js';
 import type { DriftNotification } from '../../src/drift/index.js';
 import { runScheduler, type ScheduleConfig, type SchedulerIO } from '../../src/schedule/index.js';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
-import { openStore } from '../../src/store/index.js';
 import { startWebhookReceiver } from '../helpers/webhook.js';
-import { CLI_BIN } from '../helpers/cli.js';
+import { CLI_BIN, textSink } from '../helpers/cli.js';
+import { storedRuns } from '../helpers/store.js';
 
 /**
  * The scheduler against the simulated fleet over real SSH: real sweeps (the run layer, in-process)
@@ -36,13 +35,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function sink() {
-  const s = new PassThrough();
-  let text = '';
-  s.on('data', (d: Buffer) => (text += d.toString()));
-  return { stream: s, text: () => text };
-}
-
 function never(): Interrupt {
   const a = new AbortController();
   return { stopStarting: a.signal, abortInFlight: new AbortController().signal, interrupted: false, dispose() {} };
@@ -54,23 +46,14 @@ const sweepArgs = (extra: string[] = []) =>
 type Execute = SchedulerIO['execute'];
 
 function schedule(stateDir: string, over: Partial<ScheduleConfig>, wrap: (run: Execute) => Execute = (run) => run) {
-  const err = sink();
+  const err = textSink();
   const cfg: ScheduleConfig = { cron: '*/2 * * * * *', command: sweepArgs(), stateDir, notify: 'changes', ...over };
-  const io = { stdout: sink().stream, stderr: err.stream, env: process.env, clock: systemClock };
+  const io = { stdout: textSink().stream, stderr: err.stream, env: process.env, clock: systemClock };
   // the CLI's runner: the scheduled command parsed once, each run through the run layer in-process
   const done = scheduledRunner(cfg.command, stateDir, { ...io, exitCode: 0 }).then((execute) =>
     runScheduler(cfg, { ...io, interrupt: never, execute: wrap(execute) }),
   );
   return { done, log: err.text };
-}
-
-function runsOf(stateDir: string) {
-  const store = openStore(stateDir);
-  try {
-    return store.listRuns().reverse().map((r) => store.getRun(r.id));
-  } finally {
-    store.close();
-  }
 }
 
 describe('fleetmend schedule on the simulated fleet', () => {
@@ -79,7 +62,7 @@ describe('fleetmend schedule on the simulated fleet', () => {
     const { done, log } = schedule(stateDir, { maxRuns: 2 });
     const out = await done;
     expect(out).toEqual({ exitCode: 0, runs: 2, skipped: 0 });
-    const runs = runsOf(stateDir);
+    const runs = storedRuns(stateDir);
     expect(runs).toHaveLength(2);
     for (const r of runs) {
       expect(r).toMatchObject({ status: 'finished', finished: true, pending: [] });
@@ -100,7 +83,7 @@ describe('fleetmend schedule on the simulated fleet', () => {
     expect(out.runs).toBe(2);
     expect(out.skipped).toBeGreaterThanOrEqual(1);
     expect(log()).toMatch(/tick \S+Z skipped: the run started at \S+Z is still in progress/);
-    const runs = runsOf(stateDir);
+    const runs = storedRuns(stateDir);
     expect(runs).toHaveLength(2);
     expect(Date.parse(runs[1]!.run.started_at)).toBeGreaterThanOrEqual(Date.parse(runs[0]!.run.finished_at!));
   });
@@ -122,7 +105,7 @@ describe('fleetmend schedule on the simulated fleet', () => {
     } finally {
       victim.model.startAuditd();
     }
-    const runs = runsOf(stateDir);
+    const runs = storedRuns(stateDir);
     expect(runs).toHaveLength(2);
     expect(runs[1]!.hosts.find((h) => h.host === victim.name)?.diagnosis?.state).toBe('auditd-not-running');
     expect(log()).toMatch(new RegExp(`drift: 1 host changed since run ${runs[0]!.run.id}[^\\n]*\\n\\s+${victim.name}\\s+state healthy → auditd-not-running`));
@@ -162,7 +145,7 @@ describe('fleetmend schedule as a process', () => {
     const code = await Promise.race([exited, systemClock.sleep(20_000).then(() => 'timeout' as const)]);
     expect(code, stderr).toBe(130);
     expect(stderr).toMatch(/SIGTERM: no new runs/);
-    const runs = runsOf(stateDir);
+    const runs = storedRuns(stateDir);
     expect(runs).toHaveLength(1);
     const run = runs[0]!;
     expect(run).toMatchObject({ status: 'interrupted', finished: true });

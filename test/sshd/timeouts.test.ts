@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetmendError } from '../../src/errors.js';
+import { partialOutputOf } from '../../src/transport/index.js';
 import { startSshdFleet, type SshdFleet } from '../helpers/sshd-fleet.js';
 import { expectFailure, factory, skipReason, specFor } from './util.js';
 
@@ -72,6 +73,20 @@ describe.skipIf(skipReason !== null)('timeouts against real sshd', () => {
       const deadline = Date.now() + 5000;
       while (processesOf(fleet.uid, 'sleep 3600').length > 0 && Date.now() < deadline) await sleep(100);
       expect(processesOf(fleet.uid, 'sleep 3600')).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a command cut short by its timeout carries what it printed, with the connection secrets masked', async () => {
+    const secret = `to-${Date.now().toString(36)}-secret`;
+    const h = fleet.hosts[1]!;
+    // a become password the connection holds (become off: sudo never runs, the value is still masked)
+    const t = await factory().connect(specFor(fleet, h, { become: { enabled: false, password: secret } }));
+    try {
+      const e = await expectFailure(t.exec(`printf 'got %s\\n' '${secret}'; printf 'tail %s' '${secret.slice(0, 8)}'; sleep 3600`, { timeoutMs: 1500 }), 'E_CMD_TIMEOUT');
+      expect(partialOutputOf(e)).toMatchObject({ stdout: 'got ********\ntail ********', stderr: '', truncated: false });
+      expect(e.message).not.toContain(secret);
     } finally {
       await t.close();
     }

@@ -4,19 +4,9 @@
  * error at file:line:column naming the construct for everything else, before any host.
  */
 import { describe, expect, it } from 'vitest';
-import { FleetmendError } from '../../src/errors.js';
 import { compileExpr } from '../../src/expr/index.js';
 import { parsePlaybook, Templater } from '../../src/playbook/index.js';
-
-function loadError(text: string): FleetmendError {
-  try {
-    parsePlaybook('pb.yml', text);
-  } catch (err) {
-    if (err instanceof FleetmendError) return err;
-    throw err;
-  }
-  throw new Error('expected an error');
-}
+import { loadError } from '../helpers/playbook.js';
 
 const play = (body: string, head = '') => `- hosts: all\n${head}  tasks:\n${body}`;
 

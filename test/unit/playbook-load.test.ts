@@ -4,16 +4,7 @@ import { parseExtraVars, mergeVars } from '../../src/playbook/vars.js';
 import { planBatches } from '../../src/playbook/batches.js';
 import { Templater } from '../../src/playbook/template.js';
 import { FleetmendError } from '../../src/errors.js';
-
-function loadError(text: string): FleetmendError {
-  try {
-    parsePlaybook('pb.yml', text);
-  } catch (err) {
-    if (err instanceof FleetmendError) return err;
-    throw err;
-  }
-  throw new Error('expected an error');
-}
+import { loadError } from '../helpers/playbook.js';
 
 const GOOD = `
 - name: fix

@@ -5,14 +5,13 @@
  * become a refused `auditctl -s` is one clear "needs root" error.
  */
 import { describe, expect, it } from 'vitest';
-import { FleetmendError } from '../../src/errors.js';
 import { hangUntilClosed } from '../../src/sim/commands/audit.js';
 import { FakeClock, Shell, SimMachine, StringInput, debianSpec, defaultRegistry, type MachineSpec } from '../../src/sim/index.js';
 import { Rng } from '../../src/sim/rng.js';
 import { DEBIAN_RULES } from '../../src/sim/machine.js';
 import type { CommandRegistry } from '../../src/sim/shell.js';
 import { sweepHost } from '../../src/sweep/index.js';
-import type { ConnectionSpec, ExecOptions, ExecResult, Transport } from '../../src/transport/types.js';
+import { CommandCutShort, type ConnectionSpec, type ExecOptions, type ExecResult, type Transport } from '../../src/transport/index.js';
 import type { RunEvent } from '../../src/executor/events.js';
 
 interface Seen {
@@ -20,7 +19,7 @@ interface Seen {
   become: (boolean | undefined)[];
 }
 
-/** A Transport whose host is a simulated machine; times out like Ssh2Transport (E_CMD_TIMEOUT), keeping streamed chunks. */
+/** A Transport whose host is a simulated machine; times out like Ssh2Transport (E_CMD_TIMEOUT), the output so far on the error. */
 function simTransport(m: SimMachine, registry: CommandRegistry, spec: Partial<ConnectionSpec>, seen: Seen, dropAfterBytes?: number): Transport {
   const full: ConnectionSpec = {
     name: 'h1', address: '127.0.0.1', port: 22, user: 'root', auth: {}, become: { enabled: false }, connectTimeoutMs: 1000,
@@ -41,7 +40,6 @@ function simTransport(m: SimMachine, registry: CommandRegistry, spec: Partial<Co
           if (dropped) return;
           const b = Buffer.from(c);
           out += b.toString();
-          opts.onStdout?.(b);
           if (dropAfterBytes !== undefined && out.length >= dropAfterBytes) {
             dropped = true;
             abort.abort();
@@ -52,10 +50,11 @@ function simTransport(m: SimMachine, registry: CommandRegistry, spec: Partial<Co
       const run = new Shell(m, registry).run(command, { stdin: new StringInput(''), stdout, stderr: { write: () => undefined }, uid, user: uid === 0 ? 'root' : full.user, signal: abort.signal });
       const timer = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), full.commandTimeoutMs));
       const rc = await Promise.race([run, timer]);
-      if (dropped) throw new FleetmendError('E_DISCONNECTED', `connection to ${full.name} lost during command: the facts script`);
+      const partial = { stdout: out, stderr: '', bytes: out.length, truncated: false };
+      if (dropped) throw new CommandCutShort('E_DISCONNECTED', `connection to ${full.name} lost during command: the facts script`, partial);
       if (rc === 'timeout') {
         abort.abort();
-        throw new FleetmendError('E_CMD_TIMEOUT', `command timed out after ${full.commandTimeoutMs} ms on ${full.name}: the facts script`);
+        throw new CommandCutShort('E_CMD_TIMEOUT', `command timed out after ${full.commandTimeoutMs} ms on ${full.name}: the facts script`, partial);
       }
       return { command, stdout: out, stderr: '', code: rc, durationMs: 1, truncated: false, bytes: out.length };
     },
