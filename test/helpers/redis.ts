@@ -1,10 +1,13 @@
 /** A real redis-server for a test: loopback, a free port, its own dir, stopped by PID. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { freePort } from '../../src/distributed/cluster.js';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { systemClock } from '../../src/executor/clock.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startFleet, type Fleet } from '../../src/sim/index.js';
 import { CLI_BIN } from './cli.js';
 
 export interface TestRedis {
@@ -92,4 +95,73 @@ export async function dumpRedis(url: string): Promise<{ keys: number; text: stri
   } finally {
     c.disconnect();
   }
+}
+
+/** Waits (bounded) until each worker has said it is ready. */
+export async function workersReady(...ws: TestWorker[]): Promise<void> {
+  for (const w of ws) await waitFor(`${w.name} ready`, () => w.stderr().includes('ready:'), 20_000);
+}
+
+/** Hosts a worker took (its `-v` log), for one run or for all. */
+export function takenBy(w: TestWorker, run?: string): string[] {
+  const re = new RegExp(`take (\\S+) \\(run ${run ?? '\\S+'}`, 'g');
+  return [...w.stderr().matchAll(re)].map((m) => m[1]!);
+}
+
+export interface DistributedTestbed {
+  readonly dir: string;
+  readonly redis: TestRedis;
+  readonly fleet: Fleet;
+  /** The fleet's inventory and known_hosts, as CLI arguments. */
+  common(): string[];
+  /** A worker on the testbed's Redis (or `url`), stopped in afterAll. */
+  worker(name: string, args: string[], opts?: { url?: string; env?: NodeJS.ProcessEnv }): TestWorker;
+  /** Another redis-server in the testbed's dir, stopped in afterAll. */
+  ownRedis(name: string): Promise<TestRedis>;
+}
+
+/**
+ * A temp dir, a redis-server and a healthy simulated fleet of `hosts` for one distributed test
+ * file: set up in beforeAll, and every process it started stopped by PID in afterAll.
+ */
+export function distributedTestbed(prefix: string, hosts: number): DistributedTestbed {
+  let dir = '';
+  let redis: TestRedis | undefined;
+  let fleet: Fleet | undefined;
+  const workers: TestWorker[] = [];
+  const extra: TestRedis[] = [];
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    redis = await startRedis(dir);
+    fleet = await startFleet({ scenario: 'healthy', hosts, dir: join(dir, 'fleet'), loginDelayScale: 0 });
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => stopChild(w.child)));
+    await fleet?.stop();
+    await Promise.all(extra.map((r) => r.stop()));
+    await redis?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  }, 60_000);
+  return {
+    get dir() {
+      return dir;
+    },
+    get redis() {
+      return redis!;
+    },
+    get fleet() {
+      return fleet!;
+    },
+    common: () => ['-i', fleet!.inventoryPath, '--known-hosts', fleet!.knownHostsPath],
+    worker(name, args, opts = {}) {
+      const w = startWorker(name, ['--redis', opts.url ?? redis!.url, ...args], opts.env ?? process.env);
+      workers.push(w);
+      return w;
+    },
+    async ownRedis(name) {
+      const r = await startRedis(join(dir, name));
+      extra.push(r);
+      return r;
+    },
+  };
 }

@@ -1,54 +1,31 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFleet, type Fleet } from '../../src/sim/index.js';
-import { openStore } from '../../src/store/index.js';
+import { describe, expect, it } from 'vitest';
+import { readStore } from '../helpers/store.js';
 import { runCli } from '../helpers/cli.js';
-import { dumpRedis, startRedis, startWorker, stopChild, waitFor, type TestRedis, type TestWorker } from '../helpers/redis.js';
+import { distributedTestbed, dumpRedis, stopChild, takenBy, waitFor, workersReady, type TestWorker } from '../helpers/redis.js';
 
 /**
  * Distributed playbook runs (`run --redis`) with a real redis-server, real `fleetmend worker`
  * processes (the built binary) and the simulated fleet over real SSH, compared with local runs
- * of the same playbooks on the same fleet. Every wait is bounded; every process started here is
+ * of the same playbooks on the same bed.fleet. Every wait is bounded; every process started here is
  * stopped by PID in afterAll.
  */
-let dir: string;
-let redis: TestRedis;
-let fleet: Fleet;
-const workers: TestWorker[] = [];
-const extraRedis: TestRedis[] = [];
+const bed = distributedTestbed('fm-dist-pb-', 10);
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'fm-dist-pb-'));
-  redis = await startRedis(dir);
-  fleet = await startFleet({ scenario: 'healthy', hosts: 10, dir: join(dir, 'fleet'), loginDelayScale: 0 });
-}, 60_000);
-afterAll(async () => {
-  await Promise.all(workers.map((w) => stopChild(w.child)));
-  await fleet?.stop();
-  await Promise.all(extraRedis.map((r) => r.stop()));
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+const common = () => bed.common();
 
-const common = () => ['-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath];
-
-function worker(name: string, url = redis.url, args: string[] = common(), env: NodeJS.ProcessEnv = process.env): TestWorker {
-  const w = startWorker(name, ['--redis', url, ...args, '--concurrency', '10', '--lock-duration', '2', '-v'], env);
-  workers.push(w);
-  return w;
+function worker(name: string, url = bed.redis.url, args: string[] = common(), env: NodeJS.ProcessEnv = process.env): TestWorker {
+  return bed.worker(name, [...args, '--concurrency', '10', '--lock-duration', '2', '-v'], { url, env });
 }
 
-async function ready(...ws: TestWorker[]): Promise<void> {
-  for (const w of ws) await waitFor(`${w.name} ready`, () => w.stderr().includes('ready:'), 20_000);
-}
+const ready = workersReady;
 
 /** Hosts a worker took for one run. */
-const takenIn = (w: TestWorker, run: string) => [...w.stderr().matchAll(new RegExp(`take (\\S+) \\(run ${run}`, 'g'))].map((m) => m[1]!);
+const takenIn = takenBy;
 
 function playbook(name: string, text: string): string {
-  const file = join(dir, name);
+  const file = join(bed.dir, name);
   writeFileSync(file, text);
   return file;
 }
@@ -93,18 +70,11 @@ function comparable(doc: Doc, withMsg: (t: Task) => boolean = () => true) {
   };
 }
 
-function storedRun(stateDir: string, id: string) {
-  const store = openStore(stateDir);
-  try {
-    return store.getRun(id);
-  } finally {
-    store.close();
-  }
-}
+const storedRun = (stateDir: string, id: string) => readStore(stateDir, (store) => store.getRun(id));
 
 async function runBoth(file: string, args: string[], stateDir: string): Promise<{ local: Doc; dist: Doc; distStderr: string }> {
   const l = await runCli(['run', file, ...common(), '--json', '-q', '--state-dir', `${stateDir}-local`, ...args]);
-  const d = await runCli(['run', file, ...common(), '--json', '-q', '--state-dir', stateDir, '--redis', redis.url, ...args]);
+  const d = await runCli(['run', file, ...common(), '--json', '-q', '--state-dir', stateDir, '--redis', bed.redis.url, ...args]);
   expect(d.code, d.stderr).toBe(l.code);
   return { local: JSON.parse(l.stdout) as Doc, dist: JSON.parse(d.stdout) as Doc, distStderr: d.stderr };
 }
@@ -115,19 +85,14 @@ describe('run --redis across fleetmend workers', () => {
 
   it('Redis unreachable: exit 1 naming the URL before any host is contacted; nothing recorded', async () => {
     const file = playbook('down.yml', '- hosts: all\n  tasks:\n    - debug: { msg: hi }\n');
-    const stateDir = join(dir, 'state-down');
-    const before = fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0);
+    const stateDir = join(bed.dir, 'state-down');
+    const before = bed.fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0);
     const r = await runCli(['run', file, ...common(), '--redis', 'redis://127.0.0.1:1/0', '--state-dir', stateDir, '-q']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('cannot reach Redis at redis://127.0.0.1:1/0');
     expect(r.stderr).toContain('[E_QUEUE]');
-    expect(fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0)).toBe(before);
-    const store = openStore(stateDir);
-    try {
-      expect(store.listRuns()).toHaveLength(0);
-    } finally {
-      store.close();
-    }
+    expect(bed.fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0)).toBe(before);
+    expect(readStore(stateDir, (store) => store.listRuns())).toHaveLength(0);
   });
 
   it('a serial rolling playbook stops after the failing batch exactly as locally; later batches are never queued', async () => {
@@ -148,7 +113,7 @@ describe('run --redis across fleetmend workers', () => {
       debug: { msg: "after on {{ inventory_hostname }}" }
 `,
     );
-    const stateDir = join(dir, 'state-rolling');
+    const stateDir = join(bed.dir, 'state-rolling');
     const { local, dist } = await runBoth(file, ['-f', '4'], stateDir);
     expect(local.stopped?.batch).toBe(2);
     expect(local.stopped?.reason).toContain('batch 2/5: 1/2 hosts failed');
@@ -194,7 +159,7 @@ describe('run --redis across fleetmend workers', () => {
       assert: { that: 'first.rc == 0 and first.changed' }
 `,
     );
-    const { local, dist } = await runBoth(file, ['-l', '~^node-0[1-6]$'], join(dir, 'state-plays'));
+    const { local, dist } = await runBoth(file, ['-l', '~^node-0[1-6]$'], join(bed.dir, 'state-plays'));
     expect(dist.summary.failed ?? 0, JSON.stringify(dist.hosts[0])).toBe(0);
     expect(comparable(dist)).toEqual(comparable(local));
     const one = dist.hosts.find((h) => h.host === 'node-01')!;
@@ -223,8 +188,8 @@ describe('run --redis across fleetmend workers', () => {
       debug: { msg: "done" }
 `,
     );
-    const stateDir = join(dir, 'state-fatal');
-    const r = await runCli(['run', file, ...common(), '-l', '~^node-0[1-9]$', '--json', '-q', '--state-dir', stateDir, '--redis', redis.url]);
+    const stateDir = join(bed.dir, 'state-fatal');
+    const r = await runCli(['run', file, ...common(), '-l', '~^node-0[1-9]$', '--json', '-q', '--state-dir', stateDir, '--redis', bed.redis.url]);
     expect(r.code, r.stderr).toBe(2);
     const doc = JSON.parse(r.stdout) as Doc;
     expect(doc.stopped?.batch).toBe(1);
@@ -245,7 +210,7 @@ describe('run --redis across fleetmend workers', () => {
   it('-f is the limit across all workers: -f 1 runs one host at a time although two workers are idle', async () => {
     const file = playbook('forks.yml', '- hosts: all\n  tasks:\n    - command: { cmd: "sleep 1" }\n');
     const t0 = Date.now();
-    const r = await runCli(['run', file, ...common(), '-l', '~^node-0[1-3]$', '-f', '1', '--json', '-q', '--redis', redis.url, '--state-dir', join(dir, 'state-forks')]);
+    const r = await runCli(['run', file, ...common(), '-l', '~^node-0[1-3]$', '-f', '1', '--json', '-q', '--redis', bed.redis.url, '--state-dir', join(bed.dir, 'state-forks')]);
     const wall = Date.now() - t0;
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as Doc).summary.changed).toBe(3);
@@ -254,12 +219,11 @@ describe('run --redis across fleetmend workers', () => {
   }, 60_000);
 
   it('Redis going away mid-run: the run ends interrupted (exit 130), recorded, with a retry file', async () => {
-    const own = await startRedis(join(dir, 'redis-lost'));
-    extraRedis.push(own);
+    const own = await bed.ownRedis('redis-lost');
     const w = worker('lost-w', own.url, [...common(), '--concurrency', '2']);
     await ready(w);
     const file = playbook('lost.yml', '- hosts: all\n  serial: 2\n  tasks:\n    - command: { cmd: "sleep 5" }\n');
-    const stateDir = join(dir, 'state-lost');
+    const stateDir = join(bed.dir, 'state-lost');
     const run = runCli(['run', file, ...common(), '-l', '~^node-0[1-4]$', '--redis', own.url, '--redis-timeout', '2', '--json', '-q', '--state-dir', stateDir]);
     await waitFor('lost-w to take a host', () => /take \S+ \(run/.test(w.stderr()), 20_000);
     process.kill(own.pid, 'SIGKILL');
@@ -281,16 +245,16 @@ describe('run --redis across fleetmend workers', () => {
     const hosts = ['node-01', 'node-02', 'node-03'];
     const state = () =>
       hosts.map((h) => {
-        const m = fleet.host(h).machine;
+        const m = bed.fleet.host(h).machine;
         return { settings: { ...m.kernel.settings }, rules: m.fs.list('/etc/audit/rules.d') };
       });
     const before = state();
-    const r = await runCli(['run', join(process.cwd(), 'playbooks/raise-backlog-limit.yml'), ...common(), '-l', hosts.join(':'), '-e', 'backlog_limit=16384', '--check', '--diff', '--json', '-q', '--redis', redis.url, '--state-dir', join(dir, 'state-check')]);
+    const r = await runCli(['run', join(process.cwd(), 'playbooks/raise-backlog-limit.yml'), ...common(), '-l', hosts.join(':'), '-e', 'backlog_limit=16384', '--check', '--diff', '--json', '-q', '--redis', bed.redis.url, '--state-dir', join(bed.dir, 'state-check')]);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as Doc;
     expect(doc.run.check).toBe(true);
     expect(doc.hosts).toHaveLength(3);
-    for (const h of storedRun(join(dir, 'state-check'), doc.run.id).hosts) expect(h.worker).toMatch(/^p[ab]$/);
+    for (const h of storedRun(join(bed.dir, 'state-check'), doc.run.id).hosts) expect(h.worker).toMatch(/^p[ab]$/);
     for (const h of doc.hosts) {
       const set = h.tasks!.find((t) => t.task.startsWith('Set and persist'))!;
       expect(set.status, JSON.stringify(set)).toBe('changed');
@@ -301,16 +265,15 @@ describe('run --redis across fleetmend workers', () => {
   }, 60_000);
 
   it('no secret reaches Redis: become/login passwords, secret extra vars and what a task printed of them', async () => {
-    const own = await startRedis(join(dir, 'redis-secrets'));
-    extraRedis.push(own);
+    const own = await bed.ownRedis('redis-secrets');
     const secrets = { ssh: 'Ssh-Pw-7f3a9e1c', become: 'Become-Pw-2b8d4c6e', env: 'Env-Become-9a1f5d3b', token: 'Api-Tok-5e8c1a7d' };
-    const inv = join(dir, 'inventory-secrets.yml');
-    const text = readFileSync(fleet.inventoryPath, 'utf8').replace(/(\n\s+)ansible_user: (\S+)/g, `$1ansible_user: $2$1ansible_password: '${secrets.ssh}'$1ansible_become_password: '${secrets.become}'`);
+    const inv = join(bed.dir, 'inventory-secrets.yml');
+    const text = readFileSync(bed.fleet.inventoryPath, 'utf8').replace(/(\n\s+)ansible_user: (\S+)/g, `$1ansible_user: $2$1ansible_password: '${secrets.ssh}'$1ansible_become_password: '${secrets.become}'`);
     expect(text).toContain(secrets.become);
     writeFileSync(inv, text);
     const env = { ...process.env, FLEETMEND_BECOME_PASSWORD: secrets.env };
     // the worker has its own copy of the secret extra var; the coordinator's is never sent
-    const w = worker('sec', own.url, ['-i', inv, '--known-hosts', fleet.knownHostsPath, '-e', `api_token=${secrets.token}`], env);
+    const w = worker('sec', own.url, ['-i', inv, '--known-hosts', bed.fleet.knownHostsPath, '-e', `api_token=${secrets.token}`], env);
     await ready(w);
     const file = playbook(
       'secrets.yml',
@@ -332,8 +295,8 @@ describe('run --redis across fleetmend workers', () => {
       command: { cmd: "sleep 2" }
 `,
     );
-    const stateDir = join(dir, 'state-secrets');
-    const running = runCli(['run', file, '-i', inv, '--known-hosts', fleet.knownHostsPath, '-l', '~^node-0[1-4]$', '-e', `api_token=${secrets.token}`, '--redis', own.url, '--json', '-q', '--state-dir', stateDir], env);
+    const stateDir = join(bed.dir, 'state-secrets');
+    const running = runCli(['run', file, '-i', inv, '--known-hosts', bed.fleet.knownHostsPath, '-l', '~^node-0[1-4]$', '-e', `api_token=${secrets.token}`, '--redis', own.url, '--json', '-q', '--state-dir', stateDir], env);
     // mid-run: the run's playbook key and the play-2 jobs (with the host state) are in Redis
     await waitFor('play 2 on the worker', () => /take \S+ \(run \S+, play 2/.test(w.stderr()), 20_000);
     const during = await dumpRedis(own.url);
@@ -370,12 +333,12 @@ describe('run --redis across fleetmend workers', () => {
 `,
     );
     const host = 'node-09';
-    expect(fleet.host(host).machine.kernel.settings.backlogLimit).toBe(8192);
-    const stateDir = join(dir, 'state-apply');
-    const run = runCli(['run', file, ...common(), '-l', host, '--redis', redis.url, '--json', '-q', '--state-dir', stateDir]);
+    expect(bed.fleet.host(host).machine.kernel.settings.backlogLimit).toBe(8192);
+    const stateDir = join(bed.dir, 'state-apply');
+    const run = runCli(['run', file, ...common(), '-l', host, '--redis', bed.redis.url, '--json', '-q', '--state-dir', stateDir]);
     const holder = () => [pa, pb].find((w) => new RegExp(`take ${host} \\(run`).test(w.stderr()));
     await waitFor(`a worker to take ${host}`, () => holder() !== undefined, 20_000);
-    await waitFor(`${host}'s limit to be raised`, () => fleet.host(host).machine.kernel.settings.backlogLimit === 12000, 20_000);
+    await waitFor(`${host}'s limit to be raised`, () => bed.fleet.host(host).machine.kernel.settings.backlogLimit === 12000, 20_000);
     const dead = holder()!;
     const other = dead === pa ? pb : pa;
     process.kill(dead.child.pid!, 'SIGKILL');
@@ -389,7 +352,7 @@ describe('run --redis across fleetmend workers', () => {
       ['Raise the backlog limit', 'ok'],
       ['Slow', 'changed'],
     ]);
-    expect(fleet.host(host).machine.kernel.settings.backlogLimit).toBe(12000);
+    expect(bed.fleet.host(host).machine.kernel.settings.backlogLimit).toBe(12000);
     const stored = storedRun(stateDir, doc.run.id);
     expect(stored.hosts).toHaveLength(1);
     expect(stored.hosts[0]!.worker).toBe(other.name);
@@ -408,15 +371,15 @@ describe('run --redis across fleetmend workers', () => {
       when: inventory_hostname == (broken | default("none"))
 `,
     );
-    const stateDir = join(dir, 'state-resume');
+    const stateDir = join(bed.dir, 'state-resume');
     const limit = ['-l', '~^node-0[1-4]$'];
-    const first = await runCli(['run', file, ...common(), ...limit, '-e', '{"broken":"node-03"}', '--redis', redis.url, '--json', '-q', '--state-dir', stateDir]);
+    const first = await runCli(['run', file, ...common(), ...limit, '-e', '{"broken":"node-03"}', '--redis', bed.redis.url, '--json', '-q', '--state-dir', stateDir]);
     expect(first.code, first.stderr).toBe(2);
     const d1 = JSON.parse(first.stdout) as Doc;
     expect(d1.hosts.find((h) => h.host === 'node-03')!.status).toBe('failed');
     expect(readFileSync(join(stateDir, 'retry', `${d1.run.id}.retry`), 'utf8').trim().split('\n')).toEqual(['node-03']);
     // the operator fixed node-03: resume the run without the breakage
-    const second = await runCli(['run', file, ...common(), ...limit, '--resume', d1.run.id, '--redis', redis.url, '--json', '-q', '--state-dir', stateDir]);
+    const second = await runCli(['run', file, ...common(), ...limit, '--resume', d1.run.id, '--redis', bed.redis.url, '--json', '-q', '--state-dir', stateDir]);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toContain(`resume ${d1.run.id}: 3 host(s) already done, skipped`);
     const d2 = JSON.parse(second.stdout) as Doc;
@@ -428,12 +391,11 @@ describe('run --redis across fleetmend workers', () => {
   }, 60_000);
 
   it('SIGTERM on a worker mid-play: it finishes the hosts it holds and exits 0; the next batch goes to the other worker; each host recorded once', async () => {
-    const own = await startRedis(join(dir, 'redis-term'));
-    extraRedis.push(own);
+    const own = await bed.ownRedis('redis-term');
     const [ta, tb] = [worker('term-a', own.url), worker('term-b', own.url)];
     await ready(ta, tb);
     const file = playbook('term.yml', '- hosts: all\n  serial: 2\n  tasks:\n    - name: Slow\n      command: { cmd: "sleep 3" }\n');
-    const stateDir = join(dir, 'state-term');
+    const stateDir = join(bed.dir, 'state-term');
     const run = runCli(['run', file, ...common(), '-l', '~^node-0[1-4]$', '--redis', own.url, '--json', '-q', '--state-dir', stateDir]);
     const holder = () => [ta, tb].find((w) => /take \S+ \(run/.test(w.stderr()));
     await waitFor('a worker to take a host', () => holder() !== undefined, 20_000);

@@ -1,48 +1,30 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFleet, type Fleet } from '../../src/sim/index.js';
-import { openStore } from '../../src/store/index.js';
+import { describe, expect, it } from 'vitest';
+import { readStore } from '../helpers/store.js';
 import { runCli } from '../helpers/cli.js';
-import { dumpRedis, startRedis, startWorker, stopChild, waitFor, type TestRedis, type TestWorker } from '../helpers/redis.js';
+import { distributedTestbed, dumpRedis, startRedis, stopChild, takenBy, waitFor, workersReady, type TestWorker } from '../helpers/redis.js';
 
 /**
  * Distributed sweeps with a real redis-server, real `fleetmend worker` processes (the built
  * binary) and the simulated fleet over real SSH. Every wait is bounded; every process started
  * here is stopped by PID in afterAll.
  */
-let dir: string;
-let redis: TestRedis;
-let fleet: Fleet;
-const workers: TestWorker[] = [];
+const bed = distributedTestbed('fm-dist-', 200);
 
-beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'fm-dist-'));
-  redis = await startRedis(dir);
-  fleet = await startFleet({ scenario: 'healthy', hosts: 200, dir: join(dir, 'fleet'), loginDelayScale: 0 });
-}, 60_000);
-afterAll(async () => {
-  await Promise.all(workers.map((w) => stopChild(w.child)));
-  await fleet?.stop();
-  await redis?.stop();
-  rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+const common = () => bed.common();
 
-const common = () => ['-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath];
-
+const started: TestWorker[] = [];
 function worker(name: string, extra: string[] = [], env: NodeJS.ProcessEnv = process.env, inventory?: string): TestWorker {
-  const args = inventory ? ['-i', inventory, '--known-hosts', fleet.knownHostsPath] : common();
-  const w = startWorker(name, ['--redis', redis.url, ...args, '--concurrency', '20', '--lock-duration', '2', '-v', ...extra], env);
-  workers.push(w);
+  const args = inventory ? ['-i', inventory, '--known-hosts', bed.fleet.knownHostsPath] : common();
+  const w = bed.worker(name, [...args, '--concurrency', '20', '--lock-duration', '2', '-v', ...extra], { env });
+  started.push(w);
   return w;
 }
 
-async function ready(...ws: TestWorker[]): Promise<void> {
-  for (const w of ws) await waitFor(`${w.name} ready`, () => w.stderr().includes('ready:'), 20_000);
-}
+const ready = workersReady;
 
-const taken = (w: TestWorker) => [...w.stderr().matchAll(/take (\S+) \(run/g)].map((m) => m[1]!);
+const taken = (w: TestWorker) => takenBy(w);
 const finished = (w: TestWorker) => [...w.stderr().matchAll(/done (\S+) /g)].map((m) => m[1]!);
 
 interface Doc {
@@ -51,35 +33,23 @@ interface Doc {
   hosts: { host: string; status: string }[];
 }
 
-function storedRun(stateDir: string, id: string) {
-  const store = openStore(stateDir);
-  try {
-    return store.getRun(id);
-  } finally {
-    store.close();
-  }
-}
+const storedRun = (stateDir: string, id: string) => readStore(stateDir, (store) => store.getRun(id));
 
 describe('sweep --redis across fleetmend workers', () => {
   it('Redis unreachable: exit 1 naming the URL, nothing queued, nothing recorded', async () => {
-    const stateDir = join(dir, 'state-down');
+    const stateDir = join(bed.dir, 'state-down');
     const r = await runCli(['sweep', ...common(), '--redis', 'redis://127.0.0.1:1/0', '--state-dir', stateDir, '-q']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('cannot reach Redis at redis://127.0.0.1:1/0');
     expect(r.stderr).toContain('[E_QUEUE]');
-    const store = openStore(stateDir);
-    try {
-      expect(store.listRuns()).toHaveLength(0);
-    } finally {
-      store.close();
-    }
+    expect(readStore(stateDir, (store) => store.listRuns())).toHaveLength(0);
   });
 
   it('200 hosts, 3 workers, one SIGKILLed mid-run: every host recorded exactly once, the dead worker\'s hosts finished by the others', async () => {
     const [w1, w2, w3] = [worker('w1'), worker('w2'), worker('w3')];
     await ready(w1, w2, w3);
-    const stateDir = join(dir, 'state-kill');
-    const run = runCli(['sweep', ...common(), '--redis', redis.url, '-f', '30', '--samples', '2', '--interval', '0.3', '--json', '-q', '--state-dir', stateDir]);
+    const stateDir = join(bed.dir, 'state-kill');
+    const run = runCli(['sweep', ...common(), '--redis', bed.redis.url, '-f', '30', '--samples', '2', '--interval', '0.3', '--json', '-q', '--state-dir', stateDir]);
     await waitFor('w1 to finish 10 hosts', () => finished(w1).length >= 10, 60_000);
     process.kill(w1.child.pid!, 'SIGKILL');
     const r = await run;
@@ -98,7 +68,7 @@ describe('sweep --redis across fleetmend workers', () => {
     expect(lost.length).toBeGreaterThan(0);
     for (const h of lost) expect(['w2', 'w3']).toContain(byWorker.get(h));
     // every result came from a worker that finished it
-    for (const [h, w] of byWorker) expect(finished(workers.find((x) => x.name === w)!)).toContain(h);
+    for (const [h, w] of byWorker) expect(finished(started.find((x) => x.name === w)!)).toContain(h);
     const counts = ['w1', 'w2', 'w3'].map((n) => stored.hosts.filter((h) => h.worker === n).length);
     expect(counts.reduce((a, b) => a + b)).toBe(200);
     expect(counts[1]! + counts[2]!).toBeGreaterThan(counts[0]!);
@@ -108,9 +78,9 @@ describe('sweep --redis across fleetmend workers', () => {
   it('a worker stopped past its lock (SIGSTOP, then SIGCONT) has its late result rejected; the host is recorded once, from the other worker', async () => {
     const a = worker('stall-a', ['--concurrency', '1']);
     await ready(a);
-    const stateDir = join(dir, 'state-stall');
+    const stateDir = join(bed.dir, 'state-stall');
     const limit = '~^node-0*[1-4]$';
-    const run = runCli(['sweep', ...common(), '-l', limit, '--redis', redis.url, '-f', '4', '--samples', '2', '--interval', '4', '--json', '-q', '--state-dir', stateDir]);
+    const run = runCli(['sweep', ...common(), '-l', limit, '--redis', bed.redis.url, '-f', '4', '--samples', '2', '--interval', '4', '--json', '-q', '--state-dir', stateDir]);
     await waitFor('stall-a to take a host', () => taken(a).length >= 1, 20_000);
     process.kill(a.child.pid!, 'SIGSTOP');
     const stalledHost = taken(a)[0]!;
@@ -135,12 +105,11 @@ describe('sweep --redis across fleetmend workers', () => {
   }, 120_000);
 
   it('Redis going away mid-run: the run ends interrupted (exit 130), recorded, with a retry file', async () => {
-    const own = await startRedis(join(dir, 'redis-lost'));
+    const own = await startRedis(join(bed.dir, 'redis-lost'));
     try {
-      const w = startWorker('lost-w', ['--redis', own.url, ...common(), '--concurrency', '2', '--lock-duration', '2', '-v']);
-      workers.push(w);
+      const w = bed.worker('lost-w', [...common(), '--concurrency', '2', '--lock-duration', '2', '-v'], { url: own.url });
       await ready(w);
-      const stateDir = join(dir, 'state-lost');
+      const stateDir = join(bed.dir, 'state-lost');
       const run = runCli(['sweep', ...common(), '-l', '~^node-0*[1-6]$', '--redis', own.url, '--redis-timeout', '2', '--samples', '2', '--interval', '5', '--json', '-q', '--state-dir', stateDir]);
       await waitFor('lost-w to take a host', () => taken(w).length >= 1, 20_000);
       process.kill(own.pid, 'SIGKILL');
@@ -164,15 +133,15 @@ describe('sweep --redis across fleetmend workers', () => {
   it('no secret reaches Redis: passwords, become passwords and key material stay on the workers', async () => {
     const secrets = { ssh: 'Ssh-Pw-7f3a9e1c', become: 'Become-Pw-2b8d4c6e', env: 'Env-Become-9a1f5d3b', passphrase: 'Key-Pass-4c7e2a9f' };
     // the inventory copy with secrets in it (what the coordinator and the workers both read)
-    const inv = join(dir, 'inventory-secrets.yml');
-    const text = readFileSync(fleet.inventoryPath, 'utf8').replace(/(\n\s+)ansible_user: (\S+)/g, `$1ansible_user: $2$1ansible_password: '${secrets.ssh}'$1ansible_become_password: '${secrets.become}'`);
+    const inv = join(bed.dir, 'inventory-secrets.yml');
+    const text = readFileSync(bed.fleet.inventoryPath, 'utf8').replace(/(\n\s+)ansible_user: (\S+)/g, `$1ansible_user: $2$1ansible_password: '${secrets.ssh}'$1ansible_become_password: '${secrets.become}'`);
     expect(text).toContain(secrets.ssh);
     writeFileSync(inv, text);
     const env = { ...process.env, FLEETMEND_BECOME_PASSWORD: secrets.env, FLEETMEND_KEY_PASSPHRASE: secrets.passphrase };
     const w = worker('sec', [], env, inv);
     await ready(w);
-    const stateDir = join(dir, 'state-secrets');
-    const r = await runCli(['sweep', '-i', inv, '--known-hosts', fleet.knownHostsPath, '-l', '~^node-0*1[0-9]$', '--redis', redis.url, '--samples', '1', '--json', '-q', '--state-dir', stateDir], env);
+    const stateDir = join(bed.dir, 'state-secrets');
+    const r = await runCli(['sweep', '-i', inv, '--known-hosts', bed.fleet.knownHostsPath, '-l', '~^node-0*1[0-9]$', '--redis', bed.redis.url, '--samples', '1', '--json', '-q', '--state-dir', stateDir], env);
     expect([0, 2], r.stderr).toContain(r.code);
     const doc = JSON.parse(r.stdout) as Doc;
     expect(doc.hosts.length).toBe(10);
@@ -180,7 +149,7 @@ describe('sweep --redis across fleetmend workers', () => {
     const key = readFileSync(/ansible_ssh_private_key_file: (\S+)/.exec(text)![1]!, 'utf8');
     const keyLines = key.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
     expect(keyLines.length).toBeGreaterThan(0);
-    const dump = await dumpRedis(redis.url);
+    const dump = await dumpRedis(bed.redis.url);
     expect(dump.keys).toBeGreaterThan(0);
     expect(dump.text).toContain(doc.hosts[0]!.host); // the scan sees the run's data
     for (const s of Object.values(secrets)) expect(dump.text).not.toContain(s);
