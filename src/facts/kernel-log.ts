@@ -105,6 +105,8 @@ function apply(log: KernelAuditLog, line: KernelLine): boolean {
  */
 const DAEMON = /^(?:[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*|\[\s*\d+\.\d+\]) \S+ (?:auditd|audispd)\[\d+\]: (.*)$/;
 /** audisp/queue.c do_overflow_action, 3.0.x wording first, audispd 2.x second. */
+/** auditd.c at startup: `Init complete, auditd 3.0.9 listening for events (startup state enable)`. */
+const AUDITD_STARTED = /^Init complete, auditd \S+ listening for events/;
 const PLUGIN_FULL = /^(?:queue to plugins is full|queue is full) - dropping event/;
 const PLUGIN_REPORTING_ENDED = /^(?:auditd|audispd) queue full reporting limit reached/;
 const PLUGIN_SUSPENDED = /^(?:Auditd is suspending event passing to plugins|Audispd is suspending event processing)/;
@@ -112,6 +114,14 @@ const PLUGIN_RUNLEVEL = /^(?:Auditd is now (?:changing the system to single user
 
 /** Applies one auditd line; returns whether it was about the plugin queue. */
 function applyDaemon(log: KernelAuditLog, msg: string): boolean {
+  if (AUDITD_STARTED.test(msg)) {
+    // A new auditd has a new, empty plugin queue: what the previous one logged is history.
+    log.plugin_queue_full_count = 0;
+    log.plugin_queue_reporting_ended = false;
+    log.plugin_queue_suspended = false;
+    log.plugin_queue_runlevel_lines = [];
+    return false;
+  }
   if (PLUGIN_FULL.test(msg)) log.plugin_queue_full_count++;
   else if (PLUGIN_REPORTING_ENDED.test(msg)) log.plugin_queue_reporting_ended = true;
   else if (PLUGIN_SUSPENDED.test(msg)) log.plugin_queue_suspended = true;

@@ -1031,6 +1031,11 @@ export class SimKernel {
     this.passEndMs = null;
     this.pluginSlowed = false;
     this.startPluginQueue();
+    // auditd's startup lines (syslog): a new daemon, a new empty plugin queue.
+    const pc = readPluginConf(this.fs);
+    const dispatcher = pc.active.length ? `audit dispatcher initialized with q_depth=${pc.depth} and ${pc.active.length} active plugins` : 'No plugins found, not dispatching events';
+    this.daemonLog.push({ wallMs: this.clock.now(), ident: 'auditd', pid: this.auditd.pid, text: dispatcher });
+    this.daemonLog.push({ wallMs: this.clock.now(), ident: 'auditd', pid: this.auditd.pid, text: 'Init complete, auditd 3.0.9 listening for events (startup state enable)' });
     // ExecStartPost=augenrules --load: every runtime change is reset to the rule files (§4).
     this.augenrulesLoad();
   }

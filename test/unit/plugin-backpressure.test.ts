@@ -112,3 +112,10 @@ describe('diagnosis: plugin-backpressure', () => {
     expect(codes(diagnose({ samples: [sample({ conf: DEBIAN_CONF, plugins: PLUGINS }, 0)] }))).not.toContain('plugin-backpressure');
   });
 });
+
+describe('facts: a restarted auditd starts a new plugin queue', () => {
+  it('lines before the last "Init complete" are history and do not count', () => {
+    const log = parseKernelLog(`${JOURNAL_SYSLOG}\nDec 01 23:20:00 web1 auditd[4711]: Init complete, auditd 3.0.9 listening for events (startup state enable)`, 'journalctl');
+    expect(log).toMatchObject({ plugin_queue_full_count: 0, plugin_queue_reporting_ended: false });
+  });
+});
