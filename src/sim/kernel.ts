@@ -399,7 +399,20 @@ export class SimKernel {
     this.sync();
     const per = this.recordDelayMs();
     if (per <= 0) return 0;
-    return Math.round(per * (LOGIN_MESSAGE_BURSTS + (this.recordsPerExec() > 0 ? LOGIN_EXECS : 0)));
+    // sshd's re-exec comes before the banner (bannerDelayMs); the user's shell after the login.
+    return Math.round(per * (LOGIN_MESSAGE_BURSTS + (this.recordsPerExec() > 0 ? LOGIN_EXECS - 1 : 0)));
+  }
+
+  /**
+   * Before its banner, OpenSSH's per-connection sshd re-executes itself (`sshd -R`, Debian 12's
+   * 9.2): a program start, whose audited records wait on the queue like any other (one sleep,
+   * FIFO behind the W waiters). On a saturated host that is W × pass time, so a client whose
+   * banner timeout is shorter gives up: "Connection timed out during banner exchange" (T24).
+   */
+  bannerDelayMs(): number {
+    this.sync();
+    if (this.recordsPerExec() === 0) return 0;
+    return Math.round(this.recordDelayMs());
   }
 
   /** One program start (a command of a pipeline): only audited execs wait, once each. */
