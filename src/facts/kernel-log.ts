@@ -107,6 +107,8 @@ const DAEMON = /^(?:[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\
 /** audisp/queue.c do_overflow_action, 3.0.x wording first, audispd 2.x second. */
 /** auditd.c at startup: `Init complete, auditd 3.0.9 listening for events (startup state enable)`. */
 const AUDITD_STARTED = /^Init complete, auditd \S+ listening for events/;
+/** auditd-event.c reconfigure() on SIGHUP: `config change requested by pid=1234 auid=0 subj=...`. */
+const AUDITD_RECONFIGURED = /^config change requested by pid=/;
 const PLUGIN_FULL = /^(?:queue to plugins is full|queue is full) - dropping event/;
 const PLUGIN_REPORTING_ENDED = /^(?:auditd|audispd) queue full reporting limit reached/;
 const PLUGIN_SUSPENDED = /^(?:Auditd is suspending event passing to plugins|Audispd is suspending event processing)/;
@@ -114,8 +116,10 @@ const PLUGIN_RUNLEVEL = /^(?:Auditd is now (?:changing the system to single user
 
 /** Applies one auditd line; returns whether it was about the plugin queue. */
 function applyDaemon(log: KernelAuditLog, msg: string): boolean {
-  if (AUDITD_STARTED.test(msg)) {
-    // A new auditd has a new, empty plugin queue: what the previous one logged is history.
+  if (AUDITD_STARTED.test(msg) || AUDITD_RECONFIGURED.test(msg)) {
+    // A new auditd has a new, empty plugin queue: what the previous one logged is history. A
+    // reconfigure (SIGHUP) resets the suspension and the 5-line warning count (reset_suspended),
+    // so a queue still overflowing after it logs again.
     log.plugin_queue_full_count = 0;
     log.plugin_queue_reporting_ended = false;
     log.plugin_queue_suspended = false;

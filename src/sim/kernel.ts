@@ -223,6 +223,8 @@ export class SimKernel {
     const state = opts.auditd ?? 'running';
     this.auditd = { state, pid: state === 'stopped' ? 0 : this.allocPid(), pendingTerm: false, unitFailed: false };
     this.startPluginQueue(true);
+    // the auditd of this boot started with the host
+    if (state !== 'stopped') this.logAuditdStart(this.bootAtMs + 2000);
     this.backlogF = opts.backlog ?? 0;
     this.lostF = opts.lost ?? 0;
     this.waitActualF = opts.waitActual ?? 0;
@@ -500,8 +502,18 @@ export class SimKernel {
     if (initial) this.pluginQueue.used = conf.depth;
   }
 
+  /** auditd's startup lines (syslog): a new daemon, a new empty plugin queue. */
+  private logAuditdStart(wallMs: number): void {
+    const pc = readPluginConf(this.fs);
+    const dispatcher = pc.active.length ? `audit dispatcher initialized with q_depth=${pc.depth} and ${pc.active.length} active plugins` : 'No plugins found, not dispatching events';
+    this.daemonLog.push({ wallMs, ident: 'auditd', pid: this.auditd.pid, text: dispatcher });
+    this.daemonLog.push({ wallMs, ident: 'auditd', pid: this.auditd.pid, text: 'Init complete, auditd 3.0.9 listening for events (startup state enable)' });
+  }
+
   /** SIGHUP: auditd re-reads auditd.conf and the plugin files (auditd-dispatch.c reconfigure). */
   private reconfigurePlugins(): void {
+    // auditd-event.c reconfigure(): audit_msg(LOG_NOTICE, "config change requested by ...")
+    this.daemonLog.push({ wallMs: this.clock.now(), ident: 'auditd', pid: this.auditd.pid, text: `config change requested by pid=${this.spawnPid()} auid=0 subj=unconfined` });
     if (this.pluginRate === null) return;
     const conf = readPluginConf(this.fs);
     if (!conf.active.length) this.pluginQueue = null;
@@ -1044,11 +1056,7 @@ export class SimKernel {
     this.passEndMs = null;
     this.pluginSlowed = false;
     this.startPluginQueue();
-    // auditd's startup lines (syslog): a new daemon, a new empty plugin queue.
-    const pc = readPluginConf(this.fs);
-    const dispatcher = pc.active.length ? `audit dispatcher initialized with q_depth=${pc.depth} and ${pc.active.length} active plugins` : 'No plugins found, not dispatching events';
-    this.daemonLog.push({ wallMs: this.clock.now(), ident: 'auditd', pid: this.auditd.pid, text: dispatcher });
-    this.daemonLog.push({ wallMs: this.clock.now(), ident: 'auditd', pid: this.auditd.pid, text: 'Init complete, auditd 3.0.9 listening for events (startup state enable)' });
+    this.logAuditdStart(this.clock.now());
     // ExecStartPost=augenrules --load: every runtime change is reset to the rule files (§4).
     this.augenrulesLoad();
   }
@@ -1182,6 +1190,11 @@ export class SimKernel {
     this.rules = [];
     this.writeBootLog();
     this.auditd = { state: 'running', pid: this.allocPid(), pendingTerm: false, unitFailed: false };
+    // journalctl -b: auditd's lines of this boot only; a new daemon with an empty plugin queue
+    this.daemonLog.length = 0;
+    this.pluginSlowed = false;
+    this.startPluginQueue();
+    this.logAuditdStart(this.upAtMs + 2000);
     this.augenrulesLoad();
     this.emit({ kind: 'up', reason });
   }

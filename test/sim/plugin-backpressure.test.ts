@@ -57,7 +57,7 @@ describe('a slow audit plugin through a sweep and the fix playbook', () => {
     expect(healthy?.diagnosis?.state).toBe('healthy');
   }, 60_000);
 
-  it('fix-auditd-conf.yml with overflow_action SUSPEND: same auditd (SIGHUP), not slow, no stalled tasks, and it stays so', async () => {
+  it('fix-auditd-conf.yml with overflow_action SUSPEND: same auditd (SIGHUP), not slow, the kernel queue drained, and it stays so', async () => {
     const m = sim.machine('pl-slow-plugin');
     const pid = m.kernel.auditd.pid;
     const r = await sim.run('fix-auditd-conf.yml', { only: ['pl-slow-plugin'], extraVars: { overflow_action: 'SUSPEND' } });
@@ -65,11 +65,15 @@ describe('a slow audit plugin through a sweep and the fix playbook', () => {
     expect(m.fs.read('/etc/audit/auditd.conf', true)).toMatch(/^overflow_action = SUSPEND$/m);
     expect(m.kernel.auditd).toMatchObject({ pid, state: 'running' });
     expect(m.kernel.pluginQueue?.conf.depth).toBe(8192);
+    expect(m.kernel.isLosing()).toBe(false);
     const hosts = await sweep();
     const h = hosts.get('pl-slow-plugin');
-    expect(finding(h, 'tasks-stalled')).toBeUndefined();
-    // the lines this auditd logged before the fix are still in this boot's journal: history, medium
-    expect(finding(h, 'plugin-backpressure')?.severity).toBe('medium');
+    // auditd keeps up again: the kernel queue is drained and nothing new is lost. (Tasks that
+    // were asleep before the fix may stay asleep until a pass wakes them, T10: not asserted.)
+    expect(finding(h, 'backlog-growing')).toBeUndefined();
+    expect(finding(h, 'records-lost')).toBeUndefined();
+    // the lines logged before the reconfigure ("config change requested by") are history
+    expect(finding(h, 'plugin-backpressure')).toBeUndefined();
     // the plugin refills the bigger queue, then SUSPEND stops feeding it and auditd stays fast
     const q = m.kernel.pluginQueue;
     if (!q) throw new Error('no plugin queue');

@@ -118,4 +118,10 @@ describe('facts: a restarted auditd starts a new plugin queue', () => {
     const log = parseKernelLog(`${JOURNAL_SYSLOG}\nDec 01 23:20:00 web1 auditd[4711]: Init complete, auditd 3.0.9 listening for events (startup state enable)`, 'journalctl');
     expect(log).toMatchObject({ plugin_queue_full_count: 0, plugin_queue_reporting_ended: false });
   });
+
+  it('a reconfigure (SIGHUP) resets the evidence; drops logged after it count again', () => {
+    const hup = 'Dec 01 23:21:00 web1 auditd[812]: config change requested by pid=5150 auid=0 subj=unconfined';
+    expect(parseKernelLog(`${JOURNAL_SYSLOG}\n${hup}`, 'journalctl').plugin_queue_full_count).toBe(0);
+    expect(parseKernelLog(`${JOURNAL_SYSLOG}\n${hup}\n${JOURNAL_SYSLOG.split('\n')[1]}`, 'journalctl').plugin_queue_full_count).toBe(1);
+  });
 });
