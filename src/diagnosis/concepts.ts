@@ -60,3 +60,17 @@ export function ticksText(ticks: number, hz: number | undefined): string {
 export function limitBytes(limit: number): number {
   return limit * BYTES_PER_BUFFER;
 }
+
+/**
+ * What a full plugin queue costs auditd (audit-userspace 3.0.x audisp/queue.c enqueue): each
+ * event it hands over tries the queue 4 times, 2 ms apart, before overflow_action applies, so
+ * with a plugin that takes nothing auditd reads at most 1000 / (4 × 2) = 125 events/s (plus
+ * what the plugin does take). Except with SUSPEND, which stops the hand-over altogether.
+ */
+export const PLUGIN_ENQUEUE_TRIES = 4;
+export const PLUGIN_RETRY_MS = 2;
+export const PLUGIN_FULL_READ_RATE = 1000 / (PLUGIN_ENQUEUE_TRIES * PLUGIN_RETRY_MS);
+/** auditd.conf(5) defaults. */
+export const DEFAULT_Q_DEPTH = 2000;
+export const DEFAULT_OVERFLOW_ACTION = 'SYSLOG';
+export const DEFAULT_PLUGIN_DIR = '/etc/audit/plugins.d';

@@ -11,7 +11,17 @@ import { kernelLogShowsLoss } from '../facts/kernel-log.js';
 import { sampleDeltas, type SampleDeltas } from '../facts/rates.js';
 import type { AuditStatus, FactSample, HostFacts } from '../facts/types.js';
 import { compareFindings, stateOf } from './severity.js';
-import { BYTES_PER_BUFFER, MEMORY_SHARE, backlogGrowing, hzForKernel, ticksText } from './concepts.js';
+import {
+  BYTES_PER_BUFFER,
+  DEFAULT_OVERFLOW_ACTION,
+  DEFAULT_PLUGIN_DIR,
+  DEFAULT_Q_DEPTH,
+  MEMORY_SHARE,
+  PLUGIN_FULL_READ_RATE,
+  backlogGrowing,
+  hzForKernel,
+  ticksText,
+} from './concepts.js';
 import type { Diagnosis, Finding, Severity } from './types.js';
 
 export { BYTES_PER_BUFFER };
@@ -423,6 +433,60 @@ function diskActionFinding(v: View | undefined, s: FactSample): Finding | undefi
   };
 }
 
+/** How each overflow_action treats the event that finds the plugin queue full (audisp/queue.c). */
+const OVERFLOW_EFFECT: Record<string, string> = {
+  IGNORE: 'drops it for the plugins without a word',
+  SYSLOG: 'drops it for the plugins and logs that for the first 5 drops only',
+  SUSPEND: 'stops passing any event to the plugins until auditd is reloaded (SIGHUP) or restarted; auditd itself keeps reading and logging',
+  SINGLE: 'drops it and switches the host to single-user mode (`init 1`)',
+  HALT: 'drops it and halts the host (`init 0`)',
+};
+
+/**
+ * Plugin back-pressure (auditd-plugins(5), audisp/queue.c): a plugin that cannot keep up fills
+ * auditd's plugin queue (`q_depth` events). From then on every event auditd hands over waits
+ * 4 × 2 ms before overflow_action applies, so auditd itself reads at most ~125 events/s: alive
+ * (state S), registered, and too slow for the kernel queue, which fills behind it. Only
+ * SUSPEND ends that cost, by feeding the plugins nothing more. A bigger q_depth absorbs bursts;
+ * it does not help a plugin that is slower than the event rate (it only fills later).
+ */
+function pluginFinding(v: View | undefined, s: FactSample): Finding | undefined {
+  const log = s.kernel_log;
+  const fired = log.plugin_queue_full_count > 0 || log.plugin_queue_reporting_ended || log.plugin_queue_suspended || log.plugin_queue_runlevel_lines.length > 0;
+  if (!fired) return undefined;
+  const conf = s.persistent.auditd_conf;
+  const action = (conf.overflow_action ?? DEFAULT_OVERFLOW_ACTION).split(' ')[0] ?? DEFAULT_OVERFLOW_ACTION;
+  const depth = conf.q_depth ?? DEFAULT_Q_DEPTH;
+  const active = (s.persistent.plugins ?? []).filter((p) => p.active);
+  const names = active.map((p) => p.path ?? p.file).join(', ');
+  const state = s.auditd.registered_pid_state;
+  const alive = v !== undefined && v.status.pid > 0 && v.notDraining === undefined && (state === undefined || /^[SR]$/.test(state));
+  const stall = v !== undefined && ((s.stalled_tasks?.count ?? 0) > 0 || (v.deltas?.wait_actual_delta ?? 0) > 0 || v.losing || v.atLimit);
+  const slowAuditd = alive && stall && !log.plugin_queue_suspended;
+  const suspended = log.plugin_queue_suspended
+    ? 'overflow_action SUSPEND fired: auditd keeps reading and logging, but passes nothing to its plugins until it is reloaded (SIGHUP) or restarted'
+    : `each event auditd hands to the full queue waits 4 tries 2 ms apart, then overflow_action ${action} ${OVERFLOW_EFFECT[action] ?? 'applies'}: auditd reads at most ~${PLUGIN_FULL_READ_RATE} events/s from the kernel`;
+  const dir = conf.plugin_dir && conf.plugin_dir !== DEFAULT_PLUGIN_DIR ? ` (plugin_dir ${conf.plugin_dir} was not read)` : '';
+  return {
+    code: 'plugin-backpressure',
+    severity: slowAuditd ? 'high' : 'medium',
+    message: `auditd's plugin queue (q_depth ${depth}) overflowed: ${active.length ? `active plugin${active.length === 1 ? '' : 's'} ${names}` : 'a plugin'}${dir} did not keep up, so the plugins' copy of the trail (a SIEM, audisp-remote) has holes; ${suspended}${slowAuditd ? '. That is why auditd is alive (state S) yet the kernel queue is not drained and tasks wait on it' : ''}`,
+    evidence: {
+      plugins_active: active.length,
+      plugins: names || null,
+      q_depth: depth,
+      overflow_action: action,
+      plugin_queue_full_lines: log.plugin_queue_full_count,
+      reporting_ended: log.plugin_queue_reporting_ended,
+      suspended: log.plugin_queue_suspended,
+      auditd_state: state ?? null,
+      stalled_tasks: s.stalled_tasks?.count ?? null,
+    },
+    action: `make the slow plugin keep up (its destination, its own queue) or set \`active = no\` in its file and reload auditd (\`auditctl --signal HUP\`); raise q_depth to absorb bursts (a SIGHUP can only grow it; a plugin slower than the event rate fills any size); ${action === 'SUSPEND' ? 'SUSPEND keeps auditd fast but the plugins stay unfed until the reload' : 'overflow_action SUSPEND keeps auditd and the kernel queue moving at the cost of the plugin feed until a reload'}; SINGLE or HALT take the host down and suit only sites that require it`,
+    action_code: 'fix-plugin-queue',
+  };
+}
+
 /** Counters restarted between samples: loss and waits cannot be judged from these samples. */
 function resetFinding(d: SampleDeltas | undefined): Finding | undefined {
   if (!d || (!d.boot_changed && !d.counter_reset)) return undefined;
@@ -464,6 +528,8 @@ export function diagnose(facts: HostFacts, ctx: DiagnoseContext = {}): Diagnosis
     if (failed) findings.push(failed);
     const disk = diskActionFinding(undefined, latest);
     if (disk) findings.push(disk);
+    const plugin = pluginFinding(undefined, latest);
+    if (plugin) findings.push(plugin);
     return finish(findings);
   }
   const status = latest.auditctl.status;
@@ -491,7 +557,16 @@ export function diagnose(facts: HostFacts, ctx: DiagnoseContext = {}): Diagnosis
     bootLimitFinding(latest),
     resetFinding(deltas),
   ];
+  const plugin = pluginFinding(v, latest);
+  if (plugin) candidates.push(plugin);
   for (const f of candidates) if (f) findings.push(f);
+  if (plugin?.severity === 'high') {
+    // auditd alive but slowed by its plugin queue: a restart empties that queue, so it helps
+    // only until the slow plugin has filled it again.
+    for (const f of findings) {
+      if (f.code === 'tasks-stalled' || f.code === 'backlog-growing') f.action += '; auditd is alive but slowed by its full plugin queue (plugin-backpressure): a restart helps only until the plugin has filled it again';
+    }
+  }
   return finish(findings);
 }
 

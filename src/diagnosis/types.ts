@@ -41,6 +41,7 @@ export type ActionCode =
   | 'persist-runtime-limit'
   | 'lower-backlog-limit'
   | 'review-disk-actions'
+  | 'fix-plugin-queue'
   | 'set-boot-backlog-limit'
   | 'tune-rules-or-limit'
   | 'resample'

@@ -14,6 +14,7 @@ export { parseProcs, parseAuditdUnit, auditdFromProcs, combineAuditd, type PsPro
 export {
   parseMeminfo,
   parseRulesBacklog,
+  parsePlugins,
   effectiveBacklogLimit,
   parseCmdline,
   parseAuditdConf,

@@ -22,6 +22,10 @@ export function emptyKernelLog(source: KernelAuditLog['source'] = 'none'): Kerne
     printk_skb_suppressed: 0,
     log_start_suppressed: 0,
     panic_lines: [],
+    plugin_queue_full_count: 0,
+    plugin_queue_reporting_ended: false,
+    plugin_queue_suspended: false,
+    plugin_queue_runlevel_lines: [],
     recent_lines: [],
   };
 }
@@ -95,12 +99,48 @@ function apply(log: KernelAuditLog, line: KernelLine): boolean {
   return true;
 }
 
+/**
+ * auditd's (or audispd 2.x's) own syslog line in the journal or /var/log/messages:
+ * `Dec  1 23:10:02 host auditd[812]: queue to plugins is full - dropping event`.
+ */
+const DAEMON = /^(?:[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*|\[\s*\d+\.\d+\]) \S+ (?:auditd|audispd)\[\d+\]: (.*)$/;
+/** audisp/queue.c do_overflow_action, 3.0.x wording first, audispd 2.x second. */
+/** auditd.c at startup: `Init complete, auditd 3.0.9 listening for events (startup state enable)`. */
+const AUDITD_STARTED = /^Init complete, auditd \S+ listening for events/;
+/** auditd-event.c reconfigure() on SIGHUP: `config change requested by pid=1234 auid=0 subj=...`. */
+const AUDITD_RECONFIGURED = /^config change requested by pid=/;
+const PLUGIN_FULL = /^(?:queue to plugins is full|queue is full) - dropping event/;
+const PLUGIN_REPORTING_ENDED = /^(?:auditd|audispd) queue full reporting limit reached/;
+const PLUGIN_SUSPENDED = /^(?:Auditd is suspending event passing to plugins|Audispd is suspending event processing)/;
+const PLUGIN_RUNLEVEL = /^(?:Auditd is now (?:changing the system to single user mode|halting the system)|Audispd is now (?:changing the system to single user mode|halting the system)) due to overflowing its queue/;
+
+/** Applies one auditd line; returns whether it was about the plugin queue. */
+function applyDaemon(log: KernelAuditLog, msg: string): boolean {
+  if (AUDITD_STARTED.test(msg) || AUDITD_RECONFIGURED.test(msg)) {
+    // A new auditd has a new, empty plugin queue: what the previous one logged is history. A
+    // reconfigure (SIGHUP) resets the suspension and the 5-line warning count (reset_suspended),
+    // so a queue still overflowing after it logs again.
+    log.plugin_queue_full_count = 0;
+    log.plugin_queue_reporting_ended = false;
+    log.plugin_queue_suspended = false;
+    log.plugin_queue_runlevel_lines = [];
+    return false;
+  }
+  if (PLUGIN_FULL.test(msg)) log.plugin_queue_full_count++;
+  else if (PLUGIN_REPORTING_ENDED.test(msg)) log.plugin_queue_reporting_ended = true;
+  else if (PLUGIN_SUSPENDED.test(msg)) log.plugin_queue_suspended = true;
+  else if (PLUGIN_RUNLEVEL.test(msg)) pushBounded(log.plugin_queue_runlevel_lines, clip(msg), MAX_PANIC_LINES);
+  else return false;
+  return true;
+}
+
 /** Parses one source's lines (already filtered by `grep -F audit` in the script, or not). */
 export function parseKernelLog(text: string, source: KernelLogSource): KernelAuditLog {
   const log = emptyKernelLog(source);
   for (const raw of linesOf(text)) {
     const line = splitKernelLine(raw);
-    if (line && apply(log, line)) pushBounded(log.recent_lines, clip(raw), RECENT_LINES);
+    const daemon = line ? undefined : DAEMON.exec(raw);
+    if ((line && apply(log, line)) || (daemon && applyDaemon(log, daemon[1] ?? ''))) pushBounded(log.recent_lines, clip(raw), RECENT_LINES);
   }
   return log;
 }

@@ -13,6 +13,7 @@ import {
   parseCmdline,
   parseMeminfo,
   parseOsRelease,
+  parsePlugins,
   parseRuleCount,
   parseRulesBacklog,
   parseUname,
@@ -68,6 +69,8 @@ function persistentOf(sections: SplitSections, errors: Errors): PersistentConfig
     auditd_conf: section(sections, 'auditd_conf', {}, errors, parseAuditdConf),
   };
   if (rules.effective_backlog_limit !== undefined) p.effective_backlog_limit = rules.effective_backlog_limit;
+  const plugins = section(sections, 'plugins', undefined, errors, parsePlugins);
+  if (plugins !== undefined) p.plugins = plugins;
   const rules_n = section(sections, 'auditctl_l', undefined, errors, parseRuleCount);
   if (rules_n !== undefined) p.rule_count = rules_n;
   return p;

@@ -10,12 +10,18 @@
  *     globs, `<` redirection): /proc files, /etc/os-release, auditd.conf, the `-b` lines of the
  *     rule files, auditd's /proc/PID/stat and wchan (auditd found by its /proc/PID/comm), the
  *     tasks sleeping in audit_log_start, the auditd unit's RefuseManualStop.
- *  3. Only when `auditctl -s` shows `lost` other than 0: `auditctl -l` and ONE kernel-log reader
- *     (dmesg as root, else `journalctl -k`). The diagnosis uses the kernel lines only to tell a
- *     loss of this boot from an old counter (records-lost with one sample) and the rule list only
- *     as evidence of where the records come from; a host with lost 0 gets no finding either could
- *     change, so it is spared both programs. They come last, so a hanging reader cannot hold back
- *     the sections before it.
+ *  3. Only when `auditctl -s` shows `lost` other than 0, or a plugin file says `active = yes`:
+ *     `auditctl -l` and ONE log reader. The diagnosis uses the kernel lines to tell a loss of this
+ *     boot from an old counter (records-lost with one sample), auditd's own lines for plugin
+ *     back-pressure ("queue to plugins is full - dropping event": auditd logs it with syslog(3),
+ *     so it is in the journal and /var/log/messages, never in dmesg), and the rule list only as
+ *     evidence of where the records come from. The reader is therefore
+ *     `journalctl -b _TRANSPORT=kernel + SYSLOG_IDENTIFIER=auditd` (one program start, both
+ *     sources, this boot; `-k` would AND its kernel match with the auditd one), and dmesg only
+ *     as root on a host without journalctl (`command -v` is a builtin: no program starts to
+ *     find out). A host with lost 0 and no active plugin gets no finding either could change, so
+ *     it is spared both programs. They come last, so a hanging reader cannot hold back the
+ *     sections before it.
  *
  * Each section is introduced by a marker line carrying a per-run nonce (host output can never
  * forge a boundary) and closed by a marker with the section's status, and is printed as soon as
@@ -47,11 +53,12 @@ export type SectionName =
   | 'uptime'
   | 'procs'
   | 'auditd_unit'
+  | 'plugins'
   | 'skipped';
 
 /** Every section a sample can have, in script order. */
 export const SECTION_NAMES: readonly SectionName[] = [
-  'auditctl_s', 'meminfo', 'cmdline', 'uptime', 'boot_id', 'uname_r', 'os_release', 'auditd_conf', 'rules_b', 'procs', 'auditd_unit',
+  'auditctl_s', 'meminfo', 'cmdline', 'uptime', 'boot_id', 'uname_r', 'os_release', 'auditd_conf', 'rules_b', 'procs', 'auditd_unit', 'plugins',
   'auditctl_l', 'kernel_dmesg', 'kernel_journal', 'skipped',
 ];
 
@@ -128,6 +135,30 @@ const AUDITD_UNIT = [
   'done',
 ].join('\n');
 
+/**
+ * Where auditd 3.x (plugin_dir, default /etc/audit/plugins.d) and audispd 2.x (RHEL 7,
+ * /etc/audisp/plugins.d) read plugin files. A plugin_dir elsewhere is reported from auditd.conf,
+ * its files are not read (a builtin cannot cut the value out of `plugin_dir = X` portably).
+ */
+export const PLUGIN_DIRS = ['/etc/audit/plugins.d', '/etc/audisp/plugins.d'];
+
+/**
+ * `active` and `path` lines of every plugin file as `file:line`. Sets $fm_act to 1 when a line
+ * says `active = yes`: a host with an active plugin gets the log reader even with lost 0,
+ * because a plugin queue that overflows drops records for the plugin (the SIEM copy) without
+ * the kernel counting anything (audisp/queue.c do_overflow_action).
+ */
+const PLUGINS = [
+  'fm_rc=1',
+  'fm_act=0',
+  `for fm_f in ${PLUGIN_DIRS.map((d) => `${d}/*.conf`).join(' ')}; do`,
+  '  if [ -r "$fm_f" ]; then',
+  '    fm_rc=0',
+  `    while read -r fm_l || [ -n "$fm_l" ]; do case $fm_l in active*|path*) printf '%s:%s\\n' "$fm_f" "$fm_l";; esac; case $fm_l in active*yes*) fm_act=1;; esac; done < "$fm_f"`,
+  '  fi',
+  'done',
+].join('\n');
+
 /** The sections every sample reads with builtins, in order. */
 export const BUILTIN_SECTIONS: readonly SectionSpec[] = [
   { name: 'meminfo', body: readFile('/proc/meminfo') },
@@ -140,6 +171,7 @@ export const BUILTIN_SECTIONS: readonly SectionSpec[] = [
   { name: 'rules_b', body: RULES_B },
   { name: 'procs', body: PROCS },
   { name: 'auditd_unit', body: AUDITD_UNIT },
+  { name: 'plugins', body: PLUGINS },
 ];
 
 export interface FactsScriptOptions {
@@ -149,6 +181,14 @@ export interface FactsScriptOptions {
    */
   root: boolean;
 }
+
+/**
+ * journalctl matches: the kernel's lines OR auditd's syslog lines. Matches on different fields
+ * are ANDed unless separated by `+` (journalctl(1)); `-b` is ANDed with the whole group.
+ */
+export const JOURNAL_MATCH = '_TRANSPORT=kernel + SYSLOG_IDENTIFIER=auditd';
+
+const indent = (text: string): string => text.split('\n').map((l) => `  ${l}`).join('\n');
 
 function section(nonce: string, s: SectionSpec): string {
   return [`echo '${MARK}:${nonce}:begin:${s.name}'`, s.body, `echo "${MARK}:${nonce}:end:${s.name}:$fm_rc"`].join('\n');
@@ -161,10 +201,17 @@ function programSection(nonce: string, name: SectionName, command: string): stri
 /** The whole script for one sample. `nonce` must be unpredictable by the host (random per run). */
 export function buildFactsScript(nonce: string, opts: FactsScriptOptions = { root: true }): string {
   if (!/^[A-Za-z0-9]{8,64}$/.test(nonce)) throw new Error('nonce must be 8-64 alphanumerics');
-  const kernel = opts.root
-    ? programSection(nonce, 'kernel_dmesg', 'dmesg 2>&1')
-    : programSection(nonce, 'kernel_journal', `journalctl -k -b -q --no-pager -n ${KERNEL_LOG_LINES} 2>&1`);
-  const skipped = section(nonce, { name: 'skipped', body: `echo 'auditctl_l ${opts.root ? 'kernel_dmesg' : 'kernel_journal'}'\nfm_rc=0` });
+  const journal = programSection(nonce, 'kernel_journal', `journalctl -b -q --no-pager -n ${KERNEL_LOG_LINES} ${JOURNAL_MATCH} 2>&1`);
+  const reader = opts.root
+    ? [
+        'if command -v journalctl >/dev/null 2>&1; then',
+        indent(journal),
+        'else',
+        indent(programSection(nonce, 'kernel_dmesg', 'dmesg 2>&1')),
+        'fi',
+      ].join('\n')
+    : journal;
+  const skipped = section(nonce, { name: 'skipped', body: `echo 'auditctl_l ${opts.root ? 'kernel_journal kernel_dmesg' : 'kernel_journal'}'\nfm_rc=0` });
   const lines = [
     'LC_ALL=C',
     'export LC_ALL',
@@ -176,14 +223,18 @@ export function buildFactsScript(nonce: string, opts: FactsScriptOptions = { roo
     ...BUILTIN_SECTIONS.map((s) => section(nonce, s)),
     // "lost 0" (multiline, -i) / "lost=0" (one-line): nothing the kernel log or the rule list
     // could add to the diagnosis. Any other status, including none, is worth the two programs
-    // only when it names a lost counter at all.
+    // only when it names a lost counter at all, or when an active plugin may be overflowing.
+    'fm_need=$fm_act',
     'case $fm_s in',
-    `  *"lost 0"*|*"lost=0"*) ${skipped.split('\n').join('\n  ')};;`,
-    `  *lost*)`,
-    `  ${programSection(nonce, 'auditctl_l', 'auditctl -l 2>&1').split('\n').join('\n  ')}`,
-    `  ${kernel.split('\n').join('\n  ')};;`,
-    `  *) ${skipped.split('\n').join('\n  ')};;`,
+    '  *"lost 0"*|*"lost=0"*) ;;',
+    '  *lost*) fm_need=1;;',
     'esac',
+    'if [ "$fm_need" = 1 ]; then',
+    indent(programSection(nonce, 'auditctl_l', 'auditctl -l 2>&1')),
+    indent(reader),
+    'else',
+    indent(skipped),
+    'fi',
   ];
   return lines.join('\n') + '\n';
 }

@@ -3,7 +3,7 @@
  * system identity. Each is total and answers a sensible empty value plus an error string when
  * the input is not what the command prints.
  */
-import type { MemInfo, PersistentConfig, SystemInfo } from './types.js';
+import type { AuditPlugin, MemInfo, PersistentConfig, SystemInfo } from './types.js';
 import { describe, failed, linesOf, ok, toUint, type Parsed } from './text.js';
 
 /** `/proc/meminfo`: `MemTotal:        1004548 kB`. */
@@ -81,9 +81,13 @@ export function parseCmdline(text: string): Parsed<Pick<PersistentConfig, 'cmdli
   return ok(out);
 }
 
-const CONF_KEYS = ['disk_full_action', 'space_left_action', 'admin_space_left_action', 'disk_error_action'] as const;
+const CONF_KEYS = ['disk_full_action', 'space_left_action', 'admin_space_left_action', 'disk_error_action', 'overflow_action'] as const;
 
-/** `/etc/audit/auditd.conf`: `key = value`; action values are case-insensitive for auditd, kept upper case. */
+/**
+ * `/etc/audit/auditd.conf`: `key = value`; action values are case-insensitive for auditd, kept
+ * upper case. Also the plugin queue: `q_depth` (a number), `overflow_action`, `plugin_dir`.
+ * auditd takes the last assignment of a key; so does this parser.
+ */
 export function parseAuditdConf(text: string, rc: number | null): Parsed<PersistentConfig['auditd_conf']> {
   const conf: PersistentConfig['auditd_conf'] = {};
   let pairs = 0;
@@ -91,16 +95,40 @@ export function parseAuditdConf(text: string, rc: number | null): Parsed<Persist
     const m = /^\s*([a-z_]+)\s*=\s*(.*?)\s*$/.exec(line);
     if (!m) continue;
     pairs++;
-    const key = m[1] as (typeof CONF_KEYS)[number];
-    if ((CONF_KEYS as readonly string[]).includes(key) && m[2]) {
-      const [action, ...args] = m[2].split(/\s+/);
-      conf[key] = [action?.toUpperCase(), ...args].join(' ');
-    }
+    const key = m[1] ?? '';
+    const value = m[2] ?? '';
+    if ((CONF_KEYS as readonly string[]).includes(key) && value) {
+      const [action, ...args] = value.split(/\s+/);
+      conf[key as (typeof CONF_KEYS)[number]] = [action?.toUpperCase(), ...args].join(' ');
+    } else if (key === 'q_depth') {
+      const n = toUint(value);
+      if (n !== undefined) conf.q_depth = n;
+    } else if (key === 'plugin_dir' && value) conf.plugin_dir = value.slice(0, 200);
   }
   if (pairs === 0 && (text.trim() !== '' || (rc !== 0 && rc !== null))) {
     return failed(conf, `auditd.conf: ${describe(text)}`);
   }
   return ok(conf);
+}
+
+/**
+ * The `plugins` section: `file:active = yes` / `file:path = /sbin/audisp-remote` lines of each
+ * plugin file (auditd-plugins(5): keys and yes/no values case-insensitive). rc 1: no plugin
+ * file could be read (none installed, or not root): undefined, not "no plugins".
+ */
+export function parsePlugins(text: string, rc: number | null): Parsed<AuditPlugin[] | undefined> {
+  const byFile = new Map<string, AuditPlugin>();
+  for (const line of linesOf(text)) {
+    const m = /^(\/[^:]*\.conf):\s*(active|path)\s*=\s*(.*?)\s*$/i.exec(line);
+    if (!m) continue;
+    const file = m[1] ?? '';
+    const p = byFile.get(file) ?? { file, active: false };
+    if ((m[2] ?? '').toLowerCase() === 'active') p.active = (m[3] ?? '').toLowerCase() === 'yes';
+    else if (m[3]) p.path = m[3].slice(0, 200);
+    byFile.set(file, p);
+  }
+  if (rc === 0) return ok([...byFile.values()]);
+  return ok(byFile.size ? [...byFile.values()] : undefined);
 }
 
 /**

@@ -50,6 +50,18 @@ export interface KernelAuditLog {
   /** Sum of N over `audit_log_start: N callbacks suppressed`. */
   log_start_suppressed: number;
   panic_lines: string[];
+  /**
+   * auditd's own syslog lines about its plugin queue (audisp/queue.c do_overflow_action), read
+   * from the journal with the kernel lines: `queue to plugins is full - dropping event` (3.x;
+   * audispd 2.x: `queue is full - dropping event`), logged for the first 5 drops only.
+   */
+  plugin_queue_full_count: number;
+  /** `auditd queue full reporting limit reached - ending dropped event notifications`: drops go on unlogged. */
+  plugin_queue_reporting_ended: boolean;
+  /** overflow_action SUSPEND fired: auditd stopped passing events to plugins until a SIGHUP or restart. */
+  plugin_queue_suspended: boolean;
+  /** overflow_action SINGLE / HALT fired: the runlevel change lines, verbatim. */
+  plugin_queue_runlevel_lines: string[];
   /** The last few matching lines verbatim, for reports. */
   recent_lines: string[];
 }
@@ -106,7 +118,14 @@ export interface PersistentConfig {
     space_left_action?: string;
     admin_space_left_action?: string;
     disk_error_action?: string;
+    /** Plugin queue size in events (auditd.conf(5) default 2000; only grows on SIGHUP). */
+    q_depth?: number;
+    /** What auditd does when the plugin queue is full: IGNORE, SYSLOG (default), SUSPEND, SINGLE, HALT. */
+    overflow_action?: string;
+    plugin_dir?: string;
   };
+  /** Plugin files read (PLUGIN_DIRS): `active` and `path`, in file order. Absent: not read. */
+  plugins?: AuditPlugin[];
   /** Free space of the audit log's filesystem; no longer collected (it needs a program: df). */
   log_dir_free_kb?: number;
   rule_count?: number;
@@ -115,6 +134,14 @@ export interface PersistentConfig {
    * `rules_backlog_limits` means "no -b persisted" rather than "unknown".
    */
   rules_searched?: boolean;
+}
+
+/** One /etc/audit/plugins.d/*.conf (auditd-plugins(5)). */
+export interface AuditPlugin {
+  file: string;
+  /** `active = yes`; a file without the key is inactive. */
+  active: boolean;
+  path?: string;
 }
 
 export interface SystemInfo {

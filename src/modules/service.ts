@@ -19,6 +19,12 @@ export const serviceArgs = z
     drain_timeout: z.preprocess(intLike, z.number().int().min(0).max(3600)).default(30),
     /** Restart: the backlog counts as drained at or below this many records. */
     backlog_max: z.preprocess(intLike, z.number().int().min(0)).optional(),
+    /**
+     * Start/restart: how long to wait (s) for the tasks asleep on the audit queue to be woken
+     * before reporting. A kauditd pass with a reading daemon wakes one per pass; a task no pass
+     * wakes sleeps out its backlog_wait_time (T10: 236 s), so the wait is bounded, not "until 0".
+     */
+    asleep_timeout: z.preprocess(intLike, z.number().int().min(0).max(600)).default(10),
   })
   .strict();
 export type ServiceArgs = z.infer<typeof serviceArgs>;
@@ -151,6 +157,26 @@ async function waitFor(ctx: ModuleContext, test: () => Promise<boolean>, timeout
   }
 }
 
+/** Tasks whose wait channel is the audit queue's (kernel-6.1-queue §0, T04). */
+const ASLEEP_COMMAND = "grep -l -e '^audit_log_start' -e '^audit_receive' /proc/[0-9]*/wchan 2>/dev/null | wc -l";
+
+async function countAsleep(ctx: ModuleContext): Promise<number | undefined> {
+  const r = await run(ctx, ASLEEP_COMMAND, { become: false });
+  const n = Number(r.stdout.trim());
+  return r.code === 0 && r.stdout.trim() !== '' && Number.isInteger(n) ? n : undefined;
+}
+
+/** Polls the asleep count about once per second (a few kauditd passes) until 0 or the timeout. */
+async function waitForAsleep(ctx: ModuleContext, timeoutMs: number): Promise<{ count?: number; waitedMs: number }> {
+  const start = ctx.clock.now();
+  let count = await countAsleep(ctx);
+  while (count !== undefined && count > 0 && ctx.clock.now() - start < timeoutMs) {
+    await ctx.clock.sleep(Math.min(1000, Math.max(1, timeoutMs - (ctx.clock.now() - start))));
+    count = await countAsleep(ctx);
+  }
+  return { ...(count !== undefined ? { count } : {}), waitedMs: ctx.clock.now() - start };
+}
+
 /** Final state: is-active, the registered pid, and for a restart a backlog that falls. */
 async function verify(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan): Promise<{ error?: string; audit?: AuditStatus }> {
   const wantRunning = plan.action !== 'stop';
@@ -182,16 +208,19 @@ async function apply(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan, c
   if (v.audit) data.audit_after = v.audit;
   if (v.error) return { ...keep, ...failed('E_MODULE', `verification failed: ${v.error}`, { data }) };
   if (plan.action !== 'stop') {
-    // Tasks asleep in audit_log_start before the drain stay asleep until a kauditd pass wakes
-    // them (one per pass) or their backlog_wait_time runs out (T10: 236 s): report them.
-    const asleep = await run(ctx, "grep -l '^audit_log_start' /proc/[0-9]*/wchan 2>/dev/null | wc -l", { become: false });
-    const n = Number(asleep.stdout.trim());
-    if (asleep.code === 0 && Number.isInteger(n) && n > 0) {
-      data.tasks_asleep = n;
-      keep.warnings = [
-        ...keep.warnings,
-        `${n} task(s) still asleep in audit_log_start: they wake one per kauditd pass or when their backlog_wait_time runs out; the host may stay slow meanwhile`,
-      ];
+    // Tasks asleep in audit_log_start / audit_receive before the drain stay asleep until a
+    // kauditd pass wakes them (one per pass) or their backlog_wait_time runs out (T10: 236 s):
+    // wait for them within asleep_timeout, then report the ones left.
+    const asleep = await waitForAsleep(ctx, args.asleep_timeout * 1000);
+    if (asleep.count !== undefined) {
+      data.tasks_asleep = asleep.count;
+      data.tasks_asleep_waited_ms = asleep.waitedMs;
+      if (asleep.count > 0) {
+        keep.warnings = [
+          ...keep.warnings,
+          `${asleep.count} task(s) still asleep on the audit queue ${Math.round(asleep.waitedMs / 1000)} s after the ${plan.action}: they wake one per kauditd pass or when their backlog_wait_time runs out; the host may stay slow meanwhile`,
+        ];
+      }
     }
   }
   return { ...keep, status: 'changed', msg: `${args.name} ${PAST[plan.action]} via ${tried.join(' -> ')}`, data };

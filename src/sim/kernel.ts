@@ -10,6 +10,7 @@ import type { SimClock } from './clock.js';
 import { KernelLog, RATELIMIT_BURST, RATELIMIT_INTERVAL_MS, RateLimitWindow, type KlogEntry } from './klog.js';
 import { Rng } from './rng.js';
 import type { VirtualFs } from './vfs.js';
+import { PLUGIN_FULL_READ_RATE, PluginQueue, readPluginConf } from './plugins.js';
 
 export type Flavour = 'debian' | 'rhel';
 /**
@@ -68,6 +69,12 @@ export interface KernelOptions {
   cpus?: number;
   /** Records/s a `slow` auditd still reads. */
   auditdReadRate?: number;
+  /**
+   * Events/s the active plugins (plugins.d `active = yes`) take: a slow SIEM forwarder. Unset:
+   * the plugins keep up. Such a host starts with its plugin queue full (it has been slow for a
+   * while); a restart starts it empty (src/sim/plugins.ts).
+   */
+  pluginRate?: number;
   /** When set, the kernel's `panic=` seconds for a panic reboot (overrides kernelPanic 0). */
   panicRebootMs?: number;
   /** Runtime differences from the persistent configuration at creation. */
@@ -132,6 +139,13 @@ export class SimKernel {
   readonly console: string[] = [];
   /** Wall messages broadcast by shutdown. */
   readonly wallMessages: string[] = [];
+  /** auditd's own syslog lines (journal `SYSLOG_IDENTIFIER=auditd`, /var/log/messages). */
+  readonly daemonLog: { wallMs: number; ident: string; pid: number; text: string }[] = [];
+  /** auditd's plugin queue while auditd runs with an active plugin (null: none). */
+  pluginQueue: PluginQueue | null = null;
+  readonly pluginRate: number | null;
+  /** auditd is `slow` because of its plugin queue (not a spec'd slow disk). */
+  private pluginSlowed = false;
 
   /** Records/s of the workload besides program starts (all tasks running). */
   eventRate: number;
@@ -188,6 +202,7 @@ export class SimKernel {
     this.loadTasks = Math.max(1, opts.loadTasks ?? 4);
     this.cpus = Math.max(1, opts.cpus ?? this.loadTasks);
     this.auditdReadRate = opts.auditdReadRate ?? 50;
+    this.pluginRate = opts.pluginRate ?? null;
     this.hz = opts.hz ?? (opts.flavour === 'rhel' ? 1000 : 250);
     this.kernelPanic = opts.kernelPanic;
     this.panicRebootMs = opts.panicRebootMs ?? null;
@@ -207,6 +222,9 @@ export class SimKernel {
     Object.assign(this.settings, persisted.settings, opts.runtime ?? {});
     const state = opts.auditd ?? 'running';
     this.auditd = { state, pid: state === 'stopped' ? 0 : this.allocPid(), pendingTerm: false, unitFailed: false };
+    this.startPluginQueue(true);
+    // the auditd of this boot started with the host
+    if (state !== 'stopped') this.logAuditdStart(this.bootAtMs + 2000);
     this.backlogF = opts.backlog ?? 0;
     this.lostF = opts.lost ?? 0;
     this.waitActualF = opts.waitActual ?? 0;
@@ -383,7 +401,20 @@ export class SimKernel {
     this.sync();
     const per = this.recordDelayMs();
     if (per <= 0) return 0;
-    return Math.round(per * (LOGIN_MESSAGE_BURSTS + (this.recordsPerExec() > 0 ? LOGIN_EXECS : 0)));
+    // sshd's re-exec comes before the banner (bannerDelayMs); the user's shell after the login.
+    return Math.round(per * (LOGIN_MESSAGE_BURSTS + (this.recordsPerExec() > 0 ? LOGIN_EXECS - 1 : 0)));
+  }
+
+  /**
+   * Before its banner, OpenSSH's per-connection sshd re-executes itself (`sshd -R`, Debian 12's
+   * 9.2): a program start, whose audited records wait on the queue like any other (one sleep,
+   * FIFO behind the W waiters). On a saturated host that is W × pass time, so a client whose
+   * banner timeout is shorter gives up: "Connection timed out during banner exchange" (T24).
+   */
+  bannerDelayMs(): number {
+    this.sync();
+    if (this.recordsPerExec() === 0) return 0;
+    return Math.round(this.recordDelayMs());
   }
 
   /** One program start (a command of a pipeline): only audited execs wait, once each. */
@@ -459,6 +490,77 @@ export class SimKernel {
     return Math.min(this.settings.backlogLimit, Math.floor(this.offeredRate() / 250));
   }
 
+  // ---------------------------------------------------------------- auditd's plugin queue
+
+  /** auditd (re)starts: an empty queue, or a full one for a host created already slow. */
+  private startPluginQueue(initial = false): void {
+    this.pluginQueue = null;
+    if (this.pluginRate === null || this.auditd.state === 'stopped') return;
+    const conf = readPluginConf(this.fs);
+    if (!conf.active.length) return;
+    this.pluginQueue = new PluginQueue(conf, this.pluginRate);
+    if (initial) this.pluginQueue.used = conf.depth;
+  }
+
+  /** auditd's startup lines (syslog): a new daemon, a new empty plugin queue. */
+  private logAuditdStart(wallMs: number): void {
+    const pc = readPluginConf(this.fs);
+    const dispatcher = pc.active.length ? `audit dispatcher initialized with q_depth=${pc.depth} and ${pc.active.length} active plugins` : 'No plugins found, not dispatching events';
+    this.daemonLog.push({ wallMs, ident: 'auditd', pid: this.auditd.pid, text: dispatcher });
+    this.daemonLog.push({ wallMs, ident: 'auditd', pid: this.auditd.pid, text: 'Init complete, auditd 3.0.9 listening for events (startup state enable)' });
+  }
+
+  /** SIGHUP: auditd re-reads auditd.conf and the plugin files (auditd-dispatch.c reconfigure). */
+  private reconfigurePlugins(): void {
+    // auditd-event.c reconfigure(): audit_msg(LOG_NOTICE, "config change requested by ...")
+    this.daemonLog.push({ wallMs: this.clock.now(), ident: 'auditd', pid: this.auditd.pid, text: `config change requested by pid=${this.spawnPid()} auid=0 subj=unconfined` });
+    if (this.pluginRate === null) return;
+    const conf = readPluginConf(this.fs);
+    if (!conf.active.length) this.pluginQueue = null;
+    else if (this.pluginQueue) this.pluginQueue.reconfigure(conf);
+    else this.pluginQueue = new PluginQueue(conf, this.pluginRate);
+    if (this.pluginSlowed && this.auditd.state === 'slow' && !this.pluginQueue?.full) {
+      this.auditd.state = 'running';
+      this.pluginSlowed = false;
+    }
+  }
+
+  /** Events/s auditd reads now (what it hands to the plugin queue). */
+  private auditdReadNow(): number {
+    if (this.auditd.state === 'running') return this.inflowRate();
+    if (this.auditd.state === 'slow') return Math.min(this.inflowRate(), this.auditdReadRate);
+    return 0;
+  }
+
+  private msUntilPluginFull(): number {
+    const q = this.pluginQueue;
+    if (!q || this.auditd.state !== 'running') return Infinity;
+    return q.msUntilFull(this.auditdReadNow());
+  }
+
+  private fillPluginQueue(a: number, b: number): void {
+    const q = this.pluginQueue;
+    if (!q || b <= a || this.auditd.state === 'stuck' || this.auditd.state === 'stopped') return;
+    q.fill(this.auditdReadNow(), b - a);
+  }
+
+  /** A running auditd meets its full plugin queue: do_overflow_action, and slow unless suspended. */
+  private pluginOverflow(t: number): void {
+    const q = this.pluginQueue;
+    if (this.pluginSlowed && this.auditd.state === 'slow' && (!q || !q.full || q.suspended)) {
+      // The plugin caught up (the event rate fell below its pace): auditd is fast again.
+      this.auditd.state = 'running';
+      this.pluginSlowed = false;
+    }
+    if (!q || this.auditd.state !== 'running' || !q.full || q.suspended) return;
+    for (const text of q.overflow()) this.daemonLog.push({ wallMs: t, ident: 'auditd', pid: this.auditd.pid, text });
+    if (this.daemonLog.length > 1000) this.daemonLog.splice(0, this.daemonLog.length - 500);
+    if (q.suspended) return;
+    this.auditd.state = 'slow';
+    this.pluginSlowed = true;
+    this.auditdReadRate = PLUGIN_FULL_READ_RATE + q.pluginRate;
+  }
+
   private drain(dtS: number, floor: number): void {
     if (this.backlogF <= floor) {
       this.backlogF = floor;
@@ -509,7 +611,19 @@ export class SimKernel {
     this.stepTo(t1);
   }
 
+  /** Steps the queues in chunks that end where the plugin queue fills (auditd turns slow there). */
   private stepTo(t1: number): void {
+    for (let guard = 0; this.t < t1 && guard < 10_000; guard++) {
+      const t0 = this.t;
+      this.pluginOverflow(t0);
+      const full = this.msUntilPluginFull();
+      const lim = full > 0 && t0 + full < t1 ? Math.max(t0 + 1, Math.ceil(t0 + full)) : t1;
+      this.stepQueues(lim);
+      this.fillPluginQueue(t0, this.t);
+    }
+  }
+
+  private stepQueues(t1: number): void {
     for (let guard = 0; this.t < t1 && guard < 400_000; guard++) {
       if (this.power !== 'up') {
         this.t = t1;
@@ -940,6 +1054,9 @@ export class SimKernel {
     if (this.auditd.state !== 'stopped') return;
     this.auditd = { state: 'running', pid: this.allocPid(), pendingTerm: false, unitFailed: false };
     this.passEndMs = null;
+    this.pluginSlowed = false;
+    this.startPluginQueue();
+    this.logAuditdStart(this.clock.now());
     // ExecStartPost=augenrules --load: every runtime change is reset to the rule files (§4).
     this.augenrulesLoad();
   }
@@ -990,6 +1107,9 @@ export class SimKernel {
         // auditd, whose ExecStartPost reloads the rule files (init.d/auditd.service).
         this.stopAuditd({ failed: true });
         this.startAuditd();
+        break;
+      case 'HUP':
+        this.reconfigurePlugins();
         break;
       default:
         break;
@@ -1070,6 +1190,11 @@ export class SimKernel {
     this.rules = [];
     this.writeBootLog();
     this.auditd = { state: 'running', pid: this.allocPid(), pendingTerm: false, unitFailed: false };
+    // journalctl -b: auditd's lines of this boot only; a new daemon with an empty plugin queue
+    this.daemonLog.length = 0;
+    this.pluginSlowed = false;
+    this.startPluginQueue();
+    this.logAuditdStart(this.upAtMs + 2000);
     this.augenrulesLoad();
     this.emit({ kind: 'up', reason });
   }

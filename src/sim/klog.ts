@@ -68,6 +68,13 @@ export function formatJournal(e: KlogEntry, host: string, format: JournalFormat)
   }
 }
 
+/** A daemon's syslog line (`auditd[812]: msg`) in the journal / syslog formats. */
+export function formatDaemon(e: { wallMs: number; ident: string; pid: number; text: string }, host: string, format: JournalFormat): string {
+  if (format === 'cat') return e.text;
+  const when = format === 'short-iso' ? `${new Date(e.wallMs).toISOString().slice(0, 19)}+0000` : syslogTime(e.wallMs);
+  return `${when} ${host} ${e.ident}[${e.pid}]: ${e.text}`;
+}
+
 /**
  * One printk rate-limit state (the kernel keeps one per call site; audit's messages share
  * the audit_log_start / kauditd_printk_skb ones). A window opens at the first message after

@@ -5,7 +5,7 @@
  */
 import type { SimClock } from './clock.js';
 import { SimKernel, type KernelOptions } from './kernel.js';
-import { formatDmesg, formatJournal } from './klog.js';
+import { formatDaemon, formatDmesg, formatJournal, type JournalFormat } from './klog.js';
 import { VirtualFs } from './vfs.js';
 
 /** Which `auditctl -s` output this host's userspace prints (reference §2). */
@@ -24,7 +24,7 @@ type KernelSpec = Pick<
   KernelOptions,
   | 'flavour' | 'kernelRelease' | 'eventRate' | 'uptimeMs' | 'kernelPanic' | 'downtimeMs' | 'memTotalKb' | 'memAvailableKb'
   | 'runtime' | 'auditd' | 'lost' | 'backlog' | 'waitActual' | 'historyMs'
-  | 'hz' | 'execsPerSec' | 'loadTasks' | 'auditdReadRate' | 'panicRebootMs'
+  | 'hz' | 'execsPerSec' | 'loadTasks' | 'auditdReadRate' | 'panicRebootMs' | 'pluginRate'
 >;
 
 export interface MachineSpec extends KernelSpec {
@@ -42,6 +42,8 @@ export interface MachineSpec extends KernelSpec {
   rulesD: Record<string, string>;
   cmdline: string;
   auditdConf: Record<string, string>;
+  /** Files of /etc/audit/plugins.d (auditd-plugins(5)), e.g. `au-remote.conf`; default: Debian's af_unix.conf, inactive. */
+  plugins?: Record<string, string>;
   disk: { device: string; totalKb: number; usedKb: number; mount: string };
   /** Syslog files: RHEL writes /var/log/messages; Debian 12 has only the journal. */
   syslog: 'messages' | 'kern.log' | 'none';
@@ -100,6 +102,36 @@ export const DEFAULT_AUDITD_CONF: Record<string, string> = {
   end_of_event_timeout: '2',
 };
 
+/** audit 3.0.9's shipped plugins.d/af_unix.conf (inactive). */
+export const AF_UNIX_PLUGIN = `
+# This file controls the configuration of the
+# af_unix socket plugin. It simply takes events
+# and writes them to a unix domain socket. This
+# plugin can take 2 arguments, the path for the
+# socket and the socket permissions in octal.
+
+active = no
+direction = out
+path = builtin_af_unix
+type = builtin
+args = 0640 /var/run/audispd_events
+format = string
+`;
+
+/** audispd-plugins' au-remote.conf with the plugin switched on (a forwarder to a remote auditd). */
+export const AU_REMOTE_PLUGIN = `
+# This file controls the audispd data path to the
+# remote event logger. This plugin will send events to
+# a remote machine (Central Logger).
+
+active = yes
+direction = out
+path = /sbin/audisp-remote
+type = always
+#args =
+format = string
+`;
+
 export class SimMachine {
   readonly fs = new VirtualFs();
   readonly kernel: SimKernel;
@@ -136,6 +168,7 @@ export class SimMachine {
       ...(spec.loadTasks !== undefined ? { loadTasks: spec.loadTasks } : {}),
       ...(spec.auditdReadRate !== undefined ? { auditdReadRate: spec.auditdReadRate } : {}),
       ...(spec.panicRebootMs !== undefined ? { panicRebootMs: spec.panicRebootMs } : {}),
+      ...(spec.pluginRate !== undefined ? { pluginRate: spec.pluginRate } : {}),
     });
   }
 
@@ -158,6 +191,7 @@ export class SimMachine {
     const s = this.spec;
     for (const [name, text] of Object.entries(s.rulesD)) fs.put(`/etc/audit/rules.d/${name}`, text, { rootOnly: true });
     fs.put('/etc/audit/auditd.conf', Object.entries(s.auditdConf).map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
+    for (const [name, text] of Object.entries(s.plugins ?? { 'af_unix.conf': AF_UNIX_PLUGIN })) fs.put(`/etc/audit/plugins.d/${name}`, text, { rootOnly: true });
     fs.mkdirp('/var/log/audit');
     fs.mkdirp('/tmp');
     fs.mkdirp('/root');
@@ -187,7 +221,15 @@ export class SimMachine {
   syslogText(): string {
     this.kernel.sync();
     const all = [...this.kernel.syslogArchive.all(), ...this.kernel.klog.all()];
-    return all.map((e) => formatJournal(e, this.spec.name, 'short')).join('\n') + (all.length ? '\n' : '');
+    const lines = all.map((e) => ({ wallMs: e.wallMs, line: formatJournal(e, this.spec.name, 'short') }));
+    lines.push(...this.daemonLines('short'));
+    lines.sort((a, b) => a.wallMs - b.wallMs);
+    return lines.map((l) => l.line).join('\n') + (lines.length ? '\n' : '');
+  }
+
+  /** auditd's syslog lines as the journal / rsyslog print them (`host auditd[812]: msg`). */
+  daemonLines(format: JournalFormat): { wallMs: number; line: string }[] {
+    return this.kernel.daemonLog.map((e) => ({ wallMs: e.wallMs, line: formatDaemon(e, this.spec.name, format) }));
   }
 }
 

@@ -3,7 +3,7 @@
  * filler; `hosts: N` scales any scenario (special hosts are always kept, the rest healthy).
  */
 import type { Fault } from './faults.js';
-import { DEBIAN_RULES, DEFAULT_AUDITD_CONF, type MachineSpec } from './machine.js';
+import { AF_UNIX_PLUGIN, AU_REMOTE_PLUGIN, DEBIAN_RULES, DEFAULT_AUDITD_CONF, type MachineSpec } from './machine.js';
 import { Rng } from './rng.js';
 
 export interface ScenarioHost {
@@ -96,6 +96,25 @@ function incidentHost(name: string, rng: Rng, o: ScenarioOptions): ScenarioHost 
   };
 }
 
+/**
+ * auditd alive but slow: an active audisp-remote that takes 20 events/s has filled auditd's
+ * plugin queue (q_depth 2000, overflow_action SYSLOG, Debian's defaults), so every event
+ * auditd hands over waits 4 × 2 ms and auditd reads ~145 records/s of the 300 offered. The
+ * kernel queue (-b 128, wait 60000) overflows every pass behind it and tasks sleep in
+ * audit_log_start, while ps shows auditd in S and auditd's journal says
+ * "queue to plugins is full - dropping event" (src/sim/plugins.ts).
+ */
+export function slowPluginSpec(s: MachineSpec): MachineSpec {
+  return {
+    ...s,
+    eventRate: 300,
+    pluginRate: 20,
+    plugins: { 'af_unix.conf': AF_UNIX_PLUGIN, 'au-remote.conf': AU_REMOTE_PLUGIN },
+    rulesD: { 'audit.rules': DEBIAN_RULES.replace('-b 8192', '-b 128') },
+    historyMs: MIN,
+  };
+}
+
 function lockedHost(name: string, rng: Rng, o: ScenarioOptions, role = 'mon'): ScenarioHost {
   const s = debianSpec(name, rng, o, role);
   return { spec: { ...s, rulesD: { ...s.rulesD, '99-finalize.rules': '## Make the configuration immutable\n-e 2\n' } }, faults: [], note: 'configuration locked (enabled 2)' };
@@ -163,6 +182,14 @@ export const SCENARIOS: Record<string, Scenario> = {
         healthy(r('st-rhel'), 'rhel flavour (RefuseManualStop=yes, sudo user)'),
       ];
     },
+  },
+  plugins: {
+    name: 'plugins',
+    description: 'a slow audit plugin back-pressuring auditd (alive, slow, tasks stalled), and a healthy host',
+    defaultHealthy: 1,
+    special: (rng, o) => [
+      { spec: slowPluginSpec(debianSpec('pl-slow-plugin', rng, o, 'plugins')), faults: [], note: 'auditd alive but slow: audisp-remote fills the plugin queue ("queue to plugins is full")' },
+    ],
   },
   faults: {
     name: 'faults',

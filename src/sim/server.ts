@@ -184,7 +184,13 @@ export class HostServer {
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined);
     if (findFault(this.faults, 'no-banner')) return; // accept, say nothing
-    this.ssh.injectSocket(socket);
+    // sshd's re-exec before the banner waits on a saturated audit queue (kernel bannerDelayMs).
+    const delay = this.machine.kernel.bannerDelayMs() * this.loginDelayScale;
+    if (delay <= 0) return this.ssh.injectSocket(socket);
+    const timer = setTimeout(() => {
+      if (!socket.destroyed && !this.stopped) this.ssh.injectSocket(socket);
+    }, delay);
+    socket.once('close', () => clearTimeout(timer));
   }
 
   private makeSshServer(): InstanceType<typeof Server> {

@@ -72,6 +72,7 @@ function healthySections(): Sections {
     os_release: { text: mine('os-release.debian12.txt'), rc: 0 },
     boot_id: { text: '3f1c7a52-94e4-4a5c-9d0b-1f0e6c2b8d11', rc: 0 },
     uptime: { text: '918.25 1702.10', rc: 0 },
+    plugins: { text: '/etc/audit/plugins.d/af_unix.conf:active = no\n/etc/audit/plugins.d/af_unix.conf:path = builtin_af_unix', rc: 0 },
   };
 }
 
@@ -104,7 +105,11 @@ describe('parseSample on a complete Debian 12 sample', () => {
         admin_space_left_action: 'SUSPEND',
         disk_full_action: 'SUSPEND',
         disk_error_action: 'SUSPEND',
+        q_depth: 1200,
+        overflow_action: 'SYSLOG',
+        plugin_dir: '/etc/audit/plugins.d',
       },
+      plugins: [{ file: '/etc/audit/plugins.d/af_unix.conf', active: false, path: 'builtin_af_unix' }],
       rule_count: 0,
     });
     expect(s.system).toEqual({

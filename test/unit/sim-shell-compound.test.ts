@@ -6,12 +6,13 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { buildFactsScript, MAX_PROGRAMS_PER_SAMPLE, parseSample, splitSections } from '../../src/facts/index.js';
+import { buildFactsScript, JOURNAL_MATCH, MAX_PROGRAMS_PER_SAMPLE, parseSample, splitSections } from '../../src/facts/index.js';
 import { diagnose } from '../../src/diagnosis/index.js';
 import { BufferOutput, FakeClock, Shell, SimMachine, StringInput, debianSpec, defaultRegistry, rhelSpec, type MachineSpec } from '../../src/sim/index.js';
 import { programLog } from '../../src/sim/shell.js';
 import { Rng } from '../../src/sim/rng.js';
 import { DEBIAN_RULES } from '../../src/sim/machine.js';
+import { slowPluginSpec } from '../../src/sim/scenarios.js';
 
 const registry = defaultRegistry();
 
@@ -118,7 +119,7 @@ describe('the fact script on a simulated host', () => {
     expect(m.kernel.isStalled()).toBe(true);
     const { started, names, sections } = await sample(m, true);
     expect(started).toBeLessThanOrEqual(MAX_PROGRAMS_PER_SAMPLE);
-    expect(names).toEqual(['auditctl', 'auditctl', 'dmesg']);
+    expect(names).toEqual(['auditctl', 'auditctl', 'journalctl']);
     const s = parseSample(sections, 0);
     expect(s.parse_errors).toEqual([]);
     expect(s.stalled_tasks?.count).toBe(m.kernel.blockedTasks());
@@ -128,17 +129,43 @@ describe('the fact script on a simulated host', () => {
     const f = diagnose({ samples: [s] }).findings.find((x) => x.code === 'tasks-stalled');
     expect(f?.evidence.stalled_tasks).toBe(m.kernel.blockedTasks());
     expect(f?.message).toMatch(/every new process start, SSH login and sudo/);
-    expect(s.kernel_log.source).toBe('dmesg');
+    expect(s.kernel_log.source).toBe('journalctl');
     expect(s.persistent.rule_count).toBe(0);
   });
 
   it('as a non-root login the kernel log would come from journalctl; refused auditctl -s starts nothing more', async () => {
     const m = stalledMachine();
-    expect(buildFactsScript('abcdef123456', { root: false })).toContain('journalctl -k');
+    expect(buildFactsScript('abcdef123456', { root: false })).toContain(`journalctl -b -q --no-pager -n 1000 ${JOURNAL_MATCH}`);
     const { names, sections } = await sample(m, false);
     expect(names).toEqual(['auditctl']);
     const s = parseSample(sections, 0);
     expect(s.auditctl.kind).toBe('not-permitted');
     expect(s.parse_errors.map((e) => e.section)).not.toContain('auditctl_l');
+  });
+});
+
+describe('the fact script on a host whose audit plugin is slow (auditd alive but slow)', () => {
+  it(`≤ ${MAX_PROGRAMS_PER_SAMPLE} programs; plugin files, q_depth and auditd's "queue to plugins is full" lines reach plugin-backpressure`, async () => {
+    const clock = new FakeClock();
+    const m = new SimMachine(slowPluginSpec(debianSpec('h', new Rng(2), { downtimeMs: 1000 })), clock, 's');
+    clock.advance(5000);
+    m.kernel.sync();
+    expect(m.kernel.auditd.state).toBe('slow');
+    expect(m.kernel.auditdProcState()).toBe('S');
+    const { started, names, sections } = await sample(m, true);
+    expect(started).toBeLessThanOrEqual(MAX_PROGRAMS_PER_SAMPLE);
+    expect(names).toEqual(['auditctl', 'auditctl', 'journalctl']);
+    const s = parseSample(sections, 0);
+    expect(s.parse_errors).toEqual([]);
+    expect(s.persistent.plugins?.filter((p) => p.active)).toEqual([{ file: '/etc/audit/plugins.d/au-remote.conf', active: true, path: '/sbin/audisp-remote' }]);
+    expect(s.persistent.auditd_conf).toMatchObject({ q_depth: 2000, overflow_action: 'SYSLOG' });
+    expect(s.kernel_log).toMatchObject({ source: 'journalctl', plugin_queue_full_count: 5, plugin_queue_reporting_ended: true });
+    const d = diagnose({ samples: [s] });
+    expect(d.findings.find((f) => f.code === 'plugin-backpressure')).toMatchObject({ severity: 'high', evidence: { plugins: '/sbin/audisp-remote', auditd_state: 'S' } });
+  });
+
+  it('a host with only inactive plugins and lost 0 starts auditctl -s alone', async () => {
+    const { names } = await sample(machine(), true);
+    expect(names).toEqual(['auditctl']);
   });
 });

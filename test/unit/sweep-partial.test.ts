@@ -77,19 +77,19 @@ const incident = { auditd: 'stuck' as const, eventRate: 300, lost: 10, rulesD: {
 
 describe('sweep of one host through the lean probe', () => {
   it('a host whose kernel-log reader hangs still gets its auditctl -s facts and a diagnosis; the error names the section', async () => {
-    const registry = defaultRegistry().register('dmesg', hangUntilClosed);
+    const registry = defaultRegistry().register('journalctl', hangUntilClosed);
     const seen: Seen = { commands: [], become: [] };
     const r = await sweepHost(target, simTransport(machine(incident, 5000), registry, {}, seen), opts);
     expect(r.status).toBe('failed');
     expect(r.error?.code).toBe('E_CMD_TIMEOUT');
-    expect(r.error?.message).toMatch(/timed out after 400 ms on h1: the facts script; section kernel_dmesg did not finish/);
+    expect(r.error?.message).toMatch(/timed out after 400 ms on h1: the facts script; section kernel_journal did not finish/);
     expect(r.audit?.lost).toBeGreaterThanOrEqual(10);
     const sample = r.facts?.samples[0];
     expect(sample?.auditctl.kind).toBe('ok');
     expect(sample?.persistent.effective_backlog_limit).toBe(128);
     expect(sample?.stalled_tasks?.count).toBeGreaterThan(0);
     expect(r.diagnosis?.findings.map((f) => f.code)).toEqual(expect.arrayContaining(['tasks-stalled', 'auditd-not-running', 'backlog-growing']));
-    expect(sample?.parse_errors).toEqual([{ section: 'kernel_dmesg', message: 'did not finish: E_CMD_TIMEOUT' }]);
+    expect(sample?.parse_errors).toEqual([{ section: 'kernel_journal', message: 'did not finish: E_CMD_TIMEOUT' }]);
   });
 
   it('a connection dropped after auditctl -s: unreachable, the status kept, the unfinished section named', async () => {
@@ -107,13 +107,14 @@ describe('sweep of one host through the lean probe', () => {
     const r = await sweepHost(target, simTransport(machine(), defaultRegistry(), { user: 'ops' }, seen), opts);
     expect(seen.become).toEqual([undefined]);
     expect(seen.commands[0]).not.toMatch(/sudo/);
-    expect(seen.commands[0]).toContain('journalctl -k');
+    expect(seen.commands[0]).toContain('journalctl -b -q --no-pager -n 1000 _TRANSPORT=kernel + SYSLOG_IDENTIFIER=auditd');
+    expect(seen.commands[0]).not.toContain('dmesg');
     expect(r.status).toBe('failed');
     expect(r.error?.code).toBe('E_BECOME');
     expect(r.error?.message).toMatch(/^needs root: set become \(-b\) or log in as root \(auditctl -s as ops: /);
   });
 
-  it('become set: the connection decides (the transport wraps sudo); the root script (dmesg) is sent', async () => {
+  it('become set: the connection decides (the transport wraps sudo); the root script (journalctl, dmesg without it) is sent', async () => {
     const seen: Seen = { commands: [], become: [] };
     const r = await sweepHost(target, simTransport(machine(), defaultRegistry(), { user: 'ops', become: { enabled: true } }, seen), opts);
     expect(seen.become).toEqual([undefined]);

@@ -354,6 +354,12 @@ async function dmesg(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
+/**
+ * journalctl over the kernel ring and auditd's syslog lines. Matches (`FIELD=VALUE`) on
+ * different fields AND, `+` ORs groups (journalctl(1)); `-k` ANDs `_TRANSPORT=kernel` with
+ * them, `-t ID` adds `SYSLOG_IDENTIFIER=ID`. Kernel lines carry `_TRANSPORT=kernel`,
+ * `SYSLOG_IDENTIFIER=kernel`; auditd's `_TRANSPORT=syslog`, `SYSLOG_IDENTIFIER=auditd`, `_COMM=auditd`.
+ */
 async function journalctl(ctx: CommandContext): Promise<number> {
   const m = ctx.machine;
   const args = ctx.argv.slice(1);
@@ -362,6 +368,7 @@ async function journalctl(ctx: CommandContext): Promise<number> {
   let n: number | null = null;
   let quiet = false;
   let unit: string | null = null;
+  const groups: Record<string, string>[] = [{}];
   for (let i = 0; i < args.length; i++) {
     const a = args[i] as string;
     if (a === '-k' || a === '--dmesg') kernel = true;
@@ -370,7 +377,12 @@ async function journalctl(ctx: CommandContext): Promise<number> {
     else if (a.startsWith('--output=')) format = a.slice(9) as JournalFormat;
     else if (a === '-n' || a === '--lines') n = Number(args[++i] ?? '10');
     else if (a === '-u' || a === '--unit') unit = args[++i] ?? '';
-    else if (a === '-b' || a === '--boot') {
+    else if (a === '-t' || a === '--identifier') (groups[groups.length - 1] as Record<string, string>)['SYSLOG_IDENTIFIER'] = args[++i] ?? '';
+    else if (a === '+') groups.push({});
+    else if (/^[A-Z_][A-Z0-9_]*=/.test(a)) {
+      const eq = a.indexOf('=');
+      (groups[groups.length - 1] as Record<string, string>)[a.slice(0, eq)] = a.slice(eq + 1);
+    } else if (a === '-b' || a === '--boot') {
       if (args[i + 1] !== undefined && /^-?\d+$/.test(args[i + 1] as string)) i++;
     } else if (a === '--since' || a === '--until') i++;
     else if (a === '--no-pager' || a === '--no-hostname' || a === '-a' || a === '--all' || a.startsWith('--since=') || a === '-x') continue;
@@ -390,9 +402,19 @@ async function journalctl(ctx: CommandContext): Promise<number> {
     return 0;
   }
   m.kernel.sync();
-  let entries = kernel || unit === null ? m.kernel.klog.all() : [];
-  if (unit !== null && !kernel) entries = [];
-  let lines = entries.map((e) => formatJournal(e, m.name, format));
+  const KERNEL = { _TRANSPORT: 'kernel', SYSLOG_IDENTIFIER: 'kernel' } as Record<string, string>;
+  const AUDITD = { _TRANSPORT: 'syslog', SYSLOG_IDENTIFIER: 'auditd', _COMM: 'auditd' } as Record<string, string>;
+  const matches = groups.filter((g) => Object.keys(g).length > 0);
+  const wanted = (fields: Record<string, string>): boolean => {
+    if (kernel && fields['_TRANSPORT'] !== 'kernel') return false;
+    if (unit !== null && !kernel && !matches.length) return false;
+    return !matches.length || matches.some((g) => Object.entries(g).every(([k, v]) => fields[k] === v));
+  };
+  const entries: { wallMs: number; line: string }[] = [];
+  if (wanted(KERNEL)) entries.push(...m.kernel.klog.all().map((e) => ({ wallMs: e.wallMs, line: formatJournal(e, m.name, format) })));
+  if (wanted(AUDITD)) entries.push(...m.daemonLines(format));
+  entries.sort((a, b) => a.wallMs - b.wallMs);
+  let lines = entries.map((e) => e.line);
   if (n !== null) lines = lines.slice(-n);
   if (lines.length) await ctx.stdout.write(lines.join('\n') + '\n');
   else if (!quiet) await ctx.stdout.write('-- No entries --\n');

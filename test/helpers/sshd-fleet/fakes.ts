@@ -224,11 +224,11 @@ ${catBuiltin('"$FM_HOST/dmesg.txt"')}
 
 export function journalctlScript(fleetDir: string): string {
   return `#!/bin/sh
-# fleetmend test fleet: journalctl -k from the host's kernel log; other journals are empty.
+# fleetmend test fleet: journalctl -k (or the _TRANSPORT=kernel match) from the host's kernel log; other journals are empty.
 ${hostPrelude(fleetDir)}
 fm_k=; fm_mono=
 for a; do
-  case $a in -k|--dmesg) fm_k=1;; short-monotonic|--output=short-monotonic) fm_mono=1;; esac
+  case $a in -k|--dmesg|_TRANSPORT=kernel) fm_k=1;; short-monotonic|--output=short-monotonic) fm_mono=1;; esac
 done
 [ -n "$fm_k" ] || exit 0
 [ -e "$FM_HOST/klog-hang" ] && exec /usr/bin/sleep 3600
