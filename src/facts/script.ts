@@ -176,8 +176,9 @@ export const BUILTIN_SECTIONS: readonly SectionSpec[] = [
 
 export interface FactsScriptOptions {
   /**
-   * The script runs as root (root login, or become): the kernel log is read with dmesg (its
-   * ring buffer; Debian's dmesg_restrict refuses other users), else with journalctl -k.
+   * The script runs as root (root login, or become). The log is read with journalctl either
+   * way (the kernel's and auditd's lines, JOURNAL_MATCH); only root falls back to dmesg on a
+   * host without journalctl (Debian's dmesg_restrict refuses other users).
    */
   root: boolean;
 }

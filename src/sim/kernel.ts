@@ -1210,9 +1210,6 @@ export class SimKernel {
   }
 }
 
-/** How many rate-limit windows the ring can hold (≈ 11 lines each): older ones are skipped. */
-const KLOG_WINDOWS_KEPT = 180;
-
 const SETTING_REQUEST: Record<keyof AuditSettings, string> = {
   backlogLimit: 'backlog limit',
   // auditctl reuses the backlog-limit wording for the wait time (observed, 3.0.9).

@@ -38,9 +38,9 @@ function cappedMessage(cap: number, received: number): string {
 /** The fact script of a run with its nonce: built once per run, sent to every host. */
 export interface FactsProbe {
   nonce: string;
-  /** For hosts where the script runs as root (root login, or become to root): dmesg. */
+  /** For hosts where the script runs as root (root login, or become to root): journalctl, dmesg without it. */
   script: string;
-  /** For the others (no become, or become to another user): journalctl -k. */
+  /** For the others (no become, or become to another user): journalctl only. */
   userScript: string;
 }
 
