@@ -1,7 +1,7 @@
 /**
  * The sections a sweep keeps from a fact script cut short are masked like a whole output (issue
  * 17 item 2 with issue 16's secret masking). Two hosts print their become password in a file the
- * probe reads (/etc/os-release): one's kernel-log reader (dmesg) then hangs past the command
+ * probe reads (/etc/os-release): one's kernel-log reader (journalctl) then hangs past the command
  * timeout, the other's connection drops mid-output. Both keep their completed sections, with the
  * secret masked; no secret reaches --json, the store's bytes or any report (written by the sweep
  * and re-rendered from the store).
@@ -39,17 +39,17 @@ describe('partial fact output of a host cut short never carries a secret (simula
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'fm-partial-secrets-'));
-    // lost > 0, so the script reaches its kernel-log reader (run as root through sudo: dmesg)
+    // lost > 0, so the script reaches its kernel-log reader (journalctl, as root through sudo too)
     const scenario = scenarioOf('partial-secrets', (mk) =>
       [HANG, DROP].map((name) => ({ spec: { ...mk.rhel(name), lost: 10, sudo: { password: SECRETS[name]!, nopasswd: false } } })),
     );
-    const dmesg = defaultRegistry().get('dmesg')!;
-    const hangOnOne: CommandHandler = (ctx) => (ctx.machine.name === HANG ? hangUntilClosed(ctx) : dmesg(ctx));
+    const journalctl = defaultRegistry().get('journalctl')!;
+    const hangOnOne: CommandHandler = (ctx) => (ctx.machine.name === HANG ? hangUntilClosed(ctx) : journalctl(ctx));
     fleet = await startFleet({
       scenario,
       dir: join(dir, 'fleet'),
       loginDelayScale: 0,
-      commands: { dmesg: hangOnOne },
+      commands: { journalctl: hangOnOne },
       faults: { [DROP]: [{ kind: 'drop-mid-command' }] },
     });
     for (const h of fleet.hosts) {
@@ -69,15 +69,15 @@ describe('partial fact output of a host cut short never carries a secret (simula
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('the host whose dmesg hangs: E_CMD_TIMEOUT naming the section, its auditctl -s facts and the masked os-release kept', () => {
+  it('the host whose journalctl hangs: E_CMD_TIMEOUT naming the section, its auditctl -s facts and the masked os-release kept', () => {
     const h = hosts.get(HANG)!;
     expect(h.status).toBe('failed');
     expect(h.error?.code).toBe('E_CMD_TIMEOUT');
-    expect(h.error?.message).toMatch(/timed out after 3000 ms on hang-01: the facts script; section kernel_dmesg did not finish/);
+    expect(h.error?.message).toMatch(/timed out after 3000 ms on hang-01: the facts script; section kernel_journal did not finish/);
     expect(h.audit?.lost).toBeGreaterThanOrEqual(10);
     const sample = h.facts!.samples[0]!;
     expect(sample.system.distribution?.pretty_name).toBe('Leaky Linux ********');
-    expect(sample.parse_errors).toEqual([{ section: 'kernel_dmesg', message: 'did not finish: E_CMD_TIMEOUT' }]);
+    expect(sample.parse_errors).toEqual([{ section: 'kernel_journal', message: 'did not finish: E_CMD_TIMEOUT' }]);
   });
 
   it('the host whose connection drops mid-output: E_DISCONNECTED, the sections received kept with the secret masked', () => {
