@@ -65,7 +65,7 @@ printf '#!/bin/sh\nexit 101\n' >"$ROOT/usr/sbin/policy-rc.d"; chmod 755 "$ROOT/u
 mount -t proc proc "$ROOT/proc"
 trap 'umount "$ROOT/proc" 2>/dev/null || true' EXIT
 # Debian's cloud kernel: the same 6.1 (CONFIG_HZ=250, audit, ext4 built in, virtio modules),
-# a third of the generic package's size.
+# 27 MB to download and 105 MB installed instead of 71 MB and 400 MB for linux-image-amd64.
 if ! ls "$ROOT"/var/lib/apt/lists/*_Packages >/dev/null 2>&1; then chroot "$ROOT" apt-get -q update >&2; fi
 chroot "$ROOT" env DEBIAN_FRONTEND=noninteractive apt-get -q -y --no-install-recommends install linux-image-cloud-amd64 >&2
 umount "$ROOT/proc"; trap - EXIT
