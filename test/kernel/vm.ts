@@ -21,6 +21,8 @@ export function stateDir(): string {
 export async function ensureImage(dir = stateDir()): Promise<void> {
   if (existsSync(join(dir, 'ready'))) return;
   await run('sh', [join(import.meta.dirname, 'vm', 'build.sh'), dir], { maxBuffer: 64 * 1024 * 1024, timeout: 30 * 60_000 });
+  // The phases' elapsed seconds: what an uncached CI run spends before the first test.
+  console.log(readFileSync(join(dir, 'build-times.txt'), 'utf8'));
 }
 
 async function freePort(): Promise<number> {
@@ -40,6 +42,8 @@ export interface Vm {
   knownHostsPath: string;
   consolePath: string;
   pid: number;
+  /** From qemu's start to sshd's first host key. */
+  bootMs: number;
   console(): string;
   stop(): Promise<void>;
 }
@@ -52,6 +56,7 @@ export async function bootVm(workDir: string, opts: { memMb?: number; bootTimeou
   rmSync(overlay, { force: true });
   await run('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', join(dir, 'disk.img'), '-F', 'raw', overlay]);
   const port = await freePort();
+  const t0 = Date.now();
   const consolePath = join(workDir, 'console.log');
   const accel = existsSync('/dev/kvm') ? 'kvm' : 'tcg';
   const child: ChildProcess = spawn(
@@ -76,6 +81,7 @@ export async function bootVm(workDir: string, opts: { memMb?: number; bootTimeou
     knownHostsPath: join(workDir, 'known_hosts'),
     consolePath,
     pid,
+    bootMs: 0,
     console: () => (existsSync(consolePath) ? readFileSync(consolePath, 'utf8') : ''),
     async stop() {
       if (child.exitCode !== null) return;
@@ -92,6 +98,8 @@ export async function bootVm(workDir: string, opts: { memMb?: number; bootTimeou
       const { stdout } = await run('ssh-keyscan', ['-T', '5', '-t', 'ed25519', '-p', String(port), '127.0.0.1'], { timeout: 15_000 });
       if (stdout.includes('ssh-ed25519')) {
         writeFileSync(vm.knownHostsPath, stdout);
+        vm.bootMs = Date.now() - t0;
+        console.log(`VM answered SSH ${vm.bootMs} ms after qemu started`);
         return vm;
       }
     } catch {
