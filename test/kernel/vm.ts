@@ -5,6 +5,7 @@
  * overlay, so every run starts from the pristine image.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir } from 'node:os';
@@ -13,8 +14,14 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
+/**
+ * $FM_KERNEL_STATE as given, else one cache dir per version of build.sh (a hash of its text),
+ * so an image built by an older script is never booted for a newer one.
+ */
 export function stateDir(): string {
-  return process.env.FM_KERNEL_STATE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'fleetmend-kernel');
+  if (process.env.FM_KERNEL_STATE) return process.env.FM_KERNEL_STATE;
+  const version = createHash('sha256').update(readFileSync(join(import.meta.dirname, 'vm', 'build.sh'))).digest('hex').slice(0, 12);
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'fleetmend-kernel', version);
 }
 
 /** Builds the image unless the state dir already holds a finished one (minutes the first time). */
