@@ -53,11 +53,13 @@ fm_save() {
     "$backlog_wait_time_actual" "$auditctl_needs_root" "$auditd_active" "$auditd_pid" "$refuse_manual_stop" "\${status_spew_bytes:-0}" >"$t" \\
     && /usr/bin/mv -f "$t" "$FM_HOST/state"
 }
-# A host spewing N bytes into auditctl -s (output-cap benchmark): 64 KiB blocks of x lines by
-# builtin printf, no second program (head | tr would be two); bash's 60 MB cost ~0.6 s CPU.
+# A host spewing N bytes into auditctl -s (output-cap benchmark): blocks of the simulator's
+# huge-output line (an audit record, 105 bytes) by builtin printf, no second program (head | tr
+# would be two); 60 MB cost bash ~0.8 s CPU.
 fm_spew() {
-  local b=xxxxxxxxxxxxxxx$'\\n' i n=$(( $1 / 65536 )) r=$(( $1 % 65536 ))
-  for i in 1 2 3 4 5 6 7 8 9 10 11 12; do b=$b$b; done
+  local b='audit: type=1300 audit(1795536299.644:457): arch=c000003e syscall=257 success=yes exit=3 comm="noise"'$'\\n' i n r
+  for i in 1 2 3 4 5 6 7 8 9; do b=$b$b; done
+  n=$(( $1 / \${#b} )) r=$(( $1 % \${#b} ))
   for (( i = 0; i < n; i++ )); do printf '%s' "$b"; done
   printf '%s' "\${b:0:r}"
 }
