@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { startSshdFleet, sshdUnavailableReason } from '../test/helpers/sshd-fleet.js';
+import { startSshdFleet, sshdUnavailableReason, type SshdFleetOptions } from '../test/helpers/sshd-fleet.js';
 import { parseStatCpuTicks } from './lib.js';
 
 /** What a sweep and the OpenSSH baseline need to reach the hosts. */
@@ -45,11 +45,12 @@ function cpuTicksOf(pids: readonly number[]): number {
 
 export { sshdUnavailableReason };
 
-export async function startRealFleet(hosts: number): Promise<BenchFleet> {
+/** `state`: per-host audit state on top of the healthy default (the output-cap row's spewer). */
+export async function startRealFleet(hosts: number, state?: SshdFleetOptions['state']): Promise<BenchFleet> {
   const t0 = Date.now();
   // LogLevel INFO: VERBOSE logs several lines per login, which the baseline and the runner would
   // both pay for in sshd's CPU, but it is noise for the benchmark.
-  const fleet = await startSshdFleet({ hosts, logLevel: 'INFO' });
+  const fleet = await startSshdFleet({ hosts, logLevel: 'INFO', ...(state ? { state } : {}) });
   const hostListPath = join(fleet.dir, 'client', 'hosts.txt');
   await writeFile(hostListPath, fleet.hosts.map((h) => h.name).join('\n') + '\n');
   const hostsJsonPath = join(fleet.dir, 'client', 'hosts.json');

@@ -27,6 +27,12 @@ export interface BenchOptions {
   distHosts: number;
   /** Worker counts of the distributed rows (default 1,2,4). */
   distWorkers: number[];
+  /** Real sshd hosts of the output-cap row, one of them spewing 60 MB (default 41; 0 skips). */
+  capHosts: number;
+  /** Sweeps of the output-cap row; each must stay within the RSS target (default 3). */
+  capRuns: number;
+  /** Only the output-cap row (every other part off). */
+  capOnly: boolean;
 }
 
 export const DEFAULTS: BenchOptions = {
@@ -42,11 +48,14 @@ export const DEFAULTS: BenchOptions = {
   out: 'bench/results',
   distHosts: 1000,
   distWorkers: [1, 2, 4],
+  capHosts: 41,
+  capRuns: 3,
+  capOnly: false,
 };
 
 export const USAGE = `usage: npm run bench -- [--hosts N] [--forks 50,200] [--sim-hosts 1000] [--sim-forks 200]
                       [--scale 5000] [--repeat R] [--skip-sshd] [--skip-ansible] [--no-same-kex] [--out DIR]
-                      [--dist-hosts 1000] [--dist-workers 1,2,4]`;
+                      [--dist-hosts 1000] [--dist-workers 1,2,4] [--cap-hosts 41] [--cap-runs 3] [--cap-only]`;
 
 function positiveInt(flag: string, v: string | undefined, min = 1): number {
   const n = Number(v);
@@ -79,9 +88,16 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       case '--out': o.out = value() ?? o.out; break;
       case '--dist-hosts': o.distHosts = positiveInt(flag, value(), 0); break;
       case '--dist-workers': o.distWorkers = (value() ?? '').split(',').map((x) => positiveInt(flag, x.trim())); break;
+      case '--cap-hosts': o.capHosts = positiveInt(flag, value(), 0); break;
+      case '--cap-runs': o.capRuns = positiveInt(flag, value()); break;
+      case '--cap-only': o.capOnly = true; break;
       case '-h': case '--help': throw new Error(USAGE);
       default: throw new Error(`unknown option ${raw}\n${USAGE}`);
     }
+  }
+  if (o.capOnly) {
+    if (o.capHosts < 2) throw new Error('--cap-only needs --cap-hosts >= 2 (one spewing host and the others)');
+    Object.assign(o, { skipSshd: true, simHosts: 0, scale: 0, distHosts: 0 });
   }
   return o;
 }
@@ -113,7 +129,7 @@ export interface Measurement {
 export type Tool = 'fleetmend' | 'openssh' | 'openssh-x25519' | 'floor' | 'ansible';
 
 export interface Row {
-  section: 'sshd' | 'sim' | 'scale' | 'dist';
+  section: 'sshd' | 'sim' | 'scale' | 'dist' | 'cap';
   tool: Tool;
   hosts: number;
   forks: number;
@@ -276,6 +292,67 @@ export function evaluateTargets(t: TargetInput): TargetResult[] {
   if (t.perHostCpuMs !== undefined) out.push({ name: 'runner CPU per host and sample (no handshake)', target: '< 2 ms', measured: `${fmt(t.perHostCpuMs, 3)} ms`, pass: t.perHostCpuMs < 2 });
   else out.push(unmeasured('runner CPU per host and sample (no handshake)', '< 2 ms', 'simulator part skipped'));
   return out;
+}
+
+/** Issue 17.7: what the spewing host prints into `auditctl -s`, and the runner's RSS bound. */
+export const CAP_SPEW_BYTES = 60 * 1024 * 1024;
+export const CAP_RSS_TARGET_MB = 150;
+
+/** What one output-cap sweep reported: the spewing host's error code and how the others fared. */
+export interface CapVerdict {
+  /** The spewing host's error code, or its status when it has none (`ok`), or `missing`. */
+  spewCode: string;
+  othersOk: number;
+  others: number;
+  /** The first other host that was not ok (`h002: failed E_AUTH`), for the log. */
+  firstBad?: string;
+}
+
+interface SweepJsonHost {
+  host: string;
+  status: string;
+  error?: { code: string } | null;
+}
+
+/** Reads a `sweep --json` document: the spewing host must be E_OUTPUT_CAP, every other ok. */
+export function capVerdict(doc: { hosts: readonly SweepJsonHost[] }, spewHost: string): CapVerdict {
+  const spew = doc.hosts.find((h) => h.host === spewHost);
+  const others = doc.hosts.filter((h) => h.host !== spewHost);
+  const bad = others.find((h) => h.status !== 'ok');
+  return {
+    spewCode: spew ? (spew.error?.code ?? spew.status) : 'missing',
+    othersOk: others.filter((h) => h.status === 'ok').length,
+    others: others.length,
+    ...(bad ? { firstBad: `${bad.host}: ${bad.status}${bad.error ? ` ${bad.error.code}` : ''}` } : {}),
+  };
+}
+
+export interface CapRun {
+  wallS: number;
+  peakRssMb: number;
+  verdict: CapVerdict;
+}
+
+/** A run passes when its RSS is within the target and the hosts came out as expected. */
+export function capRunPasses(r: CapRun, hosts: number): boolean {
+  return r.peakRssMb <= CAP_RSS_TARGET_MB && r.verdict.spewCode === 'E_OUTPUT_CAP' && r.verdict.others === hosts - 1 && r.verdict.othersOk === hosts - 1;
+}
+
+/** The targets of the output-cap row: RSS in every run, and the hosts' outcome in every run. */
+export function evaluateCapTargets(runs: readonly CapRun[], hosts: number): TargetResult[] {
+  const name = `peak RSS, ${hosts} real sshd hosts, 1 spewing ${CAP_SPEW_BYTES / 1024 / 1024} MiB into auditctl -s (every run)`;
+  const target = `<= ${CAP_RSS_TARGET_MB} MB in each of ${runs.length} runs`;
+  if (runs.length === 0) return [{ name, target, measured: 'not measured', pass: null, why: 'output-cap row skipped' }];
+  const outcome = (r: CapRun) => `${r.verdict.spewCode}, ${r.verdict.othersOk}/${r.verdict.others} ok`;
+  return [
+    { name, target, measured: runs.map((r) => `${fmt(r.peakRssMb, 1)} MB`).join(', '), pass: runs.every((r) => r.peakRssMb <= CAP_RSS_TARGET_MB) },
+    {
+      name: 'output cap: spewing host E_OUTPUT_CAP, the others ok (every run)',
+      target: `E_OUTPUT_CAP, ${hosts - 1}/${hosts - 1} ok`,
+      measured: [...new Set(runs.map(outcome))].join('; '),
+      pass: runs.every((r) => capRunPasses({ ...r, peakRssMb: 0 }, hosts)),
+    },
+  ];
 }
 
 function pad(cells: readonly string[], widths: readonly number[]): string {

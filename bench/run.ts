@@ -1,19 +1,20 @@
 /**
- * `npm run bench [-- --hosts N --forks 50,200 --sim-hosts 1000 --scale 5000 --skip-sshd]`
+ * `npm run bench [-- --hosts N --forks 50,200 --sim-hosts 1000 --scale 5000 --skip-sshd --cap-hosts 41 --cap-runs 3 --cap-only]`
  *
  * Issue 8: fleetmend's sweep against the OpenSSH client baseline (one `ssh` process per host
  * under `xargs -P`), on real sshd hosts on loopback; then the runner's memory and per-host CPU
- * on the simulator (a separate process), and an optional scale check. Every measured command
- * is a child process timed by measure.ts; the table goes to stdout and a JSON file to
+ * on the simulator (a separate process), an optional scale check, the distributed rows, and
+ * the output-cap row (issue 17.7: peak RSS with one real host spewing 60 MiB, in every run).
+ * Every measured command is a child process timed by measure.ts; the table goes to stdout and a JSON file to
  * bench/results/. No assertions: targets print PASS/FAIL.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuOf, evaluateTargets, formatTable, hostCpuOf, formatTargets, medianByWall, parseBenchArgs, perHostSampleCpuMs, resultFileName, toRow, withRatios, type BenchOptions, type Row, type Tool } from './lib.js';
+import { CAP_SPEW_BYTES, capRunPasses, capVerdict, cpuOf, evaluateCapTargets, evaluateTargets, formatTable, hostCpuOf, formatTargets, medianByWall, parseBenchArgs, perHostSampleCpuMs, resultFileName, toRow, withRatios, type BenchOptions, type CapRun, type Row, type TargetResult, type Tool } from './lib.js';
 import { measure, measureMethod, type Measured } from './measure.js';
 import { sshdUnavailableReason, startRealFleet, startSimProcess, type BenchFleet } from './fleets.js';
 
@@ -27,6 +28,8 @@ const WARMUP_HOSTS = 16;
 const FLOOR = join(dirname(fileURLToPath(import.meta.url)), 'floor.js');
 /** A line every `auditctl -s` status prints once: one per host that answered. */
 const STATUS_LINE = 'backlog_limit ';
+/** Forks of the output-cap row: the CLI's default, every one of its 41 hosts at once. */
+const CAP_FORKS = 50;
 
 /** The one command of every baseline: the audit status, through sudo for a non-root login. */
 function statusCommand(fleet: BenchFleet): string {
@@ -304,6 +307,63 @@ async function scalePart(opts: BenchOptions, work: string): Promise<Row> {
   }
 }
 
+/** Bytes `ssh HOST '<command>'` prints (OpenSSH, outside fleetmend): proves the spewer spews. */
+function sshStdoutBytes(fleet: BenchFleet, host: string, command: string): Promise<number> {
+  return new Promise((resolveBytes, reject) => {
+    const child = spawn('ssh', ['-n', '-F', fleet.sshConfigPath, '-o', 'BatchMode=yes', host, command], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let n = 0;
+    child.stdout.on('data', (c: Buffer) => (n += c.length));
+    child.on('error', reject);
+    child.on('close', () => resolveBytes(n));
+  });
+}
+
+/**
+ * Issue 17.7: `capHosts` real sshd hosts, the first one's `auditctl -s` printing 60 MiB; the
+ * CLI sweep (default 8 MiB cap) `capRuns` times. Every run's peak RSS is reported against the
+ * target (not a median: the issue saw 116, 131 and once 413 MB), and the hosts' outcome.
+ */
+async function capPart(opts: BenchOptions, work: string): Promise<{ rows: Row[]; targets: TargetResult[] }> {
+  const why = sshdUnavailableReason();
+  if (why) {
+    log(`output-cap row skipped: real sshd unavailable (${why}); the target is on real sshd hosts`);
+    return { rows: [], targets: evaluateCapTargets([], opts.capHosts) };
+  }
+  log(`output cap: starting ${opts.capHosts} real sshd hosts, the first spewing ${CAP_SPEW_BYTES} bytes into auditctl -s...`);
+  const fleet = await startRealFleet(opts.capHosts, (h) => (h.index === 0 ? { statusSpewBytes: CAP_SPEW_BYTES } : {}));
+  log(`  started in ${fleet.startS.toFixed(1)} s`);
+  const rows: Row[] = [];
+  const runs: CapRun[] = [];
+  try {
+    const spewHost = (await readFile(fleet.hostListPath, 'utf8')).split('\n')[0] as string;
+    const sent = await sshStdoutBytes(fleet, spewHost, statusCommand(fleet));
+    log(`  ${spewHost}: \`${statusCommand(fleet)}\` through OpenSSH printed ${sent} bytes`);
+    if (sent !== CAP_SPEW_BYTES) throw new Error(`the spewing host printed ${sent} bytes, not ${CAP_SPEW_BYTES}: the row would not measure the cap`);
+    for (let i = 1; i <= opts.capRuns; i++) {
+      const out = join(work, `cap-${i}.json`);
+      // the default --max-output (8 MiB) is the one the target is about
+      const argv = [process.execPath, CLI, 'sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--samples', '1', '--interval', '0', '--no-store', '--forks', String(CAP_FORKS), '--connect-timeout', String(CONNECT_TIMEOUT_S), '-q', '--json', '-b'];
+      noteLoad(`fleetmend output cap ${opts.capHosts} hosts run ${i}`);
+      const m = await measureOn(fleet, { argv, stdout: { file: out }, timeoutMs: SWEEP_TIMEOUT_MS });
+      let verdict: CapRun['verdict'] = { spewCode: 'no JSON', othersOk: 0, others: 0 };
+      try {
+        verdict = capVerdict(JSON.parse(await readFile(out, 'utf8')) as Parameters<typeof capVerdict>[0], spewHost);
+      } catch {
+        log(`  sweep printed no JSON (exit ${m.exitCode}): ${m.stderrTail.slice(-800)}`);
+      }
+      await rm(out, { force: true });
+      const run: CapRun = { wallS: m.wallS, peakRssMb: m.peakRssMb, verdict };
+      runs.push(run);
+      const pass = capRunPasses(run, opts.capHosts);
+      log(`  run ${i}: peak RSS ${m.peakRssMb.toFixed(1)} MB, wall ${m.wallS.toFixed(2)} s, CPU ${cpuOf(m).toFixed(2)} s, ${spewHost} ${verdict.spewCode}, ${verdict.othersOk}/${verdict.others} others ok${verdict.firstBad ? ` (first not ok: ${verdict.firstBad})` : ''}, load ${load1()}: ${pass ? 'PASS' : 'FAIL'}`);
+      rows.push(toRow({ section: 'cap', tool: 'fleetmend', hosts: opts.capHosts, forks: CAP_FORKS, completed: verdict.othersOk + (verdict.spewCode === 'E_OUTPUT_CAP' ? 1 : 0), samples: 1, note: `run ${i}/${opts.capRuns}: ${spewHost} spews ${CAP_SPEW_BYTES} bytes into auditctl -s, default 8 MiB cap; ${spewHost} ${verdict.spewCode}, ${verdict.othersOk}/${verdict.others} others ok; ${pass ? 'PASS' : 'FAIL'}` }, m));
+    }
+  } finally {
+    await fleet.stop();
+  }
+  return { rows, targets: evaluateCapTargets(runs, opts.capHosts) };
+}
+
 /** `ssh -V` writes to stderr. */
 function version(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
@@ -322,6 +382,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const notes: string[] = [];
   let sim: SimFigures | undefined;
+  let capTargets: TargetResult[] = [];
   try {
     if (!opts.skipSshd) {
       const why = sshdUnavailableReason();
@@ -348,17 +409,28 @@ async function main(): Promise<void> {
     }
     if (opts.scale > 0) rows.push(await scalePart(opts, work));
     if (opts.distHosts > 0) rows.push(...(await distributedPart(opts, work)));
+    if (opts.capHosts > 0) {
+      const cap = await capPart(opts, work);
+      rows.push(...cap.rows);
+      capTargets = cap.targets;
+    }
   } finally {
     await rm(work, { recursive: true, force: true });
   }
 
   const table = withRatios(rows);
-  const targets = evaluateTargets({
-    rows: table,
-    targetForks: Math.max(...opts.forks),
-    cores: machine.cpus,
-    ...(sim ? { simRssMb: sim.rssMb, perHostCpuMs: sim.perHostCpuMs } : {}),
-  });
+  const targets = [
+    // --cap-only measures nothing else: no SKIP lines for the parts it left out
+    ...(opts.capOnly
+      ? []
+      : evaluateTargets({
+          rows: table,
+          targetForks: Math.max(...opts.forks),
+          cores: machine.cpus,
+          ...(sim ? { simRssMb: sim.rssMb, perHostCpuMs: sim.perHostCpuMs } : {}),
+        })),
+    ...capTargets,
+  ];
   process.stdout.write('\n' + formatTable(table) + '\n');
   if (sim) process.stdout.write(`per-host runner CPU without handshakes: (${sim.cpuThreeS.toFixed(2)} s - ${sim.cpuOneS.toFixed(2)} s) / (2 x ${opts.simHosts}) = ${sim.perHostCpuMs.toFixed(3)} ms per host and sample\n\n`);
   process.stdout.write(formatTargets(targets));
@@ -380,6 +452,7 @@ async function main(): Promise<void> {
       ansible: "ansible all -i INV -m command -a 'auditctl -s' -b -f F (where installed)",
       perHostCpu: 'CPU(--samples 3 --interval 0) - CPU(--samples 1) on the same simulated fleet, / (2 x hosts)',
       sshdCpu: "growth of the hosts' sshd listeners' utime+stime+cutime+cstime (/proc/PID/stat) across the run: every login's sshd session, shell, sudo and tools, exactly, for this tool alone",
+      outputCap: `node dist/bin/main.js sweep -i INV --known-hosts KH --samples 1 --interval 0 --no-store --connect-timeout ${CONNECT_TIMEOUT_S} -q --json -b --forks ${CAP_FORKS} (default --max-output 8 MiB), --cap-runs times; host 1 of --cap-hosts prints ${CAP_SPEW_BYTES} bytes for auditctl -s (checked through OpenSSH first); peak RSS per run from /usr/bin/time`,
       hostCpu: 'busy ticks of /proc/stat (whole machine) during the run minus the tool\'s own user+sys: sshd and the fact script on the hosts (or the simulator process)',
     },
     rows: table,

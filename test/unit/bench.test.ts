@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
+  CAP_RSS_TARGET_MB,
+  CAP_SPEW_BYTES,
   DEFAULTS,
+  capRunPasses,
+  capVerdict,
+  evaluateCapTargets,
   evaluateTargets,
   formatTable,
   hostSideFloor,
@@ -14,6 +19,7 @@ import {
   resultFileName,
   toRow,
   withRatios,
+  type CapRun,
   type Measurement,
   type Row,
 } from '../../bench/lib.js';
@@ -141,5 +147,51 @@ describe('issue 17: the floor baseline', () => {
     expect(t.slice(0, 3).map((x) => [x.target, x.pass])).toEqual([['<= 1.3 x floor', true], ['< 1 x openssh', true], ['<= 0.1 x ansible', true]]);
     const slow = evaluateTargets({ rows: withRatios([row('fleetmend', 50), row('floor', 34), row('openssh', 47)]), targetForks: 100 });
     expect(slow.slice(0, 3).map((x) => x.pass)).toEqual([false, false, null]);
+  });
+});
+
+describe('issue 17.7: the output-cap row', () => {
+  const hosts = (spew: { status: string; error: { code: string } | null }, others: string[]) => ({
+    hosts: [{ host: 'h001', ...spew }, ...others.map((status, i) => ({ host: `h${String(i + 2).padStart(3, '0')}`, status, error: status === 'ok' ? null : { code: 'E_AUTH' } }))],
+  });
+  const run = (peakRssMb: number, spewCode = 'E_OUTPUT_CAP', othersOk = 40): CapRun => ({ wallS: 5, peakRssMb, verdict: { spewCode, othersOk, others: 40 } });
+
+  it('is on by default with 41 hosts and 3 runs; --cap-only turns every other part off', () => {
+    expect(DEFAULTS).toMatchObject({ capHosts: 41, capRuns: 3, capOnly: false });
+    expect(CAP_SPEW_BYTES).toBe(60 * 1024 * 1024);
+    const o = parseBenchArgs(['--cap-only', '--cap-hosts', '11', '--cap-runs=5']);
+    expect(o).toMatchObject({ capOnly: true, capHosts: 11, capRuns: 5, skipSshd: true, simHosts: 0, scale: 0, distHosts: 0 });
+    expect(parseBenchArgs(['--cap-hosts', '0']).capHosts).toBe(0);
+    expect(() => parseBenchArgs(['--cap-only', '--cap-hosts', '1'])).toThrow(/--cap-hosts >= 2/);
+    expect(() => parseBenchArgs(['--cap-runs', '0'])).toThrow(/--cap-runs needs an integer >= 1/);
+  });
+
+  it('reads the sweep JSON: the spewer\'s error code, and how many of the others were ok', () => {
+    expect(capVerdict(hosts({ status: 'failed', error: { code: 'E_OUTPUT_CAP' } }, ['ok', 'ok', 'ok']), 'h001')).toEqual({ spewCode: 'E_OUTPUT_CAP', othersOk: 3, others: 3 });
+    expect(capVerdict(hosts({ status: 'ok', error: null }, ['ok', 'failed']), 'h001')).toEqual({ spewCode: 'ok', othersOk: 1, others: 2, firstBad: 'h003: failed E_AUTH' });
+    expect(capVerdict(hosts({ status: 'ok', error: null }, ['ok']), 'h099').spewCode).toBe('missing');
+  });
+
+  it('passes a run only within the RSS target, with the spewer capped and all 40 others ok', () => {
+    expect(capRunPasses(run(CAP_RSS_TARGET_MB), 41)).toBe(true);
+    expect(capRunPasses(run(CAP_RSS_TARGET_MB + 0.1), 41)).toBe(false);
+    expect(capRunPasses(run(90, 'ok'), 41)).toBe(false);
+    expect(capRunPasses(run(90, 'E_OUTPUT_CAP', 39), 41)).toBe(false);
+    expect(capRunPasses(run(90), 42)).toBe(false);
+  });
+
+  it('reports every run\'s RSS and fails the target when any one run is over (not a median)', () => {
+    const [rss, outcome] = evaluateCapTargets([run(116), run(131), run(413)], 41);
+    expect(rss).toMatchObject({ measured: '116.0 MB, 131.0 MB, 413.0 MB', target: '<= 150 MB in each of 3 runs', pass: false });
+    expect(outcome).toMatchObject({ measured: 'E_OUTPUT_CAP, 40/40 ok', pass: true });
+    const [ok, bad] = evaluateCapTargets([run(96), run(101, 'E_PARSE')], 41);
+    expect(ok?.pass).toBe(true);
+    expect(bad).toMatchObject({ measured: 'E_OUTPUT_CAP, 40/40 ok; E_PARSE, 40/40 ok', pass: false });
+    expect(evaluateCapTargets([], 41)[0]?.pass).toBeNull();
+  });
+
+  it('shows the row in the table as part "cap"', () => {
+    const row = toRow({ section: 'cap', tool: 'fleetmend', hosts: 41, forks: 50, completed: 41, samples: 1 }, m(5, 1.5, 97.3));
+    expect(formatTable(withRatios([row]))).toMatch(/^cap\s+fleetmend\s+41\s+50\s+41\s+5\.00.*97\.3/m);
   });
 });

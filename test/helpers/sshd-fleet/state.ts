@@ -30,6 +30,11 @@ export interface FakeAuditState {
   auditd: { active: boolean; pid: number; refuseManualStop: boolean; stopped?: boolean };
   /** Tasks the host's /proc shows asleep in audit_log_start (wchan), as on a stalled host. */
   stalledTasks?: number;
+  /**
+   * `auditctl -s` prints this many bytes of `x` lines instead of the status (a host spewing
+   * into the probe: the output-cap benchmark); 0 or absent = the status.
+   */
+  statusSpewBytes?: number;
   /** dmesg and journalctl never return (a kernel-log reader hung on a frozen host). */
   kernelLogHangs?: boolean;
   /** `auditctl -l` lines; empty prints "No rules". */
@@ -133,6 +138,7 @@ function stateVars(s: FakeAuditState): string {
     ['refuse_manual_stop', s.auditd.refuseManualStop],
     ['auditd_stopped', s.auditd.stopped ?? false],
     ['stalled_tasks', s.stalledTasks ?? 0],
+    ['status_spew_bytes', s.statusSpewBytes ?? 0],
   ];
   return vars.map(([k, v]) => `${k}=${typeof v === 'boolean' ? (v ? 1 : 0) : Math.trunc(v)}\n`).join('');
 }
@@ -252,6 +258,7 @@ export async function readHostState(hostDir: string): Promise<Omit<FakeAuditStat
     auditctlNeedsRoot: n('auditctl_needs_root') === 1,
     auditd: { active: n('auditd_active') === 1, pid: n('auditd_pid'), refuseManualStop: n('refuse_manual_stop') === 1, stopped: vars.get('auditd_stopped') === 1 },
     stalledTasks: vars.get('stalled_tasks') ?? 0,
+    statusSpewBytes: vars.get('status_spew_bytes') ?? 0,
     rules,
     kernelLog,
   };
