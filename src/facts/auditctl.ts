@@ -2,10 +2,12 @@
  * `auditctl -s` in every format of reference §2, and the error outcomes of auditctl.
  */
 import type { AuditctlOutcome, AuditStatus } from './types.js';
-import { clip, linesOf, pushBounded, toUint } from './text.js';
+import { clip, eachLine, pushBounded, toUint } from './text.js';
 
 /** Unknown lines kept verbatim, bounded so that a garbage flood cannot blow up a sample. */
 export const MAX_UNKNOWN_LINES = 50;
+/** Lines of `auditctl -s` output read at most (a status has about 12). */
+export const MAX_STATUS_LINES = 1000;
 
 const NUMERIC_FIELDS = [
   'enabled',
@@ -124,7 +126,8 @@ function classifyFailure(text: string, rc: number | null): FailureKind | undefin
 }
 
 function firstLine(text: string): string {
-  return clip(linesOf(text.trim()).find((l) => l.trim() !== '') ?? '', 200);
+  for (const l of eachLine(text)) if (l.trim() !== '') return clip(l.trim(), 200);
+  return '';
 }
 
 /**
@@ -134,7 +137,8 @@ function firstLine(text: string): string {
  */
 export function parseAuditctlStatus(text: string, rc: number | null): AuditctlOutcome {
   const acc: Accumulator = { fields: {}, interpreted: false, oneline: false, unknown: [] };
-  for (const line of linesOf(text)) readLine(acc, line);
+  // a status is a dozen lines: what follows the first MAX_STATUS_LINES is never read
+  for (const line of eachLine(text, MAX_STATUS_LINES)) readLine(acc, line);
   const status = toStatus(acc);
   if (status) return { kind: 'ok', status };
   const detail = firstLine(text);

@@ -257,25 +257,29 @@ export function splitSections(stdout: string, nonce: string): SplitSections {
   const out: SplitSections = {};
   const begin = `${MARK}:${nonce}:begin:`;
   const end = `${MARK}:${nonce}:end:`;
+  // One pass over the line starts, the section texts cut out of stdout as whole slices: no
+  // array of every line (a host sending megabytes of short lines would cost tens of bytes each).
   let current: SectionName | null = null;
-  let buf: string[] = [];
-  for (const line of stdout.split('\n')) {
-    if (line.startsWith(begin)) {
-      if (current) out[current] = { text: buf.join('\n'), rc: null };
-      current = line.slice(begin.length).trim() as SectionName;
-      buf = [];
-    } else if (line.startsWith(end) && current) {
-      const rest = line.slice(end.length);
-      const colon = rest.lastIndexOf(':');
-      const rc = Number(rest.slice(colon + 1));
-      out[current] = { text: buf.join('\n'), rc: Number.isInteger(rc) ? rc : null };
+  let bodyStart = 0;
+  const body = (to: number) => (to > bodyStart ? stdout.slice(bodyStart, to - 1) : '');
+  let pos = 0;
+  while (pos <= stdout.length) {
+    const nl = stdout.indexOf('\n', pos);
+    const lineEnd = nl === -1 ? stdout.length : nl;
+    if (stdout.startsWith(begin, pos)) {
+      if (current) out[current] = { text: body(pos), rc: null };
+      current = stdout.slice(pos + begin.length, lineEnd).trim() as SectionName;
+      bodyStart = lineEnd + 1;
+    } else if (current && stdout.startsWith(end, pos)) {
+      const rest = stdout.slice(pos + end.length, lineEnd);
+      const rc = Number(rest.slice(rest.lastIndexOf(':') + 1));
+      out[current] = { text: body(pos), rc: Number.isInteger(rc) ? rc : null };
       current = null;
-      buf = [];
-    } else if (current) {
-      buf.push(line);
     }
+    if (nl === -1) break;
+    pos = nl + 1;
   }
-  if (current) out[current] = { text: buf.join('\n'), rc: null };
+  if (current) out[current] = { text: bodyStart <= stdout.length ? stdout.slice(bodyStart) : '', rc: null };
   return out;
 }
 

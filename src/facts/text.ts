@@ -9,6 +9,22 @@ export function linesOf(text: string): string[] {
   return text.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
 }
 
+/**
+ * The first `max` lines of `text`, without trailing `\r`, one at a time: no array of every line
+ * (a host that sends megabytes of short lines would cost the runner tens of bytes per line).
+ */
+export function* eachLine(text: string, max = Infinity): Generator<string> {
+  let pos = 0;
+  for (let n = 0; n < max && pos <= text.length; n++) {
+    const nl = text.indexOf('\n', pos);
+    const end = nl === -1 ? text.length : nl;
+    const line = text.slice(pos, end);
+    yield line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (nl === -1) return;
+    pos = nl + 1;
+  }
+}
+
 /** A non-negative decimal integer, or undefined (no exponent, no sign, no junk). */
 export function toUint(s: string | undefined): number | undefined {
   if (s === undefined || !/^\d{1,15}$/.test(s)) return undefined;
