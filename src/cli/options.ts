@@ -4,7 +4,7 @@
  * for a list, quotes around a word. These helpers keep the parsed value (what the code uses) and
  * show the text that, given on the command line, parses to that same value (test/unit/cli-help).
  */
-import { Argument, Option } from 'commander';
+import { Argument, Option, type Command } from 'commander';
 import { parseSeconds } from './util.js';
 
 function longName(flags: string): string {
@@ -14,6 +14,13 @@ function longName(flags: string): string {
 /** `<seconds>` on the command line (decimals allowed), milliseconds in the program. */
 export function secondsOption(flags: string, description: string, seconds: number): Option {
   return new Option(flags, description).argParser(parseSeconds(longName(flags))).default(Math.round(seconds * 1000), String(seconds));
+}
+
+/** `--redis` and `--redis-timeout`, the same for `sweep` and `run`; `what` says what a worker takes. */
+export function redisOptions(cmd: Command, what: string): Command {
+  return cmd
+    .option('--redis <url>', `distributed mode: ${what} on \`fleetmend worker\`s (default: $FLEETMEND_REDIS_URL)`)
+    .addOption(secondsOption('--redis-timeout <seconds>', 'Redis unreachable this long mid-run: the run ends interrupted (exit 130)', 10));
 }
 
 /** How a default reads in `--help`: a list comma-separated (`none` when empty), anything else as text. */

@@ -4,7 +4,7 @@ import { addConnectionOptions } from './context.js';
 import type { CliIO } from './io.js';
 import { addReportOptions } from './reports.js';
 import { runFromTerminal, type TerminalOptions } from './terminal.js';
-import { optionWithDefault, secondsOption } from './options.js';
+import { optionWithDefault, redisOptions } from './options.js';
 import { collect } from './util.js';
 
 /** What commander hands the run action: the request's options plus the terminal's. */
@@ -14,7 +14,7 @@ export interface RunCliOptions extends PlaybookOptions, TerminalOptions {}
 export function runOptions(cmd: Command): Command {
   addConnectionOptions(cmd);
   addReportOptions(cmd);
-  return cmd
+  cmd
     .option('-C, --check', 'predict changes, change nothing')
     .option('-D, --diff', 'show before/after of every change')
     .addOption(optionWithDefault('-e, --extra-vars <key=value|json>', 'extra variables (repeatable), highest precedence (with --redis, secret-named ones stay here: give them to the workers)', [] as string[], collect))
@@ -25,9 +25,8 @@ export function runOptions(cmd: Command): Command {
     .option('--no-store', 'do not record the run')
     .option('--resume <run-id>', 'continue a run: skip hosts that already finished ok/changed in it')
     .option('-q, --quiet', 'no progress output')
-    .option('-v, --verbose', 'one recap line per host (else hosts with the same recap share a line)')
-    .option('--redis <url>', 'distributed mode: each host\'s plays run on `fleetmend worker`s (default: $FLEETMEND_REDIS_URL)')
-    .addOption(secondsOption('--redis-timeout <seconds>', 'Redis unreachable this long mid-run: the run ends interrupted', 10));
+    .option('-v, --verbose', 'one recap line per host (else hosts with the same recap share a line)');
+  return redisOptions(cmd, "each host's plays run");
 }
 
 export function runCommand(program: Command, io: CliIO): Command {

@@ -4,7 +4,7 @@ import { addConnectionOptions } from './context.js';
 import type { CliIO } from './io.js';
 import { DEFAULT_POLICY } from './paths.js';
 import { addReportOptions } from './reports.js';
-import { secondsOption } from './options.js';
+import { redisOptions, secondsOption } from './options.js';
 import { runFromTerminal, type TerminalOptions } from './terminal.js';
 import { parsePositiveInt } from './util.js';
 
@@ -21,7 +21,7 @@ export interface SweepCliOptions extends Omit<SweepOptions, 'policy'>, TerminalO
 export function sweepOptions(cmd: Command): Command {
   addConnectionOptions(cmd);
   addReportOptions(cmd);
-  return cmd
+  cmd
     .option('--json', 'print one JSON document on stdout')
     .option('--samples <n>', 'samples per host (2+ measures rates)', parsePositiveInt('--samples'), 2)
     .addOption(secondsOption('--interval <seconds>', 'between samples', 5))
@@ -32,9 +32,8 @@ export function sweepOptions(cmd: Command): Command {
     .option('--since-last', 'show what changed since the previous run of this inventory')
     .option('-q, --quiet', 'no progress output')
     .option('-v, --verbose', 'one summary line per host (else hosts with the same outcome share a line)')
-    .option('--metrics-file <path>', "write Prometheus metrics for node_exporter's textfile collector (atomically; PATH ending in .prom)")
-    .option('--redis <url>', 'distributed: one queue job per host for `fleetmend worker`s (default: $FLEETMEND_REDIS_URL)')
-    .addOption(secondsOption('--redis-timeout <seconds>', 'Redis unreachable this long mid-run: the run ends interrupted (exit 130)', 10));
+    .option('--metrics-file <path>', "write Prometheus metrics for node_exporter's textfile collector (atomically; PATH ending in .prom)");
+  return redisOptions(cmd, 'one queue job per host');
 }
 
 export function sweepCommand(program: Command, io: CliIO): Command {

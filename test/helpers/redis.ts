@@ -165,3 +165,15 @@ export function distributedTestbed(prefix: string, hosts: number): DistributedTe
     },
   };
 }
+
+/**
+ * Redis going away mid-run: waits (bounded) until a worker took a host, SIGKILLs `redis`, and
+ * returns the run's result with how long after the kill it ended.
+ */
+export async function loseRedisMidRun<T>(redis: TestRedis, tookHost: () => boolean, run: Promise<T>): Promise<{ result: T; endedAfterMs: number }> {
+  await waitFor('a worker to take a host', tookHost, 20_000);
+  process.kill(redis.pid, 'SIGKILL');
+  const t0 = Date.now();
+  const result = await run;
+  return { result, endedAfterMs: Date.now() - t0 };
+}
