@@ -29,8 +29,9 @@ const STAT = /^(\d+) \((.*)\) ([A-Za-z]) /;
 
 /**
  * The `procs` section: `auditd wchan=W stat=<the /proc/PID/stat line>` per auditd process,
- * `stalled wchan=W comm=C` per task sleeping on the audit queue, and `init comm=C` once the
- * pass is complete. A wchan of `0` is what the kernel shows to a reader not allowed to see it
+ * `stalled wchan=W comm=C` per task sleeping on the audit queue, `scan skipped lost=N
+ * wait_actual=N backlog=N limit=N` when the host read only the registered auditd because its
+ * counters rule a stall out, and `init comm=C` once the section is complete. A wchan of `0` is what the kernel shows to a reader not allowed to see it
  * (another user's process without root): unknown, not "running".
  */
 export function parseProcs(text: string, rc: number | null): Parsed<ProcScan> {
@@ -52,6 +53,11 @@ export function parseProcs(text: string, rc: number | null): Parsed<ProcScan> {
       scan.stalled.by_wchan[w] = (scan.stalled.by_wchan[w] ?? 0) + 1;
       const comm = clip(s[2] ?? '', 32);
       if (scan.stalled.comms.length < MAX_STALLED_COMMS && !scan.stalled.comms.includes(comm)) scan.stalled.comms.push(comm);
+      continue;
+    }
+    const k = /^scan skipped lost=(\d+) wait_actual=(\d+) backlog=(\d+) limit=(\d+)$/.exec(line);
+    if (k) {
+      scan.stalled.scan_skipped = `lost ${k[1]}, backlog_wait_time_actual ${k[2]}, backlog ${k[3]} <= limit ${k[4]}: no task can be asleep on the queue`;
       continue;
     }
     const i = /^init comm=(.*)$/.exec(line);

@@ -95,6 +95,12 @@ export interface StalledTasks {
   by_wchan: Record<string, number>;
   /** Distinct comms of the stalled tasks (first few), as evidence. */
   comms: string[];
+  /**
+   * Set when the host did not pass over every process because no task could be asleep: the
+   * kernel's counters it read (`lost 0, backlog_wait_time_actual 0, backlog N <= limit L`) and
+   * a registered auditd (src/facts/script.ts PROCS). Then `count` is 0 by the kernel's word.
+   */
+  scan_skipped?: string;
 }
 
 export interface MemInfo {

@@ -177,7 +177,8 @@ export class Ssh2Transport implements Transport {
       });
       client.on('close', () => {
         this.markDead('connection closed by the remote side');
-        fail(hostKeyError ?? this.err('E_CONNECT', `${this.where} closed the connection during the SSH handshake`));
+        // After the handshake this is the normal end of every connection: no error to build.
+        if (!done) fail(hostKeyError ?? this.err('E_CONNECT', `${this.where} closed the connection during the SSH handshake`));
       });
       client.once('ready', () => {
         done = true;

@@ -55,6 +55,10 @@ const SAMPLES = [
   `for f in a b c; do if [ $f = b ]; then break; fi; echo $f; done; echo after`,
   `x=$(false); echo "rc=$?"; y=$(echo hi); echo "rc=$? $y"; z=1; echo "rc=$?"`,
   `for d in /nonexistent-fm/[0-9]*; do echo "$d"; done`,
+  `set -f; s='pid 12
+lost 0 *
+backlog_wait_time_actual 3'; k=; for w in $s; do case $k in pid) p=$w;; lost) l=$w;; esac; k=$w; echo "<$w>"; done; set +f; echo "$p $l"`,
+  `if [ "" -le 5 ]; then echo y; else echo n; fi 2>/dev/null; [ x -gt 1 ] 2>/dev/null; echo "rc=$?"; [ 3 -le 5 ] && echo le`,
 ];
 
 describe('simulated /bin/sh: the compound subset agrees with dash', () => {
@@ -104,8 +108,34 @@ describe('the fact script on a simulated host', () => {
     expect(s.persistent.auditd_conf.disk_full_action).toBe('SUSPEND');
     expect(s.system.distribution?.id).toBe('debian');
     expect(s.system.kernel_release).toBe(m.kernel.kernelRelease);
-    expect(s.stalled_tasks).toEqual({ count: 0, by_wchan: {}, comms: [] });
+    expect(s.stalled_tasks).toEqual({ count: 0, by_wchan: {}, comms: [], scan_skipped: 'lost 0, backlog_wait_time_actual 0, backlog 0 <= limit 8192: no task can be asleep on the queue' });
     expect(s.kernel_log.source).toBe('none');
+  });
+
+  it('reads /proc of the registered auditd alone while the kernel rules a stall out, and of every process once it does not', async () => {
+    const procDirsRead = async (m: SimMachine) => {
+      const dirs = new Set<string>();
+      const read = m.fs.read.bind(m.fs);
+      m.fs.read = (path: string, asRoot: boolean) => {
+        const d = /^\/proc\/(\d+)\//.exec(path);
+        if (d) dirs.add(d[1] as string);
+        return read(path, asRoot);
+      };
+      const { sections } = await sample(m, true);
+      return { dirs, s: parseSample(sections, 0) };
+    };
+    const healthy = machine();
+    const h = await procDirsRead(healthy);
+    expect([...h.dirs].sort()).toEqual([String(healthy.kernel.auditd.pid), '1'].sort());
+    expect(h.s.auditd.registered_pid_state).toBe('S');
+    // One record lost since boot: the host passes over every process (the stall scan).
+    const lossy = machine({ lost: 1 });
+    const l = await procDirsRead(lossy);
+    const all = (await sh('for d in /proc/[0-9]*; do echo "$d"; done', lossy)).out.split('\n').filter(Boolean).map((d) => d.slice('/proc/'.length));
+    expect(all.length).toBeGreaterThan(2);
+    expect([...l.dirs].sort()).toEqual(all.sort());
+    expect(l.s.stalled_tasks?.scan_skipped).toBeUndefined();
+    expect(l.s.stalled_tasks?.count).toBe(0);
   });
 
   it('RHEL: the unit file says RefuseManualStop=yes', async () => {

@@ -339,6 +339,11 @@ function evalTest(ctx: CommandContext, a: string[]): boolean | string {
     const [l = '', op, r = ''] = a;
     const ln = Number(l);
     const rn = Number(r);
+    // dash: an integer operator on anything but an integer is an error (status 2), not 0.
+    if (op !== undefined && /^-(eq|ne|gt|ge|lt|le)$/.test(op)) {
+      const bad = [l, r].find((v) => !/^\s*-?\d+\s*$/.test(v));
+      if (bad !== undefined) return `Illegal number: ${bad}`;
+    }
     switch (op) {
       case '=':
       case '==': return l === r;
