@@ -3,7 +3,7 @@
  * families (units, absent values, one-hot states), the listen address rules and the atomic
  * textfile write. Pure except the last block, which writes in a temp directory.
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, watch, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -258,6 +258,32 @@ describe('the textfile', () => {
     expect(readFileSync(path, 'utf8')).toBe(render(sweepFamilies(fleet.run, fleet.hosts), 'text'));
     expect(statSync(path).mode & 0o777).toBe(0o644);
     expect(readdirSync(dir)).toEqual(['fleetmend.prom']);
+  });
+
+  it('never rewrites the file in place: a new file from the same directory is renamed over it', async () => {
+    const sub = join(dir, 'rename');
+    mkdirSync(sub);
+    const path = join(sub, 'fleetmend.prom');
+    writeFileSync(path, 'old 1\n');
+    const before = statSync(path).ino;
+    // a reader (the collector) that opened the old file keeps reading the old, complete text
+    const reader = openSync(path, 'r');
+    const events: string[] = [];
+    const watcher = watch(sub, (_event, name) => name && events.push(String(name)));
+    try {
+      writeFileAtomic(path, 'new 2\n');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(readFileSync(reader, 'utf8')).toBe('old 1\n');
+    } finally {
+      watcher.close();
+      closeSync(reader);
+    }
+    expect(readFileSync(path, 'utf8')).toBe('new 2\n');
+    expect(statSync(path).ino).not.toBe(before);
+    // the temporary file lived next to PATH (rename is atomic only within one filesystem), not named *.prom
+    const tmp = events.filter((n) => n !== 'fleetmend.prom');
+    expect(tmp.length, events.join(', ')).toBeGreaterThan(0);
+    for (const n of tmp) expect(n).toMatch(/^\.fleetmend\.prom\.\d+\.[0-9a-f]+\.tmp$/);
   });
 
   it('removes its temporary file when the rename fails', () => {
