@@ -7,9 +7,10 @@
  *
  *  1. `auditctl -s`, always, first and alone: the one fact nothing else can give.
  *  2. Everything else is read by the same shell with builtins (`read`, `while`, `for`, `case`,
- *     globs, `<` redirection): /proc files, /etc/os-release, auditd.conf, the `-b` lines of the
- *     rule files, auditd's /proc/PID/stat and wchan (auditd found by its /proc/PID/comm), the
- *     tasks sleeping in audit_log_start, the auditd unit's RefuseManualStop.
+ *     globs, `<` redirection): /proc files, /etc/os-release, CONFIG_HZ from
+ *     /boot/config-RELEASE, auditd.conf, the `-b` lines of the rule files, auditd's
+ *     /proc/PID/stat and wchan (auditd found by its /proc/PID/comm), the tasks sleeping in
+ *     audit_log_start, the auditd unit's RefuseManualStop.
  *  3. Only when `auditctl -s` shows `lost` other than 0, or a plugin file says `active = yes`:
  *     `auditctl -l` and ONE log reader. The diagnosis uses the kernel lines to tell a loss of this
  *     boot from an old counter (records-lost with one sample), auditd's own lines for plugin
@@ -48,6 +49,7 @@ export type SectionName =
   | 'cmdline'
   | 'auditd_conf'
   | 'uname_r'
+  | 'kernel_hz'
   | 'os_release'
   | 'boot_id'
   | 'uptime'
@@ -58,7 +60,7 @@ export type SectionName =
 
 /** Every section a sample can have, in script order. */
 export const SECTION_NAMES: readonly SectionName[] = [
-  'auditctl_s', 'meminfo', 'cmdline', 'uptime', 'boot_id', 'uname_r', 'os_release', 'auditd_conf', 'rules_b', 'procs', 'auditd_unit', 'plugins',
+  'auditctl_s', 'meminfo', 'cmdline', 'uptime', 'boot_id', 'uname_r', 'kernel_hz', 'os_release', 'auditd_conf', 'rules_b', 'procs', 'auditd_unit', 'plugins',
   'auditctl_l', 'kernel_dmesg', 'kernel_journal', 'skipped',
 ];
 
@@ -159,6 +161,22 @@ const PLUGINS = [
   'done',
 ].join('\n');
 
+/**
+ * The running kernel's CONFIG_HZ from /boot/config-RELEASE (Debian, Ubuntu, RHEL, Fedora and
+ * SUSE ship it, readable by everyone): the tick rate backlog_wait_time and
+ * backlog_wait_time_actual count in (reference §2). The line comes early in the file (processor
+ * options), so the read stops there. No file, no line, $fm_rc 2: the distribution's stock value
+ * is used instead.
+ */
+const KERNEL_HZ = [
+  'fm_rc=2',
+  'fm_r=; read -r fm_r < /proc/sys/kernel/osrelease 2>/dev/null',
+  'if [ -n "$fm_r" ] && [ -r "/boot/config-$fm_r" ]; then',
+  '  fm_rc=0',
+  `  while read -r fm_l || [ -n "$fm_l" ]; do case $fm_l in CONFIG_HZ=*) printf '%s\\n' "$fm_l"; break;; esac; done < "/boot/config-$fm_r"`,
+  'else echo "cannot read /boot/config-$fm_r"; fi',
+].join('\n');
+
 /** The sections every sample reads with builtins, in order. */
 export const BUILTIN_SECTIONS: readonly SectionSpec[] = [
   { name: 'meminfo', body: readFile('/proc/meminfo') },
@@ -166,6 +184,7 @@ export const BUILTIN_SECTIONS: readonly SectionSpec[] = [
   { name: 'uptime', body: readLine('/proc/uptime') },
   { name: 'boot_id', body: readLine('/proc/sys/kernel/random/boot_id') },
   { name: 'uname_r', body: readLine('/proc/sys/kernel/osrelease') },
+  { name: 'kernel_hz', body: KERNEL_HZ },
   { name: 'os_release', body: readFile('/etc/os-release') },
   { name: 'auditd_conf', body: readFile('/etc/audit/auditd.conf') },
   { name: 'rules_b', body: RULES_B },

@@ -138,14 +138,21 @@ describe('a sweep as metric families', () => {
     expect(fleet.hosts.some((h) => h.audit && h.audit.lost > 0)).toBe(true);
   });
 
-  it('converts backlog_wait_time_actual ticks to seconds with the kernel HZ (Debian 250, RHEL 1000)', () => {
+  it("converts backlog_wait_time_actual ticks to seconds with the host's HZ (its CONFIG_HZ, else Debian 250, RHEL 1000)", () => {
     const deb = buildHost('backlog-growing', { index: 3 });
     expect(deb.audit!.backlog_wait_time_actual).toBe(12_000);
     const rhel: HostResult = structuredClone({ ...deb, host: 'db01' });
-    for (const s of rhel.facts!.samples) s.system.distribution = { id: 'rhel', version_id: '9.4' };
-    const f = byName(sweepFamilies(fleet.run, [deb, rhel]), 'fleetmend_audit_backlog_wait_seconds_total');
+    for (const s of rhel.facts!.samples) s.system = { ...s.system, kernel_release: '5.14.0-427.13.1.el9_4.x86_64', distribution: { id: 'rhel', version_id: '9.4' } };
+    // the host's own CONFIG_HZ wins over what its distribution and release suggest (a Debian host with a custom kernel)
+    const custom: HostResult = structuredClone({ ...deb, host: 'db02' });
+    for (const s of custom.facts!.samples) s.system.kernel_hz = 300;
+    const f = byName(sweepFamilies(fleet.run, [deb, rhel, custom]), 'fleetmend_audit_backlog_wait_seconds_total');
     expect(valueOf(f, { host: deb.host })).toBe(48); // 12000 / 250
     expect(valueOf(f, { host: 'db01' })).toBe(12); // 12000 / 1000
+    expect(valueOf(f, { host: 'db02' })).toBe(40); // 12000 / 300
+    expect(kernelHz({ kernel_hz: 100, distribution: { id: 'rhel', version_id: '9.4' } })).toBe(100);
+    // without CONFIG_HZ, the release the diagnosis also goes by, then the distribution
+    expect(kernelHz({ kernel_release: '4.18.0-553.el8_10.x86_64', distribution: { id: 'debian' } })).toBe(1000);
     expect(kernelHz({ distribution: { id: 'ubuntu', version_id: '24.04' } })).toBe(250);
     expect(kernelHz({ distribution: { id: 'ubuntu', version_id: '25.04' } })).toBe(1000);
     expect(kernelHz({ distribution: { id: 'rocky', version_id: '9.3' } })).toBe(1000);
