@@ -3,6 +3,7 @@
  * reports, so a finding and the guard that acts on it can never disagree about what a number
  * means (issue 14, item 5). Pure constants and functions; no I/O.
  */
+import type { SystemInfo } from '../facts/types.js';
 import type { Severity } from './types.js';
 
 /** Planning figure for one queued audit buffer (reference §4: 8192 buffers ≈ 70 MiB). */
@@ -47,6 +48,15 @@ export function hzForKernel(release: string | undefined): number | undefined {
   if (/\.el\d+/.test(release)) return 1000;
   if (/-(amd64|arm64|cloud-amd64|rt-amd64)$|\+deb\d+/.test(release)) return 250;
   return undefined;
+}
+
+/**
+ * The host's tick rate: its own CONFIG_HZ when the facts read it (/boot/config-RELEASE), else
+ * the stock value of its kernel release (hzForKernel), else undefined. The diagnosis and the
+ * metrics both convert ticks with this one.
+ */
+export function hostHz(system: SystemInfo | undefined): number | undefined {
+  return system?.kernel_hz ?? hzForKernel(system?.kernel_release);
 }
 
 /** `N ticks` with the seconds when HZ is known: `60000 ticks (240 s at HZ 250)`. */

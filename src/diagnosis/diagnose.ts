@@ -19,7 +19,7 @@ import {
   MEMORY_SHARE,
   PLUGIN_FULL_READ_RATE,
   backlogGrowing,
-  hzForKernel,
+  hostHz,
   ticksText,
 } from './concepts.js';
 import type { Diagnosis, Finding, Severity } from './types.js';
@@ -236,7 +236,7 @@ function auditdFinding(v: View): Finding | undefined {
 
 function waitFinding(v: View): Finding | undefined {
   const { status, deltas } = v;
-  const hz = hzForKernel(v.latest.system.kernel_release);
+  const hz = hostHz(v.latest.system);
   const delta = deltas?.wait_actual_delta;
   const stalled = v.latest.stalled_tasks;
   if (stalled && stalled.count > 0) {

@@ -7,7 +7,7 @@ export {
   DEFAULT_MEMORY_SHARE,
   type DiagnoseContext,
 } from './diagnose.js';
-export { MEMORY_SHARE, backlogGrowing, handful, limitBytes } from './concepts.js';
+export { MEMORY_SHARE, backlogGrowing, handful, hostHz, limitBytes } from './concepts.js';
 export { diagnoseFleet, median, MIN_GROUP_SIZE, OUTLIER_K, type FleetHost } from './fleet.js';
 export {
   SEVERITY_ORDER,

@@ -20,6 +20,7 @@ export {
   parseAuditdConf,
   parseRuleCount,
   parseUname,
+  parseKernelHz,
   parseOsRelease,
   parseBootId,
   parseUptime,

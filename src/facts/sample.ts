@@ -11,6 +11,7 @@ import {
   parseAuditdConf,
   parseBootId,
   parseCmdline,
+  parseKernelHz,
   parseMeminfo,
   parseOsRelease,
   parsePlugins,
@@ -80,6 +81,8 @@ function systemOf(sections: SplitSections, errors: Errors): SystemInfo {
   const sys: SystemInfo = {};
   const kernel = section(sections, 'uname_r', undefined, errors, parseUname);
   if (kernel !== undefined) sys.kernel_release = kernel;
+  const hz = section(sections, 'kernel_hz', undefined, errors, parseKernelHz);
+  if (hz !== undefined) sys.kernel_hz = hz;
   const dist = section(sections, 'os_release', undefined, errors, parseOsRelease);
   if (dist !== undefined) sys.distribution = dist;
   const boot = section(sections, 'boot_id', undefined, errors, parseBootId);

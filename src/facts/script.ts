@@ -9,8 +9,9 @@
  *  2. Everything else is read by the same shell with builtins (`read`, `while`, `for`, `case`,
  *     globs, `<` redirection): /proc files, /etc/os-release, auditd.conf, the `-b` lines of the
  *     rule files, auditd's /proc/PID/stat and wchan, the tasks sleeping in audit_log_start
- *     (a pass over every process, only when the kernel's counters allow a stall: PROCS), the
- *     auditd unit's RefuseManualStop.
+ *     (a pass over every process, only when the kernel's counters allow a stall: PROCS),
+ *     CONFIG_HZ from /boot/config-RELEASE (only when there are waits to convert: KERNEL_HZ),
+ *     the auditd unit's RefuseManualStop.
  *  3. Only when `auditctl -s` shows `lost` other than 0, or a plugin file says `active = yes`:
  *     `auditctl -l` and ONE log reader. The diagnosis uses the kernel lines to tell a loss of this
  *     boot from an old counter (records-lost with one sample), auditd's own lines for plugin
@@ -49,6 +50,7 @@ export type SectionName =
   | 'cmdline'
   | 'auditd_conf'
   | 'uname_r'
+  | 'kernel_hz'
   | 'os_release'
   | 'boot_id'
   | 'uptime'
@@ -59,7 +61,7 @@ export type SectionName =
 
 /** Every section a sample can have, in script order. */
 export const SECTION_NAMES: readonly SectionName[] = [
-  'auditctl_s', 'meminfo', 'cmdline', 'uptime', 'boot_id', 'uname_r', 'os_release', 'auditd_conf', 'rules_b', 'procs', 'auditd_unit', 'plugins',
+  'auditctl_s', 'meminfo', 'cmdline', 'uptime', 'boot_id', 'uname_r', 'kernel_hz', 'os_release', 'auditd_conf', 'rules_b', 'procs', 'auditd_unit', 'plugins',
   'auditctl_l', 'kernel_dmesg', 'kernel_journal', 'skipped',
 ];
 
@@ -121,19 +123,12 @@ const RULES_B = [
  * and wait channel, and every task whose wait channel is one of STALL_WCHANS. The pass costs
  * two reads per process, ~15 ms of the host's CPU on a host with 400 processes; a healthy host
  * is spared it. A process that exits during the pass only costs an error message, sent to
- * /dev/null. `set -f`: the status is split into words without globbing them.
+ * /dev/null.
  */
 const PROCS = [
   'fm_rc=0',
-  'fm_pid=; fm_lost=; fm_bl=; fm_lim=; fm_wa=0; fm_k=',
-  'set -f',
-  'for fm_w in $fm_s; do',
-  '  case $fm_k in pid) fm_pid=$fm_w;; lost) fm_lost=$fm_w;; backlog) fm_bl=$fm_w;; backlog_limit) fm_lim=$fm_w;; backlog_wait_time_actual) fm_wa=$fm_w;; esac',
-  '  fm_k=$fm_w',
-  'done',
-  'set +f',
   'fm_all=1',
-  'if [ "$fm_lost" = 0 ] && [ "$fm_wa" = 0 ] && [ "$fm_bl" -le "$fm_lim" ] && [ -r "/proc/$fm_pid/stat" ]; then',
+  'if [ -n "$fm_calm" ] && [ -r "/proc/$fm_pid/stat" ]; then',
   '  fm_c=; fm_w=; fm_l=',
   '  read -r fm_c < "/proc/$fm_pid/comm"',
   '  read -r fm_w < "/proc/$fm_pid/wchan"',
@@ -190,6 +185,43 @@ const PLUGINS = [
   'done',
 ].join('\n');
 
+/**
+ * The counters of `auditctl -s` that decide what else is worth reading, cut out with builtins
+ * (`set -f`: the status is split into words without globbing them): the registered pid,
+ * `lost`, `backlog`, `backlog_limit`, `backlog_wait_time_actual` (absent before audit 3.0:
+ * taken as 0). $fm_calm is 1 when nothing was lost or waited since boot and the queue is within
+ * its limit; not for the one-line `key=value` format, which this does not read.
+ */
+const COUNTERS = [
+  'fm_pid=; fm_lost=; fm_bl=; fm_lim=; fm_wa=0; fm_k=; fm_calm=',
+  'set -f',
+  'for fm_w in $fm_s; do',
+  '  case $fm_k in pid) fm_pid=$fm_w;; lost) fm_lost=$fm_w;; backlog) fm_bl=$fm_w;; backlog_limit) fm_lim=$fm_w;; backlog_wait_time_actual) fm_wa=$fm_w;; esac',
+  '  fm_k=$fm_w',
+  'done',
+  'set +f',
+  'if [ "$fm_lost" = 0 ] && [ "$fm_wa" = 0 ] && [ "$fm_bl" -le "$fm_lim" ]; then fm_calm=1; fi 2>/dev/null',
+].join('\n');
+
+/**
+ * The running kernel's CONFIG_HZ from /boot/config-RELEASE (Debian, Ubuntu, RHEL, Fedora and
+ * SUSE ship it, readable by everyone): the tick rate backlog_wait_time and
+ * backlog_wait_time_actual count in (reference §2). The line comes early in the file (processor
+ * options), so the read stops there; still ~550 lines on Debian, ~8 ms of the host's CPU, so a
+ * calm host ($fm_calm: no wait to convert) is spared it and gets the stock value of its
+ * release, as does a host without the file ($fm_rc 2).
+ */
+const KERNEL_HZ = [
+  'fm_rc=2',
+  'if [ -n "$fm_calm" ]; then fm_rc=0; else',
+  'fm_r=; read -r fm_r < /proc/sys/kernel/osrelease 2>/dev/null',
+  'if [ -n "$fm_r" ] && [ -r "/boot/config-$fm_r" ]; then',
+  '  fm_rc=0',
+  `  while read -r fm_l || [ -n "$fm_l" ]; do case $fm_l in CONFIG_HZ=*) printf '%s\\n' "$fm_l"; break;; esac; done < "/boot/config-$fm_r"`,
+  'else echo "cannot read /boot/config-$fm_r"; fi',
+  'fi',
+].join('\n');
+
 /** The sections every sample reads with builtins, in order. */
 export const BUILTIN_SECTIONS: readonly SectionSpec[] = [
   { name: 'meminfo', body: readFile('/proc/meminfo') },
@@ -197,6 +229,7 @@ export const BUILTIN_SECTIONS: readonly SectionSpec[] = [
   { name: 'uptime', body: readLine('/proc/uptime') },
   { name: 'boot_id', body: readLine('/proc/sys/kernel/random/boot_id') },
   { name: 'uname_r', body: readLine('/proc/sys/kernel/osrelease') },
+  { name: 'kernel_hz', body: KERNEL_HZ },
   { name: 'os_release', body: readFile('/etc/os-release') },
   { name: 'auditd_conf', body: readFile('/etc/audit/auditd.conf') },
   { name: 'rules_b', body: RULES_B },
@@ -252,6 +285,7 @@ export function buildFactsScript(nonce: string, opts: FactsScriptOptions = { roo
     'fm_rc=$?',
     `printf '%s\\n' "$fm_s"`,
     `echo "${MARK}:${nonce}:end:auditctl_s:$fm_rc"`,
+    COUNTERS,
     ...BUILTIN_SECTIONS.map((s) => section(nonce, s)),
     // "lost 0" (multiline, -i) / "lost=0" (one-line): nothing the kernel log or the rule list
     // could add to the diagnosis. Any other status, including none, is worth the two programs

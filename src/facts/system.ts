@@ -153,6 +153,20 @@ export function parseUname(text: string): Parsed<string | undefined> {
   return /^[A-Za-z0-9._+~-]{1,128}$/.test(t) ? ok(t) : failed(undefined, `uname -r: ${describe(text)}`);
 }
 
+/**
+ * The `CONFIG_HZ=N` line of /boot/config-RELEASE. A host without the file (a container, a
+ * custom kernel without its config) is not an error: the stock value of its release is used.
+ */
+export function parseKernelHz(text: string, rc: number | null): Parsed<number | undefined> {
+  if (rc !== 0) return ok(undefined);
+  const t = text.trim();
+  if (t === '') return ok(undefined);
+  const m = /^CONFIG_HZ=(\d{1,5})$/.exec(t);
+  const hz = m ? Number(m[1]) : NaN;
+  // the kernel's choices are 100, 250, 300 and 1000 (24 to 1200 on some architectures)
+  return hz >= 10 && hz <= 10_000 ? ok(hz) : failed(undefined, `CONFIG_HZ: ${describe(text)}`);
+}
+
 function unquote(v: string): string {
   const m = /^"((?:[^"\\]|\\.)*)"$/.exec(v) ?? /^'([^']*)'$/.exec(v);
   return m ? (m[1] ?? '').replace(/\\(.)/g, '$1') : v;

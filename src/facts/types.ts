@@ -152,6 +152,8 @@ export interface AuditPlugin {
 
 export interface SystemInfo {
   kernel_release?: string;
+  /** The running kernel's CONFIG_HZ (/boot/config-RELEASE), when the host has the file. */
+  kernel_hz?: number;
   distribution?: { id?: string; version_id?: string; pretty_name?: string };
   /** Parsed strictly as a UUID (a wall message is not a boot_id: ansible#78007). */
   boot_id?: string;

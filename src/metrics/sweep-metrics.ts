@@ -7,7 +7,7 @@
 import type { HostResult, RunInfo } from '../executor/events.js';
 import type { HostState } from '../diagnosis/types.js';
 import type { SystemInfo } from '../facts/types.js';
-import { STATE_PRECEDENCE } from '../diagnosis/index.js';
+import { STATE_PRECEDENCE, hostHz } from '../diagnosis/index.js';
 import { family, type MetricFamily, type Sample } from './exposition.js';
 
 /** Every diagnosis state, in a stable order (a host's state series has one 1 and the rest 0). */
@@ -15,12 +15,15 @@ export const METRIC_STATES: readonly HostState[] = [...STATE_PRECEDENCE].sort();
 
 /**
  * The kernel's tick rate (CONFIG_HZ), which `backlog_wait_time_actual` counts in (reference
- * "backlog_wait_time units"). The facts do not carry it, so it follows the distribution's stock
- * kernel: RHEL and its rebuilds and Fedora build with HZ=1000; Ubuntu from 25.04 too; Debian,
- * older Ubuntu, SUSE and anything unknown are taken as 250 (Debian's stock kernels). Not
- * `getconf CLK_TCK`: that is USER_HZ, always 100, not the jiffy rate.
+ * "backlog_wait_time units"): the host's own, read from /boot/config-RELEASE by the fact script,
+ * or the stock value of its kernel release (diagnosis hostHz: the same HZ the findings quote).
+ * Only when neither is known, the distribution's stock kernel: RHEL and its rebuilds and Fedora
+ * build with HZ=1000; Ubuntu from 25.04 too; Debian, older Ubuntu, SUSE and anything unknown
+ * are taken as 250. Not `getconf CLK_TCK`: that is USER_HZ, always 100, not the jiffy rate.
  */
 export function kernelHz(system: SystemInfo | undefined): number {
+  const known = hostHz(system);
+  if (known !== undefined) return known;
   const id = system?.distribution?.id?.toLowerCase();
   if (id && ['rhel', 'centos', 'rocky', 'almalinux', 'ol', 'fedora'].includes(id)) return 1000;
   if (id === 'ubuntu' && versionAtLeast(system?.distribution?.version_id, 25.04)) return 1000;
@@ -83,7 +86,7 @@ export function sweepFamilies(run: RunInfo, results: readonly HostResult[]): Met
       name: 'fleetmend_audit_backlog_wait_seconds_total',
       type: 'counter',
       unit: 'seconds',
-      help: 'Time tasks spent blocked on a full audit queue since boot: backlog_wait_time_actual ticks / kernel HZ (1000 for RHEL-family and Ubuntu >= 25.04, else 250).',
+      help: "Time tasks spent blocked on a full audit queue since boot: backlog_wait_time_actual ticks / the host's CONFIG_HZ (/boot/config-RELEASE; without it the distribution's stock HZ: 1000 for RHEL-family and Ubuntu >= 25.04, else 250).",
       samples: perHost(hosts, (r) => (r.audit?.backlog_wait_time_actual !== undefined ? r.audit.backlog_wait_time_actual / kernelHz(lastSystem(r)) : undefined)),
     }),
     family({

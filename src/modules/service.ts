@@ -90,11 +90,24 @@ async function check(ctx: ModuleContext, args: ServiceArgs): Promise<Checked<Ser
   return {
     status: 'changed',
     msg: `${ctx.check ? 'would' : 'will'} ${action} ${args.name} via ${method === 'service' ? `service ${args.name} ${action}` : `systemctl ${action}`}`,
-    diff: [{ path: `service ${args.name}`, before: `${before.active}\n`, after: `${action === 'stop' ? 'inactive' : 'active'}\n` }],
+    diff: [{ path: `service ${args.name}`, before: unitText(before.active, before.mainPid), after: predictedUnitText(action, before) }],
     warnings,
     data,
     plan: { action, method, before, ...(auditBefore ? { auditBefore } : {}) },
   };
+}
+
+/**
+ * The diff's text: the unit state and its main pid. A restart leaves `active` active, so the
+ * pid is what shows the change (in check mode a new one is predicted; apply shows the real one).
+ */
+function unitText(active: string, pid: number | string): string {
+  return `${active}, MainPID ${pid === 0 ? 'none' : pid}\n`;
+}
+
+function predictedUnitText(action: ServicePlan['action'], before: UnitState): string {
+  if (action === 'stop') return unitText('inactive', 0);
+  return unitText('active', before.mainPid > 0 && action === 'restart' ? `new (not ${before.mainPid})` : 'new');
 }
 
 const PAST = { start: 'started', stop: 'stopped', restart: 'restarted' } as const;
@@ -223,6 +236,8 @@ async function apply(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan, c
       }
     }
   }
+  const pid = v.audit?.pid;
+  if (plan.action !== 'stop' && pid) keep.diff = keep.diff.map((d) => ({ ...d, after: unitText('active', pid) }));
   return { ...keep, status: 'changed', msg: `${args.name} ${PAST[plan.action]} via ${tried.join(' -> ')}`, data };
 }
 

@@ -199,6 +199,8 @@ function sparkPoints(values: (number | null)[], max: number): string {
 
 function historyView(rows: HostHistoryRow[] | undefined): HistoryView | undefined {
   if (!rows || rows.length < 2) return undefined;
+  // a host no sweep could read (unreachable every time) has no history to draw: "max backlog 0" would be invented
+  if (rows.filter((r) => r.backlog !== null || r.lost !== null).length < 2) return undefined;
   const backlog = rows.map((r) => r.backlog);
   const lost = rows.map((r) => r.lost);
   const maxB = Math.max(0, ...backlog.map((v) => v ?? 0));

@@ -170,6 +170,8 @@ export class SimMachine {
       ...(spec.panicRebootMs !== undefined ? { panicRebootMs: spec.panicRebootMs } : {}),
       ...(spec.pluginRate !== undefined ? { pluginRate: spec.pluginRate } : {}),
     });
+    // the kernel's build config, as distributions ship it (mode 0644): the fact script reads CONFIG_HZ there
+    this.fs.put(`/boot/config-${spec.kernelRelease}`, kernelConfigText(spec.kernelRelease, this.kernel.hz));
   }
 
   get name(): string {
@@ -231,6 +233,16 @@ export class SimMachine {
   daemonLines(format: JournalFormat): { wallMs: number; line: string }[] {
     return this.kernel.daemonLog.map((e) => ({ wallMs: e.wallMs, line: formatDaemon(e, this.spec.name, format) }));
   }
+}
+
+/** The part of /boot/config-RELEASE up to the timer frequency (kernel/Kconfig.hz), in its order. */
+export function kernelConfigText(release: string, hz: number): string {
+  const choices = [100, 250, 300, 1000].map((n) => (n === hz ? `CONFIG_HZ_${n}=y` : `# CONFIG_HZ_${n} is not set`));
+  return [
+    '#', '# Automatically generated file; DO NOT EDIT.', `# Linux/x86 ${release} Kernel Configuration`, '#',
+    'CONFIG_CC_VERSION_TEXT="gcc (Debian 12.2.0-14) 12.2.0"', 'CONFIG_64BIT=y', 'CONFIG_X86_64=y', 'CONFIG_AUDIT=y', 'CONFIG_AUDITSYSCALL=y',
+    'CONFIG_SMP=y', 'CONFIG_NR_CPUS=8192', ...choices, `CONFIG_HZ=${hz}`, 'CONFIG_SCHED_HRTICK=y', 'CONFIG_KEXEC=y', 'CONFIG_CRASH_DUMP=y', '',
+  ].join('\n');
 }
 
 export function osReleaseText(os: OsRelease): string {

@@ -19,6 +19,7 @@ import { LatestSweep, startMetricsServer, type MetricsServer } from '../../src/m
 import { startFleet, type Fleet } from '../../src/sim/index.js';
 import { openStore, type StoredRun } from '../../src/store/index.js';
 import { CLI_BIN, runCli } from '../helpers/cli.js';
+import { scenarioOf } from '../fixtures/playbooks/sim-harness.js';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 const havePromtool = !spawnSync('promtool', ['--version']).error;
@@ -135,6 +136,43 @@ describe('sweep --metrics-file on the simulated fleet', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--metrics-file .*nope.* is not writable \(ENOENT\)/);
     expect(r.stdout).toBe('');
+  });
+});
+
+describe("backlog_wait_seconds with the host's own HZ (its /boot/config-RELEASE), not its distribution's", () => {
+  let small: Fleet;
+  let doc: { hosts: (JsonHost & { facts: { samples: { system: { kernel_hz?: number } }[] } })[] };
+  let m: Map<string, number>;
+  const scenario = scenarioOf('hz', (mk) => [
+    // Debian's kernels run at 250; this one was built with HZ=300
+    { spec: { ...mk.debian('deb-hz300'), hz: 300, waitActual: 90_000 } },
+    { spec: { ...mk.debian('deb-stock'), waitActual: 90_000 } },
+    // no /boot/config (removed below): the distribution's stock value
+    { spec: { ...mk.rhel('rhel-noconfig'), waitActual: 90_000 } },
+  ]);
+
+  beforeAll(async () => {
+    small = await startFleet({ scenario, dir: join(dir, 'hz-fleet'), loginDelayScale: 0 });
+    const rhel = small.host('rhel-noconfig').machine;
+    rhel.fs.remove(`/boot/config-${rhel.kernel.kernelRelease}`, true);
+    const file = join(dir, 'hz.prom');
+    const r = await runCli(['sweep', '-i', small.inventoryPath, '--known-hosts', small.knownHostsPath, '--samples', '1', '--json', '-q', '--no-store', '--metrics-file', file]);
+    doc = JSON.parse(r.stdout);
+    m = parseText(readFileSync(file, 'utf8'));
+  });
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  it('divides by the CONFIG_HZ the fact script read, else by the stock HZ of the release', () => {
+    const read = (h: string) => doc.hosts.find((x) => x.host === h)!;
+    const hz = (h: string) => read(h).facts.samples.at(-1)!.system.kernel_hz;
+    expect([hz('deb-hz300'), hz('deb-stock'), hz('rhel-noconfig')]).toEqual([300, 250, undefined]);
+    for (const [h, div] of [['deb-hz300', 300], ['deb-stock', 250], ['rhel-noconfig', 1000]] as const) {
+      const ticks = read(h).audit!.backlog_wait_time_actual!;
+      expect(ticks, h).toBeGreaterThanOrEqual(90_000);
+      expect(m.get(`fleetmend_audit_backlog_wait_seconds_total{host="${h}"}`), h).toBeCloseTo(ticks / div, 9);
+    }
   });
 });
 

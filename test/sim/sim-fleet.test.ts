@@ -121,6 +121,7 @@ describe('simulated fleet over real SSH (incident scenario)', () => {
       expect(sections.cmdline?.text).toContain('root=/dev/vda1');
       expect(sections.auditd_conf?.text).toContain('disk_full_action = SUSPEND');
       expect(sections.uname_r?.text).toBe('6.1.0-50-amd64');
+      expect(sections.kernel_hz).toEqual({ text: 'CONFIG_HZ=250', rc: 0 });
       expect(sections.os_release?.text).toContain('ID=debian');
       expect(sections.boot_id?.text).toBe(host.model.bootId);
       expect(sections.uptime?.text).toMatch(/^\d+\.\d\d \d+\.\d\d$/);

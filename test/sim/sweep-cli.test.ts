@@ -94,6 +94,14 @@ describe('fleetmend sweep against the simulated fleet (states scenario)', () => 
     expect(f.action).not.toMatch(/^raise/i);
   });
 
+  it('every action states the fix, not what was seen in the lab (issue 15 §4: "it drained 65 -> 0 within 3 s when observed")', () => {
+    const actions = doc.hosts.flatMap((h) => (h.diagnosis?.findings ?? []).map((f) => [`${h.host} ${f.code}`, f.action] as const));
+    expect(actions.length).toBeGreaterThan(15);
+    for (const [at, action] of actions) {
+      expect(action, at).not.toMatch(/\bobserved\b|\bwhen seen\b|\bin the lab\b|\bwithin \d+(\.\d+)? ?s\b|\d+ ?(?:→|->) ?\d+/i);
+    }
+  });
+
   it('reports a host without auditctl as failed with a named outcome, and exits 2', () => {
     const h = doc.hosts.find((x) => x.host === 'st-no-auditctl')!;
     expect(h.status).toBe('failed');

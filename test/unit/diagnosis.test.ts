@@ -219,6 +219,18 @@ describe('diagnose: other states', () => {
     expect(f.action).toMatch(/backlog_wait_time 60000 ticks \(240 s at HZ 250\)/);
   });
 
+  it("wait times with the host's own CONFIG_HZ when the facts read it, over the release's stock value", () => {
+    const w = (wa: number) => status(HEALTHY, { backlog_wait_time: 60000, backlog_wait_time_actual: wa });
+    const fx = facts([{ auditctl: w(11105) }, 0], [{ auditctl: w(40157) }, 60_000]);
+    for (const s of fx.samples) s.system.kernel_hz = 1000;
+    const f = find(diagnose(fx), 'tasks-stalled');
+    expect(f.message).toMatch(/^processes waited 29052 ticks \(29 s at HZ 1000\) /);
+    expect(f.evidence).toMatchObject({ hz: 1000, backlog_wait_time_s: 60 });
+    // neither CONFIG_HZ nor a known release: ticks, no seconds
+    for (const s of fx.samples) s.system = { ...s.system, kernel_release: '6.12.1-custom', kernel_hz: undefined };
+    expect(find(diagnose(fx), 'tasks-stalled').message).toMatch(/^processes waited 29052 ticks for the audit queue/);
+  });
+
   it.each([
     ['bash: auditctl: command not found', 127, 'auditctl-missing'],
     ['Error sending status request (Operation not permitted)', 255, 'auditctl-not-permitted'],

@@ -69,6 +69,7 @@ function healthySections(): Sections {
     cmdline: { text: 'console=ttyS0,115200 root=/dev/vda rw net.ifnames=0 audit=1 audit_backlog_limit=64', rc: 0 },
     auditd_conf: { text: mine('auditd.conf.debian12.txt'), rc: 0 },
     uname_r: { text: '6.1.0-50-amd64', rc: 0 },
+    kernel_hz: { text: 'CONFIG_HZ=250', rc: 0 },
     os_release: { text: mine('os-release.debian12.txt'), rc: 0 },
     boot_id: { text: '3f1c7a52-94e4-4a5c-9d0b-1f0e6c2b8d11', rc: 0 },
     uptime: { text: '918.25 1702.10', rc: 0 },
@@ -114,6 +115,7 @@ describe('parseSample on a complete Debian 12 sample', () => {
     });
     expect(s.system).toEqual({
       kernel_release: '6.1.0-50-amd64',
+      kernel_hz: 250,
       distribution: { id: 'debian', version_id: '12', pretty_name: 'Debian GNU/Linux 12 (bookworm)' },
       boot_id: '3f1c7a52-94e4-4a5c-9d0b-1f0e6c2b8d11',
       uptime_seconds: 918.25,
@@ -128,6 +130,20 @@ describe('parseSample on a complete Debian 12 sample', () => {
     const s = sampleOf(sec);
     expect(s.auditd.registered_pid_state).toBe('T');
     expect(s.kernel_log).toMatchObject({ source: 'journalctl', backlog_exceeded_count: 1 });
+  });
+
+  it("the kernel's CONFIG_HZ: read from /boot/config-RELEASE; no file is no error; a garbled line is one", () => {
+    const sec = healthySections();
+    sec.kernel_hz = { text: 'CONFIG_HZ=300', rc: 0 };
+    expect(sampleOf(sec).system.kernel_hz).toBe(300);
+    sec.kernel_hz = { text: 'cannot read /boot/config-6.1.0-50-amd64', rc: 2 };
+    const none = sampleOf(sec);
+    expect(none.system.kernel_hz).toBeUndefined();
+    expect(none.parse_errors).toEqual([]);
+    sec.kernel_hz = { text: 'CONFIG_HZ=lots', rc: 0 };
+    const bad = sampleOf(sec);
+    expect(bad.system.kernel_hz).toBeUndefined();
+    expect(bad.parse_errors.map((e) => e.section)).toEqual(['kernel_hz']);
   });
 
   it('a boot_id that is a wall message is undefined and a parse error', () => {

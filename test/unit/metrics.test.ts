@@ -3,7 +3,7 @@
  * families (units, absent values, one-hot states), the listen address rules and the atomic
  * textfile write. Pure except the last block, which writes in a temp directory.
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, watch, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -138,14 +138,21 @@ describe('a sweep as metric families', () => {
     expect(fleet.hosts.some((h) => h.audit && h.audit.lost > 0)).toBe(true);
   });
 
-  it('converts backlog_wait_time_actual ticks to seconds with the kernel HZ (Debian 250, RHEL 1000)', () => {
+  it("converts backlog_wait_time_actual ticks to seconds with the host's HZ (its CONFIG_HZ, else Debian 250, RHEL 1000)", () => {
     const deb = buildHost('backlog-growing', { index: 3 });
     expect(deb.audit!.backlog_wait_time_actual).toBe(12_000);
     const rhel: HostResult = structuredClone({ ...deb, host: 'db01' });
-    for (const s of rhel.facts!.samples) s.system.distribution = { id: 'rhel', version_id: '9.4' };
-    const f = byName(sweepFamilies(fleet.run, [deb, rhel]), 'fleetmend_audit_backlog_wait_seconds_total');
+    for (const s of rhel.facts!.samples) s.system = { ...s.system, kernel_release: '5.14.0-427.13.1.el9_4.x86_64', distribution: { id: 'rhel', version_id: '9.4' } };
+    // the host's own CONFIG_HZ wins over what its distribution and release suggest (a Debian host with a custom kernel)
+    const custom: HostResult = structuredClone({ ...deb, host: 'db02' });
+    for (const s of custom.facts!.samples) s.system.kernel_hz = 300;
+    const f = byName(sweepFamilies(fleet.run, [deb, rhel, custom]), 'fleetmend_audit_backlog_wait_seconds_total');
     expect(valueOf(f, { host: deb.host })).toBe(48); // 12000 / 250
     expect(valueOf(f, { host: 'db01' })).toBe(12); // 12000 / 1000
+    expect(valueOf(f, { host: 'db02' })).toBe(40); // 12000 / 300
+    expect(kernelHz({ kernel_hz: 100, distribution: { id: 'rhel', version_id: '9.4' } })).toBe(100);
+    // without CONFIG_HZ, the release the diagnosis also goes by, then the distribution
+    expect(kernelHz({ kernel_release: '4.18.0-553.el8_10.x86_64', distribution: { id: 'debian' } })).toBe(1000);
     expect(kernelHz({ distribution: { id: 'ubuntu', version_id: '24.04' } })).toBe(250);
     expect(kernelHz({ distribution: { id: 'ubuntu', version_id: '25.04' } })).toBe(1000);
     expect(kernelHz({ distribution: { id: 'rocky', version_id: '9.3' } })).toBe(1000);
@@ -258,6 +265,32 @@ describe('the textfile', () => {
     expect(readFileSync(path, 'utf8')).toBe(render(sweepFamilies(fleet.run, fleet.hosts), 'text'));
     expect(statSync(path).mode & 0o777).toBe(0o644);
     expect(readdirSync(dir)).toEqual(['fleetmend.prom']);
+  });
+
+  it('never rewrites the file in place: a new file from the same directory is renamed over it', async () => {
+    const sub = join(dir, 'rename');
+    mkdirSync(sub);
+    const path = join(sub, 'fleetmend.prom');
+    writeFileSync(path, 'old 1\n');
+    const before = statSync(path).ino;
+    // a reader (the collector) that opened the old file keeps reading the old, complete text
+    const reader = openSync(path, 'r');
+    const events: string[] = [];
+    const watcher = watch(sub, (_event, name) => name && events.push(String(name)));
+    try {
+      writeFileAtomic(path, 'new 2\n');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(readFileSync(reader, 'utf8')).toBe('old 1\n');
+    } finally {
+      watcher.close();
+      closeSync(reader);
+    }
+    expect(readFileSync(path, 'utf8')).toBe('new 2\n');
+    expect(statSync(path).ino).not.toBe(before);
+    // the temporary file lived next to PATH (rename is atomic only within one filesystem), not named *.prom
+    const tmp = events.filter((n) => n !== 'fleetmend.prom');
+    expect(tmp.length, events.join(', ')).toBeGreaterThan(0);
+    for (const n of tmp) expect(n).toMatch(/^\.fleetmend\.prom\.\d+\.[0-9a-f]+\.tmp$/);
   });
 
   it('removes its temporary file when the rename fails', () => {

@@ -34,6 +34,20 @@ async function runModule(mod: Module<any, any>, ctx: ModuleContext, raw: unknown
 }
 
 describe('service module', () => {
+  it("a restart's diff shows what changes: the main pid (active stays active)", async () => {
+    const h = new FakeHost();
+    const pid = h.status.pid;
+    expect(pid).toBeGreaterThan(0);
+    const check = await runModule(serviceModule, ctxFor(h, { check: true }), { state: 'restarted' });
+    expect(check.diff).toEqual([{ path: 'service auditd', before: `active, MainPID ${pid}\n`, after: `active, MainPID new (not ${pid})\n` }]);
+    const applied = await runModule(serviceModule, ctxFor(h), { state: 'restarted' });
+    expect(applied.status, applied.msg).toBe('changed');
+    expect(h.status.pid).not.toBe(pid);
+    expect(applied.diff).toEqual([{ path: 'service auditd', before: `active, MainPID ${pid}\n`, after: `active, MainPID ${h.status.pid}\n` }]);
+    const stop = await runModule(serviceModule, ctxFor(h, { check: true }), { state: 'stopped' });
+    expect(stop.diff?.[0]?.after).toBe('inactive, MainPID none\n');
+  });
+
   it('detects RefuseManualStop in check mode and predicts the service path, changing nothing', async () => {
     const h = new FakeHost();
     h.refuseManualStop = true;

@@ -187,6 +187,17 @@ describe('html report', () => {
     expect(html.match(/<figure class="spark">/g)).toHaveLength(1);
     expect(html).toMatch(/<polyline class="backlog" fill="none" points="0\.0,[\d.]+ 80\.0,[\d.]+ 160\.0,2\.0">/);
   });
+
+  it('draws no history for a host that no sweep could read (no invented "max backlog 0")', async () => {
+    const row = (k: number, read: boolean) => ({ run_id: `r${k}`, taken_at: k * 1000, state: null, backlog: read ? 7 : null, lost: read ? 3 : null, backlog_limit: read ? 8192 : null, enabled: read ? 1 : null, failure: read ? 1 : null, reachable: read });
+    const hosts = [buildHost('unreachable', { index: 1 }), buildHost('unreachable', { index: 2 })];
+    const history = { [hosts[0]!.host]: [1, 2, 3].map((k) => row(k, false)), [hosts[1]!.host]: [1, 2, 3].map((k) => row(k, k !== 2)) };
+    const md = await render('md', data(hosts, { history }));
+    expect(md.match(/- History: /g)).toHaveLength(1);
+    expect(md).toContain('- History: 3 sweeps from 1970-01-01T00:00:01.000Z to 1970-01-01T00:00:03.000Z; max backlog 7, max lost 3');
+    const html = await render('html', data(hosts, { history }));
+    expect(html.match(/<figure class="spark">/g)).toHaveLength(1);
+  });
 });
 
 describe('secrets', () => {

@@ -112,22 +112,26 @@ describe('the fact script on a simulated host', () => {
     expect(s.kernel_log.source).toBe('none');
   });
 
-  it('reads /proc of the registered auditd alone while the kernel rules a stall out, and of every process once it does not', async () => {
+  it('reads /proc of the registered auditd alone and no kernel config while the kernel rules a stall out, every process and CONFIG_HZ once it does not', async () => {
     const procDirsRead = async (m: SimMachine) => {
       const dirs = new Set<string>();
+      const boot: string[] = [];
       const read = m.fs.read.bind(m.fs);
       m.fs.read = (path: string, asRoot: boolean) => {
         const d = /^\/proc\/(\d+)\//.exec(path);
         if (d) dirs.add(d[1] as string);
+        if (path.startsWith('/boot/')) boot.push(path);
         return read(path, asRoot);
       };
       const { sections } = await sample(m, true);
-      return { dirs, s: parseSample(sections, 0) };
+      return { dirs, boot, s: parseSample(sections, 0) };
     };
     const healthy = machine();
     const h = await procDirsRead(healthy);
     expect([...h.dirs].sort()).toEqual([String(healthy.kernel.auditd.pid), '1'].sort());
     expect(h.s.auditd.registered_pid_state).toBe('S');
+    expect(h.boot).toEqual([]);
+    expect(h.s.system.kernel_hz).toBeUndefined();
     // One record lost since boot: the host passes over every process (the stall scan).
     const lossy = machine({ lost: 1 });
     const l = await procDirsRead(lossy);
@@ -136,6 +140,8 @@ describe('the fact script on a simulated host', () => {
     expect([...l.dirs].sort()).toEqual(all.sort());
     expect(l.s.stalled_tasks?.scan_skipped).toBeUndefined();
     expect(l.s.stalled_tasks?.count).toBe(0);
+    expect(l.boot).toEqual([`/boot/config-${lossy.kernel.kernelRelease}`]);
+    expect(l.s.system.kernel_hz).toBeGreaterThan(0);
   });
 
   it('RHEL: the unit file says RefuseManualStop=yes', async () => {
