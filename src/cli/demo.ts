@@ -207,7 +207,7 @@ async function demoAction(opts: DemoOptions, io: CliIO, cli: CliMain): Promise<n
     if (cluster) io.stdout.write(`\nApplied by: ${apply.hosts.map((h) => `${h.host} on ${h.worker ?? 'no worker'}`).join(', ')}\n`);
     expect(applied.length === incident.length, `the apply changed ${applied.join(', ') || 'no host'}, expected ${limit} (exit code ${apply.code})`);
 
-    header(io, 5, 'Sweep again, with --since-last: the drift', 'the same sweep; what changed since the last recorded run of this inventory');
+    header(io, 5, 'Sweep again, with --since-last: the drift', 'the same sweep; what changed since the first sweep (the previous sweep of this inventory)');
     const second = await runStep(cli, io, ['sweep', ...sweepArgs, '--since-last']);
     const stillBroken = second.hosts.filter((h) => incident.includes(h.host) && findingCodes(h).some((c) => RESTART_FINDINGS.includes(c)));
     expect(!stillBroken.length, `after the restart ${stillBroken.map((h) => `${h.host} still has ${findingCodes(h).join(', ')}`).join('; ')}`);

@@ -29,7 +29,7 @@ export function sweepOptions(cmd: Command): Command {
     .option('--no-policy', 'skip the compliance evaluation')
     .option('--state-dir <dir>', 'run store location (default: $XDG_STATE_HOME/fleetmend)')
     .option('--no-store', 'do not record the run')
-    .option('--since-last', 'show what changed since the previous run of this inventory')
+    .option('--since-last', 'show what changed since the previous sweep of this inventory')
     .option('-q, --quiet', 'no progress output')
     .option('-v, --verbose', 'one summary line per host (else hosts with the same outcome share a line)')
     .option('--metrics-file <path>', "write Prometheus metrics for node_exporter's textfile collector (atomically; PATH ending in .prom)");

@@ -132,7 +132,7 @@ function lossFindings(v: View): Finding[] {
       // records disappearing right now is the most urgent fact on a host (the audit trail has
       // holes), so with the cause (backlog-growing, also critical) it names the state
       severity: 'critical',
-      message: `${deltas.lost_delta} audit records lost in ${deltas.interval_s}s (${(deltas.lost_per_s ?? 0).toFixed(1)}/s): the audit trail has holes`,
+      message: `${deltas.lost_delta} audit record${deltas.lost_delta === 1 ? '' : 's'} lost in ${deltas.interval_s}s (${(deltas.lost_per_s ?? 0).toFixed(1)}/s): the audit trail has holes`,
       evidence: {
         lost: status.lost,
         lost_delta: deltas.lost_delta,

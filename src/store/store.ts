@@ -80,7 +80,7 @@ export interface RunStore {
   getRun(idOrLatest: string): StoredRun;
   listRuns(opts?: { limit?: number; mode?: RunMode; inventory?: string }): RunListItem[];
   hostHistory(host: string, opts?: { limit?: number }): HostHistoryRow[];
-  /** The latest finished run of the same inventory that started before `beforeRunId`. */
+  /** The latest finished run of the same inventory and mode (a sweep's previous sweep) that started before `beforeRunId`. */
   previousRun(inventory: string | undefined, beforeRunId: string): StoredRun | undefined;
   close(): void;
 }
@@ -207,7 +207,7 @@ class SqliteRunStore implements RunStore {
       ),
       previous: db.prepare(
         `SELECT r.id FROM runs r, runs b
-          WHERE b.id = @before AND r.id != b.id AND r.inventory IS @inventory
+          WHERE b.id = @before AND r.id != b.id AND r.inventory IS @inventory AND r.mode = b.mode
             AND r.status != 'running'
             AND (r.started_at < b.started_at OR (r.started_at = b.started_at AND r.rowid < b.rowid))
           ORDER BY r.started_at DESC, r.rowid DESC LIMIT 1`,

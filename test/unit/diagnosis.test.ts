@@ -57,6 +57,16 @@ describe('diagnose: the stuck auditd of the fixtures', () => {
     expect(find(d, 'backlog-growing').action).toMatch(/service auditd restart/);
   });
 
+  it('records-lost counts in words: 660 records, 1 record', () => {
+    expect(find(diagnose(stuckFacts()), 'records-lost').message).toMatch(/^660 audit records lost in 10s /);
+    const ps = '    226 T<sl';
+    const one = facts(
+      [{ auditctl: STUCK, ps, journal: real('journalctl-k.backlog-exceeded.txt') }, 0],
+      [{ auditctl: status(STUCK, { lost: 10331 }), ps, journal: real('journalctl-k.backlog-exceeded.txt') }, 10_000],
+    );
+    expect(find(diagnose(one), 'records-lost').message).toMatch(/^1 audit record lost in 10s /);
+  });
+
   it('one sample with kernel loss messages: records-lost as weaker (medium) evidence, resample', () => {
     const d = diagnose(facts([{ auditctl: STUCK, journal: real('journalctl-k.backlog-exceeded.txt') }, 0]));
     expect(find(d, 'records-lost')).toMatchObject({ severity: 'medium', action_code: 'resample' });

@@ -206,9 +206,9 @@ describe('secrets', () => {
 });
 
 describe('history queries', () => {
-  function sweep(s: RunStore, id: string, at: string, hosts: HostResult[], inventory = 'inventory/prod.yml'): void {
+  function sweep(s: RunStore, id: string, at: string, hosts: HostResult[], inventory = 'inventory/prod.yml', mode: 'sweep' | 'run' = 'sweep'): void {
     const { run } = buildFleet(0, { id });
-    const r = { ...run, started_at: at, inventory };
+    const r = { ...run, started_at: at, inventory, mode };
     s.startRun(r, hosts.map((h) => h.host));
     for (const h of hosts) s.recordHost(id, h);
     s.finishRun(id, summarize(hosts));
@@ -241,5 +241,17 @@ describe('history queries', () => {
     expect(store.previousRun('inventory/lab.yml', 'c')?.run.id).toBe('other');
     expect(store.listRuns({ inventory: 'inventory/prod.yml', limit: 2 }).map((r) => r.id)).toEqual(['c', 'b']);
     expect(store.listRuns({ mode: 'run' })).toEqual([]);
+  });
+
+  it('previousRun of a sweep is the previous sweep: a playbook run in between is not its baseline', () => {
+    store = openStore(dir);
+    const h = [buildHost('healthy', { name: 'h' })];
+    sweep(store, 's1', '2025-11-20T00:00:00.000Z', h);
+    sweep(store, 'apply', '2025-11-21T00:00:00.000Z', h, 'inventory/prod.yml', 'run');
+    sweep(store, 's2', '2025-11-22T00:00:00.000Z', h);
+    sweep(store, 'apply2', '2025-11-23T00:00:00.000Z', h, 'inventory/prod.yml', 'run');
+    expect(store.previousRun('inventory/prod.yml', 's2')?.run.id).toBe('s1');
+    expect(store.previousRun('inventory/prod.yml', 'apply2')?.run.id).toBe('apply');
+    expect(store.previousRun('inventory/prod.yml', 'apply')).toBeUndefined();
   });
 });
