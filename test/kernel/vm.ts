@@ -55,8 +55,29 @@ export interface Vm {
   stop(): Promise<void>;
 }
 
-/** Boots the image; resolves once sshd answers with a host key (known_hosts written). */
-export async function bootVm(workDir: string, opts: { memMb?: number; bootTimeoutMs?: number } = {}): Promise<Vm> {
+/** qemu ended before the VM answered SSH (not a slow boot). */
+class QemuExited extends Error {}
+
+type BootOptions = { memMb?: number; bootTimeoutMs?: number };
+
+/**
+ * Boots the image; resolves once sshd answers with a host key (known_hosts written). With
+ * /dev/kvm it tries KVM first; if qemu dies at once under KVM (seen on a nested host: "failed to
+ * set MSR 0x10a", qemu aborts 2 s after starting) it boots again under TCG, which is slower but
+ * runs the same kernel.
+ */
+export async function bootVm(workDir: string, opts: BootOptions = {}): Promise<Vm> {
+  if (!existsSync('/dev/kvm')) return bootVmWith(workDir, opts, 'tcg');
+  try {
+    return await bootVmWith(workDir, opts, 'kvm');
+  } catch (err) {
+    if (!(err instanceof QemuExited)) throw err;
+    console.log(`KVM unusable here (${err.message.split('\n')[0]}); booting under TCG`);
+    return bootVmWith(workDir, opts, 'tcg');
+  }
+}
+
+async function bootVmWith(workDir: string, opts: BootOptions, accel: 'kvm' | 'tcg'): Promise<Vm> {
   const dir = stateDir();
   mkdirSync(workDir, { recursive: true });
   const overlay = join(workDir, 'overlay.qcow2');
@@ -65,7 +86,6 @@ export async function bootVm(workDir: string, opts: { memMb?: number; bootTimeou
   const port = await freePort();
   const t0 = Date.now();
   const consolePath = join(workDir, 'console.log');
-  const accel = existsSync('/dev/kvm') ? 'kvm' : 'tcg';
   const child: ChildProcess = spawn(
     'qemu-system-x86_64',
     [
@@ -91,16 +111,18 @@ export async function bootVm(workDir: string, opts: { memMb?: number; bootTimeou
     bootMs: 0,
     console: () => (existsSync(consolePath) ? readFileSync(consolePath, 'utf8') : ''),
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const gone = new Promise((r) => child.once('exit', r));
       process.kill(pid, 'SIGTERM');
       await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) process.kill(pid, 'SIGKILL');
+      if (child.exitCode === null && child.signalCode === null) process.kill(pid, 'SIGKILL');
     },
   };
   const deadline = Date.now() + (opts.bootTimeoutMs ?? 240_000);
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`qemu exited (${child.exitCode}): ${stderr.slice(-500)}`);
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new QemuExited(`qemu (${accel}) exited (${child.exitCode ?? child.signalCode}) ${Math.round((Date.now() - t0) / 1000)} s after it started: ${stderr.slice(-500)}; console tail:\n${vm.console().slice(-2000)}`);
+    }
     try {
       const { stdout } = await run('ssh-keyscan', ['-T', '5', '-t', 'ed25519', '-p', String(port), '127.0.0.1'], { timeout: 15_000 });
       if (stdout.includes('ssh-ed25519')) {
