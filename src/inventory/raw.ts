@@ -3,7 +3,7 @@
  * exactly as the file declared them. `resolve.ts` turns it into the public `Inventory`.
  */
 import { FleetmendError, type SourcePosition } from '../errors.js';
-import { MAX_HOSTS_PER_INVENTORY } from './ranges.js';
+import { MAX_GROUP_MEMBERSHIPS, MAX_HOSTS_PER_INVENTORY } from './ranges.js';
 
 export interface RawGroup {
   name: string;
@@ -26,6 +26,8 @@ export class RawInventoryBuilder {
   readonly inv: RawInventory;
   /** group → its direct hosts, for O(1) duplicate checks in large ranges. */
   private readonly members = new Map<string, Set<string>>();
+  /** Distinct (group, host) pairs so far, bounded by MAX_GROUP_MEMBERSHIPS. */
+  private memberships = 0;
 
   constructor(file: string) {
     this.inv = { file, hosts: new Map(), groups: new Map() };
@@ -54,13 +56,15 @@ export class RawInventoryBuilder {
     if (!members.has(host)) {
       members.add(host);
       g.hosts.push(host);
+      this.memberships++;
     }
     this.inv.hosts.set(host, { ...(this.inv.hosts.get(host) ?? {}), ...vars });
   }
 
   /**
-   * The names one entry declared; past MAX_HOSTS_PER_INVENTORY distinct hosts in the file the
-   * entry is refused at its position (checked per host, so memory stays bounded).
+   * The names one entry declared; past MAX_HOSTS_PER_INVENTORY distinct hosts, or
+   * MAX_GROUP_MEMBERSHIPS (group, host) pairs, in the file the entry is refused at its position
+   * (checked per host, so memory stays bounded).
    */
   addHosts(groupName: string, hosts: readonly string[], vars: Record<string, unknown>, at: () => SourcePosition): void {
     for (const host of hosts) {
@@ -69,6 +73,13 @@ export class RawInventoryBuilder {
         throw new FleetmendError(
           'E_INVENTORY',
           `the inventory declares more than ${MAX_HOSTS_PER_INVENTORY.toLocaleString('en-US')} hosts (the limit per inventory file)`,
+          { position: at() },
+        );
+      }
+      if (this.memberships > MAX_GROUP_MEMBERSHIPS) {
+        throw new FleetmendError(
+          'E_INVENTORY',
+          `the inventory puts hosts in groups more than ${MAX_GROUP_MEMBERSHIPS.toLocaleString('en-US')} times (the limit per inventory file)`,
           { position: at() },
         );
       }

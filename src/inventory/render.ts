@@ -21,7 +21,12 @@ export type InventoryList = { _meta: { hostvars: Record<string, Record<string, u
 
 export function inventoryToList(inv: Inventory): InventoryList {
   const groups: Record<string, InventoryListGroup> = {};
+  // once per group: a group reached through several parents is listed once anyway, and
+  // visiting it again per path is exponential in a diamond of children
+  const seen = new Set<string>();
   const visit = (g: InventoryGroup): void => {
+    if (seen.has(g.name)) return;
+    seen.add(g.name);
     const entry: InventoryListGroup = {};
     const hosts = g.name === 'all' ? [] : sortedNames(g.hosts);
     const children = sortedNames(g.children);

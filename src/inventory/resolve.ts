@@ -11,6 +11,7 @@
 import { FleetmendError } from '../errors.js';
 import { connectionVars, unsupportedVarWarnings } from './connection.js';
 import type { RawGroup, RawInventory } from './raw.js';
+import { MAX_GROUP_MEMBERSHIPS } from './ranges.js';
 import type { Inventory, InventoryGroup, InventoryHost } from './types.js';
 import type { VarsByName } from './vars-dirs.js';
 
@@ -28,8 +29,18 @@ export function resolveInventory(raw: RawInventory, dirs: DirVars = { groupVars:
 
   const direct = directGroupsOf(groups);
   const hosts = new Map<string, InventoryHost>();
+  // 'all' aside, as parsing counted them: a host is in each group its groups are children of
+  let memberships = 0;
   for (const [name, hostVars] of raw.hosts) {
     const memberOf = [...ancestorsOf(direct.get(name) ?? [], parents)].map((g) => groups.get(g) as RawGroup).sort(order);
+    memberships += memberOf.length - 1;
+    if (memberships > MAX_GROUP_MEMBERSHIPS) {
+      throw new FleetmendError(
+        'E_INVENTORY',
+        `the inventory puts hosts in groups more than ${MAX_GROUP_MEMBERSHIPS.toLocaleString('en-US')} times, counting the groups their groups are children of (the limit per inventory file)`,
+        { position: { file: raw.file } },
+      );
+    }
     const vars: Record<string, unknown> = {};
     for (const g of memberOf) Object.assign(vars, g.vars);
     for (const g of memberOf) Object.assign(vars, dirs.groupVars.get(g.name));
