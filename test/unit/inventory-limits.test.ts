@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { FleetmendError } from '../../src/errors.js';
 import { expandHostRange, inventoryToList, parseInventory } from '../../src/inventory/index.js';
-import { MAX_GROUP_MEMBERSHIPS, MAX_HOSTS_PER_INVENTORY, MAX_HOSTS_PER_PATTERN } from '../../src/inventory/ranges.js';
+import { MAX_GROUP_DEPTH, MAX_GROUP_MEMBERSHIPS, MAX_HOSTS_PER_INVENTORY, MAX_HOSTS_PER_PATTERN } from '../../src/inventory/ranges.js';
 
 function refused(fn: () => unknown): { e: FleetmendError; ms: number } {
   const t0 = performance.now();
@@ -109,4 +109,29 @@ describe('inventory: bounded host ranges', () => {
     expect(list['a24']).toEqual({ children: ['a23', 'b23'] });
     expect(Object.keys(list)).toHaveLength(1 + 1 + 2 * 25);
   }, 60_000);
+
+  it('groups nest at most MAX_GROUP_DEPTH levels: a chain of 20,000 groups is refused at once, no stack overflow; a loop at its end is found first, at the edge that closed it', () => {
+    // 478 KB: the recursive depth walk overflowed the stack past ~5,000 levels (an internal
+    // error with a stack trace), the loop check per edge was quadratic (no answer in 60 s), and
+    // --graph would have printed 600 MB (its indent grows with the depth)
+    expect(MAX_GROUP_DEPTH).toBe(100);
+    const chain = (n: number) => {
+      const lines = ['[g0]', 'h1'];
+      for (let i = 1; i < n; i++) lines.push(`[g${i}:children]`, `g${i - 1}`);
+      return lines;
+    };
+    // g0 is the deepest: n levels under 'all'
+    expect(parseInventory('ok.ini', chain(MAX_GROUP_DEPTH).join('\n')).hosts.get('h1')?.groups).toHaveLength(MAX_GROUP_DEPTH + 1);
+    expect(refused(() => parseInventory('deep.ini', chain(MAX_GROUP_DEPTH + 1).join('\n'))).e.oneLine()).toBe(
+      `deep.ini: group 'g0' is nested ${MAX_GROUP_DEPTH + 1} levels deep under 'all'; the limit is ${MAX_GROUP_DEPTH} [E_INVENTORY]`,
+    );
+    const n = 20_000;
+    const { e, ms } = refused(() => parseInventory('chain.ini', chain(n).join('\n')));
+    expect(e.message).toMatch(/nested 20,?000 levels deep/);
+    expect(ms).toBeLessThan(5000);
+    const looped = [...chain(n), '[g0:children]', `g${n - 1}`];
+    expect(refused(() => parseInventory('loop.ini', looped.join('\n'))).e.oneLine()).toBe(
+      `loop.ini:${looped.length}: adding group 'g${n - 1}' as a child of 'g0' creates a loop [E_INVENTORY]`,
+    );
+  }, 30_000);
 });
