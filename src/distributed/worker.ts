@@ -19,11 +19,11 @@ import { failedResult, type HostTarget } from '../executor/run-hosts.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
 import type { Inventory } from '../inventory/index.js';
 import { resolveTargets, type AskSecret, type ConnectionOptions } from '../run/index.js';
-import { isSecretKey, redact } from '../store/redact.js';
+import { redact } from '../store/redact.js';
 import { factsProbe, sweepHost } from '../sweep/index.js';
 import { TransportFactory } from '../transport/index.js';
 import type { ConnectionSpec } from '../transport/types.js';
-import { SecretValues } from '../util/secrets.js';
+import { SecretValues, secretVarValues } from '../util/secrets.js';
 import type { Playbook } from '../playbook/types.js';
 import type { Vars } from '../playbook/vars.js';
 import {
@@ -181,9 +181,7 @@ async function playRunner(o: PlayRunnerOptions) {
   const ownVars: Vars = parseExtraVars(o.extraVars);
   const secrets = connectionSecrets(o.specs.values());
   // secret-named vars (ownVars, and inventory vars such as ansible_become_password) a task could template into its output
-  for (const vars of [ownVars, ...[...o.inventory.hosts.values()].map((h) => h.vars)]) {
-    for (const [k, v] of Object.entries(vars)) if (isSecretKey(k) && typeof v === 'string') secrets.push(v);
-  }
+  for (const vars of [ownVars, ...[...o.inventory.hosts.values()].map((h) => h.vars)]) secrets.push(...secretVarValues(vars));
   const masker = new SecretValues(secrets);
   const toWire = <T>(v: T): T => masker.maskDeep(redact(v));
   const { Redis } = await import('ioredis');

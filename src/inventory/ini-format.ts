@@ -30,7 +30,7 @@ export function parseIniInventory(file: string, text: string): RawInventory {
   const p = new IniParser(file);
   text.split(/\r?\n/).forEach((line, i) => p.line(line, i + 1));
   p.finish();
-  return p.b.inv;
+  return p.b.finish();
 }
 
 class IniParser {

@@ -15,6 +15,18 @@ export class HostEntryError extends Error {}
  */
 export const MAX_HOSTS_PER_PATTERN = 100_000;
 export const MAX_HOSTS_PER_INVENTORY = 100_000;
+/**
+ * The most (host, group) pairs one inventory file may make, counted as declared (the same range
+ * listed in 2,000 groups) and again once groups are resolved (a host is in every group its
+ * groups are children of): without it a 41 KB file made 200 million of them.
+ */
+export const MAX_GROUP_MEMBERSHIPS = 1_000_000;
+/**
+ * How deep groups may nest under 'all' (children of children...). `--graph` indents each level,
+ * so its output grows with the square of the depth: a 478 KB chain of 20,000 groups would print
+ * 600 MB. Real inventories nest a handful of levels.
+ */
+export const MAX_GROUP_DEPTH = 100;
 
 /** One `[begin:end:step]`: the count is known without listing the names. */
 interface RangeSpec {

@@ -21,7 +21,12 @@ export type InventoryList = { _meta: { hostvars: Record<string, Record<string, u
 
 export function inventoryToList(inv: Inventory): InventoryList {
   const groups: Record<string, InventoryListGroup> = {};
+  // once per group: a group reached through several parents is listed once anyway, and
+  // visiting it again per path is exponential in a diamond of children
+  const seen = new Set<string>();
   const visit = (g: InventoryGroup): void => {
+    if (seen.has(g.name)) return;
+    seen.add(g.name);
     const entry: InventoryListGroup = {};
     const hosts = g.name === 'all' ? [] : sortedNames(g.hosts);
     const children = sortedNames(g.children);
@@ -42,16 +47,17 @@ export function inventoryToList(inv: Inventory): InventoryList {
   return out as InventoryList;
 }
 
-export function inventoryToGraph(inv: Inventory, root = 'all'): string {
+/** `show` renders each host and group name (the CLI makes control characters visible). */
+export function inventoryToGraph(inv: Inventory, root = 'all', show: (name: string) => string = (n) => n): string {
   if (!inv.groups.has(root)) throw new FleetmendError('E_PATTERN', `--graph needs a group name, '${root}' is not a group`);
   const lines: string[] = [];
   const line = (name: string, depth: number): void => {
     lines.push(depth ? `${'  |'.repeat(depth)}--${name}` : name);
   };
   const visit = (g: InventoryGroup, depth: number): void => {
-    line(`@${g.name}:`, depth);
+    line(`@${show(g.name)}:`, depth);
     for (const c of sortedNames(g.children)) visit(groupOf(inv, c), depth + 1);
-    if (g.name !== 'all') for (const h of sortedNames(g.hosts)) line(h, depth + 1);
+    if (g.name !== 'all') for (const h of sortedNames(g.hosts)) line(show(h), depth + 1);
   };
   visit(groupOf(inv, root), 0);
   return lines.join('\n');

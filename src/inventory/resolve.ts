@@ -11,6 +11,7 @@
 import { FleetmendError } from '../errors.js';
 import { connectionVars, unsupportedVarWarnings } from './connection.js';
 import type { RawGroup, RawInventory } from './raw.js';
+import { MAX_GROUP_DEPTH, MAX_GROUP_MEMBERSHIPS } from './ranges.js';
 import type { Inventory, InventoryGroup, InventoryHost } from './types.js';
 import type { VarsByName } from './vars-dirs.js';
 
@@ -22,14 +23,24 @@ export interface DirVars {
 export function resolveInventory(raw: RawInventory, dirs: DirVars = { groupVars: new Map(), hostVars: new Map() }): Inventory {
   const groups = linkToAll(raw);
   const parents = parentMap(groups);
-  const depth = depths(groups);
+  const depth = depths(groups, raw.file);
   const order = (a: RawGroup, b: RawGroup): number =>
     (depth.get(a.name) ?? 0) - (depth.get(b.name) ?? 0) || a.priority - b.priority || compareNames(a.name, b.name);
 
   const direct = directGroupsOf(groups);
   const hosts = new Map<string, InventoryHost>();
+  // 'all' aside, as parsing counted them: a host is in each group its groups are children of
+  let memberships = 0;
   for (const [name, hostVars] of raw.hosts) {
     const memberOf = [...ancestorsOf(direct.get(name) ?? [], parents)].map((g) => groups.get(g) as RawGroup).sort(order);
+    memberships += memberOf.length - 1;
+    if (memberships > MAX_GROUP_MEMBERSHIPS) {
+      throw new FleetmendError(
+        'E_INVENTORY',
+        `the inventory puts hosts in groups more than ${MAX_GROUP_MEMBERSHIPS.toLocaleString('en-US')} times, counting the groups their groups are children of (the limit per inventory file)`,
+        { position: { file: raw.file } },
+      );
+    }
     const vars: Record<string, unknown> = {};
     for (const g of memberOf) Object.assign(vars, g.vars);
     for (const g of memberOf) Object.assign(vars, dirs.groupVars.get(g.name));
@@ -83,17 +94,34 @@ function parentMap(groups: Map<string, RawGroup>): Map<string, string[]> {
   return parents;
 }
 
-/** Depth is the longest path from 'all' (Ansible: a child's depth is max(parent depth + 1)). */
-function depths(groups: Map<string, RawGroup>): Map<string, number> {
-  const depth = new Map<string, number>();
-  const visit = (name: string, d: number, path: Set<string>): void => {
-    if (path.has(name)) throw new FleetmendError('E_INVENTORY', `group '${name}' is its own ancestor`);
-    if ((depth.get(name) ?? -1) >= d) return;
-    depth.set(name, d);
-    const next = new Set(path).add(name);
-    for (const c of groups.get(name)?.children ?? []) visit(c, d + 1, next);
-  };
-  visit('all', 0, new Set());
+/**
+ * Depth is the longest path from 'all' (Ansible: a child's depth is max(parent depth + 1)), in
+ * topological order: a recursion per path overflowed the stack on a chain of 5,000 groups.
+ * Past MAX_GROUP_DEPTH the inventory is refused.
+ */
+function depths(groups: Map<string, RawGroup>, file: string): Map<string, number> {
+  const parentsLeft = new Map<string, number>();
+  for (const g of groups.values()) for (const c of g.children) parentsLeft.set(c, (parentsLeft.get(c) ?? 0) + 1);
+  const depth = new Map<string, number>([['all', 0]]);
+  const ready = [...groups.keys()].filter((n) => !parentsLeft.get(n));
+  for (let i = 0; i < ready.length; i++) {
+    const name = ready[i] as string;
+    const d = depth.get(name) ?? 0;
+    for (const c of groups.get(name)?.children ?? []) {
+      depth.set(c, Math.max(depth.get(c) ?? 0, d + 1));
+      const left = (parentsLeft.get(c) as number) - 1;
+      parentsLeft.set(c, left);
+      if (left === 0) ready.push(c);
+    }
+  }
+  const stuck = [...groups.keys()].find((n) => (parentsLeft.get(n) ?? 0) > 0);
+  if (stuck !== undefined) throw new FleetmendError('E_INVENTORY', `group '${stuck}' is its own ancestor`);
+  let deepest: [string, number] = ['all', 0];
+  for (const entry of depth) if (entry[1] > deepest[1]) deepest = entry;
+  if (deepest[1] > MAX_GROUP_DEPTH) {
+    const [name, d] = deepest;
+    throw new FleetmendError('E_INVENTORY', `group '${name}' is nested ${d.toLocaleString('en-US')} levels deep under 'all'; the limit is ${MAX_GROUP_DEPTH}`, { position: { file } });
+  }
   return depth;
 }
 

@@ -49,7 +49,7 @@ export function parseYamlInventory(file: string, text: string): RawInventory {
   for (const [name, spec] of Object.entries(parsed.data ?? {})) {
     readGroup(src, b, name, spec, [name]);
   }
-  return b.inv;
+  return b.finish();
 }
 
 function inventorySchemaError(src: YamlSource, err: z.ZodError): FleetmendError {

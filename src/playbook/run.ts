@@ -20,6 +20,7 @@ import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js'
 import { argDialects, Templater } from './template.js';
 import type { Play, Playbook, Task } from './types.js';
 import { mergeVars, type Vars } from './vars.js';
+import { SecretValues, secretVarValues } from '../util/secrets.js';
 
 export interface PlaybookHost extends HostTarget {
   /** Inventory host vars (group vars merged), lowest precedence. */
@@ -342,7 +343,11 @@ async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> 
   if (task.register) run.state.registered[task.register] = reg;
   const warnings = [...(o.warnings ?? [])];
   if (o.status === 'failed' && task.ignoreErrors) warnings.push(IGNORED_WARNING);
-  const result: TaskResult = {
+  // a secret-named var (inventory, play vars, -e, set_fact) a task templated into what it printed
+  // or reported is masked before anything sees the result (the transport masks only the
+  // connection's own secrets); the module itself parsed the real output
+  const secrets = new SecretValues(secretVarValues(vars));
+  const result: TaskResult = secrets.maskDeep({
     ...base,
     status: o.status,
     changed: o.status === 'changed',
@@ -354,7 +359,7 @@ async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> 
     duration_ms: env.clock.now() - t0,
     ...(warnings.length ? { warnings } : {}),
     ...(o.error ? { error: o.error } : {}),
-  };
+  } satisfies TaskResult);
   env.emit({ type: 'task', host: run.host.name, result });
   return result;
 }

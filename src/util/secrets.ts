@@ -3,8 +3,12 @@
  * Key-name redaction (store/redact.ts) cannot catch a password a host echoed back or a command
  * printed: the value itself has to be looked for. The transport masks every command's output
  * and its own errors with the secrets of its connection, so nothing above it (parsers, modules,
- * events, the store, reports, --json) ever holds them.
+ * events, the store, reports, --json) ever holds them. The values of secret-named vars (an `-e
+ * db_password`, an inventory `vault_token`) are masked out of each task's result by the
+ * playbook runner (secretVarValues), after the module has parsed the real output.
  */
+import { isSecretKey } from '../store/redact.js';
+
 export const SECRET_MASK = '********';
 
 /**
@@ -62,4 +66,30 @@ export class SecretValues {
     }
     return v;
   }
+}
+
+/**
+ * The values of secret-named vars (`db_password`, `vault_api_token`: store/redact.ts isSecretKey),
+ * at any depth, strings and numbers: fleetmend drops these keys from what it stores and prints,
+ * so their values are known secrets too, to be masked where a task templates them into output.
+ */
+export function secretVarValues(vars: Readonly<Record<string, unknown>>): string[] {
+  const out: string[] = [];
+  const leaves = (v: unknown): void => {
+    if (typeof v === 'string') out.push(v);
+    else if (typeof v === 'number' && Number.isFinite(v)) out.push(String(v));
+    else if (Array.isArray(v)) v.forEach(leaves);
+    else if (v !== null && typeof v === 'object') Object.values(v).forEach(leaves);
+  };
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v !== null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        if (isSecretKey(k)) leaves(x);
+        else walk(x);
+      }
+    }
+  };
+  walk(vars);
+  return out;
 }

@@ -3,7 +3,8 @@
  * when sudo prompts for it. On a NOPASSWD host with a become password set, a task reading its
  * stdin reads nothing and the auditctl module's rules file holds only rules; on a host whose
  * sudo asks, the password answers the prompt (and a wrong one fails fast). A host that prints a
- * secret back has it masked before the terminal, --json, the store or a report see it.
+ * secret back has it masked before the terminal, --json, the store or a report see it, and so
+ * is the value of a secret-named `-e` or inventory var a task templates into its output.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -38,6 +39,10 @@ describe('become password only on a sudo prompt (simulated fleet, CLI)', () => {
   // random per test run, so no fixture or earlier run can make a "not contained" pass
   const NOPASSWD_SECRET = `np-${randomBytes(9).toString('base64url')}`;
   const SUDO_SECRET = `pw-${randomBytes(9).toString('base64url')}`;
+  // values fleetmend knows are secrets only by their var names (an -e var, an inventory var)
+  const EXTRA_SECRET = `ev-${randomBytes(9).toString('base64url')}`;
+  const INV_SECRET = `iv-${randomBytes(9).toString('base64url')}`;
+  const SECRETS = [NOPASSWD_SECRET, SUDO_SECRET, EXTRA_SECRET, INV_SECRET];
   let fleet: Fleet;
   let dir: string;
   let invFile: string;
@@ -55,6 +60,7 @@ describe('become password only on a sudo prompt (simulated fleet, CLI)', () => {
     expect(inv.all.hosts['pw-01']!.ansible_become_password).toBe(SUDO_SECRET);
     // NOPASSWD, yet a become password is configured: sudo will not ask for it
     inv.all.hosts['np-01']!.ansible_become_password = NOPASSWD_SECRET;
+    for (const h of Object.values(inv.all.hosts)) h.vault_api_token = INV_SECRET;
     invFile = join(dir, 'inventory.yml');
     writeFileSync(invFile, stringify(inv));
     for (const h of fleet.hosts) h.machine.fs.put('/etc/leaky.conf', `secret=${h.name === 'np-01' ? NOPASSWD_SECRET : SUDO_SECRET}\n`);
@@ -70,6 +76,7 @@ describe('become password only on a sudo prompt (simulated fleet, CLI)', () => {
             { name: 'whoami', shell: 'id -u' },
             { name: 'reads stdin', shell: 'cat || true' },
             { name: 'leaky host', shell: 'cat /etc/leaky.conf' },
+            { name: 'templated secrets', shell: 'echo "db={{ db_password }} tok={{ vault_api_token }}"' },
             { name: 'persist backlog', auditctl: { backlog_limit: 16384, persist: true } },
           ],
         },
@@ -77,7 +84,7 @@ describe('become password only on a sudo prompt (simulated fleet, CLI)', () => {
     );
     run = await runCli(
       ['run', pb, '-i', invFile, '--known-hosts', fleet.knownHostsPath, '--state-dir', join(dir, 'state'), '-o', join(dir, 'reports'),
-        '--format', 'md,html,json,junit', '--per-host', '--json', '-q'],
+        '--format', 'md,html,json,junit', '--per-host', '--json', '-q', '-e', JSON.stringify({ db_password: EXTRA_SECRET })],
       { HOME: tmpdir() },
     );
     doc = JSON.parse(run.stdout) as { hosts: JsonHost[] };
@@ -121,13 +128,16 @@ describe('become password only on a sudo prompt (simulated fleet, CLI)', () => {
     expect(task('pw-01', 'leaky host').stdout).toBe('secret=********\n');
   });
 
+  it('the value of a secret-named -e or inventory var that a task prints is masked too', () => {
+    for (const h of ['np-01', 'pw-01']) expect(task(h, 'templated secrets').stdout, h).toBe('db=******** tok=********\n');
+  });
+
   it('no secret in the terminal, --json, the store bytes or any report; no sudo marker either', () => {
     const texts: [string, string][] = [['stdout', run.stdout], ['stderr', run.stderr]];
     for (const f of [...filesBelow(join(dir, 'state')), ...filesBelow(join(dir, 'reports'))]) texts.push([f, readFileSync(f, 'latin1')]);
     expect(texts.length).toBeGreaterThan(6);
     for (const [where, text] of texts) {
-      expect(text, where).not.toContain(NOPASSWD_SECRET);
-      expect(text, where).not.toContain(SUDO_SECRET);
+      for (const secret of SECRETS) expect(text, where).not.toContain(secret);
       expect(text, where).not.toMatch(/fleetmend-sudo-|FLEETMEND-BECOME-OK/);
     }
   });

@@ -204,6 +204,19 @@ describe('bad input: exit 1, a position, no host contacted', () => {
       expect(r.stderr).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\u202e]/);
     });
 
+    it('`inventory --graph` and `-l` show control characters in host and group names escaped, never sent', async () => {
+      const inv = file('inv-ctl-ok.yml', 'all:\n  children:\n    "g\\e]0;grp\\a":\n      hosts:\n        "evil\\e]0;owned\\a\\r\\u202Eok":\n        "forged\\nline":\n        web1:\n');
+      for (const view of [['--graph'], ['-l', 'all']]) {
+        const r = await cli(['inventory', '-i', inv, ...view]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain('evil\\x1b]0;owned\\x07\\r\\u202eok');
+        expect(r.stdout).toContain('web1');
+        expect(r.stdout).toContain('forged\\nline');
+        expect(r.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\u202e]/);
+      }
+      expect((await cli(['inventory', '-i', inv, '--graph'])).stdout).toContain('@g\\x1b]0;grp\\x07:');
+    });
+
     it('an error quoting a 4 KB task command is cut, keeping file:line and the code', async () => {
       const big = `echo ${'A'.repeat(4096)} {{ oops`;
       const pbBig = file('pb-big.yml', `- name: x\n  hosts: all\n  tasks:\n    - name: t\n      command: ${JSON.stringify(big)}\n`);

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FleetmendError } from '../../src/errors.js';
-import { expandHostRange, parseInventory } from '../../src/inventory/index.js';
-import { MAX_HOSTS_PER_INVENTORY, MAX_HOSTS_PER_PATTERN } from '../../src/inventory/ranges.js';
+import { expandHostRange, inventoryToList, parseInventory } from '../../src/inventory/index.js';
+import { MAX_GROUP_DEPTH, MAX_GROUP_MEMBERSHIPS, MAX_HOSTS_PER_INVENTORY, MAX_HOSTS_PER_PATTERN } from '../../src/inventory/ranges.js';
 
 function refused(fn: () => unknown): { e: FleetmendError; ms: number } {
   const t0 = performance.now();
@@ -24,6 +24,7 @@ describe('inventory: bounded host ranges', () => {
   it('the documented limits', () => {
     expect(MAX_HOSTS_PER_PATTERN).toBe(100_000);
     expect(MAX_HOSTS_PER_INVENTORY).toBe(100_000);
+    expect(MAX_GROUP_MEMBERSHIPS).toBe(1_000_000);
   });
 
   it('a range at the limit expands; one past it is refused before any name is made', () => {
@@ -67,4 +68,70 @@ describe('inventory: bounded host ranges', () => {
     const twice = `[a]\nh[1:${half}]\n[b]\nh[1:${half}]\n`;
     expect(parseInventory('twice.ini', twice).hosts.size).toBe(half);
   });
+
+  // A 41 KB file of 2,000 groups each listing web[0:99999] (the same 100,000 hosts) passed both
+  // limits above and put 200 million hosts in groups: 1.2 GB after 40 groups, no answer in 60 s.
+  it('the same range repeated in many groups is bounded: memberships past the limit are refused at the entry that crossed it', () => {
+    const groups = MAX_GROUP_MEMBERSHIPS / MAX_HOSTS_PER_PATTERN + 1;
+    const ini = Array.from({ length: groups }, (_, i) => `[g${i}]\nweb[1:${MAX_HOSTS_PER_PATTERN}]\n`).join('');
+    const { e, ms } = refused(() => parseInventory('groups.ini', ini));
+    expect(e.code).toBe('E_INVENTORY');
+    expect(e.message).toMatch(/puts hosts in groups more than 1,000,000 times \(the limit per inventory file\)/);
+    expect(e.position).toMatchObject({ file: 'groups.ini', line: 2 * groups });
+    expect(ms).toBeLessThan(10_000);
+    const yaml = `all:\n  children:\n${Array.from({ length: groups }, (_, i) => `    g${i}:\n      hosts:\n        web[1:${MAX_HOSTS_PER_PATTERN}]:\n`).join('')}`;
+    expect(refused(() => parseInventory('groups.yml', yaml)).e.position).toMatchObject({ file: 'groups.yml', line: 2 + 3 * groups });
+  }, 30_000);
+
+  it('group nesting is bounded too: a host counts once for each group it is in through children', () => {
+    // 20,000 hosts in one group, that group 60 levels deep: 1.2 million memberships once resolved
+    const chain = ['[g0]', 'h[1:20000]', ...Array.from({ length: 60 }, (_, i) => `[g${i + 1}:children]\ng${i}`)].join('\n');
+    const { e, ms } = refused(() => parseInventory('chain.ini', chain));
+    expect(e.code).toBe('E_INVENTORY');
+    expect(e.message).toMatch(/more than 1,000,000 .*counting the groups their groups are children of/);
+    expect(e.position).toMatchObject({ file: 'chain.ini' });
+    expect(ms).toBeLessThan(10_000);
+    // 40 levels: 800,000, under the limit
+    const ok = ['[g0]', 'h[1:20000]', ...Array.from({ length: 40 }, (_, i) => `[g${i + 1}:children]\ng${i}`)].join('\n');
+    expect(parseInventory('ok.ini', ok).hosts.get('h1')?.groups).toHaveLength(42);
+  }, 30_000);
+
+  it('`inventory --list` visits each group once: a diamond of children 24 levels deep lists at once', () => {
+    // each level's two groups are both children of both groups of the level above: 2^24 paths
+    // (a 1.6 KB file took 16 s with 25 levels, each group visited once per path)
+    const lines = ['[a0]', 'h1', '[b0]', 'h2'];
+    for (let i = 1; i <= 24; i++) lines.push(`[a${i}:children]`, `a${i - 1}`, `b${i - 1}`, `[b${i}:children]`, `a${i - 1}`, `b${i - 1}`);
+    const t0 = performance.now();
+    const inv = parseInventory('diamond.ini', lines.join('\n'));
+    const list = inventoryToList(inv);
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(inv.hosts.get('h1')?.groups).toHaveLength(1 + 2 * 24 + 1);
+    expect(list['a24']).toEqual({ children: ['a23', 'b23'] });
+    expect(Object.keys(list)).toHaveLength(1 + 1 + 2 * 25);
+  }, 60_000);
+
+  it('groups nest at most MAX_GROUP_DEPTH levels: a chain of 20,000 groups is refused at once, no stack overflow; a loop at its end is found first, at the edge that closed it', () => {
+    // 478 KB: the recursive depth walk overflowed the stack past ~5,000 levels (an internal
+    // error with a stack trace), the loop check per edge was quadratic (no answer in 60 s), and
+    // --graph would have printed 600 MB (its indent grows with the depth)
+    expect(MAX_GROUP_DEPTH).toBe(100);
+    const chain = (n: number) => {
+      const lines = ['[g0]', 'h1'];
+      for (let i = 1; i < n; i++) lines.push(`[g${i}:children]`, `g${i - 1}`);
+      return lines;
+    };
+    // g0 is the deepest: n levels under 'all'
+    expect(parseInventory('ok.ini', chain(MAX_GROUP_DEPTH).join('\n')).hosts.get('h1')?.groups).toHaveLength(MAX_GROUP_DEPTH + 1);
+    expect(refused(() => parseInventory('deep.ini', chain(MAX_GROUP_DEPTH + 1).join('\n'))).e.oneLine()).toBe(
+      `deep.ini: group 'g0' is nested ${MAX_GROUP_DEPTH + 1} levels deep under 'all'; the limit is ${MAX_GROUP_DEPTH} [E_INVENTORY]`,
+    );
+    const n = 20_000;
+    const { e, ms } = refused(() => parseInventory('chain.ini', chain(n).join('\n')));
+    expect(e.message).toMatch(/nested 20,?000 levels deep/);
+    expect(ms).toBeLessThan(5000);
+    const looped = [...chain(n), '[g0:children]', `g${n - 1}`];
+    expect(refused(() => parseInventory('loop.ini', looped.join('\n'))).e.oneLine()).toBe(
+      `loop.ini:${looped.length}: adding group 'g${n - 1}' as a child of 'g0' creates a loop [E_INVENTORY]`,
+    );
+  }, 30_000);
 });

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BecomeDialog, buildBecomeCommand, connectionSecrets, detectSudoFailure, parseSshCommonArgs, SecretValues, shellQuote, splitShellWords, type BecomeMarkers, type DialogAction } from '../../src/transport/index.js';
 import { CappedOutput } from '../../src/transport/output.js';
+import { secretVarValues } from '../../src/util/secrets.js';
 
 describe('shellQuote', () => {
   it('round-trips any string through sh -c printf %s', () => {
@@ -144,6 +145,10 @@ describe('SecretValues', () => {
     const base = { name: 'h', address: 'a', port: 22, user: 'u', connectTimeoutMs: 1, commandTimeoutMs: 1, keepaliveIntervalMs: 1, maxOutputBytes: 1, knownHostsFile: 'k', hostKeyChecking: 'strict' as const };
     const spec = { ...base, auth: { password: 'p1', passphrase: 'p2' }, become: { enabled: true, password: 'p3' }, jump: { ...base, auth: { password: 'p4' }, become: { enabled: false } } };
     expect(connectionSecrets(spec)).toEqual(['p1', 'p2', 'p3', 'p4']);
+  });
+  it('the values of secret-named vars, at any depth, strings and numbers; other vars are not secrets', () => {
+    const vars = { db_password: 'pw-1', app: { api_token: 12345678, name: 'web' }, vault_secret: { a: ['s-1', 's-2'] }, passed: 'yes', ticket: 'INC-1' };
+    expect(secretVarValues(vars)).toEqual(['pw-1', '12345678', 's-1', 's-2']);
   });
 });
 
