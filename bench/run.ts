@@ -147,14 +147,34 @@ function hasAnsible(): boolean {
   return spawnSync('ansible', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function repeated(times: number, once: () => Promise<{ m: Measured; completed: number }>): Promise<{ m: Measured; completed: number }> {
-  const runs: { m: Measured; completed: number; wallS: number }[] = [];
+type Timed = { m: Measured; completed: number };
+
+async function repeated(times: number, once: () => Promise<Timed>): Promise<Timed> {
+  return (await interleaved(times, { run: once }))['run'] as Timed;
+}
+
+/**
+ * Each tool once per round, the tools in turn (fleetmend, floor, OpenSSH, then again): a drift
+ * of the shared machine (the fleet's start-up settling, other work) falls on every tool alike
+ * instead of on whichever runs first. The median of each tool's runs is kept.
+ */
+async function interleaved<K extends string>(times: number, tools: Record<K, () => Promise<Timed>>): Promise<Record<K, Timed>> {
+  const names = Object.keys(tools) as K[];
+  const runs = new Map<K, (Timed & { wallS: number })[]>(names.map((n) => [n, []]));
   for (let i = 0; i < times; i++) {
-    const r = await once();
-    runs.push({ ...r, wallS: r.m.wallS });
+    for (const n of names) {
+      const r = await tools[n]();
+      runs.get(n)?.push({ ...r, wallS: r.m.wallS });
+    }
   }
-  if (times > 1) log(`  runs: ${runs.map((r) => `${r.wallS.toFixed(2)} s`).join(', ')} (the median is shown)`);
-  return medianByWall(runs);
+  const out = {} as Record<K, Timed>;
+  for (const n of names) {
+    const rs = runs.get(n) ?? [];
+    if (times > 1 && names.length > 1) log(`  ${n} runs: ${rs.map((r) => `${r.wallS.toFixed(2)} s`).join(', ')} (the median is shown)`);
+    else if (times > 1) log(`  runs: ${rs.map((r) => `${r.wallS.toFixed(2)} s`).join(', ')} (the median is shown)`);
+    out[n] = medianByWall(rs);
+  }
+  return out;
 }
 
 function describe(tool: string, r: { m: Measured; completed: number }): void {
@@ -181,12 +201,14 @@ async function compare(fleet: BenchFleet, opts: BenchOptions, work: string): Pro
   const top = Math.max(...opts.forks);
   for (const forks of opts.forks) {
     log(`${fleet.kind} fleet, ${fleet.hosts} hosts, forks ${forks}:`);
-    const fm = await repeated(opts.repeat, () => timeSweep(fleet, forks, 1, work));
+    const { fleetmend: fm, floor, openssh: ssh } = await interleaved(opts.repeat, {
+      fleetmend: () => timeSweep(fleet, forks, 1, work),
+      floor: () => timeFloor(fleet, forks, work),
+      openssh: () => timeOpenssh(fleet, forks),
+    });
     describe('fleetmend', fm);
-    const ssh = await repeated(opts.repeat, () => timeOpenssh(fleet, forks));
-    describe('openssh', ssh);
-    const floor = await repeated(opts.repeat, () => timeFloor(fleet, forks, work));
     describe('floor', floor);
+    describe('openssh', ssh);
     rows.push(toRow({ section, tool: 'fleetmend', hosts: fleet.hosts, forks, completed: fm.completed, samples: 1 }, fm.m));
     rows.push(toRow({ section, tool: 'floor', hosts: fleet.hosts, forks, completed: floor.completed, samples: 1, note: `bare ssh2 client: one login + \`${statusCommand(fleet)}\` per host` }, floor.m));
     rows.push(toRow({ section, tool: 'openssh', hosts: fleet.hosts, forks, completed: ssh.completed, samples: 1, note: `xargs -P ssh HOST '${statusCommand(fleet)}'; CPU: all ssh processes (+xargs); RSS: largest single ssh` }, ssh.m));
