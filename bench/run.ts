@@ -170,8 +170,7 @@ async function interleaved<K extends string>(times: number, tools: Record<K, () 
   const out = {} as Record<K, Timed>;
   for (const n of names) {
     const rs = runs.get(n) ?? [];
-    if (times > 1 && names.length > 1) log(`  ${n} runs: ${rs.map((r) => `${r.wallS.toFixed(2)} s`).join(', ')} (the median is shown)`);
-    else if (times > 1) log(`  runs: ${rs.map((r) => `${r.wallS.toFixed(2)} s`).join(', ')} (the median is shown)`);
+    if (times > 1) log(`  ${names.length > 1 ? `${n} ` : ''}runs: ${rs.map((r) => `${r.wallS.toFixed(2)} s`).join(', ')} (the median is shown)`);
     out[n] = medianByWall(rs);
   }
   return out;

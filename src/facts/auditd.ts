@@ -31,8 +31,9 @@ const STAT = /^(\d+) \((.*)\) ([A-Za-z]) /;
  * The `procs` section: `auditd wchan=W stat=<the /proc/PID/stat line>` per auditd process,
  * `stalled wchan=W comm=C` per task sleeping on the audit queue, `scan skipped lost=N
  * wait_actual=N backlog=N limit=N` when the host read only the registered auditd because its
- * counters rule a stall out, and `init comm=C` once the section is complete. A wchan of `0` is what the kernel shows to a reader not allowed to see it
- * (another user's process without root): unknown, not "running".
+ * counters rule a stall out, and `init comm=C` once the section is complete. A wchan of `0` is
+ * what the kernel shows to a reader not allowed to see it (another user's process without
+ * root): unknown, not "running".
  */
 export function parseProcs(text: string, rc: number | null): Parsed<ProcScan> {
   const scan: ProcScan = { processes: [], stalled: { count: 0, by_wchan: {}, comms: [] }, available: false };
