@@ -289,7 +289,7 @@ async function distributedPart(opts: BenchOptions, work: string): Promise<Row[]>
       const cluster = await startLocalCluster({ dir: await mkdtemp(join(work, `cluster-${n}-`)), workers: n, inventory: fleet.inventoryPath, knownHosts: fleet.knownHostsPath, cliPath: CLI });
       try {
         const out = join(work, `dist-${n}.json`);
-        const argv = [process.execPath, CLI, 'sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--redis', cluster.redisUrl, '--samples', '1', '--interval', '0', '--forks', String(opts.simForks), '--state-dir', join(work, `dist-state-${n}`), '-q', '--json'];
+        const argv = [process.execPath, CLI, 'sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, ...cluster.coordinatorArgs, '--samples', '1', '--interval', '0', '--forks', String(opts.simForks), '--state-dir', join(work, `dist-state-${n}`), '-q', '--json'];
         noteLoad(`fleetmend distributed ${opts.distHosts} hosts, ${n} worker(s)`);
         const m = await measure({ argv, stdout: { file: out }, timeoutMs: SWEEP_TIMEOUT_MS });
         const usage = await Promise.all(cluster.workerPids.map(procUsage));

@@ -20,6 +20,12 @@ export type ErrorCode =
   | 'E_STORE'
   /** Distributed mode: Redis unreachable or refusing (exit 1 before any job is queued). */
   | 'E_QUEUE'
+  /** Distributed mode: a worker refused a job (unsigned, untrusted key, altered, expired, replayed). */
+  | 'E_SIGNATURE'
+  /** Distributed mode: the coordinator refused a worker's result (unsigned, untrusted, another job or host, bad shape). */
+  | 'E_RESULT_REJECTED'
+  /** Distributed mode: no worker took a job within --no-worker-timeout; the host was not started. */
+  | 'E_NO_WORKER'
   // per host: unreachable
   | 'E_CONNECT'
   | 'E_CONNECT_TIMEOUT'

@@ -173,7 +173,7 @@ async function demoAction(opts: DemoOptions, io: CliIO, cli: CliMain): Promise<n
     }
     const conn = ['-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--host-key-checking', 'strict', '--state-dir', opts.stateDir];
     // with --cluster the sweeps and the playbook runs are queued to the workers
-    const queued = cluster ? ['--redis', cluster.redisUrl] : [];
+    const queued = cluster ? cluster.coordinatorArgs : [];
     const runArgs = [...conn, ...queued];
     const sweepArgs = [...runArgs, '--interval', String(opts.interval / 1000), '-o', opts.output, '--format', 'md,html,json,junit'];
     const expect = (ok: boolean, why: string) => {

@@ -5,7 +5,7 @@
  * show the text that, given on the command line, parses to that same value (test/unit/cli-help).
  */
 import { Argument, Option, type Command } from 'commander';
-import { parseSeconds } from './util.js';
+import { collect, parseSeconds } from './util.js';
 
 function longName(flags: string): string {
   return /--[A-Za-z0-9-]+/.exec(flags)?.[0] ?? flags;
@@ -16,11 +16,15 @@ export function secondsOption(flags: string, description: string, seconds: numbe
   return new Option(flags, description).argParser(parseSeconds(longName(flags))).default(Math.round(seconds * 1000), String(seconds));
 }
 
-/** `--redis` and `--redis-timeout`, the same for `sweep` and `run`; `what` says what a worker takes. */
+/** `--redis` and the distributed options, the same for `sweep` and `run`; `what` says what a worker takes. */
 export function redisOptions(cmd: Command, what: string): Command {
   return cmd
     .option('--redis <url>', `distributed mode: ${what} on \`fleetmend worker\`s (default: $FLEETMEND_REDIS_URL)`)
-    .addOption(secondsOption('--redis-timeout <seconds>', 'Redis unreachable this long mid-run: the run ends interrupted (exit 130)', 10));
+    .addOption(secondsOption('--redis-timeout <seconds>', 'Redis unreachable this long mid-run: the run ends interrupted (exit 130)', 10))
+    .option('--signing-key <file>', 'with --redis (required): the coordinator key every job is signed with (fleetmend keygen); workers --trust its .pub')
+    .addOption(optionWithDefault('--trust-workers <file|dir>', "with --redis (required, repeatable): worker public keys whose results are believed (a directory: every *.pub in it)", [] as string[], collect))
+    // commander reads `--no-X <v>` as option X (true unless given): the value arrives as workerTimeout
+    .addOption(new Option('--no-worker-timeout <seconds>', 'with --redis: no worker took any job this long, the run ends (hosts not started, retry file) instead of waiting').argParser(parseSeconds('--no-worker-timeout')));
 }
 
 /** How a default reads in `--help`: a list comma-separated (`none` when empty), anything else as text. */

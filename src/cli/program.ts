@@ -11,6 +11,7 @@ import { sweepCommand } from './sweep.js';
 import { runCommand } from './run.js';
 import { scheduleCommand } from './schedule.js';
 import { workerCommand } from './worker.js';
+import { keygenCommand } from './keygen.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('fleetmend')
@@ -26,6 +27,7 @@ export function buildProgram(io: CliIO): Command {
   runCommand(program, io);
   scheduleCommand(program, io);
   workerCommand(program, io);
+  keygenCommand(program, io);
   inventoryCommand(program, io);
   simCommand(program, io);
   demoCommand(program, io, main);

@@ -3,7 +3,7 @@ import type { PlaybookOptions, RunRequest } from '../run/index.js';
 import { addConnectionOptions } from './context.js';
 import type { CliIO } from './io.js';
 import { addReportOptions } from './reports.js';
-import { runFromTerminal, type TerminalOptions } from './terminal.js';
+import { runFromTerminal, withoutDistributed, type TerminalOptions } from './terminal.js';
 import { optionWithDefault, redisOptions } from './options.js';
 import { collect } from './util.js';
 
@@ -41,6 +41,6 @@ export function runCommand(program: Command, io: CliIO): Command {
 
 /** The typed request of a run's command-line options. */
 export function playbookRequest(playbook: string, opts: RunCliOptions): RunRequest {
-  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, redis: _redis, redisTimeout: _rt, ...rest } = opts;
+  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, ...rest } = withoutDistributed(opts);
   return { kind: 'playbook', playbook, options: rest };
 }

@@ -5,7 +5,7 @@ import type { CliIO } from './io.js';
 import { DEFAULT_POLICY } from './paths.js';
 import { addReportOptions } from './reports.js';
 import { redisOptions, secondsOption } from './options.js';
-import { runFromTerminal, type TerminalOptions } from './terminal.js';
+import { runFromTerminal, withoutDistributed, type TerminalOptions } from './terminal.js';
 import { parsePositiveInt } from './util.js';
 
 export type { CliIO } from './io.js';
@@ -47,7 +47,7 @@ export function sweepCommand(program: Command, io: CliIO): Command {
 
 /** The typed request of a sweep's command-line options (the shipped policy by default). */
 export function sweepRequest(opts: SweepCliOptions): RunRequest {
-  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, diff: _diff, redis: _redis, redisTimeout: _rt, metricsFile: _mf, ...rest } = opts;
+  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, diff: _diff, metricsFile: _mf, ...rest } = withoutDistributed(opts);
   return { kind: 'sweep', options: { ...rest, policy: opts.policy === false ? false : (opts.policy ?? DEFAULT_POLICY()) } };
 }
 

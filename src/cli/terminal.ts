@@ -22,6 +22,22 @@ export interface TerminalOptions {
   redis?: string;
   /** ms Redis may be unreachable mid-run before the run ends interrupted. */
   redisTimeout?: number;
+  /** --signing-key: the coordinator's private key (required with --redis). */
+  signingKey?: string;
+  /** --trust-workers: worker public keys (files or directories). */
+  trustWorkers?: string[];
+  /** --no-worker-timeout in ms (commander names it after the flag without `no-`; `true` when not given). */
+  workerTimeout?: number | boolean;
+}
+
+/** The TerminalOptions that are not part of a run request (stripped from it, not recorded). */
+export const DISTRIBUTED_ONLY = ['redis', 'redisTimeout', 'signingKey', 'trustWorkers', 'workerTimeout'] as const;
+
+/** A copy of `opts` without the distributed-only options. */
+export function withoutDistributed<T extends object>(opts: T): T {
+  const out = { ...opts } as Record<string, unknown>;
+  for (const k of DISTRIBUTED_ONLY) delete out[k];
+  return out as unknown as T;
 }
 
 /** The terminal's two subscribers: the live progress, and the closing output once recorded. */
@@ -66,9 +82,17 @@ export async function runFromTerminal(request: RunRequest, opts: TerminalOptions
   const redisUrl = opts.redis ?? (io.env['FLEETMEND_REDIS_URL'] || undefined);
   if (!redisUrl) return executeRun(request, ctx, { ask: (q) => promptSecret(q) });
   // the queue client is loaded only by distributed runs
-  const { queuePlacement, playbookPlacement, parseRedisUrl } = await import('../distributed/index.js');
+  const { queuePlacement, playbookPlacement, parseRedisUrl, coordinatorKeys } = await import('../distributed/index.js');
   parseRedisUrl(redisUrl);
-  const coordinator = { redisUrl, clock: io.clock, log: (l: string) => io.stderr.write(`${terminalLine(l)}\n`), ...(opts.redisTimeout !== undefined ? { lostAfterMs: opts.redisTimeout } : {}) };
+  const coordinator = {
+    redisUrl,
+    clock: io.clock,
+    log: (l: string) => io.stderr.write(`${terminalLine(l)}\n`),
+    ...coordinatorKeys(opts.signingKey, opts.trustWorkers ?? []),
+    workerHint: `--trust ${opts.signingKey!.replace(/\.key$/, '')}.pub --signing-key WORKER.key -i ${request.options.inventory}`,
+    ...(opts.redisTimeout !== undefined ? { lostAfterMs: opts.redisTimeout } : {}),
+    ...(typeof opts.workerTimeout === 'number' ? { noWorkerTimeoutMs: opts.workerTimeout } : {}),
+  };
   return executeRun(request, ctx, {
     ask: (q) => promptSecret(q),
     placeSweep: (prepared) => queuePlacement(prepared, coordinator),

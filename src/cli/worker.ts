@@ -13,6 +13,8 @@ interface WorkerCliOptions extends ConnectionOptions {
   lockDuration: number;
   verbose?: boolean;
   extraVars: string[];
+  trust: string[];
+  signingKey?: string;
 }
 
 export function workerCommand(program: Command, io: CliIO): Command {
@@ -26,15 +28,18 @@ export function workerCommand(program: Command, io: CliIO): Command {
     .option('--name <name>', 'how this worker is named in logs and results (default: HOSTNAME-PID)')
     .addOption(secondsOption('--lock-duration <seconds>', 'a dead worker\'s hosts are redelivered after this', 30))
     .addOption(optionWithDefault('-e, --extra-vars <key=value|json>', 'extra variables for playbook runs, over the run\'s (repeatable): the secret ones a coordinator never sends', [] as string[], collect))
+    .addOption(optionWithDefault('--trust <file>', 'a coordinator public key (its .pub) whose signed jobs this worker runs (required, repeatable); anything else is refused', [] as string[], collect))
+    .option('--signing-key <file>', "this worker's private key (fleetmend keygen): every result is signed; the coordinator --trust-workers its .pub (required)")
     .option('-v, --verbose', 'log every host taken and done')
     .action(async (opts: WorkerCliOptions) => {
       const { FleetmendError } = await import('../errors.js');
       const redisUrl = opts.redis ?? (io.env['FLEETMEND_REDIS_URL'] || undefined);
       if (!redisUrl) throw new FleetmendError('E_USAGE', 'worker: --redis URL (or FLEETMEND_REDIS_URL) is required');
-      const { runWorker } = await import('../distributed/index.js');
-      const { redis: _r, lockDuration, ...rest } = opts;
+      const { runWorker, workerKeys } = await import('../distributed/index.js');
+      const { redis: _r, lockDuration, trust, signingKey, ...rest } = opts;
+      const keys = workerKeys(signingKey, trust);
       io.exitCode = await runWorker(
-        { ...rest, redisUrl, lockDurationMs: Math.max(1000, lockDuration) },
+        { ...rest, redisUrl, lockDurationMs: Math.max(1000, lockDuration), ...keys },
         { stderr: io.stderr, env: io.env, clock: io.clock, ask: (q) => promptSecret(q), ...(io.interrupt ? { interrupt: io.interrupt } : {}) },
       );
     });

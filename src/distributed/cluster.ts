@@ -1,6 +1,8 @@
 /**
  * A local cluster for the demo: a redis-server on a free loopback port with its own directory,
- * and N `fleetmend worker` processes of this same binary. Everything is stopped by PID.
+ * and N `fleetmend worker` processes of this same binary, with the keys of a real set-up made
+ * in `dir` (a coordinator key the workers trust, one key per worker the coordinator trusts).
+ * Everything is stopped by PID.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -8,9 +10,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { FleetmendError } from '../errors.js';
 import { systemClock } from '../executor/clock.js';
+import { writeKeyPair } from './signing.js';
 
 export interface LocalCluster {
   redisUrl: string;
+  /** What `sweep` / `run` add to queue to this cluster: --redis, --signing-key, --trust-workers. */
+  coordinatorArgs: string[];
   workers: string[];
   workerPids: number[];
   stop(): Promise<void>;
@@ -62,17 +67,23 @@ export async function startLocalCluster(opts: { dir: string; workers: number; in
     redis.once('error', (e) => (out += `\n${e.message} (is redis-server installed? apt-get install redis-server)`));
     await waitForText(redis, () => out, 'Ready to accept connections', 'redis-server', 10_000);
     const redisUrl = `redis://127.0.0.1:${port}/0`;
+    const keys = join(opts.dir, 'keys');
+    mkdirSync(join(keys, 'workers'), { recursive: true, mode: 0o700 });
+    const coordinator = writeKeyPair(join(keys, 'coordinator'));
     const names: string[] = [];
     for (let i = 1; i <= opts.workers; i++) {
       const name = `worker-${i}`;
-      const w = spawn(process.execPath, [opts.cliPath, 'worker', '--redis', redisUrl, '-i', opts.inventory, '--known-hosts', opts.knownHosts, '--name', name], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const key = writeKeyPair(join(keys, 'workers', name));
+      const args = ['worker', '--redis', redisUrl, '-i', opts.inventory, '--known-hosts', opts.knownHosts, '--name', name, '--trust', coordinator.pubFile, '--signing-key', key.keyFile];
+      const w = spawn(process.execPath, [opts.cliPath, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
       children.push(w);
       let err = '';
       w.stderr!.on('data', (d: Buffer) => (err += d.toString()));
       await waitForText(w, () => err, 'ready:', name, 20_000);
       names.push(name);
     }
-    return { redisUrl, workers: names, workerPids: children.slice(1).map((c) => c.pid!), stop: stopAll };
+    const coordinatorArgs = ['--redis', redisUrl, '--signing-key', coordinator.keyFile, '--trust-workers', join(keys, 'workers')];
+    return { redisUrl, coordinatorArgs, workers: names, workerPids: children.slice(1).map((c) => c.pid!), stop: stopAll };
   } catch (err) {
     await stopAll();
     throw err;

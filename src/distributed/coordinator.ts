@@ -7,7 +7,7 @@
  * concurrency, so it bounds the hosts in flight across all workers together.
  */
 import type { Queue, QueueEvents } from 'bullmq';
-import { FleetmendError } from '../errors.js';
+import { FleetmendError, type ErrorCode } from '../errors.js';
 import { isoNow, type Clock } from '../executor/clock.js';
 import type { HostResult } from '../executor/events.js';
 import type { HostTarget } from '../executor/run-hosts.js';
@@ -18,6 +18,7 @@ import { isSecretKey, redact } from '../store/redact.js';
 import { newNonce } from '../sweep/index.js';
 import type { ConnectionSpec } from '../transport/types.js';
 import { SecretValues } from '../util/secrets.js';
+import { openResult, sha256Hex, signJson, SignatureRefused, type SigningKey, type TrustStore } from './signing.js';
 import {
   QUEUE_NAME,
   QUEUE_PREFIX,
@@ -33,6 +34,7 @@ import {
   type PlayJobData,
   type PlayJobResult,
   type PlayRunData,
+  type SignedResult,
   type SweepJobData,
 } from './queue.js';
 
@@ -42,13 +44,24 @@ export interface CoordinatorOptions {
   log: (line: string) => void;
   /** Redis unreachable this long mid-run: the run ends interrupted (default 10 s). */
   lostAfterMs?: number;
+  /** Signs every job (its public key is what workers `--trust`). */
+  signer: SigningKey;
+  /** The worker keys whose results are believed (`--trust-workers`). */
+  trustWorkers: TrustStore;
+  /** No worker took any job this long: the run ends, its hosts not started (`--no-worker-timeout`). */
+  noWorkerTimeoutMs?: number;
+  /** After this long without a worker the coordinator says so (default 10 s). */
+  noWorkerNoticeMs?: number;
+  /** How to start a worker, for that message (the command line after `fleetmend worker`). */
+  workerHint?: string;
 }
 
-/** How a job ended for the coordinator: a worker's return value, or a result made here. */
-type Settled = { kind: 'done'; value: unknown } | { kind: 'lost'; result: HostResult };
+/** How a job ended for the coordinator: a worker's verified result, or a result made here. */
+type Settled = { kind: 'done'; value: SignedResult } | { kind: 'lost'; result: HostResult };
 
 interface Waiting {
   host: HostTarget;
+  run: string;
   resolve: (s: Settled) => void;
   /** The job is still waiting in the queue (no worker took it yet). */
   queued: boolean;
@@ -56,12 +69,24 @@ interface Waiting {
 
 interface ToAdd {
   name: string;
-  data: HostJobData;
+  data: SignedEnvelopeData;
   opts: { jobId: string };
 }
 
+type SignedEnvelopeData = ReturnType<typeof signJson>;
+
 /** A run's playbook key outlives a coordinator that died without deleting it, but not forever. */
 const RUN_KEY_TTL_S = 7 * 24 * 3600;
+
+/**
+ * A signed job is good this long after it is queued (plus, for a sweep, the time its place in
+ * the queue may take): long enough for any real wait in the queue, short enough that a job
+ * copied out of Redis cannot be replayed days later.
+ */
+const JOB_TTL_MS = 60 * 60_000;
+
+/** A worker refusing a job says why in its failure, `[CODE] reason` (worker.ts refuseJob). */
+const REFUSAL = /^\[(E_SIGNATURE)\] ([^]*)$/;
 
 /**
  * The placement core: queue, completion events, one pending promise per job, the interrupt
@@ -76,6 +101,9 @@ class JobPlacement {
   private lostTimer: NodeJS.Timeout | undefined;
   private probe: { disconnect(): void } | undefined;
   private lostRun = false;
+  /** Some worker took some job of this placement (its `active` event). */
+  private taken = false;
+  private noWorkerTimers: NodeJS.Timeout[] = [];
 
   /** Called after validation, before the lock, the store and any job: Redis unreachable is exit 1. */
   static async open(opts: CoordinatorOptions, forks: number): Promise<JobPlacement> {
@@ -104,30 +132,81 @@ class JobPlacement {
   ) {
     events.on('active', ({ jobId }) => {
       const w = this.waiting.get(jobId);
-      if (w) w.queued = false;
+      if (w) {
+        w.queued = false;
+        this.taken = true;
+      }
     });
     events.on('completed', ({ jobId, returnvalue }) => {
-      if (!this.waiting.has(jobId)) return;
-      const value: unknown = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
-      this.settle(jobId, { kind: 'done', value });
+      const w = this.waiting.get(jobId);
+      if (w) this.settle(jobId, this.verified(jobId, w, returnvalue));
     });
     events.on('failed', ({ jobId, failedReason }) => {
       const w = this.waiting.get(jobId);
       if (!w) return;
-      // only a job that no worker could finish (it stalled on every worker that took it)
-      this.settle(jobId, this.lost(w.host, 'failed', 'E_INTERNAL', `no worker finished this host: ${failedReason}`));
+      const refused = REFUSAL.exec(failedReason ?? '');
+      // a worker refused the job (signature), or no worker could finish it (it stalled on every worker that took it)
+      if (refused) this.settle(jobId, this.lost(w.host, 'failed', refused[1] as ErrorCode, `a worker refused the job: ${refused[2]!.slice(0, 500)}`));
+      else this.settle(jobId, this.lost(w.host, 'failed', 'E_INTERNAL', `no worker finished this host: ${failedReason}`));
     });
   }
 
-  /** Queues one job and waits for the host to be settled, once. */
-  place(jobId: string, name: string, data: HostJobData, host: HostTarget, session: RunSession): Promise<Settled> {
+  /**
+   * A completion is believed only as a result a trusted worker signed for this very job, run
+   * and host: the events stream is writable by anyone who can write to Redis, so the event
+   * itself proves nothing. Anything else fails the host with E_RESULT_REJECTED and the reason.
+   */
+  private verified(jobId: string, w: Waiting, returnvalue: unknown): Settled {
+    try {
+      return { kind: 'done', value: openResult(returnvalue, { jobId, run: w.run, host: w.host.name }, this.opts.trustWorkers).result };
+    } catch (err) {
+      const why = err instanceof SignatureRefused ? err.message : `unreadable result: ${err instanceof Error ? err.message : String(err)}`;
+      this.opts.log(`result for ${w.host.name} rejected: ${why}`);
+      return this.lost(w.host, 'failed', 'E_RESULT_REJECTED', `result rejected: ${why}`);
+    }
+  }
+
+  /** Signs one job, queues it and waits for the host to be settled, once. */
+  place(jobId: string, name: string, data: HostJobData, host: HostTarget, session: RunSession, sign: { ttlMs: number; runDigest?: string }): Promise<Settled> {
     this.session = session;
     this.watchInterrupt(session);
+    this.watchForWorkers();
+    const signed = signJson(
+      { purpose: 'fleetmend-job', jobId, run: data.run, expiresAt: this.opts.clock.now() + sign.ttlMs, job: data, ...(sign.runDigest ? { runDigest: sign.runDigest } : {}) },
+      this.opts.signer,
+    );
     return new Promise<Settled>((resolve) => {
-      this.waiting.set(jobId, { host, resolve, queued: true });
-      this.toAdd.push({ name, data, opts: { jobId } });
+      this.waiting.set(jobId, { host, run: data.run, resolve, queued: true });
+      this.toAdd.push({ name, data: signed, opts: { jobId } });
       this.scheduleAdd();
     });
+  }
+
+  /**
+   * No worker at all is said within noWorkerNoticeMs, naming the queue and how to start one;
+   * with --no-worker-timeout the run ends then, its queued hosts taken back as not started
+   * (recorded interrupted, in the retry file), instead of a silent wait.
+   */
+  private watchForWorkers(): void {
+    if (this.noWorkerTimers.length || this.taken) return;
+    const notice = this.opts.noWorkerNoticeMs ?? 10_000;
+    const queue = `${QUEUE_PREFIX}:${QUEUE_NAME}`;
+    const hint = `fleetmend worker --redis ${maskRedisUrl(this.opts.redisUrl)} ${this.opts.workerHint ?? '--trust COORDINATOR.pub --signing-key WORKER.key -i INVENTORY'}`;
+    const timer = (ms: number, fn: () => void) => {
+      const t = setTimeout(() => !this.taken && this.waiting.size && fn(), ms);
+      t.unref();
+      this.noWorkerTimers.push(t);
+    };
+    timer(notice, () => this.opts.log(`no worker has taken a job from queue ${queue} in ${Math.round(notice / 1000)} s; start one: ${hint}`));
+    const limit = this.opts.noWorkerTimeoutMs;
+    if (limit !== undefined) timer(limit, () => void this.noWorker(limit, queue));
+  }
+
+  private async noWorker(limitMs: number, queue: string): Promise<void> {
+    const why = `no worker took a job from queue ${queue} within ${limitMs / 1000} s (--no-worker-timeout)`;
+    this.opts.log(`${why}: the run ends; its hosts were not started (retry file)`);
+    this.session?.markInterrupted();
+    await this.takeBackQueued('E_NO_WORKER', `not started: ${why}`);
   }
 
   /**
@@ -199,7 +278,7 @@ class JobPlacement {
     if (this.watching) return;
     this.watching = true;
     const { stopStarting, abortInFlight } = session.interrupt;
-    stopStarting.addEventListener('abort', () => void this.takeBackQueued(), { once: true });
+    stopStarting.addEventListener('abort', () => void this.takeBackQueued('E_INTERRUPTED', 'not started: the run was interrupted'), { once: true });
     abortInFlight.addEventListener(
       'abort',
       () => {
@@ -209,12 +288,12 @@ class JobPlacement {
     );
   }
 
-  private async takeBackQueued(): Promise<void> {
+  private async takeBackQueued(code: ErrorCode, message: string): Promise<void> {
     for (const [jobId, w] of [...this.waiting]) {
       if (!w.queued) continue;
       // 1: removed while waiting; 0: a worker holds its lock, it will finish
       const removed = await this.queue.remove(jobId).catch(() => 0);
-      if (removed === 1) this.settle(jobId, this.lost(w.host, 'interrupted', 'E_INTERRUPTED', 'not started: the run was interrupted'));
+      if (removed === 1) this.settle(jobId, this.lost(w.host, 'interrupted', code, message));
     }
   }
 
@@ -225,7 +304,7 @@ class JobPlacement {
     w.resolve(s);
   }
 
-  private lost(host: HostTarget, status: HostResult['status'], code: 'E_INTERNAL' | 'E_INTERRUPTED', message: string): Settled {
+  private lost(host: HostTarget, status: HostResult['status'], code: ErrorCode, message: string): Settled {
     const at = isoNow(this.opts.clock);
     const result: HostResult = {
       host: host.name,
@@ -251,6 +330,7 @@ class JobPlacement {
 
   async close(): Promise<void> {
     clearInterval(this.lostTimer);
+    for (const t of this.noWorkerTimers) clearTimeout(t);
     this.probe?.disconnect();
     if (this.lostRun) await this.within(Promise.allSettled([this.events.disconnect(), this.queue.disconnect()]));
     else await this.within(Promise.allSettled([this.events.close(), this.queue.close()]));
@@ -261,6 +341,9 @@ class JobPlacement {
 export async function queuePlacement(prepared: PreparedSweep, opts: CoordinatorOptions): Promise<SweepPlacement> {
   const core = await JobPlacement.open(opts, prepared.options.forks);
   const nonce = newNonce();
+  // every host is queued at once: the last ones wait for the waves of -f before them
+  const waves = Math.ceil(prepared.targets.length / Math.max(1, prepared.options.forks));
+  const ttlMs = JOB_TTL_MS + waves * (prepared.options.samples * prepared.options.interval + 120_000);
   return {
     // every host is queued at once; the queue's global concurrency is the real limit
     inFlight: Math.max(1, prepared.targets.length),
@@ -275,13 +358,21 @@ export async function queuePlacement(prepared: PreparedSweep, opts: CoordinatorO
         nonce,
         ...(prepared.policy ? { policy: prepared.policy } : {}),
       };
-      const s = await core.place(jobIdOf(prepared.run.id, host.name), 'sweep', data, host, session);
+      const s = await core.place(jobIdOf(prepared.run.id, host.name), 'sweep', data, host, session, { ttlMs });
       if (s.kind === 'lost') return s.result;
-      const value = s.value as HostJobResult;
-      return { ...value.result, worker: value.worker };
+      return fromWorker(s.value, host);
     },
     close: () => core.close(),
   };
+}
+
+/**
+ * A verified worker result as the run records it: the coordinator's own name, address and
+ * groups for the host it queued (the worker's say only its outcome), and the worker's name.
+ */
+function fromWorker(value: SignedResult, host: HostTarget): HostResult {
+  const { groups: _g, ...rest } = value.result;
+  return { ...rest, host: host.name, address: host.address, port: host.port, ...(host.groups ? { groups: host.groups } : {}), worker: value.worker };
 }
 
 function specSecrets(specs: Iterable<ConnectionSpec>): SecretValues {
@@ -319,13 +410,16 @@ export async function playbookPlacement(prepared: PreparedPlaybook, opts: Coordi
     nonce: newNonce(),
   };
   const masker = specSecrets(prepared.specs.values());
+  // the exact text stored under the run key; every play job carries its digest, signed
+  const runText = JSON.stringify(runData);
+  const runDigest = sha256Hex(runText);
   const core = await JobPlacement.open(opts, prepared.options.forks);
   const { Redis } = await import('ioredis');
   // its own client for the run key: bounded retries, so a Redis gone at the end cannot hang close
   const client = new Redis(opts.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
   client.on('error', () => {});
   try {
-    await client.set(runKeyOf(runId), JSON.stringify(runData), 'EX', RUN_KEY_TTL_S);
+    await client.set(runKeyOf(runId), runText, 'EX', RUN_KEY_TTL_S);
   } catch (err) {
     client.disconnect();
     await core.close();
@@ -343,16 +437,16 @@ export async function playbookPlacement(prepared: PreparedPlaybook, opts: Coordi
         batch: req.batch,
         state: masker.maskDeep(redact(req.state)),
       };
-      const s = await core.place(playJobIdOf(runId, req.playIndex, req.batchIndex, req.host.name), 'play', data, req.host, session);
+      const s = await core.place(playJobIdOf(runId, req.playIndex, req.batchIndex, req.host.name), 'play', data, req.host, session, { ttlMs: JOB_TTL_MS, runDigest });
       if (s.kind === 'lost') return { result: s.result, state: req.state };
-      const value = s.value as PlayJobResult;
-      const result: HostResult = { ...value.result, worker: value.worker };
+      const value = s.value;
+      const result = fromWorker(value, req.host);
       // the task events the worker's run emitted, here, before the host's result (as locally)
-      for (const i of value.emitted) {
+      for (const i of value.emitted ?? []) {
         const task = result.tasks?.[i];
         if (task) session.emit({ type: 'task', host: result.host, result: task });
       }
-      return { result, state: value.state };
+      return { result, state: value.state ?? req.state };
     },
     async close() {
       if (!core.redisGone) await core.within(client.del(runKeyOf(runId)).catch(() => undefined));

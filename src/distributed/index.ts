@@ -2,3 +2,4 @@
 export { queuePlacement, playbookPlacement, wireExtraVars, type CoordinatorOptions } from './coordinator.js';
 export { runWorker, type WorkerOptions, type WorkerIO } from './worker.js';
 export { QUEUE_NAME, QUEUE_PREFIX, jobIdOf, maskRedisUrl, parseRedisUrl, preflightRedis, playJobIdOf, runKeyOf, type SweepJobData, type PlayJobData, type PlayRunData, type HostJobResult, type PlayJobResult } from './queue.js';
+export { coordinatorKeys, workerKeys, writeKeyPair, keyIdOf, type SigningKey, type TrustStore } from './signing.js';

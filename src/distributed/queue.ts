@@ -5,6 +5,7 @@
  * secret (passwords, become passwords, passphrases, keys) come from the worker's own inventory,
  * environment and key files, so nothing secret is ever written to Redis.
  */
+import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
 import type { ConnectionSpec } from '../transport/types.js';
 import type { HostResult } from '../executor/events.js';
@@ -71,6 +72,67 @@ export interface PlayJobResult extends HostJobResult {
   /** Indexes into result.tasks of the tasks that ran (the coordinator emits their events). */
   emitted: number[];
 }
+
+/**
+ * What the coordinator signs for one job (the BullMQ job's data is the SignedEnvelope of it):
+ * the job itself, the job id it is queued under and its run (so it cannot be replayed under
+ * another id or into another run), an expiry, and for a play job the SHA-256 of the run key's
+ * text (so a rewritten playbook, check flag, tag or extra var is refused).
+ */
+export interface SignedJob {
+  purpose: 'fleetmend-job';
+  jobId: string;
+  run: string;
+  /** ms since the epoch; a job taken later is refused. */
+  expiresAt: number;
+  job: HostJobData;
+  runDigest?: string;
+}
+
+/** What a worker signs for the job it did (the BullMQ return value is its SignedEnvelope). */
+export interface SignedResult {
+  purpose: 'fleetmend-result';
+  jobId: string;
+  run: string;
+  host: string;
+  worker: string;
+  result: HostResult;
+  state?: HostState;
+  emitted?: number[];
+}
+
+const HOST_STATUSES = ['ok', 'changed', 'failed', 'unreachable', 'skipped', 'interrupted'] as const;
+
+/** The coordinator checks the job's own fields; the rest is its own signed data. */
+export const signedJobSchema = z.object({
+  purpose: z.literal('fleetmend-job'),
+  jobId: z.string(),
+  run: z.string(),
+  expiresAt: z.number(),
+  job: z.looseObject({ kind: z.enum(['sweep', 'play']), run: z.string(), host: z.string() }),
+  runDigest: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+}) as unknown as z.ZodType<SignedJob>;
+
+/** A worker's result, validated before it is believed: status from the HostResult union, codes shaped as codes. */
+export const signedResultSchema = z.object({
+  purpose: z.literal('fleetmend-result'),
+  jobId: z.string(),
+  run: z.string(),
+  host: z.string(),
+  worker: z.string().max(200),
+  result: z.looseObject({
+    host: z.string(),
+    address: z.string(),
+    port: z.number(),
+    status: z.enum(HOST_STATUSES),
+    started_at: z.string(),
+    finished_at: z.string(),
+    error: z.looseObject({ code: z.string().regex(/^E_[A-Z0-9_]+$/), message: z.string() }).optional(),
+    tasks: z.array(z.looseObject({ status: z.enum(['ok', 'changed', 'failed', 'skipped', 'unreachable']) })).optional(),
+  }),
+  state: z.looseObject({}).optional(),
+  emitted: z.array(z.number().int().nonnegative()).optional(),
+}) as unknown as z.ZodType<SignedResult>;
 
 /** The run-level key of a playbook run (a plain string key beside BullMQ's). */
 export function runKeyOf(runId: string): string {

@@ -22,8 +22,10 @@ import { resolveTargets, type AskSecret, type ConnectionOptions } from '../run/i
 import { redact } from '../store/redact.js';
 import { factsProbe, sweepHost } from '../sweep/index.js';
 import { TransportFactory } from '../transport/index.js';
-import type { ConnectionSpec } from '../transport/types.js';
+import { needsBecome } from '../transport/become.js';
+import type { ConnectionSpec, Transport } from '../transport/types.js';
 import { SecretValues, secretVarValues } from '../util/secrets.js';
+import { terminalLine } from '../util/terminal.js';
 import type { Playbook } from '../playbook/types.js';
 import type { Vars } from '../playbook/vars.js';
 import {
@@ -39,8 +41,10 @@ import {
   type PlayJobData,
   type PlayJobResult,
   type PlayRunData,
+  type SignedResult,
   type SweepJobData,
 } from './queue.js';
+import { openJob, sha256Hex, SignatureRefused, signJson, type SignedEnvelope, type SigningKey, type TrustStore } from './signing.js';
 
 export interface WorkerOptions extends ConnectionOptions {
   redisUrl: string;
@@ -51,6 +55,10 @@ export interface WorkerOptions extends ConnectionOptions {
   verbose?: boolean;
   /** `-e`: this worker's own extra vars (the secret ones a coordinator never sends), over the run's. */
   extraVars?: string[];
+  /** The coordinator keys whose jobs this worker runs (`--trust`). */
+  trust: TrustStore;
+  /** This worker's own key: every result is signed with it (`--signing-key`). */
+  signer: SigningKey;
 }
 
 export interface WorkerIO {
@@ -74,8 +82,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   let done = 0;
   const plays = await playRunner({ url: opts.redisUrl, inventory, specs, clock: io.clock, factory, extraVars: opts.extraVars ?? [] });
 
-  const sweepJob = async (job: Job<SweepJobData>, target: HostTarget, spec: ConnectionSpec): Promise<HostResult> => {
-    const data = job.data;
+  const sweepJob = async (data: SweepJobData, target: HostTarget, spec: ConnectionSpec): Promise<HostResult> => {
     const started = isoNow(io.clock);
     try {
       return await sweepHost(target, factory.create(spec), {
@@ -91,22 +98,41 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
     }
   };
 
-  const hostJob = async (job: Job<HostJobData>): Promise<HostJobResult | PlayJobResult> => {
-    const data = job.data;
+  /**
+   * Nothing in a job is read before its signature is checked: a job that is unsigned, signed by
+   * a key this worker does not trust, altered, expired or replayed under another id fails (the
+   * coordinator reports the host E_SIGNATURE with this reason), and nothing runs on the host.
+   */
+  const signedJob = async (job: Job<unknown>): Promise<SignedEnvelope> => {
+    let opened;
+    try {
+      opened = openJob(job.data, job.id ?? '', opts.trust, io.clock.now());
+    } catch (err) {
+      if (!(err instanceof SignatureRefused)) throw err;
+      log(`refused: ${terminalLine(err.message)}`);
+      throw new Error(`[E_SIGNATURE] ${err.message}`);
+    }
+    const { job: signed } = opened;
+    const out = await hostJob(signed.job, job.attemptsStarted, signed.runDigest);
+    const result: SignedResult = { purpose: 'fleetmend-result', jobId: signed.jobId, run: signed.run, host: signed.job.host, ...out };
+    return signJson(result, opts.signer);
+  };
+
+  const hostJob = async (data: HostJobData, attempt: number, runDigest: string | undefined): Promise<HostJobResult | PlayJobResult> => {
     const target = byName.get(data.host);
     const spec = specs.get(data.host);
     const what = data.kind === 'play' ? `, play ${data.playIndex + 1} batch ${data.batchIndex + 1}` : '';
-    if (opts.verbose) log(`take ${data.host} (run ${data.run}${what}, attempt ${job.attemptsStarted})`);
+    if (opts.verbose) log(`take ${data.host} (run ${data.run}${what}, attempt ${attempt})`);
     let out: HostJobResult | PlayJobResult;
     if (!target || !spec) {
       const err = new FleetmendError('E_INVENTORY', `worker ${name} has no host '${data.host}' in its inventory ${opts.inventory}`, { host: data.host });
       const result = failedResult({ name: data.host, address: '', port: 0 }, err, isoNow(io.clock), io.clock);
       out = data.kind === 'play' ? { result, state: data.state, emitted: [], worker: name } : { result, worker: name };
     } else if (data.kind === 'play') {
-      out = { ...(await plays.run(data, target, spec)), worker: name };
+      out = { ...(await plays.run(data, runDigest!, target, spec)), worker: name };
     } else {
       // the same redaction as the store: nothing a module echoed back goes into Redis
-      out = { result: redact(await sweepJob(job as Job<SweepJobData>, target, spec)), worker: name };
+      out = { result: redact(await sweepJob(data, target, spec)), worker: name };
     }
     done++;
     if (opts.verbose) log(`done ${data.host} ${out.result.status}${what}`);
@@ -114,7 +140,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   };
 
   const { Worker } = await import('bullmq');
-  const worker: Worker<HostJobData, HostJobResult | PlayJobResult> = new Worker(QUEUE_NAME, hostJob, {
+  const worker: Worker<unknown, SignedEnvelope> = new Worker(QUEUE_NAME, signedJob, {
     connection: bullConnection(opts.redisUrl),
     prefix: QUEUE_PREFIX,
     concurrency: opts.concurrency,
@@ -137,7 +163,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
     } else log(`error: ${err.message}`);
   });
   await worker.waitUntilReady();
-  log(`ready: ${maskRedisUrl(opts.redisUrl)} (Redis ${server.version}), concurrency ${opts.concurrency}, ${targets.length} host(s) in ${opts.inventory}`);
+  log(`ready: ${maskRedisUrl(opts.redisUrl)} (Redis ${server.version}), concurrency ${opts.concurrency}, ${targets.length} host(s) in ${opts.inventory}, key ${opts.signer.id}, trusting ${[...opts.trust.values()].map((k) => `${k.id} (${k.name})`).join(', ')}`);
 
   await new Promise<void>((resolve) => {
     if (interrupt.stopStarting.aborted) return resolve();
@@ -187,32 +213,36 @@ async function playRunner(o: PlayRunnerOptions) {
   const { Redis } = await import('ioredis');
   const client = new Redis(o.url, { maxRetriesPerRequest: 3, lazyConnect: true });
   client.on('error', () => {});
+  // by run and digest: a run key rewritten after a good read cannot poison the cache, nor the reverse
   const runs = new Map<string, Promise<LoadedRun>>();
 
-  const load = (runId: string): Promise<LoadedRun> => {
-    let p = runs.get(runId);
+  /** The run's playbook data, only if its text is exactly what the signed job's digest names. */
+  const load = (runId: string, digest: string): Promise<LoadedRun> => {
+    const cacheKey = `${runId}/${digest}`;
+    let p = runs.get(cacheKey);
     if (!p) {
       p = (async () => {
         const text = await client.get(runKeyOf(runId));
         if (!text) throw new FleetmendError('E_QUEUE', `run ${runId}: its playbook is not in Redis (${runKeyOf(runId)}); did the coordinator end?`);
+        if (sha256Hex(text) !== digest) throw new SignatureRefused(`run ${runId}: the playbook data under ${runKeyOf(runId)} is not what the coordinator signed (altered)`);
         const data = JSON.parse(text) as PlayRunData;
         return { data, playbook: parsePlaybook(data.file, data.source) };
       })();
-      runs.set(runId, p);
-      p.catch(() => runs.delete(runId));
+      runs.set(cacheKey, p);
+      p.catch(() => runs.delete(cacheKey));
       if (runs.size > RUNS_CACHED) runs.delete(runs.keys().next().value!);
     }
     return p;
   };
 
   return {
-    async run(job: PlayJobData, target: HostTarget, spec: ConnectionSpec): Promise<Omit<PlayJobResult, 'worker'>> {
+    async run(job: PlayJobData, runDigest: string, target: HostTarget, spec: ConnectionSpec): Promise<Omit<PlayJobResult, 'worker'>> {
       const started = isoNow(o.clock);
       try {
-        const { data, playbook } = await load(job.run);
+        const { data, playbook } = await load(job.run, runDigest);
         const ran = new Set<TaskResult>();
         const reply = await playOneHost(playbook, job.playIndex, { ...target, vars: o.inventory.hosts.get(target.name)?.vars ?? {} }, job.batch, job.state, {
-          connect: () => o.factory.connect(spec),
+          connect: async () => withinOwnBecome(await o.factory.connect(spec)),
           extraVars: { ...data.extraVars, ...ownVars },
           check: data.check,
           diff: data.diff,
@@ -227,11 +257,38 @@ async function playRunner(o: PlayRunnerOptions) {
         const emitted = (reply.result.tasks ?? []).flatMap((t, i) => (ran.has(t) ? [i] : []));
         return { result: toWire(reply.result), state: toWire(reply.state), emitted };
       } catch (err) {
+        if (err instanceof SignatureRefused) throw err; // the job fails (E_SIGNATURE), as an unsigned one does
         return { result: toWire(failedResult(target, err, started, o.clock)), state: job.state, emitted: [] };
       }
     },
     close(): void {
       client.disconnect();
+    },
+  };
+}
+
+/**
+ * A play's `become: true` gets sudo only where this worker's own settings allow become for the
+ * host (its inventory's ansible_become, or `worker -b`): what a coordinator sends can never
+ * widen privilege beyond what the worker's operator granted. `become: false` (narrower) and
+ * hosts logged in as the become user already (no sudo needed) pass through.
+ */
+export function withinOwnBecome(t: Transport): Transport {
+  const { spec } = t;
+  if (spec.become.enabled || !needsBecome(spec.user, { ...spec.become, enabled: true })) return t;
+  return {
+    get spec() {
+      return t.spec;
+    },
+    get connectedAddress() {
+      return t.connectedAddress;
+    },
+    connect: () => t.connect(),
+    close: () => t.close(),
+    exec: (command, execOpts) => {
+      if (execOpts?.become !== true) return t.exec(command, execOpts);
+      const why = `become refused on ${spec.name}: this worker does not allow become for it (set ansible_become in the worker's inventory, or start the worker with -b)`;
+      return Promise.reject(new FleetmendError('E_BECOME', why, { host: spec.name }));
     },
   };
 }
