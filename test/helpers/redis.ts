@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { systemClock } from '../../src/executor/clock.js';
 import { afterAll, beforeAll } from 'vitest';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
+import { writeKeyPair } from '../../src/distributed/signing.js';
 import { CLI_BIN } from './cli.js';
 
 export interface TestRedis {
@@ -108,14 +109,32 @@ export function takenBy(w: TestWorker, run?: string): string[] {
   return [...w.stderr().matchAll(re)].map((m) => m[1]!);
 }
 
+/** The keys of a testbed: a coordinator's, and a worker key the coordinator trusts (`keys/workers/`). */
+export interface TestKeys {
+  coordinator: { keyFile: string; pubFile: string };
+  worker: { keyFile: string; pubFile: string };
+  /** The directory the coordinator's --trust-workers names. */
+  workersDir: string;
+}
+
+/** A coordinator key and a worker key in `dir/keys`, made with the CLI's own keygen. */
+export function makeTestKeys(dir: string): TestKeys {
+  const keys = join(dir, 'keys');
+  mkdirSync(join(keys, 'workers'), { recursive: true });
+  return { coordinator: writeKeyPair(join(keys, 'coordinator')), worker: writeKeyPair(join(keys, 'workers', 'worker')), workersDir: join(keys, 'workers') };
+}
+
 export interface DistributedTestbed {
   readonly dir: string;
   readonly redis: TestRedis;
   readonly fleet: Fleet;
+  readonly keys: TestKeys;
   /** The fleet's inventory and known_hosts, as CLI arguments. */
   common(): string[];
-  /** A worker on the testbed's Redis (or `url`), stopped in afterAll. */
-  worker(name: string, args: string[], opts?: { url?: string; env?: NodeJS.ProcessEnv }): TestWorker;
+  /** A coordinator's distributed flags: --redis (the testbed's, or `url`), its signing key, the trusted worker keys. */
+  coord(url?: string): string[];
+  /** A worker on the testbed's Redis (or `url`) with the testbed's keys (unless `keys: false`), stopped in afterAll. */
+  worker(name: string, args: string[], opts?: { url?: string; env?: NodeJS.ProcessEnv; keys?: boolean }): TestWorker;
   /** Another redis-server in the testbed's dir, stopped in afterAll. */
   ownRedis(name: string): Promise<TestRedis>;
 }
@@ -128,11 +147,13 @@ export function distributedTestbed(prefix: string, hosts: number): DistributedTe
   let dir = '';
   let redis: TestRedis | undefined;
   let fleet: Fleet | undefined;
+  let keys: TestKeys | undefined;
   const workers: TestWorker[] = [];
   const extra: TestRedis[] = [];
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), prefix));
     redis = await startRedis(dir);
+    keys = makeTestKeys(dir);
     fleet = await startFleet({ scenario: 'healthy', hosts, dir: join(dir, 'fleet'), loginDelayScale: 0 });
   }, 60_000);
   afterAll(async () => {
@@ -152,9 +173,14 @@ export function distributedTestbed(prefix: string, hosts: number): DistributedTe
     get fleet() {
       return fleet!;
     },
+    get keys() {
+      return keys!;
+    },
     common: () => ['-i', fleet!.inventoryPath, '--known-hosts', fleet!.knownHostsPath],
+    coord: (url) => ['--redis', url ?? redis!.url, '--signing-key', keys!.coordinator.keyFile, '--trust-workers', keys!.workersDir],
     worker(name, args, opts = {}) {
-      const w = startWorker(name, ['--redis', opts.url ?? redis!.url, ...args], opts.env ?? process.env);
+      const signed = opts.keys === false ? [] : ['--trust', keys!.coordinator.pubFile, '--signing-key', keys!.worker.keyFile];
+      const w = startWorker(name, ['--redis', opts.url ?? redis!.url, ...signed, ...args], opts.env ?? process.env);
       workers.push(w);
       return w;
     },

@@ -74,7 +74,7 @@ const storedRun = (stateDir: string, id: string) => readStore(stateDir, (store) 
 
 async function runBoth(file: string, args: string[], stateDir: string): Promise<{ local: Doc; dist: Doc; distStderr: string }> {
   const l = await runCli(['run', file, ...common(), '--json', '-q', '--state-dir', `${stateDir}-local`, ...args]);
-  const d = await runCli(['run', file, ...common(), '--json', '-q', '--state-dir', stateDir, '--redis', bed.redis.url, ...args]);
+  const d = await runCli(['run', file, ...common(), '--json', '-q', '--state-dir', stateDir, ...bed.coord(), ...args]);
   expect(d.code, d.stderr).toBe(l.code);
   return { local: JSON.parse(l.stdout) as Doc, dist: JSON.parse(d.stdout) as Doc, distStderr: d.stderr };
 }
@@ -87,7 +87,7 @@ describe('run --redis across fleetmend workers', () => {
     const file = playbook('down.yml', '- hosts: all\n  tasks:\n    - debug: { msg: hi }\n');
     const stateDir = join(bed.dir, 'state-down');
     const before = bed.fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0);
-    const r = await runCli(['run', file, ...common(), '--redis', 'redis://127.0.0.1:1/0', '--state-dir', stateDir, '-q']);
+    const r = await runCli(['run', file, ...common(), ...bed.coord('redis://127.0.0.1:1/0'), '--state-dir', stateDir, '-q']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('cannot reach Redis at redis://127.0.0.1:1/0');
     expect(r.stderr).toContain('[E_QUEUE]');
@@ -189,7 +189,7 @@ describe('run --redis across fleetmend workers', () => {
 `,
     );
     const stateDir = join(bed.dir, 'state-fatal');
-    const r = await runCli(['run', file, ...common(), '-l', '~^node-0[1-9]$', '--json', '-q', '--state-dir', stateDir, '--redis', bed.redis.url]);
+    const r = await runCli(['run', file, ...common(), '-l', '~^node-0[1-9]$', '--json', '-q', '--state-dir', stateDir, ...bed.coord()]);
     expect(r.code, r.stderr).toBe(2);
     const doc = JSON.parse(r.stdout) as Doc;
     expect(doc.stopped?.batch).toBe(1);
@@ -210,7 +210,7 @@ describe('run --redis across fleetmend workers', () => {
   it('-f is the limit across all workers: -f 1 runs one host at a time although two workers are idle', async () => {
     const file = playbook('forks.yml', '- hosts: all\n  tasks:\n    - command: { cmd: "sleep 1" }\n');
     const t0 = Date.now();
-    const r = await runCli(['run', file, ...common(), '-l', '~^node-0[1-3]$', '-f', '1', '--json', '-q', '--redis', bed.redis.url, '--state-dir', join(bed.dir, 'state-forks')]);
+    const r = await runCli(['run', file, ...common(), '-l', '~^node-0[1-3]$', '-f', '1', '--json', '-q', ...bed.coord(), '--state-dir', join(bed.dir, 'state-forks')]);
     const wall = Date.now() - t0;
     expect(r.code, r.stderr).toBe(0);
     expect((JSON.parse(r.stdout) as Doc).summary.changed).toBe(3);
@@ -224,7 +224,7 @@ describe('run --redis across fleetmend workers', () => {
     await ready(w);
     const file = playbook('lost.yml', '- hosts: all\n  serial: 2\n  tasks:\n    - command: { cmd: "sleep 5" }\n');
     const stateDir = join(bed.dir, 'state-lost');
-    const run = runCli(['run', file, ...common(), '-l', '~^node-0[1-4]$', '--redis', own.url, '--redis-timeout', '2', '--json', '-q', '--state-dir', stateDir]);
+    const run = runCli(['run', file, ...common(), '-l', '~^node-0[1-4]$', ...bed.coord(own.url), '--redis-timeout', '2', '--json', '-q', '--state-dir', stateDir]);
     const { result: r, endedAfterMs } = await loseRedisMidRun(own, () => takenBy(w).length > 0, run);
     expect(endedAfterMs).toBeLessThan(15_000);
     expect(r.code, r.stderr).toBe(130);
@@ -246,7 +246,7 @@ describe('run --redis across fleetmend workers', () => {
         return { settings: { ...m.kernel.settings }, rules: m.fs.list('/etc/audit/rules.d') };
       });
     const before = state();
-    const r = await runCli(['run', join(process.cwd(), 'playbooks/raise-backlog-limit.yml'), ...common(), '-l', hosts.join(':'), '-e', 'backlog_limit=16384', '--check', '--diff', '--json', '-q', '--redis', bed.redis.url, '--state-dir', join(bed.dir, 'state-check')]);
+    const r = await runCli(['run', join(process.cwd(), 'playbooks/raise-backlog-limit.yml'), ...common(), '-l', hosts.join(':'), '-e', 'backlog_limit=16384', '--check', '--diff', '--json', '-q', ...bed.coord(), '--state-dir', join(bed.dir, 'state-check')]);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as Doc;
     expect(doc.run.check).toBe(true);
@@ -293,7 +293,7 @@ describe('run --redis across fleetmend workers', () => {
 `,
     );
     const stateDir = join(bed.dir, 'state-secrets');
-    const running = runCli(['run', file, '-i', inv, '--known-hosts', bed.fleet.knownHostsPath, '-l', '~^node-0[1-4]$', '-e', `api_token=${secrets.token}`, '--redis', own.url, '--json', '-q', '--state-dir', stateDir], env);
+    const running = runCli(['run', file, '-i', inv, '--known-hosts', bed.fleet.knownHostsPath, '-l', '~^node-0[1-4]$', '-e', `api_token=${secrets.token}`, ...bed.coord(own.url), '--json', '-q', '--state-dir', stateDir], env);
     // mid-run: the run's playbook key and the play-2 jobs (with the host state) are in Redis
     await waitFor('play 2 on the worker', () => /take \S+ \(run \S+, play 2/.test(w.stderr()), 20_000);
     const during = await dumpRedis(own.url);
@@ -332,7 +332,7 @@ describe('run --redis across fleetmend workers', () => {
     const host = 'node-09';
     expect(bed.fleet.host(host).machine.kernel.settings.backlogLimit).toBe(8192);
     const stateDir = join(bed.dir, 'state-apply');
-    const run = runCli(['run', file, ...common(), '-l', host, '--redis', bed.redis.url, '--json', '-q', '--state-dir', stateDir]);
+    const run = runCli(['run', file, ...common(), '-l', host, ...bed.coord(), '--json', '-q', '--state-dir', stateDir]);
     const holder = () => [pa, pb].find((w) => new RegExp(`take ${host} \\(run`).test(w.stderr()));
     await waitFor(`a worker to take ${host}`, () => holder() !== undefined, 20_000);
     await waitFor(`${host}'s limit to be raised`, () => bed.fleet.host(host).machine.kernel.settings.backlogLimit === 12000, 20_000);
@@ -370,13 +370,13 @@ describe('run --redis across fleetmend workers', () => {
     );
     const stateDir = join(bed.dir, 'state-resume');
     const limit = ['-l', '~^node-0[1-4]$'];
-    const first = await runCli(['run', file, ...common(), ...limit, '-e', '{"broken":"node-03"}', '--redis', bed.redis.url, '--json', '-q', '--state-dir', stateDir]);
+    const first = await runCli(['run', file, ...common(), ...limit, '-e', '{"broken":"node-03"}', ...bed.coord(), '--json', '-q', '--state-dir', stateDir]);
     expect(first.code, first.stderr).toBe(2);
     const d1 = JSON.parse(first.stdout) as Doc;
     expect(d1.hosts.find((h) => h.host === 'node-03')!.status).toBe('failed');
     expect(readFileSync(join(stateDir, 'retry', `${d1.run.id}.retry`), 'utf8').trim().split('\n')).toEqual(['node-03']);
     // the operator fixed node-03: resume the run without the breakage
-    const second = await runCli(['run', file, ...common(), ...limit, '--resume', d1.run.id, '--redis', bed.redis.url, '--json', '-q', '--state-dir', stateDir]);
+    const second = await runCli(['run', file, ...common(), ...limit, '--resume', d1.run.id, ...bed.coord(), '--json', '-q', '--state-dir', stateDir]);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toContain(`resume ${d1.run.id}: 3 host(s) already done, skipped`);
     const d2 = JSON.parse(second.stdout) as Doc;
@@ -393,7 +393,7 @@ describe('run --redis across fleetmend workers', () => {
     await ready(ta, tb);
     const file = playbook('term.yml', '- hosts: all\n  serial: 2\n  tasks:\n    - name: Slow\n      command: { cmd: "sleep 3" }\n');
     const stateDir = join(bed.dir, 'state-term');
-    const run = runCli(['run', file, ...common(), '-l', '~^node-0[1-4]$', '--redis', own.url, '--json', '-q', '--state-dir', stateDir]);
+    const run = runCli(['run', file, ...common(), '-l', '~^node-0[1-4]$', ...bed.coord(own.url), '--json', '-q', '--state-dir', stateDir]);
     const holder = () => [ta, tb].find((w) => /take \S+ \(run/.test(w.stderr()));
     await waitFor('a worker to take a host', () => holder() !== undefined, 20_000);
     const stopping = holder()!;

@@ -38,7 +38,7 @@ const storedRun = (stateDir: string, id: string) => readStore(stateDir, (store) 
 describe('sweep --redis across fleetmend workers', () => {
   it('Redis unreachable: exit 1 naming the URL, nothing queued, nothing recorded', async () => {
     const stateDir = join(bed.dir, 'state-down');
-    const r = await runCli(['sweep', ...common(), '--redis', 'redis://127.0.0.1:1/0', '--state-dir', stateDir, '-q']);
+    const r = await runCli(['sweep', ...common(), ...bed.coord('redis://127.0.0.1:1/0'), '--state-dir', stateDir, '-q']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('cannot reach Redis at redis://127.0.0.1:1/0');
     expect(r.stderr).toContain('[E_QUEUE]');
@@ -49,7 +49,7 @@ describe('sweep --redis across fleetmend workers', () => {
     const [w1, w2, w3] = [worker('w1'), worker('w2'), worker('w3')];
     await ready(w1, w2, w3);
     const stateDir = join(bed.dir, 'state-kill');
-    const run = runCli(['sweep', ...common(), '--redis', bed.redis.url, '-f', '30', '--samples', '2', '--interval', '0.3', '--json', '-q', '--state-dir', stateDir]);
+    const run = runCli(['sweep', ...common(), ...bed.coord(), '-f', '30', '--samples', '2', '--interval', '0.3', '--json', '-q', '--state-dir', stateDir]);
     await waitFor('w1 to finish 10 hosts', () => finished(w1).length >= 10, 60_000);
     process.kill(w1.child.pid!, 'SIGKILL');
     const r = await run;
@@ -80,7 +80,7 @@ describe('sweep --redis across fleetmend workers', () => {
     await ready(a);
     const stateDir = join(bed.dir, 'state-stall');
     const limit = '~^node-0*[1-4]$';
-    const run = runCli(['sweep', ...common(), '-l', limit, '--redis', bed.redis.url, '-f', '4', '--samples', '2', '--interval', '4', '--json', '-q', '--state-dir', stateDir]);
+    const run = runCli(['sweep', ...common(), '-l', limit, ...bed.coord(), '-f', '4', '--samples', '2', '--interval', '4', '--json', '-q', '--state-dir', stateDir]);
     await waitFor('stall-a to take a host', () => taken(a).length >= 1, 20_000);
     process.kill(a.child.pid!, 'SIGSTOP');
     const stalledHost = taken(a)[0]!;
@@ -110,7 +110,7 @@ describe('sweep --redis across fleetmend workers', () => {
       const w = bed.worker('lost-w', [...common(), '--concurrency', '2', '--lock-duration', '2', '-v'], { url: own.url });
       await ready(w);
       const stateDir = join(bed.dir, 'state-lost');
-      const run = runCli(['sweep', ...common(), '-l', '~^node-0*[1-6]$', '--redis', own.url, '--redis-timeout', '2', '--samples', '2', '--interval', '5', '--json', '-q', '--state-dir', stateDir]);
+      const run = runCli(['sweep', ...common(), '-l', '~^node-0*[1-6]$', ...bed.coord(own.url), '--redis-timeout', '2', '--samples', '2', '--interval', '5', '--json', '-q', '--state-dir', stateDir]);
       const { result: r, endedAfterMs } = await loseRedisMidRun(own, () => taken(w).length >= 1, run);
       expect(endedAfterMs).toBeLessThan(15_000);
       expect(r.code, r.stderr).toBe(130);
@@ -138,7 +138,7 @@ describe('sweep --redis across fleetmend workers', () => {
     const w = worker('sec', [], env, inv);
     await ready(w);
     const stateDir = join(bed.dir, 'state-secrets');
-    const r = await runCli(['sweep', '-i', inv, '--known-hosts', bed.fleet.knownHostsPath, '-l', '~^node-0*1[0-9]$', '--redis', bed.redis.url, '--samples', '1', '--json', '-q', '--state-dir', stateDir], env);
+    const r = await runCli(['sweep', '-i', inv, '--known-hosts', bed.fleet.knownHostsPath, '-l', '~^node-0*1[0-9]$', ...bed.coord(), '--samples', '1', '--json', '-q', '--state-dir', stateDir], env);
     expect([0, 2], r.stderr).toContain(r.code);
     const doc = JSON.parse(r.stdout) as Doc;
     expect(doc.hosts.length).toBe(10);
