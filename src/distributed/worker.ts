@@ -104,18 +104,18 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
    * coordinator reports the host E_SIGNATURE with this reason), and nothing runs on the host.
    */
   const signedJob = async (job: Job<unknown>): Promise<SignedEnvelope> => {
-    let opened;
     try {
-      opened = openJob(job.data, job.id ?? '', opts.trust, io.clock.now());
+      const { job: signed } = openJob(job.data, job.id ?? '', opts.trust, io.clock.now());
+      // a play job's run data is checked against the signed digest before it is parsed (playRunner)
+      const out = await hostJob(signed.job, job.attemptsStarted, signed.runDigest);
+      const result: SignedResult = { purpose: 'fleetmend-result', jobId: signed.jobId, run: signed.run, host: signed.job.host, ...out };
+      return signJson(result, opts.signer);
     } catch (err) {
       if (!(err instanceof SignatureRefused)) throw err;
       log(`refused: ${terminalLine(err.message)}`);
+      // the coordinator reads the code off the failure (coordinator.ts REFUSAL)
       throw new Error(`[E_SIGNATURE] ${err.message}`);
     }
-    const { job: signed } = opened;
-    const out = await hostJob(signed.job, job.attemptsStarted, signed.runDigest);
-    const result: SignedResult = { purpose: 'fleetmend-result', jobId: signed.jobId, run: signed.run, host: signed.job.host, ...out };
-    return signJson(result, opts.signer);
   };
 
   const hostJob = async (data: HostJobData, attempt: number, runDigest: string | undefined): Promise<HostJobResult | PlayJobResult> => {
