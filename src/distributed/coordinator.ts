@@ -4,7 +4,9 @@
  * placement core queues one job per host (sweeps) or per host and play (playbooks), with ids
  * made of the run and the host, and settles each host once: the first completion wins, a late
  * or second one is dropped here (and the store refuses it). `-f/--forks` is the queue's global
- * concurrency, so it bounds the hosts in flight across all workers together.
+ * concurrency, so it bounds the hosts in flight across all workers together. Redis is not
+ * trusted: every job is signed with the coordinator's key, and a completion counts only as a
+ * result signed by a trusted worker key for that job and host (signing.ts).
  */
 import type { Queue, QueueEvents } from 'bullmq';
 import { FleetmendError, type ErrorCode } from '../errors.js';
@@ -18,7 +20,7 @@ import { isSecretKey, redact } from '../store/redact.js';
 import { newNonce } from '../sweep/index.js';
 import type { ConnectionSpec } from '../transport/types.js';
 import { SecretValues } from '../util/secrets.js';
-import { openResult, sha256Hex, signJson, SignatureRefused, type SigningKey, type TrustStore } from './signing.js';
+import { openResult, sha256Hex, signJson, SignatureRefused, type SignedEnvelope, type SigningKey, type TrustStore } from './signing.js';
 import {
   QUEUE_NAME,
   QUEUE_PREFIX,
@@ -30,9 +32,7 @@ import {
   preflightRedis,
   runKeyOf,
   type HostJobData,
-  type HostJobResult,
   type PlayJobData,
-  type PlayJobResult,
   type PlayRunData,
   type SignedResult,
   type SweepJobData,
@@ -69,11 +69,9 @@ interface Waiting {
 
 interface ToAdd {
   name: string;
-  data: SignedEnvelopeData;
+  data: SignedEnvelope;
   opts: { jobId: string };
 }
-
-type SignedEnvelopeData = ReturnType<typeof signJson>;
 
 /** A run's playbook key outlives a coordinator that died without deleting it, but not forever. */
 const RUN_KEY_TTL_S = 7 * 24 * 3600;

@@ -3,7 +3,9 @@
  * BullMQ job per host, its id made of run and host, so a host is queued once per run. A job
  * carries the host's name and the run's sweep settings only: connection details and every
  * secret (passwords, become passwords, passphrases, keys) come from the worker's own inventory,
- * environment and key files, so nothing secret is ever written to Redis.
+ * environment and key files, so nothing secret is ever written to Redis. Nothing read from Redis
+ * is trusted either: a job's data is the coordinator's SignedEnvelope of a SignedJob, a worker's
+ * return value its own SignedEnvelope of a SignedResult (signing.ts).
  */
 import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
