@@ -89,7 +89,8 @@ export async function runFromTerminal(request: RunRequest, opts: TerminalOptions
     clock: io.clock,
     log: (l: string) => io.stderr.write(`${terminalLine(l)}\n`),
     ...coordinatorKeys(opts.signingKey, opts.trustWorkers ?? []),
-    workerHint: `--trust ${opts.signingKey!.replace(/\.key$/, '')}.pub --signing-key WORKER.key -i ${request.options.inventory}`,
+    // keygen's pair is NAME.key + NAME.pub: name the public half a worker must trust when we can
+    workerHint: `--trust ${opts.signingKey!.endsWith('.key') ? `${opts.signingKey!.slice(0, -4)}.pub` : 'COORDINATOR.pub'} --signing-key WORKER.key -i ${request.options.inventory}`,
     ...(opts.redisTimeout !== undefined ? { lostAfterMs: opts.redisTimeout } : {}),
     ...(typeof opts.workerTimeout === 'number' ? { noWorkerTimeoutMs: opts.workerTimeout } : {}),
   };

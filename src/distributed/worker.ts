@@ -1,7 +1,9 @@
 /**
  * `fleetmend worker`: takes host jobs from the queue and sweeps each host, or runs one play of
  * a playbook on it, with this machine's own SSH setup (its inventory copy, key files, agent, known_hosts, ssh config, and secrets from
- * its environment). A job names the host; everything needed to reach it is resolved here.
+ * its environment). A job names the host; everything needed to reach it is resolved here. A job
+ * runs only if a coordinator key this worker trusts signed it (`--trust`); every result is signed
+ * with its own key (`--signing-key`), and a play never gets more become than this worker allows.
  *
  * Delivery is at least once: a worker that dies holds a job's lock until it expires, then another
  * worker's stalled-job check puts the job back and someone else sweeps the host. A worker that
