@@ -115,10 +115,17 @@ class JobPlacement {
     const events: QueueEvents = new QueueEvents(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
     queue.on('error', (e) => opts.log(`queue: ${e.message}`));
     events.on('error', (e) => opts.log(`queue events: ${e.message}`));
+    let core: JobPlacement | undefined;
+    // BullMQ's events loop parses a completion's value as JSON and stops for good on one that is
+    // not: anyone who can write to Redis can add such an event. Its results would never arrive,
+    // so the run ends now (hosts interrupted, retry file) instead of waiting forever.
+    events.on('error', (e) => {
+      if (e instanceof SyntaxError) core?.eventsBroken(e.message);
+    });
     // Listen before the first job exists: a completion is never missed.
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     await queue.setGlobalConcurrency(forks);
-    const core = new JobPlacement(queue, events, opts);
+    core = new JobPlacement(queue, events, opts);
     await core.watchConnection();
     return core;
   }
@@ -229,6 +236,17 @@ class JobPlacement {
       );
     }, Math.min(1000, after / 2));
     this.lostTimer.unref();
+  }
+
+  /** The events stream cannot be read any more (a malformed event in it): every host still waiting is interrupted. */
+  eventsBroken(why: string): void {
+    if (!this.waiting.size) return;
+    const what = `the queue's events stream ${QUEUE_PREFIX}:${QUEUE_NAME}:events holds a malformed event (${why}); results can no longer be read`;
+    this.opts.log(`${what}: the run ends interrupted (${this.waiting.size} host(s) without a result)`);
+    this.session?.markInterrupted();
+    // not left for a worker that comes later: nobody would read what it does
+    for (const [jobId, w] of this.waiting) if (w.queued) void this.queue.remove(jobId).catch(() => 0);
+    for (const [jobId, w] of this.waiting) this.settle(jobId, this.lost(w.host, 'interrupted', 'E_QUEUE', what));
   }
 
   private redisLost(after: number): void {

@@ -206,6 +206,30 @@ describe('distributed mode under an attacker with write access to Redis', () => 
     }
   }, 60_000);
 
+  it('a malformed `completed` event (BullMQ\'s events loop stops on it): the run ends at once, hosts interrupted with E_QUEUE, not a hang', async () => {
+    const own = await bed.ownRedis('redis-poison');
+    const a = attacker(own.url);
+    try {
+      const stateDir = join(bed.dir, 'state-poison');
+      const t0 = Date.now();
+      const run = runCli(['sweep', ...common(), '-l', 'node-01:node-02', ...bed.coord(own.url), '--samples', '1', '--json', '-q', '--state-dir', stateDir]);
+      const [id] = await a.queuedIds(2);
+      await a.redis.xadd(EVENTS, '*', 'event', 'completed', 'jobId', id!, 'returnvalue', '{not json', 'prev', 'active');
+      const r = await run;
+      expect(Date.now() - t0).toBeLessThan(9_000); // before even the no-worker notice
+      expect(r.code, r.stderr).toBe(130);
+      expect(r.stderr).toContain('holds a malformed event');
+      const doc = JSON.parse(r.stdout) as Doc;
+      expect(doc.hosts.map((h) => [h.status, h.error?.code])).toEqual([
+        ['interrupted', 'E_QUEUE'],
+        ['interrupted', 'E_QUEUE'],
+      ]);
+      expect(await a.redis.llen('fleetmend:hosts:wait')).toBe(0);
+    } finally {
+      await a.close();
+    }
+  }, 60_000);
+
   it('a real worker whose key the coordinator does not trust: its results are rejected (E_RESULT_REJECTED)', async () => {
     const own = await bed.ownRedis('redis-rogue');
     const rogue = writeKeyPair(join(bed.dir, 'rogue-worker'));
