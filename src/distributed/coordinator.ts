@@ -83,7 +83,7 @@ const RUN_KEY_TTL_S = 7 * 24 * 3600;
  */
 const JOB_TTL_MS = 60 * 60_000;
 
-/** A worker refusing a job says why in its failure, `[CODE] reason` (worker.ts refuseJob). */
+/** A worker refusing a job says why in its failure, `[CODE] reason` (worker.ts signedJob); a forged failure can only fail a host, which anyone who can delete the job can do too. */
 const REFUSAL = /^\[(E_SIGNATURE)\] ([^]*)$/;
 
 /**
