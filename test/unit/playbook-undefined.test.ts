@@ -108,6 +108,28 @@ describe('undefined in templates, omit, ansible_check_mode', () => {
     expect(host.commands).toEqual([]);
   });
 
+  it('assert, loop and failed_when name the undefined variable at their task too', async () => {
+    const { tasks } = await run(`- hosts: all
+  tasks:
+    - name: check it
+      assert: { that: [ "nope_a > 1" ] }
+      ignore_errors: true
+    - shell: echo {{ item }}
+      loop: "{{ nope_list }}"
+      ignore_errors: true
+    - shell: echo x
+      failed_when: nope_b
+`);
+    expect(tasks.map((t) => [t.status, t.error?.code])).toEqual([
+      ['failed', 'E_UNDEFINED'],
+      ['failed', 'E_UNDEFINED'],
+      ['failed', 'E_UNDEFINED'],
+    ]);
+    expect(tasks[0]!.msg).toBe(`pb.yml:3:7: 'nope_a' is undefined in "nope_a > 1" [E_UNDEFINED]`);
+    expect(tasks[1]!.msg).toMatch(/^pb\.yml:6:\d+: 'nope_list' is undefined in \{\{ nope_list \}\} \[E_UNDEFINED\]$/);
+    expect(tasks[2]!.msg).toBe(`pb.yml:10:7: failed_when: 'nope_b' is undefined in "nope_b" [E_UNDEFINED]`);
+  });
+
   it('default(omit) drops the argument (debug without msg says "Hello world!", as in Ansible)', async () => {
     const { tasks } = await run(`- hosts: all
   tasks:
