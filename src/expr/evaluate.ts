@@ -258,12 +258,14 @@ export function evaluateNode(node: Node, scope: unknown, strict = false): unknow
   return evaluate(node, { scope, strict });
 }
 
-/** The name a member access reads, for messages: `a.b["c"]` → `a.b.c`; a dynamic part → undefined. */
+/** The dotted path a node reads: `a.b["c"]` → `a.b.c`, `a[0]` → `a.0`; a dynamic part → undefined. */
 function pathName(n: Node): string | undefined {
   if (n.type === 'name') return n.name;
-  if (n.type !== 'member' || n.key.type !== 'literal') return undefined;
-  const base = pathName(n.object);
-  return base === undefined ? undefined : `${base}.${String(n.key.value)}`;
+  if (n.type === 'member' && n.key.type === 'literal' && (typeof n.key.value === 'string' || typeof n.key.value === 'number')) {
+    const base = pathName(n.object);
+    return base === undefined ? undefined : `${base}.${n.key.value}`;
+  }
+  return undefined;
 }
 
 function member(node: Extract<Node, { type: 'member' }>, ctx: Ctx): unknown {
@@ -321,16 +323,8 @@ function evaluate(node: Node, ctx: Ctx): unknown {
 /** Dotted paths read by the expression: `a.b`, `a["k"]` → `a.k`, `a[0]` → `a.0`; a dynamic index stops the path. */
 export function pathsOf(root: Node): string[] {
   const out = new Set<string>();
-  const pathOf = (n: Node): string | undefined => {
-    if (n.type === 'name') return n.name;
-    if (n.type === 'member' && n.key.type === 'literal' && (typeof n.key.value === 'string' || typeof n.key.value === 'number')) {
-      const base = pathOf(n.object);
-      return base === undefined ? undefined : `${base}.${n.key.value}`;
-    }
-    return undefined;
-  };
   const walk = (n: Node): void => {
-    const p = pathOf(n);
+    const p = pathName(n);
     if (p !== undefined) {
       out.add(p);
       return;
