@@ -9,7 +9,8 @@
  *   arithmetic on other non-numbers is a type error (E_EXPR at evaluation);
  * - `and`/`or`/`not` use truthiness (0, '', [], {}, null, undefined are false) and return booleans;
  * - only own properties of plain objects/arrays are read: no prototype, no getters invoked by name
- *   (`constructor`, `__proto__` are just missing keys).
+ *   (`constructor`, `__proto__` are just missing keys); an own accessor the caller defined is
+ *   read like a value (the playbook scope's variables that are templated when read).
  *
  * Playbooks evaluate with `strict` on, Ansible's semantics instead: a missing name or key is an
  * `Undefined` value that only `default`/`d`, the tests `defined`/`undefined`/`none`, `defined()`
