@@ -41,6 +41,8 @@ export type ErrorCode =
   | 'E_OUTPUT_CAP'
   | 'E_PARSE'
   | 'E_MODULE'
+  /** A playbook used a variable that is not defined for the host (Ansible's "'x' is undefined"). */
+  | 'E_UNDEFINED'
   | 'E_GUARD'
   | 'E_INTERRUPTED'
   | 'E_INTERNAL';

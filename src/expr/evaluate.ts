@@ -9,7 +9,14 @@
  *   arithmetic on other non-numbers is a type error (E_EXPR at evaluation);
  * - `and`/`or`/`not` use truthiness (0, '', [], {}, null, undefined are false) and return booleans;
  * - only own properties of plain objects/arrays are read: no prototype, no getters invoked by name
- *   (`constructor`, `__proto__` are just missing keys).
+ *   (`constructor`, `__proto__` are just missing keys); an own accessor the caller defined is
+ *   read like a value (the playbook scope's variables that are templated when read).
+ *
+ * Playbooks evaluate with `strict` on, Ansible's semantics instead: a missing name or key is an
+ * `Undefined` value that only `default`/`d`, the tests `defined`/`undefined`/`none`, `defined()`
+ * and further member access (`x.y.z is defined`: Ansible's chained undefined) accept; any other
+ * use of it (a comparison, `not`, `and`/`or` reaching it, a filter, arithmetic, the final value)
+ * throws ExprUndefinedError naming the variable, as Ansible's "'x' is undefined".
  */
 import type { BinaryOp, Node } from './parse.js';
 
@@ -20,6 +27,29 @@ export class ExprEvalError extends Error {
   ) {
     super(message);
   }
+}
+
+/** A use of an undefined variable in strict mode (Ansible: AnsibleUndefinedVariable). */
+export class ExprUndefinedError extends ExprEvalError {}
+
+/** What a missing name or key evaluates to in strict mode; the message says which one. */
+export class Undefined {
+  constructor(readonly message: string) {}
+}
+
+export function isUndefined(v: unknown): boolean {
+  return v === undefined || v instanceof Undefined;
+}
+
+/** The value, or ExprUndefinedError if it is an Undefined (strict mode's "using" a value). */
+function use(v: unknown, at: number): unknown {
+  if (v instanceof Undefined) throw new ExprUndefinedError(v.message, at);
+  return v;
+}
+
+interface Ctx {
+  scope: unknown;
+  strict: boolean;
 }
 
 export function truthy(v: unknown): boolean {
@@ -106,9 +136,9 @@ function numbersOf(fn: string, args: unknown[], at: number): number[] | undefine
   return list as number[];
 }
 
-function call(node: Extract<Node, { type: 'call' }>, scope: unknown): unknown {
-  if (node.fn === 'defined') return evaluateNode(node.args[0] as Node, scope) !== undefined;
-  const args = node.args.map((a) => evaluateNode(a, scope));
+function call(node: Extract<Node, { type: 'call' }>, ctx: Ctx): unknown {
+  if (node.fn === 'defined') return !isUndefined(evaluate(node.args[0] as Node, ctx));
+  const args = node.args.map((a) => use(evaluate(a, ctx), a.at));
   const x = args[0];
   switch (node.fn) {
     case 'len':
@@ -169,14 +199,15 @@ export function stringOf(v: unknown): string {
   return String(v);
 }
 
-function filter(node: Extract<Node, { type: 'filter' }>, scope: unknown): unknown {
-  const x = evaluateNode(node.value, scope);
-  const args = node.args.map((a) => evaluateNode(a, scope));
+function filter(node: Extract<Node, { type: 'filter' }>, ctx: Ctx): unknown {
+  const raw = evaluate(node.value, ctx);
+  const args = node.args.map((a) => use(evaluate(a, ctx), a.at));
+  if (node.name === 'default' || node.name === 'd') {
+    // default(value, true) also replaces falsy values, as in Jinja
+    return isUndefined(raw) || (args[1] === true && !truthy(raw)) ? (args.length ? args[0] : '') : raw;
+  }
+  const x = use(raw, node.value.at);
   switch (node.name) {
-    case 'default':
-    case 'd':
-      // default(value, true) also replaces falsy values, as in Jinja
-      return x === undefined || (args[1] === true && !truthy(x)) ? (args.length ? args[0] : '') : x;
     case 'int':
       return toInt(x, args.length ? args[0] : 0);
     case 'bool':
@@ -186,16 +217,18 @@ function filter(node: Extract<Node, { type: 'filter' }>, scope: unknown): unknow
   }
 }
 
-function test(node: Extract<Node, { type: 'test' }>, scope: unknown): boolean {
-  const x = evaluateNode(node.value, scope);
+function test(node: Extract<Node, { type: 'test' }>, ctx: Ctx): boolean {
+  const raw = evaluate(node.value, ctx);
+  // defined/undefined/none take an undefined value (Jinja: `x is none` is false for it)
+  const x = ['defined', 'undefined', 'none'].includes(node.name) ? raw : use(raw, node.value.at);
   const flag = (k: string) => x !== null && typeof x === 'object' && (x as Record<string, unknown>)[k] === true;
   let r: boolean;
   switch (node.name) {
     case 'defined':
-      r = x !== undefined;
+      r = !isUndefined(x);
       break;
     case 'undefined':
-      r = x === undefined;
+      r = isUndefined(x);
       break;
     case 'none':
       r = x === null;
@@ -218,37 +251,70 @@ function test(node: Extract<Node, { type: 'test' }>, scope: unknown): boolean {
   return node.negate ? !r : r;
 }
 
-export function evaluateNode(node: Node, scope: unknown): unknown {
+/**
+ * Evaluates against a scope. `strict`: Ansible's undefined semantics (see the header); the result
+ * may be an Undefined, which the caller decides about (compileExpr throws for it).
+ */
+export function evaluateNode(node: Node, scope: unknown, strict = false): unknown {
+  return evaluate(node, { scope, strict });
+}
+
+/** The dotted path a node reads: `a.b["c"]` → `a.b.c`, `a[0]` → `a.0`; a dynamic part → undefined. */
+function pathName(n: Node): string | undefined {
+  if (n.type === 'name') return n.name;
+  if (n.type === 'member' && n.key.type === 'literal' && (typeof n.key.value === 'string' || typeof n.key.value === 'number')) {
+    const base = pathName(n.object);
+    return base === undefined ? undefined : `${base}.${n.key.value}`;
+  }
+  return undefined;
+}
+
+function member(node: Extract<Node, { type: 'member' }>, ctx: Ctx): unknown {
+  const obj = evaluate(node.object, ctx);
+  // Ansible's chained undefined: `x.y` of an undefined x is that same undefined
+  if (obj instanceof Undefined) return obj;
+  const key = use(evaluate(node.key, ctx), node.key.at);
+  const v = lookup(obj, key);
+  if (v !== undefined || !ctx.strict) return v;
+  const base = pathName(node.object);
+  const full = pathName(node);
+  return new Undefined(full !== undefined ? `'${full}' is undefined` : `'${base ?? typeName(obj)}' has no attribute ${JSON.stringify(key)}`);
+}
+
+function evaluate(node: Node, ctx: Ctx): unknown {
   switch (node.type) {
     case 'literal':
       return node.value;
-    case 'name':
-      return lookup(scope, node.name);
+    case 'name': {
+      const v = lookup(ctx.scope, node.name);
+      return v === undefined && ctx.strict ? new Undefined(`'${node.name}' is undefined`) : v;
+    }
     case 'member':
-      return lookup(evaluateNode(node.object, scope), evaluateNode(node.key, scope));
+      return member(node, ctx);
     case 'list':
-      return node.items.map((i) => evaluateNode(i, scope));
+      return node.items.map((i) => use(evaluate(i, ctx), i.at));
     case 'call':
-      return call(node, scope);
+      return call(node, ctx);
     case 'filter':
-      return filter(node, scope);
+      return filter(node, ctx);
     case 'test':
-      return test(node, scope);
+      return test(node, ctx);
     case 'unary': {
-      const v = evaluateNode(node.arg, scope);
+      const v = use(evaluate(node.arg, ctx), node.arg.at);
       if (node.op === 'not') return !truthy(v);
       if (v === undefined || v === null) return undefined;
       if (typeof v !== 'number') throw new ExprEvalError(`unary '-' needs a number, got ${typeName(v)}`, node.at);
       return -v;
     }
     case 'logical': {
-      const left = truthy(evaluateNode(node.left, scope));
-      if (node.op === 'and') return left && truthy(evaluateNode(node.right, scope));
-      return left || truthy(evaluateNode(node.right, scope));
+      // short-circuit as Jinja: `true or x` and `false and x` never read x
+      const left = truthy(use(evaluate(node.left, ctx), node.left.at));
+      const right = () => truthy(use(evaluate(node.right, ctx), node.right.at));
+      return node.op === 'and' ? left && right() : left || right();
     }
     case 'binary': {
-      const a = evaluateNode(node.left, scope);
-      const b = evaluateNode(node.right, scope);
+      const a = use(evaluate(node.left, ctx), node.left.at);
+      const b = use(evaluate(node.right, ctx), node.right.at);
       if (['+', '-', '*', '/'].includes(node.op)) return arithmetic(node, a, b);
       return compare(node.op, a, b);
     }
@@ -258,16 +324,8 @@ export function evaluateNode(node: Node, scope: unknown): unknown {
 /** Dotted paths read by the expression: `a.b`, `a["k"]` → `a.k`, `a[0]` → `a.0`; a dynamic index stops the path. */
 export function pathsOf(root: Node): string[] {
   const out = new Set<string>();
-  const pathOf = (n: Node): string | undefined => {
-    if (n.type === 'name') return n.name;
-    if (n.type === 'member' && n.key.type === 'literal' && (typeof n.key.value === 'string' || typeof n.key.value === 'number')) {
-      const base = pathOf(n.object);
-      return base === undefined ? undefined : `${base}.${n.key.value}`;
-    }
-    return undefined;
-  };
   const walk = (n: Node): void => {
-    const p = pathOf(n);
+    const p = pathName(n);
     if (p !== undefined) {
       out.add(p);
       return;

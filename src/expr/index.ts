@@ -4,14 +4,25 @@
  * E_EXPR with file:line:column before any host is contacted.
  */
 import { FleetmendError, type SourcePosition } from '../errors.js';
-import { ExprEvalError, evaluateNode, pathsOf, shlexQuote, stringOf, truthy, typeName } from './evaluate.js';
+import { ExprEvalError, ExprUndefinedError, Undefined, evaluateNode, isUndefined, pathsOf, shlexQuote, stringOf, truthy, typeName } from './evaluate.js';
 import { ExprSyntaxError, FILTERS, FUNCTIONS, MAX_SOURCE, parseExpr, type Node } from './parse.js';
 
-export { truthy, typeName, shlexQuote, stringOf, FILTERS, FUNCTIONS, MAX_SOURCE, type Node };
+export { truthy, typeName, shlexQuote, stringOf, isUndefined, Undefined, FILTERS, FUNCTIONS, MAX_SOURCE, type Node };
+
+export interface CompileOptions {
+  /**
+   * Ansible's semantics (playbooks): using an undefined variable is E_UNDEFINED naming it.
+   * Off (policy conditions): a missing fact is `undefined` and every comparison with it is false.
+   */
+  strictUndefined?: boolean;
+}
 
 export interface CompiledExpr {
   readonly source: string;
-  /** Evaluates against a scope object; throws E_EXPR (with position) on a type error. */
+  /**
+   * Evaluates against a scope object; throws E_EXPR (with position) on a type error, and in
+   * strict mode E_UNDEFINED when an undefined variable is used or is the result.
+   */
   evaluate(scope: unknown): unknown;
   /** Dotted paths the expression reads, e.g. `audit.backlog_limit`. */
   readonly paths: string[];
@@ -46,8 +57,16 @@ function exprError(source: string, message: string, offset: number, position?: S
   });
 }
 
+function undefinedError(source: string, message: string, offset: number, position?: SourcePosition): FleetmendError {
+  const where = positionAt(source, offset, position);
+  return new FleetmendError('E_UNDEFINED', `${message} in ${JSON.stringify(source.slice(0, 200))}`, {
+    ...(where ? { position: where } : {}),
+    details: { source, offset, reason: message },
+  });
+}
+
 /** Parses and checks an expression. Throws FleetmendError E_EXPR with file:line:column. */
-export function compileExpr(source: string, position?: SourcePosition): CompiledExpr {
+export function compileExpr(source: string, position?: SourcePosition, opts: CompileOptions = {}): CompiledExpr {
   if (typeof source !== 'string') throw exprError(String(source), 'expression must be a string', 0, position);
   let ast: Node;
   try {
@@ -62,8 +81,11 @@ export function compileExpr(source: string, position?: SourcePosition): Compiled
     paths,
     evaluate(scope: unknown): unknown {
       try {
-        return evaluateNode(ast, scope);
+        const v = evaluateNode(ast, scope, opts.strictUndefined === true);
+        if (v instanceof Undefined) throw new ExprUndefinedError(v.message, 0);
+        return v;
       } catch (err) {
+        if (err instanceof ExprUndefinedError) throw undefinedError(source, err.message, err.offset, position);
         if (err instanceof ExprEvalError) throw exprError(source, err.message, err.offset, position);
         if (err instanceof RangeError) throw exprError(source, 'expression too deep to evaluate', 0, position);
         throw err;

@@ -56,7 +56,8 @@ async function varsFiles(path: string): Promise<string[]> {
 }
 
 async function readVarsFile(file: string): Promise<Record<string, unknown>> {
-  const src = parseYaml(file, await readFile(file, 'utf8'));
+  // YAML 1.1 scalars as Ansible's PyYAML loader reads them (`no` is false); JSON reads the same either way
+  const src = parseYaml(file, await readFile(file, 'utf8'), { pyyaml: true });
   if (src.value === null || src.value === undefined) return {};
   if (typeof src.value !== 'object' || Array.isArray(src.value)) {
     throw new FleetmendError('E_SCHEMA', 'a vars file must be a mapping of name: value', {

@@ -42,7 +42,8 @@ const FileSchema = z
   .nullable();
 
 export function parseYamlInventory(file: string, text: string): RawInventory {
-  const src = parseYaml(file, text);
+  // scalars as Ansible's PyYAML loader reads them: `restart_enabled: no` is false (util/yaml11.ts)
+  const src = parseYaml(file, text, { pyyaml: true });
   const parsed = FileSchema.safeParse(src.value);
   if (!parsed.success) throw inventorySchemaError(src, parsed.error);
   const b = new RawInventoryBuilder(file);

@@ -96,11 +96,11 @@ function textPositionOf(src: YamlSource, path: Path): SourcePosition {
   return p;
 }
 
-function conditions(value: unknown, position: SourcePosition): Condition[] {
+function conditions(value: unknown, position: SourcePosition, keyword: string): Condition[] {
   if (value === undefined) return [];
   if (typeof value === 'boolean') return [{ source: String(value), evaluate: () => value }];
   const list = typeof value === 'string' ? [value] : (value as string[]);
-  return list.map((s) => compileCondition(s, position));
+  return list.map((s) => compileCondition(s, position, keyword));
 }
 
 function asList(v: string | string[] | undefined): string[] {
@@ -176,9 +176,9 @@ function loadTask(src: YamlSource, raw: unknown, path: Path, templater: Template
     moduleName,
     module: mod,
     args,
-    when: conditions(m.when, at('when')),
-    ...(m.changed_when !== undefined ? { changedWhen: conditions(m.changed_when, at('changed_when')) } : {}),
-    ...(m.failed_when !== undefined ? { failedWhen: conditions(m.failed_when, at('failed_when')) } : {}),
+    when: conditions(m.when, at('when'), 'when'),
+    ...(m.changed_when !== undefined ? { changedWhen: conditions(m.changed_when, at('changed_when'), 'changed_when') } : {}),
+    ...(m.failed_when !== undefined ? { failedWhen: conditions(m.failed_when, at('failed_when'), 'failed_when') } : {}),
     ...(m.register !== undefined ? { register: m.register } : {}),
     notify: asList(m.notify),
     ignoreErrors: m.ignore_errors,

@@ -9,7 +9,6 @@ import { FleetmendError, isUnreachable, toFleetmendError } from '../errors.js';
 import { isoNow, systemClock, type Clock } from '../executor/clock.js';
 import type { HostError, HostResult, HostStatus, RunEventListener, TaskResult } from '../executor/events.js';
 import type { HostTarget } from '../executor/run-hosts.js';
-import { policyScope } from '../policy/scope.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';
 import type { ModuleContext, ModuleOutcome } from '../modules/types.js';
@@ -17,6 +16,7 @@ import type { Transport } from '../transport/types.js';
 import { planBatches } from './batches.js';
 import { allHold } from './conditions.js';
 import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js';
+import { buildScope, extendScope, type LazyTemplating, type Scope } from './scope.js';
 import { argDialects, Templater } from './template.js';
 import type { Play, Playbook, Task } from './types.js';
 import { mergeVars, type Vars } from './vars.js';
@@ -153,27 +153,6 @@ function tagSelected(task: Task, opts: PlayHostOptions): boolean {
   return task.tags.includes('always') || opts.tags.some((t) => task.tags.includes(t));
 }
 
-/**
- * Scope of `when`, `changed_when`, `failed_when`, `assert`: the policy scope of the last
- * `audit_status` (same names as the policy conditions: `audit.backlog`, `auditd.running`,
- * `rates.lost_delta`, `diagnosis.state`, `findings`, `system.boot_id`... see
- * src/policy/scope.ts), then variables (also under `vars`), then registered results.
- */
-export function buildScope(host: PlaybookHost, vars: Vars, state: HostState, check: boolean): Record<string, unknown> {
-  const samples = state.facts?.samples ?? [];
-  const facts = state.facts && state.diagnosis ? policyScope(state.facts, state.diagnosis) : {};
-  return {
-    ...facts,
-    ...(samples.length ? { facts: samples[samples.length - 1] } : {}),
-    ...vars,
-    vars,
-    ...state.registered,
-    inventory_hostname: host.name,
-    group_names: host.groups ?? [],
-    check_mode: check,
-  };
-}
-
 function registeredValue(o: ModuleOutcome): Record<string, unknown> {
   return {
     ...(o.data ?? {}),
@@ -202,7 +181,7 @@ interface TaskRun {
 }
 
 /** changed_when / failed_when (never able to turn a guard refusal into a success). */
-function applyOverrides(task: Task, o: ModuleOutcome, scope: Record<string, unknown>): ModuleOutcome {
+function applyOverrides(task: Task, o: ModuleOutcome, scope: Scope): ModuleOutcome {
   if (o.status === 'skipped' || o.status === 'unreachable' || o.error?.code === 'E_GUARD') return o;
   let out = o;
   if (task.failedWhen) {
@@ -218,7 +197,7 @@ function applyOverrides(task: Task, o: ModuleOutcome, scope: Record<string, unkn
   return out;
 }
 
-async function executeModule(env: Env, task: Task, run: TaskRun, scope: Record<string, unknown>): Promise<ModuleOutcome> {
+async function executeModule(env: Env, task: Task, run: TaskRun, scope: Scope): Promise<ModuleOutcome> {
   const mod = task.module;
   const rendered = env.templater.renderArgs(task.args, scope, argDialects(mod), mod.noTemplate ?? [], task.position);
   const parsed = mod.schema.safeParse(rendered);
@@ -254,7 +233,7 @@ async function executeModule(env: Env, task: Task, run: TaskRun, scope: Record<s
 }
 
 /** One execution of the task's module (one loop item): when, module, state updates, overrides. */
-async function runOnce(env: Env, task: Task, run: TaskRun, scope: Record<string, unknown>): Promise<{ o: ModuleOutcome; reg: Record<string, unknown> }> {
+async function runOnce(env: Env, task: Task, run: TaskRun, scope: Scope): Promise<{ o: ModuleOutcome; reg: Record<string, unknown> }> {
   let o: ModuleOutcome;
   try {
     const w = allHold(task.when, scope);
@@ -269,17 +248,23 @@ async function runOnce(env: Env, task: Task, run: TaskRun, scope: Record<string,
       }
       if (o.vars) Object.assign(run.state.setFacts, o.vars);
       const reg = registeredValue(o);
-      o = applyOverrides(task, o, { ...scope, result: reg, ...(task.register ? { [task.register]: reg } : {}) });
+      o = applyOverrides(task, o, extendScope(scope, { result: reg, ...(task.register ? { [task.register]: reg } : {}) }));
     }
   } catch (err) {
-    const e = toFleetmendError(err, run.host.name);
+    const e = atTask(toFleetmendError(err, run.host.name), task);
     o = { status: isUnreachable(e) ? 'unreachable' : 'failed', msg: e.oneLine(), error: { code: e.code, message: e.message } };
   }
   return { o, reg: registeredValue(o) };
 }
 
+/** A playbook error raised where the file is not known (a module's `assert`, a lazy var) points at its task. */
+function atTask(e: FleetmendError, task: Task): FleetmendError {
+  if (e.position || !['E_UNDEFINED', 'E_TEMPLATE', 'E_EXPR'].includes(e.code)) return e;
+  return new FleetmendError(e.code, e.message, { position: task.position, ...(e.details ? { details: e.details } : {}) });
+}
+
 /** The loop's items: a list (strings templated) or a `{{ list }}` template that must give a list. */
-function loopItems(env: Env, task: Task, scope: Record<string, unknown>): unknown[] {
+function loopItems(env: Env, task: Task, scope: Scope): unknown[] {
   const loop = task.loop!;
   const items = typeof loop.items === 'string' ? env.templater.render(loop.items, scope, 'none', task.position) : env.templater.renderTree(loop.items, scope, task.position);
   if (!Array.isArray(items)) {
@@ -293,12 +278,12 @@ function loopItems(env: Env, task: Task, scope: Record<string, unknown>): unknow
  * an item failed (later items still run), unreachable stops the loop. `register` holds
  * `results` (one registered value per item, with `item`) and the aggregate flags.
  */
-async function runLoop(env: Env, task: Task, run: TaskRun, scope: Record<string, unknown>): Promise<{ o: ModuleOutcome; reg: Record<string, unknown> }> {
+async function runLoop(env: Env, task: Task, run: TaskRun, scope: Scope): Promise<{ o: ModuleOutcome; reg: Record<string, unknown> }> {
   let items: unknown[];
   try {
     items = loopItems(env, task, scope);
   } catch (err) {
-    const e = toFleetmendError(err, run.host.name);
+    const e = atTask(toFleetmendError(err, run.host.name), task);
     const o: ModuleOutcome = { status: 'failed', msg: e.oneLine(), error: { code: e.code, message: e.message } };
     return { o, reg: registeredValue(o) };
   }
@@ -306,7 +291,7 @@ async function runLoop(env: Env, task: Task, run: TaskRun, scope: Record<string,
   const results: Record<string, unknown>[] = [];
   const outcomes: ModuleOutcome[] = [];
   for (const item of items) {
-    const { o, reg } = await runOnce(env, task, run, { ...scope, [loopVar]: item, ansible_loop_var: loopVar });
+    const { o, reg } = await runOnce(env, task, run, extendScope(scope, { [loopVar]: item, ansible_loop_var: loopVar }));
     outcomes.push(o);
     results.push({ ...reg, [loopVar]: item, item, ansible_loop_var: loopVar });
     if (o.status === 'unreachable') break;
@@ -334,11 +319,18 @@ function stringOfItem(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 60)}…` : s;
 }
 
+/** Inventory, play and `-e` variables are templated when read; set_fact values (host data) are not. */
+function lazyTemplating(env: Env, vars: Vars, setFacts: Vars, extra: Vars): LazyTemplating {
+  const names = new Set(Object.keys(vars).filter((k) => k in extra || !(k in setFacts)));
+  return { names, render: (value, scope) => env.templater.renderTree(value, scope) };
+}
+
 async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> {
   const t0 = env.clock.now();
   const base = { play: run.play.name, task: task.name, module: task.moduleName };
-  const vars = { ...run.vars, ...run.state.setFacts, ...(env.opts.extraVars ?? {}) };
-  const scope = buildScope(run.host, vars, run.state, env.opts.check ?? false);
+  const extra = env.opts.extraVars ?? {};
+  const vars = { ...run.vars, ...run.state.setFacts, ...extra };
+  const scope = buildScope(run.host, vars, run.state, env.opts.check ?? false, lazyTemplating(env, vars, run.state.setFacts, extra));
   const { o, reg } = task.loop ? await runLoop(env, task, run, scope) : await runOnce(env, task, run, scope);
   if (task.register) run.state.registered[task.register] = reg;
   const warnings = [...(o.warnings ?? [])];

@@ -10,6 +10,9 @@
  * and `-e` values can never inject commands; a position that cannot be proven safe is refused at
  * load time (E_SHELL_QUOTE). A trailing `| quote` there is that same quoting (applied once).
  * `{{ raw expr }}` opts out: the value is inserted as the author's own shell text.
+ *
+ * Undefined is Ansible's: a hole whose value uses an undefined variable is E_UNDEFINED naming
+ * it ("'x' is undefined"), except through `default`/`d`; `default(omit)` drops the argument.
  */
 import { FleetmendError, type SourcePosition } from '../errors.js';
 import { compileExpr, positionAt, stringOf, type CompiledExpr } from '../expr/index.js';
@@ -36,6 +39,12 @@ interface Parsed {
 }
 
 const MAX_TEMPLATE = 65_536;
+
+/**
+ * The value of the `omit` variable: an argument whose rendered value is exactly this is dropped
+ * (Ansible's omit placeholder; its remove_omit also cleans mappings nested in the arguments).
+ */
+export const OMIT = '__omit_place_holder__fleetmend__';
 
 function at(text: string, offset: number, position?: SourcePosition): { position?: SourcePosition } {
   const p = positionAt(text, offset, position);
@@ -64,7 +73,7 @@ function closingBraces(text: string, from: number): number {
 /** An expression syntax error inside {{ }} is a template error (same message and position). */
 function compileHole(source: string, position: SourcePosition | undefined, text: string): CompiledExpr {
   try {
-    return compileExpr(source, position);
+    return compileExpr(source, position, { strictUndefined: true });
   } catch (err) {
     if (!(err instanceof FleetmendError) || err.code !== 'E_EXPR') throw err;
     throw new FleetmendError('E_TEMPLATE', `bad template ${short(text)}: ${err.message}`, err.position ? { position: err.position } : {});
@@ -174,9 +183,19 @@ export class Templater {
   }
 
   private value(h: Hole, scope: Record<string, unknown>, text: string, shell: boolean, position?: SourcePosition): unknown {
-    const v = (shell ? h.shellExpr : h.expr).evaluate(scope);
+    let v: unknown;
+    try {
+      v = (shell ? h.shellExpr : h.expr).evaluate(scope);
+    } catch (err) {
+      // the compiled hole is cached per text: the position is the one this render is for
+      if (!(err instanceof FleetmendError) || err.code !== 'E_UNDEFINED') throw err;
+      const reason = typeof err.details?.reason === 'string' ? err.details.reason : err.message;
+      const whole = !text.slice(0, h.offset).trim() && !text.slice(h.end).trim();
+      const where = whole ? '' : ` (in ${short(text)})`;
+      throw new FleetmendError('E_UNDEFINED', `${reason} in {{ ${h.source.slice(0, 200)} }}${where}`, { ...at(text, h.offset, position), details: { reason } });
+    }
     if (v === undefined) {
-      throw new FleetmendError('E_TEMPLATE', `undefined variable in {{ ${h.source.slice(0, 200)} }} (in ${short(text)})`, at(text, h.offset, position));
+      throw new FleetmendError('E_TEMPLATE', `{{ ${h.source.slice(0, 200)} }} has no value (in ${short(text)})`, at(text, h.offset, position));
     }
     return v;
   }
@@ -218,7 +237,8 @@ export class Templater {
   ): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(args)) {
-      out[k] = noTemplate.includes(k) ? v : this.renderValue(v, scope, dialects[k] ?? 'none', position);
+      const r = noTemplate.includes(k) ? v : this.renderValue(v, scope, dialects[k] ?? 'none', position);
+      if (r !== OMIT) out[k] = withoutOmit(r);
     }
     return out;
   }
@@ -236,6 +256,13 @@ export class Templater {
     }
     return v;
   }
+}
+
+/** Ansible's remove_omit below the top level: omitted keys of mappings, also mappings in lists. */
+function withoutOmit(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutOmit);
+  if (!v || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).filter(([, x]) => x !== OMIT).map(([k, x]) => [k, withoutOmit(x)]));
 }
 
 /** Each shell-interpreted argument of a module and its dialect. */

@@ -6,6 +6,7 @@ import { isNode, LineCounter, parseDocument, visit, type Alias, type Document } 
 import type { ZodError } from 'zod';
 import { FleetmendError, type ErrorCode, type SourcePosition } from '../errors.js';
 import { readInputText } from './input-file.js';
+import { pyyamlTags } from './yaml11.js';
 
 export interface YamlSource {
   file: string;
@@ -15,9 +16,15 @@ export interface YamlSource {
   value: unknown;
 }
 
-export function parseYaml(file: string, text: string): YamlSource {
+export interface ParseYamlOptions {
+  /** Read as Ansible's PyYAML loader reads inventories and vars files (YAML 1.1 scalars, yaml11.ts). */
+  pyyaml?: boolean;
+}
+
+export function parseYaml(file: string, text: string, opts: ParseYamlOptions = {}): YamlSource {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const yaml11 = opts.pyyaml ? ({ version: '1.1', customTags: pyyamlTags } as const) : {};
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, ...yaml11 });
   const first = doc.errors[0];
   if (first) {
     const pos = lineCounter.linePos(first.pos[0]);

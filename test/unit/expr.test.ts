@@ -178,8 +178,81 @@ describe('expr: robustness', () => {
         } catch (err) {
           expect((err as FleetmendError).code).toBe('E_EXPR');
         }
+        try {
+          compileExpr(s, undefined, { strictUndefined: true }).evaluate(scope);
+        } catch (err) {
+          expect(['E_EXPR', 'E_UNDEFINED']).toContain((err as FleetmendError).code);
+        }
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('expr: strict undefined (playbooks: Ansible semantics, checked against ansible-core 2.14)', () => {
+  const vars = { d: { a: 1 }, n: null, yes: true, empty: '' };
+  const strict = (src: string, s: unknown = vars): unknown => compileExpr(src, { file: 'pb.yml', line: 4, column: 13 }, { strictUndefined: true }).evaluate(s);
+  const undefinedError = (src: string): FleetmendError => {
+    try {
+      strict(src);
+    } catch (err) {
+      expect((err as FleetmendError).code).toBe('E_UNDEFINED');
+      return err as FleetmendError;
+    }
+    throw new Error(`expected E_UNDEFINED from ${src}`);
+  };
+
+  it.each([
+    ['x is defined', false],
+    ['x is undefined', true],
+    ['x.y is defined', false], // chained undefined: x.y of an undefined x is undefined, not an error
+    ['x.y.z is undefined', true],
+    ['d.b is defined', false],
+    ['d.b.c is defined', false],
+    ['d.a is defined', true],
+    ['n.a is defined', false],
+    ['n is none', true],
+    ['x is none', false],
+    ['n is defined', true],
+    ["x | default('dd')", 'dd'],
+    ["x.y | default('dy')", 'dy'],
+    ["d.b | d('z')", 'z'],
+    ["empty | d('e', true)", 'e'],
+    ['defined(x.y)', false],
+    ['true or x', true], // Jinja short-circuits: x is never read
+    ['false and x', false],
+    ['x is defined and x', false],
+    ['yes', true],
+  ])('%s → %j', (src, want) => {
+    expect(strict(src)).toEqual(want);
+  });
+
+  it.each([
+    ['some_flag', "'some_flag' is undefined"],
+    ['not x', "'x' is undefined"],
+    ['x == 1', "'x' is undefined"],
+    ['1 != x', "'x' is undefined"],
+    ['x in [1]', "'x' is undefined"],
+    ['x + 1', "'x' is undefined"],
+    ['[x]', "'x' is undefined"],
+    ['x | int', "'x' is undefined"],
+    ['x | bool', "'x' is undefined"],
+    ['x | quote', "'x' is undefined"],
+    ['len(x)', "'x' is undefined"],
+    ['yes and x', "'x' is undefined"],
+    ['x.y', "'x' is undefined"],
+    ['d.b', "'d.b' is undefined"],
+    ['ansible_facts.os_family == "RedHat"', "'ansible_facts' is undefined"],
+    ['x is changed', "'x' is undefined"],
+  ])('%s is E_UNDEFINED: %s', (src, message) => {
+    const e = undefinedError(src);
+    expect(e.message).toBe(`${message} in ${JSON.stringify(src)}`);
+    expect(e.position).toMatchObject({ file: 'pb.yml', line: 4 });
+  });
+
+  it('the policy (lenient) mode is unchanged: a missing fact compares false', () => {
+    expect(ev('missing == 1')).toBe(false);
+    expect(ev('not missing')).toBe(true);
+    expect(compileExpr('missing.x').evaluate({})).toBeUndefined();
   });
 });

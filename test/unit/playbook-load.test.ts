@@ -118,8 +118,22 @@ describe('templating', () => {
     expect(t.render('limit {{ n }}', scope, false)).toBe('limit 8192');
     expect(t.render('{{ n }}', scope, false)).toBe(8192);
   });
-  it('an undefined variable is an error', () => {
-    expect(() => t.render('echo {{ nope }}', scope, true)).toThrow(/nope/);
-    expect(() => t.render('{{ nope }}', scope, false)).toThrow(/undefined variable/);
+  it('an undefined variable is an error naming it (E_UNDEFINED), in every dialect', () => {
+    const err = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (e) {
+        return e as FleetmendError;
+      }
+      throw new Error('expected an error');
+    };
+    const pos = { file: 'pb.yml', line: 9, column: 7 };
+    const sh = err(() => t.render('echo {{ nope }}', scope, true, pos));
+    expect([sh.code, sh.message]).toEqual(['E_UNDEFINED', `'nope' is undefined in {{ nope }} (in "echo {{ nope }}")`]);
+    expect(sh.position).toMatchObject({ file: 'pb.yml', line: 9 });
+    const whole = err(() => t.render('{{ nope }}', scope, false));
+    expect([whole.code, whole.message]).toEqual(['E_UNDEFINED', `'nope' is undefined in {{ nope }}`]);
+    expect(err(() => t.render('{{ nested.w }}', scope, false)).message).toMatch(/^'nested\.w' is undefined/);
+    expect(err(() => t.render('{{ nope == 1 }}', scope, false)).message).toMatch(/^'nope' is undefined/);
   });
 });
