@@ -14,15 +14,13 @@ import type { HostTarget } from '../executor/run-hosts.js';
 import type { RemotePlayReply, RemotePlayRequest } from '../playbook/run.js';
 import type { Vars } from '../playbook/vars.js';
 import type { PlaybookPlacement, PreparedPlaybook, PreparedSweep, RunSession, SweepPlacement } from '../run/index.js';
-import { isSecretKey, redact } from '../store/redact.js';
 import { newNonce } from '../sweep/index.js';
 import type { ConnectionSpec } from '../transport/types.js';
-import { SecretValues } from '../util/secrets.js';
+import { connectionSecrets, isSecretName, SecretValues, wireState, wireValue } from '../secrets/index.js';
 import {
   QUEUE_NAME,
   QUEUE_PREFIX,
   bullConnection,
-  connectionSecrets,
   jobIdOf,
   maskRedisUrl,
   playJobIdOf,
@@ -294,9 +292,9 @@ function specSecrets(specs: Iterable<ConnectionSpec>): SecretValues {
  * worker that needs such a var is given it on its own command line (`fleetmend worker -e`).
  */
 export function wireExtraVars(extraVars: Vars, specs: Iterable<ConnectionSpec>, log: (line: string) => void): Vars {
-  const dropped = Object.keys(extraVars).filter(isSecretKey);
+  const dropped = Object.keys(extraVars).filter(isSecretName);
   if (dropped.length) log(`warning: extra var(s) ${dropped.join(', ')} not sent to the workers (secret-named; give them to each worker: fleetmend worker -e)`);
-  return specSecrets(specs).maskDeep(redact(extraVars));
+  return wireValue(extraVars, specSecrets(specs));
 }
 
 /**
@@ -341,7 +339,7 @@ export async function playbookPlacement(prepared: PreparedPlaybook, opts: Coordi
         playIndex: req.playIndex,
         batchIndex: req.batchIndex,
         batch: req.batch,
-        state: masker.maskDeep(redact(req.state)),
+        state: wireState(req.state, masker),
       };
       const s = await core.place(playJobIdOf(runId, req.playIndex, req.batchIndex, req.host.name), 'play', data, req.host, session);
       if (s.kind === 'lost') return { result: s.result, state: req.state };

@@ -19,18 +19,16 @@ import { failedResult, type HostTarget } from '../executor/run-hosts.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
 import type { Inventory } from '../inventory/index.js';
 import { resolveTargets, type AskSecret, type ConnectionOptions } from '../run/index.js';
-import { redact } from '../store/redact.js';
 import { factsProbe, sweepHost } from '../sweep/index.js';
 import { TransportFactory } from '../transport/index.js';
 import type { ConnectionSpec } from '../transport/types.js';
-import { SecretValues, secretVarValues } from '../util/secrets.js';
+import { connectionSecrets, redact, SecretValues, secretVarValues, wireState, wireValue } from '../secrets/index.js';
 import type { Playbook } from '../playbook/types.js';
 import type { Vars } from '../playbook/vars.js';
 import {
   QUEUE_NAME,
   QUEUE_PREFIX,
   bullConnection,
-  connectionSecrets,
   maskRedisUrl,
   preflightRedis,
   runKeyOf,
@@ -183,7 +181,6 @@ async function playRunner(o: PlayRunnerOptions) {
   // secret-named vars (ownVars, and inventory vars such as ansible_become_password) a task could template into its output
   for (const vars of [ownVars, ...[...o.inventory.hosts.values()].map((h) => h.vars)]) secrets.push(...secretVarValues(vars));
   const masker = new SecretValues(secrets);
-  const toWire = <T>(v: T): T => masker.maskDeep(redact(v));
   const { Redis } = await import('ioredis');
   const client = new Redis(o.url, { maxRetriesPerRequest: 3, lazyConnect: true });
   client.on('error', () => {});
@@ -225,9 +222,9 @@ async function playRunner(o: PlayRunnerOptions) {
           },
         });
         const emitted = (reply.result.tasks ?? []).flatMap((t, i) => (ran.has(t) ? [i] : []));
-        return { result: toWire(reply.result), state: toWire(reply.state), emitted };
+        return { result: wireValue(reply.result, masker), state: wireState(reply.state, masker), emitted };
       } catch (err) {
-        return { result: toWire(failedResult(target, err, started, o.clock)), state: job.state, emitted: [] };
+        return { result: wireValue(failedResult(target, err, started, o.clock), masker), state: job.state, emitted: [] };
       }
     },
     close(): void {

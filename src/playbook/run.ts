@@ -20,7 +20,7 @@ import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js'
 import { argDialects, Templater } from './template.js';
 import type { Play, Playbook, Task } from './types.js';
 import { mergeVars, type Vars } from './vars.js';
-import { SecretValues, secretVarValues } from '../util/secrets.js';
+import { taint, TaintWatch } from '../secrets/index.js';
 
 export interface PlaybookHost extends HostTarget {
   /** Inventory host vars (group vars merged), lowest precedence. */
@@ -116,6 +116,11 @@ export interface HostState {
   setFacts: Record<string, unknown>;
   facts?: HostFacts;
   diagnosis?: Diagnosis;
+  /**
+   * Names of set_facts and registered results holding a value derived from a secret (a copy, a
+   * templated string): secrets for the rest of the run (src/secrets/taint.ts).
+   */
+  tainted?: string[];
 }
 
 interface Env {
@@ -339,15 +344,21 @@ async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> 
   const base = { play: run.play.name, task: task.name, module: task.moduleName };
   const vars = { ...run.vars, ...run.state.setFacts, ...(env.opts.extraVars ?? {}) };
   const scope = buildScope(run.host, vars, run.state, env.opts.check ?? false);
-  const { o, reg } = task.loop ? await runLoop(env, task, run, scope) : await runOnce(env, task, run, scope);
+  // every template the task evaluates is watched for the secrets it reads (src/secrets/taint.ts)
+  const watch = new TaintWatch(vars, run.state);
+  const watched: Env = { ...env, templater: env.templater.observing(watch.onRead) };
+  const { o, reg } = task.loop ? await runLoop(watched, task, run, scope) : await runOnce(watched, task, run, scope);
   if (task.register) run.state.registered[task.register] = reg;
+  if (watch.isTainted) {
+    const facts = task.module.name === 'set_fact' ? watch.taintedKeys(task.args) : [];
+    taint(run.state, [...(task.register ? [task.register] : []), ...facts]);
+  }
   const warnings = [...(o.warnings ?? [])];
   if (o.status === 'failed' && task.ignoreErrors) warnings.push(IGNORED_WARNING);
-  // a secret-named var (inventory, play vars, -e, set_fact) a task templated into what it printed
-  // or reported is masked before anything sees the result (the transport masks only the
-  // connection's own secrets); the module itself parsed the real output
-  const secrets = new SecretValues(secretVarValues(vars));
-  const result: TaskResult = secrets.maskDeep({
+  // a secret-named or tainted var (inventory, play vars, -e, set_fact, register) a task templated
+  // into what it printed or reported is masked before anything sees the result (the transport
+  // masks only the connection's own secrets); the module itself parsed the real output
+  const result: TaskResult = watch.maskResult({
     ...base,
     status: o.status,
     changed: o.status === 'changed',

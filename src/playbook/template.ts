@@ -140,8 +140,26 @@ interface Compiled {
   plan?: ShellPlan;
 }
 
+/** One `{{ expr }}` as evaluated: src/secrets (TaintWatch) watches these for secrets read. */
+export interface HoleRead {
+  text: string;
+  source: string;
+  paths: readonly string[];
+  scope: Record<string, unknown>;
+  value: unknown;
+  position?: SourcePosition;
+}
+
 export class Templater {
-  private readonly cache = new Map<string, Compiled>();
+  constructor(
+    private readonly cache = new Map<string, Compiled>(),
+    private readonly onRead?: (read: HoleRead) => void,
+  ) {}
+
+  /** The same templater (and its cache), reporting each evaluated hole to `onRead`: one per task. */
+  observing(onRead: (read: HoleRead) => void): Templater {
+    return new Templater(this.cache, onRead);
+  }
 
   /** Parses (and for a shell dialect, checks every value position) once per text. */
   private compile(text: string, dialect: Dialect, position?: SourcePosition): Compiled {
@@ -174,10 +192,12 @@ export class Templater {
   }
 
   private value(h: Hole, scope: Record<string, unknown>, text: string, shell: boolean, position?: SourcePosition): unknown {
-    const v = (shell ? h.shellExpr : h.expr).evaluate(scope);
+    const expr = shell ? h.shellExpr : h.expr;
+    const v = expr.evaluate(scope);
     if (v === undefined) {
       throw new FleetmendError('E_TEMPLATE', `undefined variable in {{ ${h.source.slice(0, 200)} }} (in ${short(text)})`, at(text, h.offset, position));
     }
+    this.onRead?.({ text, source: h.source, paths: expr.paths, scope, value: v, ...at(text, h.offset, position) });
     return v;
   }
 

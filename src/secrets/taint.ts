@@ -1,0 +1,174 @@
+/**
+ * Secrets keep their taint. A value derived from a secret (a `set_fact` copying it, the
+ * register of a task that templated it, a template putting it into another var) stays a secret
+ * for the rest of the run, on this host and, by name, in the state a distributed run sends.
+ *
+ * How: the templater reports every `{{ }}` it evaluates (Templater.observing). A hole is
+ * tainted when one of the paths it reads goes through a secret-named or tainted name, through a
+ * known secret value, or ends on a value holding one (so `vars[name]`, `[pw][0]` and
+ * `(pw + '')[0]` are seen too: every value an expression reads comes from a name in the scope).
+ * A task with a tainted hole taints its `register` and the `set_fact` names whose template held
+ * the hole; those names are kept in the host state (`tainted`), and their values are masked like
+ * the values of secret-named vars.
+ *
+ * A secret taken apart (`{{ pw[0] }} {{ pw[1] }}`, `{{ pw == 'a' }}`, `{{ len(pw) }}`) cannot
+ * be found in the output by value: one character is not maskable. So a tainted hole must
+ * produce a secret whole (the value itself, `| quote`d, as a number): then masking by value
+ * catches it wherever it lands. Any other tainted hole makes the task's output (msg, stdout,
+ * stderr, diff, warnings, the error message) masked as a whole, with a warning naming the
+ * expression and file:line. The task still runs: `command: useradd -p {{ pw_hash }}` is fine.
+ *
+ * Not covered: a condition (`when: pw[0] == 'a'`) decides a task's status, one bit per task,
+ * as in Ansible; conditions are not templates and are not watched.
+ */
+import type { SourcePosition } from '../errors.js';
+import { shlexQuote, stringOf } from '../expr/index.js';
+import { isSecretName } from './names.js';
+import { SECRET_MASK, SecretValues, secretVarValues } from './values.js';
+
+/** One `{{ expr }}` as the templater evaluated it (playbook/template.ts HoleRead). */
+export interface TemplateRead {
+  /** The whole template string the hole is in. */
+  text: string;
+  source: string;
+  /** Dotted paths the expression reads (expr pathsOf). */
+  paths: readonly string[];
+  scope: Readonly<Record<string, unknown>>;
+  value: unknown;
+  position?: SourcePosition;
+}
+
+/** What a host's state says about taint (playbook HostState, structurally). */
+export interface TaintedState {
+  registered: Record<string, unknown>;
+  setFacts: Record<string, unknown>;
+  /** Names of set_facts and registered results that hold a value derived from a secret. */
+  tainted?: string[];
+}
+
+interface TaintedRead {
+  read: TemplateRead;
+  /** The path through which it read a secret. */
+  via: string;
+  whole: boolean;
+}
+
+/**
+ * The secrets one task on one host knows, and what its templates did with them. Made per task
+ * from the task's vars (inventory, play, set_fact, -e) and the host state's tainted names.
+ */
+export class TaintWatch {
+  readonly values: SecretValues;
+  private readonly tainted: ReadonlySet<string>;
+  private readonly known: ReadonlySet<string>;
+  private readonly reads: TaintedRead[] = [];
+
+  constructor(vars: Readonly<Record<string, unknown>>, state: Pick<TaintedState, 'tainted'>) {
+    this.tainted = new Set(state.tainted ?? []);
+    const list = secretVarValues(vars, this.isSecret);
+    this.values = new SecretValues(list);
+    this.known = new Set(list);
+  }
+
+  /** A secret name by the rule, or one this host's run learnt holds a derived value. */
+  readonly isSecret = (name: string): boolean => isSecretName(name) || this.tainted.has(name);
+
+  /** The templater's observer. */
+  readonly onRead = (r: TemplateRead): void => {
+    const via = r.paths.find((p) => this.readsSecret(r.scope, p));
+    if (via !== undefined) this.reads.push({ read: r, via, whole: this.isWhole(r.value) });
+  };
+
+  get isTainted(): boolean {
+    return this.reads.length > 0;
+  }
+
+  /** The first hole that took a secret apart, if any. */
+  get piece(): TemplateRead & { via: string } | undefined {
+    const p = this.reads.find((x) => !x.whole);
+    return p && { ...p.read, via: p.via };
+  }
+
+  /** Top-level keys of `args` (set_fact names) whose templates held a tainted hole. */
+  taintedKeys(args: Readonly<Record<string, unknown>>): string[] {
+    const texts = new Set(this.reads.map((x) => x.read.text));
+    return Object.keys(args).filter((k) => stringsOf(args[k]).some((s) => texts.has(s)));
+  }
+
+  /**
+   * The task's result as it may be shown: every known secret value masked, and, if a template
+   * took a secret apart, every output field masked whole (a warning says why).
+   */
+  maskResult<T extends MaskableResult>(result: T): T {
+    const masked = this.values.maskDeep(result);
+    const p = this.piece;
+    if (!p) return masked;
+    const out: T = { ...masked };
+    for (const k of ['msg', 'stdout', 'stderr'] as const) if (out[k] !== undefined) out[k] = SECRET_MASK;
+    if (out.diff) out.diff = out.diff.map((d) => ({ ...d, before: SECRET_MASK, after: SECRET_MASK }));
+    if (out.error) out.error = { ...out.error, message: SECRET_MASK };
+    const where = p.position ? ` at ${p.position.file}${p.position.line !== undefined ? `:${p.position.line}` : ''}` : '';
+    out.warnings = [`output masked: {{ ${p.source.slice(0, 200)} }}${where} uses a piece of the secret '${p.via}' (a secret may be templated only whole)`];
+    return out;
+  }
+
+  private readsSecret(scope: Readonly<Record<string, unknown>>, path: string): boolean {
+    let cur: unknown = scope;
+    const parts = path.split('.');
+    for (const [i, part] of parts.entries()) {
+      if (this.isSecret(part)) return true;
+      cur = step(cur, part);
+      // indexing into a secret string (`copy.0`), or a path that ends on a value holding one
+      if (i < parts.length - 1 ? this.isKnownScalar(cur) : this.holdsSecret(cur)) return true;
+    }
+    return false;
+  }
+
+  private isKnownScalar(v: unknown): boolean {
+    return (typeof v === 'string' || typeof v === 'number') && this.known.has(String(v));
+  }
+
+  private holdsSecret(v: unknown): boolean {
+    if (typeof v === 'string') return this.values.mask(v) !== v;
+    if (typeof v === 'number') return this.known.has(String(v));
+    if (Array.isArray(v)) return v.some((x) => this.holdsSecret(x));
+    if (v !== null && typeof v === 'object') return Object.entries(v).some(([k, x]) => this.isSecret(k) || this.holdsSecret(x));
+    return false;
+  }
+
+  /** The secret itself, as text, as a number or shell-quoted: masking by value finds it. */
+  private isWhole(v: unknown): boolean {
+    if (typeof v !== 'string' && typeof v !== 'number') return false;
+    const s = stringOf(v);
+    return this.known.has(s) || [...this.known].some((k) => shlexQuote(k) === s);
+  }
+}
+
+/** The fields of a task result that carry text (executor TaskResult, structurally). */
+export interface MaskableResult {
+  msg?: string;
+  stdout?: string;
+  stderr?: string;
+  diff?: { before: string; after: string; path?: string }[];
+  warnings?: string[];
+  error?: { code: string; message: string };
+}
+
+function step(v: unknown, key: string): unknown {
+  if (typeof v === 'string') return /^\d+$/.test(key) ? v[Number(key)] : undefined;
+  if (v === null || typeof v !== 'object') return undefined;
+  return Object.prototype.hasOwnProperty.call(v, key) ? (v as Record<string, unknown>)[key] : undefined;
+}
+
+function stringsOf(v: unknown): string[] {
+  if (typeof v === 'string') return [v];
+  if (Array.isArray(v)) return v.flatMap(stringsOf);
+  if (v !== null && typeof v === 'object') return Object.values(v).flatMap(stringsOf);
+  return [];
+}
+
+/** The state after a task: `names` now hold values derived from a secret. */
+export function taint(state: TaintedState, names: readonly string[]): void {
+  if (!names.length) return;
+  state.tainted = [...new Set([...(state.tainted ?? []), ...names])];
+}
