@@ -297,6 +297,20 @@ export function wireExtraVars(extraVars: Vars, specs: Iterable<ConnectionSpec>, 
   return wireValue(extraVars, specSecrets(specs));
 }
 
+/** A play job: the host's state in its wire form (src/secrets wireState: no secret name, value or taint). */
+export function playJobData(runId: string, req: RemotePlayRequest, masker: SecretValues): PlayJobData {
+  return {
+    v: 1,
+    kind: 'play',
+    run: runId,
+    host: req.host.name,
+    playIndex: req.playIndex,
+    batchIndex: req.batchIndex,
+    batch: req.batch,
+    state: wireState(req.state, masker),
+  };
+}
+
 /**
  * A distributed playbook run: the coordinator keeps the plays, the batches and the rollout
  * rules; each host's play is one job, and the next batch is queued only after the last one is
@@ -331,16 +345,7 @@ export async function playbookPlacement(prepared: PreparedPlaybook, opts: Coordi
   }
   return {
     async playOnHost(req: RemotePlayRequest, session: RunSession): Promise<RemotePlayReply> {
-      const data: PlayJobData = {
-        v: 1,
-        kind: 'play',
-        run: runId,
-        host: req.host.name,
-        playIndex: req.playIndex,
-        batchIndex: req.batchIndex,
-        batch: req.batch,
-        state: wireState(req.state, masker),
-      };
+      const data = playJobData(runId, req, masker);
       const s = await core.place(playJobIdOf(runId, req.playIndex, req.batchIndex, req.host.name), 'play', data, req.host, session);
       if (s.kind === 'lost') return { result: s.result, state: req.state };
       const value = s.value as PlayJobResult;

@@ -226,6 +226,10 @@ function applyOverrides(task: Task, o: ModuleOutcome, scope: Record<string, unkn
 async function executeModule(env: Env, task: Task, run: TaskRun, scope: Record<string, unknown>): Promise<ModuleOutcome> {
   const mod = task.module;
   const rendered = env.templater.renderArgs(task.args, scope, argDialects(mod), mod.noTemplate ?? [], task.position);
+  for (const k of mod.exprArgs ?? []) {
+    const source = rendered[k];
+    if (typeof source === 'string') env.templater.observeExpression(source, scope, task.position);
+  }
   const parsed = mod.schema.safeParse(rendered);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

@@ -185,6 +185,19 @@ export class Templater {
     return out;
   }
 
+  /** An argument a module evaluates as an expression itself (`debug: var:`), reported like a hole. */
+  observeExpression(source: string, scope: Record<string, unknown>, position?: SourcePosition): void {
+    if (!this.onRead) return;
+    const expr = compileExpr(source, position);
+    let value: unknown;
+    try {
+      value = expr.evaluate(scope);
+    } catch {
+      value = undefined;
+    }
+    this.onRead({ text: source, source, paths: expr.paths, scope, value, ...(position ? { position } : {}) });
+  }
+
   /** Load time: syntax, filters, and (for shell arguments) every value position is safe. */
   validate(text: string, position?: SourcePosition, dialect: Dialect = 'none'): void {
     if (!/\{[{%#]/.test(text)) return;

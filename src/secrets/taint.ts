@@ -75,7 +75,7 @@ export class TaintWatch {
 
   /** The templater's observer. */
   readonly onRead = (r: TemplateRead): void => {
-    const via = r.paths.find((p) => this.readsSecret(r.scope, p));
+    const via = r.paths.map((p) => this.secretIn(r.scope, p)).find((v) => v !== undefined);
     if (via !== undefined) this.reads.push({ read: r, via, whole: this.isWhole(r.value) });
   };
 
@@ -112,16 +112,17 @@ export class TaintWatch {
     return out;
   }
 
-  private readsSecret(scope: Readonly<Record<string, unknown>>, path: string): boolean {
+  /** The start of `path` that is, or holds, a secret (`copied` of `copied.0`), if any. */
+  private secretIn(scope: Readonly<Record<string, unknown>>, path: string): string | undefined {
     let cur: unknown = scope;
     const parts = path.split('.');
     for (const [i, part] of parts.entries()) {
-      if (this.isSecret(part)) return true;
       cur = step(cur, part);
-      // indexing into a secret string (`copy.0`), or a path that ends on a value holding one
-      if (i < parts.length - 1 ? this.isKnownScalar(cur) : this.holdsSecret(cur)) return true;
+      // a secret name, indexing into a secret string (`copy.0`), or a path ending on a value holding one
+      const last = i === parts.length - 1;
+      if (this.isSecret(part) || (last ? this.holdsSecret(cur) : this.isKnownScalar(cur))) return parts.slice(0, i + 1).join('.');
     }
-    return false;
+    return undefined;
   }
 
   private isKnownScalar(v: unknown): boolean {
