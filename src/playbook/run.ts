@@ -362,6 +362,7 @@ async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> 
   // a secret-named or tainted var (inventory, play vars, -e, set_fact, register) a task templated
   // into what it printed or reported is masked before anything sees the result (the transport
   // masks only the connection's own secrets); the module itself parsed the real output
+  const commands = Object.fromEntries([...(task.module.shellArgs ?? []), ...(task.module.wordArgs ?? [])].map((k) => [k, task.args[k]]));
   const result: TaskResult = watch.maskResult({
     ...base,
     status: o.status,
@@ -374,7 +375,7 @@ async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> 
     duration_ms: env.clock.now() - t0,
     ...(warnings.length ? { warnings } : {}),
     ...(o.error ? { error: o.error } : {}),
-  } satisfies TaskResult);
+  } satisfies TaskResult, commands);
   env.emit({ type: 'task', host: run.host.name, result });
   return result;
 }

@@ -11,12 +11,18 @@
  * the hole; those names are kept in the host state (`tainted`), and their values are masked like
  * the values of secret-named vars.
  *
- * A secret taken apart (`{{ pw[0] }} {{ pw[1] }}`, `{{ pw == 'a' }}`, `{{ len(pw) }}`) cannot
- * be found in the output by value: one character is not maskable. So a tainted hole must
- * produce a secret whole (the value itself, `| quote`d, as a number): then masking by value
- * catches it wherever it lands. Any other tainted hole makes the task's output (msg, stdout,
- * stderr, diff, warnings, the error message) masked as a whole, with a warning naming the
- * expression and file:line. The task still runs: `command: useradd -p {{ pw_hash }}` is fine.
+ * A secret taken apart cannot be found in the output by value: one character is not maskable.
+ * Two ways to take it apart, and one answer to both: the task's output (msg, stdout, stderr,
+ * diff, warnings, the error message) is masked as a whole, with a warning that names the
+ * expression and file:line. The task still runs (`command: useradd -p {{ pw_hash }}` is fine).
+ * - In the template (`{{ pw[0] }} {{ pw[1] }}`, `{{ pw == 'a' }}`, `{{ len(pw) }}`): a tainted
+ *   hole must produce a secret whole (the value, `| quote`d, as a number), so that masking by
+ *   value finds it wherever it lands; any other tainted hole takes it apart.
+ * - On the host: a command a secret was templated into (`shell: echo {{ pw }} | fold -w1`, `|
+ *   rev`, `base64`) prints whatever the host makes of it, which no mask can recognise; so the
+ *   output of a command that carried a secret is masked whole.
+ * A template that uses the secret whole outside a command (`debug`, `fail`, `set_fact`, a file's
+ * content) keeps its output, with the secret masked by value.
  *
  * Not covered: a condition (`when: pw[0] == 'a'`) decides a task's status, one bit per task,
  * as in Ansible; conditions are not templates and are not watched.
@@ -65,7 +71,8 @@ export class TaintWatch {
 
   constructor(vars: Readonly<Record<string, unknown>>, state: Pick<TaintedState, 'tainted'>) {
     this.tainted = new Set(state.tainted ?? []);
-    const list = secretVarValues(vars, this.isSecret);
+    // a value that arrived masked (wire.ts) is the mask, not a secret
+    const list = secretVarValues(vars, this.isSecret).filter((v) => v !== SECRET_MASK);
     this.values = new SecretValues(list);
     this.known = new Set(list);
   }
@@ -83,32 +90,37 @@ export class TaintWatch {
     return this.reads.length > 0;
   }
 
-  /** The first hole that took a secret apart, if any. */
-  get piece(): TemplateRead & { via: string } | undefined {
-    const p = this.reads.find((x) => !x.whole);
-    return p && { ...p.read, via: p.via };
-  }
-
-  /** Top-level keys of `args` (set_fact names) whose templates held a tainted hole. */
+  /** Top-level keys of `args` (set_fact names, a module's `cmd`) whose templates held a tainted hole. */
   taintedKeys(args: Readonly<Record<string, unknown>>): string[] {
     const texts = new Set(this.reads.map((x) => x.read.text));
     return Object.keys(args).filter((k) => stringsOf(args[k]).some((s) => texts.has(s)));
   }
 
+  /** Why the task's output cannot be masked by value: a hole that took a secret apart, or a command that carried one. */
+  private taken(commands: Readonly<Record<string, unknown>>): string | undefined {
+    const where = (p?: SourcePosition) => (p ? ` at ${p.file}${p.line !== undefined ? `:${p.line}` : ''}` : '');
+    const piece = this.reads.find((x) => !x.whole);
+    if (piece) return `{{ ${piece.read.source.slice(0, 200)} }}${where(piece.read.position)} uses a piece of the secret '${piece.via}' (a secret may be templated only whole)`;
+    const texts = new Set(this.taintedKeys(commands).flatMap((k) => stringsOf(commands[k])));
+    const sent = this.reads.find((x) => texts.has(x.read.text));
+    if (sent) return `the command${where(sent.read.position)} carries the secret '${sent.via}' to the host, and what the host prints of it cannot be recognised`;
+    return undefined;
+  }
+
   /**
-   * The task's result as it may be shown: every known secret value masked, and, if a template
-   * took a secret apart, every output field masked whole (a warning says why).
+   * The task's result as it may be shown: every known secret value masked and, if a secret was
+   * taken apart (in a template, or by a command that carried it: `commands` are the task's
+   * command arguments), every output field masked whole, with a warning that says why.
    */
-  maskResult<T extends MaskableResult>(result: T): T {
+  maskResult<T extends MaskableResult>(result: T, commands: Readonly<Record<string, unknown>> = {}): T {
     const masked = this.values.maskDeep(result);
-    const p = this.piece;
-    if (!p) return masked;
+    const why = this.taken(commands);
+    if (!why) return masked;
     const out: T = { ...masked };
     for (const k of ['msg', 'stdout', 'stderr'] as const) if (out[k] !== undefined) out[k] = SECRET_MASK;
     if (out.diff) out.diff = out.diff.map((d) => ({ ...d, before: SECRET_MASK, after: SECRET_MASK }));
     if (out.error) out.error = { ...out.error, message: SECRET_MASK };
-    const where = p.position ? ` at ${p.position.file}${p.position.line !== undefined ? `:${p.position.line}` : ''}` : '';
-    out.warnings = [`output masked: {{ ${p.source.slice(0, 200)} }}${where} uses a piece of the secret '${p.via}' (a secret may be templated only whole)`];
+    out.warnings = [`output masked: ${why}`];
     return out;
   }
 

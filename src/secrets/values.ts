@@ -23,7 +23,8 @@ export class SecretValues {
 
   constructor(values: Iterable<string | undefined>) {
     const set = new Set<string>();
-    for (const v of values) if (v !== undefined && v.length >= MIN_SECRET_LENGTH) set.add(v);
+    // the mask itself is not a secret: a value masked on the wire (wire.ts) arrives as the mask
+    for (const v of values) if (v !== undefined && v.length >= MIN_SECRET_LENGTH && v !== SECRET_MASK) set.add(v);
     // longest first, so a secret containing another is masked whole
     this.values = [...set].sort((a, b) => b.length - a.length);
   }

@@ -4,20 +4,28 @@
  */
 import { redact } from './redact.js';
 import type { TaintedState } from './taint.js';
-import type { SecretValues } from './values.js';
+import { SECRET_MASK, type SecretValues } from './values.js';
 
 export function wireValue<T>(value: T, secrets: SecretValues): T {
   return secrets.maskDeep(redact(value));
 }
 
 /**
- * A host's state (registered results, set_facts) as a play job carries it: also without the
- * names that hold a value derived from a secret (taint.ts). Their values cannot be masked
- * reliably (a piece of a secret is not findable by value), so they do not travel at all: a
- * later play on another worker sees them undefined. The names travel, they are not secret.
+ * A host's state (registered results, set_facts) as a play job carries it. A name that holds a
+ * value derived from a secret (taint.ts) cannot be masked by value (a piece of a secret, a
+ * command's output made from one), so each string and number in it is SECRET_MASK: the shape
+ * travels (a later play's `{{ r.stdout }}` is defined, and masked), the content does not;
+ * booleans (`r.changed`) keep their meaning. The names travel too: they are not secret.
  */
 export function wireState<S extends TaintedState>(state: S, secrets: SecretValues): S {
   const tainted = new Set(state.tainted ?? []);
-  const keep = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([k]) => !tainted.has(k)));
-  return wireValue({ ...state, registered: keep(state.registered), setFacts: keep(state.setFacts) }, secrets);
+  const hide = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, tainted.has(k) ? maskLeaves(v) : v]));
+  return wireValue({ ...state, registered: hide(state.registered), setFacts: hide(state.setFacts) }, secrets);
+}
+
+function maskLeaves(v: unknown): unknown {
+  if (typeof v === 'string' || typeof v === 'number') return SECRET_MASK;
+  if (Array.isArray(v)) return v.map(maskLeaves);
+  if (v !== null && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, maskLeaves(x)]));
+  return v;
 }

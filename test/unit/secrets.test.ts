@@ -55,6 +55,7 @@ const PLAYBOOK = stringify([
     tasks: [
       { name: 'copy', set_fact: { copied: '{{ session_pw }}', label: 'plain-label' } },
       { name: 'echo', shell: 'echo {{ session_pw }}', register: 'echoed' },
+      { name: 'host takes it apart', shell: "echo {{ session_pw }} | sed 's/./& /g'" },
       { name: 'whole', debug: { msg: 'pw={{ session_pw }} quoted={{ session_pw | quote }}' } },
       ...Object.entries(ATTACKS).map(([name, t]) => ({ name, ...(t as object) })),
     ],
@@ -82,11 +83,18 @@ async function run(): Promise<Map<string, TaskResult>> {
 }
 
 describe('taint: a value derived from a secret stays secret', () => {
-  it('a secret templated whole is masked by value, the rest of the output kept', async () => {
+  it('a secret templated whole outside a command is masked by value, the rest of the output kept', async () => {
     const t = await run();
     expect(t.get('whole')!.msg).toBe(`pw=${SECRET_MASK} quoted=${SECRET_MASK}`);
-    expect(t.get('echo')!.stdout).toBe(`echo '${SECRET_MASK}'\n`);
     expect(t.get('whole')!.warnings).toBeUndefined();
+  });
+
+  it('a command that carried a secret to the host has its whole output masked (the host may print it in pieces)', async () => {
+    for (const name of ['echo', 'host takes it apart']) {
+      const t = (await run()).get(name)!;
+      expect(t.stdout, name).toBe(SECRET_MASK);
+      expect(t.warnings?.[0], name).toMatch(/^output masked: the command at pb\.yml:\d+ carries the secret 'session_pw' to the host/);
+    }
   });
 
   it.each(Object.keys(ATTACKS))('a secret taken apart (%s): the whole output is masked, with a warning naming it', async (name) => {
@@ -123,7 +131,7 @@ describe('taint: a value derived from a secret stays secret', () => {
 });
 
 describe('the host state a distributed run sends', () => {
-  it('the state after a play records the tainted names; its wire form has neither them nor secret-named keys nor known values', async () => {
+  it('the state after a play records the tainted names; its wire form has no tainted content, secret-named key or known value', async () => {
     const pb = parsePlaybook('pb.yml', PLAYBOOK);
     const reply = await playOneHost(pb, 0, host, { size: 1, hostsInPlay: 1 }, { registered: {}, setFacts: {} }, { connect });
     expect(reply.state.tainted).toEqual(expect.arrayContaining(['copied', 'echoed']));
@@ -137,8 +145,10 @@ describe('the host state a distributed run sends', () => {
     expect(wire).not.toContain(SECRET);
     expect(wire).not.toContain('named-secret');
     expect(wire).not.toContain('Conn-Secret-77');
-    expect(data.state.setFacts).toEqual({ label: 'plain-label', note: `login pw is ${SECRET_MASK}` });
-    expect(Object.keys(data.state.registered)).not.toContain('echoed');
+    // a tainted name keeps its shape, not its content
+    expect(data.state.setFacts).toEqual({ copied: SECRET_MASK, label: 'plain-label', note: `login pw is ${SECRET_MASK}` });
+    expect((data.state.registered['echoed'] as Record<string, unknown>)['stdout']).toBe(SECRET_MASK);
+    expect((data.state.registered['echoed'] as Record<string, unknown>)['changed']).toBe(true);
     expect(data.state.tainted).toEqual(reply.state.tainted);
     // the state the next job carries was built by the same function
     expect(wireState(state, new SecretValues(['Conn-Secret-77']))).toEqual(data.state);
