@@ -10,7 +10,7 @@ import { playJobData } from '../../src/distributed/coordinator.js';
 import type { TaskResult } from '../../src/executor/events.js';
 import { parsePlaybook } from '../../src/playbook/load.js';
 import { playOneHost, runPlaybook, type HostState, type PlaybookHost } from '../../src/playbook/run.js';
-import { isSecretName, SECRET_MASK, SecretValues, wireState } from '../../src/secrets/index.js';
+import { isSecretName, maskSecretVars, redact, SECRET_MASK, SecretValues, wireState } from '../../src/secrets/index.js';
 import { FakeHost, FakeTransport } from '../fixtures/playbooks/fake-host.js';
 
 describe('the secret-name rule (one definition)', () => {
@@ -28,6 +28,13 @@ describe('the secret-name rule (one definition)', () => {
   ];
   it.each(secret)('%s is a secret', (name) => expect(isSecretName(name)).toBe(true));
   it.each(notSecret)('%s is not a secret', (name) => expect(isSecretName(name)).toBe(false));
+  it('the store (redact) and `fleetmend inventory` (maskSecretVars) apply the same rule: vault_token is hidden by both', () => {
+    for (const name of secret) {
+      expect(redact({ [name]: 'v', keep: 1 }), name).toEqual({ keep: 1 });
+      expect(maskSecretVars({ [name]: 'v', keep: 1 }), name).toEqual({ [name]: SECRET_MASK, keep: 1 });
+    }
+    for (const name of notSecret) expect(maskSecretVars({ [name]: 'v' }), name).toEqual({ [name]: 'v' });
+  });
 });
 
 // random per test run: no fixture can make a "not contained" pass by accident
