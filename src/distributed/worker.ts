@@ -25,6 +25,7 @@ import type { ConnectionSpec } from '../transport/types.js';
 import { connectionSecrets, redact, SecretValues, secretVarValues, wireState, wireValue } from '../secrets/index.js';
 import type { Playbook } from '../playbook/types.js';
 import type { Vars } from '../playbook/vars.js';
+import { terminalLine } from '../util/terminal.js';
 import {
   QUEUE_NAME,
   QUEUE_PREFIX,
@@ -62,7 +63,8 @@ export interface WorkerIO {
 /** Runs until SIGINT/SIGTERM: the first finishes the hosts it holds, then exits 0; a second abandons them (redelivered). */
 export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<number> {
   const name = opts.name ?? `${hostname()}-${process.pid}`;
-  const log = (line: string) => io.stderr.write(`worker ${name}: ${line}\n`);
+  // job data (host names, run ids) and errors come from Redis: shown, never obeyed by the terminal
+  const log = (line: string) => io.stderr.write(`${terminalLine(`worker ${name}: ${line}`)}\n`);
   // Everything is checked before the first job is taken: inventory, key files, Redis.
   const { inventory, specs, targets } = await resolveTargets(opts, io.env, io.ask);
   const byName = new Map(targets.map((t) => [t.name, t]));
