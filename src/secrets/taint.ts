@@ -30,7 +30,7 @@
 import type { SourcePosition } from '../errors.js';
 import { shlexQuote, stringOf } from '../expr/index.js';
 import { isSecretName } from './names.js';
-import { SECRET_MASK, SecretValues, secretVarValues } from './values.js';
+import { MIN_SECRET_LENGTH, SECRET_MASK, SecretValues, secretVarValues } from './values.js';
 
 /** One `{{ expr }}` as the templater evaluated it (playbook/template.ts HoleRead). */
 export interface TemplateRead {
@@ -100,7 +100,7 @@ export class TaintWatch {
   private taken(commands: Readonly<Record<string, unknown>>): string | undefined {
     const where = (p?: SourcePosition) => (p ? ` at ${p.file}${p.line !== undefined ? `:${p.line}` : ''}` : '');
     const piece = this.reads.find((x) => !x.whole);
-    if (piece) return `{{ ${piece.read.source.slice(0, 200)} }}${where(piece.read.position)} uses a piece of the secret '${piece.via}' (a secret may be templated only whole)`;
+    if (piece) return `{{ ${piece.read.source.slice(0, 200)} }}${where(piece.read.position)} uses the secret '${piece.via}' in a form masking by value cannot find (a piece of it, a value computed from it, or shorter than ${MIN_SECRET_LENGTH} characters)`;
     const texts = new Set(this.taintedKeys(commands).flatMap((k) => stringsOf(commands[k])));
     const sent = this.reads.find((x) => texts.has(x.read.text));
     if (sent) return `the command${where(sent.read.position)} carries the secret '${sent.via}' to the host, and what the host prints of it cannot be recognised`;
@@ -149,11 +149,15 @@ export class TaintWatch {
     return false;
   }
 
-  /** The secret itself, as text, as a number or shell-quoted: masking by value finds it. */
+  /**
+   * The secret itself, as text, as a number or shell-quoted: masking by value finds it. A secret
+   * too short to mask by value (values.ts MIN_SECRET_LENGTH) is never whole: its task's output is masked.
+   */
   private isWhole(v: unknown): boolean {
     if (typeof v !== 'string' && typeof v !== 'number') return false;
     const s = stringOf(v);
-    return this.known.has(s) || [...this.known].some((k) => shlexQuote(k) === s);
+    const maskable = [...this.known].filter((k) => k.length >= MIN_SECRET_LENGTH);
+    return maskable.some((k) => k === s || shlexQuote(k) === s);
   }
 }
 

@@ -81,7 +81,7 @@ describe('a value derived from a secret stays secret across plays (simulated fle
 
   it('a secret printed character by character is masked whole', () => {
     expect(tasks.get('char by char')!.msg).toBe('********');
-    expect(tasks.get('char by char')!.warnings?.[0]).toMatch(/^output masked: \{\{ session_pw\[0\] \}\} at .*pb\.yml:\d+ uses a piece of the secret 'session_pw'/);
+    expect(tasks.get('char by char')!.warnings?.[0]).toMatch(/^output masked: \{\{ session_pw\[0\] \}\} at .*pb\.yml:\d+ uses the secret 'session_pw' in a form/);
   });
 
   it('neither the secret nor its characters are in the terminal, --json, the store or report.json', () => {

@@ -107,7 +107,7 @@ describe('taint: a value derived from a secret stays secret', () => {
   it.each(Object.keys(ATTACKS))('a secret taken apart (%s): the whole output is masked, with a warning naming it', async (name) => {
     const t = (await run()).get(name)!;
     for (const k of ['msg', 'stdout', 'stderr'] as const) if (t[k] !== undefined) expect(t[k], k).toBe(SECRET_MASK);
-    expect(t.warnings?.[0]).toMatch(/^output masked: \{\{ .+ \}\} at pb\.yml:\d+ uses a piece of the secret '[\w.]+' \(a secret may be templated only whole\)$/);
+    expect(t.warnings?.[0]).toMatch(/^output masked: \{\{ .+ \}\} at pb\.yml:\d+ uses the secret '[\w.]+' in a form masking by value cannot find \(a piece of it, a value computed from it, or shorter than 4 characters\)$/);
   });
 
   it("a set_fact copy of a play var is masked in the next play, where the var itself is gone", async () => {
@@ -121,9 +121,16 @@ describe('taint: a value derived from a secret stays secret', () => {
   it('a copy or a register of a secret taken apart in a later play masks that output too', async () => {
     const t = await run();
     expect(t.get('copy char by char')!.msg).toBe(SECRET_MASK);
-    expect(t.get('copy char by char')!.warnings?.[0]).toMatch(/piece of the secret 'copied'/);
+    expect(t.get('copy char by char')!.warnings?.[0]).toMatch(/uses the secret 'copied'/);
     expect(t.get('registered piece')!.msg).toBe(SECRET_MASK);
-    expect(t.get('registered piece')!.warnings?.[0]).toMatch(/piece of the secret 'echoed'/);
+    expect(t.get('registered piece')!.warnings?.[0]).toMatch(/uses the secret 'echoed'/);
+  });
+
+  it('a secret too short to mask by value, templated whole, masks the whole output', async () => {
+    const pb = parsePlaybook('short.yml', stringify([{ name: 'p', hosts: 'all', vars: { pin_pw: 'x7z' }, tasks: [{ name: 'pin', debug: { msg: 'pin={{ pin_pw }}' } }] }]));
+    const t = (await runPlaybook(pb, { selectHosts: () => [host], connect })).hosts[0]!.tasks![0]!;
+    expect(t.msg).toBe(SECRET_MASK);
+    expect(t.warnings?.[0]).toMatch(/uses the secret 'pin_pw'/);
   });
 
   it('only the set_fact names whose template read the secret are tainted', async () => {
