@@ -100,7 +100,7 @@ export function secretVarValues(vars: Readonly<Record<string, unknown>>, isSecre
 /** The secret parts of a connection (structurally a transport ConnectionSpec). */
 export interface SecretHolder {
   auth: { password?: string; passphrase?: string };
-  become: { password?: string };
+  become: { enabled?: boolean; password?: string };
   jump?: SecretHolder;
 }
 
