@@ -4,8 +4,8 @@
  * printed: the value itself has to be looked for. The transport masks every command's output
  * and its own errors with the secrets of its connection, so nothing above it (parsers, modules,
  * events, the store, reports, --json) ever holds them. The values of secret-named vars (an `-e
- * db_password`, an inventory `vault_token`) are masked out of each task's result by the
- * playbook runner (secretVarValues), after the module has parsed the real output.
+ * db_password`, an inventory `vault_token`, and values derived from them: taint.ts) are masked
+ * out of each task's result by the playbook runner, after the module has parsed the real output.
  */
 import { isSecretName } from './names.js';
 
