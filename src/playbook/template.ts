@@ -205,12 +205,11 @@ export class Templater {
   }
 
   private value(h: Hole, scope: Record<string, unknown>, text: string, shell: boolean, position?: SourcePosition): unknown {
-    const expr = shell ? h.shellExpr : h.expr;
-    const v = expr.evaluate(scope);
+    const v = (shell ? h.shellExpr : h.expr).evaluate(scope);
     if (v === undefined) {
       throw new FleetmendError('E_TEMPLATE', `undefined variable in {{ ${h.source.slice(0, 200)} }} (in ${short(text)})`, at(text, h.offset, position));
     }
-    this.onRead?.({ text, source: h.source, paths: expr.paths, scope, value: v, ...at(text, h.offset, position) });
+    this.onRead?.({ text, source: h.source, paths: (shell ? h.shellExpr : h.expr).paths, scope, value: v, ...at(text, h.offset, position) });
     return v;
   }
 
