@@ -16,6 +16,7 @@ import { optionWithDefault, secondsOption } from './options.js';
 import { packageRoot } from './paths.js';
 import type { CliIO } from './io.js';
 import { parsePositiveInt } from './util.js';
+import { terminalLines } from '../util/terminal.js';
 
 /** The CLI entry, injected by program.ts (no import cycle). */
 export type CliMain = (argv: string[], io: Partial<CliIO>) => Promise<number>;
@@ -116,10 +117,10 @@ function findingsDigest(hosts: readonly HostResult[]): string {
     if (h.error) lines.push(`  ${h.host}: ${h.status} (${h.error.code}) ${h.error.message}`);
     for (const f of h.diagnosis?.findings ?? []) {
       if (f.severity === 'low' || f.severity === 'info') continue;
-      lines.push(`  ${h.host}: [${f.severity}] ${f.message}\n      → ${f.action}`);
+      lines.push(`  ${h.host}: [${f.severity}] ${f.message}`, `      → ${f.action}`);
     }
   }
-  return lines.length ? `\nWhat needs attention:\n${lines.join('\n')}\n` : '\nNothing needs attention.\n';
+  return lines.length ? terminalLines(['', 'What needs attention:', ...lines]) : '\nNothing needs attention.\n';
 }
 
 /** The check run's predicted changes with their before/after, the way `diff -u` shows them. */
@@ -136,7 +137,7 @@ function predictedChanges(hosts: readonly HostResult[]): string {
       }
     }
   }
-  return `${lines.join('\n')}\n`;
+  return terminalLines(lines);
 }
 
 /** Paths for the operator to type: relative to where they stand unless that climbs out of it. */
@@ -183,7 +184,7 @@ async function demoAction(opts: DemoOptions, io: CliIO, cli: CliMain): Promise<n
     header(io, 1, 'Sweep: what is wrong, and why', `two samples of the audit status of all ${fleet.hosts.length} hosts over SSH, diagnosed and checked against the policy`);
     const first = await runStep(cli, io, ['sweep', ...sweepArgs]);
     io.stdout.write(findingsDigest(first.hosts));
-    if (cluster) io.stdout.write(`\nHosts per worker:\n${cluster.workers.map((w) => `  ${w}: ${first.hosts.filter((h) => h.worker === w).length}`).join('\n')}\n`);
+    if (cluster) io.stdout.write(terminalLines(['', 'Hosts per worker:', ...cluster.workers.map((w) => `  ${w}: ${first.hosts.filter((h) => h.worker === w).length}`)]));
     const incident = first.hosts.filter((h) => findingCodes(h).some((c) => RESTART_FINDINGS.includes(c))).map((h) => h.host);
     expect(incident.length > 0, `the first sweep found no host whose auditd does not drain (${RESTART_FINDINGS.join(', ')}); exit code ${first.code}`);
     const losing = first.hosts.find((h) => incident.includes(h.host) && findingCodes(h).includes('records-lost'))?.host ?? incident[0]!;
@@ -199,12 +200,12 @@ async function demoAction(opts: DemoOptions, io: CliIO, cli: CliMain): Promise<n
     const panic = await runStep(cli, io, ['run', PANIC_PLAYBOOK(), ...runArgs, '--limit', losing]);
     const refusal = guardRefusal(panic, losing);
     expect(refusal !== undefined, `the panic guard did not refuse failure 2 on ${losing} (exit code ${panic.code})`);
-    io.stdout.write(`\nRefused, as it should be: ${refusal}\n`);
+    io.stdout.write(terminalLines(['', `Refused, as it should be: ${refusal}`]));
 
     header(io, 4, `Apply: restart auditd on ${limit}`, `the same playbook for real: restart, then verify a new pid, is-active and the backlog drained`);
     const apply = await runStep(cli, io, ['run', RESTART_PLAYBOOK(), ...runArgs, '--limit', limit, '--diff']);
     const applied = apply.hosts.filter((h) => h.status === 'changed').map((h) => h.host);
-    if (cluster) io.stdout.write(`\nApplied by: ${apply.hosts.map((h) => `${h.host} on ${h.worker ?? 'no worker'}`).join(', ')}\n`);
+    if (cluster) io.stdout.write(terminalLines(['', `Applied by: ${apply.hosts.map((h) => `${h.host} on ${h.worker ?? 'no worker'}`).join(', ')}`]));
     expect(applied.length === incident.length, `the apply changed ${applied.join(', ') || 'no host'}, expected ${limit} (exit code ${apply.code})`);
 
     header(io, 5, 'Sweep again, with --since-last: the drift', 'the same sweep; what changed since the first sweep (the previous sweep of this inventory)');

@@ -4,8 +4,9 @@ import type { HostResult, RunEvent, RunSummary, TaskResult } from '../executor/e
 import { foldHosts, naturalCompare } from '../report/hostset.js';
 import { diffLines, needsAttention, sortHosts } from '../report/view.js';
 
+import { terminalLine, terminalLines, terminalTable } from '../util/terminal.js';
+
 type Out = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-import { terminalLine } from '../util/terminal.js';
 
 /**
  * Terminal output, a consumer of run events; writes to stderr so that `--json` keeps stdout a
@@ -44,7 +45,7 @@ export class Progress {
       case 'run-start':
         this.total = e.hosts.length;
         this.startedAt = this.now();
-        this.out.write(`fleetmend ${e.run.mode} ${e.run.id}: ${e.hosts.length} host(s), forks ${e.run.forks}\n`);
+        this.write([`fleetmend ${e.run.mode} ${e.run.id}: ${e.hosts.length} host(s), forks ${e.run.forks}`]);
         // the elapsed time moves while hosts are slow to answer (logins on a stalled host take tens of seconds)
         if (this.live) {
           this.ticker = setInterval(() => this.draw(true), 1000);
@@ -58,7 +59,7 @@ export class Progress {
       case 'host-done':
         this.inFlight.delete(e.result.host);
         this.finished.set(e.result.host, e.result.status);
-        if (worthALine(e.result)) this.line(lineFor(e.result));
+        if (worthALine(e.result)) this.lines([lineFor(e.result)]);
         else if (this.live) this.draw(false);
         break;
       case 'task':
@@ -68,18 +69,25 @@ export class Progress {
         if (this.ticker) clearInterval(this.ticker);
         this.ticker = undefined;
         this.inFlight.clear();
-        this.out.write(`${this.live ? '\r\x1b[2K' : ''}${this.statusLine('done')}\n`);
+        this.write([this.statusLine('done')]);
         break;
       default:
         break;
     }
   };
 
-  /** A line above the live line (which is redrawn after it). */
-  private line(text: string): void {
-    // host output and names reach these lines: each is made safe for the terminal on its own,
-    // before the progress line's own erase sequence is put in front
-    this.out.write(`${this.live ? '\r\x1b[2K' : ''}${text.split('\n').map(terminalLine).join('\n')}\n`);
+  /**
+   * The one way out to the terminal. Host output, names and every field of a result reach these
+   * lines (from Redis, in distributed mode): each line is made safe on its own (a newline inside
+   * a field is shown, not obeyed), before the live line's own erase sequence is put in front.
+   */
+  private write(lines: readonly string[], end = '\n'): void {
+    this.out.write(`${this.live ? '\r\x1b[2K' : ''}${lines.map(terminalLine).join('\n')}${end}`);
+  }
+
+  /** Lines above the live line (which is redrawn after them). */
+  private lines(lines: readonly string[]): void {
+    this.write(lines);
     if (this.live) this.draw(true);
   }
 
@@ -94,7 +102,7 @@ export class Progress {
       lines.push(`  --- before${d.path ? `: ${d.path}` : ''}`, `  +++ after${d.path ? `: ${d.path}` : ''}`);
       for (const l of diffLines(d.before, d.after)) if (l.sign !== ' ') lines.push(`  ${l.sign}${l.text}`);
     }
-    this.line(lines.join('\n'));
+    this.lines(lines);
   }
 
   /** `[150/200] ok 147, failed 2, unreachable 1 | 50 in flight (longest web-07 41s) | 12s` */
@@ -122,8 +130,8 @@ export class Progress {
     if (!force && now - this.lastDraw < 100 && this.finished.size < this.total) return;
     this.lastDraw = now;
     const width = this.out.columns && this.out.columns > 20 ? this.out.columns - 1 : 200;
-    const text = this.statusLine();
-    this.out.write(`\r\x1b[2K${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
+    const text = terminalLine(this.statusLine());
+    this.write([text.length > width ? `${text.slice(0, width - 1)}…` : text], '');
   }
 }
 
@@ -154,11 +162,6 @@ function lineFor(r: HostResult): string {
   return `${r.status.padEnd(11)} ${r.host}${state}${err}`;
 }
 
-function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length)));
-  return rows.map((row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
-}
-
 /** Folded like `clush -b`: hosts with the same status, state, error code and finding codes. */
 function foldedLines(hosts: readonly HostResult[]): string[] {
   const groups = new Map<string, HostResult[]>();
@@ -175,9 +178,9 @@ function foldedLines(hosts: readonly HostResult[]): string[] {
       const h = g[0]!;
       const codes = [...new Set((h.diagnosis?.findings ?? []).map((f) => `${f.code} (${f.severity})`))].sort();
       const note = [`${g.length} host${g.length === 1 ? '' : 's'}`, ...(h.error ? [h.error.code] : []), ...codes].join(', ');
-      return [terminalLine(foldHosts(g.map((x) => x.host))), h.status, h.diagnosis?.state ?? '-', note];
+      return [foldHosts(g.map((x) => x.host)), h.status, h.diagnosis?.state ?? '-', note];
     });
-  return rows.length ? table(rows) : [];
+  return rows.length ? terminalTable(rows) : [];
 }
 
 /**
@@ -191,7 +194,7 @@ export function summaryTable(results: readonly HostResult[], summary: RunSummary
   const rest = opts.verbose ? [] : rows.filter((r) => !needsAttention(r));
   const header = ['HOST', 'STATUS', 'STATE', 'BACKLOG/LIMIT', 'LOST', 'NOTE'];
   const body = listed.map((r) => [
-    terminalLine(r.host),
+    r.host,
     r.status,
     r.diagnosis?.state ?? '-',
     r.audit ? `${r.audit.backlog}/${r.audit.backlog_limit}` : '-',
@@ -199,7 +202,7 @@ export function summaryTable(results: readonly HostResult[], summary: RunSummary
     r.error ? r.error.code : notable(r),
   ]);
   const out: string[] = [];
-  if (body.length) out.push(...table([header, ...body]));
+  if (body.length) out.push(...terminalTable([header, ...body]));
   const folded = foldedLines(rest);
   if (folded.length) out.push(...(out.length ? [''] : []), ...folded);
   const totals =
@@ -208,5 +211,5 @@ export function summaryTable(results: readonly HostResult[], summary: RunSummary
     (summary.interrupted ? ` interrupted=${summary.interrupted}` : '') +
     (summary.non_compliant !== undefined ? ` non_compliant=${summary.non_compliant}` : '') +
     (rest.length > folded.length ? '  (-v: one line per host)' : '');
-  return [...out, '', totals].join('\n') + '\n';
+  return terminalLines([...out, '', totals]);
 }

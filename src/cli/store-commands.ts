@@ -4,11 +4,11 @@ import { FleetmendError } from '../errors.js';
 import type { CliIO } from './io.js';
 import { argumentWithDefault } from './options.js';
 import { parsePositiveInt } from './util.js';
+import { terminalLines, terminalTable } from '../util/terminal.js';
 
+/** Rows read from the store hold what hosts and workers reported: shown through the terminal's line writer. */
 function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[]) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd();
-  return [fmt(header), ...rows.map(fmt)].join('\n') + '\n';
+  return terminalLines(terminalTable([header, ...rows]));
 }
 
 /** The run store (and its native SQLite binding) is loaded only by commands that use it. */

@@ -1,12 +1,12 @@
 import { sinceLastReport } from '../drift/index.js';
 // recap.js directly: the playbook index would load the engine into every sweep
-import { formatRecap } from '../playbook/recap.js';
+import { recapLines } from '../playbook/recap.js';
 import { executeRun, type RunContext, type RunOutcome, type RunRequest, type RunSubscriber } from '../run/index.js';
 import type { CliIO } from './io.js';
 import { writeJsonDocument } from './output.js';
 import { Progress, summaryTable } from './progress.js';
 import { promptSecret } from './prompt.js';
-import { terminalLine, terminalText } from '../util/terminal.js';
+import { terminalLine, terminalLines } from '../util/terminal.js';
 
 /** How the terminal shows a run (the options that are not part of the request). */
 export interface TerminalOptions {
@@ -61,7 +61,7 @@ function closingOutput(
     const pb = o.playbook ?? { recap: [], stopped: null };
     if (opts.json) writeJsonDocument(io.stdout, o.run, o.summary, o.results, { recap: pb.recap, stopped: pb.stopped });
     else {
-      io.stdout.write(`\nPLAY RECAP ${'*'.repeat(60)}\n${terminalText(formatRecap(pb.recap, { fold: !opts.verbose }))}\n`);
+      io.stdout.write(`\nPLAY RECAP ${'*'.repeat(60)}\n${terminalLines(recapLines(pb.recap, { fold: !opts.verbose }))}`);
       if (pb.stopped) io.stdout.write(`rollout stopped: ${terminalLine(pb.stopped.reason)}\n`);
     }
     if (o.retryFile) io.stderr.write(`retry file: ${o.retryFile} (use --limit @${o.retryFile}, or --resume ${o.run.id})\n`);

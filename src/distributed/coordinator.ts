@@ -16,16 +16,14 @@ import type { HostTarget } from '../executor/run-hosts.js';
 import type { RemotePlayReply, RemotePlayRequest } from '../playbook/run.js';
 import type { Vars } from '../playbook/vars.js';
 import type { PlaybookPlacement, PreparedPlaybook, PreparedSweep, RunSession, SweepPlacement } from '../run/index.js';
-import { isSecretKey, redact } from '../store/redact.js';
 import { newNonce } from '../sweep/index.js';
 import type { ConnectionSpec } from '../transport/types.js';
-import { SecretValues } from '../util/secrets.js';
 import { openResult, sha256Hex, signJson, SignatureRefused, type SignedEnvelope, type SigningKey, type TrustStore } from './signing.js';
+import { connectionSecrets, isSecretName, SecretValues, wireState, wireValue } from '../secrets/index.js';
 import {
   QUEUE_NAME,
   QUEUE_PREFIX,
   bullConnection,
-  connectionSecrets,
   jobIdOf,
   maskRedisUrl,
   playJobIdOf,
@@ -401,9 +399,23 @@ function specSecrets(specs: Iterable<ConnectionSpec>): SecretValues {
  * worker that needs such a var is given it on its own command line (`fleetmend worker -e`).
  */
 export function wireExtraVars(extraVars: Vars, specs: Iterable<ConnectionSpec>, log: (line: string) => void): Vars {
-  const dropped = Object.keys(extraVars).filter(isSecretKey);
+  const dropped = Object.keys(extraVars).filter(isSecretName);
   if (dropped.length) log(`warning: extra var(s) ${dropped.join(', ')} not sent to the workers (secret-named; give them to each worker: fleetmend worker -e)`);
-  return specSecrets(specs).maskDeep(redact(extraVars));
+  return wireValue(extraVars, specSecrets(specs));
+}
+
+/** A play job: the host's state in its wire form (src/secrets wireState: no secret name, value or taint). */
+export function playJobData(runId: string, req: RemotePlayRequest, masker: SecretValues): PlayJobData {
+  return {
+    v: 1,
+    kind: 'play',
+    run: runId,
+    host: req.host.name,
+    playIndex: req.playIndex,
+    batchIndex: req.batchIndex,
+    batch: req.batch,
+    state: wireState(req.state, masker),
+  };
 }
 
 /**
@@ -443,16 +455,7 @@ export async function playbookPlacement(prepared: PreparedPlaybook, opts: Coordi
   }
   return {
     async playOnHost(req: RemotePlayRequest, session: RunSession): Promise<RemotePlayReply> {
-      const data: PlayJobData = {
-        v: 1,
-        kind: 'play',
-        run: runId,
-        host: req.host.name,
-        playIndex: req.playIndex,
-        batchIndex: req.batchIndex,
-        batch: req.batch,
-        state: masker.maskDeep(redact(req.state)),
-      };
+      const data = playJobData(runId, req, masker);
       const s = await core.place(playJobIdOf(runId, req.playIndex, req.batchIndex, req.host.name), 'play', data, req.host, session, { ttlMs: JOB_TTL_MS, runDigest });
       if (s.kind === 'lost') return { result: s.result, state: req.state };
       const value = s.value;

@@ -9,7 +9,6 @@
  */
 import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
-import type { ConnectionSpec } from '../transport/types.js';
 import type { HostResult } from '../executor/events.js';
 import type { HostState } from '../playbook/run.js';
 import type { Vars } from '../playbook/vars.js';
@@ -210,15 +209,4 @@ export async function preflightRedis(url: string, timeoutMs = 5000): Promise<{ v
   } finally {
     client.disconnect();
   }
-}
-
-/** Every secret value a set of connections holds (login and become passwords, passphrases), jump hosts too. */
-export function connectionSecrets(specs: Iterable<ConnectionSpec>): string[] {
-  const out: string[] = [];
-  const walk = (s: ConnectionSpec): void => {
-    for (const v of [s.auth.password, s.auth.passphrase, s.become.password]) if (v !== undefined) out.push(v);
-    if (s.jump) walk(s.jump);
-  };
-  for (const s of specs) walk(s);
-  return out;
 }

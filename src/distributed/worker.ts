@@ -21,20 +21,18 @@ import { failedResult, type HostTarget } from '../executor/run-hosts.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
 import type { Inventory } from '../inventory/index.js';
 import { resolveTargets, type AskSecret, type ConnectionOptions } from '../run/index.js';
-import { redact } from '../store/redact.js';
 import { factsProbe, sweepHost } from '../sweep/index.js';
 import { TransportFactory } from '../transport/index.js';
 import { needsBecome } from '../transport/become.js';
 import type { ConnectionSpec, Transport } from '../transport/types.js';
-import { SecretValues, secretVarValues } from '../util/secrets.js';
-import { terminalLine } from '../util/terminal.js';
+import { connectionSecrets, redact, SecretValues, secretVarValues, wireState, wireValue } from '../secrets/index.js';
 import type { Playbook } from '../playbook/types.js';
 import type { Vars } from '../playbook/vars.js';
+import { terminalLine } from '../util/terminal.js';
 import {
   QUEUE_NAME,
   QUEUE_PREFIX,
   bullConnection,
-  connectionSecrets,
   maskRedisUrl,
   preflightRedis,
   runKeyOf,
@@ -74,7 +72,8 @@ export interface WorkerIO {
 /** Runs until SIGINT/SIGTERM: the first finishes the hosts it holds, then exits 0; a second abandons them (redelivered). */
 export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<number> {
   const name = opts.name ?? `${hostname()}-${process.pid}`;
-  const log = (line: string) => io.stderr.write(`worker ${name}: ${line}\n`);
+  // job data (host names, run ids) and errors come from Redis: shown, never obeyed by the terminal
+  const log = (line: string) => io.stderr.write(`${terminalLine(`worker ${name}: ${line}`)}\n`);
   // Everything is checked before the first job is taken: inventory, key files, Redis.
   const { inventory, specs, targets } = await resolveTargets(opts, io.env, io.ask);
   const byName = new Map(targets.map((t) => [t.name, t]));
@@ -211,7 +210,6 @@ async function playRunner(o: PlayRunnerOptions) {
   // secret-named vars (ownVars, and inventory vars such as ansible_become_password) a task could template into its output
   for (const vars of [ownVars, ...[...o.inventory.hosts.values()].map((h) => h.vars)]) secrets.push(...secretVarValues(vars));
   const masker = new SecretValues(secrets);
-  const toWire = <T>(v: T): T => masker.maskDeep(redact(v));
   const { Redis } = await import('ioredis');
   const client = new Redis(o.url, { maxRetriesPerRequest: 3, lazyConnect: true });
   client.on('error', () => {});
@@ -257,10 +255,10 @@ async function playRunner(o: PlayRunnerOptions) {
           },
         });
         const emitted = (reply.result.tasks ?? []).flatMap((t, i) => (ran.has(t) ? [i] : []));
-        return { result: toWire(reply.result), state: toWire(reply.state), emitted };
+        return { result: wireValue(reply.result, masker), state: wireState(reply.state, masker), emitted };
       } catch (err) {
         if (err instanceof SignatureRefused) throw err; // the job fails (E_SIGNATURE), as an unsigned one does
-        return { result: toWire(failedResult(target, err, started, o.clock)), state: job.state, emitted: [] };
+        return { result: wireValue(failedResult(target, err, started, o.clock), masker), state: job.state, emitted: [] };
       }
     },
     close(): void {

@@ -1,5 +1,5 @@
 import type { RunSummary } from '../executor/events.js';
-import { redact } from '../store/redact.js';
+import { redact } from '../secrets/index.js';
 import { renderDriftText } from './render.js';
 import type { Drift, HostChangeKind, HostDrift } from './types.js';
 

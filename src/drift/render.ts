@@ -1,4 +1,5 @@
 import type { Drift, HostChange } from './types.js';
+import { escapeControls } from '../util/terminal.js';
 
 const signed = (n: number) => (n >= 0 ? `+${n}` : String(n));
 
@@ -7,8 +8,7 @@ const signed = (n: number) => (n >= 0 ? `+${n}` : String(n));
  * hostile value cannot move the cursor or rewrite earlier lines of the operator's terminal.
  */
 export function printable(s: string): string {
-  // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return escapeControls(s);
 }
 
 /** One line, in the operator's terms, for one change. */

@@ -1,6 +1,6 @@
 /**
- * Connection variables: the `ansible_*` names fleetmend honours, their typed form, which of them
- * are secrets, and a once-per-inventory warning for the ones it ignores.
+ * Connection variables: the `ansible_*` names fleetmend honours, their typed form, and a
+ * once-per-inventory warning for the ones it ignores. Which vars are secrets is src/secrets'.
  */
 import { FleetmendError } from '../errors.js';
 import type { ConnectionVars, InventoryHost } from './types.js';
@@ -24,33 +24,6 @@ export const SUPPORTED_ANSIBLE_VARS: ReadonlySet<string> = new Set<string>([
   ...Object.values(ALIASES).flat(),
   'ansible_group_priority',
 ]);
-
-const SECRET_NAMES = new Set([
-  'ansible_password',
-  'ansible_ssh_pass',
-  'ansible_ssh_password',
-  'ansible_become_password',
-  'ansible_become_pass',
-]);
-
-export const REDACTED = '********';
-
-export function isSecretVar(name: string): boolean {
-  return SECRET_NAMES.has(name) || name.endsWith('_passphrase');
-}
-
-/** A copy of `vars` with every secret value (at any depth) replaced by '********'. */
-export function redactVars(vars: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(vars)) out[k] = isSecretVar(k) ? REDACTED : redactValue(v);
-  return out;
-}
-
-function redactValue(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(redactValue);
-  if (v !== null && typeof v === 'object') return redactVars(v as Record<string, unknown>);
-  return v;
-}
 
 export function connectionVars(host: InventoryHost): ConnectionVars {
   const get = (key: keyof typeof ALIASES): unknown => {

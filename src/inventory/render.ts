@@ -5,7 +5,7 @@
  * Host variables are merged and redacted: --list never prints a password.
  */
 import { FleetmendError } from '../errors.js';
-import { redactVars } from './connection.js';
+import { maskSecretVars } from '../secrets/index.js';
 import { compareNames } from './resolve.js';
 import type { Inventory, InventoryGroup } from './types.js';
 
@@ -40,7 +40,7 @@ export function inventoryToList(inv: Inventory): InventoryList {
   const hostvars: Record<string, Record<string, unknown>> = {};
   for (const name of sortedNames([...inv.hosts.keys()])) {
     const vars = inv.hosts.get(name)?.vars ?? {};
-    if (Object.keys(vars).length) hostvars[name] = sortKeysDeep(redactVars(vars)) as Record<string, unknown>;
+    if (Object.keys(vars).length) hostvars[name] = sortKeysDeep(maskSecretVars(vars)) as Record<string, unknown>;
   }
   const out: Record<string, unknown> = { _meta: { hostvars } };
   for (const name of sortedNames(Object.keys(groups))) out[name] = groups[name];

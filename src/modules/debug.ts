@@ -43,6 +43,7 @@ export const debugModule: Module<DebugArgs, never> = {
   name: 'debug',
   schema: debugArgs,
   noTemplate: ['var'],
+  exprArgs: ['var'],
   check,
   apply: async (): Promise<ModuleOutcome> => ({ status: 'ok' }),
   validate(args, position) {

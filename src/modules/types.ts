@@ -95,6 +95,8 @@ export interface Module<A = unknown, P = unknown> {
   freeForm?: string;
   /** Arguments never templated (expressions such as `assert.that`). */
   noTemplate?: readonly string[];
+  /** Arguments the module evaluates as an expression and shows (`debug: var:`): watched like templates for secrets. */
+  exprArgs?: readonly string[];
   /** Load-time checks beyond the schema (e.g. expressions compile); throws with the position. */
   validate?(args: A, position: SourcePosition): void;
   check(ctx: ModuleContext, args: A): Promise<Checked<P>>;

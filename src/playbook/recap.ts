@@ -62,9 +62,14 @@ export function recapNeedsAttention(r: HostRecap): boolean {
  * as a host set like `clush -b`: `node-[001-200] : ok=3 changed=1 ...`.
  */
 export function formatRecap(recap: readonly HostRecap[], opts: { fold?: boolean } = {}): string {
+  return recapLines(recap, opts).join('\n');
+}
+
+/** formatRecap's lines, one per entry (the terminal escapes each on its own). */
+export function recapLines(recap: readonly HostRecap[], opts: { fold?: boolean } = {}): string[] {
   const lines = opts.fold ? foldRecap(recap) : recap;
   const width = Math.max(0, ...lines.map((r) => r.host.length));
-  return lines.map((r) => formatRecapLine(r, width)).join('\n');
+  return lines.map((r) => formatRecapLine(r, width));
 }
 
 function foldRecap(recap: readonly HostRecap[]): HostRecap[] {

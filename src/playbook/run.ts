@@ -20,7 +20,7 @@ import { buildScope, extendScope, type LazyTemplating, type Scope } from './scop
 import { argDialects, Templater } from './template.js';
 import type { Play, Playbook, Task } from './types.js';
 import { mergeVars, type Vars } from './vars.js';
-import { SecretValues, secretVarValues } from '../util/secrets.js';
+import { taint, TaintWatch } from '../secrets/index.js';
 
 export interface PlaybookHost extends HostTarget {
   /** Inventory host vars (group vars merged), lowest precedence. */
@@ -116,6 +116,11 @@ export interface HostState {
   setFacts: Record<string, unknown>;
   facts?: HostFacts;
   diagnosis?: Diagnosis;
+  /**
+   * Names of set_facts and registered results holding a value derived from a secret (a copy, a
+   * templated string): secrets for the rest of the run (src/secrets/taint.ts).
+   */
+  tainted?: string[];
 }
 
 interface Env {
@@ -200,6 +205,10 @@ function applyOverrides(task: Task, o: ModuleOutcome, scope: Scope): ModuleOutco
 async function executeModule(env: Env, task: Task, run: TaskRun, scope: Scope): Promise<ModuleOutcome> {
   const mod = task.module;
   const rendered = env.templater.renderArgs(task.args, scope, argDialects(mod), mod.noTemplate ?? [], task.position);
+  for (const k of mod.exprArgs ?? []) {
+    const source = rendered[k];
+    if (typeof source === 'string') env.templater.observeExpression(source, scope, task.position);
+  }
   const parsed = mod.schema.safeParse(rendered);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -330,16 +339,24 @@ async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> 
   const base = { play: run.play.name, task: task.name, module: task.moduleName };
   const extra = env.opts.extraVars ?? {};
   const vars = { ...run.vars, ...run.state.setFacts, ...extra };
-  const scope = buildScope(run.host, vars, run.state, env.opts.check ?? false, lazyTemplating(env, vars, run.state.setFacts, extra));
-  const { o, reg } = task.loop ? await runLoop(env, task, run, scope) : await runOnce(env, task, run, scope);
+  // every template the task evaluates is watched for the secrets it reads (src/secrets/taint.ts),
+  // a var templated lazily (an inventory var holding {{ }}) included
+  const watch = new TaintWatch(vars, run.state);
+  const watched: Env = { ...env, templater: env.templater.observing(watch.onRead) };
+  const scope = buildScope(run.host, vars, run.state, env.opts.check ?? false, lazyTemplating(watched, vars, run.state.setFacts, extra));
+  const { o, reg } = task.loop ? await runLoop(watched, task, run, scope) : await runOnce(watched, task, run, scope);
   if (task.register) run.state.registered[task.register] = reg;
+  if (watch.isTainted) {
+    const facts = task.module.name === 'set_fact' ? watch.taintedKeys(task.args) : [];
+    taint(run.state, [...(task.register ? [task.register] : []), ...facts]);
+  }
   const warnings = [...(o.warnings ?? [])];
   if (o.status === 'failed' && task.ignoreErrors) warnings.push(IGNORED_WARNING);
-  // a secret-named var (inventory, play vars, -e, set_fact) a task templated into what it printed
-  // or reported is masked before anything sees the result (the transport masks only the
-  // connection's own secrets); the module itself parsed the real output
-  const secrets = new SecretValues(secretVarValues(vars));
-  const result: TaskResult = secrets.maskDeep({
+  // a secret-named or tainted var (inventory, play vars, -e, set_fact, register) a task templated
+  // into what it printed or reported is masked before anything sees the result (the transport
+  // masks only the connection's own secrets); the module itself parsed the real output
+  const commands = Object.fromEntries([...(task.module.shellArgs ?? []), ...(task.module.wordArgs ?? [])].map((k) => [k, task.args[k]]));
+  const result: TaskResult = watch.maskResult({
     ...base,
     status: o.status,
     changed: o.status === 'changed',
@@ -351,7 +368,7 @@ async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> 
     duration_ms: env.clock.now() - t0,
     ...(warnings.length ? { warnings } : {}),
     ...(o.error ? { error: o.error } : {}),
-  } satisfies TaskResult);
+  } satisfies TaskResult, commands);
   env.emit({ type: 'task', host: run.host.name, result });
   return result;
 }

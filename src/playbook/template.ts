@@ -149,8 +149,26 @@ interface Compiled {
   plan?: ShellPlan;
 }
 
+/** One `{{ expr }}` as evaluated: src/secrets (TaintWatch) watches these for secrets read. */
+export interface HoleRead {
+  text: string;
+  source: string;
+  paths: readonly string[];
+  scope: Record<string, unknown>;
+  value: unknown;
+  position?: SourcePosition;
+}
+
 export class Templater {
-  private readonly cache = new Map<string, Compiled>();
+  constructor(
+    private readonly cache = new Map<string, Compiled>(),
+    private readonly onRead?: (read: HoleRead) => void,
+  ) {}
+
+  /** The same templater (and its cache), reporting each evaluated hole to `onRead`: one per task. */
+  observing(onRead: (read: HoleRead) => void): Templater {
+    return new Templater(this.cache, onRead);
+  }
 
   /** Parses (and for a shell dialect, checks every value position) once per text. */
   private compile(text: string, dialect: Dialect, position?: SourcePosition): Compiled {
@@ -176,6 +194,19 @@ export class Templater {
     return out;
   }
 
+  /** An argument a module evaluates as an expression itself (`debug: var:`), reported like a hole. */
+  observeExpression(source: string, scope: Record<string, unknown>, position?: SourcePosition): void {
+    if (!this.onRead) return;
+    const expr = compileExpr(source, position);
+    let value: unknown;
+    try {
+      value = expr.evaluate(scope);
+    } catch {
+      value = undefined;
+    }
+    this.onRead({ text: source, source, paths: expr.paths, scope, value, ...(position ? { position } : {}) });
+  }
+
   /** Load time: syntax, filters, and (for shell arguments) every value position is safe. */
   validate(text: string, position?: SourcePosition, dialect: Dialect = 'none'): void {
     if (!/\{[{%#]/.test(text)) return;
@@ -197,6 +228,7 @@ export class Templater {
     if (v === undefined) {
       throw new FleetmendError('E_TEMPLATE', `{{ ${h.source.slice(0, 200)} }} has no value (in ${short(text)})`, at(text, h.offset, position));
     }
+    this.onRead?.({ text, source: h.source, paths: (shell ? h.shellExpr : h.expr).paths, scope, value: v, ...at(text, h.offset, position) });
     return v;
   }
 

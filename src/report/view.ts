@@ -6,7 +6,7 @@ import type { HostResult, RunInfo, RunSummary, TaskResult } from '../executor/ev
 import type { Finding, Severity } from '../diagnosis/types.js';
 import type { ControlResult } from '../policy/types.js';
 import type { HostHistoryRow, RunStatus, StoredRun } from '../store/index.js';
-import { redact } from '../store/redact.js';
+import { redact } from '../secrets/index.js';
 import { foldHosts, naturalCompare } from './hostset.js';
 import { humanValue } from './numbers.js';
 import { summarize } from '../executor/run-hosts.js';

@@ -1,6 +1,5 @@
 export { openStore, defaultStateDir, DB_FILE } from './store.js';
 export type { RunStore, StoredRun, RunListItem, HostHistoryRow, RunStatus } from './store.js';
-export { redact, isSecretKey } from './redact.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate } from './schema.js';
 export type { Migration } from './schema.js';
 export { acquireInventoryLock, liveLockHolder, lockFile, isAlive } from './lock.js';

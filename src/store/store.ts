@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { FleetmendError } from '../errors.js';
 import type { HostResult, RunInfo, RunMode, RunSummary, TaskResult } from '../executor/events.js';
 import type { Finding, HostState } from '../diagnosis/types.js';
-import { redact } from './redact.js';
+import { redact } from '../secrets/index.js';
 import { migrate } from './schema.js';
 import { ensurePrivateFile } from '../util/fsafe.js';
 import { defaultStateDir, openStateDir } from './state-dir.js';

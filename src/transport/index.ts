@@ -1,6 +1,6 @@
 /** Public surface of the transport layer. Nothing here knows about audit, playbooks or reports. */
 export type * from './types.js';
-export { Ssh2Transport, connectionSecrets, type Ssh2TransportOptions, type BastionLease, type BastionProvider } from './ssh2.js';
+export { Ssh2Transport, type Ssh2TransportOptions, type BastionLease, type BastionProvider } from './ssh2.js';
 export { CommandCutShort, partialOutputOf } from './output.js';
 export { TransportFactory, BastionPool, type TransportFactoryOptions } from './factory.js';
 export {
@@ -21,7 +21,6 @@ export {
   type VerifyRequest,
 } from './knownhosts.js';
 export { shellQuote, buildBecomeCommand, needsBecome, detectSudoFailure, BecomeDialog, newBecomeNonce, type BecomeCommand, type BecomeMarkers, type DialogAction } from './become.js';
-export { SecretValues, SECRET_MASK, MIN_SECRET_LENGTH } from '../util/secrets.js';
 export { loadPrivateKey, expandTilde } from './auth.js';
 export { buildConnectionSpec, DEFAULTS, type CliConnectionDefaults, type InventoryConnectionVars } from './spec.js';
 export { resolveSshConfig, loadSshConfig, parseSshConfig, parseProxyJump, parseJumpHop, mapStrictHostKeyChecking, type SshOptions, type JumpHop } from './sshconfig.js';

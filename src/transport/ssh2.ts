@@ -16,7 +16,7 @@ import { dialTcp, waitForBanner } from './dial.js';
 import { KnownHosts, KnownHostsCache } from './knownhosts.js';
 import { CappedOutput, CommandCutShort } from './output.js';
 import type { ConnectionSpec, ExecOptions, ExecResult, PartialOutput, Transport, TransportLogger } from './types.js';
-import { SecretValues } from '../util/secrets.js';
+import { connectionSecrets, SecretValues } from '../secrets/index.js';
 
 export interface BastionLease {
   transport: Ssh2Transport;
@@ -373,12 +373,6 @@ export function briefCommand(command: string, max = 120): string {
   const first = (lines[0] ?? '').trim();
   const more = lines.length > 1 ? ` … (+${lines.length - 1} lines)` : '';
   return (first.length > max ? `${first.slice(0, max)}…` : first) + more;
-}
-
-/** The secret values a connection spec holds, its bastions' included. */
-export function connectionSecrets(spec: ConnectionSpec): string[] {
-  const own = [spec.auth.password, spec.auth.passphrase, spec.become.password].filter((v): v is string => v !== undefined);
-  return spec.jump ? [...own, ...connectionSecrets(spec.jump)] : own;
 }
 
 /** Ask the remote to kill the command, then close the channel; the connection stays usable. */

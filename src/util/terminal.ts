@@ -56,3 +56,20 @@ export function terminalLine(s: string): string {
 export function terminalText(s: string): string {
   return escapeControls(s, { keepNewlines: true });
 }
+
+/**
+ * The terminal's line writer: each line with every control character shown, a newline inside a
+ * line too (a field from a result cannot forge a line of its own), then joined. Whatever the CLI
+ * prints from a result (a status, a state, an error or finding code, a number, a worker name:
+ * in distributed mode all of it came through Redis) goes out through here or terminalTable.
+ */
+export function terminalLines(lines: readonly string[]): string {
+  return lines.map((l) => escapeControls(l)).join('\n') + '\n';
+}
+
+/** Rows of cells, aligned: each cell escaped before the widths are measured, so a hostile cell cannot break a row. */
+export function terminalTable(rows: readonly (readonly string[])[]): string[] {
+  const cells = rows.map((row) => row.map((c) => escapeControls(c)));
+  const widths = (cells[0] ?? []).map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
+  return cells.map((row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { connectionVars, inventoryToList, loadInventory, redactVars, type InventoryHost } from '../../src/inventory/index.js';
+import { connectionVars, inventoryToList, loadInventory, type InventoryHost } from '../../src/inventory/index.js';
+import { maskSecretVars } from '../../src/secrets/index.js';
 import { fixture, rejected, thrown } from './inventory-helpers.js';
 
 const host = (vars: Record<string, unknown>, name = 'h1'): InventoryHost => ({ name, vars, groups: ['all', 'ungrouped'] });
@@ -89,7 +90,7 @@ describe('inventory: secret redaction', () => {
       nested: { ansible_password: 'p7', keep: 1 },
       list: [{ db_passphrase: 'p8' }],
     };
-    expect(redactVars(vars)).toEqual({
+    expect(maskSecretVars(vars)).toEqual({
       ansible_password: '********',
       ansible_ssh_pass: '********',
       ansible_become_password: '********',
@@ -104,7 +105,7 @@ describe('inventory: secret redaction', () => {
 
   it('does not modify the vars it is given', () => {
     const vars = { ansible_password: 'p1' };
-    redactVars(vars);
+    maskSecretVars(vars);
     expect(vars.ansible_password).toBe('p1');
   });
 

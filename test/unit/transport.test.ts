@@ -1,9 +1,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BecomeDialog, buildBecomeCommand, connectionSecrets, detectSudoFailure, parseSshCommonArgs, SecretValues, shellQuote, splitShellWords, type BecomeMarkers, type DialogAction } from '../../src/transport/index.js';
+import { BecomeDialog, buildBecomeCommand, detectSudoFailure, parseSshCommonArgs, shellQuote, splitShellWords, type BecomeMarkers, type DialogAction } from '../../src/transport/index.js';
 import { CappedOutput } from '../../src/transport/output.js';
-import { secretVarValues } from '../../src/util/secrets.js';
+import { connectionSecrets, SecretValues, secretVarValues } from '../../src/secrets/index.js';
 
 describe('shellQuote', () => {
   it('round-trips any string through sh -c printf %s', () => {

@@ -1,14 +1,15 @@
 /**
  * Known secret values (login password, key passphrase, become password) masked out of text.
- * Key-name redaction (store/redact.ts) cannot catch a password a host echoed back or a command
+ * Key-name redaction (redact.ts) cannot catch a password a host echoed back or a command
  * printed: the value itself has to be looked for. The transport masks every command's output
  * and its own errors with the secrets of its connection, so nothing above it (parsers, modules,
  * events, the store, reports, --json) ever holds them. The values of secret-named vars (an `-e
- * db_password`, an inventory `vault_token`) are masked out of each task's result by the
- * playbook runner (secretVarValues), after the module has parsed the real output.
+ * db_password`, an inventory `vault_token`, and values derived from them: taint.ts) are masked
+ * out of each task's result by the playbook runner, after the module has parsed the real output.
  */
-import { isSecretKey } from '../store/redact.js';
+import { isSecretName } from './names.js';
 
+/** What a secret is shown as, everywhere (task output, `fleetmend inventory`, messages). */
 export const SECRET_MASK = '********';
 
 /**
@@ -22,7 +23,8 @@ export class SecretValues {
 
   constructor(values: Iterable<string | undefined>) {
     const set = new Set<string>();
-    for (const v of values) if (v !== undefined && v.length >= MIN_SECRET_LENGTH) set.add(v);
+    // the mask itself is not a secret: a value masked on the wire (wire.ts) arrives as the mask
+    for (const v of values) if (v !== undefined && v.length >= MIN_SECRET_LENGTH && v !== SECRET_MASK) set.add(v);
     // longest first, so a secret containing another is masked whole
     this.values = [...set].sort((a, b) => b.length - a.length);
   }
@@ -69,11 +71,12 @@ export class SecretValues {
 }
 
 /**
- * The values of secret-named vars (`db_password`, `vault_api_token`: store/redact.ts isSecretKey),
- * at any depth, strings and numbers: fleetmend drops these keys from what it stores and prints,
- * so their values are known secrets too, to be masked where a task templates them into output.
+ * The values of secret-named vars (`db_password`, `vault_api_token`: names.ts), at any depth,
+ * strings and numbers: fleetmend drops these keys from what it stores and prints, so their
+ * values are known secrets too, to be masked where a task templates them into output.
+ * `isSecret` widens the rule with the names a run learnt hold secrets (taint.ts).
  */
-export function secretVarValues(vars: Readonly<Record<string, unknown>>): string[] {
+export function secretVarValues(vars: Readonly<Record<string, unknown>>, isSecret: (name: string) => boolean = isSecretName): string[] {
   const out: string[] = [];
   const leaves = (v: unknown): void => {
     if (typeof v === 'string') out.push(v);
@@ -85,11 +88,30 @@ export function secretVarValues(vars: Readonly<Record<string, unknown>>): string
     if (Array.isArray(v)) v.forEach(walk);
     else if (v !== null && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) {
-        if (isSecretKey(k)) leaves(x);
+        if (isSecret(k)) leaves(x);
         else walk(x);
       }
     }
   };
   walk(vars);
+  return out;
+}
+
+/** The secret parts of a connection (structurally a transport ConnectionSpec). */
+export interface SecretHolder {
+  auth: { password?: string; passphrase?: string };
+  become: { enabled?: boolean; password?: string };
+  jump?: SecretHolder;
+}
+
+/** Every secret value a set of connections holds (login and become passwords, passphrases), their bastions' too. */
+export function connectionSecrets(specs: SecretHolder | Iterable<SecretHolder>): string[] {
+  const out: string[] = [];
+  const walk = (s: SecretHolder): void => {
+    for (const v of [s.auth.password, s.auth.passphrase, s.become.password]) if (v !== undefined) out.push(v);
+    if (s.jump) walk(s.jump);
+  };
+  if (Symbol.iterator in specs) for (const s of specs) walk(s);
+  else walk(specs);
   return out;
 }
