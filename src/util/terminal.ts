@@ -7,11 +7,15 @@
  */
 
 /**
- * C0 controls (tab and, where allowed, newline aside), DEL, C1 controls (U+0080-009F: a
- * terminal may read U+009B as CSI), and the Unicode bidi controls that reorder what is shown.
+ * Past ASCII's C0: DEL, the C1 controls (U+0080-009F: a terminal may read U+009B as CSI), and
+ * the Unicode bidi controls that reorder what is shown (Trojan Source, CVE-2021-42574): the
+ * marks U+200E/200F/061C, embeddings and overrides U+202A-202E, isolates U+2066-2069. A
+ * character class body, shared with the reports' JSON (report/escape.ts `safeJson`).
  */
-const UNSAFE = /[\u0000-\u0008\u000A-\u001F\u007F-\u009F\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
-const UNSAFE_KEEP_NL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+export const UNSAFE_BEYOND_C0 = '\\u007F-\\u009F\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069';
+/** C0 controls (tab and, where allowed, newline aside), then UNSAFE_BEYOND_C0. */
+const UNSAFE = new RegExp(`[\\u0000-\\u0008\\u000A-\\u001F${UNSAFE_BEYOND_C0}]`, 'g');
+const UNSAFE_KEEP_NL = new RegExp(`[\\u0000-\\u0008\\u000B-\\u001F${UNSAFE_BEYOND_C0}]`, 'g');
 
 /** `\x1b` for ESC, `\n` for a newline, `\u202e` for a bidi override: visible, and unambiguous enough. */
 function visible(c: string): string {
@@ -21,6 +25,10 @@ function visible(c: string): string {
   return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
 }
 
+/**
+ * Every control character shown, not sent: the one definition the terminal and the reports
+ * (report/escape.ts) use. Tabs stay; newlines too with `keepNewlines`.
+ */
 export function escapeControls(s: string, opts: { keepNewlines?: boolean } = {}): string {
   return s.replace(opts.keepNewlines ? UNSAFE_KEEP_NL : UNSAFE, visible);
 }
