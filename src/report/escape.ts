@@ -4,7 +4,7 @@
  * characters (C0, DEL, C1, the bidi controls) are shown as the terminal shows them (`\x1b`,
  * `\x9b`, `\u202e`: util/terminal `escapeControls`, one definition), in JSON as `\uXXXX`.
  */
-import { UNSAFE_BEYOND_C0, escapeControls } from '../util/terminal.js';
+import { escapeControls, escapeJsonControls } from '../util/terminal.js';
 
 /** What XML 1.0 forbids even as a reference and escapeControls leaves: lone surrogates, U+FFFE/F. */
 const XML_INVALID = /[\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
@@ -118,15 +118,12 @@ export function markdownBlock(lines: string | readonly string[], lang = ''): str
   return `${fence}${lang}\n${text}\n${fence}`;
 }
 
-/** JSON.stringify leaves these raw: the ones a page would act on, and the controls past C0. */
-const JSON_UNSAFE = new RegExp(`[<>&\\u2028\\u2029${UNSAFE_BEYOND_C0}]`, 'g');
-
 /**
- * JSON for embedding anywhere (a file, an HTML attribute's text, a script): `<`, `>`, `&`, the JS
- * line separators and the controls JSON.stringify leaves raw (DEL, C1, bidi) are \u-escaped, so
- * `</script>` cannot appear in the output and a viewer shows no reordered text; parsed, the
- * values are the host's own.
+ * JSON for embedding anywhere (a file, an HTML attribute's text, a script): `<`, `>`, `&` and the
+ * JS line separators are \u-escaped, so `</script>` cannot appear in the output, and so are
+ * the controls past C0 (escapeJsonControls); parsed, the values are the host's own.
  */
 export function safeJson(v: unknown, indent?: number): string {
-  return (JSON.stringify(v, null, indent) ?? 'null').replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const json = escapeJsonControls(JSON.stringify(v, null, indent) ?? 'null');
+  return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
