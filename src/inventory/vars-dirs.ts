@@ -97,8 +97,9 @@ async function named<T>(path: string, op: Promise<T>): Promise<T> {
 
 const errnoOf = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? String(err);
 
+/** The path is the error's position (printed before the message), so the message says only why. */
 function varsPathError(path: string, why: string): FleetmendError {
-  return new FleetmendError('E_INVENTORY', `cannot read vars file ${path}: ${why}`, { position: { file: path } });
+  return new FleetmendError('E_INVENTORY', `cannot read this vars file: ${why}`, { position: { file: path } });
 }
 
 async function readVarsFile(file: string): Promise<Record<string, unknown>> {

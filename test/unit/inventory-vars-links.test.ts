@@ -29,7 +29,6 @@ describe('inventory: symbolic links under host_vars/ and group_vars/', () => {
     const full = join(inv, '..', file);
     expect(e.code).toBe('E_INVENTORY');
     expect(e.position?.file).toBe(full);
-    expect(e.message).toContain(full);
     expect(e.message).toMatch(why);
     return e;
   };
@@ -101,8 +100,8 @@ describe('inventory: symbolic links under host_vars/ and group_vars/', () => {
     const inv = inventory((b) => symlinkSync('.', join(b, 'host_vars', 'web1')));
     const r = await runCli(['inventory', '-i', inv, '--graph'], {});
     expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toContain(`${join(inv, '..', 'host_vars', 'web1', 'web1')}: cannot read this vars file: a symbolic link loop`);
     expect(r.stderr).toContain('[E_INVENTORY]');
-    expect(r.stderr).toContain(join(inv, '..', 'host_vars', 'web1', 'web1'));
     expect(r.stderr).not.toMatch(/internal error|\n\s+at /);
   });
 });
