@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { inventoryToGraph, inventoryToList, loadInventory, selectHosts } from '../inventory/index.js';
 import { FleetmendError } from '../errors.js';
 import type { CliIO } from './io.js';
-import { escapeControls, terminalLine } from '../util/terminal.js';
+import { escapeControls, escapeJsonControls, terminalLine } from '../util/terminal.js';
 
 export function inventoryCommand(program: Command, io: CliIO): Command {
   return program
@@ -18,7 +18,7 @@ export function inventoryCommand(program: Command, io: CliIO): Command {
       // names are the inventory's: a control character in one is shown, not sent (--list is JSON)
       if (opts.limit) io.stdout.write(selectHosts(inv, opts.limit).map((h) => escapeControls(h)).join('\n') + '\n');
       else if (opts.graph) io.stdout.write(inventoryToGraph(inv, 'all', (n) => escapeControls(n)).replace(/\n?$/, '\n'));
-      else if (opts.list) io.stdout.write(JSON.stringify(inventoryToList(inv), null, 4) + '\n');
+      else if (opts.list) io.stdout.write(escapeJsonControls(JSON.stringify(inventoryToList(inv), null, 4)) + '\n');
       else throw new FleetmendError('E_USAGE', 'inventory: choose --list, --graph or --limit PATTERN');
     });
 }

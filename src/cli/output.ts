@@ -1,4 +1,5 @@
 import type { HostResult, RunInfo, RunSummary } from '../executor/events.js';
+import { escapeJsonControls } from '../util/terminal.js';
 
 /**
  * The `--json` document (README "JSON output"): snake_case keys as auditctl names them,
@@ -46,7 +47,8 @@ export function writeJsonDocument(
   results: readonly HostResult[],
   extra: Record<string, unknown> = {},
 ): void {
-  const indent = (v: unknown, pad: string) => JSON.stringify(v, null, 2).replace(/\n/g, `\n${pad}`);
+  // host data on stdout, often a terminal: the controls JSON.stringify leaves raw are \u-escaped
+  const indent = (v: unknown, pad: string) => escapeJsonControls(JSON.stringify(v, null, 2)).replace(/\n/g, `\n${pad}`);
   out.write(`{\n  "run": ${indent(jsonRun(run), '  ')},\n  "summary": ${indent(summary, '  ')},\n  "hosts": [`);
   results.forEach((r, i) => out.write(`${i ? ',' : ''}\n    ${indent(jsonHost(r), '    ')}`));
   out.write(results.length ? '\n  ]' : ']');

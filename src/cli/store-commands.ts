@@ -4,7 +4,7 @@ import { FleetmendError } from '../errors.js';
 import type { CliIO } from './io.js';
 import { argumentWithDefault } from './options.js';
 import { parsePositiveInt } from './util.js';
-import { terminalLines, terminalTable } from '../util/terminal.js';
+import { escapeJsonControls, terminalLines, terminalTable } from '../util/terminal.js';
 
 /** Rows read from the store hold what hosts and workers reported: shown through the terminal's line writer. */
 function table(header: string[], rows: string[][]): string {
@@ -29,7 +29,7 @@ export function storeCommands(program: Command, io: CliIO): void {
       const store = await storeAt(opts.stateDir, io.env);
       try {
         const runs = store.listRuns({ limit: opts.limit });
-        if (opts.json) return void io.stdout.write(JSON.stringify(runs, null, 2) + '\n');
+        if (opts.json) return void io.stdout.write(escapeJsonControls(JSON.stringify(runs, null, 2)) + '\n');
         io.stdout.write(
           table(
             ['RUN', 'MODE', 'STARTED', 'STATUS', 'HOSTS', 'OK', 'FAILED', 'UNREACHABLE', 'INVENTORY/PLAYBOOK'],
@@ -63,7 +63,7 @@ export function storeCommands(program: Command, io: CliIO): void {
       try {
         const rows = store.hostHistory(host, { limit: opts.limit });
         if (!rows.length) throw new FleetmendError('E_USAGE', `no recorded run has host '${host}'`);
-        if (opts.json) return void io.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+        if (opts.json) return void io.stdout.write(escapeJsonControls(JSON.stringify(rows, null, 2)) + '\n');
         const n = (v: number | null) => (v === null ? '-' : String(v));
         io.stdout.write(
           table(

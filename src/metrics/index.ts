@@ -3,5 +3,5 @@ export { render, negotiate, family, escapeLabelValue, escapeHelp, formatValue, C
 export type { MetricFamily, MetricType, Sample, ExpositionFormat } from './exposition.js';
 export { sweepFamilies, kernelHz, METRIC_STATES } from './sweep-metrics.js';
 export { writeMetricsFile, metricsFileWriter, checkMetricsFile, writeFileAtomic } from './textfile.js';
-export { startMetricsServer, serveSweepMetrics, parseListen, isLoopback, LatestSweep } from './server.js';
+export { startMetricsServer, serveSweepMetrics, parseListen, isLoopback, hostAllowed, LatestSweep } from './server.js';
 export type { ListenAddress, MetricsServer } from './server.js';

@@ -2,10 +2,12 @@
  * `schedule --metrics-listen ADDR:PORT`: GET /metrics serves the latest completed sweep, in
  * OpenMetrics when the scraper asks for it (Prometheus does by default), else text 0.0.4.
  * Loopback unless the operator opts in: the page names every host and its audit weaknesses
- * (audit disabled, records lost) and has no authentication.
+ * (audit disabled, records lost) and has no authentication. Requests must name this server in
+ * their Host header (hostAllowed), so a web page cannot read it through DNS rebinding.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP, type AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { FleetmendError } from '../errors.js';
 import type { StoredRun } from '../store/index.js';
 import { CONTENT_TYPES, negotiate, render, type MetricFamily } from './exposition.js';
@@ -98,6 +100,10 @@ function formatHost(host: string): string {
 }
 
 function handle(req: IncomingMessage, res: ServerResponse, getLatest: () => readonly MetricFamily[] | undefined): void {
+  if (!hostAllowed(req.headers.host, req.socket.localAddress)) {
+    res.writeHead(421, { 'content-type': 'text/plain; charset=utf-8' }).end('misdirected request: use this server\'s address or localhost in the URL\n');
+    return;
+  }
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
@@ -111,6 +117,32 @@ function handle(req: IncomingMessage, res: ServerResponse, getLatest: () => read
   const body = render(getLatest() ?? [], format);
   res.writeHead(200, { 'content-type': CONTENT_TYPES[format], 'cache-control': 'no-store', vary: 'Accept', 'content-length': Buffer.byteLength(body) });
   res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * DNS rebinding: a page on evil.example re-points its own name at this address and then reads
+ * /metrics from the victim's browser, same-origin; the request still says `Host: evil.example`.
+ * So only a name this server is reached under passes (the port is not checked: a tunnel or a
+ * port forward changes it): `localhost`, a loopback address, the address the connection came in
+ * on (the bound address, or the interface's for a wildcard bind: what a scraper configured with
+ * that target sends), or this machine's host name, none of which the attacker's page can carry.
+ */
+export function hostAllowed(hostHeader: string | undefined, localAddress: string | undefined): boolean {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]]+))(?::\d{1,5})?$/.exec(hostHeader ?? '');
+  if (!m) return false;
+  const name = (m[1] ?? m[2]!).toLowerCase();
+  if (name === 'localhost' || name === hostname().toLowerCase()) return true;
+  if (!isIP(name)) return false;
+  return isLoopback(name) || (localAddress !== undefined && sameAddress(name, localAddress));
+}
+
+/** Equal IP addresses, whatever the spelling (`::ffff:10.0.0.5` is 10.0.0.5 on a dual-stack socket). */
+function sameAddress(a: string, b: string): boolean {
+  const canonical = (ip: string) => {
+    const plain = ip.replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/i, '');
+    return isIP(plain) === 6 ? new URL(`http://[${plain}]/`).hostname : plain;
+  };
+  return canonical(a) === canonical(b);
 }
 
 /**

@@ -5,6 +5,7 @@ import type { Writable } from 'node:stream';
 import { FleetmendError } from '../errors.js';
 import { checkOwnedDir, ensurePrivateDir, openFileReplacing, type ReplacingFile } from '../util/fsafe.js';
 import type { HostHistoryRow, StoredRun } from '../store/index.js';
+import { showControlsDeep } from './escape.js';
 import { EXTENSIONS, LAYOUT, createRenderer } from './renderer.js';
 import type { Renderer, ReportFormat } from './renderer.js';
 import { fleetView, hostView, prepareHosts, reportDataFromStored } from './view.js';
@@ -41,7 +42,10 @@ class ChunkedWriter {
  */
 export async function renderReport(renderer: Renderer, data: ReportData, format: ReportFormat, out: Writable | string): Promise<void> {
   const hosts = prepareHosts(data);
-  const fleet = { ...fleetView(data, hosts), script_hash: renderer.scriptHash };
+  // JSON keeps the host's values (safeJson \u-escapes them); the formats for people get views
+  // whose strings show their control characters, whatever the template does with them
+  const shown = format === 'json' ? <T>(v: T): T => v : showControlsDeep;
+  const fleet = shown({ ...fleetView(data, hosts), script_hash: renderer.scriptHash });
   const file: ReplacingFile | undefined = typeof out === 'string' ? openFileReplacing(out) : undefined;
   const writer = new ChunkedWriter(file ? file.stream : (out as Writable));
   let ok = false;
@@ -56,7 +60,7 @@ export async function renderReport(renderer: Renderer, data: ReportData, format:
       for (let i = 0; i < hosts.length; i++) {
         const h = hosts[i]!;
         const view = hostView(h, i, data.history?.[h.host]);
-        await writer.write(renderer.render(name, { fleet, host: view, raw: h, first: i === 0, last: i === hosts.length - 1, single: hosts.length === 1 }));
+        await writer.write(renderer.render(name, { fleet, host: shown(view), raw: shown(h), first: i === 0, last: i === hosts.length - 1, single: hosts.length === 1 }));
       }
     }
     await writer.flush();

@@ -8,7 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Handlebars from 'handlebars';
 import { FleetmendError } from '../errors.js';
-import { cdata, escapeMarkdown, escapeXml, htmlWithCode, markdownBlock, markdownCode, markdownWithCode, safeJson, stripControl } from './escape.js';
+import { cdata, escapeMarkdown, escapeXml, htmlWithCode, markdownBlock, markdownCode, markdownWithCode, safeJson, showControls } from './escape.js';
 import { humanNumber } from './numbers.js';
 import { foldHosts } from './hostset.js';
 
@@ -175,8 +175,8 @@ function helpers(): Record<string, (...args: unknown[]) => unknown> {
     xml: (v) => safe(escapeXml(str(v))),
     cdata: (v) => safe(cdata(str(v))),
     json: (v) => safe(safeJson(v === undefined ? null : v)),
-    /** Plain text for HTML: control characters replaced; Handlebars escapes the rest. */
-    text: (v) => stripControl(str(v)),
+    /** Plain text for HTML: control characters shown (`\x1b`); Handlebars escapes the rest. */
+    text: (v) => showControls(str(v)),
     hostset: (v) => foldHosts(list(v)),
     eq: (a, b) => a === b,
     ne: (a, b) => a !== b,
@@ -194,7 +194,7 @@ function helpers(): Record<string, (...args: unknown[]) => unknown> {
     add: (a, b) => Number(a) + Number(b),
     upper: (v) => str(v).toUpperCase(),
     trunc: (v, n) => {
-      const s = stripControl(str(v));
+      const s = showControls(str(v));
       const max = typeof n === 'number' ? n : 40;
       return s.length > max ? `${s.slice(0, max - 1)}…` : s;
     },

@@ -4,6 +4,7 @@ export { executeRun, type ExecuteHooks } from './execute.js';
 export { resolveTargets, type ResolvedTargets, type AskSecret } from './targets.js';
 export { prepareRenderer, writeRunReports, historyFor } from './reports.js';
 export { newRunId } from './ids.js';
+export { retryFilePath } from './retry.js';
 export type { SweepPlacement, PreparedSweep } from './sweep.js';
 export type { PlaybookPlacement, PreparedPlaybook } from './playbook.js';
 export { prepareRun, type PreparedRun } from './prepare.js';

@@ -1,15 +1,14 @@
-import { join } from 'node:path';
 import type { RunEvent, RunInfo, HostResult, RunSummary } from '../executor/events.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
 import type { RunStore } from '../store/index.js';
 // Deep imports, not store/index.ts: both are cheap, and index.ts loads SQLite, which a
 // --no-store run never needs.
-import { defaultStateDir, openStateSubdir } from '../store/state-dir.js';
-import { writeFileReplacing } from '../util/fsafe.js';
+import { defaultStateDir } from '../store/state-dir.js';
 import { terminalLine } from '../util/terminal.js';
 import { acquireInventoryLock } from '../store/lock.js';
 import { TransportFactory } from '../transport/index.js';
 import type { ConnectionSpec, Transport } from '../transport/types.js';
+import { writeRetryFile } from './retry.js';
 import type { RunContext, RunSubscriber } from './types.js';
 
 export interface SessionOptions {
@@ -121,14 +120,9 @@ export class RunSession {
     });
   }
 
-  /** Ansible-style retry file of failed/unreachable/interrupted hosts; usable as `--limit @FILE`. */
+  /** The retry file of failed/unreachable/interrupted hosts (run/retry.ts); not without a store. */
   writeRetryFile(results: readonly HostResult[]): string | undefined {
-    const retry = results.filter((r) => r.status === 'failed' || r.status === 'unreachable' || r.status === 'interrupted');
-    if (!retry.length || !this.store) return undefined;
-    const dir = openStateSubdir(this.stateDir, 'retry');
-    const file = join(dir, `${this.run.id}.retry`);
-    writeFileReplacing(file, retry.map((r) => r.host).join('\n') + '\n');
-    return file;
+    return this.store ? writeRetryFile(this.stateDir, this.run, results) : undefined;
   }
 
   dispose(): void {

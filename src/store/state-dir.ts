@@ -10,13 +10,15 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env['HOME'] || homedir(), '.local', 'state', 'fleetmend');
 }
 
+const STATE_DIR_POLICY = { noGroupOrOtherWrite: true } as const;
 
 /**
- * The state directory, created 0700 if absent. It must be the user's own (a symlink to it too):
- * the store, the locks and the retry files are created in it by path (README "Security").
+ * The state directory, created 0700 if absent. It must be the user's own (a symlink to it too)
+ * and writable by nobody else: the store, the locks and the retry files are created in it by
+ * path (README "Security").
  */
 export function openStateDir(dir: string): string {
-  ensurePrivateDir(dir, 'state directory');
+  ensurePrivateDir(dir, 'state directory', STATE_DIR_POLICY);
   return dir;
 }
 
@@ -24,6 +26,6 @@ export function openStateDir(dir: string): string {
 export function openStateSubdir(stateDir: string, name: string): string {
   openStateDir(stateDir);
   const dir = join(stateDir, name);
-  ensurePrivateDir(dir, 'state directory');
+  ensurePrivateDir(dir, 'state directory', STATE_DIR_POLICY);
   return dir;
 }

@@ -50,6 +50,12 @@ export interface DirPolicy {
    * `-o` (say /tmp or /srv/reports), not for the directories fleetmend writes its files into.
    */
   rootOwnedOk?: boolean;
+  /**
+   * Also refuse a directory of the user's own that group or others may write (mode & 0o022),
+   * sticky bit or not: for the state directory, where another user could delete the store or
+   * plant its side files (`-wal`, `-shm`, a lock) before fleetmend opens them by path.
+   */
+  noGroupOrOtherWrite?: boolean;
 }
 
 /**
@@ -78,6 +84,10 @@ export function checkOwnedDir(dir: string, what: string, policy: DirPolicy = {})
   const othersWrite = (st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0;
   if (st.uid !== uid && othersWrite) {
     throw unsafe(dir, `${what} ${dir} is writable by others without the sticky bit; refusing to write into it`);
+  }
+  if (policy.noGroupOrOtherWrite === true && (st.mode & 0o022) !== 0) {
+    const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+    throw unsafe(dir, `${what} ${dir} is writable by group or others (mode ${mode}): another user could delete the run store or plant its side files; fix it with: chmod go-w ${dir}`);
   }
   return true;
 }

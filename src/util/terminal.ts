@@ -7,11 +7,14 @@
  */
 
 /**
- * C0 controls (tab and, where allowed, newline aside), DEL, C1 controls (U+0080-009F: a
- * terminal may read U+009B as CSI), and the Unicode bidi controls that reorder what is shown.
+ * Past ASCII's C0: DEL, the C1 controls (U+0080-009F: a terminal may read U+009B as CSI), and
+ * the Unicode bidi controls that reorder what is shown (Trojan Source, CVE-2021-42574): the
+ * marks U+200E/200F/061C, embeddings and overrides U+202A-202E, isolates U+2066-2069.
  */
-const UNSAFE = /[\u0000-\u0008\u000A-\u001F\u007F-\u009F\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
-const UNSAFE_KEEP_NL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u200E\u200F\u202A-\u202E\u2066-\u2069]/g;
+const UNSAFE_BEYOND_C0 = '\\u007F-\\u009F\\u061C\\u200E\\u200F\\u202A-\\u202E\\u2066-\\u2069';
+/** C0 controls (tab and, where allowed, newline aside), then UNSAFE_BEYOND_C0. */
+const UNSAFE = new RegExp(`[\\u0000-\\u0008\\u000A-\\u001F${UNSAFE_BEYOND_C0}]`, 'g');
+const UNSAFE_KEEP_NL = new RegExp(`[\\u0000-\\u0008\\u000B-\\u001F${UNSAFE_BEYOND_C0}]`, 'g');
 
 /** `\x1b` for ESC, `\n` for a newline, `\u202e` for a bidi override: visible, and unambiguous enough. */
 function visible(c: string): string {
@@ -21,8 +24,23 @@ function visible(c: string): string {
   return n <= 0xff ? `\\x${n.toString(16).padStart(2, '0')}` : `\\u${n.toString(16).padStart(4, '0')}`;
 }
 
+/**
+ * Every control character shown, not sent: the one definition the terminal and the reports
+ * (report/escape.ts) use. Tabs stay; newlines too with `keepNewlines`.
+ */
 export function escapeControls(s: string, opts: { keepNewlines?: boolean } = {}): string {
   return s.replace(opts.keepNewlines ? UNSAFE_KEEP_NL : UNSAFE, visible);
+}
+
+/** What JSON.stringify leaves raw of the above (it \\u-escapes C0 itself). */
+const UNSAFE_IN_JSON = new RegExp(`[${UNSAFE_BEYOND_C0}]`, 'g');
+
+/**
+ * JSON text with the controls JSON.stringify leaves raw as `\\uXXXX`: the same values when
+ * parsed, nothing a terminal or a viewer acts on (`--json`, the JSON report).
+ */
+export function escapeJsonControls(json: string): string {
+  return json.replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A quoted value inside a message is shown up to this many characters. */

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readStore } from '../helpers/store.js';
 import { runCli } from '../helpers/cli.js';
+import { retryFilePath } from '../../src/run/index.js';
 import { distributedTestbed, dumpRedis, loseRedisMidRun, stopChild, takenBy, waitFor, workersReady, type TestWorker } from '../helpers/redis.js';
 
 /**
@@ -233,7 +234,7 @@ describe('run --redis across fleetmend workers', () => {
     expect(doc.run.interrupted).toBe(true);
     expect(doc.hosts.map((h) => h.status)).toEqual(['interrupted', 'interrupted', 'interrupted', 'interrupted']);
     expect(storedRun(stateDir, doc.run.id).status).toBe('interrupted');
-    expect(readFileSync(join(stateDir, 'retry', `${doc.run.id}.retry`), 'utf8').trim().split('\n')).toHaveLength(4);
+    expect(readFileSync(retryFilePath(stateDir, storedRun(stateDir, doc.run.id).run), 'utf8').trim().split('\n')).toHaveLength(4);
     // its Redis is gone: SIGTERM would wait for it, so the worker is killed after 1 s
     await stopChild(w.child, 1000);
   }, 60_000);
@@ -376,7 +377,7 @@ describe('run --redis across fleetmend workers', () => {
     expect(first.code, first.stderr).toBe(2);
     const d1 = JSON.parse(first.stdout) as Doc;
     expect(d1.hosts.find((h) => h.host === 'node-03')!.status).toBe('failed');
-    expect(readFileSync(join(stateDir, 'retry', `${d1.run.id}.retry`), 'utf8').trim().split('\n')).toEqual(['node-03']);
+    expect(readFileSync(retryFilePath(stateDir, storedRun(stateDir, d1.run.id).run), 'utf8').trim().split('\n')).toEqual(['node-03']);
     // the operator fixed node-03: resume the run without the breakage
     const second = await runCli(['run', file, ...common(), ...limit, '--resume', d1.run.id, ...bed.coord(), '--json', '-q', '--state-dir', stateDir]);
     expect(second.code, second.stderr).toBe(0);

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readStore } from '../helpers/store.js';
 import { runCli } from '../helpers/cli.js';
+import { retryFilePath } from '../../src/run/index.js';
 import { distributedTestbed, dumpRedis, loseRedisMidRun, startRedis, stopChild, takenBy, waitFor, workersReady, type TestWorker } from '../helpers/redis.js';
 
 /**
@@ -120,7 +121,7 @@ describe('sweep --redis across fleetmend workers', () => {
       expect(doc.hosts.every((h) => h.status === 'interrupted')).toBe(true);
       const stored = storedRun(stateDir, doc.run.id);
       expect(stored.status).toBe('interrupted');
-      expect(readFileSync(join(stateDir, 'retry', `${doc.run.id}.retry`), 'utf8').trim().split('\n')).toHaveLength(6);
+      expect(readFileSync(retryFilePath(stateDir, stored.run), 'utf8').trim().split('\n')).toHaveLength(6);
       await stopChild(w.child);
     } finally {
       await own.stop();

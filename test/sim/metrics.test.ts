@@ -11,7 +11,8 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { request } from 'node:http';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/executor/clock.js';
@@ -54,6 +55,21 @@ async function stopChild(c: ChildProcess): Promise<void> {
   const timer = setTimeout(() => c.pid && c.exitCode === null && process.kill(c.pid, 'SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
+}
+
+/** GET `url` with the Host header a browser would send for `host` (fetch does not let a page set it). */
+function getWithHost(url: string, host: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { host }, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer in 10 s`)));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** Parses `name{labels} value` lines of text 0.0.4 into `name{labels}` -> value. */
@@ -232,6 +248,38 @@ describe('the /metrics server', () => {
     const head = await fetch(server.url, { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(await head.text()).toBe('');
+  });
+
+  it('answers 421 to a Host that is not its own (DNS rebinding), with a short body and no series', async () => {
+    const port = server.address.port;
+    for (const host of ['evil.example', `evil.example:${port}`, `localhost.evil.example:${port}`, `127.0.0.1.nip.io:${port}`]) {
+      const r = await getWithHost(server.url, host);
+      expect(r.status, host).toBe(421);
+      expect(r.body).toMatch(/^misdirected request/);
+      expect(r.body.length).toBeLessThan(120);
+      expect(r.body).not.toContain('fleetmend_');
+    }
+    expect((await getWithHost(server.url.replace('/metrics', '/'), 'evil.example')).status).toBe(421);
+    for (const host of [`127.0.0.1:${port}`, '127.0.0.1', `localhost:${port}`, 'localhost', 'localhost:1']) {
+      const r = await getWithHost(server.url, host);
+      expect(r.status, host).toBe(200);
+      expect(r.body).toContain('# TYPE fleetmend_audit_backlog gauge');
+    }
+  });
+
+  it('on ::1 and on a non-loopback interface address: its own address passes, another name does not', async () => {
+    const v6 = await startMetricsServer({ host: '::1', port: 0 }, () => latest.get());
+    servers.push(v6);
+    expect((await getWithHost(v6.url, `[::1]:${v6.address.port}`)).status).toBe(200);
+    expect((await getWithHost(v6.url, 'evil.example')).status).toBe(421);
+    // the machine's own interface (the connection stays on this machine); skipped without one
+    const own = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    if (own === undefined) return;
+    const remote = await startMetricsServer({ host: own, port: 0 }, () => latest.get());
+    servers.push(remote);
+    expect((await getWithHost(remote.url, `${own}:${remote.address.port}`)).status).toBe(200);
+    expect((await getWithHost(remote.url, own)).status).toBe(200);
+    expect((await getWithHost(remote.url, `rebind.evil.example:${remote.address.port}`)).status).toBe(421);
   });
 
   it('schedule --metrics-listen refuses a non-loopback address and a scheduled playbook run (exit 1)', async () => {

@@ -178,6 +178,19 @@ describe('files: no planted link is followed, no foreign directory is written in
       expect(readdirSync(theirs)).toEqual([]);
     });
 
+    it('a state directory of ours that group or others may write is refused before any host is contacted, naming the fix', async () => {
+      const s = fresh('state');
+      chmodSync(s, 0o775);
+      const before = connections();
+      const r = await cli(['sweep', ...conn(), '--state-dir', s, '--samples', '1']);
+      unsafe(r, s);
+      expect(r.stderr).toContain(`chmod go-w ${s}`);
+      expect(connections(), 'a host was contacted').toBe(before);
+      unsafe(await cli(['runs', '--state-dir', s]), s);
+      expect(readdirSync(s), 'no store, lock or retry directory was made in it').toEqual([]);
+      expect(mode(s)).toBe(0o775);
+    });
+
     it('a fresh store is created 0600 in a 0700 directory; a database that is not SQLite is E_STORE, not a stack trace', async () => {
       const s = join(fresh('parent'), 'state');
       const r = await cli(['runs', '--state-dir', s]);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetmendError } from '../../src/errors.js';
 import { checkOwnedDir, ensurePrivateDir, ensurePrivateFile, openFileReplacing, writeFileReplacing } from '../../src/util/fsafe.js';
+import { openStateDir, openStateSubdir } from '../../src/store/state-dir.js';
 
 const NOBODY = 65534;
 const mode = (p: string) => statSync(p).mode & 0o7777;
@@ -171,6 +172,50 @@ describe('util/fsafe', () => {
       const d = fresh();
       writeFileSync(join(d, 'f'), '');
       expect(refusal(() => ensurePrivateDir(join(d, 'f'), 'state directory')).message).toMatch(/not a directory/);
+    });
+  });
+
+  describe('the state directory (issue 21 §8: another user could delete the store or race its side files)', () => {
+    it('a state directory of ours that group or others may write is refused, naming it and the fix, sticky bit or not', () => {
+      for (const m of [0o775, 0o757, 0o1777, 0o770]) {
+        const d = fresh();
+        chmodSync(d, m);
+        const e = refusal(() => openStateDir(d));
+        expect(e.message).toContain(`state directory ${d} is writable by group or others (mode ${m.toString(8).padStart(4, '0')})`);
+        expect(e.message).toContain(`chmod go-w ${d}`);
+        expect(e.position?.file).toBe(d);
+        expect(mode(d), 'it is never chmodded for the user').toBe(m);
+        expect(readdirSync(d)).toEqual([]);
+      }
+    });
+
+    it('our own symlink to a group-writable directory of ours, and a group-writable locks/ or retry/, are refused', () => {
+      const d = fresh();
+      const real = join(d, 'real');
+      mkdirSync(real);
+      chmodSync(real, 0o777);
+      const link = join(d, 'state');
+      symlinkSync(real, link);
+      expect(refusal(() => openStateDir(link)).message).toContain(`chmod go-w ${link}`);
+      const s = fresh();
+      mkdirSync(join(s, 'locks'));
+      chmodSync(join(s, 'locks'), 0o775);
+      expect(refusal(() => openStateSubdir(s, 'locks')).message).toContain(`chmod go-w ${join(s, 'locks')}`);
+      expect(openStateSubdir(s, 'retry')).toBe(join(s, 'retry'));
+      expect(mode(join(s, 'retry'))).toBe(0o700);
+    });
+
+    it("0755 and 0700 are accepted as they are; another user's directory is refused", () => {
+      for (const m of [0o755, 0o700]) {
+        const d = fresh();
+        chmodSync(d, m);
+        expect(openStateDir(d)).toBe(d);
+        expect(mode(d)).toBe(m);
+      }
+      const theirs = fresh();
+      chmodSync(theirs, 0o700);
+      lchownSync(theirs, NOBODY, NOBODY);
+      expect(refusal(() => openStateDir(theirs)).message).toMatch(/owned by uid 65534, not by you/);
     });
   });
 

@@ -4,12 +4,12 @@
  * textfile write. Pure except the last block, which writes in a temp directory.
  */
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, watch, writeFileSync, chmodSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FleetmendError } from '../../src/errors.js';
 import {
-  CONTENT_TYPES, LatestSweep, METRIC_STATES, checkMetricsFile, escapeHelp, escapeLabelValue, family, formatValue, isLoopback,
+  CONTENT_TYPES, LatestSweep, METRIC_STATES, checkMetricsFile, escapeHelp, escapeLabelValue, family, formatValue, hostAllowed, isLoopback,
   kernelHz, metricsFileWriter, negotiate, parseListen, render, sweepFamilies, writeFileAtomic, writeMetricsFile, type MetricFamily,
 } from '../../src/metrics/index.js';
 import type { HostResult } from '../../src/executor/events.js';
@@ -231,6 +231,24 @@ describe('--metrics-listen addresses', () => {
       expect(() => parseListen(spec), spec).toThrow(/not a loopback address.*--metrics-allow-remote/);
       expect(parseListen(spec, { allowRemote: true }).port).toBe(9464);
     }
+  });
+
+  it('the Host header must name this server (DNS rebinding): loopback names, the local address, the host name', () => {
+    const allowed: [string, string][] = [
+      ['localhost', '127.0.0.1'], ['LocalHost:9464', '127.0.0.1'], ['127.0.0.1:9464', '127.0.0.1'], ['127.3.4.5', '127.0.0.1'],
+      ['[::1]:9464', '::1'], ['[::1]', '::1'], ['[0:0:0:0:0:0:0:1]:1', '::1'], ['[::ffff:127.0.0.1]', '::ffff:127.0.0.1'],
+      // a scraper configured with the bound (or, on a wildcard bind, the interface's) address
+      ['192.0.2.7:9464', '192.0.2.7'], ['192.0.2.7', '192.0.2.7'], ['10.0.0.5:9464', '::ffff:10.0.0.5'],
+      ['[fd00::2]:9464', 'fd00:0:0::2'], [`${hostname()}:9464`, '192.0.2.7'], [hostname().toUpperCase(), '192.0.2.7'],
+    ];
+    for (const [host, local] of allowed) expect(hostAllowed(host, local), `${host} via ${local}`).toBe(true);
+    const refused: [string | undefined, string | undefined][] = [
+      ['evil.example', '127.0.0.1'], ['evil.example:9464', '127.0.0.1'], ['localhost.evil.example', '127.0.0.1'],
+      ['127.0.0.1.nip.io:9464', '127.0.0.1'], [`${hostname()}.evil.example`, '127.0.0.1'], ['10.0.0.6:9464', '10.0.0.5'],
+      ['0.0.0.0:9464', '127.0.0.1'], ['[::2]', '::1'], ['[fd00::3]', 'fd00::2'], ['localhost:94a', '127.0.0.1'],
+      ['localhost evil', '127.0.0.1'], ['', '127.0.0.1'], [undefined, '127.0.0.1'], ['192.0.2.7', undefined],
+    ];
+    for (const [host, local] of refused) expect(hostAllowed(host, local), `${host} via ${local}`).toBe(false);
   });
 
   it('rejects malformed input with E_USAGE naming the option', () => {

@@ -37,4 +37,12 @@ describe('--json document', () => {
     expect(doc.stopped).toBeNull();
     expect(doc.hosts[0].audit.backlog).toBe(1);
   });
+  it('\\u-escapes the C1 and bidi controls JSON.stringify leaves raw (stdout is often a terminal); the values parse back', () => {
+    const evil = { ...host(0), host: 'web\u202e1', error: { code: 'E_CONNECT' as const, message: 'x\u009b31m\u2066\u061c\u007f' } };
+    const text = streamed([evil]);
+    expect(text).not.toMatch(/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/);
+    expect(text).toContain('"host": "web\\u202e1"');
+    expect(text).toContain('x\\u009b31m\\u2066\\u061c\\u007f');
+    expect(JSON.parse(text)).toEqual(jsonDocument(run, summarize([evil]), [evil]));
+  });
 });

@@ -96,8 +96,9 @@ describe('code in recommended actions', () => {
         'then <code>echo &lt;/code&gt;&lt;script&gt;window.__pwned=4&lt;/script&gt; a|b</code> and a lone ` backtick',
     );
     // control characters and line breaks cannot end the list item or the code span early
-    expect(markdownWithCode('a\n- `x\ny` \u001b[31m')).toBe('a - `x y` \uFFFD\\[31m');
-    expect(htmlWithCode('`\u0007`')).toBe('<code>\uFFFD</code>');
+    // (shown as the terminal shows them: `\x1b`, its backslash escaped in Markdown)
+    expect(markdownWithCode('a\n- `x\ny` \u001b[31m')).toBe('a - `x y` \\\\x1b\\[31m');
+    expect(htmlWithCode('`\u0007`')).toBe('<code>\\x07</code>');
 
     const md = await render('md', [hostWith(HOSTILE_ACTION)]);
     const prose = md.replace(/^(`{3,})[^\n]*\n[\s\S]*?\n\1$/gm, '').replace(/(`+)(?!`)[^`\n]*?[^`]\1(?!`)/g, '');

@@ -111,6 +111,43 @@ describe('markdown report', () => {
   });
 });
 
+describe('C1 controls and bidi controls in every format (issue 21 §8d)', () => {
+  // U+009B is a one-byte CSI to some terminals; U+202E/2066 reorder what a reader sees
+  const CSI = '\u009b31m', NEL = '\u0085', RLO = '\u202e', LRI = '\u2066', RLM = '\u200f', ALM = '\u061c';
+  const all = `${CSI}${NEL}x${RLO}gnp.exe${LRI}${RLM}${ALM}`;
+  const RAW = /[\u0080-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+  const hostile = (): HostResult[] => {
+    const lost = buildHost('records-lost', { index: 1, name: `web${RLO}1`, kernelLines: [`audit: ${all}`], findingText: all });
+    lost.diagnosis!.findings[0]!.action = `run \`systemctl ${RLO}restart auditd\` now ${CSI}`;
+    const down = buildHost('unreachable', { index: 2, name: `db${CSI}2` });
+    // a forged result (distributed mode) may carry anything in any field, a plain {{code}} too
+    down.error = { code: `E_X${RLO}` as never, message: `connect: ${all}` };
+    return [lost, down];
+  };
+
+  it('Markdown, HTML and JUnit show them as the terminal does (\\x9b, \\u202e), raw nowhere', async () => {
+    for (const format of ['md', 'html', 'junit'] as const) {
+      const text = await render(format, data(hostile()));
+      expect(text, format).not.toMatch(RAW);
+      const bs = format === 'md' ? '\\\\' : '\\'; // Markdown escapes the backslash itself
+      for (const shown of ['x9b31m', 'x85x', 'u202egnp.exe', 'u2066', 'u200f', 'u061c']) expect(text, `${format} ${shown}`).toContain(`${bs}${shown}`);
+      expect(text, format).toContain(`web${bs}u202e1`);
+    }
+    expect(checkXml(await render('junit', data(hostile())))).toEqual([]);
+  });
+
+  it('JSON \\u-escapes them in the file and keeps the host values when parsed', async () => {
+    const hosts = hostile();
+    const text = await render('json', data(hosts));
+    expect(text).not.toMatch(RAW);
+    expect(text).toContain('web\\u202e1');
+    expect(text).toContain('\\u009b31m\\u0085x\\u202egnp.exe\\u2066\\u200f\\u061c');
+    const doc = JSON.parse(text) as { hosts: HostResult[] };
+    expect(doc.hosts.map((h) => h.host).sort()).toEqual(hosts.map((h) => h.host).sort());
+    expect(doc.hosts.find((h) => h.host === `db${CSI}2`)!.error).toEqual(hosts[1]!.error);
+  });
+});
+
 describe('json report', () => {
   it('is the stored run and validates against schemas/report.schema.json', async () => {
     const f = fleet20();

@@ -19,6 +19,19 @@ describe('util/terminal', () => {
     expect(escapeControls('a\x7fb\u009b31mc\u202eevil\u2066d\te — ü 日本')).toBe('a\\x7fb\\x9b31mc\\u202eevil\\u2066d\te — ü 日本');
   });
 
+  it('escapes every C1 control and every bidi mark, embedding, override and isolate (U+061C, 200E/F, 202A-E, 2066-9)', () => {
+    const c1 = Array.from({ length: 0x20 }, (_, k) => String.fromCharCode(0x80 + k));
+    const bidi = [0x061c, 0x200e, 0x200f, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069].map((n) => String.fromCharCode(n));
+    for (const c of [...c1, ...bidi]) {
+      const n = c.charCodeAt(0);
+      const shown = n <= 0xff ? `\\x${n.toString(16)}` : `\\u${n.toString(16).padStart(4, '0')}`;
+      expect(escapeControls(`a${c}b`), shown).toBe(`a${shown}b`);
+      expect(terminalText(`a${c}b\n`), shown).toBe(`a${shown}b\n`);
+    }
+    // their neighbours are text: NBSP, the zero-width joiner, LRM's neighbours, Arabic letters
+    expect(escapeControls('\u00a0\u200d\u2010\u2065\u206a\u061b\u061d')).toBe('\u00a0\u200d\u2010\u2065\u206a\u061b\u061d');
+  });
+
   it('a line may not forge another line; a text block keeps its newlines', () => {
     expect(terminalLine('host a: failed\nfleetmend: all ok')).toBe('host a: failed\\nfleetmend: all ok');
     expect(terminalText('HOST  STATUS\nweb\x1b[31m  ok\n')).toBe('HOST  STATUS\nweb\\x1b[31m  ok\n');
