@@ -41,6 +41,6 @@ export function runCommand(program: Command, io: CliIO): Command {
 
 /** The typed request of a run's command-line options. */
 export function playbookRequest(playbook: string, opts: RunCliOptions): RunRequest {
-  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, redis: _redis, redisTimeout: _rt, ...rest } = opts;
+  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, redis: _redis, redisTimeout: _rt, redisPasswordFile: _rpf, redisCa: _rca, redisCert: _rce, redisKey: _rk, redisInsecure: _ri, ...rest } = opts;
   return { kind: 'playbook', playbook, options: rest };
 }

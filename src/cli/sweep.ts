@@ -47,7 +47,7 @@ export function sweepCommand(program: Command, io: CliIO): Command {
 
 /** The typed request of a sweep's command-line options (the shipped policy by default). */
 export function sweepRequest(opts: SweepCliOptions): RunRequest {
-  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, diff: _diff, redis: _redis, redisTimeout: _rt, metricsFile: _mf, ...rest } = opts;
+  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, diff: _diff, redis: _redis, redisTimeout: _rt, redisPasswordFile: _rpf, redisCa: _rca, redisCert: _rce, redisKey: _rk, redisInsecure: _ri, metricsFile: _mf, ...rest } = opts;
   return { kind: 'sweep', options: { ...rest, policy: opts.policy === false ? false : (opts.policy ?? DEFAULT_POLICY()) } };
 }
 

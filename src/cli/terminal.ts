@@ -7,9 +7,11 @@ import { writeJsonDocument } from './output.js';
 import { Progress, summaryTable } from './progress.js';
 import { promptSecret } from './prompt.js';
 import { terminalLine, terminalText } from '../util/terminal.js';
+// not the index: the queue client is loaded by distributed runs alone
+import { redisInputFrom, resolveRedisTarget, type RedisCliOptions } from '../distributed/connection.js';
 
 /** How the terminal shows a run (the options that are not part of the request). */
-export interface TerminalOptions {
+export interface TerminalOptions extends RedisCliOptions {
   json?: boolean;
   quiet?: boolean;
   /** -v: one summary / recap line per host (else hosts with the same outcome share a line) */
@@ -18,8 +20,6 @@ export interface TerminalOptions {
   sinceLast?: boolean;
   /** run --diff: before/after of every change in the progress */
   diff?: boolean;
-  /** Distributed mode: queue the hosts on this Redis for `fleetmend worker`s (else $FLEETMEND_REDIS_URL). */
-  redis?: string;
   /** ms Redis may be unreachable mid-run before the run ends interrupted. */
   redisTimeout?: number;
 }
@@ -63,12 +63,12 @@ export async function runFromTerminal(request: RunRequest, opts: TerminalOptions
     ...(io.interrupt ? { interrupt: io.interrupt } : {}),
     ...(extra.lockHeld ? { lockHeld: true } : {}),
   };
-  const redisUrl = opts.redis ?? (io.env['FLEETMEND_REDIS_URL'] || undefined);
-  if (!redisUrl) return executeRun(request, ctx, { ask: (q) => promptSecret(q) });
-  // the queue client is loaded only by distributed runs
-  const { queuePlacement, playbookPlacement, parseRedisUrl } = await import('../distributed/index.js');
-  parseRedisUrl(redisUrl);
-  const coordinator = { redisUrl, clock: io.clock, log: (l: string) => io.stderr.write(`${terminalLine(l)}\n`), ...(opts.redisTimeout !== undefined ? { lostAfterMs: opts.redisTimeout } : {}) };
+  const input = redisInputFrom(opts, io.env);
+  if (!input) return executeRun(request, ctx, { ask: (q) => promptSecret(q) });
+  const log = (l: string) => io.stderr.write(`${terminalLine(l)}\n`);
+  const redis = await resolveRedisTarget(input, io.env, log);
+  const { queuePlacement, playbookPlacement } = await import('../distributed/index.js');
+  const coordinator = { redis, clock: io.clock, log, ...(opts.redisTimeout !== undefined ? { lostAfterMs: opts.redisTimeout } : {}) };
   return executeRun(request, ctx, {
     ask: (q) => promptSecret(q),
     placeSweep: (prepared) => queuePlacement(prepared, coordinator),

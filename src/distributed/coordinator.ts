@@ -24,7 +24,6 @@ import {
   bullConnection,
   connectionSecrets,
   jobIdOf,
-  maskRedisUrl,
   playJobIdOf,
   preflightRedis,
   runKeyOf,
@@ -35,9 +34,11 @@ import {
   type PlayRunData,
   type SweepJobData,
 } from './queue.js';
+import { openRedis, type RedisTarget } from './connection.js';
 
 export interface CoordinatorOptions {
-  redisUrl: string;
+  /** The Redis, resolved (credentials, TLS): every connection of the run is made from it. */
+  redis: RedisTarget;
   clock: Clock;
   log: (line: string) => void;
   /** Redis unreachable this long mid-run: the run ends interrupted (default 10 s). */
@@ -79,12 +80,12 @@ class JobPlacement {
 
   /** Called after validation, before the lock, the store and any job: Redis unreachable is exit 1. */
   static async open(opts: CoordinatorOptions, forks: number): Promise<JobPlacement> {
-    const server = await preflightRedis(opts.redisUrl);
+    const server = await preflightRedis(opts.redis);
     if (server.evictionPolicy && server.evictionPolicy !== 'noeviction') {
-      opts.log(`warning: Redis at ${maskRedisUrl(opts.redisUrl)} has maxmemory-policy ${server.evictionPolicy}; use noeviction, or queued hosts may vanish`);
+      opts.log(`warning: Redis at ${opts.redis.url} has maxmemory-policy ${server.evictionPolicy}; use noeviction, or queued hosts may vanish`);
     }
     const { Queue, QueueEvents } = await import('bullmq');
-    const connection = bullConnection(opts.redisUrl);
+    const connection = bullConnection(opts.redis);
     const queue: Queue = new Queue(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
     const events: QueueEvents = new QueueEvents(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
     queue.on('error', (e) => opts.log(`queue: ${e.message}`));
@@ -137,9 +138,7 @@ class JobPlacement {
    */
   private async watchConnection(): Promise<void> {
     // our own small connection: BullMQ's clients retry forever by design and say nothing
-    const { Redis } = await import('ioredis');
-    const probe = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: false, retryStrategy: () => 500 });
-    probe.on('error', () => {});
+    const probe = await openRedis(this.opts.redis, 'probe');
     this.probe = probe;
     const after = this.opts.lostAfterMs ?? 10_000;
     let lastOk = Date.now();
@@ -156,7 +155,7 @@ class JobPlacement {
 
   private redisLost(after: number): void {
     if (!this.waiting.size) return;
-    const why = `Redis at ${maskRedisUrl(this.opts.redisUrl)} unreachable for ${Math.round(after / 1000)} s`;
+    const why = `Redis at ${this.opts.redis.url} unreachable for ${Math.round(after / 1000)} s`;
     this.opts.log(`${why}: the run ends interrupted (${this.waiting.size} host(s) without a result)`);
     this.lostRun = true;
     this.session?.markInterrupted();
@@ -320,16 +319,14 @@ export async function playbookPlacement(prepared: PreparedPlaybook, opts: Coordi
   };
   const masker = specSecrets(prepared.specs.values());
   const core = await JobPlacement.open(opts, prepared.options.forks);
-  const { Redis } = await import('ioredis');
   // its own client for the run key: bounded retries, so a Redis gone at the end cannot hang close
-  const client = new Redis(opts.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-  client.on('error', () => {});
+  const client = await openRedis(opts.redis, 'client');
   try {
     await client.set(runKeyOf(runId), JSON.stringify(runData), 'EX', RUN_KEY_TTL_S);
   } catch (err) {
     client.disconnect();
     await core.close();
-    throw new FleetmendError('E_QUEUE', `cannot write the run's playbook to Redis at ${maskRedisUrl(opts.redisUrl)}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new FleetmendError('E_QUEUE', `cannot write the run's playbook to Redis at ${opts.redis.url}: ${err instanceof Error ? err.message : String(err)}`);
   }
   return {
     async playOnHost(req: RemotePlayRequest, session: RunSession): Promise<RemotePlayReply> {

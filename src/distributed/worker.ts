@@ -31,7 +31,6 @@ import {
   QUEUE_PREFIX,
   bullConnection,
   connectionSecrets,
-  maskRedisUrl,
   preflightRedis,
   runKeyOf,
   type HostJobData,
@@ -41,9 +40,11 @@ import {
   type PlayRunData,
   type SweepJobData,
 } from './queue.js';
+import { openRedis, type RedisTarget } from './connection.js';
 
 export interface WorkerOptions extends ConnectionOptions {
-  redisUrl: string;
+  /** The Redis, resolved (credentials, TLS): every connection of the worker is made from it. */
+  redis: RedisTarget;
   concurrency: number;
   name?: string;
   /** ms a job's lock lasts without renewal; a dead worker's hosts are redelivered after it. */
@@ -68,11 +69,11 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   // Everything is checked before the first job is taken: inventory, key files, Redis.
   const { inventory, specs, targets } = await resolveTargets(opts, io.env, io.ask);
   const byName = new Map(targets.map((t) => [t.name, t]));
-  const server = await preflightRedis(opts.redisUrl);
+  const server = await preflightRedis(opts.redis);
   const interrupt = io.interrupt ? io.interrupt() : installInterrupt();
   const factory = new TransportFactory({ abortSignal: interrupt.abortInFlight });
   let done = 0;
-  const plays = await playRunner({ url: opts.redisUrl, inventory, specs, clock: io.clock, factory, extraVars: opts.extraVars ?? [] });
+  const plays = await playRunner({ redis: opts.redis, inventory, specs, clock: io.clock, factory, extraVars: opts.extraVars ?? [] });
 
   const sweepJob = async (job: Job<SweepJobData>, target: HostTarget, spec: ConnectionSpec): Promise<HostResult> => {
     const data = job.data;
@@ -115,7 +116,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
 
   const { Worker } = await import('bullmq');
   const worker: Worker<HostJobData, HostJobResult | PlayJobResult> = new Worker(QUEUE_NAME, hostJob, {
-    connection: bullConnection(opts.redisUrl),
+    connection: bullConnection(opts.redis),
     prefix: QUEUE_PREFIX,
     concurrency: opts.concurrency,
     name,
@@ -137,7 +138,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
     } else log(`error: ${err.message}`);
   });
   await worker.waitUntilReady();
-  log(`ready: ${maskRedisUrl(opts.redisUrl)} (Redis ${server.version}), concurrency ${opts.concurrency}, ${targets.length} host(s) in ${opts.inventory}`);
+  log(`ready: ${opts.redis.url} (Redis ${server.version}), concurrency ${opts.concurrency}, ${targets.length} host(s) in ${opts.inventory}`);
 
   await new Promise<void>((resolve) => {
     if (interrupt.stopStarting.aborted) return resolve();
@@ -153,7 +154,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
 }
 
 interface PlayRunnerOptions {
-  url: string;
+  redis: RedisTarget;
   inventory: Inventory;
   specs: Map<string, ConnectionSpec>;
   clock: Clock;
@@ -184,9 +185,7 @@ async function playRunner(o: PlayRunnerOptions) {
   for (const vars of [ownVars, ...[...o.inventory.hosts.values()].map((h) => h.vars)]) secrets.push(...secretVarValues(vars));
   const masker = new SecretValues(secrets);
   const toWire = <T>(v: T): T => masker.maskDeep(redact(v));
-  const { Redis } = await import('ioredis');
-  const client = new Redis(o.url, { maxRetriesPerRequest: 3, lazyConnect: true });
-  client.on('error', () => {});
+  const client = await openRedis(o.redis, 'client');
   const runs = new Map<string, Promise<LoadedRun>>();
 
   const load = (runId: string): Promise<LoadedRun> => {
