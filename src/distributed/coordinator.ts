@@ -7,6 +7,7 @@
  * concurrency, so it bounds the hosts in flight across all workers together.
  */
 import type { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { FleetmendError } from '../errors.js';
 import { isoNow, type Clock } from '../executor/clock.js';
 import type { HostResult } from '../executor/events.js';
@@ -26,7 +27,9 @@ import {
   jobIdOf,
   playJobIdOf,
   preflightRedis,
+  resultKeyOf,
   runKeyOf,
+  runKeyTtlMs,
   type HostJobData,
   type HostJobResult,
   type PlayJobData,
@@ -53,6 +56,8 @@ interface Waiting {
   resolve: (s: Settled) => void;
   /** The job is still waiting in the queue (no worker took it yet). */
   queued: boolean;
+  /** Where the worker leaves the result (resultKeyOf). */
+  resultKey: string;
 }
 
 interface ToAdd {
@@ -60,9 +65,6 @@ interface ToAdd {
   data: HostJobData;
   opts: { jobId: string };
 }
-
-/** A run's playbook key outlives a coordinator that died without deleting it, but not forever. */
-const RUN_KEY_TTL_S = 7 * 24 * 3600;
 
 /**
  * The placement core: queue, completion events, one pending promise per job, the interrupt
@@ -77,6 +79,9 @@ class JobPlacement {
   private lostTimer: NodeJS.Timeout | undefined;
   private probe: { disconnect(): void } | undefined;
   private lostRun = false;
+  /** Every job id and result key of this run: what close() takes out of Redis again. */
+  private readonly placed = new Map<string, string>();
+  private keepAliveTimer: NodeJS.Timeout | undefined;
 
   /** Called after validation, before the lock, the store and any job: Redis unreachable is exit 1. */
   static async open(opts: CoordinatorOptions, forks: number): Promise<JobPlacement> {
@@ -93,7 +98,7 @@ class JobPlacement {
     // Listen before the first job exists: a completion is never missed.
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     await queue.setGlobalConcurrency(forks);
-    const core = new JobPlacement(queue, events, opts);
+    const core = new JobPlacement(queue, events, await openRedis(opts.redis, 'client'), opts);
     await core.watchConnection();
     return core;
   }
@@ -101,16 +106,17 @@ class JobPlacement {
   private constructor(
     private readonly queue: Queue,
     private readonly events: QueueEvents,
+    /** Results and run keys: bounded retries, so a Redis gone at the end cannot hang close. */
+    readonly client: Redis,
     private readonly opts: CoordinatorOptions,
   ) {
     events.on('active', ({ jobId }) => {
       const w = this.waiting.get(jobId);
       if (w) w.queued = false;
     });
-    events.on('completed', ({ jobId, returnvalue }) => {
-      if (!this.waiting.has(jobId)) return;
-      const value: unknown = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
-      this.settle(jobId, { kind: 'done', value });
+    events.on('completed', ({ jobId }) => {
+      const w = this.waiting.get(jobId);
+      if (w) void this.takeResult(w).then((s) => this.settle(jobId, s));
     });
     events.on('failed', ({ jobId, failedReason }) => {
       const w = this.waiting.get(jobId);
@@ -125,7 +131,9 @@ class JobPlacement {
     this.session = session;
     this.watchInterrupt(session);
     return new Promise<Settled>((resolve) => {
-      this.waiting.set(jobId, { host, resolve, queued: true });
+      const resultKey = resultKeyOf(data.run, jobId);
+      this.placed.set(jobId, resultKey);
+      this.waiting.set(jobId, { host, resolve, queued: true, resultKey });
       this.toAdd.push({ name, data, opts: { jobId } });
       this.scheduleAdd();
     });
@@ -217,6 +225,43 @@ class JobPlacement {
     }
   }
 
+  /** The result the worker left for a completed job, read and deleted in one transaction. */
+  private async takeResult(w: Waiting): Promise<Settled> {
+    try {
+      const [[, text] = []] = (await this.client.multi().get(w.resultKey).del(w.resultKey).exec()) ?? [];
+      if (typeof text !== 'string') return this.lost(w.host, 'failed', 'E_INTERNAL', `the worker's result is not in Redis (${w.resultKey} expired or removed)`);
+      return { kind: 'done', value: JSON.parse(text) as unknown };
+    } catch (err) {
+      return this.lost(w.host, 'interrupted', 'E_INTERRUPTED', `the worker's result could not be read from Redis: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** A run key lives while the coordinator does: refreshed every third of its TTL, deleted by close(). */
+  keepAlive(key: string): void {
+    const ttl = runKeyTtlMs(this.opts.lostAfterMs ?? 10_000);
+    this.keepAliveTimer = setInterval(() => void this.client.pexpire(key, ttl).catch(() => undefined), ttl / 3);
+    this.keepAliveTimer.unref();
+  }
+
+  /**
+   * Nothing of the run stays in Redis: its entries in the queue's events stream (job ids,
+   * reasons; BullMQ keeps up to 10,000), results no one read (a host taken back while a worker
+   * had it), and `keys` (the run key). Jobs remove themselves (removeOnComplete/removeOnFail).
+   */
+  private async forgetRun(keys: string[]): Promise<void> {
+    const stream = this.queue.keys.events!;
+    const ours = new Set(this.placed.keys());
+    for (let start = '-'; ; ) {
+      const page = await this.client.xrange(stream, start, '+', 'COUNT', 1000);
+      const ids = page.filter(([, f]) => ours.has(f[f.indexOf('jobId') + 1] ?? '')).map(([id]) => id);
+      if (ids.length) await this.client.xdel(stream, ...ids);
+      if (page.length < 1000) break;
+      start = `(${page[page.length - 1]![0]}`;
+    }
+    const toDelete = [...this.placed.values(), ...keys];
+    for (let i = 0; i < toDelete.length; i += 500) await this.client.del(...toDelete.slice(i, i + 500));
+  }
+
   private settle(jobId: string, s: Settled): void {
     const w = this.waiting.get(jobId);
     if (!w) return; // already settled: a second delivery is dropped here, and by the store
@@ -248,11 +293,17 @@ class JobPlacement {
     return this.lostRun;
   }
 
-  async close(): Promise<void> {
+  /** `keys`: the run's own keys besides jobs, results and events (its playbook). */
+  async close(keys: string[] = []): Promise<void> {
     clearInterval(this.lostTimer);
+    clearInterval(this.keepAliveTimer);
     this.probe?.disconnect();
     if (this.lostRun) await this.within(Promise.allSettled([this.events.disconnect(), this.queue.disconnect()]));
-    else await this.within(Promise.allSettled([this.events.close(), this.queue.close()]));
+    else {
+      await this.within(Promise.allSettled([this.events.close(), this.queue.close()]));
+      await this.within(this.forgetRun(keys).catch((err: Error) => this.opts.log(`could not remove the run's traces from Redis (they expire): ${err.message}`)));
+    }
+    this.client.disconnect();
   }
 }
 
@@ -319,12 +370,10 @@ export async function playbookPlacement(prepared: PreparedPlaybook, opts: Coordi
   };
   const masker = specSecrets(prepared.specs.values());
   const core = await JobPlacement.open(opts, prepared.options.forks);
-  // its own client for the run key: bounded retries, so a Redis gone at the end cannot hang close
-  const client = await openRedis(opts.redis, 'client');
   try {
-    await client.set(runKeyOf(runId), JSON.stringify(runData), 'EX', RUN_KEY_TTL_S);
+    await core.client.set(runKeyOf(runId), JSON.stringify(runData), 'PX', runKeyTtlMs(opts.lostAfterMs ?? 10_000));
+    core.keepAlive(runKeyOf(runId));
   } catch (err) {
-    client.disconnect();
     await core.close();
     throw new FleetmendError('E_QUEUE', `cannot write the run's playbook to Redis at ${opts.redis.url}: ${err instanceof Error ? err.message : String(err)}`);
   }
@@ -351,10 +400,6 @@ export async function playbookPlacement(prepared: PreparedPlaybook, opts: Coordi
       }
       return { result, state: value.state };
     },
-    async close() {
-      if (!core.redisGone) await core.within(client.del(runKeyOf(runId)).catch(() => undefined));
-      client.disconnect();
-      await core.close();
-    },
+    close: () => core.close([runKeyOf(runId)]),
   };
 }

@@ -79,6 +79,28 @@ export function runKeyOf(runId: string): string {
   return `${QUEUE_PREFIX}:runs:${runId}:playbook`;
 }
 
+/**
+ * Where a worker leaves one job's result for the coordinator. Not in the job's return value:
+ * BullMQ copies that into the `completed` event of the queue's events stream, which it keeps
+ * (up to 10,000 entries) after the run; a result key is read and deleted by the coordinator at
+ * once, and expires on its own if no coordinator is there to read it.
+ */
+export function resultKeyOf(runId: string, jobId: string): string {
+  return `${QUEUE_PREFIX}:runs:${runId}:result:${jobId}`;
+}
+
+/** A result key outlives a coordinator that died before reading it by this much, no more. */
+export const RESULT_TTL_MS = 30_000;
+
+/**
+ * A run key lives this long after the coordinator's last refresh (it refreshes every third of
+ * it): a coordinator that dies leaves no playbook behind for longer. Longer with a longer
+ * --redis-timeout, so an outage the run survives does not expire its playbook.
+ */
+export function runKeyTtlMs(lostAfterMs: number): number {
+  return Math.max(30_000, 3 * lostAfterMs);
+}
+
 /** A play job's id: run, play, batch and host (a host is queued once per play of a run). */
 export function playJobIdOf(runId: string, playIndex: number, batchIndex: number, host: string): string {
   return jobIdOf(runId, `p${playIndex}b${batchIndex}__${host}`);

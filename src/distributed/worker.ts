@@ -32,6 +32,8 @@ import {
   bullConnection,
   connectionSecrets,
   preflightRedis,
+  RESULT_TTL_MS,
+  resultKeyOf,
   runKeyOf,
   type HostJobData,
   type HostJobResult,
@@ -115,7 +117,14 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   };
 
   const { Worker } = await import('bullmq');
-  const worker: Worker<HostJobData, HostJobResult | PlayJobResult> = new Worker(QUEUE_NAME, hostJob, {
+  // the result goes to its own short-lived key, not into the completed event (resultKeyOf)
+  const results = await openRedis(opts.redis, 'client');
+  const processJob = async (job: Job<HostJobData>): Promise<null> => {
+    const out = await hostJob(job);
+    await results.set(resultKeyOf(job.data.run, job.id!), JSON.stringify(out), 'PX', RESULT_TTL_MS);
+    return null;
+  };
+  const worker: Worker<HostJobData, null> = new Worker(QUEUE_NAME, processJob, {
     connection: bullConnection(opts.redis),
     prefix: QUEUE_PREFIX,
     concurrency: opts.concurrency,
@@ -149,6 +158,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   await Promise.race([worker.close(), force.then(() => worker.close(true))]);
   interrupt.dispose();
   plays.close();
+  results.disconnect();
   log(`stopped after ${done} host(s)`);
   return 0;
 }
