@@ -94,6 +94,11 @@ describe('Redis AUTH, ACL user and TLS', () => {
     // the password on argv is warned about (it shows in ps)
     const onArgv = await runCli(['sweep', ...bed.common(), '--redis', `redis://fm:Guessed-Pw-1@127.0.0.1:${sec.port}/0`, '-q', '--state-dir', join(bed.dir, 'st-wrong')]);
     expect(onArgv.stderr).toContain('warning: the Redis password is on the command line (any user sees it in ps)');
+    // the scheduler logs its command with the URL's password masked
+    const sched = await runCli(['schedule', '--cron', '* * * * * *', '--max-runs', '1', '--state-dir', join(bed.dir, 'st-wrong-sched'), '--', 'sweep', ...bed.common(), '--redis', `redis://fm:Guessed-Pw-1@127.0.0.1:${sec.port}/0`, '-q']);
+    expect(sched.stderr).toMatch(/--redis redis:\/\/fm:\*\*\*@127\.0\.0\.1:\d+\/0/);
+    expect(sched.stderr).toMatch(/cannot reach Redis at redis:\/\/fm:\*\*\*@127\.0\.0\.1:\d+\/0: authentication failed/);
+    expect(sched.stderr).not.toContain('Guessed-Pw-1');
     // a worker says the same and exits 1
     const bad = bed.worker('bad-w', [...bed.common(), '--redis-password-file', wrongFile, ...tlsArgs()], { url: tlsUrl() });
     const code = await new Promise<number | null>((res) => bad.child.once('exit', (c) => res(c)));
