@@ -228,10 +228,10 @@ export function explainRedisError(message: string, target: RedisTarget): string 
   if (/WRONGPASS/.test(message)) return `authentication failed: the server refused user '${target.username ?? 'default'}' with the password from ${passwordSource(target)} (${message.trim()})`;
   if (/NOAUTH/.test(message)) return `the server requires a password and none was given (--redis-password-file FILE or ${REDIS_ENV.password})`;
   if (/NOPERM/.test(message)) return `the ACL user '${target.username ?? 'default'}' may not do this (${message.trim()}); see README: Redis connection`;
+  if (/altnames|Hostname\/IP does not match/i.test(message)) return `TLS: the server's certificate is not for ${target.host} (${message.trim()})`;
   if (/self[- ]signed|unable to (verify|get local issuer)|certificate/i.test(message)) {
     return `TLS: the server's certificate is not trusted (${message.trim()}); give its CA with --redis-ca FILE`;
   }
-  if (/altnames|Hostname\/IP does not match/i.test(message)) return `TLS: the server's certificate is not for ${target.host} (${message.trim()})`;
   if (/before secure TLS connection|wrong version number|ECONNRESET/i.test(message) && target.tls) return `TLS handshake failed (${message.trim()}): is this port TLS, and does it want a client certificate (--redis-cert, --redis-key)?`;
   return message;
 }

@@ -236,9 +236,10 @@ class JobPlacement {
     }
   }
 
-  /** A run key lives while the coordinator does: refreshed every third of its TTL, deleted by close(). */
-  keepAlive(key: string): void {
+  /** A run key lives while the coordinator does: written with a short TTL, refreshed every third of it, deleted by close(). */
+  async writeRunKey(key: string, value: string): Promise<void> {
     const ttl = runKeyTtlMs(this.opts.lostAfterMs ?? 10_000);
+    await this.client.set(key, value, 'PX', ttl);
     this.keepAliveTimer = setInterval(() => void this.client.pexpire(key, ttl).catch(() => undefined), ttl / 3);
     this.keepAliveTimer.unref();
   }
@@ -371,8 +372,7 @@ export async function playbookPlacement(prepared: PreparedPlaybook, opts: Coordi
   const masker = specSecrets(prepared.specs.values());
   const core = await JobPlacement.open(opts, prepared.options.forks);
   try {
-    await core.client.set(runKeyOf(runId), JSON.stringify(runData), 'PX', runKeyTtlMs(opts.lostAfterMs ?? 10_000));
-    core.keepAlive(runKeyOf(runId));
+    await core.writeRunKey(runKeyOf(runId), JSON.stringify(runData));
   } catch (err) {
     await core.close();
     throw new FleetmendError('E_QUEUE', `cannot write the run's playbook to Redis at ${opts.redis.url}: ${err instanceof Error ? err.message : String(err)}`);

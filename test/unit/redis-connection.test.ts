@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isLoopbackHost, redisClientOptions, redisInputFrom, resolveRedisTarget, type RedisInput } from '../../src/distributed/connection.js';
+import { explainRedisError, isLoopbackHost, redisClientOptions, redisInputFrom, resolveRedisTarget, type RedisInput } from '../../src/distributed/connection.js';
 import { bullConnection } from '../../src/distributed/queue.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fm-redis-conn-'));
@@ -62,5 +62,16 @@ describe('the Redis target: one place for URL, password, TLS and the loopback ru
     }
     expect(bullConnection(target)).toMatchObject({ host: 'redis.example', password: 'pw', maxRetriesPerRequest: null, tls: { servername: 'redis.example' } });
     expect(redisClientOptions((await resolve({ url: 'redis://127.0.0.1' })).target, 'queue').tls).toBeUndefined();
+  });
+
+  it('connection errors in words: which check refused, and what to give', async () => {
+    const { target } = await resolve({ url: 'rediss://fm@db.example:6380' }, { FLEETMEND_REDIS_PASSWORD: 'x' });
+    expect(explainRedisError('WRONGPASS invalid username-password pair or user is disabled.', target)).toBe(
+      "authentication failed: the server refused user 'fm' with the password from FLEETMEND_REDIS_PASSWORD (WRONGPASS invalid username-password pair or user is disabled.)",
+    );
+    expect(explainRedisError('NOAUTH Authentication required.', target)).toMatch(/requires a password and none was given/);
+    expect(explainRedisError("Hostname/IP does not match certificate's altnames: Host: db.example. is not in the cert's altnames: DNS:other", target)).toMatch(/^TLS: the server's certificate is not for db\.example/);
+    expect(explainRedisError('self-signed certificate in certificate chain', target)).toMatch(/^TLS: the server's certificate is not trusted .*--redis-ca FILE$/);
+    expect(explainRedisError('connect ECONNREFUSED 127.0.0.1:6380', target)).toBe('connect ECONNREFUSED 127.0.0.1:6380');
   });
 });
