@@ -27,6 +27,8 @@ function longStrings(v: unknown, out: Set<string> = new Set()): Set<string> {
 function expectNoneIn(text: string, markers: Iterable<string>): void {
   const found = [...markers].filter((m) => text.includes(m));
   expect(found, `left in Redis:\n${text.slice(0, 2000)}`).toEqual([]);
+  // no finished job kept either: BullMQ's completed/failed sets, or a job's hash (its id holds '__')
+  expect(text).not.toMatch(/^fleetmend:hosts:(completed|failed|\S+__\S+)$/m);
 }
 
 /** A playbook whose every trace is a marker: task names, output, registered and set values, a secret-named play var. */
