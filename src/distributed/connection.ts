@@ -188,15 +188,17 @@ async function tlsFiles(input: RedisInput): Promise<NonNullable<RedisTarget['tls
 /**
  * What a connection is for decides how it retries. BullMQ's own clients retry forever and need
  * `maxRetriesPerRequest: null` (blocking commands); the coordinator's probe and run-key client
- * are bounded, so a Redis gone at the end cannot hang a close; the preflight tries once.
+ * are bounded, so a Redis gone at the end cannot hang a close; the preflight tries once; a
+ * worker's own client (run keys, results) rides out a short blip, as its BullMQ worker does.
  */
-export type RedisRole = 'queue' | 'preflight' | 'probe' | 'client';
+export type RedisRole = 'queue' | 'preflight' | 'probe' | 'client' | 'worker';
 
 const ROLE_OPTIONS: Record<RedisRole, RedisOptions> = {
   queue: { maxRetriesPerRequest: null },
   preflight: { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null },
   probe: { maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: false, retryStrategy: () => 500 },
   client: { maxRetriesPerRequest: 1, connectTimeout: 2000 },
+  worker: { maxRetriesPerRequest: 3, lazyConnect: true },
 };
 
 /** The ioredis options of every connection to `target` (BullMQ's `connection` too). */

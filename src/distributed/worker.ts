@@ -118,7 +118,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
 
   const { Worker } = await import('bullmq');
   // the result goes to its own short-lived key, not into the completed event (resultKeyOf)
-  const results = await openRedis(opts.redis, 'client');
+  const results = await openRedis(opts.redis, 'worker');
   const processJob = async (job: Job<HostJobData>): Promise<null> => {
     const out = await hostJob(job);
     await results.set(resultKeyOf(job.data.run, job.id!), JSON.stringify(out), 'PX', RESULT_TTL_MS);
@@ -195,7 +195,7 @@ async function playRunner(o: PlayRunnerOptions) {
   for (const vars of [ownVars, ...[...o.inventory.hosts.values()].map((h) => h.vars)]) secrets.push(...secretVarValues(vars));
   const masker = new SecretValues(secrets);
   const toWire = <T>(v: T): T => masker.maskDeep(redact(v));
-  const client = await openRedis(o.redis, 'client');
+  const client = await openRedis(o.redis, 'worker');
   const runs = new Map<string, Promise<LoadedRun>>();
 
   const load = (runId: string): Promise<LoadedRun> => {

@@ -53,7 +53,7 @@ describe('the Redis target: one place for URL, password, TLS and the loopback ru
     await expect(resolve({ url: 'redis://127.0.0.1', ca })).rejects.toThrow(/need a rediss:\/\/ URL/);
     await expect(resolve({ url: 'rediss://127.0.0.1', cert })).rejects.toThrow(/go together/);
     const { target } = await resolve({ url: 'rediss://fm@redis.example:6380/1', ca, cert, key }, { FLEETMEND_REDIS_PASSWORD: 'pw' });
-    for (const role of ['queue', 'preflight', 'probe', 'client'] as const) {
+    for (const role of ['queue', 'preflight', 'probe', 'client', 'worker'] as const) {
       const o = redisClientOptions(target, role);
       expect(o).toMatchObject({ host: 'redis.example', port: 6380, db: 1, username: 'fm', password: 'pw' });
       expect(o.tls).toMatchObject({ servername: 'redis.example' });
