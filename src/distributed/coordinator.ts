@@ -56,8 +56,6 @@ interface Waiting {
   resolve: (s: Settled) => void;
   /** The job is still waiting in the queue (no worker took it yet). */
   queued: boolean;
-  /** Where the worker leaves the result (resultKeyOf). */
-  resultKey: string;
 }
 
 interface ToAdd {
@@ -79,8 +77,8 @@ class JobPlacement {
   private lostTimer: NodeJS.Timeout | undefined;
   private probe: { disconnect(): void } | undefined;
   private lostRun = false;
-  /** Every job id and result key of this run: what close() takes out of Redis again. */
-  private readonly placed = new Map<string, string>();
+  /** Every job id of this run: what close() takes out of Redis again (events, results). */
+  private readonly placed = new Set<string>();
   private keepAliveTimer: NodeJS.Timeout | undefined;
 
   /** Called after validation, before the lock, the store and any job: Redis unreachable is exit 1. */
@@ -107,7 +105,7 @@ class JobPlacement {
     private readonly queue: Queue,
     private readonly events: QueueEvents,
     /** Results and run keys: bounded retries, so a Redis gone at the end cannot hang close. */
-    readonly client: Redis,
+    private readonly client: Redis,
     private readonly opts: CoordinatorOptions,
   ) {
     events.on('active', ({ jobId }) => {
@@ -116,7 +114,7 @@ class JobPlacement {
     });
     events.on('completed', ({ jobId }) => {
       const w = this.waiting.get(jobId);
-      if (w) void this.takeResult(w).then((s) => this.settle(jobId, s));
+      if (w) void this.takeResult(jobId, w).then((s) => this.settle(jobId, s));
     });
     events.on('failed', ({ jobId, failedReason }) => {
       const w = this.waiting.get(jobId);
@@ -131,9 +129,8 @@ class JobPlacement {
     this.session = session;
     this.watchInterrupt(session);
     return new Promise<Settled>((resolve) => {
-      const resultKey = resultKeyOf(data.run, jobId);
-      this.placed.set(jobId, resultKey);
-      this.waiting.set(jobId, { host, resolve, queued: true, resultKey });
+      this.placed.add(jobId);
+      this.waiting.set(jobId, { host, resolve, queued: true });
       this.toAdd.push({ name, data, opts: { jobId } });
       this.scheduleAdd();
     });
@@ -226,10 +223,11 @@ class JobPlacement {
   }
 
   /** The result the worker left for a completed job, read and deleted in one transaction. */
-  private async takeResult(w: Waiting): Promise<Settled> {
+  private async takeResult(jobId: string, w: Waiting): Promise<Settled> {
+    const key = resultKeyOf(jobId);
     try {
-      const [[, text] = []] = (await this.client.multi().get(w.resultKey).del(w.resultKey).exec()) ?? [];
-      if (typeof text !== 'string') return this.lost(w.host, 'failed', 'E_INTERNAL', `the worker's result is not in Redis (${w.resultKey} expired or removed)`);
+      const [[, text] = []] = (await this.client.multi().get(key).del(key).exec()) ?? [];
+      if (typeof text !== 'string') return this.lost(w.host, 'failed', 'E_INTERNAL', `the worker's result is not in Redis (${key} expired or removed)`);
       return { kind: 'done', value: JSON.parse(text) as unknown };
     } catch (err) {
       return this.lost(w.host, 'interrupted', 'E_INTERRUPTED', `the worker's result could not be read from Redis: ${err instanceof Error ? err.message : String(err)}`);
@@ -251,15 +249,14 @@ class JobPlacement {
    */
   private async forgetRun(keys: string[]): Promise<void> {
     const stream = this.queue.keys.events!;
-    const ours = new Set(this.placed.keys());
     for (let start = '-'; ; ) {
       const page = await this.client.xrange(stream, start, '+', 'COUNT', 1000);
-      const ids = page.filter(([, f]) => ours.has(f[f.indexOf('jobId') + 1] ?? '')).map(([id]) => id);
+      const ids = page.filter(([, f]) => this.placed.has(f[f.indexOf('jobId') + 1] ?? '')).map(([id]) => id);
       if (ids.length) await this.client.xdel(stream, ...ids);
       if (page.length < 1000) break;
       start = `(${page[page.length - 1]![0]}`;
     }
-    const toDelete = [...this.placed.values(), ...keys];
+    const toDelete = [...[...this.placed].map(resultKeyOf), ...keys];
     for (let i = 0; i < toDelete.length; i += 500) await this.client.del(...toDelete.slice(i, i + 500));
   }
 
@@ -288,10 +285,6 @@ class JobPlacement {
   /** Bounded: with Redis gone, BullMQ's close waits for a connection that never comes. */
   within(p: Promise<unknown>, ms = 3000): Promise<unknown> {
     return Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
-  }
-
-  get redisGone(): boolean {
-    return this.lostRun;
   }
 
   /** `keys`: the run's own keys besides jobs, results and events (its playbook). */

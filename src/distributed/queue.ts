@@ -85,8 +85,9 @@ export function runKeyOf(runId: string): string {
  * (up to 10,000 entries) after the run; a result key is read and deleted by the coordinator at
  * once, and expires on its own if no coordinator is there to read it.
  */
-export function resultKeyOf(runId: string, jobId: string): string {
-  return `${QUEUE_PREFIX}:runs:${runId}:result:${jobId}`;
+export function resultKeyOf(jobId: string): string {
+  // the job id alone (it holds the run's): the worker need not read the job's data to name it
+  return `${QUEUE_PREFIX}:results:${jobId}`;
 }
 
 /** A result key outlives a coordinator that died before reading it by this much, no more. */

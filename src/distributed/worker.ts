@@ -121,7 +121,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   const results = await openRedis(opts.redis, 'worker');
   const processJob = async (job: Job<HostJobData>): Promise<null> => {
     const out = await hostJob(job);
-    await results.set(resultKeyOf(job.data.run, job.id!), JSON.stringify(out), 'PX', RESULT_TTL_MS);
+    await results.set(resultKeyOf(job.id!), JSON.stringify(out), 'PX', RESULT_TTL_MS);
     return null;
   };
   const worker: Worker<HostJobData, null> = new Worker(QUEUE_NAME, processJob, {
