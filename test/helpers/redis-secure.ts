@@ -49,7 +49,8 @@ export function makeCertificates(dir: string): { ca: string; serverCert: string;
   return { ca: f('ca.crt'), serverCert: f('server.crt'), serverKey: f('server.key'), cert: f('client.crt'), key: f('client.key'), otherCa: f('other-ca.crt') };
 }
 
-export async function startSecureRedis(dir: string, acl = FLEETMEND_ACL): Promise<SecureRedis> {
+/** `users`: more ACL users, `name -> rules` (their password is `userPassword` too). */
+export async function startSecureRedis(dir: string, acl = FLEETMEND_ACL, users: Record<string, string> = {}): Promise<SecureRedis> {
   const certs = makeCertificates(join(dir, 'tls'));
   const [port, tlsPort] = [await freePort(), await freePort()];
   const defaultPassword = 'Default-Pw-31c7e9';
@@ -76,6 +77,7 @@ export async function startSecureRedis(dir: string, acl = FLEETMEND_ACL): Promis
       `maxmemory-policy noeviction`,
       `requirepass ${defaultPassword}`,
       `user ${user} on >${userPassword} ${acl}`,
+      ...Object.entries(users).map(([name, rules]) => `user ${name} on >${userPassword} ${rules}`),
       '',
     ].join('\n'),
   );

@@ -4,8 +4,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { readStore } from '../helpers/store.js';
-import { distributedTestbed, stopChild, workersReady, type TestWorker } from '../helpers/redis.js';
-import { startSecureRedis, type SecureRedis } from '../helpers/redis-secure.js';
+import { distributedTestbed, dumpRedis, stopChild, workersReady, type TestWorker } from '../helpers/redis.js';
+import { FLEETMEND_ACL, startSecureRedis, type SecureRedis } from '../helpers/redis-secure.js';
 
 /**
  * Distributed mode against a real redis-server that wants a password (AUTH), has an ACL user
@@ -18,7 +18,8 @@ const bed = distributedTestbed('fm-dist-auth-', 4);
 let sec: SecureRedis;
 
 beforeAll(async () => {
-  sec = await startSecureRedis(join(bed.dir, 'secure'));
+  // a worker user that may not write results: its jobs fail on the worker, for real
+  sec = await startSecureRedis(join(bed.dir, 'secure'), FLEETMEND_ACL, { 'fm-noresults': FLEETMEND_ACL.replace('~fleetmend:*', '~fleetmend:hosts:* ~fleetmend:runs:*') });
 }, 60_000);
 afterAll(async () => {
   await sec?.stop();
@@ -131,6 +132,26 @@ describe('Redis AUTH, ACL user and TLS', () => {
     const r = await runCli(['sweep', ...bed.common(), '--redis', 'redis://192.0.2.10:6379/0', '--redis-insecure', '-q', '--state-dir', join(bed.dir, 'st-plain')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/cannot reach Redis at redis:\/\/192\.0\.2\.10:6379\/0: .*\[E_QUEUE\]/);
+  }, 60_000);
+
+  it('a job that fails on the worker (its ACL user may not write the result) is recorded failed with the reason, and no failed job is kept', async () => {
+    if (w) await stopChild(w.child);
+    const env = { ...process.env, FLEETMEND_REDIS_PASSWORD: sec.userPassword };
+    const nr = bed.worker('noresults-w', [...bed.common(), ...tlsArgs(), '-v'], { url: tlsUrl('fm-noresults'), env });
+    await workersReady(nr);
+    const r = await runCli(['sweep', ...bed.common(), '--redis', tlsUrl(), ...tlsArgs(), '--samples', '1', '--json', '-q', '--state-dir', join(bed.dir, 'st-failjob')], env);
+    expect(r.code, r.stderr).toBe(2);
+    const doc = JSON.parse(r.stdout) as { hosts: { status: string; error?: { code: string; message: string } }[] };
+    expect(doc.hosts).toHaveLength(4);
+    for (const h of doc.hosts) {
+      expect(h.status).toBe('failed');
+      expect(h.error!.message).toMatch(/^no worker finished this host: NOPERM/);
+    }
+    const dump = await dumpRedis(`redis://:${sec.defaultPassword}@127.0.0.1:${sec.port}/0`);
+    expect(dump.keys).toBeGreaterThan(0);
+    expect(dump.text).not.toMatch(/^fleetmend:hosts:(failed|completed|\S+__\S+)$/m);
+    expect(dump.text).not.toContain('node-0');
+    await stopChild(nr.child);
   }, 60_000);
 
   afterAll(async () => {
