@@ -5,6 +5,7 @@
  * probe and run-key client, the worker's run-key client, the preflight) gets its ioredis options
  * from `redisClientOptions`: credentials and TLS cannot be forgotten on one of them.
  */
+import { stat } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { RedisOptions } from 'ioredis';
 import { FleetmendError } from '../errors.js';
@@ -127,7 +128,7 @@ export async function resolveRedisTarget(input: RedisInput, env: NodeJS.ProcessE
   if (urlPassword !== undefined && input.passwordFile) {
     throw new FleetmendError('E_USAGE', `two Redis passwords: one in '${shown}' and --redis-password-file ${input.passwordFile}; give one`);
   }
-  const password = urlPassword !== undefined ? { password: urlPassword, passwordFrom: 'url' as const } : await passwordFromFileOrEnv(input.passwordFile, env);
+  const password = urlPassword !== undefined ? { password: urlPassword, passwordFrom: 'url' as const } : await passwordFromFileOrEnv(input.passwordFile, env, warn);
   if (urlPassword !== undefined && input.urlOnArgv) {
     warn(`warning: the Redis password is on the command line (any user sees it in ps); use --redis-password-file FILE or ${REDIS_ENV.password}`);
   }
@@ -144,8 +145,11 @@ export async function resolveRedisTarget(input: RedisInput, env: NodeJS.ProcessE
   };
 }
 
-async function passwordFromFileOrEnv(file: string | undefined, env: NodeJS.ProcessEnv): Promise<Pick<RedisTarget, 'password' | 'passwordFrom'>> {
+async function passwordFromFileOrEnv(file: string | undefined, env: NodeJS.ProcessEnv, warn: (line: string) => void): Promise<Pick<RedisTarget, 'password' | 'passwordFrom'>> {
   if (file) {
+    // as ssh says of a private key: a secret other users can read is no longer only yours
+    const mode = (await stat(file).catch(() => undefined))?.mode;
+    if (mode !== undefined && mode & 0o077) warn(`warning: Redis password file ${file} is readable by other users (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
     // one trailing newline is the editor's, not the password's
     const text = (await readInputFile(file, { code: 'E_USAGE', what: 'Redis password file' })).toString('utf8').replace(/\r?\n$/, '');
     if (!text) throw new FleetmendError('E_USAGE', `Redis password file ${file} is empty`);

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { bullConnection } from '../../src/distributed/queue.js';
 const dir = mkdtempSync(join(tmpdir(), 'fm-redis-conn-'));
 const file = (name: string, text: string) => {
   const p = join(dir, name);
-  writeFileSync(p, text);
+  writeFileSync(p, text, { mode: 0o644 });
   return p;
 };
 
@@ -24,6 +24,9 @@ describe('the Redis target: one place for URL, password, TLS and the loopback ru
     expect((await resolve({ url: 'redis://fm:from%40url@127.0.0.1:7000/2' })).target).toMatchObject({ url: 'redis://fm:***@127.0.0.1:7000/2', username: 'fm', password: 'from@url', passwordFrom: 'url', port: 7000, db: 2 });
     expect((await resolve({ url: 'redis://fm@127.0.0.1:7000', passwordFile: pw }, { FLEETMEND_REDIS_PASSWORD: 'env' })).target).toMatchObject({ url: 'redis://fm@127.0.0.1:7000', password: 's3cret-file', passwordFrom: 'file' });
     expect((await resolve({ url: 'redis://localhost' }, { FLEETMEND_REDIS_PASSWORD: 'from-env' })).target).toMatchObject({ password: 'from-env', passwordFrom: 'env', port: 6379, db: 0 });
+    expect((await resolve({ url: 'redis://127.0.0.1', passwordFile: pw })).warnings.join()).toMatch(/readable by other users \(mode 644\); chmod 600 it/);
+    chmodSync(pw, 0o600);
+    expect((await resolve({ url: 'redis://127.0.0.1', passwordFile: pw })).warnings).toEqual([]);
     await expect(resolve({ url: 'redis://:a@127.0.0.1', passwordFile: pw })).rejects.toThrow(/two Redis passwords/);
     await expect(resolve({ url: 'redis://127.0.0.1', passwordFile: file('empty', '\n') })).rejects.toThrow(/is empty/);
     await expect(resolve({ url: 'redis://127.0.0.1', passwordFile: join(dir, 'missing') })).rejects.toThrow(/cannot read Redis password file .*missing: ENOENT/);
