@@ -124,14 +124,7 @@ export async function resolveRedisTarget(input: RedisInput, env: NodeJS.ProcessE
     throw new FleetmendError('E_USAGE', `--redis-ca/--redis-cert/--redis-key need a rediss:// URL (TLS), got '${shown}'`);
   }
   if (!!input.cert !== !!input.key) throw new FleetmendError('E_USAGE', '--redis-cert and --redis-key go together (the client certificate and its key)');
-  const urlPassword = u.password ? decodeURIComponent(u.password) : undefined;
-  if (urlPassword !== undefined && input.passwordFile) {
-    throw new FleetmendError('E_USAGE', `two Redis passwords: one in '${shown}' and --redis-password-file ${input.passwordFile}; give one`);
-  }
-  const password = urlPassword !== undefined ? { password: urlPassword, passwordFrom: 'url' as const } : await passwordFromFileOrEnv(input.passwordFile, env, warn);
-  if (urlPassword !== undefined && input.urlOnArgv) {
-    warn(`warning: the Redis password is on the command line (any user sees it in ps); use --redis-password-file FILE or ${REDIS_ENV.password}`);
-  }
+  const password = await resolvePassword(u, input, env, warn);
   const host = u.hostname.replace(/^\[|\]$/g, '');
   if (!tlsOn && !isLoopbackHost(host)) refuseOrWarnPlain(shown, !!password.password, !!input.insecure, warn);
   return {
@@ -143,6 +136,15 @@ export async function resolveRedisTarget(input: RedisInput, env: NodeJS.ProcessE
     ...password,
     ...(tlsOn ? { tls: await tlsFiles(input) } : {}),
   };
+}
+
+async function resolvePassword(u: URL, input: RedisInput, env: NodeJS.ProcessEnv, warn: (line: string) => void): Promise<Pick<RedisTarget, 'password' | 'passwordFrom'>> {
+  if (!u.password) return passwordFromFileOrEnv(input.passwordFile, env, warn);
+  if (input.passwordFile) {
+    throw new FleetmendError('E_USAGE', `two Redis passwords: one in '${maskRedisUrl(input.url)}' and --redis-password-file ${input.passwordFile}; give one`);
+  }
+  if (input.urlOnArgv) warn(`warning: the Redis password is on the command line (any user sees it in ps); use --redis-password-file FILE or ${REDIS_ENV.password}`);
+  return { password: decodeURIComponent(u.password), passwordFrom: 'url' };
 }
 
 async function passwordFromFileOrEnv(file: string | undefined, env: NodeJS.ProcessEnv, warn: (line: string) => void): Promise<Pick<RedisTarget, 'password' | 'passwordFrom'>> {
