@@ -18,13 +18,22 @@ export function secondsOption(flags: string, description: string, seconds: numbe
 
 /** `--redis` and the distributed options, the same for `sweep` and `run`; `what` says what a worker takes. */
 export function redisOptions(cmd: Command, what: string): Command {
-  return cmd
-    .option('--redis <url>', `distributed mode: ${what} on \`fleetmend worker\`s (default: $FLEETMEND_REDIS_URL)`)
+  return redisConnectionOptions(cmd.option('--redis <url>', `distributed mode: ${what} on \`fleetmend worker\`s (default: $FLEETMEND_REDIS_URL)`))
     .addOption(secondsOption('--redis-timeout <seconds>', 'Redis unreachable this long mid-run: the run ends interrupted (exit 130)', 10))
     .option('--signing-key <file>', 'with --redis (required): the coordinator key every job is signed with (fleetmend keygen); workers --trust its .pub')
     .addOption(optionWithDefault('--trust-workers <file|dir>', "with --redis (required, repeatable): worker public keys whose results are believed (a directory: every *.pub in it)", [] as string[], collect))
     // commander reads `--no-X <v>` as option X (true unless given): the value arrives as workerTimeout
     .addOption(new Option('--no-worker-timeout <seconds>', 'with --redis: no worker took any job this long, the run ends (hosts not started, retry file) instead of waiting').argParser(parseSeconds('--no-worker-timeout')));
+}
+
+/** How to reach the Redis (coordinators and `worker` alike): password, TLS, the loopback rule. */
+export function redisConnectionOptions(cmd: Command): Command {
+  return cmd
+    .option('--redis-password-file <file>', 'the Redis password (AUTH / ACL user) from FILE, kept out of ps (default: $FLEETMEND_REDIS_PASSWORD_FILE, else $FLEETMEND_REDIS_PASSWORD)')
+    .option('--redis-ca <file>', 'rediss://: trust only this CA for the server\'s certificate (default: $FLEETMEND_REDIS_CA, else the system\'s)')
+    .option('--redis-cert <file>', 'rediss://: client certificate, with --redis-key (default: $FLEETMEND_REDIS_CERT)')
+    .option('--redis-key <file>', 'rediss://: the client certificate\'s key (default: $FLEETMEND_REDIS_KEY)')
+    .option('--redis-insecure', 'allow plain redis:// without a password to a non-loopback address');
 }
 
 /** How a default reads in `--help`: a list comma-separated (`none` when empty), anything else as text. */

@@ -6,10 +6,12 @@ import type { CliIO } from './io.js';
 import { writeJsonDocument } from './output.js';
 import { Progress, summaryTable } from './progress.js';
 import { promptSecret } from './prompt.js';
-import { terminalLine, terminalLines } from '../util/terminal.js';
+import { terminalLine, terminalLines, terminalText } from '../util/terminal.js';
+// not the index: the queue client is loaded by distributed runs alone
+import { redisInputFrom, resolveRedisTarget, type RedisCliOptions } from '../distributed/connection.js';
 
 /** How the terminal shows a run (the options that are not part of the request). */
-export interface TerminalOptions {
+export interface TerminalOptions extends RedisCliOptions {
   json?: boolean;
   quiet?: boolean;
   /** -v: one summary / recap line per host (else hosts with the same outcome share a line) */
@@ -18,8 +20,6 @@ export interface TerminalOptions {
   sinceLast?: boolean;
   /** run --diff: before/after of every change in the progress */
   diff?: boolean;
-  /** Distributed mode: queue the hosts on this Redis for `fleetmend worker`s (else $FLEETMEND_REDIS_URL). */
-  redis?: string;
   /** ms Redis may be unreachable mid-run before the run ends interrupted. */
   redisTimeout?: number;
   /** --signing-key: the coordinator's private key (required with --redis). */
@@ -31,7 +31,7 @@ export interface TerminalOptions {
 }
 
 /** The TerminalOptions that are not part of a run request (stripped from it, not recorded). */
-export const DISTRIBUTED_ONLY = ['redis', 'redisTimeout', 'signingKey', 'trustWorkers', 'workerTimeout'] as const;
+export const DISTRIBUTED_ONLY = ['redis', 'redisTimeout', 'redisPasswordFile', 'redisCa', 'redisCert', 'redisKey', 'redisInsecure', 'signingKey', 'trustWorkers', 'workerTimeout'] as const;
 
 /** A copy of `opts` without the distributed-only options. */
 export function withoutDistributed<T extends object>(opts: T): T {
@@ -79,15 +79,15 @@ export async function runFromTerminal(request: RunRequest, opts: TerminalOptions
     ...(io.interrupt ? { interrupt: io.interrupt } : {}),
     ...(extra.lockHeld ? { lockHeld: true } : {}),
   };
-  const redisUrl = opts.redis ?? (io.env['FLEETMEND_REDIS_URL'] || undefined);
-  if (!redisUrl) return executeRun(request, ctx, { ask: (q) => promptSecret(q) });
-  // the queue client is loaded only by distributed runs
-  const { queuePlacement, playbookPlacement, parseRedisUrl, coordinatorKeys } = await import('../distributed/index.js');
-  parseRedisUrl(redisUrl);
+  const input = redisInputFrom(opts, io.env);
+  if (!input) return executeRun(request, ctx, { ask: (q) => promptSecret(q) });
+  const log = (l: string) => io.stderr.write(`${terminalLine(l)}\n`);
+  const redis = await resolveRedisTarget(input, io.env, log);
+  const { queuePlacement, playbookPlacement, coordinatorKeys } = await import('../distributed/index.js');
   const coordinator = {
-    redisUrl,
+    redis,
     clock: io.clock,
-    log: (l: string) => io.stderr.write(`${terminalLine(l)}\n`),
+    log,
     ...coordinatorKeys(opts.signingKey, opts.trustWorkers ?? []),
     // keygen's pair is NAME.key + NAME.pub: name the public half a worker must trust when we can
     workerHint: `--trust ${opts.signingKey!.endsWith('.key') ? `${opts.signingKey!.slice(0, -4)}.pub` : 'COORDINATOR.pub'} --signing-key WORKER.key -i ${request.options.inventory}`,

@@ -2,12 +2,12 @@ import type { Command } from 'commander';
 import { addConnectionOptions } from './context.js';
 import type { CliIO } from './io.js';
 import { promptSecret } from './prompt.js';
-import { optionWithDefault, secondsOption } from './options.js';
+import { optionWithDefault, redisConnectionOptions, secondsOption } from './options.js';
 import { collect, parsePositiveInt } from './util.js';
 import type { ConnectionOptions } from '../run/index.js';
+import type { RedisCliOptions } from '../distributed/connection.js';
 
-interface WorkerCliOptions extends ConnectionOptions {
-  redis?: string;
+interface WorkerCliOptions extends ConnectionOptions, RedisCliOptions {
   concurrency: number;
   name?: string;
   lockDuration: number;
@@ -22,8 +22,7 @@ export function workerCommand(program: Command, io: CliIO): Command {
     .command('worker')
     .description('distributed mode: take host jobs from Redis (sweeps, plays of `run --redis`) and do them with this machine\'s SSH setup');
   addConnectionOptions(cmd);
-  return cmd
-    .option('--redis <url>', 'the queue (default: $FLEETMEND_REDIS_URL)')
+  return redisConnectionOptions(cmd.option('--redis <url>', 'the queue (default: $FLEETMEND_REDIS_URL)'))
     .option('--concurrency <n>', 'hosts at once in this worker (the coordinator\'s -f bounds all workers together)', parsePositiveInt('--concurrency'), 50)
     .option('--name <name>', 'how this worker is named in logs and results (default: HOSTNAME-PID)')
     .addOption(secondsOption('--lock-duration <seconds>', 'a dead worker\'s hosts are redelivered after this', 30))
@@ -33,13 +32,15 @@ export function workerCommand(program: Command, io: CliIO): Command {
     .option('-v, --verbose', 'log every host taken and done')
     .action(async (opts: WorkerCliOptions) => {
       const { FleetmendError } = await import('../errors.js');
-      const redisUrl = opts.redis ?? (io.env['FLEETMEND_REDIS_URL'] || undefined);
-      if (!redisUrl) throw new FleetmendError('E_USAGE', 'worker: --redis URL (or FLEETMEND_REDIS_URL) is required');
+      const { redisInputFrom, resolveRedisTarget } = await import('../distributed/connection.js');
+      const input = redisInputFrom(opts, io.env);
+      if (!input) throw new FleetmendError('E_USAGE', 'worker: --redis URL (or FLEETMEND_REDIS_URL) is required');
+      const redis = await resolveRedisTarget(input, io.env, (line) => io.stderr.write(`${line}\n`));
       const { runWorker, workerKeys } = await import('../distributed/index.js');
-      const { redis: _r, lockDuration, trust, signingKey, ...rest } = opts;
+      const { redis: _r, redisPasswordFile: _rpf, redisCa: _rca, redisCert: _rce, redisKey: _rk, redisInsecure: _ri, lockDuration, trust, signingKey, ...rest } = opts;
       const keys = workerKeys(signingKey, trust);
       io.exitCode = await runWorker(
-        { ...rest, redisUrl, lockDurationMs: Math.max(1000, lockDuration), ...keys },
+        { ...rest, redis, lockDurationMs: Math.max(1000, lockDuration), ...keys },
         { stderr: io.stderr, env: io.env, clock: io.clock, ask: (q) => promptSecret(q), ...(io.interrupt ? { interrupt: io.interrupt } : {}) },
       );
     });

@@ -9,6 +9,7 @@
  * result signed by a trusted worker key for that job and host (signing.ts).
  */
 import type { Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { FleetmendError, type ErrorCode } from '../errors.js';
 import { isoNow, type Clock } from '../executor/clock.js';
 import type { HostResult } from '../executor/events.js';
@@ -25,19 +26,22 @@ import {
   QUEUE_PREFIX,
   bullConnection,
   jobIdOf,
-  maskRedisUrl,
   playJobIdOf,
   preflightRedis,
+  resultKeyOf,
   runKeyOf,
+  runKeyTtlMs,
   type HostJobData,
   type PlayJobData,
   type PlayRunData,
   type SignedResult,
   type SweepJobData,
 } from './queue.js';
+import { openRedis, type RedisTarget } from './connection.js';
 
 export interface CoordinatorOptions {
-  redisUrl: string;
+  /** The Redis, resolved (credentials, TLS): every connection of the run is made from it. */
+  redis: RedisTarget;
   clock: Clock;
   log: (line: string) => void;
   /** Redis unreachable this long mid-run: the run ends interrupted (default 10 s). */
@@ -71,9 +75,6 @@ interface ToAdd {
   opts: { jobId: string };
 }
 
-/** A run's playbook key outlives a coordinator that died without deleting it, but not forever. */
-const RUN_KEY_TTL_S = 7 * 24 * 3600;
-
 /**
  * A signed job is good this long after it is queued (plus, for a sweep, the time its place in
  * the queue may take): long enough for any real wait in the queue, short enough that a job
@@ -100,15 +101,18 @@ class JobPlacement {
   /** Some worker took some job of this placement (its `active` event). */
   private taken = false;
   private noWorkerTimers: NodeJS.Timeout[] = [];
+  /** Every job id of this run: what close() takes out of Redis again (events, results). */
+  private readonly placed = new Set<string>();
+  private keepAliveTimer: NodeJS.Timeout | undefined;
 
   /** Called after validation, before the lock, the store and any job: Redis unreachable is exit 1. */
   static async open(opts: CoordinatorOptions, forks: number): Promise<JobPlacement> {
-    const server = await preflightRedis(opts.redisUrl);
+    const server = await preflightRedis(opts.redis);
     if (server.evictionPolicy && server.evictionPolicy !== 'noeviction') {
-      opts.log(`warning: Redis at ${maskRedisUrl(opts.redisUrl)} has maxmemory-policy ${server.evictionPolicy}; use noeviction, or queued hosts may vanish`);
+      opts.log(`warning: Redis at ${opts.redis.url} has maxmemory-policy ${server.evictionPolicy}; use noeviction, or queued hosts may vanish`);
     }
     const { Queue, QueueEvents } = await import('bullmq');
-    const connection = bullConnection(opts.redisUrl);
+    const connection = bullConnection(opts.redis);
     const queue: Queue = new Queue(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
     const events: QueueEvents = new QueueEvents(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
     queue.on('error', (e) => opts.log(`queue: ${e.message}`));
@@ -123,7 +127,7 @@ class JobPlacement {
     // Listen before the first job exists: a completion is never missed.
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     await queue.setGlobalConcurrency(forks);
-    core = new JobPlacement(queue, events, opts);
+    core = new JobPlacement(queue, events, await openRedis(opts.redis, 'client'), opts);
     await core.watchConnection();
     return core;
   }
@@ -131,6 +135,8 @@ class JobPlacement {
   private constructor(
     private readonly queue: Queue,
     private readonly events: QueueEvents,
+    /** Results and run keys: bounded retries, so a Redis gone at the end cannot hang close. */
+    private readonly client: Redis,
     private readonly opts: CoordinatorOptions,
   ) {
     events.on('active', ({ jobId }) => {
@@ -140,9 +146,10 @@ class JobPlacement {
         this.taken = true;
       }
     });
-    events.on('completed', ({ jobId, returnvalue }) => {
+    events.on('completed', ({ jobId }) => {
+      // the event carries nothing: the result is read from its own key, then verified
       const w = this.waiting.get(jobId);
-      if (w) this.settle(jobId, this.verified(jobId, w, returnvalue));
+      if (w) void this.takeResult(jobId, w).then((s) => this.settle(jobId, s));
     });
     events.on('failed', ({ jobId, failedReason }) => {
       const w = this.waiting.get(jobId);
@@ -179,6 +186,7 @@ class JobPlacement {
       this.opts.signer,
     );
     return new Promise<Settled>((resolve) => {
+      this.placed.add(jobId);
       this.waiting.set(jobId, { host, run: data.run, resolve, queued: true });
       this.toAdd.push({ name, data: signed, opts: { jobId } });
       this.scheduleAdd();
@@ -194,7 +202,7 @@ class JobPlacement {
     if (this.noWorkerTimers.length || this.taken) return;
     const notice = this.opts.noWorkerNoticeMs ?? 10_000;
     const queue = `${QUEUE_PREFIX}:${QUEUE_NAME}`;
-    const hint = `fleetmend worker --redis ${maskRedisUrl(this.opts.redisUrl)} ${this.opts.workerHint ?? '--trust COORDINATOR.pub --signing-key WORKER.key -i INVENTORY'}`;
+    const hint = `fleetmend worker --redis ${this.opts.redis.url} ${this.opts.workerHint ?? '--trust COORDINATOR.pub --signing-key WORKER.key -i INVENTORY'}`;
     const timer = (ms: number, fn: () => void) => {
       const t = setTimeout(() => !this.taken && this.waiting.size && fn(), ms);
       t.unref();
@@ -219,9 +227,7 @@ class JobPlacement {
    */
   private async watchConnection(): Promise<void> {
     // our own small connection: BullMQ's clients retry forever by design and say nothing
-    const { Redis } = await import('ioredis');
-    const probe = new Redis(this.opts.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: false, retryStrategy: () => 500 });
-    probe.on('error', () => {});
+    const probe = await openRedis(this.opts.redis, 'probe');
     this.probe = probe;
     const after = this.opts.lostAfterMs ?? 10_000;
     let lastOk = Date.now();
@@ -249,7 +255,7 @@ class JobPlacement {
 
   private redisLost(after: number): void {
     if (!this.waiting.size) return;
-    const why = `Redis at ${maskRedisUrl(this.opts.redisUrl)} unreachable for ${Math.round(after / 1000)} s`;
+    const why = `Redis at ${this.opts.redis.url} unreachable for ${Math.round(after / 1000)} s`;
     this.opts.log(`${why}: the run ends interrupted (${this.waiting.size} host(s) without a result)`);
     this.lostRun = true;
     this.session?.markInterrupted();
@@ -311,6 +317,44 @@ class JobPlacement {
     }
   }
 
+  /** The result the worker left for a completed job, read and deleted in one transaction. */
+  private async takeResult(jobId: string, w: Waiting): Promise<Settled> {
+    const key = resultKeyOf(jobId);
+    try {
+      const [[, text] = []] = (await this.client.multi().get(key).del(key).exec()) ?? [];
+      if (typeof text !== 'string') return this.lost(w.host, 'failed', 'E_INTERNAL', `the worker's result is not in Redis (${key} expired or removed)`);
+      return this.verified(jobId, w, text);
+    } catch (err) {
+      return this.lost(w.host, 'interrupted', 'E_INTERRUPTED', `the worker's result could not be read from Redis: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** A run key lives while the coordinator does: written with a short TTL, refreshed every third of it, deleted by close(). */
+  async writeRunKey(key: string, value: string): Promise<void> {
+    const ttl = runKeyTtlMs(this.opts.lostAfterMs ?? 10_000);
+    await this.client.set(key, value, 'PX', ttl);
+    this.keepAliveTimer = setInterval(() => void this.client.pexpire(key, ttl).catch(() => undefined), ttl / 3);
+    this.keepAliveTimer.unref();
+  }
+
+  /**
+   * Nothing of the run stays in Redis: its entries in the queue's events stream (job ids,
+   * reasons; BullMQ keeps up to 10,000), results no one read (a host taken back while a worker
+   * had it), and `keys` (the run key). Jobs remove themselves (removeOnComplete/removeOnFail).
+   */
+  private async forgetRun(keys: string[]): Promise<void> {
+    const stream = this.queue.keys.events!;
+    for (let start = '-'; ; ) {
+      const page = await this.client.xrange(stream, start, '+', 'COUNT', 1000);
+      const ids = page.filter(([, f]) => this.placed.has(f[f.indexOf('jobId') + 1] ?? '')).map(([id]) => id);
+      if (ids.length) await this.client.xdel(stream, ...ids);
+      if (page.length < 1000) break;
+      start = `(${page[page.length - 1]![0]}`;
+    }
+    const toDelete = [...[...this.placed].map(resultKeyOf), ...keys];
+    for (let i = 0; i < toDelete.length; i += 500) await this.client.del(...toDelete.slice(i, i + 500));
+  }
+
   private settle(jobId: string, s: Settled): void {
     const w = this.waiting.get(jobId);
     if (!w) return; // already settled: a second delivery is dropped here, and by the store
@@ -338,16 +382,18 @@ class JobPlacement {
     return Promise.race([p, new Promise((r) => setTimeout(r, ms).unref())]);
   }
 
-  get redisGone(): boolean {
-    return this.lostRun;
-  }
-
-  async close(): Promise<void> {
+  /** `keys`: the run's own keys besides jobs, results and events (its playbook). */
+  async close(keys: string[] = []): Promise<void> {
     clearInterval(this.lostTimer);
     for (const t of this.noWorkerTimers) clearTimeout(t);
+    clearInterval(this.keepAliveTimer);
     this.probe?.disconnect();
     if (this.lostRun) await this.within(Promise.allSettled([this.events.disconnect(), this.queue.disconnect()]));
-    else await this.within(Promise.allSettled([this.events.close(), this.queue.close()]));
+    else {
+      await this.within(Promise.allSettled([this.events.close(), this.queue.close()]));
+      await this.within(this.forgetRun(keys).catch((err: Error) => this.opts.log(`could not remove the run's traces from Redis (they expire): ${err.message}`)));
+    }
+    this.client.disconnect();
   }
 }
 
@@ -442,16 +488,11 @@ export async function playbookPlacement(prepared: PreparedPlaybook, opts: Coordi
   const runText = JSON.stringify(runData);
   const runDigest = sha256Hex(runText);
   const core = await JobPlacement.open(opts, prepared.options.forks);
-  const { Redis } = await import('ioredis');
-  // its own client for the run key: bounded retries, so a Redis gone at the end cannot hang close
-  const client = new Redis(opts.redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2000 });
-  client.on('error', () => {});
   try {
-    await client.set(runKeyOf(runId), runText, 'EX', RUN_KEY_TTL_S);
+    await core.writeRunKey(runKeyOf(runId), runText);
   } catch (err) {
-    client.disconnect();
     await core.close();
-    throw new FleetmendError('E_QUEUE', `cannot write the run's playbook to Redis at ${maskRedisUrl(opts.redisUrl)}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new FleetmendError('E_QUEUE', `cannot write the run's playbook to Redis at ${opts.redis.url}: ${err instanceof Error ? err.message : String(err)}`);
   }
   return {
     async playOnHost(req: RemotePlayRequest, session: RunSession): Promise<RemotePlayReply> {
@@ -467,10 +508,6 @@ export async function playbookPlacement(prepared: PreparedPlaybook, opts: Coordi
       }
       return { result, state: value.state ?? req.state };
     },
-    async close() {
-      if (!core.redisGone) await core.within(client.del(runKeyOf(runId)).catch(() => undefined));
-      client.disconnect();
-      await core.close();
-    },
+    close: () => core.close([runKeyOf(runId)]),
   };
 }

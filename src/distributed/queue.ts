@@ -13,6 +13,8 @@ import type { HostResult } from '../executor/events.js';
 import type { HostState } from '../playbook/run.js';
 import type { Vars } from '../playbook/vars.js';
 import type { Policy } from '../policy/types.js';
+import type { RedisOptions as BullRedisOptions } from 'bullmq';
+import { explainRedisError, openRedis, redisClientOptions, type RedisTarget } from './connection.js';
 
 /** BullMQ's key prefix and queue name: keys are `fleetmend:hosts:*`. */
 export const QUEUE_PREFIX = 'fleetmend';
@@ -140,6 +142,29 @@ export function runKeyOf(runId: string): string {
   return `${QUEUE_PREFIX}:runs:${runId}:playbook`;
 }
 
+/**
+ * Where a worker leaves one job's result for the coordinator. Not in the job's return value:
+ * BullMQ copies that into the `completed` event of the queue's events stream, which it keeps
+ * (up to 10,000 entries) after the run; a result key is read and deleted by the coordinator at
+ * once, and expires on its own if no coordinator is there to read it.
+ */
+export function resultKeyOf(jobId: string): string {
+  // the job id alone (it holds the run's): the worker need not read the job's data to name it
+  return `${QUEUE_PREFIX}:results:${jobId}`;
+}
+
+/** A result key outlives a coordinator that died before reading it by this much, no more. */
+export const RESULT_TTL_MS = 30_000;
+
+/**
+ * A run key lives this long after the coordinator's last refresh (it refreshes every third of
+ * it): a coordinator that dies leaves no playbook behind for longer. Longer with a longer
+ * --redis-timeout, so an outage the run survives does not expire its playbook.
+ */
+export function runKeyTtlMs(lostAfterMs: number): number {
+  return Math.max(30_000, 3 * lostAfterMs);
+}
+
 /** A play job's id: run, play, batch and host (a host is queued once per play of a run). */
 export function playJobIdOf(runId: string, playIndex: number, batchIndex: number, host: string): string {
   return jobIdOf(runId, `p${playIndex}b${batchIndex}__${host}`);
@@ -150,62 +175,32 @@ export function jobIdOf(runId: string, host: string): string {
   return `${runId}__${host}`.replace(/:/g, '_');
 }
 
-/** `redis://user:secret@h:6379/0` → `redis://user:***@h:6379/0`, for messages and logs. */
-export function maskRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//***@');
-  }
-}
-
-export function parseRedisUrl(url: string): URL {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new FleetmendError('E_USAGE', `--redis: not a URL: '${maskRedisUrl(url)}' (redis://HOST:PORT[/DB])`);
-  }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-    throw new FleetmendError('E_USAGE', `--redis must be a redis:// or rediss:// URL, got '${maskRedisUrl(url)}'`);
-  }
-  return u;
-}
-
 /** The connection options BullMQ gets (its blocking commands need maxRetriesPerRequest null). */
-export function bullConnection(url: string): { url: string; maxRetriesPerRequest: null } {
-  return { url, maxRetriesPerRequest: null };
+export function bullConnection(target: RedisTarget): BullRedisOptions {
+  const { retryStrategy, ...options } = redisClientOptions(target, 'queue');
+  return { ...options, ...(retryStrategy ? { retryStrategy } : {}) };
 }
 
 /**
- * Connect once, ping, and check the server before anything is queued: an unreachable Redis is
- * exit 1 naming the URL, not a run that hangs. Returns the server version.
+ * Connect once, ping, and check the server before anything is queued: an unreachable Redis, a
+ * refused password or an untrusted certificate is exit 1 naming the URL, not a run that hangs.
+ * Returns the server version.
  */
-export async function preflightRedis(url: string, timeoutMs = 5000): Promise<{ version: string; evictionPolicy?: string }> {
-  parseRedisUrl(url);
-  const { Redis } = await import('ioredis');
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
-  // connect() rejects with 'Connection is closed'; the socket's own error says why (ECONNREFUSED...)
+export async function preflightRedis(target: RedisTarget): Promise<{ version: string; evictionPolicy?: string }> {
+  // connect() rejects with 'Connection is closed'; the socket's own error says why (ECONNREFUSED, WRONGPASS...)
   let cause: Error | undefined;
-  client.on('error', (e: Error) => (cause ??= e));
+  const client = await openRedis(target, 'preflight', (e) => (cause ??= e));
   try {
     await client.connect();
     await client.ping();
-    const info = await client.info('server');
+    // INFO, not CONFIG GET: an ACL user for fleetmend needs no admin commands (README: Redis connection)
+    const info = await client.info();
     const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
-    let evictionPolicy: string | undefined;
-    try {
-      const got = (await client.config('GET', 'maxmemory-policy')) as string[];
-      evictionPolicy = got[1];
-    } catch {
-      /* CONFIG may be disabled on managed Redis */
-    }
+    const evictionPolicy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
     return { version, ...(evictionPolicy ? { evictionPolicy } : {}) };
   } catch (err) {
     const why = cause?.message ?? (err instanceof Error ? err.message : String(err));
-    throw new FleetmendError('E_QUEUE', `cannot reach Redis at ${maskRedisUrl(url)}: ${why}`);
+    throw new FleetmendError('E_QUEUE', `cannot reach Redis at ${target.url}: ${explainRedisError(why, target)}`);
   } finally {
     client.disconnect();
   }

@@ -33,8 +33,9 @@ import {
   QUEUE_NAME,
   QUEUE_PREFIX,
   bullConnection,
-  maskRedisUrl,
   preflightRedis,
+  RESULT_TTL_MS,
+  resultKeyOf,
   runKeyOf,
   type HostJobData,
   type HostJobResult,
@@ -45,9 +46,11 @@ import {
   type SweepJobData,
 } from './queue.js';
 import { openJob, sha256Hex, SignatureRefused, signJson, type SignedEnvelope, type SigningKey, type TrustStore } from './signing.js';
+import { openRedis, type RedisTarget } from './connection.js';
 
 export interface WorkerOptions extends ConnectionOptions {
-  redisUrl: string;
+  /** The Redis, resolved (credentials, TLS): every connection of the worker is made from it. */
+  redis: RedisTarget;
   concurrency: number;
   name?: string;
   /** ms a job's lock lasts without renewal; a dead worker's hosts are redelivered after it. */
@@ -77,11 +80,11 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   // Everything is checked before the first job is taken: inventory, key files, Redis.
   const { inventory, specs, targets } = await resolveTargets(opts, io.env, io.ask);
   const byName = new Map(targets.map((t) => [t.name, t]));
-  const server = await preflightRedis(opts.redisUrl);
+  const server = await preflightRedis(opts.redis);
   const interrupt = io.interrupt ? io.interrupt() : installInterrupt();
   const factory = new TransportFactory({ abortSignal: interrupt.abortInFlight });
   let done = 0;
-  const plays = await playRunner({ url: opts.redisUrl, inventory, specs, clock: io.clock, factory, extraVars: opts.extraVars ?? [] });
+  const plays = await playRunner({ redis: opts.redis, inventory, specs, clock: io.clock, factory, extraVars: opts.extraVars ?? [] });
 
   const sweepJob = async (data: SweepJobData, target: HostTarget, spec: ConnectionSpec): Promise<HostResult> => {
     const started = isoNow(io.clock);
@@ -141,8 +144,15 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   };
 
   const { Worker } = await import('bullmq');
-  const worker: Worker<unknown, SignedEnvelope> = new Worker(QUEUE_NAME, signedJob, {
-    connection: bullConnection(opts.redisUrl),
+  // the signed result goes to its own short-lived key, not into the completed event (resultKeyOf)
+  const results = await openRedis(opts.redis, 'worker');
+  const processJob = async (job: Job<unknown>): Promise<null> => {
+    const out = await signedJob(job);
+    await results.set(resultKeyOf(job.id!), JSON.stringify(out), 'PX', RESULT_TTL_MS);
+    return null;
+  };
+  const worker: Worker<unknown, null> = new Worker(QUEUE_NAME, processJob, {
+    connection: bullConnection(opts.redis),
     prefix: QUEUE_PREFIX,
     concurrency: opts.concurrency,
     name,
@@ -164,7 +174,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
     } else log(`error: ${err.message}`);
   });
   await worker.waitUntilReady();
-  log(`ready: ${maskRedisUrl(opts.redisUrl)} (Redis ${server.version}), concurrency ${opts.concurrency}, ${targets.length} host(s) in ${opts.inventory}, key ${opts.signer.id}, trusting ${[...opts.trust.values()].map((k) => `${k.id} (${k.name})`).join(', ')}`);
+  log(`ready: ${opts.redis.url} (Redis ${server.version}), concurrency ${opts.concurrency}, ${targets.length} host(s) in ${opts.inventory}, key ${opts.signer.id}, trusting ${[...opts.trust.values()].map((k) => `${k.id} (${k.name})`).join(', ')}`);
 
   await new Promise<void>((resolve) => {
     if (interrupt.stopStarting.aborted) return resolve();
@@ -175,12 +185,13 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   await Promise.race([worker.close(), force.then(() => worker.close(true))]);
   interrupt.dispose();
   plays.close();
+  results.disconnect();
   log(`stopped after ${done} host(s)`);
   return 0;
 }
 
 interface PlayRunnerOptions {
-  url: string;
+  redis: RedisTarget;
   inventory: Inventory;
   specs: Map<string, ConnectionSpec>;
   clock: Clock;
@@ -210,9 +221,7 @@ async function playRunner(o: PlayRunnerOptions) {
   // secret-named vars (ownVars, and inventory vars such as ansible_become_password) a task could template into its output
   for (const vars of [ownVars, ...[...o.inventory.hosts.values()].map((h) => h.vars)]) secrets.push(...secretVarValues(vars));
   const masker = new SecretValues(secrets);
-  const { Redis } = await import('ioredis');
-  const client = new Redis(o.url, { maxRetriesPerRequest: 3, lazyConnect: true });
-  client.on('error', () => {});
+  const client = await openRedis(o.redis, 'worker');
   // by run and digest: a run key rewritten after a good read cannot poison the cache, nor the reverse
   const runs = new Map<string, Promise<LoadedRun>>();
 

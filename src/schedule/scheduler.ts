@@ -9,6 +9,8 @@ import type { Drift, DriftNotification } from '../drift/index.js';
 import { acquireInventoryLock, liveLockHolder, openStore, type StoredRun } from '../store/index.js';
 import { prepareCommand, type ScheduledCommand } from './command.js';
 import { maskUrl, postWebhook, runNotifyCommand } from './notify.js';
+// the mask only: a Redis password given in the scheduled command's URL is not logged
+import { maskRedisUrl } from '../distributed/connection.js';
 
 export type NotifyWhen = 'always' | 'changes';
 
@@ -152,7 +154,7 @@ class Loop {
       dispose() {},
     };
     const job = new Cron(this.cfg.cron, { ...(this.cfg.timezone ? { timezone: this.cfg.timezone } : {}) }, () => this.tick(perRun));
-    this.log(`'${this.cfg.cron}'${this.cfg.timezone ? ` (${this.cfg.timezone})` : ''}: ${this.cmd.argv.join(' ')}; next run ${job.nextRun()?.toISOString() ?? 'never'}`);
+    this.log(`'${this.cfg.cron}'${this.cfg.timezone ? ` (${this.cfg.timezone})` : ''}: ${this.cmd.argv.map((a) => (/^rediss?:\/\//.test(a) ? maskRedisUrl(a) : a)).join(' ')}; next run ${job.nextRun()?.toISOString() ?? 'never'}`);
     try {
       if (interrupt.stopStarting.aborted) this.halt('signal');
       await this.stopped;

@@ -139,7 +139,12 @@ describe('sweep --redis across fleetmend workers', () => {
     const w = worker('sec', [], env, inv);
     await ready(w);
     const stateDir = join(bed.dir, 'state-secrets');
-    const r = await runCli(['sweep', '-i', inv, '--known-hosts', bed.fleet.knownHostsPath, '-l', '~^node-0*1[0-9]$', ...bed.coord(), '--samples', '1', '--json', '-q', '--state-dir', stateDir], env);
+    const from = w.stderr().length;
+    // two samples a second apart: Redis is scanned while the run's jobs are there
+    const running = runCli(['sweep', '-i', inv, '--known-hosts', bed.fleet.knownHostsPath, '-l', '~^node-0*1[0-9]$', ...bed.coord(), '--samples', '2', '--interval', '1', '--json', '-q', '--state-dir', stateDir], env);
+    await waitFor('the worker to take a host', () => /take node-/.test(w.stderr().slice(from)), 20_000);
+    const during = await dumpRedis(bed.redis.url);
+    const r = await running;
     expect([0, 2], r.stderr).toContain(r.code);
     const doc = JSON.parse(r.stdout) as Doc;
     expect(doc.hosts.length).toBe(10);
@@ -147,12 +152,13 @@ describe('sweep --redis across fleetmend workers', () => {
     const key = readFileSync(/ansible_ssh_private_key_file: (\S+)/.exec(text)![1]!, 'utf8');
     const keyLines = key.split('\n').filter((l) => l.length > 20 && !l.startsWith('-----'));
     expect(keyLines.length).toBeGreaterThan(0);
-    const dump = await dumpRedis(bed.redis.url);
-    expect(dump.keys).toBeGreaterThan(0);
-    expect(dump.text).toContain(doc.hosts[0]!.host); // the scan sees the run's data
-    for (const s of Object.values(secrets)) expect(dump.text).not.toContain(s);
-    for (const l of keyLines) expect(dump.text).not.toContain(l);
-    expect(dump.text).not.toContain('PRIVATE KEY');
+    const after = await dumpRedis(bed.redis.url);
+    expect(during.text).toMatch(/node-0*1\d/); // the scan sees the run's jobs
+    for (const dump of [during, after]) {
+      for (const s of Object.values(secrets)) expect(dump.text).not.toContain(s);
+      for (const l of keyLines) expect(dump.text).not.toContain(l);
+      expect(dump.text).not.toContain('PRIVATE KEY');
+    }
     await stopChild(w.child);
   }, 120_000);
 });
