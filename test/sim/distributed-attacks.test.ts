@@ -5,8 +5,10 @@ import { Redis } from 'ioredis';
 import { parse, stringify } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
+import { readStore } from '../helpers/store.js';
+import { retryFilePath } from '../../src/run/index.js';
 import { distributedTestbed, stopChild, takenBy, waitFor, workersReady, type TestRedis, type TestWorker } from '../helpers/redis.js';
-import { jobIdOf, playJobIdOf, runKeyOf, type SignedResult } from '../../src/distributed/queue.js';
+import { jobIdOf, playJobIdOf, resultKeyOf, runKeyOf, type SignedResult } from '../../src/distributed/queue.js';
 import { loadSigningKey, signJson, writeKeyPair } from '../../src/distributed/signing.js';
 
 /**
@@ -64,6 +66,11 @@ function attacker(url: string) {
       return ids;
     },
     forgeCompleted: (jobId: string, returnvalue: unknown) => redis.xadd(EVENTS, '*', 'event', 'completed', 'jobId', jobId, 'returnvalue', JSON.stringify(returnvalue), 'prev', 'active'),
+    /** What a worker does when it completes a job: the result under the job's result key, then a `completed` event carrying nothing. */
+    async forgeResult(jobId: string, result: unknown): Promise<void> {
+      await redis.set(resultKeyOf(jobId), JSON.stringify(result), 'PX', 60_000);
+      await redis.xadd(EVENTS, '*', 'event', 'completed', 'jobId', jobId, 'returnvalue', 'null', 'prev', 'active');
+    },
     async close() {
       await queue.close();
       redis.disconnect();
@@ -161,13 +168,13 @@ describe('distributed mode under an attacker with write access to Redis', () => 
     }
   }, 60_000);
 
-  it('forged `completed` events with no worker running: no host reads ok unless a trusted worker signed its own result for that job and host', async () => {
+  it('forged results and `completed` events with no worker running: no host reads ok unless a trusted worker signed its own result for that job and host', async () => {
     const own = await bed.ownRedis('redis-forge');
     const a = attacker(own.url);
     try {
       const stateDir = join(bed.dir, 'state-forge');
-      const run = runCli(['sweep', ...common(), '-l', '~^node-0[1-6]$', ...bed.coord(own.url), '--samples', '1', '--json', '-q', '--state-dir', stateDir, '--no-worker-timeout', '60']);
-      const ids = await a.queuedIds(6);
+      const run = runCli(['sweep', ...common(), '-l', '~^node-0[1-7]$', ...bed.coord(own.url), '--samples', '1', '--json', '-q', '--state-dir', stateDir, '--no-worker-timeout', '60']);
+      const ids = await a.queuedIds(7);
       const idOf = (h: string) => ids.find((j) => j.endsWith(`__${h}`))!;
       const runId = idOf('node-01').replace(/__node-01$/, '');
       const at = new Date().toISOString();
@@ -176,31 +183,36 @@ describe('distributed mode under an attacker with write access to Redis', () => 
       // a compromised worker holds a trusted key; the attacker of the other lines holds only their own
       const trusted = loadSigningKey(bed.keys.worker.keyFile);
       const rogue = loadSigningKey(writeKeyPair(join(bed.dir, 'attacker-w')).keyFile);
-      await a.forgeCompleted(idOf('node-01'), { result: healthy('node-01'), worker: 'evil' }); // the old, unsigned return value
-      await a.forgeCompleted(idOf('node-02'), signJson(signed('node-02'), rogue));
-      await a.forgeCompleted(idOf('node-03'), signJson(signed('node-03', { host: 'node-04', result: healthy('node-04') as SignedResult['result'] }), trusted));
-      await a.forgeCompleted(idOf('node-04'), signJson(signed('node-05'), trusted)); // node-05's result under node-04's job
-      await a.forgeCompleted(idOf('node-05'), signJson(signed('node-05', { result: { ...healthy('node-05'), status: 'healthy' as 'ok' } }), trusted));
-      await a.forgeCompleted(idOf('node-06'), signJson(signed('node-06'), trusted)); // a trusted worker's own result for its own host
+      await a.forgeResult(idOf('node-01'), { result: healthy('node-01'), worker: 'evil' }); // the old, unsigned return value
+      await a.forgeResult(idOf('node-02'), signJson(signed('node-02'), rogue));
+      await a.forgeResult(idOf('node-03'), signJson(signed('node-03', { host: 'node-04', result: healthy('node-04') as SignedResult['result'] }), trusted));
+      await a.forgeResult(idOf('node-04'), signJson(signed('node-05'), trusted)); // node-05's result under node-04's job
+      await a.forgeResult(idOf('node-05'), signJson(signed('node-05', { result: { ...healthy('node-05'), status: 'healthy' as 'ok' } }), trusted));
+      await a.forgeResult(idOf('node-06'), signJson(signed('node-06'), trusted)); // a trusted worker's own result for its own host
+      // a good signed result in the event itself, no result key: the event's payload is never read
+      await a.forgeCompleted(idOf('node-07'), signJson(signed('node-07'), trusted));
       const r = await run;
       expect(r.code, r.stderr).toBe(2);
       const hosts = new Map((JSON.parse(r.stdout) as Doc).hosts.map((h) => [h.host, h]));
-      const reasons: Record<string, RegExp> = {
-        'node-01': /not signed/,
-        'node-02': /untrusted key/,
-        'node-03': /names host node-04, not node-03/,
-        'node-04': /signed for job .*__node-05/,
-        'node-05': /schema/,
+      const reasons: Record<string, [string, RegExp]> = {
+        'node-01': ['E_RESULT_REJECTED', /not signed/],
+        'node-02': ['E_RESULT_REJECTED', /untrusted key/],
+        'node-03': ['E_RESULT_REJECTED', /names host node-04, not node-03/],
+        'node-04': ['E_RESULT_REJECTED', /signed for job .*__node-05/],
+        'node-05': ['E_RESULT_REJECTED', /schema/],
+        'node-07': ['E_INTERNAL', /result is not in Redis/],
       };
-      for (const [host, why] of Object.entries(reasons)) {
+      for (const [host, [code, why]] of Object.entries(reasons)) {
         const h = hosts.get(host)!;
         expect(h.status, host).toBe('failed');
-        expect(h.error?.code, host).toBe('E_RESULT_REJECTED');
+        expect(h.error?.code, host).toBe(code);
         expect(h.error?.message, host).toMatch(why);
       }
       expect(hosts.get('node-06')!.status).toBe('ok');
-      expect([...hosts.keys()].sort()).toEqual(['node-01', 'node-02', 'node-03', 'node-04', 'node-05', 'node-06']);
+      expect([...hosts.keys()].sort()).toEqual(['node-01', 'node-02', 'node-03', 'node-04', 'node-05', 'node-06', 'node-07']);
       expect(r.stderr).toContain('result for node-01 rejected: the result is not signed');
+      // every result key was taken (read and deleted) by the coordinator
+      expect(await a.redis.exists(...ids.map(resultKeyOf))).toBe(0);
     } finally {
       await a.close();
     }
@@ -285,7 +297,7 @@ describe('distributed mode under an attacker with write access to Redis', () => 
       ['interrupted', 'E_NO_WORKER'],
       ['interrupted', 'E_NO_WORKER'],
     ]);
-    expect(readFileSync(join(stateDir, 'retry', `${doc.run.id}.retry`), 'utf8').trim().split('\n').sort()).toEqual(['node-01', 'node-02', 'node-03']);
+    expect(readFileSync(retryFilePath(stateDir, readStore(stateDir, (store) => store.getRun(doc.run.id)).run), 'utf8').trim().split('\n').sort()).toEqual(['node-01', 'node-02', 'node-03']);
     // nothing left waiting for a worker that comes later
     const c = new Redis(own.url);
     expect(await c.llen('fleetmend:hosts:wait')).toBe(0);

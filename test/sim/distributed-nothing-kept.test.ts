@@ -63,7 +63,7 @@ describe('distributed mode keeps nothing in Redis after a run', () => {
   }, 30_000);
 
   it('a sweep: no facts, no audit status, no host left in the events stream', async () => {
-    const r = await runCli(['sweep', ...bed.common(), '--redis', bed.redis.url, '--samples', '1', '--json', '-q', '--state-dir', join(bed.dir, 'st-sweep')]);
+    const r = await runCli(['sweep', ...bed.common(), ...bed.coord(), '--samples', '1', '--json', '-q', '--state-dir', join(bed.dir, 'st-sweep')]);
     expect([0, 2], r.stderr).toContain(r.code);
     const doc = JSON.parse(r.stdout) as { hosts: { host: string; status: string; facts?: unknown; audit?: unknown }[] };
     expect(doc.hosts.map((h) => h.status)).toEqual(Array(6).fill('ok'));
@@ -80,7 +80,7 @@ describe('distributed mode keeps nothing in Redis after a run', () => {
     const { markers, text } = markedPlaybook(0);
     const file = join(bed.dir, 'marked.yml');
     writeFileSync(file, text);
-    const r = await runCli(['run', file, ...bed.common(), '--redis', bed.redis.url, '--json', '-q', '--state-dir', join(bed.dir, 'st-run')]);
+    const r = await runCli(['run', file, ...bed.common(), ...bed.coord(), '--json', '-q', '--state-dir', join(bed.dir, 'st-run')]);
     expect(r.code, r.stdout).toBe(0);
     // the run did carry the markers (its output has them), and Redis has none of them
     const out = JSON.stringify(JSON.parse(r.stdout));
@@ -93,7 +93,7 @@ describe('distributed mode keeps nothing in Redis after a run', () => {
     const { markers, text } = markedPlaybook(3);
     const file = join(bed.dir, 'marked-kill.yml');
     writeFileSync(file, text);
-    const coordinator = spawn(process.execPath, [CLI_BIN, 'run', file, ...bed.common(), '--redis', bed.redis.url, '-q', '--state-dir', join(bed.dir, 'st-kill')], { stdio: 'ignore' });
+    const coordinator = spawn(process.execPath, [CLI_BIN, 'run', file, ...bed.common(), ...bed.coord(), '-q', '--state-dir', join(bed.dir, 'st-kill')], { stdio: 'ignore' });
     try {
       const from = w.stderr().length;
       const log = () => w.stderr().slice(from);

@@ -52,7 +52,7 @@ describe('Redis AUTH, ACL user and TLS', () => {
     w = bed.worker('tls-w', [...bed.common(), ...tlsArgs(), '--concurrency', '4', '-v'], { url: tlsUrl(), env: { ...process.env, FLEETMEND_REDIS_PASSWORD: sec.userPassword } });
     await workersReady(w);
     expect(w.stderr()).toContain(`ready: ${tlsUrl()}`);
-    const common = [...bed.common(), '--redis', tlsUrl(), '--redis-password-file', sec.files.userPasswordFile, ...tlsArgs(), '--json', '-q'];
+    const common = [...bed.common(), ...bed.coord(tlsUrl()), '--redis-password-file', sec.files.userPasswordFile, ...tlsArgs(), '--json', '-q'];
     const s = await runCli(['sweep', ...common, '--samples', '1', '--state-dir', join(bed.dir, 'st-sweep')]);
     expect([0, 2], s.stderr).toContain(s.code);
     expect(doneBy(s.stdout, 'st-sweep')).toEqual(Array(4).fill(['ok', 'tls-w']));
@@ -63,7 +63,7 @@ describe('Redis AUTH, ACL user and TLS', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(doneBy(r.stdout, 'st-run')).toEqual(Array(4).fill(['ok', 'tls-w']));
 
-    const sched = await runCli(['schedule', '--cron', '* * * * * *', '--max-runs', '1', '--state-dir', join(bed.dir, 'st-sched'), '--', 'sweep', ...bed.common(), '--redis', tlsUrl(), ...tlsArgs(), '--samples', '1', '-q'], {
+    const sched = await runCli(['schedule', '--cron', '* * * * * *', '--max-runs', '1', '--state-dir', join(bed.dir, 'st-sched'), '--', 'sweep', ...bed.common(), ...bed.coord(tlsUrl()), ...tlsArgs(), '--samples', '1', '-q'], {
       ...process.env,
       FLEETMEND_REDIS_PASSWORD: sec.userPassword,
     });
@@ -76,12 +76,13 @@ describe('Redis AUTH, ACL user and TLS', () => {
 
   it('a wrong password, a wrong user, no password: exit 1 naming the URL (password masked) and the reason', async () => {
     const wrongFile = join(bed.dir, 'wrong.pw');
-    writeFileSync(wrongFile, 'not-the-password\n');
+    // private as a real one is: the only thing wrong with it is the password (its mode warning: redis-connection.test.ts)
+    writeFileSync(wrongFile, 'not-the-password\n', { mode: 0o600 });
     const cases: { args: string[]; env?: NodeJS.ProcessEnv; url: RegExp; why: RegExp }[] = [
-      { args: ['--redis', tlsUrl(), '--redis-password-file', wrongFile, ...tlsArgs()], url: /at rediss:\/\/fm@127\.0\.0\.1:\d+\/0: /, why: /authentication failed: the server refused user 'fm' with the password from --redis-password-file \(WRONGPASS/ },
-      { args: ['--redis', tlsUrl('intruder'), ...tlsArgs()], env: { FLEETMEND_REDIS_PASSWORD: sec.userPassword }, url: /at rediss:\/\/intruder@127\.0\.0\.1:\d+\/0: /, why: /refused user 'intruder' with the password from FLEETMEND_REDIS_PASSWORD \(WRONGPASS/ },
-      { args: ['--redis', `redis://fm:${'Guessed-Pw-1'}@127.0.0.1:${sec.port}/0`], url: /at redis:\/\/fm:\*\*\*@127\.0\.0\.1:\d+\/0: /, why: /refused user 'fm' with the password from the URL/ },
-      { args: ['--redis', `redis://127.0.0.1:${sec.port}/0`], url: /at redis:\/\/127\.0\.0\.1:\d+\/0: /, why: /requires a password and none was given/ },
+      { args: [...bed.coord(tlsUrl()), '--redis-password-file', wrongFile, ...tlsArgs()], url: /at rediss:\/\/fm@127\.0\.0\.1:\d+\/0: /, why: /authentication failed: the server refused user 'fm' with the password from --redis-password-file \(WRONGPASS/ },
+      { args: [...bed.coord(tlsUrl('intruder')), ...tlsArgs()], env: { FLEETMEND_REDIS_PASSWORD: sec.userPassword }, url: /at rediss:\/\/intruder@127\.0\.0\.1:\d+\/0: /, why: /refused user 'intruder' with the password from FLEETMEND_REDIS_PASSWORD \(WRONGPASS/ },
+      { args: [...bed.coord(`redis://fm:${'Guessed-Pw-1'}@127.0.0.1:${sec.port}/0`)], url: /at redis:\/\/fm:\*\*\*@127\.0\.0\.1:\d+\/0: /, why: /refused user 'fm' with the password from the URL/ },
+      { args: [...bed.coord(`redis://127.0.0.1:${sec.port}/0`)], url: /at redis:\/\/127\.0\.0\.1:\d+\/0: /, why: /requires a password and none was given/ },
     ];
     for (const c of cases) {
       const r = await runCli(['sweep', ...bed.common(), ...c.args, '-q', '--state-dir', join(bed.dir, 'st-wrong')], { ...process.env, ...c.env });
@@ -93,10 +94,10 @@ describe('Redis AUTH, ACL user and TLS', () => {
       expect(r.stderr).not.toContain(sec.userPassword);
     }
     // the password on argv is warned about (it shows in ps)
-    const onArgv = await runCli(['sweep', ...bed.common(), '--redis', `redis://fm:Guessed-Pw-1@127.0.0.1:${sec.port}/0`, '-q', '--state-dir', join(bed.dir, 'st-wrong')]);
+    const onArgv = await runCli(['sweep', ...bed.common(), ...bed.coord(`redis://fm:Guessed-Pw-1@127.0.0.1:${sec.port}/0`), '-q', '--state-dir', join(bed.dir, 'st-wrong')]);
     expect(onArgv.stderr).toContain('warning: the Redis password is on the command line (any user sees it in ps)');
     // the scheduler logs its command with the URL's password masked
-    const sched = await runCli(['schedule', '--cron', '* * * * * *', '--max-runs', '1', '--state-dir', join(bed.dir, 'st-wrong-sched'), '--', 'sweep', ...bed.common(), '--redis', `redis://fm:Guessed-Pw-1@127.0.0.1:${sec.port}/0`, '-q']);
+    const sched = await runCli(['schedule', '--cron', '* * * * * *', '--max-runs', '1', '--state-dir', join(bed.dir, 'st-wrong-sched'), '--', 'sweep', ...bed.common(), ...bed.coord(`redis://fm:Guessed-Pw-1@127.0.0.1:${sec.port}/0`), '-q']);
     expect(sched.stderr).toMatch(/--redis redis:\/\/fm:\*\*\*@127\.0\.0\.1:\d+\/0/);
     expect(sched.stderr).toMatch(/cannot reach Redis at redis:\/\/fm:\*\*\*@127\.0\.0\.1:\d+\/0: authentication failed/);
     expect(sched.stderr).not.toContain('Guessed-Pw-1');
@@ -109,27 +110,30 @@ describe('Redis AUTH, ACL user and TLS', () => {
 
   it('an untrusted server certificate, or no client certificate: exit 1 naming the URL and the TLS reason', async () => {
     const env = { ...process.env, FLEETMEND_REDIS_PASSWORD: sec.userPassword };
-    const untrusted = await runCli(['sweep', ...bed.common(), '--redis', tlsUrl(), '--redis-ca', sec.files.otherCa, '--redis-cert', sec.files.cert, '--redis-key', sec.files.key, '-q', '--state-dir', join(bed.dir, 'st-tls')], env);
+    const untrusted = await runCli(['sweep', ...bed.common(), ...bed.coord(tlsUrl()), '--redis-ca', sec.files.otherCa, '--redis-cert', sec.files.cert, '--redis-key', sec.files.key, '-q', '--state-dir', join(bed.dir, 'st-tls')], env);
     expect(untrusted.code, untrusted.stderr).toBe(1);
     expect(untrusted.stderr).toMatch(/cannot reach Redis at rediss:\/\/fm@127\.0\.0\.1:\d+\/0: TLS: the server's certificate is not trusted \(.*\); give its CA with --redis-ca FILE/);
     // the system's roots do not know the test CA either
-    const noCa = await runCli(['sweep', ...bed.common(), '--redis', tlsUrl(), '--redis-cert', sec.files.cert, '--redis-key', sec.files.key, '-q', '--state-dir', join(bed.dir, 'st-tls')], env);
+    const noCa = await runCli(['sweep', ...bed.common(), ...bed.coord(tlsUrl()), '--redis-cert', sec.files.cert, '--redis-key', sec.files.key, '-q', '--state-dir', join(bed.dir, 'st-tls')], env);
     expect(noCa.code).toBe(1);
     expect(noCa.stderr).toContain("TLS: the server's certificate is not trusted");
-    const noClientCert = await runCli(['sweep', ...bed.common(), '--redis', tlsUrl(), '--redis-ca', sec.files.ca, '-q', '--state-dir', join(bed.dir, 'st-tls')], env);
+    const noClientCert = await runCli(['sweep', ...bed.common(), ...bed.coord(tlsUrl()), '--redis-ca', sec.files.ca, '-q', '--state-dir', join(bed.dir, 'st-tls')], env);
     expect(noClientCert.code).toBe(1);
     expect(noClientCert.stderr).toMatch(/cannot reach Redis at rediss:\/\/fm@127\.0\.0\.1:\d+\/0: TLS handshake failed \(.*\): is this port TLS, and does it want a client certificate/);
   }, 60_000);
 
   it('plain redis:// without a password to a non-loopback address is refused (E_USAGE) before any connection, unless --redis-insecure', async () => {
-    for (const cmd of [['sweep', '--samples', '1', '-q', '--state-dir', join(bed.dir, 'st-plain')], ['worker']]) {
-      const r = await runCli([...cmd, ...bed.common(), '--redis', 'redis://192.0.2.10:6379/0']);
+    const plain = 'redis://192.0.2.10:6379/0';
+    // each with its keys, so the refusal is the only thing wrong with the command line
+    const worker = ['worker', '--redis', plain, '--trust', bed.keys.coordinator.pubFile, '--signing-key', bed.keys.worker.keyFile];
+    for (const cmd of [['sweep', ...bed.coord(plain), '--samples', '1', '-q', '--state-dir', join(bed.dir, 'st-plain')], worker]) {
+      const r = await runCli([...cmd, ...bed.common()]);
       expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toContain('[E_USAGE]');
       expect(r.stderr).toContain('refusing plain redis:// without a password to a non-loopback address (redis://192.0.2.10:6379/0)');
     }
     // said explicitly: it is tried (and, there being no such server, fails to connect)
-    const r = await runCli(['sweep', ...bed.common(), '--redis', 'redis://192.0.2.10:6379/0', '--redis-insecure', '-q', '--state-dir', join(bed.dir, 'st-plain')]);
+    const r = await runCli(['sweep', ...bed.common(), ...bed.coord('redis://192.0.2.10:6379/0'), '--redis-insecure', '-q', '--state-dir', join(bed.dir, 'st-plain')]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/cannot reach Redis at redis:\/\/192\.0\.2\.10:6379\/0: .*\[E_QUEUE\]/);
   }, 60_000);
@@ -139,7 +143,7 @@ describe('Redis AUTH, ACL user and TLS', () => {
     const env = { ...process.env, FLEETMEND_REDIS_PASSWORD: sec.userPassword };
     const nr = bed.worker('noresults-w', [...bed.common(), ...tlsArgs(), '-v'], { url: tlsUrl('fm-noresults'), env });
     await workersReady(nr);
-    const r = await runCli(['sweep', ...bed.common(), '--redis', tlsUrl(), ...tlsArgs(), '--samples', '1', '--json', '-q', '--state-dir', join(bed.dir, 'st-failjob')], env);
+    const r = await runCli(['sweep', ...bed.common(), ...bed.coord(tlsUrl()), ...tlsArgs(), '--samples', '1', '--json', '-q', '--state-dir', join(bed.dir, 'st-failjob')], env);
     expect(r.code, r.stderr).toBe(2);
     const doc = JSON.parse(r.stdout) as { hosts: { status: string; error?: { code: string; message: string } }[] };
     expect(doc.hosts).toHaveLength(4);
