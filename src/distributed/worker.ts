@@ -64,6 +64,14 @@ export interface WorkerOptions extends ConnectionOptions {
   signer: SigningKey;
 }
 
+/**
+ * A result is written only while this worker still holds the job's lock (BullMQ's lock key
+ * holds the token it gave the job), in one script: a worker that stalled past its lock (SIGSTOP)
+ * and wakes up can neither overwrite the result of the worker the job went to next, which the
+ * coordinator may be reading, nor leave host data in Redis for a run that already ended.
+ */
+const SET_IF_LOCKED = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) end return nil`;
+
 export interface WorkerIO {
   stderr: NodeJS.WritableStream;
   env: NodeJS.ProcessEnv;
@@ -146,9 +154,12 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   const { Worker } = await import('bullmq');
   // the signed result goes to its own short-lived key, not into the completed event (resultKeyOf)
   const results = await openRedis(opts.redis, 'worker');
-  const processJob = async (job: Job<unknown>): Promise<null> => {
+  const processJob = async (job: Job<unknown>, token?: string): Promise<null> => {
     const out = await signedJob(job);
-    await results.set(resultKeyOf(job.id!), JSON.stringify(out), 'PX', RESULT_TTL_MS);
+    const lockKey = `${worker.toKey(job.id!)}:lock`;
+    const written = await results.eval(SET_IF_LOCKED, 2, lockKey, resultKeyOf(job.id!), token ?? '', JSON.stringify(out), RESULT_TTL_MS);
+    // BullMQ refuses the completion too (no lock): logged by the error handler below
+    if (written === null) log(`late result rejected for job ${job.id}: the job's lock is lost, its result is not written`);
     return null;
   };
   const worker: Worker<unknown, null> = new Worker(QUEUE_NAME, processJob, {

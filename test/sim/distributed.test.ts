@@ -1,9 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { readStore } from '../helpers/store.js';
 import { runCli } from '../helpers/cli.js';
 import { retryFilePath } from '../../src/run/index.js';
+import { jobIdOf, resultKeyOf } from '../../src/distributed/queue.js';
 import { distributedTestbed, dumpRedis, loseRedisMidRun, startRedis, stopChild, takenBy, waitFor, workersReady, type TestWorker } from '../helpers/redis.js';
 
 /**
@@ -97,6 +99,13 @@ describe('sweep --redis across fleetmend workers', () => {
     await waitFor('stall-a to report its late result rejected', () => /rejected/.test(a.stderr().slice(a.stderr().indexOf(`done ${stalledHost}`))), 20_000).catch((e: Error) => {
       throw new Error(`${e.message}\n${a.stderr()}`);
     });
+    // nor did its late result reach Redis: a result key outliving the run would keep host data there
+    const c = new Redis(bed.redis.url);
+    try {
+      expect(await c.exists(resultKeyOf(jobIdOf(doc.run.id, stalledHost)))).toBe(0);
+    } finally {
+      c.disconnect();
+    }
     const stored = storedRun(stateDir, doc.run.id);
     expect(stored.hosts.filter((h) => h.host === stalledHost)).toHaveLength(1);
     expect(stored.hosts.find((h) => h.host === stalledHost)!.worker).toBe('stall-b');
