@@ -237,10 +237,13 @@ export function explainRedisError(message: string, target: RedisTarget): string 
   if (/NOAUTH/.test(message)) return `the server requires a password and none was given (--redis-password-file FILE or ${REDIS_ENV.password})`;
   if (/NOPERM/.test(message)) return `the ACL user '${target.username ?? 'default'}' may not do this (${message.trim()}); see README: Redis connection`;
   if (/altnames|Hostname\/IP does not match/i.test(message)) return `TLS: the server's certificate is not for ${target.host} (${message.trim()})`;
-  if (/self[- ]signed|unable to (verify|get local issuer)|certificate/i.test(message)) {
+  // a TLS alert is the server refusing our side (no client certificate, or one it does not
+  // trust); with TLS 1.3 it may arrive instead of a reset, and it names a "certificate" too
+  const serverAlert = /alert (certificate required|bad certificate|unknown ca|certificate unknown)/i.test(message);
+  if (!serverAlert && /self[- ]signed|unable to (verify|get local issuer)|certificate/i.test(message)) {
     return `TLS: the server's certificate is not trusted (${message.trim()}); give its CA with --redis-ca FILE`;
   }
-  if (/before secure TLS connection|wrong version number|ECONNRESET/i.test(message) && target.tls) return `TLS handshake failed (${message.trim()}): is this port TLS, and does it want a client certificate (--redis-cert, --redis-key)?`;
+  if ((serverAlert || /before secure TLS connection|wrong version number|ECONNRESET/i.test(message)) && target.tls) return `TLS handshake failed (${message.trim()}): is this port TLS, and does it want a client certificate (--redis-cert, --redis-key)?`;
   return message;
 }
 

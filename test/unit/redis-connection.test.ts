@@ -76,5 +76,8 @@ describe('the Redis target: one place for URL, password, TLS and the loopback ru
     expect(explainRedisError("Hostname/IP does not match certificate's altnames: Host: db.example. is not in the cert's altnames: DNS:other", target)).toMatch(/^TLS: the server's certificate is not for db\.example/);
     expect(explainRedisError('self-signed certificate in certificate chain', target)).toMatch(/^TLS: the server's certificate is not trusted .*--redis-ca FILE$/);
     expect(explainRedisError('connect ECONNREFUSED 127.0.0.1:6380', target)).toBe('connect ECONNREFUSED 127.0.0.1:6380');
+    // TLS 1.3: a server that wants a client certificate may say so with an alert, not a reset
+    const alert = '807C0C31BA7F0000:error:0A00045C:SSL routines:ssl3_read_bytes:tlsv13 alert certificate required:../deps/openssl/openssl/ssl/record/rec_layer_s3.c:1601:SSL alert number 116';
+    expect(explainRedisError(alert, target)).toMatch(/^TLS handshake failed \(.*alert certificate required.*\): is this port TLS, and does it want a client certificate/);
   });
 });
