@@ -163,12 +163,12 @@ class JobPlacement {
 
   /**
    * A completion is believed only as a result a trusted worker signed for this very job, run
-   * and host: the events stream is writable by anyone who can write to Redis, so the event
-   * itself proves nothing. Anything else fails the host with E_RESULT_REJECTED and the reason.
+   * and host: the events stream and the result key are writable by anyone who can write to
+   * Redis, so neither the event nor the key proves anything. Anything else fails the host with E_RESULT_REJECTED and the reason.
    */
-  private verified(jobId: string, w: Waiting, returnvalue: unknown): Settled {
+  private verified(jobId: string, w: Waiting, text: string): Settled {
     try {
-      return { kind: 'done', value: openResult(returnvalue, { jobId, run: w.run, host: w.host.name }, this.opts.trustWorkers).result };
+      return { kind: 'done', value: openResult(text, { jobId, run: w.run, host: w.host.name }, this.opts.trustWorkers).result };
     } catch (err) {
       const why = err instanceof SignatureRefused ? err.message : `unreadable result: ${err instanceof Error ? err.message : String(err)}`;
       this.opts.log(`result for ${w.host.name} rejected: ${why}`);

@@ -5,7 +5,8 @@
  * secret (passwords, become passwords, passphrases, keys) come from the worker's own inventory,
  * environment and key files, so nothing secret is ever written to Redis. Nothing read from Redis
  * is trusted either: a job's data is the coordinator's SignedEnvelope of a SignedJob, a worker's
- * return value its own SignedEnvelope of a SignedResult (signing.ts).
+ * result (under resultKeyOf, not BullMQ's return value) its own SignedEnvelope of a SignedResult
+ * (signing.ts).
  */
 import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
@@ -92,7 +93,7 @@ export interface SignedJob {
   runDigest?: string;
 }
 
-/** What a worker signs for the job it did (the BullMQ return value is its SignedEnvelope). */
+/** What a worker signs for the job it did (its SignedEnvelope is what the job's result key holds). */
 export interface SignedResult {
   purpose: 'fleetmend-result';
   jobId: string;

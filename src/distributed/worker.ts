@@ -7,9 +7,10 @@
  *
  * Delivery is at least once: a worker that dies holds a job's lock until it expires, then another
  * worker's stalled-job check puts the job back and someone else sweeps the host. A worker that
- * stalls past its lock (SIGSTOP) and wakes up cannot complete the job any more: BullMQ refuses a
- * completion without the lock, so the late result is rejected (logged here), and the coordinator's
- * store refuses a second result for a host in any case.
+ * stalls past its lock (SIGSTOP) and wakes up cannot complete the job any more: its result is
+ * written only under the lock (SET_IF_LOCKED) and BullMQ refuses a completion without it, so the
+ * late result is rejected (logged here), and the coordinator's store refuses a second result for
+ * a host in any case.
  */
 import { hostname } from 'node:os';
 import type { Job, Worker } from 'bullmq';
