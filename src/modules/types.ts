@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import type { ErrorCode, SourcePosition } from '../errors.js';
 import type { Clock } from '../executor/clock.js';
-import type { HostError, TaskStatus } from '../executor/events.js';
+import type { HostError, TaskStatus } from '../results/index.js';
 import type { Transport } from '../transport/types.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';

@@ -2,14 +2,14 @@
  * Report data and the view models the templates see. Templates only format: every number,
  * ordering and grouping is computed here, from the stored run, once.
  */
-import type { HostResult, RunInfo, RunSummary, TaskResult } from '../executor/events.js';
+import type { HostResult, RunInfo, RunSummary, TaskResult } from '../results/index.js';
 import type { Finding, Severity } from '../diagnosis/types.js';
 import type { ControlResult } from '../policy/types.js';
 import type { HostHistoryRow, RunStatus, StoredRun } from '../store/index.js';
 import { redact } from '../secrets/index.js';
 import { foldHosts, naturalCompare } from './hostset.js';
 import { humanValue } from './numbers.js';
-import { summarize } from '../executor/run-hosts.js';
+import { summarize } from '../results/index.js';
 
 /** What a report is rendered from. */
 export interface ReportData {

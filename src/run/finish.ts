@@ -1,5 +1,5 @@
-import type { HostResult, RunInfo, RunSummary } from '../executor/events.js';
-import { exitCodeFor } from '../executor/run-hosts.js';
+import type { HostResult, RunInfo, RunSummary } from '../results/index.js';
+import { exitCodeFor } from '../results/index.js';
 import type { Renderer } from '../report/index.js';
 import { writeRunReports } from './reports.js';
 import type { RunSession } from './session.js';
@@ -17,8 +17,6 @@ export interface Finished {
   summary: RunSummary;
   /** The final documents. */
   results: HostResult[];
-  /** Results the store does not hold yet in their final form. */
-  toRecord: readonly HostResult[];
   playbook?: PlaybookOutcome;
   resumedSkipped?: number;
 }
@@ -28,7 +26,7 @@ export interface Finished {
  * subscribers' onFinished with the store still open.
  */
 export async function finishRun(prepared: Prepared, session: RunSession, ctx: RunContext, f: Finished): Promise<RunOutcome> {
-  session.finish(f.run, f.summary, f.toRecord);
+  session.finish(f.run, f.summary);
   const retryFile = session.writeRetryFile(f.results);
   const reports = await writeRunReports(prepared.options, f.run, f.summary, f.results, session.store, prepared.renderer);
   const interrupted = session.interrupt.interrupted;

@@ -1,4 +1,4 @@
-import type { HostResult, RunInfo, RunSummary } from '../executor/events.js';
+import type { HostResult, RunInfo, RunSummary } from '../results/index.js';
 import type { Renderer } from '../report/index.js';
 import type { HostHistoryRow, RunStore, StoredRun } from '../store/index.js';
 import type { ReportOptions } from './types.js';

@@ -1,4 +1,4 @@
-import type { RunEvent, RunInfo, HostResult, RunSummary } from '../executor/events.js';
+import type { RunEvent, RunInfo, HostResult, RunSummary } from '../results/index.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
 import type { RunStore } from '../store/index.js';
 // Deep imports, not store/index.ts: both are cheap, and index.ts loads SQLite, which a
@@ -56,7 +56,7 @@ export class RunSession {
     private readonly releaseLock: () => void,
   ) {
     this.stateDir = stateDir;
-    this.writer = store ? new StoreWriter(store, run.id, run.mode === 'sweep', (w) => ctx.stderr.write(`warning: ${terminalLine(w)}\n`)) : undefined;
+    this.writer = store ? new StoreWriter(store, run.id, (w) => ctx.stderr.write(`warning: ${terminalLine(w)}\n`)) : undefined;
     this.subscribers = [...(this.writer ? [this.writer] : []), ...ctx.subscribers];
     const signals = ctx.interrupt
       ? ctx.interrupt()
@@ -107,13 +107,9 @@ export class RunSession {
     for (const s of this.subscribers) s.onEvent?.(e);
   };
 
-  /**
-   * Records the final host results (a playbook's host result is complete only after its last
-   * play) and closes the run.
-   */
-  finish(run: RunInfo, summary: RunSummary, finalResults: readonly HostResult[]): void {
+  /** Closes the run in the store: every host result came with its (final) host-done. */
+  finish(run: RunInfo, summary: RunSummary): void {
     this.writer?.flush();
-    if (finalResults.length) this.store?.recordHosts(this.run.id, finalResults);
     this.store?.finishRun(this.run.id, summary, {
       interrupted: this.interrupt.interrupted,
       ...(run.finished_at ? { finished_at: run.finished_at } : {}),
@@ -147,8 +143,6 @@ class StoreWriter implements RunSubscriber {
   constructor(
     private readonly store: RunStore,
     private readonly runId: string,
-    /** Sweeps: one result per host, a second one is refused (a playbook records a host per play). */
-    private readonly once: boolean,
     private readonly warn: (message: string) => void,
   ) {}
 
@@ -165,10 +159,9 @@ class StoreWriter implements RunSubscriber {
   }
 
   private queueHost(result: HostResult): void {
-    // A playbook host's result per play carries that play's tasks only; its task rows come from
-    // the task events, and the merged result at the end of the run replaces them all.
-    const { tasks: _perPlay, ...rest } = result;
-    this.pending.push(this.taskSeq.has(result.host) ? rest : result);
+    // host-done is final: a playbook host's result has every play's tasks, and its task rows
+    // (written live from the task events) are replaced by them
+    this.pending.push(result);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => this.flush());
@@ -179,7 +172,7 @@ class StoreWriter implements RunSubscriber {
     if (!this.pending.length) return;
     const batch = this.pending;
     this.pending = [];
-    if (!this.once) return this.store.recordHosts(this.runId, batch);
+    // one result per host per run: a second one (a job delivered twice) is refused
     for (const r of this.store.recordHostsOnce(this.runId, batch)) {
       this.warn(`${r.host}: a second result for run ${this.runId} was refused (the first one stays recorded)`);
     }

@@ -1,5 +1,5 @@
-import type { HostResult } from '../executor/events.js';
-import type { HostTarget } from '../executor/run-hosts.js';
+import type { HostResult } from '../results/index.js';
+import type { HostTarget } from '../results/index.js';
 import { loadPolicy } from '../policy/index.js';
 import { runSweep, withFleetFindings } from '../sweep/index.js';
 import { finishRun, type Prepared } from './finish.js';
@@ -60,7 +60,6 @@ export async function executeSweep(options: SweepOptions, ctx: RunContext, hooks
         run: outcome.run,
         summary: outcome.summary,
         results: withFleetFindings(outcome.results, outcome.fleetFindings),
-        toRecord: [],
       });
     } finally {
       session.dispose();

@@ -1,7 +1,7 @@
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { FleetmendError } from '../errors.js';
-import type { HostTarget } from '../executor/run-hosts.js';
+import type { HostTarget } from '../results/index.js';
 import { connectionVars, loadInventory, selectHosts, type Inventory } from '../inventory/index.js';
 import { buildConnectionSpec, loadPrivateKey, type CliConnectionDefaults } from '../transport/index.js';
 import type { ConnectionSpec } from '../transport/types.js';

@@ -1,5 +1,5 @@
 import type { Clock } from '../executor/clock.js';
-import type { HostResult, RunEvent, RunInfo, RunSummary } from '../executor/events.js';
+import type { HostResult, RunEvent, RunInfo, RunSummary } from '../results/index.js';
 import type { Interrupt } from '../executor/interrupt.js';
 import type { HostRecap, RolloutStop } from '../playbook/index.js';
 import type { ReportFormat } from '../report/formats.js';

@@ -1,7 +1,8 @@
 import { isoNow } from '../executor/clock.js';
-import type { HostResult, RunEventListener, RunInfo, RunSummary } from '../executor/events.js';
+import type { HostResult, RunEventListener, RunInfo, RunSummary } from '../results/index.js';
 import type { Interrupt } from '../executor/interrupt.js';
-import { runHosts, summarize, type HostTarget } from '../executor/run-hosts.js';
+import { runHosts } from '../executor/run-hosts.js';
+import { summarize, type HostTarget } from '../results/index.js';
 import { diagnoseFleet, type Finding } from '../diagnosis/index.js';
 import type { Transport } from '../transport/types.js';
 import { factsProbe, sweepHost, type SweepOptions } from './sweep-host.js';

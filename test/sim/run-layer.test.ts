@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/program.js';
-import type { HostResult, RunEvent } from '../../src/executor/events.js';
+import type { HostResult, RunEvent } from '../../src/results/index.js';
 import { noInterrupt } from '../../src/executor/interrupt.js';
 import type { RunOutcome, RunSubscriber } from '../../src/run/index.js';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
@@ -92,6 +92,40 @@ describe('the run layer', () => {
       const withTasks = doc.hosts.filter((h) => h.tasks?.length);
       expect(withTasks.length).toBeGreaterThanOrEqual(fleet.hosts.length - 2);
       for (const h of withTasks) expect(h.tasks!.map((t) => t.task), `${root} ${h.host}`).toEqual(['say hi']);
+    }
+  });
+
+  it('a two-play playbook: one final host-done per host (plays are progress events), the store records that result once', async () => {
+    const pb = join(dir, 'two-plays.yml');
+    writeFileSync(pb, ['one', 'two'].map((n) => `- name: play ${n}\n  hosts: all\n  tasks:\n    - name: task ${n}\n      command: echo ${n}\n`).join(''));
+    const rec = recorder();
+    const err = textSink();
+    const stateDir = join(dir, 'state-two-plays');
+    const code = await main(['run', pb, '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--state-dir', stateDir, '-q'], {
+      stdout: textSink().stream,
+      stderr: err.stream,
+      interrupt: noInterrupt,
+      env: process.env,
+      subscribers: [rec.sub],
+    });
+    expect([0, 4], err.text()).toContain(code);
+    // a second write of a host would be refused by the store, with a warning
+    expect(err.text()).not.toMatch(/refused/);
+    const done = rec.events.map((e) => e.event).filter((e): e is Extract<RunEvent, { type: 'host-done' }> => e.type === 'host-done');
+    expect(done.map((e) => e.result.host).sort()).toEqual(fleet.hosts.map((h) => h.name).sort());
+    const perPlay = rec.events.map((e) => e.event).filter((e) => e.type === 'play-host-done');
+    expect(perPlay.length).toBeGreaterThan(fleet.hosts.length);
+    const types = rec.events.map((e) => e.event.type);
+    expect(types.indexOf('host-done')).toBeGreaterThan(types.lastIndexOf('play-host-done'));
+    for (const { event, copy } of rec.events) expect(JSON.stringify(event)).toBe(copy);
+    const stored = readStore(stateDir, (store) => store.getRun(rec.outcome()!.run.id));
+    const ok = done.filter((e) => e.result.status === 'changed');
+    expect(ok.length).toBeGreaterThanOrEqual(fleet.hosts.length - 2);
+    for (const { result } of ok) {
+      expect(result.tasks?.map((t) => t.task)).toEqual(['task one', 'task two']);
+      const back = stored.hosts.find((h) => h.host === result.host);
+      expect(back?.tasks?.map((t) => t.task), result.host).toEqual(['task one', 'task two']);
+      expect(back?.status).toBe(result.status);
     }
   });
 });

@@ -5,8 +5,8 @@
  */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { HostResult, RunEvent, RunInfo } from '../../src/executor/events.js';
-import { summarize } from '../../src/executor/run-hosts.js';
+import type { HostResult, RunEvent, RunInfo } from '../../src/results/index.js';
+import { summarize } from '../../src/results/index.js';
 import { Progress, summaryTable } from '../../src/cli/progress.js';
 import { formatRecap, recapOf } from '../../src/playbook/recap.js';
 import { buildHost } from '../fixtures/results/build.js';
