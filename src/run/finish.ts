@@ -3,7 +3,7 @@ import { exitCodeFor } from '../results/index.js';
 import type { Renderer } from '../report/index.js';
 import { writeRunReports } from './reports.js';
 import type { RunSession } from './session.js';
-import type { PlaybookOutcome, ReportOptions, RunContext, RunOutcome } from './types.js';
+import type { PlaybookOutcome, ReportOptions, RunOutcome } from './types.js';
 
 /** What every validated request carries into its run. */
 export interface Prepared {
@@ -25,7 +25,7 @@ export interface Finished {
  * Closes a run the same way for sweeps and playbooks: record, retry file, reports, then the
  * subscribers' onFinished with the store still open.
  */
-export async function finishRun(prepared: Prepared, session: RunSession, ctx: RunContext, f: Finished): Promise<RunOutcome> {
+export async function finishRun(prepared: Prepared, session: RunSession, f: Finished): Promise<RunOutcome> {
   session.finish(f.run, f.summary);
   const retryFile = session.writeRetryFile(f.results);
   const reports = await writeRunReports(prepared.options, f.run, f.summary, f.results, session.store, prepared.renderer);
@@ -41,6 +41,6 @@ export async function finishRun(prepared: Prepared, session: RunSession, ctx: Ru
     ...(f.playbook ? { playbook: f.playbook } : {}),
     ...(f.resumedSkipped !== undefined ? { resumedSkipped: f.resumedSkipped } : {}),
   };
-  for (const s of ctx.subscribers) await s.onFinished?.(outcome, session.store);
+  await session.finished(outcome);
   return outcome;
 }

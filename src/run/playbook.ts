@@ -133,7 +133,7 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
     const finished: RunInfo = { ...run, finished_at: isoNow(ctx.clock), ...(session.interrupt.interrupted ? { interrupted: true } : {}) };
     session.emit({ type: 'run-end', run: finished, summary });
     // each host's merged result was recorded from its host-done, emitted after its last play
-    return await finishRun(p, session, ctx, {
+    return await finishRun(p, session, {
       run: finished,
       summary,
       results: result.hosts,

@@ -9,7 +9,8 @@ import { acquireInventoryLock } from '../store/lock.js';
 import { TransportFactory } from '../transport/index.js';
 import type { ConnectionSpec, Transport } from '../transport/types.js';
 import { writeRetryFile } from './retry.js';
-import type { RunContext, RunSubscriber } from './types.js';
+import { IsolatedSubscribers } from './subscribers.js';
+import type { RunContext, RunOutcome, RunSubscriber } from './types.js';
 
 export interface SessionOptions {
   store: boolean;
@@ -26,7 +27,7 @@ export class RunSession {
   readonly interrupt: Interrupt;
   readonly factory: TransportFactory;
   readonly stateDir: string;
-  private readonly subscribers: readonly RunSubscriber[];
+  private readonly subscribers: IsolatedSubscribers;
   private readonly writer: StoreWriter | undefined;
 
   /**
@@ -56,8 +57,10 @@ export class RunSession {
     private readonly releaseLock: () => void,
   ) {
     this.stateDir = stateDir;
-    this.writer = store ? new StoreWriter(store, run.id, (w) => ctx.stderr.write(`warning: ${terminalLine(w)}\n`)) : undefined;
-    this.subscribers = [...(this.writer ? [this.writer] : []), ...ctx.subscribers];
+    const warn = (w: string) => ctx.stderr.write(`warning: ${terminalLine(w)}\n`);
+    this.writer = store ? new StoreWriter(store, run.id, warn) : undefined;
+    // the store writer is not isolated: a run that cannot be recorded fails as such
+    this.subscribers = new IsolatedSubscribers(ctx.subscribers, warn);
     const signals = ctx.interrupt
       ? ctx.interrupt()
       : installInterrupt((sig, stage) =>
@@ -104,8 +107,14 @@ export class RunSession {
 
   /** The one listener the executor, the sweep and the playbook engine are given. */
   readonly emit = (e: RunEvent): void => {
-    for (const s of this.subscribers) s.onEvent?.(e);
+    this.writer?.onEvent(e);
+    this.subscribers.emit(e);
   };
+
+  /** The caller's subscribers' onFinished, with the store still open. */
+  finished(outcome: RunOutcome): Promise<void> {
+    return this.subscribers.finished(outcome, this.store);
+  }
 
   /** Closes the run in the store: every host result came with its (final) host-done. */
   finish(run: RunInfo, summary: RunSummary): void {

@@ -56,7 +56,7 @@ export async function executeSweep(options: SweepOptions, ctx: RunContext, hooks
         ...(placement ? { sweepOne: (host: HostTarget) => placement.sweepOne(host, session), inFlight: placement.inFlight } : {}),
       });
       // host results were recorded as each host finished and the fleet findings beside them
-      return await finishRun(prepared, session, ctx, {
+      return await finishRun(prepared, session, {
         run: outcome.run,
         summary: outcome.summary,
         results: withFleetFindings(outcome.results, outcome.fleetFindings),

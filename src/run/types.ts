@@ -87,9 +87,11 @@ export interface RunOutcome {
 /**
  * A consumer of a run: the terminal, the store writer, metrics, drift. `onEvent` sees every event
  * as it happens; `onFinished` the outcome once the run is recorded and its reports written, with
- * the store still open (undefined with --no-store).
+ * the store still open (undefined with --no-store). One that throws is reported and the run goes on.
  */
 export interface RunSubscriber {
+  /** Names it in the warning when it throws (it is isolated: the run goes on). */
+  readonly name?: string;
   onEvent?(event: RunEvent): void;
   onFinished?(outcome: RunOutcome, store: RunStore | undefined): void | Promise<void>;
 }

@@ -95,6 +95,40 @@ describe('the run layer', () => {
     }
   });
 
+  it('a subscriber that throws is reported by name and the run goes on: the others see every event, the store records every host', async () => {
+    const rec = recorder();
+    const err = textSink();
+    const stateDir = join(dir, 'state-throwing');
+    let calls = 0;
+    const throwing: RunSubscriber = {
+      name: 'broken-plugin',
+      onEvent: () => {
+        calls++;
+        throw new Error('plugin bug');
+      },
+      onFinished: () => {
+        throw new Error('plugin bug at the end');
+      },
+    };
+    const code = await main(['sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--samples', '1', '--json', '-q', '--state-dir', stateDir], {
+      stdout: textSink().stream,
+      stderr: err.stream,
+      interrupt: noInterrupt,
+      env: process.env,
+      subscribers: [throwing, rec.sub],
+    });
+    expect([0, 2, 4, 6], err.text()).toContain(code);
+    expect(err.text()).toContain('subscriber broken-plugin failed on a run-start event (the run goes on): plugin bug');
+    expect(err.text()).toContain('subscriber broken-plugin failed on the finished run (the run goes on): plugin bug at the end');
+    expect(err.text()).toMatch(/subscriber broken-plugin failed on \d+ more event\(s\) in this run/);
+    // called for every event, and each one still reached the subscriber after it
+    expect(calls).toBe(rec.events.length);
+    expect(rec.events.filter((e) => e.event.type === 'host-done')).toHaveLength(fleet.hosts.length);
+    expect(rec.outcome()?.exitCode).toBe(code);
+    const stored = readStore(stateDir, (store) => store.getRun(rec.outcome()!.run.id));
+    expect(stored.hosts.filter((h) => h.status !== 'pending')).toHaveLength(fleet.hosts.length);
+  });
+
   it('a two-play playbook: one final host-done per host (plays are progress events), the store records that result once', async () => {
     const pb = join(dir, 'two-plays.yml');
     writeFileSync(pb, ['one', 'two'].map((n) => `- name: play ${n}\n  hosts: all\n  tasks:\n    - name: task ${n}\n      command: echo ${n}\n`).join(''));
