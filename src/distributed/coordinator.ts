@@ -229,12 +229,12 @@ class JobPlacement {
     const probe = await openRedis(this.opts.redis, 'probe');
     this.probe = probe;
     const after = this.opts.lostAfterMs ?? 10_000;
-    let lastOk = Date.now();
+    let lastOk = this.opts.clock.now();
     this.lostTimer = setInterval(() => {
       probe.ping().then(
-        () => (lastOk = Date.now()),
+        () => (lastOk = this.opts.clock.now()),
         () => {
-          if (Date.now() - lastOk >= after && this.waiting.size) this.redisLost(after);
+          if (this.opts.clock.now() - lastOk >= after && this.waiting.size) this.redisLost(after);
         },
       );
     }, Math.min(1000, after / 2));

@@ -82,7 +82,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   const byName = new Map(targets.map((t) => [t.name, t]));
   const server = await preflightRedis(opts.redis);
   const interrupt = io.interrupt ? io.interrupt() : installInterrupt();
-  const factory = new TransportFactory({ abortSignal: interrupt.abortInFlight });
+  const factory = new TransportFactory({ abortSignal: interrupt.abortInFlight, clock: io.clock });
   let done = 0;
   const plays = await playRunner({ redis: opts.redis, inventory, specs, clock: io.clock, factory, extraVars: opts.extraVars ?? [] });
 

@@ -78,7 +78,7 @@ export class RunSession {
       get interrupted() { return signals.interrupted || session.lost; },
       dispose: () => signals.dispose(),
     };
-    this.factory = new TransportFactory({ abortSignal: this.interrupt.abortInFlight });
+    this.factory = new TransportFactory({ abortSignal: this.interrupt.abortInFlight, clock: ctx.clock });
   }
 
   private lost = false;
