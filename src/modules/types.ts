@@ -30,12 +30,6 @@ export interface PlayGuardContext {
   allowParallelReboot: boolean;
 }
 
-/** A values-only view of a boolean expression, so modules need not know src/expr. */
-export interface Condition {
-  source: string;
-  evaluate(scope: Record<string, unknown>): unknown;
-}
-
 export interface ModuleContext {
   host: string;
   transport: Transport;

@@ -4,7 +4,6 @@
  * whose failures cross the play's threshold stops the rollout (BATCHES.md). Concurrency inside a
  * batch is the caller's: pass the executor's p-limit runner as `runHosts`.
  */
-import { randomBytes } from 'node:crypto';
 import { FleetmendError, toFleetmendError } from '../errors.js';
 import { isoNow, systemClock, type Clock } from '../executor/clock.js';
 import {
@@ -24,13 +23,14 @@ import type { Diagnosis } from '../diagnosis/types.js';
 import type { ModuleContext, ModuleOutcome } from '../modules/types.js';
 import type { Transport } from '../transport/types.js';
 import { planBatches } from './batches.js';
-import { allHold } from './conditions.js';
+import { allHold } from '../expr/conditions.js';
 import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js';
 import { buildScope, extendScope, type LazyTemplating, type Scope } from './scope.js';
 import { argDialects, Templater } from './template.js';
 import type { Play, Playbook, Task } from './types.js';
 import { mergeVars, type Vars } from './vars.js';
 import { taint, TaintWatch } from '../secrets/index.js';
+import { newNonce } from '../util/nonce.js';
 
 export interface PlaybookHost extends HostTarget {
   /** Inventory host vars (group vars merged), lowest precedence. */
@@ -564,22 +564,22 @@ async function runPlay(
   return out;
 }
 
-/**
- * Runs every play of a validated playbook. Hosts that fail in a play take no part in later
- * plays (as in Ansible); a stopped rollout ends the playbook.
- */
 function createEnv(opts: PlayHostOptions): Env {
   return {
     opts,
     clock: opts.clock ?? systemClock,
     templater: new Templater(),
-    nonce: opts.nonce ?? randomBytes(12).toString('hex'),
+    nonce: opts.nonce ?? newNonce(),
     guardSampleMs: opts.guardSampleMs ?? 2000,
     emit: opts.onEvent ?? (() => undefined),
     states: new Map(),
   };
 }
 
+/**
+ * Runs every play of a validated playbook. Hosts that fail in a play take no part in later
+ * plays (as in Ansible); a stopped rollout ends the playbook.
+ */
 export async function runPlaybook(playbook: Playbook, opts: RunPlaybookOptions): Promise<PlaybookRunResult> {
   const env = createEnv(opts);
   const byHost = new Map<string, HostResult>();

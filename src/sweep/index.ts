@@ -7,7 +7,8 @@ import { diagnoseFleet, type Finding } from '../diagnosis/index.js';
 import type { Transport } from '../transport/types.js';
 import { factsProbe, sweepHost, type SweepOptions } from './sweep-host.js';
 
-export { sweepHost, collectSample, newNonce, factsProbe, type FactsProbe } from './sweep-host.js';
+export { sweepHost, collectSample, factsProbe, type FactsProbe } from './sweep-host.js';
+export { newNonce } from '../util/nonce.js';
 
 /** A sweep of a fleet: the per-host options (samples, interval, policy, clock) plus the run's. */
 export interface SweepRequest extends Pick<SweepOptions, 'samples' | 'intervalMs' | 'policy' | 'clock'> {

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { Clock } from '../executor/clock.js';
 import { isoNow } from '../executor/clock.js';
 import { hostResult, hostStatusOfCode, type HostResult, type HostTarget } from '../results/index.js';
 import { FleetmendError } from '../errors.js';
+import { newNonce } from '../util/nonce.js';
 import { needsBecome, partialOutputOf, type ConnectionSpec, type Transport } from '../transport/index.js';
 import { buildFactsScript, splitSections, unfinishedSection } from '../facts/script.js';
 import { parseSample } from '../facts/index.js';
@@ -21,10 +21,6 @@ export interface SweepOptions {
   signal?: AbortSignal;
   /** The run's script; its nonce is random per run, so host output cannot forge a section. */
   probe?: FactsProbe;
-}
-
-export function newNonce(): string {
-  return randomBytes(12).toString('hex');
 }
 
 /** The parse error that marks a sample whose output went over the transport's cap. */
