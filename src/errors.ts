@@ -93,10 +93,6 @@ export class FleetmendError extends Error {
   }
 }
 
-export function isUnreachable(err: unknown): boolean {
-  return err instanceof FleetmendError && UNREACHABLE_CODES.has(err.code);
-}
-
 /** Normalise anything thrown into a FleetmendError (unknown errors become E_INTERNAL). */
 export function toFleetmendError(err: unknown, host?: string): FleetmendError {
   if (err instanceof FleetmendError) return err;

@@ -10,7 +10,7 @@ import { join, relative, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
 import { driftSinceLast } from '../drift/index.js';
-import type { HostResult, RunInfo } from '../executor/events.js';
+import type { HostResult, RunInfo } from '../results/index.js';
 import type { RunStore } from '../store/index.js';
 import { optionWithDefault, secondsOption } from './options.js';
 import { packageRoot } from './paths.js';

@@ -1,4 +1,4 @@
-import type { HostResult, RunInfo, RunSummary } from '../executor/events.js';
+import type { HostResult, RunInfo, RunSummary } from '../results/index.js';
 import { escapeJsonControls } from '../util/terminal.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { HostResult, RunEvent, RunSummary, TaskResult } from '../executor/events.js';
+import type { HostResult, RunEvent, RunSummary, TaskResult } from '../results/index.js';
 // hostset.js and view.js, not report/index.js: that one loads the template engine, which a run
 // needs only when it writes reports
 import { foldHosts, naturalCompare } from '../report/hostset.js';
@@ -21,6 +21,8 @@ export class Progress {
   private total = 0;
   /** Host → its latest status: a playbook's plays each finish a host, and a host counts once. */
   private readonly finished = new Map<string, string>();
+  /** Playbook hosts whose results were shown per play (play-host-done). */
+  private readonly shownPerPlay = new Set<string>();
   /** Host → when it started, for the "in flight" count and the longest-running host. */
   private readonly inFlight = new Map<string, number>();
   private startedAt = 0;
@@ -56,11 +58,14 @@ export class Progress {
         this.inFlight.set(e.host, this.now());
         if (this.live) this.draw(false);
         break;
+      case 'play-host-done':
+        this.shownPerPlay.add(e.result.host);
+        this.hostDone(e.result);
+        break;
       case 'host-done':
-        this.inFlight.delete(e.result.host);
-        this.finished.set(e.result.host, e.result.status);
-        if (worthALine(e.result)) this.lines([lineFor(e.result)]);
-        else if (this.live) this.draw(false);
+        // a playbook host was shown play by play: its merged result only updates the counts
+        if (this.shownPerPlay.has(e.result.host)) this.finished.set(e.result.host, e.result.status);
+        else this.hostDone(e.result);
         break;
       case 'task':
         this.task(e.host, e.result);
@@ -75,6 +80,13 @@ export class Progress {
         break;
     }
   };
+
+  private hostDone(result: HostResult): void {
+    this.inFlight.delete(result.host);
+    this.finished.set(result.host, result.status);
+    if (worthALine(result)) this.lines([lineFor(result)]);
+    else if (this.live) this.draw(false);
+  }
 
   /**
    * The one way out to the terminal. Host output, names and every field of a result reach these

@@ -43,7 +43,10 @@ export function withoutDistributed<T extends object>(opts: T): T {
 /** The terminal's two subscribers: the live progress, and the closing output once recorded. */
 export function terminalSubscribers(request: RunRequest, opts: TerminalOptions, io: Pick<CliIO, 'stdout' | 'stderr'>): RunSubscriber[] {
   const progress = new Progress(io.stderr, !!opts.quiet, !!opts.diff);
-  return [{ onEvent: progress.listener }, { onFinished: (outcome, store) => closingOutput(request, opts, io, outcome, store) }];
+  return [
+    { name: 'progress', onEvent: progress.listener },
+    { name: 'closing output', onFinished: (outcome, store) => closingOutput(request, opts, io, outcome, store) },
+  ];
 }
 
 function closingOutput(

@@ -80,7 +80,13 @@ export function limitBytes(limit: number): number {
 export const PLUGIN_ENQUEUE_TRIES = 4;
 export const PLUGIN_RETRY_MS = 2;
 export const PLUGIN_FULL_READ_RATE = 1000 / (PLUGIN_ENQUEUE_TRIES * PLUGIN_RETRY_MS);
-/** auditd.conf(5) defaults. */
-export const DEFAULT_Q_DEPTH = 2000;
-export const DEFAULT_OVERFLOW_ACTION = 'SYSLOG';
-export const DEFAULT_PLUGIN_DIR = '/etc/audit/plugins.d';
+/** auditd.conf(5) defaults: what auditd uses for a key its file does not set. */
+export const AUDITD_CONF_DEFAULTS = {
+  q_depth: 2000,
+  overflow_action: 'SYSLOG',
+  plugin_dir: '/etc/audit/plugins.d',
+  disk_full_action: 'SUSPEND',
+  space_left_action: 'IGNORE',
+  admin_space_left_action: 'SUSPEND',
+  disk_error_action: 'SYSLOG',
+} as const;

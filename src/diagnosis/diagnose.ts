@@ -13,25 +13,20 @@ import type { AuditStatus, FactSample, HostFacts } from '../facts/types.js';
 import { compareFindings, stateOf } from './severity.js';
 import {
   BYTES_PER_BUFFER,
-  DEFAULT_OVERFLOW_ACTION,
-  DEFAULT_PLUGIN_DIR,
-  DEFAULT_Q_DEPTH,
+  AUDITD_CONF_DEFAULTS,
   MEMORY_SHARE,
   PLUGIN_FULL_READ_RATE,
   backlogGrowing,
   hostHz,
+  limitBytes,
   ticksText,
 } from './concepts.js';
 import type { Diagnosis, Finding, Severity } from './types.js';
 
-export { BYTES_PER_BUFFER };
 /** The kernel's limit without rules or boot parameter (§1). */
 export const KERNEL_DEFAULT_BACKLOG_LIMIT = 64;
-/** Share of MemAvailable the backlog limit may pin before memory-headroom fires: the guard's share. */
-export const DEFAULT_MEMORY_SHARE = MEMORY_SHARE;
-
 export interface DiagnoseContext {
-  /** Share (0..1] of MemAvailable the backlog limit may pin; default 0.25. */
+  /** Share (0..1] of MemAvailable the backlog limit may pin; default MEMORY_SHARE (0.1), the guard's share. */
   memoryShare?: number;
 }
 
@@ -360,7 +355,7 @@ function memoryFinding(v: View, share: number): Finding | undefined {
   if (!mem || mem.mem_available_kb <= 0) return undefined;
   const persistent = v.latest.persistent.effective_backlog_limit;
   const limit = Math.max(v.status.backlog_limit, persistent ?? 0);
-  const bytes = limit * BYTES_PER_BUFFER;
+  const bytes = limitBytes(limit);
   const available = mem.mem_available_kb * 1024;
   if (bytes <= available * share) return undefined;
   const pct = Math.round((bytes / available) * 100);
@@ -455,8 +450,8 @@ function pluginFinding(v: View | undefined, s: FactSample): Finding | undefined 
   const fired = log.plugin_queue_full_count > 0 || log.plugin_queue_reporting_ended || log.plugin_queue_suspended || log.plugin_queue_runlevel_lines.length > 0;
   if (!fired) return undefined;
   const conf = s.persistent.auditd_conf;
-  const action = (conf.overflow_action ?? DEFAULT_OVERFLOW_ACTION).split(' ')[0] ?? DEFAULT_OVERFLOW_ACTION;
-  const depth = conf.q_depth ?? DEFAULT_Q_DEPTH;
+  const action = (conf.overflow_action ?? AUDITD_CONF_DEFAULTS.overflow_action).split(' ')[0] ?? AUDITD_CONF_DEFAULTS.overflow_action;
+  const depth = conf.q_depth ?? AUDITD_CONF_DEFAULTS.q_depth;
   const active = (s.persistent.plugins ?? []).filter((p) => p.active);
   const names = active.map((p) => p.path ?? p.file).join(', ');
   const state = s.auditd.registered_pid_state;
@@ -466,7 +461,7 @@ function pluginFinding(v: View | undefined, s: FactSample): Finding | undefined 
   const suspended = log.plugin_queue_suspended
     ? 'overflow_action SUSPEND fired: auditd keeps reading and logging, but passes nothing to its plugins until it is reloaded (SIGHUP) or restarted'
     : `each event auditd hands to the full queue waits 4 tries 2 ms apart, then overflow_action ${action} ${OVERFLOW_EFFECT[action] ?? 'applies'}: auditd reads at most ~${PLUGIN_FULL_READ_RATE} events/s from the kernel`;
-  const dir = conf.plugin_dir && conf.plugin_dir !== DEFAULT_PLUGIN_DIR ? ` (plugin_dir ${conf.plugin_dir} was not read)` : '';
+  const dir = conf.plugin_dir && conf.plugin_dir !== AUDITD_CONF_DEFAULTS.plugin_dir ? ` (plugin_dir ${conf.plugin_dir} was not read)` : '';
   return {
     code: 'plugin-backpressure',
     severity: slowAuditd ? 'high' : 'medium',
@@ -543,7 +538,7 @@ export function diagnose(facts: HostFacts, ctx: DiagnoseContext = {}): Diagnosis
   };
   const nd = notDraining(latest, status);
   if (nd) v.notDraining = nd;
-  const share = ctx.memoryShare !== undefined && ctx.memoryShare > 0 ? ctx.memoryShare : DEFAULT_MEMORY_SHARE;
+  const share = ctx.memoryShare !== undefined && ctx.memoryShare > 0 ? ctx.memoryShare : MEMORY_SHARE;
   const backlog = backlogFinding(v);
   const candidates: (Finding | undefined)[] = [
     ...modeFindings(v),

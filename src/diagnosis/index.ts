@@ -2,12 +2,10 @@
 export * from './types.js';
 export {
   diagnose,
-  BYTES_PER_BUFFER,
   KERNEL_DEFAULT_BACKLOG_LIMIT,
-  DEFAULT_MEMORY_SHARE,
   type DiagnoseContext,
 } from './diagnose.js';
-export { MEMORY_SHARE, backlogGrowing, handful, hostHz, limitBytes } from './concepts.js';
+export { BYTES_PER_BUFFER, MEMORY_SHARE, backlogGrowing, handful, hostHz, limitBytes } from './concepts.js';
 export { diagnoseFleet, median, MIN_GROUP_SIZE, OUTLIER_K, type FleetHost } from './fleet.js';
 export {
   SEVERITY_ORDER,

@@ -2,8 +2,6 @@
  * Ordering of severities and states, and how a host's state follows from its findings.
  */
 import type { Diagnosis, Finding, HostState, Severity } from './types.js';
-
-/** Most severe first. */
 import { SEVERITY_ORDER } from './concepts.js';
 
 export { SEVERITY_ORDER };

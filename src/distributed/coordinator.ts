@@ -12,8 +12,7 @@ import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { FleetmendError, type ErrorCode } from '../errors.js';
 import { isoNow, type Clock } from '../executor/clock.js';
-import type { HostResult } from '../executor/events.js';
-import type { HostTarget } from '../executor/run-hosts.js';
+import { hostResult, type HostResult, type HostTarget } from '../results/index.js';
 import type { RemotePlayReply, RemotePlayRequest } from '../playbook/run.js';
 import type { Vars } from '../playbook/vars.js';
 import type { PlaybookPlacement, PreparedPlaybook, PreparedSweep, RunSession, SweepPlacement } from '../run/index.js';
@@ -230,12 +229,12 @@ class JobPlacement {
     const probe = await openRedis(this.opts.redis, 'probe');
     this.probe = probe;
     const after = this.opts.lostAfterMs ?? 10_000;
-    let lastOk = Date.now();
+    let lastOk = this.opts.clock.now();
     this.lostTimer = setInterval(() => {
       probe.ping().then(
-        () => (lastOk = Date.now()),
+        () => (lastOk = this.opts.clock.now()),
         () => {
-          if (Date.now() - lastOk >= after && this.waiting.size) this.redisLost(after);
+          if (this.opts.clock.now() - lastOk >= after && this.waiting.size) this.redisLost(after);
         },
       );
     }, Math.min(1000, after / 2));
@@ -364,16 +363,7 @@ class JobPlacement {
 
   private lost(host: HostTarget, status: HostResult['status'], code: ErrorCode, message: string): Settled {
     const at = isoNow(this.opts.clock);
-    const result: HostResult = {
-      host: host.name,
-      address: host.address,
-      port: host.port,
-      status,
-      started_at: at,
-      finished_at: at,
-      error: { code, message },
-      ...(host.groups ? { groups: host.groups } : {}),
-    };
+    const result = hostResult(host, { status, started: at, finished: at, error: { code, message } });
     return { kind: 'lost', result };
   }
 

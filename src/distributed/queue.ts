@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
-import type { HostResult } from '../executor/events.js';
+import type { HostResult } from '../results/index.js';
 import type { HostState } from '../playbook/run.js';
 import type { Vars } from '../playbook/vars.js';
 import type { Policy } from '../policy/types.js';

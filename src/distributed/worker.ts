@@ -17,8 +17,8 @@ import type { Job, Worker } from 'bullmq';
 import { FleetmendError } from '../errors.js';
 import type { Clock } from '../executor/clock.js';
 import { isoNow } from '../executor/clock.js';
-import type { HostResult, TaskResult } from '../executor/events.js';
-import { failedResult, type HostTarget } from '../executor/run-hosts.js';
+import type { HostResult, TaskResult } from '../results/index.js';
+import { failedResult, type HostTarget } from '../results/index.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
 import type { Inventory } from '../inventory/index.js';
 import { resolveTargets, type AskSecret, type ConnectionOptions } from '../run/index.js';
@@ -91,7 +91,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   const byName = new Map(targets.map((t) => [t.name, t]));
   const server = await preflightRedis(opts.redis);
   const interrupt = io.interrupt ? io.interrupt() : installInterrupt();
-  const factory = new TransportFactory({ abortSignal: interrupt.abortInFlight });
+  const factory = new TransportFactory({ abortSignal: interrupt.abortInFlight, clock: io.clock });
   let done = 0;
   const plays = await playRunner({ redis: opts.redis, inventory, specs, clock: io.clock, factory, extraVars: opts.extraVars ?? [] });
 

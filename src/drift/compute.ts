@@ -1,4 +1,4 @@
-import type { HostResult } from '../executor/events.js';
+import type { HostResult } from '../results/index.js';
 import type { StoredRun } from '../store/index.js';
 import type { Drift, DriftOptions, HostChange, HostChangeKind, HostDrift, RunRef } from './types.js';
 

@@ -1,4 +1,4 @@
-import type { RunSummary } from '../executor/events.js';
+import type { RunSummary } from '../results/index.js';
 import { redact } from '../secrets/index.js';
 import { renderDriftText } from './render.js';
 import type { Drift, HostChangeKind, HostDrift } from './types.js';

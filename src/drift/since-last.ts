@@ -1,4 +1,4 @@
-import type { RunInfo } from '../executor/events.js';
+import type { RunInfo } from '../results/index.js';
 import type { RunStore } from '../store/index.js';
 import { computeDrift } from './compute.js';
 import { renderDriftText } from './render.js';

@@ -1,4 +1,4 @@
-import type { HostStatus } from '../executor/events.js';
+import type { HostStatus } from '../results/index.js';
 import type { HostState, Severity } from '../diagnosis/types.js';
 
 /**

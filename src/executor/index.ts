@@ -1,4 +1,3 @@
-export * from './events.js';
 export * from './clock.js';
 export * from './interrupt.js';
 export * from './run-hosts.js';

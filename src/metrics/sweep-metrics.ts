@@ -4,7 +4,7 @@
  * diagnosis states), so the series count is fixed per host: nothing from a finding's text,
  * a kernel line or an error message becomes a label.
  */
-import type { HostResult, RunInfo } from '../executor/events.js';
+import type { HostResult, RunInfo } from '../results/index.js';
 import type { HostState } from '../diagnosis/types.js';
 import type { SystemInfo } from '../facts/types.js';
 import { STATE_PRECEDENCE, hostHz } from '../diagnosis/index.js';

@@ -8,7 +8,7 @@ import { accessSync, closeSync, constants, fchmodSync, fsyncSync, openSync, rena
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { FleetmendError } from '../errors.js';
-import type { HostResult, RunInfo } from '../executor/events.js';
+import type { HostResult, RunInfo } from '../results/index.js';
 import { render } from './exposition.js';
 import { sweepFamilies } from './sweep-metrics.js';
 

@@ -1,6 +1,6 @@
 /** `assert`: conditions over facts, vars and registered results; fails the host with `msg`. */
 import { z } from 'zod';
-import { allHold, compileCondition } from '../playbook/conditions.js';
+import { allHold, compileCondition } from '../expr/conditions.js';
 import { failed, type Checked, type Module, type ModuleContext, type ModuleOutcome } from './types.js';
 
 export const assertArgs = z

@@ -9,8 +9,8 @@ import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
 import { parseAuditctlError } from '../facts/auditctl.js';
 import type { AuditStatus } from '../facts/types.js';
+import { BYTES_PER_BUFFER, limitBytes } from '../diagnosis/concepts.js';
 import {
-  BYTES_PER_AUDIT_BUFFER,
   boolLike,
   firstErrorLine,
   intLike,
@@ -186,12 +186,12 @@ async function planPersist(ctx: ModuleContext, args: AuditctlArgs): Promise<Pers
 async function memoryGuard(ctx: ModuleContext, limit: number): Promise<ModuleOutcome | string | undefined> {
   const availKb = await readMemAvailableKb(ctx);
   if (availKb === undefined) return 'MemAvailable is not reported by this kernel: the memory guard could not check the limit';
-  const pinned = limit * BYTES_PER_AUDIT_BUFFER;
+  const pinned = limitBytes(limit);
   const allowed = ctx.play.memoryShare * availKb * 1024;
   if (pinned <= allowed) return undefined;
   return failed(
     'E_GUARD',
-    `memory guard: backlog_limit ${limit} may pin ${mib(pinned)} (${limit} x ${BYTES_PER_AUDIT_BUFFER} bytes), more than ` +
+    `memory guard: backlog_limit ${limit} may pin ${mib(pinned)} (${limit} x ${BYTES_PER_BUFFER} bytes), more than ` +
       `${Math.round(ctx.play.memoryShare * 100)}% of MemAvailable ${mib(availKb * 1024)} (${mib(allowed)}); refused`,
     { data: { pinned_bytes: pinned, mem_available_kb: availKb, memory_share: ctx.play.memoryShare } },
   );

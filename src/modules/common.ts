@@ -8,10 +8,6 @@ import type { ModuleContext } from './types.js';
 
 export { shellQuote };
 
-/** Bytes one audit buffer may pin: the planning figure of reference §4. */
-/** The one definition lives in diagnosis/concepts (item 5); this name stays for importers. */
-export { BYTES_PER_BUFFER as BYTES_PER_AUDIT_BUFFER } from '../diagnosis/concepts.js';
-
 export async function run(ctx: ModuleContext, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
   return ctx.transport.exec(command, { become: ctx.become, ...opts });
 }

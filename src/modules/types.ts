@@ -7,7 +7,7 @@
 import type { z } from 'zod';
 import type { ErrorCode, SourcePosition } from '../errors.js';
 import type { Clock } from '../executor/clock.js';
-import type { HostError, TaskStatus } from '../executor/events.js';
+import type { HostError, TaskStatus } from '../results/index.js';
 import type { Transport } from '../transport/types.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';
@@ -28,12 +28,6 @@ export interface PlayGuardContext {
   memoryShare: number;
   /** Play-level override of the reboot guard. */
   allowParallelReboot: boolean;
-}
-
-/** A values-only view of a boolean expression, so modules need not know src/expr. */
-export interface Condition {
-  source: string;
-  evaluate(scope: Record<string, unknown>): unknown;
 }
 
 export interface ModuleContext {

@@ -4,7 +4,6 @@ export { loadPlaybook, parsePlaybook, playbookFromYaml } from './load.js';
 export { parseExtraVars, mergeVars, VAR_NAME, type Vars } from './vars.js';
 export { planBatches, batchSize, type Serial, type SerialItem } from './batches.js';
 export { Templater } from './template.js';
-export { compileCondition, allHold } from './conditions.js';
 export { buildScope, extendScope } from './scope.js';
 export {
   runPlaybook,

@@ -9,11 +9,12 @@
  */
 import { z } from 'zod';
 import { FleetmendError, type SourcePosition } from '../errors.js';
+import { MEMORY_SHARE } from '../diagnosis/concepts.js';
 import { ansibleModuleNames, moduleNames, resolveModule } from '../modules/index.js';
-import type { Condition, Module } from '../modules/types.js';
+import type { Module } from '../modules/types.js';
 import { keyPositionOf, parseYaml, positionOf, readYamlFile, schemaError, type YamlSource } from '../util/yaml.js';
 import { ansibleBool, keyValueArgs, refuseUnsupportedPlayKeys, refuseUnsupportedTaskKeys, withYaml11Booleans } from './ansible.js';
-import { compileCondition } from './conditions.js';
+import { compileCondition, type Condition } from '../expr/conditions.js';
 import { argDialects, Templater } from './template.js';
 import type { Play, Playbook, Task, TaskLoop } from './types.js';
 import { VAR_NAME } from './vars.js';
@@ -32,7 +33,7 @@ const playSchema = z
     serial: z.union([serialItem, z.array(serialItem).min(1)]).optional(),
     max_fail_percentage: z.number().min(0).max(100).optional(),
     any_errors_fatal: ansibleBool.default(false),
-    memory_share: z.number().gt(0).max(1).default(0.1),
+    memory_share: z.number().gt(0).max(1).default(MEMORY_SHARE),
     allow_parallel_reboot: ansibleBool.default(false),
     tasks: z.array(z.unknown()).default([]),
     handlers: z.array(z.unknown()).default([]),

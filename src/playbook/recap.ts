@@ -3,7 +3,7 @@
  * as data; the CLI prints it. As in Ansible, `ok` counts every task that succeeded, changed or
  * not; a failure under `ignore_errors` counts as `ignored`, not `failed`.
  */
-import type { HostResult, TaskResult } from '../executor/events.js';
+import type { HostResult, TaskResult } from '../results/index.js';
 // hostset.js, not the folder's index: that one loads the template engine, which a run needs only for reports
 import { foldHosts, naturalCompare } from '../report/hostset.js';
 

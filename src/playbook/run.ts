@@ -4,23 +4,33 @@
  * whose failures cross the play's threshold stops the rollout (BATCHES.md). Concurrency inside a
  * batch is the caller's: pass the executor's p-limit runner as `runHosts`.
  */
-import { randomBytes } from 'node:crypto';
-import { FleetmendError, isUnreachable, toFleetmendError } from '../errors.js';
+import { FleetmendError, toFleetmendError } from '../errors.js';
 import { isoNow, systemClock, type Clock } from '../executor/clock.js';
-import type { HostError, HostResult, HostStatus, RunEventListener, TaskResult } from '../executor/events.js';
-import type { HostTarget } from '../executor/run-hosts.js';
+import {
+  hostResult,
+  hostStatusOfCode,
+  mergePlay,
+  taskStatusOfCode,
+  type HostError,
+  type HostResult,
+  type HostStatus,
+  type HostTarget,
+  type RunEventListener,
+  type TaskResult,
+} from '../results/index.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';
 import type { ModuleContext, ModuleOutcome } from '../modules/types.js';
 import type { Transport } from '../transport/types.js';
 import { planBatches } from './batches.js';
-import { allHold } from './conditions.js';
+import { allHold } from '../expr/conditions.js';
 import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js';
 import { buildScope, extendScope, type LazyTemplating, type Scope } from './scope.js';
 import { argDialects, Templater } from './template.js';
 import type { Play, Playbook, Task } from './types.js';
 import { mergeVars, type Vars } from './vars.js';
 import { taint, TaintWatch } from '../secrets/index.js';
+import { newNonce } from '../util/nonce.js';
 
 export interface PlaybookHost extends HostTarget {
   /** Inventory host vars (group vars merged), lowest precedence. */
@@ -28,12 +38,13 @@ export interface PlaybookHost extends HostTarget {
 }
 
 /**
- * The concurrency hook: run `job` for every host of one batch and return their results. The
- * default runs them all at once; the executor passes its p-limit runner (forks), e.g.
- * `(hosts, job) => runHosts(hosts, job, { forks, clock, interrupt, onEvent })`.
- * `job` never throws. It is called once per batch of each play.
+ * The concurrency hook: run `job` for every host of one batch of `play` and return their results.
+ * The default runs them all at once; the executor passes its p-limit runner (forks), e.g.
+ * `(hosts, job, play) => runHosts(hosts, job, { forks, clock, interrupt, onEvent, play })`.
+ * `job` never throws. It is called once per batch of each play. The results are one play's
+ * (progress); the host's final `host-done` is emitted by runPlaybook after the last play.
  */
-export type RunHostsHook = <H extends PlaybookHost>(hosts: readonly H[], job: (host: H) => Promise<HostResult>) => Promise<HostResult[]>;
+export type RunHostsHook = <H extends PlaybookHost>(hosts: readonly H[], job: (host: H) => Promise<HostResult>, play: string) => Promise<HostResult[]>;
 
 /** What running one play on one host needs (in this process, or on a queue worker). */
 export interface PlayHostOptions {
@@ -261,7 +272,7 @@ async function runOnce(env: Env, task: Task, run: TaskRun, scope: Scope): Promis
     }
   } catch (err) {
     const e = atTask(toFleetmendError(err, run.host.name), task);
-    o = { status: isUnreachable(e) ? 'unreachable' : 'failed', msg: e.oneLine(), error: { code: e.code, message: e.message } };
+    o = { status: taskStatusOfCode(e.code), msg: e.oneLine(), error: { code: e.code, message: e.message } };
   }
   return { o, reg: registeredValue(o) };
 }
@@ -377,11 +388,6 @@ function skippedTask(play: Play, task: Task, msg: string): TaskResult {
   return { play: play.name, task: task.name, module: task.moduleName, status: 'skipped', changed: false, msg, duration_ms: 0 };
 }
 
-function statusOfError(e: FleetmendError): HostStatus {
-  if (e.code === 'E_INTERRUPTED') return 'interrupted';
-  return isUnreachable(e) ? 'unreachable' : 'failed';
-}
-
 function hostStatusOf(tasks: readonly TaskResult[]): HostStatus {
   // a command aborted by the second signal ended the host: neither its failure nor unreachable
   if (tasks.some((t) => endsHost(t) && t.error?.code === 'E_INTERRUPTED')) return 'interrupted';
@@ -424,17 +430,14 @@ async function playOnHost(
   const tasks = play.tasks.filter((t) => tagSelected(t, env.opts));
   const state = env.states.get(host.name) ?? emptyState();
   env.states.set(host.name, state);
-  const result = (results: TaskResult[], error?: FleetmendError): HostResult => ({
-    host: host.name,
-    address: host.address,
-    port: host.port,
-    status: error ? statusOfError(error) : hostStatusOf(results),
-    started_at: started,
-    finished_at: isoNow(env.clock),
-    tasks: results,
-    ...hostError(results, error),
-    ...(host.groups ? { groups: host.groups } : {}),
-  });
+  const result = (results: TaskResult[], error?: FleetmendError): HostResult =>
+    hostResult(host, {
+      status: error ? hostStatusOfCode(error.code) : hostStatusOf(results),
+      started,
+      finished: isoNow(env.clock),
+      tasks: results,
+      ...hostError(results, error),
+    });
   let transport: Transport;
   try {
     transport = await env.opts.connect(host);
@@ -506,17 +509,13 @@ const defaultRunHosts: RunHostsHook = (hosts, job) => Promise.all(hosts.map((h) 
 function notStarted(play: Play, host: PlaybookHost, reason: string, clock: Clock, interrupted = false): HostResult {
   const at = isoNow(clock);
   const tasks = play.tasks.map((t) => skippedTask(play, t, reason));
-  return {
-    host: host.name,
-    address: host.address,
-    port: host.port,
+  return hostResult(host, {
     status: interrupted ? 'interrupted' : 'skipped',
-    started_at: at,
-    finished_at: at,
+    started: at,
+    finished: at,
     tasks,
     ...(interrupted ? { error: { code: 'E_INTERRUPTED' as const, message: reason } } : {}),
-    ...(host.groups ? { groups: host.groups } : {}),
-  };
+  });
 }
 
 async function runPlay(
@@ -550,7 +549,7 @@ async function runPlay(
           return reply.result;
         }
       : (h: PlaybookHost) => playOnHost(env, play, h, { ...info, abort });
-    const results = await runHosts(batch, job);
+    const results = await runHosts(batch, job, play.name);
     out.batchesRun++;
     results.forEach(collect);
     const failed = results.filter((r) => r.status === 'failed' || r.status === 'unreachable').length;
@@ -565,42 +564,22 @@ async function runPlay(
   return out;
 }
 
-const RANK: Record<HostStatus, number> = { skipped: 0, ok: 1, changed: 2, interrupted: 3, failed: 4, unreachable: 5 };
-
-function mergeHost(a: HostResult | undefined, b: HostResult, state: HostState | undefined): HostResult {
-  const merged: HostResult = a
-    ? {
-        ...a,
-        status: RANK[b.status] > RANK[a.status] ? b.status : a.status,
-        finished_at: b.finished_at,
-        tasks: [...(a.tasks ?? []), ...(b.tasks ?? [])],
-        ...(b.error ? { error: b.error } : {}),
-      }
-    : { ...b };
-  const samples = state?.facts?.samples ?? [];
-  const last = samples[samples.length - 1];
-  if (state?.facts) merged.facts = state.facts;
-  if (state?.diagnosis) merged.diagnosis = state.diagnosis;
-  if (last?.auditctl.kind === 'ok') merged.audit = last.auditctl.status;
-  return merged;
-}
-
-/**
- * Runs every play of a validated playbook. Hosts that fail in a play take no part in later
- * plays (as in Ansible); a stopped rollout ends the playbook.
- */
 function createEnv(opts: PlayHostOptions): Env {
   return {
     opts,
     clock: opts.clock ?? systemClock,
     templater: new Templater(),
-    nonce: opts.nonce ?? randomBytes(12).toString('hex'),
+    nonce: opts.nonce ?? newNonce(),
     guardSampleMs: opts.guardSampleMs ?? 2000,
     emit: opts.onEvent ?? (() => undefined),
     states: new Map(),
   };
 }
 
+/**
+ * Runs every play of a validated playbook. Hosts that fail in a play take no part in later
+ * plays (as in Ansible); a stopped rollout ends the playbook.
+ */
 export async function runPlaybook(playbook: Playbook, opts: RunPlaybookOptions): Promise<PlaybookRunResult> {
   const env = createEnv(opts);
   const byHost = new Map<string, HostResult>();
@@ -609,7 +588,7 @@ export async function runPlaybook(playbook: Playbook, opts: RunPlaybookOptions):
   let stopped: RolloutStop | undefined;
   for (const [playIndex, play] of playbook.plays.entries()) {
     const collect = (r: HostResult) => {
-      byHost.set(r.host, mergeHost(byHost.get(r.host), r, env.states.get(r.host)));
+      byHost.set(r.host, mergePlay(byHost.get(r.host), r, env.states.get(r.host)));
       if (r.status === 'failed' || r.status === 'unreachable') failedHosts.add(r.host);
     };
     const pr = await runPlay(env, opts, playIndex, play, failedHosts, collect);
@@ -620,6 +599,8 @@ export async function runPlaybook(playbook: Playbook, opts: RunPlaybookOptions):
     }
   }
   const hosts = [...byHost.values()];
+  // a host's result is final only with every play merged: one host-done per host, now
+  for (const result of hosts) env.emit({ type: 'host-done', result });
   return { hosts, recap: recapOf(hosts), plays, ...(stopped ? { stopped } : {}) };
 }
 

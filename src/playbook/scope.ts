@@ -8,7 +8,7 @@
 import { FleetmendError } from '../errors.js';
 import { Undefined } from '../expr/index.js';
 import { policyScope } from '../policy/scope.js';
-import type { HostTarget } from '../executor/run-hosts.js';
+import type { HostTarget } from '../results/index.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';
 import { ansibleFactsOf, injectedFactVars } from './ansible-facts.js';

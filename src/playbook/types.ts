@@ -1,5 +1,6 @@
 import type { SourcePosition } from '../errors.js';
-import type { Condition, Module } from '../modules/types.js';
+import type { Module } from '../modules/types.js';
+import type { Condition } from '../expr/conditions.js';
 import type { Serial } from './batches.js';
 import type { Vars } from './vars.js';
 

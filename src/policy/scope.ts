@@ -34,19 +34,16 @@
  */
 import { sampleDeltas } from '../facts/rates.js';
 import type { FactSample, HostFacts } from '../facts/types.js';
-import { BYTES_PER_BUFFER, KERNEL_DEFAULT_BACKLOG_LIMIT } from '../diagnosis/diagnose.js';
+import { KERNEL_DEFAULT_BACKLOG_LIMIT } from '../diagnosis/diagnose.js';
+import { AUDITD_CONF_DEFAULTS, limitBytes } from '../diagnosis/concepts.js';
 import { worstSeverity } from '../diagnosis/severity.js';
 import type { Diagnosis } from '../diagnosis/types.js';
 
 export type PolicyScope = Record<string, unknown>;
 
-/** auditd's own defaults (auditd.conf(5)) for keys absent from a file that was read. */
-const AUDITD_CONF_DEFAULTS = {
-  disk_full_action: 'SUSPEND',
-  space_left_action: 'IGNORE',
-  admin_space_left_action: 'SUSPEND',
-  disk_error_action: 'SYSLOG',
-} as const;
+/** auditd's own defaults for the disk actions, when auditd.conf was read but lacks the key. */
+const { disk_full_action, space_left_action, admin_space_left_action, disk_error_action } = AUDITD_CONF_DEFAULTS;
+const DISK_ACTION_DEFAULTS = { disk_full_action, space_left_action, admin_space_left_action, disk_error_action };
 
 function auditScope(s: FactSample | undefined): Record<string, unknown> {
   const o = s?.auditctl;
@@ -99,7 +96,7 @@ function persistentScope(s: FactSample | undefined): Record<string, unknown> {
   if (!s) return {};
   const p = s.persistent;
   const confRead = !s.parse_errors.some((e) => e.section === 'auditd_conf') && Object.keys(p.auditd_conf).length > 0;
-  const conf = confRead ? { ...AUDITD_CONF_DEFAULTS, ...p.auditd_conf } : p.auditd_conf;
+  const conf = confRead ? { ...DISK_ACTION_DEFAULTS, ...p.auditd_conf } : p.auditd_conf;
   return {
     effective_backlog_limit: p.effective_backlog_limit,
     reboot_backlog_limit:
@@ -124,7 +121,7 @@ function memoryScope(s: FactSample | undefined): Record<string, unknown> {
     mem_available_kb: m.mem_available_kb,
     mem_available_bytes: m.mem_available_kb * 1024,
     mem_available_estimated: m.mem_available_estimated ?? false,
-    backlog_limit_bytes: limit === undefined ? undefined : limit * BYTES_PER_BUFFER,
+    backlog_limit_bytes: limit === undefined ? undefined : limitBytes(limit),
   };
 }
 

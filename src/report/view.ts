@@ -2,14 +2,15 @@
  * Report data and the view models the templates see. Templates only format: every number,
  * ordering and grouping is computed here, from the stored run, once.
  */
-import type { HostResult, RunInfo, RunSummary, TaskResult } from '../executor/events.js';
+import type { HostResult, RunInfo, RunSummary, TaskResult } from '../results/index.js';
 import type { Finding, Severity } from '../diagnosis/types.js';
+import { SEVERITY_ORDER } from '../diagnosis/concepts.js';
 import type { ControlResult } from '../policy/types.js';
 import type { HostHistoryRow, RunStatus, StoredRun } from '../store/index.js';
 import { redact } from '../secrets/index.js';
 import { foldHosts, naturalCompare } from './hostset.js';
 import { humanValue } from './numbers.js';
-import { summarize } from '../executor/run-hosts.js';
+import { summarize } from '../results/index.js';
 
 /** What a report is rendered from. */
 export interface ReportData {
@@ -37,16 +38,16 @@ export function reportDataFromStored(stored: StoredRun, history?: Record<string,
   };
 }
 
-const SEVERITIES: readonly Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
-const NONE_RANK = SEVERITIES.length;
+const NONE_RANK = SEVERITY_ORDER.length;
+const rankOf = (s: Severity): number => SEVERITY_ORDER.indexOf(s);
 
 /** Lower is worse. A host that could not be examined ranks with `high` findings. */
 export function hostRank(h: HostResult): number {
   let rank = NONE_RANK;
-  for (const f of h.diagnosis?.findings ?? []) rank = Math.min(rank, SEVERITIES.indexOf(f.severity));
-  if (h.status === 'failed' || h.status === 'unreachable') rank = Math.min(rank, 1);
-  if (h.status === 'interrupted') rank = Math.min(rank, 2);
-  if (h.compliance && !h.compliance.compliant) rank = Math.min(rank, 3);
+  for (const f of h.diagnosis?.findings ?? []) rank = Math.min(rank, rankOf(f.severity));
+  if (h.status === 'failed' || h.status === 'unreachable') rank = Math.min(rank, rankOf('high'));
+  if (h.status === 'interrupted') rank = Math.min(rank, rankOf('medium'));
+  if (h.compliance && !h.compliance.compliant) rank = Math.min(rank, rankOf('low'));
   return rank;
 }
 
@@ -278,9 +279,9 @@ export function hostView(h: HostResult, index: number, history?: HostHistoryRow[
   const kernel = lastSample?.kernel_log.recent_lines ?? [];
   const failed = h.compliance?.failed_controls ?? [];
   const rank = hostRank(h);
-  const severity = rank < SEVERITIES.length ? SEVERITIES[rank]! : 'none';
+  const severity = rank < SEVERITY_ORDER.length ? SEVERITY_ORDER[rank]! : 'none';
   const state = h.diagnosis?.state ?? 'unknown';
-  const top = [...(h.diagnosis?.findings ?? [])].sort((a, b) => SEVERITIES.indexOf(a.severity) - SEVERITIES.indexOf(b.severity))[0];
+  const top = [...(h.diagnosis?.findings ?? [])].sort((a, b) => rankOf(a.severity) - rankOf(b.severity))[0];
   const changed = tasks.filter((t) => t.changed);
   return {
     index,
@@ -344,7 +345,7 @@ export function groupHosts(hosts: readonly HostResult[]): GroupView[] {
       count: names.length,
       status: sample.status,
       state: sample.diagnosis?.state ?? 'unknown',
-      severity: rank < SEVERITIES.length ? SEVERITIES[rank]! : 'none',
+      severity: rank < SEVERITY_ORDER.length ? SEVERITY_ORDER[rank]! : 'none',
       findings: (sample.diagnosis?.findings ?? []).map((f) => ({ code: f.code, severity: f.severity, message: f.message })),
       ...(sample.error ? { error: sample.error.code } : {}),
     }));

@@ -1,9 +1,9 @@
-import type { HostResult, RunInfo, RunSummary } from '../executor/events.js';
-import { exitCodeFor } from '../executor/run-hosts.js';
+import type { HostResult, RunInfo, RunSummary } from '../results/index.js';
+import { exitCodeFor } from '../results/index.js';
 import type { Renderer } from '../report/index.js';
 import { writeRunReports } from './reports.js';
 import type { RunSession } from './session.js';
-import type { PlaybookOutcome, ReportOptions, RunContext, RunOutcome } from './types.js';
+import type { PlaybookOutcome, ReportOptions, RunOutcome } from './types.js';
 
 /** What every validated request carries into its run. */
 export interface Prepared {
@@ -17,8 +17,6 @@ export interface Finished {
   summary: RunSummary;
   /** The final documents. */
   results: HostResult[];
-  /** Results the store does not hold yet in their final form. */
-  toRecord: readonly HostResult[];
   playbook?: PlaybookOutcome;
   resumedSkipped?: number;
 }
@@ -27,8 +25,8 @@ export interface Finished {
  * Closes a run the same way for sweeps and playbooks: record, retry file, reports, then the
  * subscribers' onFinished with the store still open.
  */
-export async function finishRun(prepared: Prepared, session: RunSession, ctx: RunContext, f: Finished): Promise<RunOutcome> {
-  session.finish(f.run, f.summary, f.toRecord);
+export async function finishRun(prepared: Prepared, session: RunSession, f: Finished): Promise<RunOutcome> {
+  session.finish(f.run, f.summary);
   const retryFile = session.writeRetryFile(f.results);
   const reports = await writeRunReports(prepared.options, f.run, f.summary, f.results, session.store, prepared.renderer);
   const interrupted = session.interrupt.interrupted;
@@ -43,6 +41,6 @@ export async function finishRun(prepared: Prepared, session: RunSession, ctx: Ru
     ...(f.playbook ? { playbook: f.playbook } : {}),
     ...(f.resumedSkipped !== undefined ? { resumedSkipped: f.resumedSkipped } : {}),
   };
-  for (const s of ctx.subscribers) await s.onFinished?.(outcome, session.store);
+  await session.finished(outcome);
   return outcome;
 }

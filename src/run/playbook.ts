@@ -2,8 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FleetmendError } from '../errors.js';
 import { isoNow } from '../executor/clock.js';
-import type { RunInfo } from '../executor/events.js';
-import { runHosts, summarize } from '../executor/run-hosts.js';
+import type { RunInfo } from '../results/index.js';
+import { runHosts } from '../executor/run-hosts.js';
+import { summarize } from '../results/index.js';
 import { selectHosts as selectPattern, type Inventory } from '../inventory/index.js';
 import {
   parseExtraVars,
@@ -109,8 +110,8 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
     session.start([...selected.keys()]);
     session.emit({ type: 'run-start', run, hosts: [...selected.keys()] });
     // distributed: a batch is queued whole; the queue's global concurrency (-f) is the limit
-    const batchRunner: RunHostsHook = (hosts, job) =>
-      runHosts(hosts, job, { forks: placement ? hosts.length : options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: session.emit });
+    const batchRunner: RunHostsHook = (hosts, job, play) =>
+      runHosts(hosts, job, { forks: placement ? hosts.length : options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: session.emit, play });
     const result = await runPlaybook(p.playbook, {
       selectHosts: (pattern) => {
         const names = new Set(selectPattern(p.inventory, pattern));
@@ -131,12 +132,11 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
     const summary = summarize(result.hosts);
     const finished: RunInfo = { ...run, finished_at: isoNow(ctx.clock), ...(session.interrupt.interrupted ? { interrupted: true } : {}) };
     session.emit({ type: 'run-end', run: finished, summary });
-    // A host's result is complete after its last play: the merged results are recorded now.
-    return await finishRun(p, session, ctx, {
+    // each host's merged result was recorded from its host-done, emitted after its last play
+    return await finishRun(p, session, {
       run: finished,
       summary,
       results: result.hosts,
-      toRecord: result.hosts,
       playbook: { recap: result.recap, stopped: result.stopped ?? null },
       ...(options.resume ? { resumedSkipped: skip.size } : {}),
     });

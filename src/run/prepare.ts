@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { isoNow } from '../executor/clock.js';
-import type { RunInfo, RunMode } from '../executor/events.js';
+import type { RunInfo, RunMode } from '../results/index.js';
 import type { Renderer } from '../report/index.js';
 import { terminalLine } from '../util/terminal.js';
 import { newRunId } from './ids.js';

@@ -1,9 +1,8 @@
-import type { HostResult, RunInfo, RunSummary } from '../executor/events.js';
+import type { HostResult, RunInfo, RunSummary } from '../results/index.js';
 import type { Renderer } from '../report/index.js';
 import type { HostHistoryRow, RunStore, StoredRun } from '../store/index.js';
 import type { ReportOptions } from './types.js';
 
-/** Reports are the run's last subscriber: written from what the store read back (or the results). */
 /** Compile the templates before any host is contacted, so a template error is exit 1. */
 export async function prepareRenderer(opts: ReportOptions): Promise<Renderer | undefined> {
   if (!opts.output) return undefined;
@@ -13,6 +12,7 @@ export async function prepareRenderer(opts: ReportOptions): Promise<Renderer | u
   return createRenderer(opts.templateDir ? { templateDir: opts.templateDir } : {});
 }
 
+/** Reports are the run's last subscriber: written from what the store read back (or the results). */
 export async function writeRunReports(
   opts: ReportOptions,
   run: RunInfo,

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, unlinkSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import type { HostResult, RunInfo } from '../executor/events.js';
+import type { HostResult, RunInfo } from '../results/index.js';
 import { openStateSubdir } from '../store/state-dir.js';
 import { writeFileReplacing } from '../util/fsafe.js';
 

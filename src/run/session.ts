@@ -1,4 +1,4 @@
-import type { RunEvent, RunInfo, HostResult, RunSummary } from '../executor/events.js';
+import type { RunEvent, RunInfo, HostResult, RunSummary } from '../results/index.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
 import type { RunStore } from '../store/index.js';
 // Deep imports, not store/index.ts: both are cheap, and index.ts loads SQLite, which a
@@ -9,7 +9,8 @@ import { acquireInventoryLock } from '../store/lock.js';
 import { TransportFactory } from '../transport/index.js';
 import type { ConnectionSpec, Transport } from '../transport/types.js';
 import { writeRetryFile } from './retry.js';
-import type { RunContext, RunSubscriber } from './types.js';
+import { IsolatedSubscribers } from './subscribers.js';
+import type { RunContext, RunOutcome, RunSubscriber } from './types.js';
 
 export interface SessionOptions {
   store: boolean;
@@ -26,7 +27,7 @@ export class RunSession {
   readonly interrupt: Interrupt;
   readonly factory: TransportFactory;
   readonly stateDir: string;
-  private readonly subscribers: readonly RunSubscriber[];
+  private readonly subscribers: IsolatedSubscribers;
   private readonly writer: StoreWriter | undefined;
 
   /**
@@ -56,8 +57,10 @@ export class RunSession {
     private readonly releaseLock: () => void,
   ) {
     this.stateDir = stateDir;
-    this.writer = store ? new StoreWriter(store, run.id, run.mode === 'sweep', (w) => ctx.stderr.write(`warning: ${terminalLine(w)}\n`)) : undefined;
-    this.subscribers = [...(this.writer ? [this.writer] : []), ...ctx.subscribers];
+    const warn = (w: string) => ctx.stderr.write(`warning: ${terminalLine(w)}\n`);
+    this.writer = store ? new StoreWriter(store, run.id, warn) : undefined;
+    // the store writer is not isolated: a run that cannot be recorded fails as such
+    this.subscribers = new IsolatedSubscribers(ctx.subscribers, warn);
     const signals = ctx.interrupt
       ? ctx.interrupt()
       : installInterrupt((sig, stage) =>
@@ -75,7 +78,7 @@ export class RunSession {
       get interrupted() { return signals.interrupted || session.lost; },
       dispose: () => signals.dispose(),
     };
-    this.factory = new TransportFactory({ abortSignal: this.interrupt.abortInFlight });
+    this.factory = new TransportFactory({ abortSignal: this.interrupt.abortInFlight, clock: ctx.clock });
   }
 
   private lost = false;
@@ -104,16 +107,18 @@ export class RunSession {
 
   /** The one listener the executor, the sweep and the playbook engine are given. */
   readonly emit = (e: RunEvent): void => {
-    for (const s of this.subscribers) s.onEvent?.(e);
+    this.writer?.onEvent(e);
+    this.subscribers.emit(e);
   };
 
-  /**
-   * Records the final host results (a playbook's host result is complete only after its last
-   * play) and closes the run.
-   */
-  finish(run: RunInfo, summary: RunSummary, finalResults: readonly HostResult[]): void {
+  /** The caller's subscribers' onFinished, with the store still open. */
+  finished(outcome: RunOutcome): Promise<void> {
+    return this.subscribers.finished(outcome, this.store);
+  }
+
+  /** Closes the run in the store: every host result came with its (final) host-done. */
+  finish(run: RunInfo, summary: RunSummary): void {
     this.writer?.flush();
-    if (finalResults.length) this.store?.recordHosts(this.run.id, finalResults);
     this.store?.finishRun(this.run.id, summary, {
       interrupted: this.interrupt.interrupted,
       ...(run.finished_at ? { finished_at: run.finished_at } : {}),
@@ -147,8 +152,6 @@ class StoreWriter implements RunSubscriber {
   constructor(
     private readonly store: RunStore,
     private readonly runId: string,
-    /** Sweeps: one result per host, a second one is refused (a playbook records a host per play). */
-    private readonly once: boolean,
     private readonly warn: (message: string) => void,
   ) {}
 
@@ -165,10 +168,9 @@ class StoreWriter implements RunSubscriber {
   }
 
   private queueHost(result: HostResult): void {
-    // A playbook host's result per play carries that play's tasks only; its task rows come from
-    // the task events, and the merged result at the end of the run replaces them all.
-    const { tasks: _perPlay, ...rest } = result;
-    this.pending.push(this.taskSeq.has(result.host) ? rest : result);
+    // host-done is final: a playbook host's result has every play's tasks, and its task rows
+    // (written live from the task events) are replaced by them
+    this.pending.push(result);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setImmediate(() => this.flush());
@@ -179,7 +181,7 @@ class StoreWriter implements RunSubscriber {
     if (!this.pending.length) return;
     const batch = this.pending;
     this.pending = [];
-    if (!this.once) return this.store.recordHosts(this.runId, batch);
+    // one result per host per run: a second one (a job delivered twice) is refused
     for (const r of this.store.recordHostsOnce(this.runId, batch)) {
       this.warn(`${r.host}: a second result for run ${this.runId} was refused (the first one stays recorded)`);
     }

@@ -1,5 +1,5 @@
-import type { HostResult } from '../executor/events.js';
-import type { HostTarget } from '../executor/run-hosts.js';
+import type { HostResult } from '../results/index.js';
+import type { HostTarget } from '../results/index.js';
 import { loadPolicy } from '../policy/index.js';
 import { runSweep, withFleetFindings } from '../sweep/index.js';
 import { finishRun, type Prepared } from './finish.js';
@@ -56,11 +56,10 @@ export async function executeSweep(options: SweepOptions, ctx: RunContext, hooks
         ...(placement ? { sweepOne: (host: HostTarget) => placement.sweepOne(host, session), inFlight: placement.inFlight } : {}),
       });
       // host results were recorded as each host finished and the fleet findings beside them
-      return await finishRun(prepared, session, ctx, {
+      return await finishRun(prepared, session, {
         run: outcome.run,
         summary: outcome.summary,
         results: withFleetFindings(outcome.results, outcome.fleetFindings),
-        toRecord: [],
       });
     } finally {
       session.dispose();

@@ -1,7 +1,7 @@
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { FleetmendError } from '../errors.js';
-import type { HostTarget } from '../executor/run-hosts.js';
+import type { HostTarget } from '../results/index.js';
 import { connectionVars, loadInventory, selectHosts, type Inventory } from '../inventory/index.js';
 import { buildConnectionSpec, loadPrivateKey, type CliConnectionDefaults } from '../transport/index.js';
 import type { ConnectionSpec } from '../transport/types.js';
@@ -53,15 +53,16 @@ export async function resolveTargets(opts: ConnectionOptions, env: NodeJS.Proces
   return { inventory, targets, specs };
 }
 
+/** A connection and the bastions it jumps through, nearest first. */
+function withJumps(s: ConnectionSpec): ConnectionSpec[] {
+  return s.jump ? [s, ...withJumps(s.jump)] : [s];
+}
+
 /**
  * Every explicit key file is read and decrypted once, before any host is contacted: a missing
  * file or a wrong passphrase is exit 1 (E_KEYFILE). An encrypted key without a passphrase
  * (inventory or FLEETMEND_KEY_PASSPHRASE) is asked for on the terminal, once per file.
  */
-function withJumps(s: ConnectionSpec): ConnectionSpec[] {
-  return s.jump ? [s, ...withJumps(s.jump)] : [s];
-}
-
 async function unlockKeyFiles(files: Set<string>, specs: Map<string, ConnectionSpec>, ask: AskSecret | undefined): Promise<void> {
   for (const file of files) {
     const users = [...specs.values()].flatMap(withJumps).filter((s) => s.auth.privateKeyFile === file);

@@ -1,5 +1,5 @@
 import type { Clock } from '../executor/clock.js';
-import type { HostResult, RunEvent, RunInfo, RunSummary } from '../executor/events.js';
+import type { HostResult, RunEvent, RunInfo, RunSummary } from '../results/index.js';
 import type { Interrupt } from '../executor/interrupt.js';
 import type { HostRecap, RolloutStop } from '../playbook/index.js';
 import type { ReportFormat } from '../report/formats.js';
@@ -87,9 +87,11 @@ export interface RunOutcome {
 /**
  * A consumer of a run: the terminal, the store writer, metrics, drift. `onEvent` sees every event
  * as it happens; `onFinished` the outcome once the run is recorded and its reports written, with
- * the store still open (undefined with --no-store).
+ * the store still open (undefined with --no-store). One that throws is reported and the run goes on.
  */
 export interface RunSubscriber {
+  /** Names it in the warning when it throws (it is isolated: the run goes on). */
+  readonly name?: string;
   onEvent?(event: RunEvent): void;
   onFinished?(outcome: RunOutcome, store: RunStore | undefined): void | Promise<void>;
 }

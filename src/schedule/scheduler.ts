@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import { FleetmendError } from '../errors.js';
 import { terminalLine } from '../util/terminal.js';
 import type { Clock } from '../executor/clock.js';
-import type { RunInfo, RunSummary } from '../executor/events.js';
+import type { RunInfo, RunSummary } from '../results/index.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
 import { driftNotification, driftSinceLast, renderDriftText, runFailedNotification } from '../drift/index.js';
 import type { Drift, DriftNotification } from '../drift/index.js';

@@ -7,7 +7,7 @@ export type { Fleet, FleetOptions, SimHost, RunSimOptions } from './fleet.js';
 export { SCENARIOS, buildScenario, scenarioNames, debianSpec, rhelSpec } from './scenarios.js';
 export type { Scenario, ScenarioHost, ScenarioOptions } from './scenarios.js';
 export type { Fault, FaultKind } from './faults.js';
-export { SimKernel, parseRules, BYTES_PER_BUFFER } from './kernel.js';
+export { SimKernel, parseRules } from './kernel.js';
 export type { AuditSettings, AuditdState, Flavour, KernelOptions, PowerEvent, PowerState } from './kernel.js';
 export { SimMachine, DEBIAN_RULES, DEFAULT_AUDITD_CONF } from './machine.js';
 export type { MachineSpec, AuditctlFlavour, OsRelease } from './machine.js';

@@ -6,11 +6,12 @@
  * form, so 5,000 idle hosts cost nothing (no per-host timers). Semantics: reference §3–§5
  * and the real-kernel fixtures.
  */
+import { BYTES_PER_BUFFER, PLUGIN_FULL_READ_RATE } from '../diagnosis/concepts.js';
 import type { SimClock } from './clock.js';
 import { KernelLog, RATELIMIT_BURST, RATELIMIT_INTERVAL_MS, RateLimitWindow, type KlogEntry } from './klog.js';
 import { Rng } from './rng.js';
 import type { VirtualFs } from './vfs.js';
-import { PLUGIN_FULL_READ_RATE, PluginQueue, readPluginConf } from './plugins.js';
+import { PluginQueue, readPluginConf } from './plugins.js';
 
 export type Flavour = 'debian' | 'rhel';
 /**
@@ -99,7 +100,6 @@ export interface PowerEvent {
   reason: 'panic' | 'reboot' | 'power-cycle';
 }
 
-export const BYTES_PER_BUFFER = 8970;
 const KERNEL_DEFAULT_LIMIT = 64;
 const DRAIN_MIN_RATE = 4000;
 /** Records of one audited execve: SYSCALL, EXECVE, CWD, PATH ×2, PROCTITLE, EOE. */

@@ -16,12 +16,9 @@
  *   are re-read, the suspension and the warning count reset; a restart starts an empty queue.
  */
 import type { VirtualFs } from './vfs.js';
+import { AUDITD_CONF_DEFAULTS } from '../diagnosis/concepts.js';
 
-/** enqueue(): 4 tries 2 ms apart before the overflow action. */
-export const PLUGIN_FULL_READ_RATE = 1000 / (4 * 2);
 const QUEUE_FULL_LIMIT = 5;
-const DEFAULT_Q_DEPTH = 2000;
-export const PLUGIN_DIR = '/etc/audit/plugins.d';
 
 export type OverflowAction = 'IGNORE' | 'SYSLOG' | 'SUSPEND' | 'SINGLE' | 'HALT';
 
@@ -42,10 +39,10 @@ export function readPluginConf(fs: VirtualFs): PluginConf {
     }
   };
   const conf = confMap(read('/etc/audit/auditd.conf'));
-  const depth = /^\d+$/.test(conf.get('q_depth') ?? '') ? Number(conf.get('q_depth')) : DEFAULT_Q_DEPTH;
-  const a = (conf.get('overflow_action') ?? 'SYSLOG').toUpperCase();
-  const action = (['IGNORE', 'SYSLOG', 'SUSPEND', 'SINGLE', 'HALT'].includes(a) ? a : 'SYSLOG') as OverflowAction;
-  const dir = conf.get('plugin_dir') ?? PLUGIN_DIR;
+  const depth = /^\d+$/.test(conf.get('q_depth') ?? '') ? Number(conf.get('q_depth')) : AUDITD_CONF_DEFAULTS.q_depth;
+  const a = (conf.get('overflow_action') ?? AUDITD_CONF_DEFAULTS.overflow_action).toUpperCase();
+  const action = (['IGNORE', 'SYSLOG', 'SUSPEND', 'SINGLE', 'HALT'].includes(a) ? a : AUDITD_CONF_DEFAULTS.overflow_action) as OverflowAction;
+  const dir = conf.get('plugin_dir') ?? AUDITD_CONF_DEFAULTS.plugin_dir;
   const active: string[] = [];
   for (const file of fs.list(dir)) {
     if (!file.endsWith('.conf')) continue;

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { FleetmendError } from '../errors.js';
-import type { HostResult, RunInfo, RunMode, RunSummary, TaskResult } from '../executor/events.js';
+import type { HostResult, RunInfo, RunMode, RunSummary, TaskResult } from '../results/index.js';
 import type { Finding, HostState } from '../diagnosis/types.js';
 import { redact } from '../secrets/index.js';
 import { migrate } from './schema.js';

@@ -1,12 +1,14 @@
 import { isoNow } from '../executor/clock.js';
-import type { HostResult, RunEventListener, RunInfo, RunSummary } from '../executor/events.js';
+import type { HostResult, RunEventListener, RunInfo, RunSummary } from '../results/index.js';
 import type { Interrupt } from '../executor/interrupt.js';
-import { runHosts, summarize, type HostTarget } from '../executor/run-hosts.js';
+import { runHosts } from '../executor/run-hosts.js';
+import { summarize, type HostTarget } from '../results/index.js';
 import { diagnoseFleet, type Finding } from '../diagnosis/index.js';
 import type { Transport } from '../transport/types.js';
 import { factsProbe, sweepHost, type SweepOptions } from './sweep-host.js';
 
-export { sweepHost, collectSample, newNonce, factsProbe, type FactsProbe } from './sweep-host.js';
+export { sweepHost, collectSample, factsProbe, type FactsProbe } from './sweep-host.js';
+export { newNonce } from '../util/nonce.js';
 
 /** A sweep of a fleet: the per-host options (samples, interval, policy, clock) plus the run's. */
 export interface SweepRequest extends Pick<SweepOptions, 'samples' | 'intervalMs' | 'policy' | 'clock'> {

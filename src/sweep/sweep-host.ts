@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { Clock } from '../executor/clock.js';
 import { isoNow } from '../executor/clock.js';
-import type { HostResult } from '../executor/events.js';
-import type { HostTarget } from '../executor/run-hosts.js';
-import { FleetmendError, UNREACHABLE_CODES } from '../errors.js';
+import { hostResult, hostStatusOfCode, type HostResult, type HostTarget } from '../results/index.js';
+import { FleetmendError } from '../errors.js';
+import { newNonce } from '../util/nonce.js';
 import { needsBecome, partialOutputOf, type ConnectionSpec, type Transport } from '../transport/index.js';
 import { buildFactsScript, splitSections, unfinishedSection } from '../facts/script.js';
 import { parseSample } from '../facts/index.js';
@@ -22,10 +21,6 @@ export interface SweepOptions {
   signal?: AbortSignal;
   /** The run's script; its nonce is random per run, so host output cannot forge a section. */
   probe?: FactsProbe;
-}
-
-export function newNonce(): string {
-  return randomBytes(12).toString('hex');
 }
 
 /** The parse error that marks a sample whose output went over the transport's cap. */
@@ -120,20 +115,17 @@ export async function sweepHost(host: HostTarget, transport: Transport, opts: Sw
     const diagnosis = diagnose(facts);
     const compliance = opts.policy ? evaluatePolicy(opts.policy, policyScope(facts, diagnosis)) : undefined;
     const auditError = cutShort ?? (last ? withCap(auditctlError(last.auditctl, transport.spec), last) : undefined);
-    return {
-      host: host.name,
+    return hostResult(host, {
       address: transport.connectedAddress?.replace(/:\d+$/, '') ?? host.address,
-      port: host.port,
-      status: auditError ? (UNREACHABLE_CODES.has(auditError.code) ? 'unreachable' : 'failed') : 'ok',
-      started_at: started,
-      finished_at: isoNow(opts.clock),
+      status: auditError ? hostStatusOfCode(auditError.code) : 'ok',
+      started,
+      finished: isoNow(opts.clock),
       ...(last?.auditctl.kind === 'ok' ? { audit: last.auditctl.status } : {}),
       facts,
       diagnosis,
       ...(compliance ? { compliance } : {}),
-      ...(auditError ? { error: { code: auditError.code, message: auditError.message } } : {}),
-      ...(host.groups ? { groups: host.groups } : {}),
-    };
+      ...(auditError ? { error: auditError } : {}),
+    });
   } finally {
     await transport.close();
   }

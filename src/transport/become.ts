@@ -8,7 +8,7 @@
  * the password never reaches the command's stdin (issue 16.1: `head -c 40` printed it, and the
  * auditctl module's `tee` wrote it into the rules file).
  */
-import { randomBytes } from 'node:crypto';
+import { newNonce } from '../util/nonce.js';
 import type { BecomeSpec } from './types.js';
 
 /** POSIX single-quoting: safe for any string, including quotes, newlines and `$(...)`. */
@@ -38,12 +38,7 @@ export function needsBecome(loginUser: string, become: BecomeSpec): boolean {
   return loginUser !== target;
 }
 
-/** Hex only: sudo expands `%u`/`%h`/`%p` in a prompt, and the shell must see one plain word. */
-export function newBecomeNonce(): string {
-  return randomBytes(12).toString('hex');
-}
-
-export function buildBecomeCommand(command: string, loginUser: string, become: BecomeSpec, nonce: string = newBecomeNonce()): BecomeCommand {
+export function buildBecomeCommand(command: string, loginUser: string, become: BecomeSpec, nonce: string = newNonce()): BecomeCommand {
   if (!needsBecome(loginUser, become)) return { command, wrapped: false };
   const userArg = become.user !== undefined && become.user !== 'root' ? ` -u ${shellQuote(become.user)}` : '';
   if (become.password === undefined) return { command: `sudo -n${userArg} -- sh -c ${shellQuote(command)}`, wrapped: true };

@@ -3,6 +3,7 @@
  * file decrypted once) and one BastionPool (bastion connections shared by all targets behind
  * them, reference-counted) per factory.
  */
+import type { Clock } from '../executor/clock.js';
 import { KeyCache } from './auth.js';
 import { KnownHosts, KnownHostsCache } from './knownhosts.js';
 import { Ssh2Transport, type BastionLease, type BastionProvider } from './ssh2.js';
@@ -66,6 +67,8 @@ export interface TransportFactoryOptions {
   hashKnownHosts?: boolean;
   /** Aborts every command and closes every connection of the run (second SIGINT). */
   abortSignal?: AbortSignal;
+  /** The run's clock, for every transport's deadlines and durations (default: the system clock). */
+  clock?: Clock;
 }
 
 export class TransportFactory {
@@ -74,9 +77,11 @@ export class TransportFactory {
   readonly keys = new KeyCache();
   private readonly logger: TransportLogger | undefined;
   private readonly abortSignal: AbortSignal | undefined;
+  private readonly clock: Clock | undefined;
 
   constructor(opts: TransportFactoryOptions = {}) {
     this.logger = opts.logger;
+    this.clock = opts.clock;
     this.abortSignal = opts.abortSignal;
     this.knownHosts =
       opts.knownHosts ??
@@ -91,6 +96,7 @@ export class TransportFactory {
       keys: this.keys,
       ...(this.logger ? { logger: this.logger } : {}),
       ...(this.abortSignal ? { abortSignal: this.abortSignal } : {}),
+      ...(this.clock ? { clock: this.clock } : {}),
     });
   }
 

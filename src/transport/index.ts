@@ -20,7 +20,7 @@ export {
   type ParsedKnownHosts,
   type VerifyRequest,
 } from './knownhosts.js';
-export { shellQuote, buildBecomeCommand, needsBecome, detectSudoFailure, BecomeDialog, newBecomeNonce, type BecomeCommand, type BecomeMarkers, type DialogAction } from './become.js';
+export { shellQuote, buildBecomeCommand, needsBecome, detectSudoFailure, BecomeDialog, type BecomeCommand, type BecomeMarkers, type DialogAction } from './become.js';
 export { loadPrivateKey, expandTilde } from './auth.js';
 export { buildConnectionSpec, DEFAULTS, type CliConnectionDefaults, type InventoryConnectionVars } from './spec.js';
 export { resolveSshConfig, loadSshConfig, parseSshConfig, parseProxyJump, parseJumpHop, mapStrictHostKeyChecking, type SshOptions, type JumpHop } from './sshconfig.js';

@@ -10,6 +10,7 @@ import ssh2, { type Client as Ssh2Client, type ClientChannel, type ConnectConfig
 const { Client } = ssh2;
 import type { Duplex } from 'node:stream';
 import { FleetmendError } from '../errors.js';
+import { systemClock, type Clock } from '../executor/clock.js';
 import { agentSocketFor, loadKeys, makeAuthHandler, planAuth, type KeyCache } from './auth.js';
 import { BecomeDialog, buildBecomeCommand, detectSudoFailure } from './become.js';
 import { dialTcp, waitForBanner } from './dial.js';
@@ -40,6 +41,8 @@ export interface Ssh2TransportOptions {
    * (E_INTERRUPTED) and closes the connection.
    */
   abortSignal?: AbortSignal;
+  /** Where the connect deadline and a command's duration are read from (default: the system clock). */
+  clock?: Clock;
 }
 
 /** ssh2 names for a key type recorded in known_hosts (RSA keys sign with SHA-2 variants). */
@@ -72,8 +75,11 @@ export class Ssh2Transport implements Transport {
   /** Password, key passphrase and become password of this connection (and its bastions). */
   readonly secrets: SecretValues;
 
+  private readonly clock: Clock;
+
   constructor(spec: ConnectionSpec, opts: Ssh2TransportOptions) {
     this.spec = spec;
+    this.clock = opts.clock ?? systemClock;
     this.secrets = new SecretValues(connectionSecrets(spec));
     this.opts = opts;
     opts.abortSignal?.addEventListener('abort', this.onRunAbort, { once: true });
@@ -104,12 +110,12 @@ export class Ssh2Transport implements Transport {
 
   private async doConnect(): Promise<void> {
     const { spec } = this;
-    const deadline = Date.now() + spec.connectTimeoutMs;
-    const remaining = (): number => Math.max(1, deadline - Date.now());
+    const deadline = this.clock.now() + spec.connectTimeoutMs;
+    const remaining = (): number => Math.max(1, deadline - this.clock.now());
     const knownHosts = this.opts.knownHosts instanceof KnownHostsCache ? await this.opts.knownHosts.get(spec.knownHostsFile) : this.opts.knownHosts;
     const keys = await loadKeys(spec.auth, spec.name, this.opts.keys);
-    const dialDeadline = Math.min(deadline, Date.now() + (spec.dialTimeoutMs ?? spec.connectTimeoutMs));
-    const dialRemaining = (): number => Math.max(1, dialDeadline - Date.now());
+    const dialDeadline = Math.min(deadline, this.clock.now() + (spec.dialTimeoutMs ?? spec.connectTimeoutMs));
+    const dialRemaining = (): number => Math.max(1, dialDeadline - this.clock.now());
     const sock = await this.openStream(dialRemaining);
     await waitForBanner(sock, dialRemaining(), spec.name, this.where);
     const tried: string[] = [];
@@ -234,7 +240,7 @@ export class Ssh2Transport implements Transport {
     const dialog = wrap.markers ? new BecomeDialog(wrap.markers) : undefined;
     const timeoutMs = opts.timeoutMs ?? this.spec.commandTimeoutMs;
     const out = new CappedOutput(opts.maxOutputBytes ?? this.spec.maxOutputBytes);
-    const started = Date.now();
+    const started = this.clock.now();
     const shown = opts.label ?? briefCommand(command);
     return new Promise<ExecResult>((resolve, reject) => {
       let settled = false;
@@ -252,7 +258,7 @@ export class Ssh2Transport implements Transport {
         } else resolve(this.masked(r!));
       };
       const result = (): ExecResult => {
-        const r: ExecResult = { command, stdout: out.stdout(), stderr: out.stderr(), code: exitCode ?? null, durationMs: Date.now() - started, truncated: out.truncated, bytes: out.bytes };
+        const r: ExecResult = { command, stdout: out.stdout(), stderr: out.stderr(), code: exitCode ?? null, durationMs: this.clock.now() - started, truncated: out.truncated, bytes: out.bytes };
         if (exitSignal) r.signal = exitSignal;
         return r;
       };

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/program.js';
-import type { HostResult, RunEvent } from '../../src/executor/events.js';
+import type { HostResult, RunEvent } from '../../src/results/index.js';
 import { noInterrupt } from '../../src/executor/interrupt.js';
 import type { RunOutcome, RunSubscriber } from '../../src/run/index.js';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
@@ -92,6 +92,74 @@ describe('the run layer', () => {
       const withTasks = doc.hosts.filter((h) => h.tasks?.length);
       expect(withTasks.length).toBeGreaterThanOrEqual(fleet.hosts.length - 2);
       for (const h of withTasks) expect(h.tasks!.map((t) => t.task), `${root} ${h.host}`).toEqual(['say hi']);
+    }
+  });
+
+  it('a subscriber that throws is reported by name and the run goes on: the others see every event, the store records every host', async () => {
+    const rec = recorder();
+    const err = textSink();
+    const stateDir = join(dir, 'state-throwing');
+    let calls = 0;
+    const throwing: RunSubscriber = {
+      name: 'broken-plugin',
+      onEvent: () => {
+        calls++;
+        throw new Error('plugin bug');
+      },
+      onFinished: () => {
+        throw new Error('plugin bug at the end');
+      },
+    };
+    const code = await main(['sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--samples', '1', '--json', '-q', '--state-dir', stateDir], {
+      stdout: textSink().stream,
+      stderr: err.stream,
+      interrupt: noInterrupt,
+      env: process.env,
+      subscribers: [throwing, rec.sub],
+    });
+    expect([0, 2, 4, 6], err.text()).toContain(code);
+    expect(err.text()).toContain('subscriber broken-plugin failed on a run-start event (the run goes on): plugin bug');
+    expect(err.text()).toContain('subscriber broken-plugin failed on the finished run (the run goes on): plugin bug at the end');
+    expect(err.text()).toMatch(/subscriber broken-plugin failed on \d+ more event\(s\) in this run/);
+    // called for every event, and each one still reached the subscriber after it
+    expect(calls).toBe(rec.events.length);
+    expect(rec.events.filter((e) => e.event.type === 'host-done')).toHaveLength(fleet.hosts.length);
+    expect(rec.outcome()?.exitCode).toBe(code);
+    const stored = readStore(stateDir, (store) => store.getRun(rec.outcome()!.run.id));
+    expect(stored.hosts.filter((h) => h.status !== 'pending')).toHaveLength(fleet.hosts.length);
+  });
+
+  it('a two-play playbook: one final host-done per host (plays are progress events), the store records that result once', async () => {
+    const pb = join(dir, 'two-plays.yml');
+    writeFileSync(pb, ['one', 'two'].map((n) => `- name: play ${n}\n  hosts: all\n  tasks:\n    - name: task ${n}\n      command: echo ${n}\n`).join(''));
+    const rec = recorder();
+    const err = textSink();
+    const stateDir = join(dir, 'state-two-plays');
+    const code = await main(['run', pb, '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--state-dir', stateDir, '-q'], {
+      stdout: textSink().stream,
+      stderr: err.stream,
+      interrupt: noInterrupt,
+      env: process.env,
+      subscribers: [rec.sub],
+    });
+    expect([0, 4], err.text()).toContain(code);
+    // a second write of a host would be refused by the store, with a warning
+    expect(err.text()).not.toMatch(/refused/);
+    const done = rec.events.map((e) => e.event).filter((e): e is Extract<RunEvent, { type: 'host-done' }> => e.type === 'host-done');
+    expect(done.map((e) => e.result.host).sort()).toEqual(fleet.hosts.map((h) => h.name).sort());
+    const perPlay = rec.events.map((e) => e.event).filter((e) => e.type === 'play-host-done');
+    expect(perPlay.length).toBeGreaterThan(fleet.hosts.length);
+    const types = rec.events.map((e) => e.event.type);
+    expect(types.indexOf('host-done')).toBeGreaterThan(types.lastIndexOf('play-host-done'));
+    for (const { event, copy } of rec.events) expect(JSON.stringify(event)).toBe(copy);
+    const stored = readStore(stateDir, (store) => store.getRun(rec.outcome()!.run.id));
+    const ok = done.filter((e) => e.result.status === 'changed');
+    expect(ok.length).toBeGreaterThanOrEqual(fleet.hosts.length - 2);
+    for (const { result } of ok) {
+      expect(result.tasks?.map((t) => t.task)).toEqual(['task one', 'task two']);
+      const back = stored.hosts.find((h) => h.host === result.host);
+      expect(back?.tasks?.map((t) => t.task), result.host).toEqual(['task one', 'task two']);
+      expect(back?.status).toBe(result.status);
     }
   });
 });

@@ -347,6 +347,21 @@ describe('Ssh2Transport exec', () => {
   });
 });
 
+describe('Ssh2Transport clock', () => {
+  it("reads a command's duration from the injected clock, not from Date.now()", async () => {
+    let now = 1_700_000_000_000;
+    let step = 0;
+    // still while connecting (the connect deadline reads it too), then 5 s a reading
+    const clock = { now: () => (now += step), sleep: async () => undefined };
+    const t = track(new Ssh2Transport(spec(target.port, { knownHostsFile: knownFile }), { knownHosts: kh, clock }));
+    await t.connect();
+    step = 5000;
+    const r = await t.exec('echo hi');
+    expect(r.stdout).toBe('hi\n');
+    expect(r.durationMs).toBe(5000);
+  });
+});
+
 describe('host key checking', () => {
   it('strict refuses an unknown host, naming the offered fingerprint', async () => {
     const empty = knownHostsFor([]);

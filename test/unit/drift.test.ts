@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { HostResult } from '../../src/executor/events.js';
+import type { HostResult } from '../../src/results/index.js';
 import type { StoredRun } from '../../src/store/index.js';
 import { computeDrift, driftNotification, renderDriftText, runFailedNotification } from '../../src/drift/index.js';
 import type { HostChange } from '../../src/drift/index.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { exitCodeFor, noInterrupt, runHosts, summarize, systemClock, type HostResult, type RunEvent } from '../../src/executor/index.js';
+import { noInterrupt, runHosts, systemClock } from '../../src/executor/index.js';
+import { exitCodeFor, summarize, type HostResult, type RunEvent } from '../../src/results/index.js';
 import { FleetmendError } from '../../src/errors.js';
 
 const hosts = Array.from({ length: 10 }, (_, i) => ({ name: `h${i}`, address: '127.0.0.1', port: 22 }));

@@ -12,7 +12,7 @@ import {
   CONTENT_TYPES, LatestSweep, METRIC_STATES, checkMetricsFile, escapeHelp, escapeLabelValue, family, formatValue, hostAllowed, isLoopback,
   kernelHz, metricsFileWriter, negotiate, parseListen, render, sweepFamilies, writeFileAtomic, writeMetricsFile, type MetricFamily,
 } from '../../src/metrics/index.js';
-import type { HostResult } from '../../src/executor/events.js';
+import type { HostResult } from '../../src/results/index.js';
 import { buildFleet, buildHost, hostileHost } from '../fixtures/results/build.js';
 
 const lost: MetricFamily = family({ name: 'x_lost_total', type: 'counter', help: 'Records lost.', samples: [{ labels: { host: 'a' }, value: 7 }] });

@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { jsonDocument, writeJsonDocument } from '../../src/cli/output.js';
-import type { HostResult, RunInfo } from '../../src/executor/events.js';
-import { summarize } from '../../src/executor/index.js';
+import type { HostResult, RunInfo } from '../../src/results/index.js';
+import { summarize } from '../../src/results/index.js';
 
 const run: RunInfo = { id: 'r1', mode: 'sweep', started_at: '2026-11-25T00:00:00Z', finished_at: '2026-11-25T00:00:01Z', forks: 5 };
 const host = (i: number): HostResult => ({

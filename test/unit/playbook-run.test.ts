@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parsePlaybook } from '../../src/playbook/load.js';
 import { runPlaybook, rolloutDecision, type PlaybookHost, type RunPlaybookOptions } from '../../src/playbook/run.js';
 import { formatRecap } from '../../src/playbook/recap.js';
-import type { RunEvent } from '../../src/executor/events.js';
+import type { RunEvent } from '../../src/results/index.js';
 import { FleetmendError } from '../../src/errors.js';
 import { FakeHost, FakeTransport } from '../fixtures/playbooks/fake-host.js';
 

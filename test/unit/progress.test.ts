@@ -5,8 +5,8 @@
  */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { HostResult, RunEvent, RunInfo } from '../../src/executor/events.js';
-import { summarize } from '../../src/executor/run-hosts.js';
+import type { HostResult, RunEvent, RunInfo } from '../../src/results/index.js';
+import { summarize } from '../../src/results/index.js';
 import { Progress, summaryTable } from '../../src/cli/progress.js';
 import { formatRecap, recapOf } from '../../src/playbook/recap.js';
 import { buildHost } from '../fixtures/results/build.js';
@@ -155,18 +155,36 @@ describe('Progress', () => {
     ]);
   });
 
-  it('counts a host once when several plays finish it', () => {
+  it('counts a host once when several plays finish it, and shows a failed host once (per play, not again when final)', () => {
     const term = new Term(false);
     const p = new Progress(term, false, false, () => 0);
-    p.listener({ type: 'run-start', run: { ...RUN, mode: 'run' }, hosts: ['a1', 'a2'] });
-    for (const status of ['ok', 'changed'] as const) {
+    p.listener({ type: 'run-start', run: { ...RUN, mode: 'run' }, hosts: ['a1', 'a2', 'a3'] });
+    const final = new Map<string, HostResult>();
+    for (const [play, status] of [['one', 'ok'], ['two', 'changed']] as const) {
       for (const h of ['a1', 'a2']) {
         p.listener({ type: 'host-start', host: h, at: RUN.started_at });
-        p.listener({ type: 'host-done', result: { ...buildHost('healthy', { name: h }), status } });
+        const result = { ...buildHost('healthy', { name: h }), status };
+        final.set(h, result);
+        p.listener({ type: 'play-host-done', play, result });
       }
     }
+    // a3 fails in play one and takes no part in play two
+    const failed = buildHost('unreachable', { name: 'a3' });
+    p.listener({ type: 'play-host-done', play: 'one', result: failed });
+    final.set('a3', failed);
+    for (const result of final.values()) p.listener({ type: 'host-done', result });
     p.listener({ type: 'run-end', run: RUN, summary: summarize([]) });
-    expect(term.text.trimEnd().split('\n').at(-1)).toBe('done: 2/2 host(s) in 0.0s: changed 2');
+    const lines = term.text.trimEnd().split('\n');
+    expect(lines.filter((l) => /a3/.test(l))).toHaveLength(1);
+    expect(lines.at(-1)).toBe('done: 3/3 host(s) in 0.0s: changed 2, unreachable 1');
+  });
+
+  it('a host first seen in its final host-done (not started: interrupted) is shown then', () => {
+    const term = new Term(false);
+    const p = new Progress(term, false, false, () => 0);
+    p.listener({ type: 'run-start', run: { ...RUN, mode: 'run' }, hosts: ['a1'] });
+    p.listener({ type: 'host-done', result: buildHost('unreachable', { name: 'a1' }) });
+    expect(term.text.split('\n').filter((l) => /a1/.test(l))).toHaveLength(1);
   });
 
   it('keeps the live line within the terminal width', () => {

@@ -5,7 +5,7 @@
  */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import type { HostResult } from '../../src/executor/events.js';
+import type { HostResult } from '../../src/results/index.js';
 import type { Finding } from '../../src/diagnosis/types.js';
 import { createRenderer, htmlWithCode, humanNumber, markdownWithCode, renderReport } from '../../src/report/index.js';
 import type { ReportData, ReportFormat } from '../../src/report/index.js';

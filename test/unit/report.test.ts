@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FleetmendError } from '../../src/errors.js';
-import type { HostResult } from '../../src/executor/events.js';
+import type { HostResult } from '../../src/results/index.js';
 import {
   EXTENSIONS, cdata, createRenderer, escapeMarkdown, foldHosts, markdownBlock, renderReport, safeFileName, writeReports,
 } from '../../src/report/index.js';

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { HostResult } from '../../src/executor/events.js';
+import type { HostResult } from '../../src/results/index.js';
 import { retryFileName, retryFilePath, writeRetryFile } from '../../src/run/retry.js';
 import { runCli } from '../helpers/cli.js';
 

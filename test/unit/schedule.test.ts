@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FleetmendError } from '../../src/errors.js';
 import { systemClock } from '../../src/executor/clock.js';
-import type { HostResult, RunInfo } from '../../src/executor/events.js';
+import type { HostResult, RunInfo } from '../../src/results/index.js';
 import type { Interrupt } from '../../src/executor/interrupt.js';
 import { prepareCommand, runScheduler } from '../../src/schedule/index.js';
 import type { RunIO, ScheduleConfig, ScheduledRunResult } from '../../src/schedule/index.js';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { playJobData } from '../../src/distributed/coordinator.js';
-import type { TaskResult } from '../../src/executor/events.js';
+import type { TaskResult } from '../../src/results/index.js';
 import { parsePlaybook } from '../../src/playbook/load.js';
 import { playOneHost, runPlaybook, type HostState, type PlaybookHost } from '../../src/playbook/run.js';
 import { isSecretName, maskSecretVars, redact, SECRET_MASK, SecretValues, wireState } from '../../src/secrets/index.js';

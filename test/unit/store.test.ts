@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DB_FILE, MIGRATIONS, SCHEMA_VERSION, defaultStateDir, migrate, openStore } from '../../src/store/index.js';
 import { redact } from '../../src/secrets/index.js';
 import type { RunStore } from '../../src/store/index.js';
-import type { HostResult } from '../../src/executor/events.js';
+import type { HostResult } from '../../src/results/index.js';
 import { FleetmendError } from '../../src/errors.js';
 import { buildFleet, buildHost, summarize } from '../fixtures/results/build.js';
 

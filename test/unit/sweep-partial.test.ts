@@ -12,7 +12,7 @@ import { DEBIAN_RULES } from '../../src/sim/machine.js';
 import type { CommandRegistry } from '../../src/sim/shell.js';
 import { sweepHost } from '../../src/sweep/index.js';
 import { CommandCutShort, type ConnectionSpec, type ExecOptions, type ExecResult, type Transport } from '../../src/transport/index.js';
-import type { RunEvent } from '../../src/executor/events.js';
+import type { RunEvent } from '../../src/results/index.js';
 
 interface Seen {
   commands: string[];

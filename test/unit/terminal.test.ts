@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { PassThrough } from 'node:stream';
 import { Progress, summaryTable } from '../../src/cli/progress.js';
 import { FleetmendError } from '../../src/errors.js';
-import type { HostResult, TaskResult } from '../../src/executor/events.js';
+import type { HostResult, TaskResult } from '../../src/results/index.js';
 import { MAX_MESSAGE, MAX_QUOTED, clipMessage, escapeControls, terminalLine, terminalText } from '../../src/util/terminal.js';
 
 describe('util/terminal', () => {

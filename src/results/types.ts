@@ -3,6 +3,19 @@ import type { AuditStatus, HostFacts } from '../facts/types.js';
 import type { Diagnosis, Finding } from '../diagnosis/types.js';
 import type { Compliance } from '../policy/types.js';
 
+/**
+ * The result model of a run: what a host's work produces (HostResult, TaskResult) and the events
+ * a run emits (RunEvent). Every layer that reads results imports them from here.
+ */
+
+/** A host as the executor runs it and as its result names it. */
+export interface HostTarget {
+  name: string;
+  address: string;
+  port: number;
+  groups?: string[];
+}
+
 export type RunMode = 'sweep' | 'run';
 export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped' | 'interrupted';
 export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable';
@@ -79,8 +92,13 @@ export type RunEvent =
   | { type: 'run-start'; run: RunInfo; hosts: string[] }
   | { type: 'host-start'; host: string; at: string }
   | { type: 'task'; host: string; result: TaskResult }
-  /** Final: nothing changes a host's result after this event. */
+  /** Final: one per host per run; nothing changes a host's result after this event. */
   | { type: 'host-done'; result: HostResult }
+  /**
+   * Progress of a playbook: a host's result for one play (that play's tasks only). Not final:
+   * the host's `host-done`, with every play merged, comes after its last play.
+   */
+  | { type: 'play-host-done'; play: string; result: HostResult }
   /**
    * Sweeps: findings that compare hosts (outliers) need every host's result, so they come once
    * after the last host-done, by host, instead of being appended to results already emitted.

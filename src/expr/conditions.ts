@@ -1,13 +1,18 @@
 /**
  * Conditions (`when`, `changed_when`, `failed_when`, `assert.that`) use the safe expression
- * language of src/expr — the same form as the policy conditions; never `eval`. Compiled at
+ * language of this folder — the same form as the policy conditions; never `eval`. Compiled at
  * load time so a syntax error is reported at file:line:column before any host is contacted.
  * Unlike the policy's, they follow Ansible's undefined semantics: a condition that uses an
  * undefined variable is E_UNDEFINED (the task fails for that host), never silently false.
  */
-import { compileExpr, truthy } from '../expr/index.js';
+import { compileExpr, truthy } from './index.js';
 import { FleetmendError, toFleetmendError, type SourcePosition } from '../errors.js';
-import type { Condition } from '../modules/types.js';
+
+/** A values-only view of a boolean expression: what a task's conditions and `assert` evaluate. */
+export interface Condition {
+  source: string;
+  evaluate(scope: Record<string, unknown>): unknown;
+}
 
 /** `keyword` (e.g. `when`) prefixes an evaluation error's message, so it says which condition. */
 export function compileCondition(source: string, position?: SourcePosition, keyword?: string): Condition {
