@@ -45,6 +45,8 @@ export type ErrorCode =
   | 'E_UNDEFINED'
   | 'E_GUARD'
   | 'E_INTERRUPTED'
+  /** Not started: a run-wide failure budget or the canary held the rollout (issue 27). */
+  | 'E_HELD'
   | 'E_INTERNAL';
 
 /** Codes meaning "we could not talk to the host at all" (Ansible's UNREACHABLE). */

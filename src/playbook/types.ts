@@ -1,5 +1,6 @@
 import type { SourcePosition } from '../errors.js';
 import type { Condition, Module } from '../modules/types.js';
+import type { BudgetLimit } from '../executor/budget.js';
 import type { Serial } from './batches.js';
 import type { Vars } from './vars.js';
 
@@ -37,6 +38,8 @@ export interface Play {
   become?: boolean;
   serial?: Serial;
   maxFailPercentage?: number;
+  /** The run-wide failure budget while this play runs (issue 27). */
+  maxFailures?: BudgetLimit;
   anyErrorsFatal: boolean;
   /** Memory guard: share of MemAvailable a backlog limit may pin (default 0.10). */
   memoryShare: number;
