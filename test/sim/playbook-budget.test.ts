@@ -186,3 +186,21 @@ describe('a held run and its resume (CLI, run store)', () => {
     }
   }, 120_000);
 });
+
+// last in the file: a stopped simulated host stays down until the fleet stops
+describe('the unreachable budget', () => {
+  it('an unreachable host spends --max-unreachable, not --max-failures', async () => {
+    const repair = breakHosts(['bud-01']);
+    try {
+      await sim.fleet.host('bud-05').server.stop();
+      const budget = { failures: { kind: 'count', n: 5 }, unreachable: { kind: 'count', n: 0 } } as const;
+      const r = await sim.runText(playbook('  serial: 4\n  max_fail_percentage: 100'), { budget });
+      expect(statusOf(r)).toMatchObject({ 'bud-01': 'failed', 'bud-05': 'unreachable' });
+      expect(r.stopped).toMatchObject({ held: true, batch: 2 });
+      expect(r.stopped!.reason).toMatch(/^run-wide budget: 1 of 8 hosts attempted unreachable > --max-unreachable 0; hosts in flight finished: 0 more unreachable/);
+      expect(withStatus(r, 'held')).toEqual(['bud-09', 'bud-10', 'bud-11', 'bud-12']);
+    } finally {
+      repair();
+    }
+  }, 120_000);
+});
