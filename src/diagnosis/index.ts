@@ -19,3 +19,4 @@ export {
   stateOfFinding,
   worstSeverity,
 } from './severity.js';
+export { watchProblems } from './watch.js';

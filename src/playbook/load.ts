@@ -35,6 +35,8 @@ const playSchema = z
     /** The run-wide failure budget while this play runs (src/executor/budget.ts): 3 or "5%". */
     max_failures: z.union([z.number().int().min(0), z.string().regex(/^\s*\d+(\.\d+)?%\s*$/, 'max_failures must be a host count or "P%"')]).optional(),
     any_errors_fatal: ansibleBool.default(false),
+    /** Seconds a changed host is watched after its play (src/playbook/watch.ts); 0: none. */
+    watch: z.number().min(0).max(3600).default(0),
     memory_share: z.number().gt(0).max(1).default(0.1),
     allow_parallel_reboot: ansibleBool.default(false),
     tasks: z.array(z.unknown()).default([]),
@@ -231,6 +233,7 @@ function loadPlay(src: YamlSource, raw: z.infer<typeof playSchema>, index: numbe
     ...(raw.max_fail_percentage !== undefined ? { maxFailPercentage: raw.max_fail_percentage } : {}),
     ...(raw.max_failures !== undefined ? { maxFailures: parseBudgetLimit(raw.max_failures, 'max_failures') } : {}),
     anyErrorsFatal: raw.any_errors_fatal,
+    watch: raw.watch,
     memoryShare: raw.memory_share,
     allowParallelReboot: raw.allow_parallel_reboot,
     tasks,

@@ -15,6 +15,7 @@ import type { ModuleContext, ModuleOutcome } from '../modules/types.js';
 import type { Transport } from '../transport/types.js';
 import { FailureBudget, type BudgetLimits } from '../executor/budget.js';
 import { planRollout } from './batches.js';
+import { watchHost } from './watch.js';
 import { allHold } from './conditions.js';
 import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js';
 import { buildScope, extendScope, type LazyTemplating, type Scope } from './scope.js';
@@ -500,6 +501,11 @@ async function playOnHost(
       if (task.module.name === 'meta' && !ended) ended = await flushHandlers();
     }
     ended = await flushHandlers();
+    if (!ended && play.watch > 0 && !env.opts.check && !interrupted && hostStatusOf(results) === 'changed') {
+      const w = await watchHost(run.transport.current, { play: play.name, seconds: play.watch, nonce: env.nonce, clock: env.clock, ...(env.opts.signal ? { signal: env.opts.signal } : {}) });
+      env.emit({ type: 'task', host: host.name, result: w });
+      results.push(w);
+    }
   } finally {
     await run.transport.current.close().catch(() => undefined);
   }

@@ -40,6 +40,8 @@ export interface Play {
   maxFailPercentage?: number;
   /** The run-wide failure budget while this play runs (issue 27). */
   maxFailures?: BudgetLimit;
+  /** Seconds a changed host is watched after its play (0: no watch). */
+  watch: number;
   anyErrorsFatal: boolean;
   /** Memory guard: share of MemAvailable a backlog limit may pin (default 0.10). */
   memoryShare: number;

@@ -187,6 +187,54 @@ describe('a held run and its resume (CLI, run store)', () => {
   }, 120_000);
 });
 
+describe('the watch after a changed host', () => {
+  const watched = ['bud-01', 'bud-02', 'bud-03', 'bud-04'];
+  const watchTask = (r: PlaybookRunResult, h: string) => r.hosts.find((x) => x.host === h)!.tasks!.find((t) => t.module === 'watch');
+
+  it('a fix that holds passes its watch; one after which auditd stops draining and lost rises fails it, spends the budget and holds the run', async () => {
+    const ok = await sim.runText(playbook('  serial: 2\n  watch: 1'), { only: watched });
+    expect(withStatus(ok, 'changed'), JSON.stringify(ok.hosts.map((h) => watchTask(ok, h.host)?.msg))).toEqual(watched);
+    expect(watchTask(ok, 'bud-01')).toMatchObject({ status: 'ok', msg: expect.stringMatching(/^held 1s: lost \d+, backlog \d+\/\d+, boot_id \S+ -> /) });
+
+    const k = sim.fleet.host('bud-01').model;
+    const was = { limit: k.settings.backlogLimit, wait: k.settings.backlogWaitTime, rate: k.eventRate };
+    // a queue that cannot wait and is not read: records are lost (kernel-6.1-queue: wait time 0)
+    k.setSetting('backlogLimit', 64);
+    k.setSetting('backlogWaitTime', 0);
+    k.setLoad({ eventRate: 1000 });
+    k.signalAuditd('STOP');
+    try {
+      const r = await sim.runText(playbook('  serial: 1\n  max_fail_percentage: 100\n  watch: 1'), { only: watched, budget: { failures: { kind: 'count', n: 0 } } });
+      const w = watchTask(r, 'bud-01')!;
+      expect(w.status).toBe('failed');
+      expect(w.error?.code).toBe('E_WATCH');
+      expect(w.msg).toMatch(/^the fix did not hold: .*not draining: auditd \(pid \d+\) is stopped/);
+      expect(w.msg).toMatch(/lost rose \d+ -> \d+/);
+      expect(statusOf(r)).toEqual({ 'bud-01': 'failed', 'bud-02': 'held', 'bud-03': 'held', 'bud-04': 'held' });
+      expect(r.stopped).toMatchObject({ held: true, batch: 1 });
+    } finally {
+      k.signalAuditd('CONT');
+      k.setSetting('backlogLimit', was.limit);
+      k.setSetting('backlogWaitTime', was.wait);
+      k.setLoad({ eventRate: was.rate });
+    }
+  }, 120_000);
+
+  it('a host the watch cannot read fails it (fail-closed)', async () => {
+    const host = sim.fleet.host('bud-02');
+    const r = await sim.runText(playbook('  watch: 2'), {
+      only: ['bud-02'],
+      onEvent: (e) => {
+        if (e.type === 'task' && e.host === 'bud-02' && e.result.task === 'apply the fix') setTimeout(() => host.dropConnections(), 1000);
+      },
+    });
+    const w = watchTask(r, 'bud-02')!;
+    expect(w).toMatchObject({ status: 'failed', error: { code: 'E_WATCH' } });
+    expect(w.msg).toMatch(/^unreadable during the watch \(fail-closed\): E_DISCONNECTED/);
+    expect(statusOf(r)).toEqual({ 'bud-02': 'failed' });
+  }, 120_000);
+});
+
 // last in the file: a stopped simulated host stays down until the fleet stops
 describe('the unreachable budget', () => {
   it('an unreachable host spends --max-unreachable, not --max-failures', async () => {
