@@ -8,6 +8,8 @@ import { exitCodeFor, summarize } from '../../src/executor/run-hosts.js';
 import type { HostResult } from '../../src/executor/events.js';
 import { planRollout, rampBatches } from '../../src/playbook/batches.js';
 import { parsePlaybook } from '../../src/playbook/load.js';
+import { watchProblems } from '../../src/diagnosis/watch.js';
+import type { FactSample } from '../../src/facts/types.js';
 
 const hosts = (n: number) => Array.from({ length: n }, (_, i) => `h${i + 1}`);
 const sizes = (b: unknown[][]) => b.map((x) => x.length);
@@ -88,5 +90,40 @@ describe('held exit code', () => {
     const plain = summarize([r('a', 'failed')]);
     expect('held' in plain).toBe(false);
     expect(exitCodeFor(plain, false)).toBe(2);
+  });
+});
+
+describe('watchProblems (the watch after a changed host)', () => {
+  const BOOT = '3f1c7a52-94e4-4a5c-9d0b-1f0e6c2b8d11';
+  const sample = (o: { lost?: number; backlog?: number; limit?: number; state?: string; boot?: string; stalled?: number | null; auditctl?: 'ok' | 'not-permitted' } = {}): FactSample => ({
+    taken_at: 0,
+    auditctl:
+      o.auditctl === 'not-permitted'
+        ? { kind: 'not-permitted', detail: 'Operation not permitted' }
+        : { kind: 'ok', status: { enabled: 1, failure: 1, pid: 412, rate_limit: 0, backlog_limit: o.limit ?? 8192, lost: o.lost ?? 5, backlog: o.backlog ?? 0, format: 'multiline', unknown_lines: [] } },
+    kernel_log: {} as FactSample['kernel_log'],
+    auditd: { registered_pid: 412, processes: [{ pid: 412, state: o.state ?? 'S' }], registered_pid_exists: true, registered_pid_state: o.state ?? 'S', init: { system: 'systemd' } },
+    persistent: { rules_backlog_limits: [], auditd_conf: {} },
+    system: o.boot === '' ? {} : { boot_id: o.boot ?? BOOT },
+    ...(o.stalled === null ? {} : { stalled_tasks: { count: o.stalled ?? 0, by_wchan: {}, comms: o.stalled ? ['sshd'] : [] } }),
+    parse_errors: [],
+  });
+
+  it('a fix that held: nothing to say', () => {
+    expect(watchProblems(sample(), sample({ backlog: 10 }))).toEqual([]);
+  });
+
+  it('names each way a fix did not hold', () => {
+    expect(watchProblems(sample(), sample({ lost: 90 }))).toEqual(['lost rose 5 -> 90']);
+    expect(watchProblems(sample(), sample({ state: 'T' }))).toEqual(['not draining: auditd (pid 412) is stopped (state T)']);
+    expect(watchProblems(sample({ limit: 64 }), sample({ limit: 64, backlog: 32 }))).toEqual(['backlog growing 0 -> 32', 'backlog 32 not below half the limit 64']);
+    expect(watchProblems(sample(), sample({ stalled: 3 }))).toEqual(['3 task(s) asleep on the audit queue (sshd)']);
+    expect(watchProblems(sample(), sample({ boot: 'aaaaaaaa-94e4-4a5c-9d0b-1f0e6c2b8d11' }))).toEqual([`rebooted during the watch: boot_id ${BOOT} -> aaaaaaaa-94e4-4a5c-9d0b-1f0e6c2b8d11`]);
+  });
+
+  it('fail-closed: what the samples do not say is a failed watch', () => {
+    expect(watchProblems(sample(), sample({ auditctl: 'not-permitted' }))).toEqual(['unreadable: auditctl -s not-permitted (Operation not permitted)']);
+    expect(watchProblems(sample(), sample({ stalled: null }))).toEqual(['unreadable: the stalled-task scan did not finish']);
+    expect(watchProblems(sample(), sample({ boot: '' }))).toEqual(['unreadable: boot_id']);
   });
 });
