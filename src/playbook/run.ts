@@ -586,7 +586,7 @@ async function runPlay(env: Env, opts: RunPlaybookOptions, playIndex: number, pl
     }
     const abort: BatchAbort = {};
     const info = { size: batch.length, hostsInPlay: hosts.length };
-    const playHere = remote
+    const playHost = remote
       ? async (h: PlaybookHost): Promise<HostResult> => {
           // any_errors_fatal cannot reach the other workers mid-play: the batch finishes and
           // the rollout stops after it (rolloutDecision below)
@@ -596,7 +596,7 @@ async function runPlay(env: Env, opts: RunPlaybookOptions, playIndex: number, pl
           return reply.result;
         }
       : (h: PlaybookHost) => playOnHost(env, play, h, { ...info, abort });
-    const results = await runHosts(batch, budgeted(play, budget, env.clock, playHere));
+    const results = await runHosts(batch, budgeted(play, budget, env.clock, playHost));
     out.batchesRun++;
     results.forEach(collect);
     const hold = holdDecision(budget, plan.canary && i === 0, results);
