@@ -45,6 +45,10 @@ export type ErrorCode =
   | 'E_UNDEFINED'
   | 'E_GUARD'
   | 'E_INTERRUPTED'
+  /** Not started: a run-wide failure budget or the canary held the rollout (issue 27). */
+  | 'E_HELD'
+  /** A changed host failed its watch, or could not be read during it (issue 27). */
+  | 'E_WATCH'
   | 'E_INTERNAL';
 
 /** Codes meaning "we could not talk to the host at all" (Ansible's UNREACHABLE). */

@@ -23,7 +23,10 @@ export function runOptions(cmd: Command): Command {
     .option('--json', 'print one JSON document on stdout')
     .option('--state-dir <dir>', 'run store location')
     .option('--no-store', 'do not record the run')
-    .option('--resume <run-id>', 'continue a run: skip hosts that already finished ok/changed in it')
+    .option('--resume <run-id>', 'continue a run (a held one too): skip hosts that already finished ok/changed in it')
+    .option('--max-failures <N|P%>', 'run-wide failure budget over every host attempted (a % from 10 hosts on): past it the run is held')
+    .option('--max-unreachable <N|P%>', 'run-wide budget for unreachable hosts, counted apart from failures')
+    .option('--canary', "every play's first batch is one host; its failure holds the run")
     .option('-q, --quiet', 'no progress output')
     .option('-v, --verbose', 'one recap line per host (else hosts with the same recap share a line)');
   return redisOptions(cmd, "each host's plays run");

@@ -65,7 +65,8 @@ function closingOutput(
     if (opts.json) writeJsonDocument(io.stdout, o.run, o.summary, o.results, { recap: pb.recap, stopped: pb.stopped });
     else {
       io.stdout.write(`\nPLAY RECAP ${'*'.repeat(60)}\n${terminalLines(recapLines(pb.recap, { fold: !opts.verbose }))}`);
-      if (pb.stopped) io.stdout.write(`rollout stopped: ${terminalLine(pb.stopped.reason)}\n`);
+      if (pb.stopped?.held) io.stdout.write(`rollout held: ${terminalLine(pb.stopped.reason)}\n${o.summary.held ?? 0} host(s) held; continue with --resume ${o.run.id}\n`);
+      else if (pb.stopped) io.stdout.write(`rollout stopped: ${terminalLine(pb.stopped.reason)}\n`);
     }
     if (o.retryFile) io.stderr.write(`retry file: ${o.retryFile} (use --limit @${o.retryFile}, or --resume ${o.run.id})\n`);
   }

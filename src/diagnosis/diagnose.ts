@@ -97,7 +97,7 @@ function auditctlFinding(s: FactSample): Finding | undefined {
   }
 }
 
-function notDraining(s: FactSample, status: AuditStatus): View['notDraining'] {
+export function notDraining(s: FactSample, status: AuditStatus): View['notDraining'] {
   if (status.pid === 0) return { why: 'no auditd registered (pid 0)', code: 'pid-0' };
   const a = s.auditd;
   if (a.ps_available !== false && !a.registered_pid_exists) {

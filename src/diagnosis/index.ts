@@ -17,3 +17,4 @@ export {
   stateOfFinding,
   worstSeverity,
 } from './severity.js';
+export { watchProblems } from './watch.js';

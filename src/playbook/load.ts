@@ -15,6 +15,7 @@ import type { Module } from '../modules/types.js';
 import { keyPositionOf, parseYaml, positionOf, readYamlFile, schemaError, type YamlSource } from '../util/yaml.js';
 import { ansibleBool, keyValueArgs, refuseUnsupportedPlayKeys, refuseUnsupportedTaskKeys, withYaml11Booleans } from './ansible.js';
 import { compileCondition, type Condition } from '../expr/conditions.js';
+import { parseBudgetLimit } from '../executor/budget.js';
 import { argDialects, Templater } from './template.js';
 import type { Play, Playbook, Task, TaskLoop } from './types.js';
 import { VAR_NAME } from './vars.js';
@@ -30,9 +31,13 @@ const playSchema = z
     become: ansibleBool.optional(),
     /** false: nothing gathered (fleetmend's default); true: the audit facts (an audit_status task first). */
     gather_facts: ansibleBool.default(false),
-    serial: z.union([serialItem, z.array(serialItem).min(1)]).optional(),
+    serial: z.union([z.enum(['canary', 'ramp']), serialItem, z.array(serialItem).min(1)]).optional(),
     max_fail_percentage: z.number().min(0).max(100).optional(),
+    /** The run-wide failure budget while this play runs (src/executor/budget.ts): 3 or "5%". */
+    max_failures: z.union([z.number().int().min(0), z.string().regex(/^\s*\d+(\.\d+)?%\s*$/, 'max_failures must be a host count or "P%"')]).optional(),
     any_errors_fatal: ansibleBool.default(false),
+    /** Seconds a changed host is watched after its play (src/playbook/watch.ts); 0: none. */
+    watch: z.number().min(0).max(3600).default(0),
     memory_share: z.number().gt(0).max(1).default(MEMORY_SHARE),
     allow_parallel_reboot: ansibleBool.default(false),
     tasks: z.array(z.unknown()).default([]),
@@ -227,7 +232,9 @@ function loadPlay(src: YamlSource, raw: z.infer<typeof playSchema>, index: numbe
     become: raw.become,
     ...(raw.serial !== undefined ? { serial: raw.serial } : {}),
     ...(raw.max_fail_percentage !== undefined ? { maxFailPercentage: raw.max_fail_percentage } : {}),
+    ...(raw.max_failures !== undefined ? { maxFailures: parseBudgetLimit(raw.max_failures, 'max_failures') } : {}),
     anyErrorsFatal: raw.any_errors_fatal,
+    watch: raw.watch,
     memoryShare: raw.memory_share,
     allowParallelReboot: raw.allow_parallel_reboot,
     tasks,

@@ -22,7 +22,9 @@ import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';
 import type { ModuleContext, ModuleOutcome } from '../modules/types.js';
 import type { Transport } from '../transport/types.js';
-import { planBatches } from './batches.js';
+import { FailureBudget, type BudgetLimits } from '../executor/budget.js';
+import { planRollout } from './batches.js';
+import { watchHost } from './watch.js';
 import { allHold } from '../expr/conditions.js';
 import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js';
 import { buildScope, extendScope, type LazyTemplating, type Scope } from './scope.js';
@@ -91,6 +93,12 @@ export interface RunPlaybookOptions extends PlayHostOptions {
    * as a local one. The hook never throws for a host's failure: it returns the host's result.
    */
   playOnHost?: (req: RemotePlayRequest) => Promise<RemotePlayReply>;
+  /** The run-wide failure budget (issue 27): counted over every play and batch of this run. */
+  budget?: BudgetLimits;
+  /** `--canary`: every play's first batch is one host, and its failure holds the run. */
+  canary?: boolean;
+  /** Hosts in flight at once (-f): `serial: ramp` grows to it; it bounds a budget's overshoot. Default 50. */
+  forks?: number;
 }
 
 export interface RolloutStop {
@@ -99,6 +107,8 @@ export interface RolloutStop {
   batch: number;
   batches: number;
   reason: string;
+  /** A failure budget or the canary stopped it: hosts not started are `held` (resume with --resume). */
+  held?: boolean;
 }
 
 export interface PlayRunResult {
@@ -494,6 +504,11 @@ async function playOnHost(
       if (task.module.name === 'meta' && !ended) ended = await flushHandlers();
     }
     ended = await flushHandlers();
+    if (!ended && play.watch > 0 && !env.opts.check && !interrupted && hostStatusOf(results) === 'changed') {
+      const w = await watchHost(run.transport.current, { play: play.name, seconds: play.watch, nonce: env.nonce, clock: env.clock, ...(env.opts.signal ? { signal: env.opts.signal } : {}) });
+      env.emit({ type: 'task', host: host.name, result: w });
+      results.push(w);
+    }
   } finally {
     await run.transport.current.close().catch(() => undefined);
   }
@@ -506,40 +521,65 @@ function emptyState(): HostState {
 
 const defaultRunHosts: RunHostsHook = (hosts, job) => Promise.all(hosts.map((h) => job(h)));
 
-function notStarted(play: Play, host: PlaybookHost, reason: string, clock: Clock, interrupted = false): HostResult {
+type NotStarted = 'skipped' | 'interrupted' | 'held';
+
+/** A host no task of the play ran on; `interrupted` and `held` hosts carry why (resume redoes them). */
+function notStarted(play: Play, host: PlaybookHost, reason: string, clock: Clock, status: NotStarted = 'skipped'): HostResult {
   const at = isoNow(clock);
   const tasks = play.tasks.map((t) => skippedTask(play, t, reason));
-  return hostResult(host, {
-    status: interrupted ? 'interrupted' : 'skipped',
-    started: at,
-    finished: at,
-    tasks,
-    ...(interrupted ? { error: { code: 'E_INTERRUPTED' as const, message: reason } } : {}),
-  });
+  const code = status === 'interrupted' ? ('E_INTERRUPTED' as const) : status === 'held' ? ('E_HELD' as const) : undefined;
+  return hostResult(host, { status, started: at, finished: at, tasks, ...(code ? { error: { code, message: reason } } : {}) });
 }
 
-async function runPlay(
-  env: Env,
-  opts: RunPlaybookOptions,
-  playIndex: number,
-  play: Play,
-  exclude: ReadonlySet<string>,
-  collect: (r: HostResult) => void,
-): Promise<PlayRunResult> {
+/** What the plays of one run share: the hosts out of the run, the budget, where results go. */
+interface RunShared {
+  exclude: ReadonlySet<string>;
+  budget: FailureBudget;
+  collect: (r: HostResult) => void;
+}
+
+/**
+ * The budget around a host's play: a host whose turn comes after the budget was exceeded is
+ * `held` without a connection; one already in flight finishes (SSM's rule, src/executor/budget.ts).
+ */
+function budgeted(play: Play, budget: FailureBudget, clock: Clock, job: (h: PlaybookHost) => Promise<HostResult>) {
+  const limits: BudgetLimits = play.maxFailures ? { failures: play.maxFailures } : {};
+  return async (h: PlaybookHost): Promise<HostResult> => {
+    const held = budget.exceeded;
+    if (held) return notStarted(play, h, `not started: held (${held})`, clock, 'held');
+    budget.started(h.name);
+    const r = await job(h);
+    budget.finished(h.name, r.status, limits);
+    return r;
+  };
+}
+
+/** Why the run holds after this batch: the budget, or a failed canary (zero tolerance). */
+function holdDecision(budget: FailureBudget, canaryBatch: boolean, results: readonly HostResult[]): string | undefined {
+  const fromBudget = budget.holdReason();
+  if (fromBudget) return fromBudget;
+  const bad = results.filter((r) => r.status === 'failed' || r.status === 'unreachable');
+  if (canaryBatch && bad.length) return `canary ${bad.map((r) => `${r.host} ${r.status}`).join(', ')} (the canary batch tolerates no failure)`;
+  return undefined;
+}
+
+async function runPlay(env: Env, opts: RunPlaybookOptions, playIndex: number, play: Play, shared: RunShared): Promise<PlayRunResult> {
+  const { exclude, budget, collect } = shared;
   const hosts = opts.selectHosts(play.hosts).filter((h) => !exclude.has(h.name));
-  const batches = planBatches(hosts, play.serial);
+  const plan = planRollout(hosts, play.serial, { forks: opts.forks ?? DEFAULT_FORKS, canary: !!opts.canary });
+  const batches = plan.batches;
   const runHosts = opts.runHosts ?? defaultRunHosts;
   const remote = opts.playOnHost;
   const out: PlayRunResult = { play: play.name, batches: batches.map((b) => b.map((h) => h.name)), batchesRun: 0 };
   for (let i = 0; i < batches.length; i++) {
     const batch = batches[i] as PlaybookHost[];
     if (env.opts.signal?.aborted) {
-      batches.slice(i).flat().forEach((h) => collect(notStarted(play, h, 'not started: the run was interrupted', env.clock, true)));
+      batches.slice(i).flat().forEach((h) => collect(notStarted(play, h, 'not started: the run was interrupted', env.clock, 'interrupted')));
       break;
     }
     const abort: BatchAbort = {};
     const info = { size: batch.length, hostsInPlay: hosts.length };
-    const job = remote
+    const playHost = remote
       ? async (h: PlaybookHost): Promise<HostResult> => {
           // any_errors_fatal cannot reach the other workers mid-play: the batch finishes and
           // the rollout stops after it (rolloutDecision below)
@@ -549,9 +589,15 @@ async function runPlay(
           return reply.result;
         }
       : (h: PlaybookHost) => playOnHost(env, play, h, { ...info, abort });
-    const results = await runHosts(batch, job, play.name);
+    const results = await runHosts(batch, budgeted(play, budget, env.clock, playHost), play.name);
     out.batchesRun++;
     results.forEach(collect);
+    const hold = holdDecision(budget, plan.canary && i === 0, results);
+    if (hold) {
+      out.stopped = { play: play.name, batch: i + 1, batches: batches.length, reason: hold, held: true };
+      batches.slice(i + 1).flat().forEach((h) => collect(notStarted(play, h, `not started: held (${hold})`, env.clock, 'held')));
+      break;
+    }
     const failed = results.filter((r) => r.status === 'failed' || r.status === 'unreachable').length;
     const reason = rolloutDecision(play, { index: i, count: batches.length, size: batch.length, failed });
     if (reason) {
@@ -563,6 +609,8 @@ async function runPlay(
   }
   return out;
 }
+
+const DEFAULT_FORKS = 50;
 
 function createEnv(opts: PlayHostOptions): Env {
   return {
@@ -577,6 +625,17 @@ function createEnv(opts: PlayHostOptions): Env {
 }
 
 /**
+/**
+ * A held run's later plays: their hosts are `held` too, so a host that finished the play before is
+ * not taken for done by --resume (which skips only ok/changed hosts).
+ */
+function holdLaterPlays(opts: RunPlaybookOptions, plays: readonly Play[], out: ReadonlySet<string>, reason: string, clock: Clock, collect: (r: HostResult) => void): void {
+  for (const play of plays) {
+    for (const h of opts.selectHosts(play.hosts)) if (!out.has(h.name)) collect(notStarted(play, h, `not started: held (${reason})`, clock, 'held'));
+  }
+}
+
+/**
  * Runs every play of a validated playbook. Hosts that fail in a play take no part in later
  * plays (as in Ansible); a stopped rollout ends the playbook.
  */
@@ -586,15 +645,17 @@ export async function runPlaybook(playbook: Playbook, opts: RunPlaybookOptions):
   const failedHosts = new Set<string>();
   const plays: PlayRunResult[] = [];
   let stopped: RolloutStop | undefined;
+  const budget = new FailureBudget(opts.budget ?? {}, opts.forks ?? DEFAULT_FORKS);
+  const collect = (r: HostResult) => {
+    byHost.set(r.host, mergePlay(byHost.get(r.host), r, env.states.get(r.host)));
+    if (r.status === 'failed' || r.status === 'unreachable') failedHosts.add(r.host);
+  };
   for (const [playIndex, play] of playbook.plays.entries()) {
-    const collect = (r: HostResult) => {
-      byHost.set(r.host, mergePlay(byHost.get(r.host), r, env.states.get(r.host)));
-      if (r.status === 'failed' || r.status === 'unreachable') failedHosts.add(r.host);
-    };
-    const pr = await runPlay(env, opts, playIndex, play, failedHosts, collect);
+    const pr = await runPlay(env, opts, playIndex, play, { exclude: failedHosts, budget, collect });
     plays.push(pr);
     if (pr.stopped) {
       stopped = pr.stopped;
+      if (stopped.held) holdLaterPlays(opts, playbook.plays.slice(playIndex + 1), failedHosts, stopped.reason, env.clock, collect);
       break;
     }
   }

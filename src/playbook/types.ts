@@ -1,6 +1,7 @@
 import type { SourcePosition } from '../errors.js';
 import type { Module } from '../modules/types.js';
 import type { Condition } from '../expr/conditions.js';
+import type { BudgetLimit } from '../executor/budget.js';
 import type { Serial } from './batches.js';
 import type { Vars } from './vars.js';
 
@@ -38,6 +39,10 @@ export interface Play {
   become?: boolean;
   serial?: Serial;
   maxFailPercentage?: number;
+  /** The run-wide failure budget while this play runs (issue 27). */
+  maxFailures?: BudgetLimit;
+  /** Seconds a changed host is watched after its play (0: no watch). */
+  watch: number;
   anyErrorsFatal: boolean;
   /** Memory guard: share of MemAvailable a backlog limit may pin (default 0.10). */
   memoryShare: number;

@@ -3,7 +3,8 @@ import type { HostFacts } from '../facts/types.js';
 import type { HostResult, HostStatus } from './types.js';
 
 /** The worse of two plays' statuses wins the host's (an unreachable host stays unreachable). */
-const RANK: Record<HostStatus, number> = { skipped: 0, ok: 1, changed: 2, interrupted: 3, failed: 4, unreachable: 5 };
+// held above changed: a host that ran play 1 and was held before play 2 is not done (--resume redoes it)
+const RANK: Record<HostStatus, number> = { skipped: 0, ok: 1, changed: 2, held: 3, interrupted: 4, failed: 5, unreachable: 6 };
 
 /**
  * A host's result so far (`a`, undefined before its first play) with one more play's (`b`):

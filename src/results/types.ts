@@ -17,7 +17,9 @@ export interface HostTarget {
 }
 
 export type RunMode = 'sweep' | 'run';
-export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped' | 'interrupted';
+export type HostStatus = 'ok' | 'changed' | 'failed' | 'unreachable' | 'skipped' | 'interrupted'
+  // issue 27: not started because a failure budget or the canary held the rollout
+  | 'held';
 export type TaskStatus = 'ok' | 'changed' | 'failed' | 'skipped' | 'unreachable';
 
 export interface RunInfo {
@@ -84,6 +86,8 @@ export interface RunSummary {
   unreachable: number;
   skipped: number;
   interrupted: number;
+  /** Hosts held by a failure budget (issue 27); absent when none. */
+  held?: number;
   by_state?: Record<string, number>;
   non_compliant?: number;
 }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { FleetmendError } from '../errors.js';
 import { isoNow } from '../executor/clock.js';
+import { parseBudgetLimit, type BudgetLimits } from '../executor/budget.js';
 import type { RunInfo } from '../results/index.js';
 import { runHosts } from '../executor/run-hosts.js';
 import { summarize } from '../results/index.js';
@@ -34,6 +35,7 @@ export interface PreparedPlaybook extends Prepared {
   inventory: Inventory;
   targets: PlaybookHost[];
   specs: Map<string, ConnectionSpec>;
+  budget: BudgetLimits;
 }
 
 /** Where each host's plays run: here (default) or on queue workers (distributed mode). */
@@ -67,6 +69,14 @@ async function readSource(file: string): Promise<string> {
   }
 }
 
+/** `--max-failures` / `--max-unreachable`, checked before any host is contacted (exit 1). */
+function budgetOf(options: PlaybookOptions): BudgetLimits {
+  return {
+    ...(options.maxFailures !== undefined ? { failures: parseBudgetLimit(options.maxFailures, '--max-failures') } : {}),
+    ...(options.maxUnreachable !== undefined ? { unreachable: parseBudgetLimit(options.maxUnreachable, '--max-unreachable') } : {}),
+  };
+}
+
 /** Validates everything before any host is contacted (exit 1). */
 export async function preparePlaybook(playbookFile: string, options: PlaybookOptions, ctx: RunContext, ask?: AskSecret): Promise<PreparedPlaybook> {
   const source = await readSource(playbookFile);
@@ -81,7 +91,7 @@ export async function preparePlaybook(playbookFile: string, options: PlaybookOpt
     ...(options.resume ? { resumed_from: options.resume } : {}),
   };
   const hosts = targets.map((t) => ({ ...t, vars: inventory.hosts.get(t.name)?.vars ?? {} }));
-  return { options, playbook, source, extraVars, inventory, targets: hosts, specs, renderer, run };
+  return { options, playbook, source, extraVars, inventory, targets: hosts, specs, renderer, run, budget: budgetOf(options) };
 }
 
 export interface PlaybookHooks {
@@ -119,6 +129,9 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
       },
       connect: (host) => session.connect(p.specs.get(host.name)!),
       runHosts: batchRunner,
+      budget: p.budget,
+      canary: !!options.canary,
+      forks: options.forks,
       ...(placement ? { playOnHost: (req: RemotePlayRequest) => placement.playOnHost(req, session) } : {}),
       extraVars: p.extraVars,
       check: !!options.check,

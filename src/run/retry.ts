@@ -1,5 +1,5 @@
 /**
- * Retry files (`--limit @FILE`): the hosts a run left failed, unreachable or interrupted. One
+ * Retry files (`--limit @FILE`): the hosts a run left failed, unreachable, interrupted or held. One
  * file per sweep or playbook and inventory, replaced by each run of it that leaves hosts undone,
  * as Ansible keeps one `PLAYBOOK.retry`: a scheduler running every 10 s keeps one file, not one
  * per run (issue 21 §8). A run that leaves nothing undone keeps the file as it was (Ansible too).
@@ -34,7 +34,7 @@ export function retryFilePath(stateDir: string, run: RetryKey): string {
 
 /** Writes (replaces) the run's retry file if it left hosts undone; returns its path. */
 export function writeRetryFile(stateDir: string, run: RetryKey, results: readonly HostResult[]): string | undefined {
-  const undone = results.filter((r) => r.status === 'failed' || r.status === 'unreachable' || r.status === 'interrupted');
+  const undone = results.filter((r) => r.status === 'failed' || r.status === 'unreachable' || r.status === 'interrupted' || r.status === 'held');
   if (!undone.length) return undefined;
   const dir = openStateSubdir(stateDir, 'retry');
   const file = join(dir, retryFileName(run));

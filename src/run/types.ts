@@ -55,6 +55,12 @@ export interface PlaybookOptions extends ConnectionOptions, ReportOptions, Recor
   skipTags?: string;
   /** A run id: hosts that finished ok/changed in it (and the runs it resumed) are skipped. */
   resume?: string;
+  /** The run-wide failure budget (issue 27): `N` hosts or `P%` of those attempted (from 10 on). */
+  maxFailures?: string;
+  /** The same for unreachable hosts, counted apart. */
+  maxUnreachable?: string;
+  /** Every play's first batch is one host, and its failure holds the run. */
+  canary?: boolean;
 }
 
 /** A run, as the CLI, the scheduler or a test asks for it: everything is validated before any host. */
