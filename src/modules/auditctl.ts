@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
 import { parseAuditctlError } from '../facts/auditctl.js';
-import type { AuditStatus } from '../facts/types.js';
+import type { AuditStatus, MemInfo } from '../facts/types.js';
 import {
   BYTES_PER_AUDIT_BUFFER,
   boolLike,
@@ -16,11 +16,11 @@ import {
   intLike,
   mib,
   readAuditStatus,
-  readMemAvailableKb,
   run,
+  sampleStatus,
   shellQuote,
 } from './common.js';
-import { backlogGrowing as growing, handful } from '../diagnosis/concepts.js';
+import { auditdStall, backlogGrowing as growing, handful } from '../diagnosis/concepts.js';
 import { failed, type Checked, type DiffEntry, type Module, type ModuleContext, type ModuleOutcome } from './types.js';
 
 const int = (min: number, max: number) => z.preprocess(intLike, z.number().int().min(min).max(max));
@@ -133,9 +133,9 @@ export function panicRisks(s1: AuditStatus, s2: AuditStatus, auditdState?: strin
   if (s2.pid === 0) reasons.push('no auditd is registered (pid 0): nothing drains the queue');
   // On kernel 6.1 a registered auditd that does not read loses records silently every pass
   // while backlog may read near 0: the first counted loss would panic (kernel-6.1-queue §0).
-  const st = auditdState?.[0];
-  if (s2.pid !== 0 && (st === 'T' || st === 't')) reasons.push(`auditd (pid ${s2.pid}) is stopped (state ${auditdState}): it does not drain the queue`);
-  if (s2.pid !== 0 && st === 'D') reasons.push(`auditd (pid ${s2.pid}) is blocked in I/O (state D): it does not drain the queue`);
+  const stall = s2.pid !== 0 ? auditdStall(auditdState) : undefined;
+  if (stall === 'stopped') reasons.push(`auditd (pid ${s2.pid}) is stopped (state ${auditdState}): it does not drain the queue`);
+  if (stall === 'blocked-io') reasons.push(`auditd (pid ${s2.pid}) is blocked in I/O (state D): it does not drain the queue`);
   if (s2.lost > s1.lost) reasons.push(`records are being lost (lost ${s1.lost} -> ${s2.lost} between two samples)`);
   const peak = Math.max(s1.backlog, s2.backlog);
   if (peak > s2.backlog_limit / 2) reasons.push(`backlog ${peak} is above half the limit ${s2.backlog_limit}`);
@@ -146,17 +146,6 @@ export function panicRisks(s1: AuditStatus, s2: AuditStatus, auditdState?: strin
     reasons.push(`tasks are waiting for a full queue (backlog_wait_time_actual ${w1} -> ${w2})`);
   }
   return reasons;
-}
-
-/** ps state of the registered auditd (`T`, `D`, `S<sl`...), undefined when not found. */
-async function auditdProcState(ctx: ModuleContext, pid: number): Promise<string | undefined> {
-  if (pid <= 0) return undefined;
-  const r = await run(ctx, 'ps -C auditd -o pid=,stat= 2>/dev/null', { become: false });
-  for (const line of r.stdout.split('\n')) {
-    const m = /^\s*(\d+)\s+(\S+)/.exec(line);
-    if (m && Number(m[1]) === pid) return m[2];
-  }
-  return undefined;
 }
 
 export const GROWTH_WARNING =
@@ -183,8 +172,9 @@ async function planPersist(ctx: ModuleContext, args: AuditctlArgs): Promise<Pers
   return { path, before, after, changed: before !== after, overriddenBy: laterOverrides(g.stdout, path, args) };
 }
 
-async function memoryGuard(ctx: ModuleContext, limit: number): Promise<ModuleOutcome | string | undefined> {
-  const availKb = await readMemAvailableKb(ctx);
+/** The memory guard, on the sample's /proc/meminfo (an estimate, before kernel 3.14, does not count). */
+function memoryGuard(ctx: ModuleContext, limit: number, memory: MemInfo | undefined): ModuleOutcome | string | undefined {
+  const availKb = memory && !memory.mem_available_estimated ? memory.mem_available_kb : undefined;
   if (availKb === undefined) return 'MemAvailable is not reported by this kernel: the memory guard could not check the limit';
   const pinned = limit * BYTES_PER_AUDIT_BUFFER;
   const allowed = ctx.play.memoryShare * availKb * 1024;
@@ -198,7 +188,9 @@ async function memoryGuard(ctx: ModuleContext, limit: number): Promise<ModuleOut
 }
 
 async function check(ctx: ModuleContext, args: AuditctlArgs): Promise<Checked<AuditctlPlan>> {
-  const s1 = await readAuditStatus(ctx);
+  // the probe's round trip (or the fresh sample a task before took): status, memory, auditd's state
+  const first = await ctx.session.sample(ctx.become);
+  const s1 = sampleStatus(ctx, first);
   const changes = runtimeChanges(s1, args);
   const persist = args.persist ? await planPersist(ctx, args) : undefined;
   const data: Record<string, unknown> = { before: s1 };
@@ -224,7 +216,7 @@ async function check(ctx: ModuleContext, args: AuditctlArgs): Promise<Checked<Au
   }
   const warnings: string[] = [];
   if (args.backlog_limit !== undefined) {
-    const mem = await memoryGuard(ctx, args.backlog_limit);
+    const mem = memoryGuard(ctx, args.backlog_limit, first.memory);
     if (typeof mem === 'string') warnings.push(mem);
     else if (mem) return mem;
   }
@@ -238,11 +230,13 @@ async function check(ctx: ModuleContext, args: AuditctlArgs): Promise<Checked<Au
     : [];
   if (raising || toPanic || lowering.length) {
     // Two samples: a single one cannot tell a busy host from one that stopped draining (§4).
-    await ctx.clock.sleep(ctx.guardSampleMs);
-    const s2 = await readAuditStatus(ctx);
+    await ctx.clock.sleep(ctx.guardSampleMs, ctx.session.signal);
+    const second = await ctx.session.takeSample(ctx.become);
+    if (second.error) throw second.error;
+    const s2 = sampleStatus(ctx, second.sample);
     data.second_sample = s2;
-    const procState = await auditdProcState(ctx, s2.pid);
-    const notReading = procState !== undefined && /^[TtD]/.test(procState);
+    const procState = second.sample.auditd.registered_pid_state;
+    const notReading = auditdStall(procState) !== undefined;
     if (lowering.length) {
       const risks = panicRisks(s1, s2, procState);
       const newLimit = lowering.find((c) => c.field === 'backlog_limit')?.to;

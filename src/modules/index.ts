@@ -18,7 +18,7 @@ export { panicRisks, backlogGrowing, handful, rulesFileContent, runtimeChanges, 
 export { rebootGuard, SCHEDULE_RE } from './reboot.js';
 export { splitWords } from './command.js';
 export { applySettings } from './auditd_conf.js';
-export { BYTES_PER_AUDIT_BUFFER, parseBootId } from './common.js';
+export { BYTES_PER_AUDIT_BUFFER } from './common.js';
 
 export const MODULES: ReadonlyMap<string, Module<any, any>> = new Map<string, Module<any, any>>(
   [

@@ -4,7 +4,6 @@
  * whose failures cross the play's threshold stops the rollout (BATCHES.md). Concurrency inside a
  * batch is the caller's: pass the executor's p-limit runner as `runHosts`.
  */
-import { randomBytes } from 'node:crypto';
 import { FleetmendError, isUnreachable, toFleetmendError } from '../errors.js';
 import { isoNow, systemClock, type Clock } from '../executor/clock.js';
 import type { HostError, HostResult, HostStatus, RunEventListener, TaskResult } from '../executor/events.js';
@@ -13,6 +12,7 @@ import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';
 import type { ModuleContext, ModuleOutcome } from '../modules/types.js';
 import type { Transport } from '../transport/types.js';
+import { factsProbe, HostSession, type FactsProbe } from '../host/index.js';
 import { planBatches } from './batches.js';
 import { allHold } from './conditions.js';
 import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js';
@@ -127,7 +127,8 @@ interface Env {
   opts: PlayHostOptions;
   clock: Clock;
   templater: Templater;
-  nonce: string;
+  /** The run's fact script (one nonce per run), shared by every host's session. */
+  probe: FactsProbe;
   guardSampleMs: number;
   emit: RunEventListener;
   states: Map<string, HostState>;
@@ -180,7 +181,8 @@ interface TaskRun {
   host: PlaybookHost;
   vars: Vars;
   state: HostState;
-  transport: { current: Transport };
+  /** The host's session: its current transport (reboot replaces it) and cached facts. */
+  session: HostSession;
   batchSize: number;
   hostsInPlay: number;
 }
@@ -218,7 +220,7 @@ async function executeModule(env: Env, task: Task, run: TaskRun, scope: Scope): 
   }
   const ctx: ModuleContext = {
     host: run.host.name,
-    transport: run.transport.current,
+    session: run.session,
     check: env.opts.check ?? false,
     diff: env.opts.diff ?? false,
     become: task.become ?? run.play.become,
@@ -234,7 +236,6 @@ async function executeModule(env: Env, task: Task, run: TaskRun, scope: Scope): 
     ...(run.state.diagnosis ? { diagnosis: run.state.diagnosis } : {}),
     guardSampleMs: env.guardSampleMs,
     reconnect: () => env.opts.connect(run.host),
-    nonce: env.nonce,
   };
   const checked = await mod.check(ctx, parsed.data);
   if (ctx.check || checked.status !== 'changed' || checked.plan === undefined) return checked;
@@ -250,7 +251,10 @@ async function runOnce(env: Env, task: Task, run: TaskRun, scope: Scope): Promis
       o = { status: 'skipped', msg: `when: ${w.failed} is false` };
     } else {
       o = await executeModule(env, task, run, scope);
-      if (o.transport) run.transport.current = o.transport;
+      if (o.transport) run.session.replaceTransport(o.transport);
+      // a task that changed the host, or failed part way through a change (any module, a
+      // command included), makes the cached facts stale
+      else if (!env.opts.check && o.status !== 'ok' && o.status !== 'skipped') run.session.invalidate();
       if (o.facts) {
         run.state.facts = o.facts;
         if (o.diagnosis) run.state.diagnosis = o.diagnosis;
@@ -446,7 +450,7 @@ async function playOnHost(
     host,
     vars: mergeVars(host.vars, play.vars, env.opts.extraVars ?? {}),
     state,
-    transport: { current: transport },
+    session: new HostSession({ target: host, transport, clock: env.clock, probe: env.probe, ...(env.opts.signal ? { signal: env.opts.signal } : {}) }),
     batchSize: batch.size,
     hostsInPlay: batch.hostsInPlay,
   };
@@ -492,7 +496,7 @@ async function playOnHost(
     }
     ended = await flushHandlers();
   } finally {
-    await run.transport.current.close().catch(() => undefined);
+    await run.session.transport.close().catch(() => undefined);
   }
   return result(results, interrupted);
 }
@@ -594,7 +598,7 @@ function createEnv(opts: PlayHostOptions): Env {
     opts,
     clock: opts.clock ?? systemClock,
     templater: new Templater(),
-    nonce: opts.nonce ?? randomBytes(12).toString('hex'),
+    probe: factsProbe(opts.nonce),
     guardSampleMs: opts.guardSampleMs ?? 2000,
     emit: opts.onEvent ?? (() => undefined),
     states: new Map(),
