@@ -159,17 +159,49 @@ function runtimeDiff(changes: readonly RuntimeChange[]): DiffEntry {
   };
 }
 
+/**
+ * Our rules file and the option lines of every rules.d file, read in ONE command with shell
+ * builtins only (`read`, `case`, a glob, `<`): on a stalled host every program start waits for
+ * the full queue (kernel-6.1-queue §0), and `cat` + `grep` were two more sessions and programs
+ * on top of the probe's. Prints `F:line` per line of our file, `E:why` when it exists but cannot
+ * be read, and `O:file:line` per `-b`/`-f`/`--backlog_wait_time` line of any rules.d file.
+ */
+export function persistReadCommand(path: string): string {
+  return [
+    `fm_p=${shellQuote(path)}`,
+    'if [ -r "$fm_p" ]; then',
+    `  while IFS= read -r fm_l || [ -n "$fm_l" ]; do printf 'F:%s\\n' "$fm_l"; done < "$fm_p"`,
+    `elif [ -e "$fm_p" ]; then echo "E:cannot read $fm_p"; fi`,
+    `for fm_f in ${RULES_DIR}/*.rules; do`,
+    '  if [ -r "$fm_f" ]; then',
+    `    while read -r fm_l || [ -n "$fm_l" ]; do case $fm_l in -b*|-f*|--backlog_wait_time*) printf 'O:%s:%s\\n' "$fm_f" "$fm_l";; esac; done < "$fm_f"`,
+    '  fi',
+    'done',
+  ].join('\n');
+}
+
+/** persistReadCommand's output → our file's text, the `file:line` option lines, a read error. */
+export function parsePersistRead(out: string): { before: string; options: string; error?: string } {
+  let before = '';
+  const options: string[] = [];
+  let error: string | undefined;
+  for (const line of out.split('\n')) {
+    if (line.startsWith('F:')) before += `${line.slice(2)}\n`;
+    else if (line.startsWith('O:')) options.push(line.slice(2));
+    else if (line.startsWith('E:')) error = line.slice(2);
+  }
+  return { before, options: options.join('\n'), ...(error !== undefined ? { error } : {}) };
+}
+
 async function planPersist(ctx: ModuleContext, args: AuditctlArgs): Promise<PersistPlan> {
   const path = `${RULES_DIR}/${args.rules_file}`;
-  const r = await run(ctx, `cat ${shellQuote(path)}`);
-  let before = '';
-  if (r.code === 0) before = r.stdout;
-  else if (!/No such file/i.test(r.stderr + r.stdout)) {
-    throw new FleetmendError('E_MODULE', `cannot read ${path}: ${firstErrorLine(r)}`, { host: ctx.host });
+  const r = await run(ctx, persistReadCommand(path));
+  const read = parsePersistRead(r.stdout);
+  if (read.error !== undefined || r.code !== 0) {
+    throw new FleetmendError('E_MODULE', `cannot read ${path}: ${read.error ?? firstErrorLine(r)}`, { host: ctx.host });
   }
   const after = rulesFileContent(args);
-  const g = await run(ctx, `grep -H -e '^-b' -e '^-f' -e '^--backlog_wait_time' ${RULES_DIR}/*.rules 2>/dev/null`);
-  return { path, before, after, changed: before !== after, overriddenBy: laterOverrides(g.stdout, path, args) };
+  return { path, before: read.before, after, changed: read.before !== after, overriddenBy: laterOverrides(read.options, path, args) };
 }
 
 /** The memory guard, on the sample's /proc/meminfo (an estimate, before kernel 3.14, does not count). */
