@@ -38,6 +38,22 @@ export function backlogGrowing(before: number, after: number, limit: number): bo
 }
 
 /**
+ * Why a registered auditd cannot be draining, read from its process state (/proc/PID/stat,
+ * the probe's `procs` section; a ps STAT such as `S<sl` works too: the first letter decides).
+ * On kernel 6.1 a registered auditd that does not read loses records silently every kauditd
+ * pass while the backlog may read near 0 (kernel-6.1-queue §0): its state is the evidence,
+ * not the queue. `T`/`t`: stopped (SIGSTOP, a tracer); `D`: uninterruptible I/O (a hung audit
+ * disk, NFS), it reads nothing until the I/O returns. The diagnosis and the module guards both
+ * decide "not draining" with this one predicate.
+ */
+export function auditdStall(state: string | undefined): 'stopped' | 'blocked-io' | undefined {
+  const st = state?.[0];
+  if (st === 'T' || st === 't') return 'stopped';
+  if (st === 'D') return 'blocked-io';
+  return undefined;
+}
+
+/**
  * The kernel's tick rate, from the release string, when the distribution is known:
  * `backlog_wait_time` and `backlog_wait_time_actual` are in ticks (jiffies). Debian builds
  * with HZ=250 (`-amd64`, `-arm64`, `-cloud-amd64`, `+deb`), RHEL-family kernels with 1000

@@ -20,6 +20,7 @@ import {
   hostHz,
   limitBytes,
   ticksText,
+  auditdStall,
 } from './concepts.js';
 import type { Diagnosis, Finding, Severity } from './types.js';
 
@@ -105,13 +106,9 @@ export function notDraining(s: FactSample, status: AuditStatus): View['notDraini
     // holds the audit socket; it must keep up, or nothing drains.
     return { why: `registered pid ${status.pid} is not a running auditd (gone, or another audit consumer such as auditbeat, go-audit or osquery)`, code: 'pid-gone' };
   }
-  if (a.registered_pid_state === 'T' || a.registered_pid_state === 't') {
-    return { why: `auditd (pid ${status.pid}) is stopped (state ${a.registered_pid_state})`, code: 'stopped' };
-  }
-  if (a.registered_pid_state === 'D') {
-    // Uninterruptible sleep (a hung audit disk, NFS): it reads nothing until the I/O returns.
-    return { why: `auditd (pid ${status.pid}) is blocked in uninterruptible I/O (state D)`, code: 'blocked-io' };
-  }
+  const stall = auditdStall(a.registered_pid_state);
+  if (stall === 'stopped') return { why: `auditd (pid ${status.pid}) is stopped (state ${a.registered_pid_state})`, code: 'stopped' };
+  if (stall === 'blocked-io') return { why: `auditd (pid ${status.pid}) is blocked in uninterruptible I/O (state D)`, code: 'blocked-io' };
   return undefined;
 }
 

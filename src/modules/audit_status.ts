@@ -1,13 +1,14 @@
 /**
- * `audit_status`: the sweep as a task. Runs the one-round-trip facts script (reference §6) one
- * or more times, parses it with the pure parsers of src/facts, diagnoses it, and registers
+ * `audit_status`: the sweep as a task. Samples through the host session (the one sampler,
+ * src/host/sample.ts: the one-round-trip facts script of reference §6, its root/user choice,
+ * output cap and cut-short handling) one or more times, diagnoses the samples, and registers
  * facts + diagnosis for later tasks' `when`/`assert`. Read-only: runs in check mode too.
  */
 import { z } from 'zod';
 import { diagnose } from '../diagnosis/index.js';
-import { buildFactsScript, parseSample, sampleDeltas, splitSections } from '../facts/index.js';
+import { sampleDeltas } from '../facts/index.js';
 import type { FactSample, HostFacts } from '../facts/types.js';
-import { intLike, run } from './common.js';
+import { intLike } from './common.js';
 import type { Checked, Module, ModuleContext, ModuleOutcome } from './types.js';
 
 export const auditStatusArgs = z
@@ -19,13 +20,17 @@ export const auditStatusArgs = z
   .strict();
 export type AuditStatusArgs = z.infer<typeof auditStatusArgs>;
 
+/**
+ * `samples` samples `intervalMs` apart, each one new round trip (the guards of later tasks reuse
+ * the last one while fresh). A sample cut short (timeout, dropped connection) fails the task.
+ */
 export async function gatherFacts(ctx: ModuleContext, samples: number, intervalMs: number): Promise<HostFacts> {
-  const script = buildFactsScript(ctx.nonce);
   const out: FactSample[] = [];
   for (let i = 0; i < samples; i++) {
-    if (i > 0) await ctx.clock.sleep(intervalMs);
-    const r = await run(ctx, script);
-    out.push(parseSample(splitSections(r.stdout, ctx.nonce), ctx.clock.now()));
+    if (i > 0) await ctx.clock.sleep(intervalMs, ctx.session.signal);
+    const got = await ctx.session.takeSample(ctx.become);
+    if (got.error) throw got.error;
+    out.push(got.sample);
   }
   return { samples: out };
 }

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
 import { parseAuditctlError } from '../facts/auditctl.js';
-import type { AuditStatus } from '../facts/types.js';
+import type { AuditStatus, MemInfo } from '../facts/types.js';
 import { BYTES_PER_BUFFER, limitBytes } from '../diagnosis/concepts.js';
 import {
   boolLike,
@@ -16,11 +16,11 @@ import {
   intLike,
   mib,
   readAuditStatus,
-  readMemAvailableKb,
   run,
+  sampleStatus,
   shellQuote,
 } from './common.js';
-import { backlogGrowing as growing, handful } from '../diagnosis/concepts.js';
+import { auditdStall, backlogGrowing as growing, handful } from '../diagnosis/concepts.js';
 import { failed, type Checked, type DiffEntry, type Module, type ModuleContext, type ModuleOutcome } from './types.js';
 
 const int = (min: number, max: number) => z.preprocess(intLike, z.number().int().min(min).max(max));
@@ -133,9 +133,9 @@ export function panicRisks(s1: AuditStatus, s2: AuditStatus, auditdState?: strin
   if (s2.pid === 0) reasons.push('no auditd is registered (pid 0): nothing drains the queue');
   // On kernel 6.1 a registered auditd that does not read loses records silently every pass
   // while backlog may read near 0: the first counted loss would panic (kernel-6.1-queue §0).
-  const st = auditdState?.[0];
-  if (s2.pid !== 0 && (st === 'T' || st === 't')) reasons.push(`auditd (pid ${s2.pid}) is stopped (state ${auditdState}): it does not drain the queue`);
-  if (s2.pid !== 0 && st === 'D') reasons.push(`auditd (pid ${s2.pid}) is blocked in I/O (state D): it does not drain the queue`);
+  const stall = s2.pid !== 0 ? auditdStall(auditdState) : undefined;
+  if (stall === 'stopped') reasons.push(`auditd (pid ${s2.pid}) is stopped (state ${auditdState}): it does not drain the queue`);
+  if (stall === 'blocked-io') reasons.push(`auditd (pid ${s2.pid}) is blocked in I/O (state D): it does not drain the queue`);
   if (s2.lost > s1.lost) reasons.push(`records are being lost (lost ${s1.lost} -> ${s2.lost} between two samples)`);
   const peak = Math.max(s1.backlog, s2.backlog);
   if (peak > s2.backlog_limit / 2) reasons.push(`backlog ${peak} is above half the limit ${s2.backlog_limit}`);
@@ -146,17 +146,6 @@ export function panicRisks(s1: AuditStatus, s2: AuditStatus, auditdState?: strin
     reasons.push(`tasks are waiting for a full queue (backlog_wait_time_actual ${w1} -> ${w2})`);
   }
   return reasons;
-}
-
-/** ps state of the registered auditd (`T`, `D`, `S<sl`...), undefined when not found. */
-async function auditdProcState(ctx: ModuleContext, pid: number): Promise<string | undefined> {
-  if (pid <= 0) return undefined;
-  const r = await run(ctx, 'ps -C auditd -o pid=,stat= 2>/dev/null', { become: false });
-  for (const line of r.stdout.split('\n')) {
-    const m = /^\s*(\d+)\s+(\S+)/.exec(line);
-    if (m && Number(m[1]) === pid) return m[2];
-  }
-  return undefined;
 }
 
 export const GROWTH_WARNING =
@@ -170,21 +159,54 @@ function runtimeDiff(changes: readonly RuntimeChange[]): DiffEntry {
   };
 }
 
-async function planPersist(ctx: ModuleContext, args: AuditctlArgs): Promise<PersistPlan> {
-  const path = `${RULES_DIR}/${args.rules_file}`;
-  const r = await run(ctx, `cat ${shellQuote(path)}`);
-  let before = '';
-  if (r.code === 0) before = r.stdout;
-  else if (!/No such file/i.test(r.stderr + r.stdout)) {
-    throw new FleetmendError('E_MODULE', `cannot read ${path}: ${firstErrorLine(r)}`, { host: ctx.host });
-  }
-  const after = rulesFileContent(args);
-  const g = await run(ctx, `grep -H -e '^-b' -e '^-f' -e '^--backlog_wait_time' ${RULES_DIR}/*.rules 2>/dev/null`);
-  return { path, before, after, changed: before !== after, overriddenBy: laterOverrides(g.stdout, path, args) };
+/**
+ * Our rules file and the option lines of every rules.d file, read in ONE command with shell
+ * builtins only (`read`, `case`, a glob, `<`): on a stalled host every program start waits for
+ * the full queue (kernel-6.1-queue §0), and `cat` + `grep` were two more sessions and programs
+ * on top of the probe's. Prints `F:line` per line of our file, `E:why` when it exists but cannot
+ * be read, and `O:file:line` per `-b`/`-f`/`--backlog_wait_time` line of any rules.d file.
+ */
+export function persistReadCommand(path: string): string {
+  return [
+    `fm_p=${shellQuote(path)}`,
+    'if [ -r "$fm_p" ]; then',
+    `  while IFS= read -r fm_l || [ -n "$fm_l" ]; do printf 'F:%s\\n' "$fm_l"; done < "$fm_p"`,
+    `elif [ -e "$fm_p" ]; then echo "E:cannot read $fm_p"; fi`,
+    `for fm_f in ${RULES_DIR}/*.rules; do`,
+    '  if [ -r "$fm_f" ]; then',
+    `    while read -r fm_l || [ -n "$fm_l" ]; do case $fm_l in -b*|-f*|--backlog_wait_time*) printf 'O:%s:%s\\n' "$fm_f" "$fm_l";; esac; done < "$fm_f"`,
+    '  fi',
+    'done',
+  ].join('\n');
 }
 
-async function memoryGuard(ctx: ModuleContext, limit: number): Promise<ModuleOutcome | string | undefined> {
-  const availKb = await readMemAvailableKb(ctx);
+/** persistReadCommand's output → our file's text, the `file:line` option lines, a read error. */
+export function parsePersistRead(out: string): { before: string; options: string; error?: string } {
+  let before = '';
+  const options: string[] = [];
+  let error: string | undefined;
+  for (const line of out.split('\n')) {
+    if (line.startsWith('F:')) before += `${line.slice(2)}\n`;
+    else if (line.startsWith('O:')) options.push(line.slice(2));
+    else if (line.startsWith('E:')) error = line.slice(2);
+  }
+  return { before, options: options.join('\n'), ...(error !== undefined ? { error } : {}) };
+}
+
+async function planPersist(ctx: ModuleContext, args: AuditctlArgs): Promise<PersistPlan> {
+  const path = `${RULES_DIR}/${args.rules_file}`;
+  const r = await run(ctx, persistReadCommand(path));
+  const read = parsePersistRead(r.stdout);
+  if (read.error !== undefined || r.code !== 0) {
+    throw new FleetmendError('E_MODULE', `cannot read ${path}: ${read.error ?? firstErrorLine(r)}`, { host: ctx.host });
+  }
+  const after = rulesFileContent(args);
+  return { path, before: read.before, after, changed: read.before !== after, overriddenBy: laterOverrides(read.options, path, args) };
+}
+
+/** The memory guard, on the sample's /proc/meminfo (an estimate, before kernel 3.14, does not count). */
+function memoryGuard(ctx: ModuleContext, limit: number, memory: MemInfo | undefined): ModuleOutcome | string | undefined {
+  const availKb = memory && !memory.mem_available_estimated ? memory.mem_available_kb : undefined;
   if (availKb === undefined) return 'MemAvailable is not reported by this kernel: the memory guard could not check the limit';
   const pinned = limitBytes(limit);
   const allowed = ctx.play.memoryShare * availKb * 1024;
@@ -198,7 +220,9 @@ async function memoryGuard(ctx: ModuleContext, limit: number): Promise<ModuleOut
 }
 
 async function check(ctx: ModuleContext, args: AuditctlArgs): Promise<Checked<AuditctlPlan>> {
-  const s1 = await readAuditStatus(ctx);
+  // the probe's round trip (or the fresh sample a task before took): status, memory, auditd's state
+  const first = await ctx.session.sample(ctx.become);
+  const s1 = sampleStatus(ctx, first);
   const changes = runtimeChanges(s1, args);
   const persist = args.persist ? await planPersist(ctx, args) : undefined;
   const data: Record<string, unknown> = { before: s1 };
@@ -224,7 +248,7 @@ async function check(ctx: ModuleContext, args: AuditctlArgs): Promise<Checked<Au
   }
   const warnings: string[] = [];
   if (args.backlog_limit !== undefined) {
-    const mem = await memoryGuard(ctx, args.backlog_limit);
+    const mem = memoryGuard(ctx, args.backlog_limit, first.memory);
     if (typeof mem === 'string') warnings.push(mem);
     else if (mem) return mem;
   }
@@ -238,11 +262,13 @@ async function check(ctx: ModuleContext, args: AuditctlArgs): Promise<Checked<Au
     : [];
   if (raising || toPanic || lowering.length) {
     // Two samples: a single one cannot tell a busy host from one that stopped draining (§4).
-    await ctx.clock.sleep(ctx.guardSampleMs);
-    const s2 = await readAuditStatus(ctx);
+    await ctx.clock.sleep(ctx.guardSampleMs, ctx.session.signal);
+    const second = await ctx.session.takeSample(ctx.become);
+    if (second.error) throw second.error;
+    const s2 = sampleStatus(ctx, second.sample);
     data.second_sample = s2;
-    const procState = await auditdProcState(ctx, s2.pid);
-    const notReading = procState !== undefined && /^[TtD]/.test(procState);
+    const procState = second.sample.auditd.registered_pid_state;
+    const notReading = auditdStall(procState) !== undefined;
     if (lowering.length) {
       const risks = panicRisks(s1, s2, procState);
       const newLimit = lowering.find((c) => c.field === 'backlog_limit')?.to;

@@ -64,7 +64,7 @@ async function apply(ctx: ModuleContext, args: CommandArgs, plan: CommandPlan): 
   const out = { stdout: r.stdout, stderr: r.stderr, rc: r.code, data: { cmd: plan.line, truncated: r.truncated } };
   if (r.truncated) {
     // the transport stopped the command at the cap: it did not finish, whatever it printed
-    const message = `output over the cap (--max-output ${ctx.transport.spec.maxOutputBytes} bytes): the command was stopped`;
+    const message = `output over the cap (--max-output ${ctx.session.transport.spec.maxOutputBytes} bytes): the command was stopped`;
     return { status: 'failed', msg: message, error: { code: 'E_OUTPUT_CAP', message }, ...out };
   }
   if (r.code === 0) return { status: 'changed', ...out };

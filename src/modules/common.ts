@@ -1,7 +1,11 @@
-/** Helpers shared by the modules: running commands, reading the audit status and memory. */
+/**
+ * Helpers shared by the modules: running commands, reading the audit status. Facts (memory,
+ * /proc, boot_id, auditd's process state) come from the host session's sample, never from a
+ * command of a module's own (src/host/session.ts).
+ */
 import { FleetmendError } from '../errors.js';
 import { parseAuditctlStatus } from '../facts/auditctl.js';
-import type { AuditStatus } from '../facts/types.js';
+import type { AuditStatus, FactSample } from '../facts/types.js';
 import type { ExecOptions, ExecResult } from '../transport/types.js';
 import { shellQuote } from '../transport/become.js';
 import type { ModuleContext } from './types.js';
@@ -9,24 +13,25 @@ import type { ModuleContext } from './types.js';
 export { shellQuote };
 
 export async function run(ctx: ModuleContext, command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-  return ctx.transport.exec(command, { become: ctx.become, ...opts });
+  return ctx.session.transport.exec(command, { become: ctx.become, ...opts });
 }
 
-/** `auditctl -s`, parsed; a host where it cannot be read is an E_MODULE failure. */
+/** `auditctl -s`, parsed; a host where it cannot be read is an E_MODULE failure (apply's verification, polls). */
 export async function readAuditStatus(ctx: ModuleContext): Promise<AuditStatus> {
   const r = await run(ctx, 'auditctl -s 2>&1');
-  const outcome = parseAuditctlStatus(r.stdout + r.stderr, r.code);
+  return auditStatusOrFail(ctx, parseAuditctlStatus(r.stdout + r.stderr, r.code));
+}
+
+/** The audit status of a session's sample (what the guards decide on), or the same E_MODULE failure. */
+export function sampleStatus(ctx: ModuleContext, sample: FactSample): AuditStatus {
+  return auditStatusOrFail(ctx, sample.auditctl);
+}
+
+function auditStatusOrFail(ctx: ModuleContext, outcome: FactSample['auditctl']): AuditStatus {
   if (outcome.kind === 'ok') return outcome.status;
   throw new FleetmendError('E_MODULE', `cannot read the audit status (${outcome.kind}): ${outcome.detail}`, {
     host: ctx.host,
   });
-}
-
-/** MemAvailable in kB from /proc/meminfo (undefined when the kernel does not print it). */
-export async function readMemAvailableKb(ctx: ModuleContext): Promise<number | undefined> {
-  const r = await run(ctx, 'cat /proc/meminfo', { become: false });
-  const m = /^MemAvailable:\s+(\d+)\s*kB/m.exec(r.stdout);
-  return m ? Number(m[1]) : undefined;
 }
 
 export function mib(bytes: number): string {
@@ -47,14 +52,6 @@ export function parseKeyValues(text: string): Record<string, string> {
     if (eq > 0) out[line.slice(0, eq).trim()] = line.slice(eq + 1).trim();
   }
   return out;
-}
-
-/** Strict UUID (boot_id): a wall message or a banner is not a boot_id (ansible#78007). */
-export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-export function parseBootId(text: string): string | undefined {
-  const t = text.trim().toLowerCase();
-  return UUID_RE.test(t) ? t : undefined;
 }
 
 /** Accepts 8192 and "8192" (a rendered `{{ var }}` or a `-e key=value`). */

@@ -18,7 +18,6 @@ export { panicRisks, backlogGrowing, handful, rulesFileContent, runtimeChanges, 
 export { rebootGuard, SCHEDULE_RE } from './reboot.js';
 export { splitWords } from './command.js';
 export { applySettings } from './auditd_conf.js';
-export { parseBootId } from './common.js';
 
 export const MODULES: ReadonlyMap<string, Module<any, any>> = new Map<string, Module<any, any>>(
   [

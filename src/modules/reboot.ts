@@ -10,7 +10,9 @@
 import { z } from 'zod';
 import { toFleetmendError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
-import { boolLike, intLike, parseBootId, run, shellQuote, firstErrorLine } from './common.js';
+import type { FactSample } from '../facts/types.js';
+import { collectSample } from '../host/sample.js';
+import { boolLike, intLike, run, shellQuote, firstErrorLine } from './common.js';
 import { failed, type Checked, type Module, type ModuleContext, type ModuleOutcome } from './types.js';
 
 const seconds = (def: number, max: number) => z.preprocess(intLike, z.number().int().min(0).max(max)).default(def);
@@ -36,8 +38,6 @@ export interface RebootPlan {
   bootId?: string;
 }
 
-const BOOT_ID = 'cat /proc/sys/kernel/random/boot_id';
-
 export function rebootGuard(ctx: ModuleContext): string | undefined {
   const { hostsInPlay, batchSize, allowParallelReboot } = ctx.play;
   if (allowParallelReboot || hostsInPlay <= 1 || batchSize < hostsInPlay) return undefined;
@@ -47,10 +47,19 @@ export function rebootGuard(ctx: ModuleContext): string | undefined {
   );
 }
 
-async function readBootId(t: Transport): Promise<{ id?: string; raw: string }> {
-  const r = await t.exec(BOOT_ID, { become: false, timeoutMs: 30_000 });
-  const id = r.code === 0 ? parseBootId(r.stdout) : undefined;
-  return id ? { id, raw: r.stdout } : { raw: r.stdout + r.stderr };
+/**
+ * The boot_id of a sample: the probe's `boot_id` section, parsed strictly as a UUID (a wall
+ * message is not one, ansible#78007); `raw` says what was there instead.
+ */
+function bootIdOf(sample: FactSample): { id?: string; raw: string } {
+  const id = sample.system.boot_id;
+  return id ? { id, raw: id } : { raw: sample.parse_errors.find((e) => e.section === 'boot_id')?.message ?? 'no boot_id section' };
+}
+
+/** After the reboot: one probe round trip on the new connection (no become: boot_id is world-readable). */
+async function readBootId(ctx: ModuleContext, t: Transport): Promise<{ id?: string; raw: string }> {
+  const got = await collectSample(t, ctx.session.probe, ctx.clock, false);
+  return bootIdOf(got.sample);
 }
 
 async function check(ctx: ModuleContext, args: RebootArgs): Promise<Checked<RebootPlan>> {
@@ -59,7 +68,7 @@ async function check(ctx: ModuleContext, args: RebootArgs): Promise<Checked<Rebo
   }
   const refused = rebootGuard(ctx);
   if (refused) return failed('E_GUARD', refused);
-  const boot = await readBootId(ctx.transport);
+  const boot = bootIdOf(await ctx.session.sample(ctx.become));
   if (!boot.id) {
     return failed('E_MODULE', `cannot read boot_id as a UUID (got ${JSON.stringify(boot.raw.slice(0, 120))}): a reboot could not be verified`);
   }
@@ -90,7 +99,7 @@ async function waitForNewBoot(ctx: ModuleContext, oldId: string, args: RebootArg
       last = e.message;
       continue;
     }
-    const boot = await readBootId(t).catch((err: unknown) => ({ raw: toFleetmendError(err).message, id: undefined }));
+    const boot = await readBootId(ctx, t).catch((err: unknown) => ({ raw: toFleetmendError(err).message, id: undefined }));
     if (boot.id && boot.id !== oldId) {
       if (args.post_reboot_delay) await ctx.clock.sleep(args.post_reboot_delay * 1000);
       return {
@@ -131,7 +140,7 @@ async function apply(ctx: ModuleContext, args: RebootArgs, plan: RebootPlan): Pr
   }
   const wait = args.wait ?? args.schedule === 'now';
   if (!wait) return { status: 'changed', msg: `reboot scheduled (${args.schedule})`, data: { boot_id_before: oldId } };
-  await ctx.transport.close().catch(() => undefined);
+  await ctx.session.transport.close().catch(() => undefined);
   const minutes = /^\+(\d+)$/.exec(args.schedule);
   const extraMs = minutes ? Number(minutes[1]) * 60_000 : 0;
   return waitForNewBoot(ctx, oldId, args, extraMs);

@@ -7,8 +7,8 @@
  * too, so a dry run never predicts a stop that systemd will refuse — and verify the final state.
  */
 import { z } from 'zod';
-import type { AuditStatus } from '../facts/types.js';
-import { intLike, parseKeyValues, readAuditStatus, run, shellQuote, firstErrorLine } from './common.js';
+import type { AuditStatus, FactSample } from '../facts/types.js';
+import { intLike, parseKeyValues, readAuditStatus, run, sampleStatus, shellQuote, firstErrorLine } from './common.js';
 import { failed, type Checked, type Module, type ModuleContext, type ModuleOutcome } from './types.js';
 
 export const serviceArgs = z
@@ -68,8 +68,11 @@ async function check(ctx: ModuleContext, args: ServiceArgs): Promise<Checked<Ser
     );
   }
   let auditBefore: AuditStatus | undefined;
+  let facts: FactSample | undefined;
   try {
-    auditBefore = await readAuditStatus(ctx);
+    // the session's sample: the status and the kernel command line in the probe's one round trip
+    facts = await ctx.session.sample(ctx.become);
+    auditBefore = sampleStatus(ctx, facts);
     data.audit_before = auditBefore;
   } catch {
     // Status is only needed to verify a restart's drain; its absence fails the verification.
@@ -78,8 +81,7 @@ async function check(ctx: ModuleContext, args: ServiceArgs): Promise<Checked<Ser
     // With audit=1 on the command line records with no auditd go to the hold queue, which
     // overflows at the limit: `kauditd hold queue overflow`, lost++, and in failure 2 a panic
     // (kernel-6.1-queue §0, T28). Without audit=1 they are printed and dropped uncounted.
-    const cmdline = (await run(ctx, 'cat /proc/cmdline', { become: false })).stdout;
-    if (/(?:^|\s)audit=1(?:\s|$)/.test(cmdline)) {
+    if (facts?.persistent.cmdline_audit === 1) {
       return failed(
         'E_GUARD',
         'panic guard: refusing to stop auditd on a host booted with audit=1 in failure 2 (panic): without a daemon the hold queue overflows and the first lost record panics the host; set failure 1 first',

@@ -9,6 +9,7 @@ import type { ErrorCode, SourcePosition } from '../errors.js';
 import type { Clock } from '../executor/clock.js';
 import type { HostError, TaskStatus } from '../results/index.js';
 import type { Transport } from '../transport/types.js';
+import type { HostSession } from '../host/session.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';
 
@@ -32,7 +33,11 @@ export interface PlayGuardContext {
 
 export interface ModuleContext {
   host: string;
-  transport: Transport;
+  /**
+   * The host's session: its current transport, and the facts of the probe's round trip. Guards
+   * read facts here (`ctx.session.fact('memory', ctx.become)`), never with a command of their own.
+   */
+  session: HostSession;
   check: boolean;
   diff: boolean;
   /** sudo: true/false from the play or task `become`; unset follows the connection. */
@@ -48,8 +53,6 @@ export interface ModuleContext {
   guardSampleMs: number;
   /** A fresh, connected transport to the same host (reboot: wait for SSH to return). */
   reconnect(): Promise<Transport>;
-  /** Random per-run nonce for the facts script. */
-  nonce: string;
 }
 
 export interface ModuleOutcome {

@@ -41,7 +41,7 @@ async function check(ctx: ModuleContext, args: WaitForConnectionArgs): Promise<C
   for (;;) {
     try {
       const t = await attempt(ctx);
-      await ctx.transport.close().catch(() => undefined);
+      await ctx.session.transport.close().catch(() => undefined);
       const elapsed = Math.round((ctx.clock.now() - start) / 1000);
       return { status: 'ok', msg: `connected after ${elapsed} s`, transport: t, data: { elapsed } };
     } catch (err) {

@@ -22,6 +22,7 @@ import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';
 import type { ModuleContext, ModuleOutcome } from '../modules/types.js';
 import type { Transport } from '../transport/types.js';
+import { factsProbe, HostSession, type FactsProbe } from '../host/index.js';
 import { FailureBudget, type BudgetLimits } from '../executor/budget.js';
 import { planRollout } from './batches.js';
 import { watchHost } from './watch.js';
@@ -148,7 +149,8 @@ interface Env {
   opts: PlayHostOptions;
   clock: Clock;
   templater: Templater;
-  nonce: string;
+  /** The run's fact script (one nonce per run), shared by every host's session. */
+  probe: FactsProbe;
   guardSampleMs: number;
   emit: RunEventListener;
   states: Map<string, HostState>;
@@ -201,7 +203,8 @@ interface TaskRun {
   host: PlaybookHost;
   vars: Vars;
   state: HostState;
-  transport: { current: Transport };
+  /** The host's session: its current transport (reboot replaces it) and cached facts. */
+  session: HostSession;
   batchSize: number;
   hostsInPlay: number;
 }
@@ -239,7 +242,7 @@ async function executeModule(env: Env, task: Task, run: TaskRun, scope: Scope): 
   }
   const ctx: ModuleContext = {
     host: run.host.name,
-    transport: run.transport.current,
+    session: run.session,
     check: env.opts.check ?? false,
     diff: env.opts.diff ?? false,
     become: task.become ?? run.play.become,
@@ -255,7 +258,6 @@ async function executeModule(env: Env, task: Task, run: TaskRun, scope: Scope): 
     ...(run.state.diagnosis ? { diagnosis: run.state.diagnosis } : {}),
     guardSampleMs: env.guardSampleMs,
     reconnect: () => env.opts.connect(run.host),
-    nonce: env.nonce,
   };
   const checked = await mod.check(ctx, parsed.data);
   if (ctx.check || checked.status !== 'changed' || checked.plan === undefined) return checked;
@@ -271,7 +273,10 @@ async function runOnce(env: Env, task: Task, run: TaskRun, scope: Scope): Promis
       o = { status: 'skipped', msg: `when: ${w.failed} is false` };
     } else {
       o = await executeModule(env, task, run, scope);
-      if (o.transport) run.transport.current = o.transport;
+      if (o.transport) run.session.replaceTransport(o.transport);
+      // a task that changed the host, or failed part way through a change (any module, a
+      // command included), makes the cached facts stale
+      else if (!env.opts.check && o.status !== 'ok' && o.status !== 'skipped') run.session.invalidate();
       if (o.facts) {
         run.state.facts = o.facts;
         if (o.diagnosis) run.state.diagnosis = o.diagnosis;
@@ -459,7 +464,7 @@ async function playOnHost(
     host,
     vars: mergeVars(host.vars, play.vars, env.opts.extraVars ?? {}),
     state,
-    transport: { current: transport },
+    session: new HostSession({ target: host, transport, clock: env.clock, probe: env.probe, ...(env.opts.signal ? { signal: env.opts.signal } : {}) }),
     batchSize: batch.size,
     hostsInPlay: batch.hostsInPlay,
   };
@@ -505,12 +510,12 @@ async function playOnHost(
     }
     ended = await flushHandlers();
     if (!ended && play.watch > 0 && !env.opts.check && !interrupted && hostStatusOf(results) === 'changed') {
-      const w = await watchHost(run.transport.current, { play: play.name, seconds: play.watch, nonce: env.nonce, clock: env.clock, ...(env.opts.signal ? { signal: env.opts.signal } : {}) });
+      const w = await watchHost(run.session.transport, { play: play.name, seconds: play.watch, nonce: env.probe.nonce, clock: env.clock, ...(env.opts.signal ? { signal: env.opts.signal } : {}) });
       env.emit({ type: 'task', host: host.name, result: w });
       results.push(w);
     }
   } finally {
-    await run.transport.current.close().catch(() => undefined);
+    await run.session.transport.close().catch(() => undefined);
   }
   return result(results, interrupted);
 }
@@ -617,7 +622,7 @@ function createEnv(opts: PlayHostOptions): Env {
     opts,
     clock: opts.clock ?? systemClock,
     templater: new Templater(),
-    nonce: opts.nonce ?? newNonce(),
+    probe: factsProbe(opts.nonce),
     guardSampleMs: opts.guardSampleMs ?? 2000,
     emit: opts.onEvent ?? (() => undefined),
     states: new Map(),

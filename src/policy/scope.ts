@@ -37,6 +37,7 @@ import type { FactSample, HostFacts } from '../facts/types.js';
 import { KERNEL_DEFAULT_BACKLOG_LIMIT } from '../diagnosis/diagnose.js';
 import { AUDITD_CONF_DEFAULTS, limitBytes } from '../diagnosis/concepts.js';
 import { worstSeverity } from '../diagnosis/severity.js';
+import { auditdStall } from '../diagnosis/concepts.js';
 import type { Diagnosis } from '../diagnosis/types.js';
 
 export type PolicyScope = Record<string, unknown>;
@@ -76,7 +77,7 @@ function auditdScope(s: FactSample | undefined): Record<string, unknown> {
   if (!s) return {};
   const a = s.auditd;
   const known = s.auditctl.kind === 'ok';
-  const stopped = a.registered_pid_state === 'T' || a.registered_pid_state === 't';
+  const stopped = auditdStall(a.registered_pid_state) === 'stopped';
   const exists = a.ps_available === false ? undefined : a.registered_pid_exists;
   return {
     running: known ? a.registered_pid > 0 && exists !== false && !stopped : undefined,

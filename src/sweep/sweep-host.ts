@@ -2,14 +2,14 @@ import type { Clock } from '../executor/clock.js';
 import { isoNow } from '../executor/clock.js';
 import { hostResult, hostStatusOfCode, type HostResult, type HostTarget } from '../results/index.js';
 import { FleetmendError } from '../errors.js';
-import { newNonce } from '../util/nonce.js';
-import { needsBecome, partialOutputOf, type ConnectionSpec, type Transport } from '../transport/index.js';
-import { buildFactsScript, splitSections, unfinishedSection } from '../facts/script.js';
-import { parseSample } from '../facts/index.js';
+import type { ConnectionSpec, Transport } from '../transport/index.js';
+import { CAPPED_SECTION, factsProbe, HostSession, type FactsProbe } from '../host/index.js';
 import type { AuditctlOutcome, FactSample, HostFacts } from '../facts/types.js';
 import { diagnose } from '../diagnosis/index.js';
 import { evaluatePolicy, policyScope } from '../policy/index.js';
 import type { Policy } from '../policy/types.js';
+
+export { collectSample, factsProbe, newNonce, type CollectedSample, type FactsProbe } from '../host/index.js';
 
 export interface SweepOptions {
   /** Samples per host (>= 1); two or more turn counters into rates. */
@@ -23,76 +23,10 @@ export interface SweepOptions {
   probe?: FactsProbe;
 }
 
-/** The parse error that marks a sample whose output went over the transport's cap. */
-const CAPPED_SECTION = '*';
-
-function cappedMessage(cap: number, received: number): string {
-  return `output capped at ${cap} bytes (${received} bytes received); the rest was dropped`;
-}
-
-/** The fact script of a run with its nonce: built once per run, sent to every host. */
-export interface FactsProbe {
-  nonce: string;
-  /** For hosts where the script runs as root (root login, or become to root): journalctl, dmesg without it. */
-  script: string;
-  /** For the others (no become, or become to another user): journalctl only. */
-  userScript: string;
-}
-
-export function factsProbe(nonce: string = newNonce()): FactsProbe {
-  return { nonce, script: buildFactsScript(nonce, { root: true }), userScript: buildFactsScript(nonce, { root: false }) };
-}
-
-/** Whether the script runs as root: a root login, or become (only when asked for) to root. */
-function runsAsRoot(spec: ConnectionSpec): boolean {
-  const target = spec.become.user ?? 'root';
-  return spec.user === 'root' ? !spec.become.enabled || target === 'root' : spec.become.enabled && needsBecome(spec.user, spec.become) && target === 'root';
-}
-
-/**
- * Errors after which the output received so far is still worth parsing. An interrupt is not
- * one of them: the host stays "interrupted" (retry file, --resume), as before.
- */
-const CUT_SHORT = new Set(['E_CMD_TIMEOUT', 'E_DISCONNECTED']);
-
-export interface CollectedSample {
-  sample: FactSample;
-  /** Set when the sample was cut short: the error, naming the section that did not finish. */
-  error?: FleetmendError;
-}
-
-/**
- * Collects one sample in one round trip. Sudo is used only when the connection asks for become
- * (`-b`, `ansible_become`), as Ansible does: never unrequested. The sections stream in as the
- * host completes them; when the command times out or the connection drops, the sections
- * already received are parsed, and the error names the one that did not finish.
- */
-export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock): Promise<CollectedSample> {
-  const script = runsAsRoot(t.spec) ? probe.script : probe.userScript;
-  try {
-    const res = await t.exec(script, { label: 'the facts script' });
-    const sample = parseSample(splitSections(res.stdout, probe.nonce), clock.now());
-    if (res.truncated) {
-      sample.parse_errors.push({ section: CAPPED_SECTION, message: cappedMessage(t.spec.maxOutputBytes, res.bytes) });
-    }
-    return { sample };
-  } catch (err) {
-    // the transport's partial output: capped and secret-masked like a whole result
-    const received = partialOutputOf(err)?.stdout ?? '';
-    if (!(err instanceof FleetmendError) || !CUT_SHORT.has(err.code) || received === '') throw err;
-    const sections = splitSections(received, probe.nonce);
-    const sample = parseSample(sections, clock.now());
-    const where = unfinishedSection(sections);
-    const message = `${err.message}; section ${where ?? '?'} did not finish (${Object.keys(sections).length} sections received, parsed and diagnosed)`;
-    sample.parse_errors.push({ section: where ?? '*', message: `did not finish: ${err.code}` });
-    return { sample, error: new FleetmendError(err.code, message, { host: t.spec.name, cause: err }) };
-  }
-}
-
 /** The sweep job for one host: connect once, N samples, diagnose, evaluate policy. */
 export async function sweepHost(host: HostTarget, transport: Transport, opts: SweepOptions): Promise<HostResult> {
   const started = isoNow(opts.clock);
-  const probe = opts.probe ?? factsProbe();
+  const session = new HostSession({ target: host, transport, clock: opts.clock, probe: opts.probe ?? factsProbe(), ...(opts.signal ? { signal: opts.signal } : {}) });
   await transport.connect();
   try {
     const samples: FactSample[] = [];
@@ -102,7 +36,7 @@ export async function sweepHost(host: HostTarget, transport: Transport, opts: Sw
         await opts.clock.sleep(opts.intervalMs, opts.signal);
         if (opts.signal?.aborted) break;
       }
-      const got = await collectSample(transport, probe, opts.clock);
+      const got = await session.takeSample();
       samples.push(got.sample);
       // a host that timed out once will time out again; a dropped connection is gone
       if (got.error) {

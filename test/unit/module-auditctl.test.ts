@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { auditctlModule, auditctlArgs, panicRisks } from '../../src/modules/auditctl.js';
 import type { ModuleContext, ModuleOutcome } from '../../src/modules/types.js';
 import type { AuditStatus } from '../../src/facts/types.js';
-import { FakeHost, FakeTransport } from '../fixtures/playbooks/fake-host.js';
+import { FakeHost, FakeTransport, sessionOver } from '../fixtures/playbooks/fake-host.js';
 
 function clock() {
   let t = 1_700_000_000_000;
@@ -10,19 +10,18 @@ function clock() {
 }
 
 function ctxFor(host: FakeHost, over: Partial<ModuleContext> = {}): ModuleContext {
-  const transport = new FakeTransport(host);
+  const c = clock();
   return {
     host: 'fake1',
-    transport,
+    session: sessionOver(new FakeTransport(host), c),
     check: false,
     diff: true,
     become: true,
-    clock: clock(),
+    clock: c,
     play: { hostsInPlay: 1, batchSize: 1, memoryShare: 0.1, allowParallelReboot: false },
     scope: {},
     guardSampleMs: 2000,
     reconnect: async () => new FakeTransport(host),
-    nonce: 'abcdefgh1234',
     ...over,
   };
 }
@@ -134,15 +133,39 @@ describe('auditctl module', () => {
   });
 
   it('panic guard: refuses failure 2 when the registered auditd is stopped (T) or in D, even with backlog low and lost flat (6.1 empties the queue every pass)', async () => {
-    for (const state of ['T<sl', 'D']) {
+    // the state as /proc/PID/stat shows it (the probe's procs section): T stopped, t traced, D in I/O
+    for (const state of ['T', 't', 'D']) {
       const h = new FakeHost();
       h.procState = state;
       const r = await runModule(ctxFor(h), { failure: 2 });
       expect(r.status, state).toBe('failed');
       expect(r.error?.code).toBe('E_GUARD');
-      expect(r.msg).toMatch(state === 'D' ? /blocked in I\/O \(state D\)/ : /is stopped \(state T<sl\)/);
+      expect(r.msg).toMatch(state === 'D' ? /blocked in I\/O \(state D\)/ : new RegExp(`is stopped \\(state ${state}\\)`));
       expect(h.commands).not.toContain('auditctl -f 2');
     }
+  });
+
+  it('the guards read their facts from the probe: two round trips, no cat, ps or auditctl -s of their own', async () => {
+    const h = new FakeHost();
+    h.procState = 'T';
+    const r = await runModule(ctxFor(h, { check: true }), { backlog_limit: 16384, failure: 2 });
+    expect(r.error?.code).toBe('E_GUARD');
+    expect(r.msg).toMatch(/is stopped \(state T\)/);
+    expect(h.probes).toBe(2);
+    expect(h.commands.filter((c) => !c.includes('@@fleetmend:abcdefgh1234:begin:auditctl_s'))).toEqual([]);
+  });
+
+  it('the first guard sample reuses the fresh one a task before took; the second is always new', async () => {
+    const h = new FakeHost();
+    const ctx = ctxFor(h, { check: true });
+    await ctx.session.takeSample(true); // what audit_status leaves behind
+    const r = await runModule(ctx, { backlog_limit: 16384 });
+    expect(r.status).toBe('changed');
+    expect(h.probes).toBe(2);
+    // a change (or a sample older than SAMPLE_FRESH_MS) costs a new round trip
+    ctx.session.invalidate();
+    await runModule(ctx, { backlog_limit: 16384 });
+    expect(h.probes).toBe(4);
   });
 
   it('panic guard: on a failure-2 host, lowering -b or the wait is refused when a record could be dropped, allowed on a quiet host', async () => {

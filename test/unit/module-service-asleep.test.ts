@@ -12,6 +12,7 @@ import { FakeClock, Shell, SimMachine, StringInput, debianSpec, defaultRegistry 
 import { Rng } from '../../src/sim/rng.js';
 import { DEBIAN_RULES } from '../../src/sim/machine.js';
 import type { ConnectionSpec, ExecResult, Transport } from '../../src/transport/types.js';
+import { sessionOver } from '../fixtures/playbooks/fake-host.js';
 
 const registry = defaultRegistry();
 
@@ -46,17 +47,17 @@ function stalled(): { m: SimMachine; clock: FakeClock } {
 }
 
 async function restart(m: SimMachine, clock: FakeClock, asleepTimeout: number): Promise<ModuleOutcome> {
+  const moduleClock = { now: () => clock.now(), sleep: async (ms: number) => clock.advance(ms) };
   const ctx: ModuleContext = {
     host: 'h1',
-    transport: simTransport(m),
+    session: sessionOver(simTransport(m), moduleClock),
     check: false,
     diff: false,
-    clock: { now: () => clock.now(), sleep: async (ms: number) => clock.advance(ms) },
+    clock: moduleClock,
     play: { hostsInPlay: 1, batchSize: 1, memoryShare: 0.1, allowParallelReboot: false },
     scope: {},
     guardSampleMs: 10,
     reconnect: async () => simTransport(m),
-    nonce: 'abcdefgh1234',
   };
   const args = serviceModule.schema.parse({ state: 'restarted', asleep_timeout: asleepTimeout });
   const checked = await serviceModule.check(ctx, args);

@@ -2,25 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { serviceArgs, serviceModule } from '../../src/modules/service.js';
 import { rebootArgs, rebootModule } from '../../src/modules/reboot.js';
 import { commandArgs, commandModule, shellModule, splitWords } from '../../src/modules/command.js';
-import { parseBootId } from '../../src/modules/common.js';
+import { parseBootId } from '../../src/facts/index.js';
 import type { Module, ModuleContext, ModuleOutcome } from '../../src/modules/types.js';
 import { FleetmendError } from '../../src/errors.js';
-import { FakeHost, FakeTransport } from '../fixtures/playbooks/fake-host.js';
+import { FakeHost, FakeTransport, sessionOver } from '../fixtures/playbooks/fake-host.js';
 
 function ctxFor(host: FakeHost, over: Partial<ModuleContext> = {}): ModuleContext {
   let t = 1_700_000_000_000;
+  const clock = { now: () => t, sleep: async (ms: number) => void (t += ms) };
   return {
     host: 'fake1',
-    transport: new FakeTransport(host),
+    session: sessionOver(new FakeTransport(host), clock),
     check: false,
     diff: true,
     become: true,
-    clock: { now: () => t, sleep: async (ms: number) => void (t += ms) },
+    clock,
     play: { hostsInPlay: 1, batchSize: 1, memoryShare: 0.1, allowParallelReboot: false },
     scope: {},
     guardSampleMs: 10,
     reconnect: async () => new FakeTransport(host),
-    nonce: 'abcdefgh1234',
     ...over,
   };
 }
@@ -127,9 +127,9 @@ describe('service module', () => {
 
 describe('reboot module', () => {
   it('parses boot_id strictly: a wall message is not a boot_id (ansible#78007)', () => {
-    expect(parseBootId('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\n')).toBe('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0');
-    expect(parseBootId('Broadcast message from root@host: The system is going down for reboot')).toBeUndefined();
-    expect(parseBootId('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 extra')).toBeUndefined();
+    expect(parseBootId('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\n').value).toBe('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0');
+    expect(parseBootId('Broadcast message from root@host: The system is going down for reboot').value).toBeUndefined();
+    expect(parseBootId('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0 extra').value).toBeUndefined();
   });
 
   it('reboot guard: refuses all hosts at once unless serial or allow_parallel_reboot', async () => {

@@ -1,0 +1,86 @@
+/**
+ * The one sampler: the fact script (src/facts/script.ts) in one round trip, parsed into a
+ * FactSample. The sweep, `audit_status` and the module guards all sample through it (via
+ * HostSession), so every sample gets the root/user script choice, the output cap and the
+ * cut-short handling.
+ */
+import type { Clock } from '../executor/clock.js';
+import { FleetmendError } from '../errors.js';
+import { needsBecome, partialOutputOf, type ConnectionSpec, type Transport } from '../transport/index.js';
+import { buildFactsScript, splitSections, unfinishedSection } from '../facts/script.js';
+import { parseSample } from '../facts/sample.js';
+import type { FactSample } from '../facts/types.js';
+
+import { newNonce } from '../util/nonce.js';
+
+export { newNonce };
+
+/** The parse error that marks a sample whose output went over the transport's cap. */
+export const CAPPED_SECTION = '*';
+
+function cappedMessage(cap: number, received: number): string {
+  return `output capped at ${cap} bytes (${received} bytes received); the rest was dropped`;
+}
+
+/** The fact script of a run with its nonce: built once per run, sent to every host. */
+export interface FactsProbe {
+  nonce: string;
+  /** For hosts where the script runs as root (root login, or become to root): journalctl, dmesg without it. */
+  script: string;
+  /** For the others (no become, or become to another user): journalctl only. */
+  userScript: string;
+}
+
+export function factsProbe(nonce: string = newNonce()): FactsProbe {
+  return { nonce, script: buildFactsScript(nonce, { root: true }), userScript: buildFactsScript(nonce, { root: false }) };
+}
+
+/**
+ * Whether the script runs as root: a root login, or become (only when asked for) to root.
+ * `become` is a play's or task's override of the connection's (undefined: the connection's).
+ */
+function runsAsRoot(spec: ConnectionSpec, become: boolean | undefined): boolean {
+  const b = become === undefined ? spec.become : { ...spec.become, enabled: become };
+  const target = b.user ?? 'root';
+  return spec.user === 'root' ? !b.enabled || target === 'root' : b.enabled && needsBecome(spec.user, b) && target === 'root';
+}
+
+/**
+ * Errors after which the output received so far is still worth parsing. An interrupt is not
+ * one of them: the host stays "interrupted" (retry file, --resume), as before.
+ */
+const CUT_SHORT = new Set(['E_CMD_TIMEOUT', 'E_DISCONNECTED']);
+
+export interface CollectedSample {
+  sample: FactSample;
+  /** Set when the sample was cut short: the error, naming the section that did not finish. */
+  error?: FleetmendError;
+}
+
+/**
+ * Collects one sample in one round trip. Sudo is used only when the connection (or the play's
+ * or task's `become`) asks for it, as Ansible does: never unrequested. The sections stream in
+ * as the host completes them; when the command times out or the connection drops, the sections
+ * already received are parsed, and the error names the one that did not finish.
+ */
+export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock, become?: boolean): Promise<CollectedSample> {
+  const script = runsAsRoot(t.spec, become) ? probe.script : probe.userScript;
+  try {
+    const res = await t.exec(script, { label: 'the facts script', ...(become !== undefined ? { become } : {}) });
+    const sample = parseSample(splitSections(res.stdout, probe.nonce), clock.now());
+    if (res.truncated) {
+      sample.parse_errors.push({ section: CAPPED_SECTION, message: cappedMessage(t.spec.maxOutputBytes, res.bytes) });
+    }
+    return { sample };
+  } catch (err) {
+    // the transport's partial output: capped and secret-masked like a whole result
+    const received = partialOutputOf(err)?.stdout ?? '';
+    if (!(err instanceof FleetmendError) || !CUT_SHORT.has(err.code) || received === '') throw err;
+    const sections = splitSections(received, probe.nonce);
+    const sample = parseSample(sections, clock.now());
+    const where = unfinishedSection(sections);
+    const message = `${err.message}; section ${where ?? '?'} did not finish (${Object.keys(sections).length} sections received, parsed and diagnosed)`;
+    sample.parse_errors.push({ section: where ?? '*', message: `did not finish: ${err.code}` });
+    return { sample, error: new FleetmendError(err.code, message, { host: t.spec.name, cause: err }) };
+  }
+}

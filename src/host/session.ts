@@ -1,0 +1,96 @@
+/**
+ * One home for a host's work: the target, its transport, the run's clock, signal and probe
+ * (nonce), and the facts of the last sample. The sweep samples through it, the playbook engine
+ * hands it to every module, and the guards read facts from it instead of starting programs of
+ * their own: on a stalled host every program start waits for the full audit queue
+ * (kernel-6.1-queue §0) and adds records to it, so a guard costs at most the probe's round trip.
+ */
+import type { Clock } from '../executor/clock.js';
+import type { HostTarget } from '../results/index.js';
+import type { FactSample } from '../facts/types.js';
+import type { Transport } from '../transport/types.js';
+import { collectSample, type CollectedSample, type FactsProbe } from './sample.js';
+
+/**
+ * How long a sample answers the guards without a new round trip, when nothing changed the host
+ * since: long enough for the task after `audit_status` to reuse its last sample, short against
+ * the guards' own two-sample interval (2 s), so the second sample is always a new one.
+ */
+export const SAMPLE_FRESH_MS = 1_000;
+
+export interface HostSessionOptions {
+  target: HostTarget;
+  transport: Transport;
+  clock: Clock;
+  /** The run's fact script (its nonce is random per run: host output cannot forge a section). */
+  probe: FactsProbe;
+  /** Aborts waits between samples (interrupt). */
+  signal?: AbortSignal;
+}
+
+interface Cached {
+  got: CollectedSample;
+  /** The become the sample was taken with (it decides the script and what auditctl may read). */
+  become: boolean | undefined;
+}
+
+export class HostSession {
+  readonly target: HostTarget;
+  readonly clock: Clock;
+  readonly probe: FactsProbe;
+  readonly signal: AbortSignal | undefined;
+  private current: Transport;
+  private cached: Cached | undefined;
+
+  constructor(opts: HostSessionOptions) {
+    this.target = opts.target;
+    this.clock = opts.clock;
+    this.probe = opts.probe;
+    this.signal = opts.signal;
+    this.current = opts.transport;
+  }
+
+  get transport(): Transport {
+    return this.current;
+  }
+
+  get nonce(): string {
+    return this.probe.nonce;
+  }
+
+  /** A new connection (reboot): facts of the old boot are not this host's any more. */
+  replaceTransport(t: Transport): void {
+    this.current = t;
+    this.invalidate();
+  }
+
+  /** Something may have changed the host (a task applied a change): the next read samples again. */
+  invalidate(): void {
+    this.cached = undefined;
+  }
+
+  /** A new sample, one round trip, cached for the reads that follow. Never throws for a cut-short sample. */
+  async takeSample(become?: boolean): Promise<CollectedSample> {
+    const got = await collectSample(this.current, this.probe, this.clock, become);
+    this.cached = { got, become };
+    return got;
+  }
+
+  /**
+   * The facts as of now: the cached sample while fresh (SAMPLE_FRESH_MS, nothing changed,
+   * same become), else one round trip. A sample cut short is an error here: a guard does not
+   * decide on half the facts.
+   */
+  async sample(become?: boolean): Promise<FactSample> {
+    const c = this.cached;
+    const fresh = c && c.become === become && !c.got.error && this.clock.now() - c.got.sample.taken_at <= SAMPLE_FRESH_MS;
+    const got = fresh ? c.got : await this.takeSample(become);
+    if (got.error) throw got.error;
+    return got.sample;
+  }
+
+  /** One fact of the current sample (`await host.fact('memory')`). */
+  async fact<K extends keyof FactSample>(name: K, become?: boolean): Promise<FactSample[K]> {
+    return (await this.sample(become))[name];
+  }
+}
