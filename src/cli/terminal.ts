@@ -6,7 +6,11 @@ import type { CliIO } from './io.js';
 import { writeJsonDocument } from './output.js';
 import { Progress, summaryTable } from './progress.js';
 import { promptSecret } from './prompt.js';
-import { terminalLine, terminalLines, terminalText } from '../util/terminal.js';
+import { painterFor, terminalLine, terminalLines } from '../util/terminal.js';
+import { taskStreamLines } from './task-stream.js';
+
+/** Lines already escaped where they were built (colour may surround them): joined, not escaped again. */
+const joinLines = (lines: readonly string[]): string => (lines.length ? `${lines.join('\n')}\n` : '');
 // not the index: the queue client is loaded by distributed runs alone
 import { redisInputFrom, resolveRedisTarget, type RedisCliOptions } from '../distributed/connection.js';
 
@@ -14,8 +18,13 @@ import { redisInputFrom, resolveRedisTarget, type RedisCliOptions } from '../dis
 export interface TerminalOptions extends RedisCliOptions {
   json?: boolean;
   quiet?: boolean;
-  /** -v: one summary / recap line per host (else hosts with the same outcome share a line) */
-  verbose?: boolean;
+  /**
+   * -v (1): one summary / recap / task line per host (else hosts with the same outcome share a
+   * line) and every task's message; -vv (2, run only): rc, stdout, stderr and duration too.
+   */
+  verbose?: number;
+  /** --no-color: commander names it `color`, false when given. */
+  color?: boolean;
   /** sweep --since-last */
   sinceLast?: boolean;
   /** run --diff: before/after of every change in the progress */
@@ -41,26 +50,29 @@ export function withoutDistributed<T extends object>(opts: T): T {
 }
 
 /** The terminal's two subscribers: the live progress, and the closing output once recorded. */
-export function terminalSubscribers(request: RunRequest, opts: TerminalOptions, io: Pick<CliIO, 'stdout' | 'stderr'>): RunSubscriber[] {
-  const progress = new Progress(io.stderr, !!opts.quiet, !!opts.diff);
+export function terminalSubscribers(request: RunRequest, opts: TerminalOptions, io: Pick<CliIO, 'stdout' | 'stderr' | 'env'>): RunSubscriber[] {
+  // the diffs go to stdout in the task stream (task-stream.ts): the live lines keep failures and warnings
+  const progress = new Progress(io.stderr, !!opts.quiet, false);
   return [{ onEvent: progress.listener }, { onFinished: (outcome, store) => closingOutput(request, opts, io, outcome, store) }];
 }
 
 function closingOutput(
   request: RunRequest,
   opts: TerminalOptions,
-  io: Pick<CliIO, 'stdout' | 'stderr'>,
+  io: Pick<CliIO, 'stdout' | 'stderr' | 'env'>,
   o: RunOutcome,
   store: Parameters<NonNullable<RunSubscriber['onFinished']>>[1],
 ): void {
+  const paint = painterFor(io.stdout as { isTTY?: boolean }, io.env, opts.color);
   if (request.kind === 'sweep') {
     if (opts.json) writeJsonDocument(io.stdout, o.run, o.summary, o.results);
-    else io.stdout.write(summaryTable(o.results, o.summary, { verbose: !!opts.verbose }));
+    else io.stdout.write(summaryTable(o.results, o.summary, { verbose: !!opts.verbose, advice: !opts.quiet, paint }));
     if (opts.sinceLast && store) (opts.json ? io.stderr : io.stdout).write(sinceLastReport(store, o.run));
   } else {
     const pb = o.playbook ?? { recap: [], stopped: null };
     if (opts.json) writeJsonDocument(io.stdout, o.run, o.summary, o.results, { recap: pb.recap, stopped: pb.stopped });
     else {
+      if (!opts.quiet) io.stdout.write(joinLines(taskStreamLines(o.results, { verbose: opts.verbose ?? 0, diff: !!opts.diff, paint })));
       io.stdout.write(`\nPLAY RECAP ${'*'.repeat(60)}\n${terminalLines(recapLines(pb.recap, { fold: !opts.verbose }))}`);
       if (pb.stopped) io.stdout.write(`rollout stopped: ${terminalLine(pb.stopped.reason)}\n`);
     }
