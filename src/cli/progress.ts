@@ -169,9 +169,9 @@ function failedControls(r: HostResult): string[] {
  * not end ok, the error code, the serious findings other than the one STATE names, and the
  * failing controls.
  */
-function noteOf(r: HostResult): string {
+function noteOf(r: HostResult, withStatus = true): string {
   const parts: string[] = [];
-  if (r.diagnosis && r.status !== 'ok') parts.push(r.status);
+  if (withStatus && r.diagnosis && r.status !== 'ok') parts.push(r.status);
   if (r.error) parts.push(r.error.code);
   for (const f of seriousFindings(r)) if (f.code !== stateCell(r) && !parts.includes(f.code)) parts.push(f.code);
   const controls = failedControls(r);
@@ -184,9 +184,15 @@ function stateColour(r: HostResult): Colour {
   return needsAttention(r) ? 'yellow' : 'green';
 }
 
+/**
+ * A finished host's progress line: what it needs first (`records-lost`, `unreachable`, a
+ * playbook's `changed`), never `ok` beside a diagnosis that is not.
+ */
 function lineFor(r: HostResult): string {
-  const note = noteOf(r);
-  return `${r.host} ${stateCell(r)}${note ? ` (${note})` : ''}${r.error ? `: ${r.error.message}` : ''}`;
+  const lead = r.status === 'ok' ? stateCell(r) : r.status;
+  const state = r.status !== 'ok' && r.diagnosis ? ` ${r.diagnosis.state}` : '';
+  const note = noteOf(r, false);
+  return `${lead.padEnd(11)} ${r.host}${state}${note ? ` (${note})` : ''}${r.error ? `: ${r.error.message}` : ''}`;
 }
 
 /** Folded like `clush -b`: hosts with the same state, error code, finding codes and failing controls. */
