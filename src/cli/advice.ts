@@ -27,6 +27,11 @@ interface Entry {
 }
 
 function add(entries: Map<string, Entry>, key: string, host: string, e: Omit<Entry, 'hosts' | 'differs'>): void {
+  // a host with two findings of one code (two fleet outliers: lost rate and backlog) gets both,
+  // in entries of their own: an entry counts each host once
+  let n = 0;
+  while (entries.get(`${key}#${n}`)?.hosts.includes(host)) n++;
+  key = `${key}#${n}`;
   const seen = entries.get(key);
   if (!seen) return void entries.set(key, { ...e, hosts: [host], differs: false });
   seen.hosts.push(host);

@@ -6,7 +6,9 @@ import type { CliIO } from './io.js';
 import { writeJsonDocument } from './output.js';
 import { Progress, summaryTable } from './progress.js';
 import { promptSecret } from './prompt.js';
-import { painterFor, terminalLine, terminalLines } from '../util/terminal.js';
+import { painterFor, terminalLine, terminalLines, type Paint } from '../util/terminal.js';
+import type { HostResult } from '../executor/events.js';
+import type { HostRecap } from '../playbook/recap.js';
 import { taskStreamLines } from './task-stream.js';
 
 /** Lines already escaped where they were built (colour may surround them): joined, not escaped again. */
@@ -72,13 +74,25 @@ function closingOutput(
     const pb = o.playbook ?? { recap: [], stopped: null };
     if (opts.json) writeJsonDocument(io.stdout, o.run, o.summary, o.results, { recap: pb.recap, stopped: pb.stopped });
     else {
-      if (!opts.quiet) io.stdout.write(joinLines(taskStreamLines(o.results, { verbose: opts.verbose ?? 0, diff: !!opts.diff, paint })));
-      io.stdout.write(`\nPLAY RECAP ${'*'.repeat(60)}\n${terminalLines(recapLines(pb.recap, { fold: !opts.verbose }))}`);
-      if (pb.stopped) io.stdout.write(`rollout stopped: ${terminalLine(pb.stopped.reason)}\n`);
+      io.stdout.write(playbookText(o.results, pb, { ...opts, paint }));
     }
     if (o.retryFile) io.stderr.write(`retry file: ${o.retryFile} (use --limit @${o.retryFile}, or --resume ${o.run.id})\n`);
   }
   for (const f of o.reports) io.stderr.write(`report: ${f}\n`);
+}
+
+/**
+ * What `run` prints on stdout (without --json): the task stream (not with -q), the PLAY RECAP,
+ * and why a rollout stopped. Also what the README shows (test/unit/readme-cli.test.ts).
+ */
+export function playbookText(
+  results: readonly HostResult[],
+  pb: { recap: readonly HostRecap[]; stopped: { reason: string } | null },
+  opts: Pick<TerminalOptions, 'quiet' | 'verbose' | 'diff'> & { paint?: Paint } = {},
+): string {
+  const stream = opts.quiet ? '' : joinLines(taskStreamLines(results, { verbose: opts.verbose ?? 0, diff: !!opts.diff, ...(opts.paint ? { paint: opts.paint } : {}) }));
+  const recap = `\nPLAY RECAP ${'*'.repeat(60)}\n${terminalLines(recapLines(pb.recap, { fold: !opts.verbose }))}`;
+  return stream + recap + (pb.stopped ? `rollout stopped: ${terminalLine(pb.stopped.reason)}\n` : '');
 }
 
 /** A run from the command line (sweep, run, and each run of schedule): returns the exit code. */

@@ -80,3 +80,18 @@ describe('the sweep summary (issue 24.1)', () => {
     expect(coloured.replace(/\x1b\[\d+m/g, '')).toBe(plain);
   });
 });
+
+describe('advice entries', () => {
+  it('a host with two findings of the same code counts once per entry, and both messages are shown', () => {
+    const h = buildHost('healthy', { name: 'app-03' });
+    const outlier = (what: string) => ({ code: 'fleet-outlier', severity: 'medium' as const, message: what, evidence: {}, action: 'compare with peers' });
+    h.diagnosis = { state: 'healthy', findings: [outlier('lost rate'), outlier('backlog')] };
+    expect(adviceLines([h])).toEqual([
+      'What needs attention:',
+      '  app-03: [medium] fleet-outlier: lost rate',
+      '      → compare with peers',
+      '  app-03: [medium] fleet-outlier: backlog',
+      '      → compare with peers',
+    ]);
+  });
+});
