@@ -300,4 +300,18 @@ describe('fleetmend sweep and run at fleet scale: 200 healthy simulated hosts', 
     const verbose = await cli([...run, '-v']);
     expect(verbose.stdout.split(/PLAY RECAP \*+\n/)[1]!.trimEnd().split('\n')).toHaveLength(200);
   }, 120_000);
+
+  it("run's task stream (issue 24.2): TASK [name], one line for 200 identical hosts; -v a line per host; -vv accepted with more", async () => {
+    const run = ['run', join(process.cwd(), 'playbooks', 'audit-status.yml'), ...args(), '--check', '-f', '200', '-e', 'samples=1'];
+    const r = await cli(run);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const stream = r.stdout.split(/PLAY RECAP \*+\n/)[0]!;
+    expect(stream).toMatch(/^PLAY \[Audit backlog status\] \*+\n\nTASK \[Gather audit facts and diagnose\] \*+\nok: \[node-\[001-200\]\] \(200 hosts\)\n/m);
+    const v = (await cli([...run, '-v'])).stdout.split(/PLAY RECAP/)[0]!;
+    expect(v.match(/^ok: \[node-\d{3}\]/gm)).toHaveLength(200);
+    const vv = await cli([...run, '-vv']);
+    expect(vv.code).toBe(0);
+    expect(vv.stdout).toMatch(/^ok: \[node-001\].*\n(?: {2}.*\n)* {2}took \d+\.\ds$/m);
+    expect((await cli([...run, '-q'])).stdout).not.toContain('TASK [');
+  }, 120_000);
 });
