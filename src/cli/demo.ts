@@ -110,36 +110,6 @@ function header(io: CliIO, n: number, title: string, what: string): void {
   io.stdout.write(`\n${'='.repeat(78)}\n(${n}/5) ${title}\n    ${what}\n${'='.repeat(78)}\n`);
 }
 
-/** What an operator should read first: each host's serious findings with the safe action. */
-function findingsDigest(hosts: readonly HostResult[]): string {
-  const lines: string[] = [];
-  for (const h of hosts) {
-    if (h.error) lines.push(`  ${h.host}: ${h.status} (${h.error.code}) ${h.error.message}`);
-    for (const f of h.diagnosis?.findings ?? []) {
-      if (f.severity === 'low' || f.severity === 'info') continue;
-      lines.push(`  ${h.host}: [${f.severity}] ${f.message}`, `      → ${f.action}`);
-    }
-  }
-  return lines.length ? terminalLines(['', 'What needs attention:', ...lines]) : '\nNothing needs attention.\n';
-}
-
-/** The check run's predicted changes with their before/after, the way `diff -u` shows them. */
-function predictedChanges(hosts: readonly HostResult[]): string {
-  const lines: string[] = ['', 'Would change (nothing was changed):'];
-  for (const h of hosts) {
-    for (const t of h.tasks ?? []) {
-      if (!t.changed) continue;
-      lines.push(`  ${h.host}: ${t.task}: ${t.msg ?? 'changed'}`);
-      for (const d of t.diff ?? []) {
-        lines.push(`    --- before${d.path ? `: ${d.path}` : ''}`, `    +++ after${d.path ? `: ${d.path}` : ''}`);
-        for (const l of d.before.split('\n').filter(Boolean)) lines.push(`    -${l}`);
-        for (const l of d.after.split('\n').filter(Boolean)) lines.push(`    +${l}`);
-      }
-    }
-  }
-  return terminalLines(lines);
-}
-
 /** Paths for the operator to type: relative to where they stand unless that climbs out of it. */
 function shown(path: string): string {
   const rel = relative(process.cwd(), path);
@@ -183,7 +153,6 @@ async function demoAction(opts: DemoOptions, io: CliIO, cli: CliMain): Promise<n
 
     header(io, 1, 'Sweep: what is wrong, and why', `two samples of the audit status of all ${fleet.hosts.length} hosts over SSH, diagnosed and checked against the policy`);
     const first = await runStep(cli, io, ['sweep', ...sweepArgs]);
-    io.stdout.write(findingsDigest(first.hosts));
     if (cluster) io.stdout.write(terminalLines(['', 'Hosts per worker:', ...cluster.workers.map((w) => `  ${w}: ${first.hosts.filter((h) => h.worker === w).length}`)]));
     const incident = first.hosts.filter((h) => findingCodes(h).some((c) => RESTART_FINDINGS.includes(c))).map((h) => h.host);
     expect(incident.length > 0, `the first sweep found no host whose auditd does not drain (${RESTART_FINDINGS.join(', ')}); exit code ${first.code}`);
@@ -194,13 +163,12 @@ async function demoAction(opts: DemoOptions, io: CliIO, cli: CliMain): Promise<n
     const check = await runStep(cli, io, ['run', RESTART_PLAYBOOK(), ...runArgs, '--limit', limit, '--check', '--diff']);
     const predicted = check.hosts.filter((h) => h.status === 'changed').map((h) => h.host);
     expect(predicted.length > 0, `check mode predicted no change on ${limit} (exit code ${check.code})`);
-    io.stdout.write(predictedChanges(check.hosts));
 
     header(io, 3, `The panic guard: failure 2 on ${losing}, the host that is losing records`, `${PANIC_PLAYBOOK()} asks for 'auditctl -f 2'; the guard must refuse it and say why`);
     const panic = await runStep(cli, io, ['run', PANIC_PLAYBOOK(), ...runArgs, '--limit', losing]);
     const refusal = guardRefusal(panic, losing);
+    // the refusal is in the run's own output (its TASK line and the progress); the demo only checks it happened
     expect(refusal !== undefined, `the panic guard did not refuse failure 2 on ${losing} (exit code ${panic.code})`);
-    io.stdout.write(terminalLines(['', `Refused, as it should be: ${refusal}`]));
 
     header(io, 4, `Apply: restart auditd on ${limit}`, `the same playbook for real: restart, then verify a new pid, is-active and the backlog drained`);
     const apply = await runStep(cli, io, ['run', RESTART_PLAYBOOK(), ...runArgs, '--limit', limit, '--diff']);

@@ -4,7 +4,8 @@ import type { HostResult, RunEvent, RunSummary, TaskResult } from '../results/in
 import { foldHosts, naturalCompare } from '../report/hostset.js';
 import { diffLines, needsAttention, sortHosts } from '../report/view.js';
 
-import { terminalLine, terminalLines, terminalTable } from '../util/terminal.js';
+import { noPaint, terminalLine, terminalTable, type Colour, type Paint } from '../util/terminal.js';
+import { adviceLines, seriousFindings } from './advice.js';
 
 type Out = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 
@@ -161,67 +162,111 @@ function seconds(s: number): string {
   return s < 10 ? `${s.toFixed(1)}s` : `${Math.round(s)}s`;
 }
 
-/** The most severe finding worth a glance (low/info ones stay in the reports). */
-function notable(r: HostResult): string {
-  const f = r.diagnosis?.findings.find((x) => x.severity !== 'low' && x.severity !== 'info');
-  return f?.code ?? (r.compliance && !r.compliance.compliant ? 'non-compliant' : '');
+/**
+ * What a host's STATE column says: the diagnosis when the host was read (`records-lost`), else
+ * why it could not be (`unreachable`, `failed`): "ok" meant "read", and beside `records-lost`
+ * it read as "fine".
+ */
+function stateCell(r: HostResult): string {
+  return r.diagnosis?.state ?? r.status;
 }
 
+/** The failing controls' ids, for `non-compliant: backlog-limit, disk-actions`. */
+function failedControls(r: HostResult): string[] {
+  return r.compliance?.compliant === false ? r.compliance.failed_controls.map((c) => c.id) : [];
+}
+
+/**
+ * The NOTE: what STATE does not already say. The read status when the host was read but did
+ * not end ok, the error code, the serious findings other than the one STATE names, and the
+ * failing controls.
+ */
+function noteOf(r: HostResult, withStatus = true): string {
+  const parts: string[] = [];
+  if (withStatus && r.diagnosis && r.status !== 'ok') parts.push(r.status);
+  if (r.error) parts.push(r.error.code);
+  for (const f of seriousFindings(r)) if (f.code !== stateCell(r) && !parts.includes(f.code)) parts.push(f.code);
+  const controls = failedControls(r);
+  if (controls.length) parts.push(`non-compliant: ${controls.join(', ')}`);
+  return parts.join('; ');
+}
+
+function stateColour(r: HostResult): Colour {
+  if (r.status === 'failed' || r.status === 'unreachable' || r.status === 'interrupted') return 'red';
+  return needsAttention(r) ? 'yellow' : 'green';
+}
+
+/**
+ * A finished host's progress line: what it needs first (`records-lost`, `unreachable`, a
+ * playbook's `changed`), never `ok` beside a diagnosis that is not.
+ */
 function lineFor(r: HostResult): string {
-  const state = r.diagnosis ? ` ${r.diagnosis.state}` : '';
-  const note = notable(r);
-  const err = r.error ? ` ${r.error.code}: ${r.error.message}` : note && note !== r.diagnosis?.state ? ` (${note})` : '';
-  return `${r.status.padEnd(11)} ${r.host}${state}${err}`;
+  const lead = r.status === 'ok' ? stateCell(r) : r.status;
+  const state = r.status !== 'ok' && r.diagnosis ? ` ${r.diagnosis.state}` : '';
+  const note = noteOf(r, false);
+  return `${lead.padEnd(11)} ${r.host}${state}${note ? ` (${note})` : ''}${r.error ? `: ${r.error.message}` : ''}`;
 }
 
-/** Folded like `clush -b`: hosts with the same status, state, error code and finding codes. */
-function foldedLines(hosts: readonly HostResult[]): string[] {
+/** Folded like `clush -b`: hosts with the same state, error code, finding codes and failing controls. */
+function foldedLines(hosts: readonly HostResult[], paint: Paint): string[] {
   const groups = new Map<string, HostResult[]>();
   for (const h of hosts) {
     const codes = [...new Set((h.diagnosis?.findings ?? []).map((f) => f.code))].sort();
-    const key = JSON.stringify([h.status, h.diagnosis?.state ?? '-', h.error?.code ?? '', codes]);
+    const key = JSON.stringify([stateCell(h), h.status, h.error?.code ?? '', codes, failedControls(h)]);
     const list = groups.get(key);
     if (list) list.push(h);
     else groups.set(key, [h]);
   }
-  const rows = [...groups.values()]
-    .sort((a, b) => b.length - a.length || naturalCompare(a[0]!.host, b[0]!.host))
-    .map((g) => {
-      const h = g[0]!;
-      const codes = [...new Set((h.diagnosis?.findings ?? []).map((f) => `${f.code} (${f.severity})`))].sort();
-      const note = [`${g.length} host${g.length === 1 ? '' : 's'}`, ...(h.error ? [h.error.code] : []), ...codes].join(', ');
-      return [foldHosts(g.map((x) => x.host)), h.status, h.diagnosis?.state ?? '-', note];
-    });
-  return rows.length ? terminalTable(rows) : [];
+  const groupsSorted = [...groups.values()].sort((a, b) => b.length - a.length || naturalCompare(a[0]!.host, b[0]!.host));
+  const rows = groupsSorted.map((g) => {
+    const h = g[0]!;
+    const codes = [...new Set((h.diagnosis?.findings ?? []).map((f) => `${f.code} (${f.severity})`))].sort();
+    const note = [`${g.length} host${g.length === 1 ? '' : 's'}`, ...(h.error ? [h.error.code] : []), ...codes].join(', ');
+    return [foldHosts(g.map((x) => x.host)), stateCell(h), note];
+  });
+  return rows.length ? terminalTable(rows, (row, col) => (col === 1 ? stateColour(groupsSorted[row]![0]!) : undefined), paint) : [];
+}
+
+export interface SummaryOptions {
+  /** -v: every host its own row. */
+  verbose?: boolean;
+  /** The reasons and advice block (`What needs attention:`); -q leaves it out. */
+  advice?: boolean;
+  /** Colour (a TTY without NO_COLOR / --no-color): see painterFor. */
+  paint?: Paint;
 }
 
 /**
  * The closing summary, worst first. Hosts that need attention get a row each; the others fold
- * into one line per identical outcome (`node-[001-200]  ok  healthy  200 hosts`). `verbose`
- * (`-v`) gives every host its row.
+ * into one line per identical outcome (`node-[001-200]  healthy  200 hosts`). `verbose`
+ * (`-v`) gives every host its row. Then what needs attention and the safe action, said once
+ * per identical finding (advice.ts), then the totals.
  */
-export function summaryTable(results: readonly HostResult[], summary: RunSummary, opts: { verbose?: boolean } = {}): string {
+export function summaryTable(results: readonly HostResult[], summary: RunSummary, opts: SummaryOptions = {}): string {
+  const paint = opts.paint ?? noPaint;
   const rows = sortHosts(results);
   const listed = opts.verbose ? rows : rows.filter(needsAttention);
   const rest = opts.verbose ? [] : rows.filter((r) => !needsAttention(r));
-  const header = ['HOST', 'STATUS', 'STATE', 'BACKLOG/LIMIT', 'LOST', 'NOTE'];
+  const header = ['HOST', 'STATE', 'BACKLOG/LIMIT', 'LOST', 'NOTE'];
   const body = listed.map((r) => [
     r.host,
-    r.status,
-    r.diagnosis?.state ?? '-',
+    stateCell(r),
     r.audit ? `${r.audit.backlog}/${r.audit.backlog_limit}` : '-',
     r.audit ? String(r.audit.lost) : '-',
-    r.error ? r.error.code : notable(r),
+    noteOf(r),
   ]);
+  // every line below is escaped where it is built (terminalTable, terminalLine, adviceLines): colour goes around escaped text
   const out: string[] = [];
-  if (body.length) out.push(...terminalTable([header, ...body]));
-  const folded = foldedLines(rest);
+  if (body.length) out.push(...terminalTable([header, ...body], (row, col) => (row > 0 && col === 1 ? stateColour(listed[row - 1]!) : undefined), paint));
+  const folded = foldedLines(rest, paint);
   if (folded.length) out.push(...(out.length ? [''] : []), ...folded);
+  const advice = opts.advice === false ? [] : adviceLines(results, paint);
+  if (advice.length) out.push('', ...advice);
   const totals =
     `hosts=${summary.hosts} ok=${summary.ok} changed=${summary.changed} failed=${summary.failed} ` +
     `unreachable=${summary.unreachable}` +
     (summary.interrupted ? ` interrupted=${summary.interrupted}` : '') +
     (summary.non_compliant !== undefined ? ` non_compliant=${summary.non_compliant}` : '') +
     (rest.length > folded.length ? '  (-v: one line per host)' : '');
-  return terminalLines([...out, '', totals]);
+  return [...out, '', terminalLine(totals)].join('\n') + '\n';
 }

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { addReportOptions, historyFor, prepareRenderer, type ReportOptions } from './reports.js';
 import { FleetmendError } from '../errors.js';
+import { exitCodeFor } from '../results/index.js';
+import type { RunListItem } from '../store/index.js';
 import type { CliIO } from './io.js';
 import { argumentWithDefault } from './options.js';
 import { parsePositiveInt } from './util.js';
@@ -17,6 +19,26 @@ async function storeAt(dir: string | undefined, env: NodeJS.ProcessEnv) {
   return openStore(dir ?? defaultStateDir(env));
 }
 
+/** `sweep`, or for a playbook run whether it changed anything: `check` (run --check) or `apply`. */
+function modeOf(r: RunListItem): string {
+  return r.mode === 'sweep' ? 'sweep' : r.check ? 'check' : 'apply';
+}
+
+/**
+ * What a run did beyond its counts: the exit code it ended with (the same function the run used,
+ * from the recorded summary and interrupted flag; none while it is still running) and how long
+ * it took.
+ */
+function withOutcome(r: RunListItem): RunListItem & { exit_code?: number; duration_ms?: number } {
+  const finished = r.status !== 'running' && r.summary !== undefined;
+  const took = r.finished_at ? Date.parse(r.finished_at) - Date.parse(r.started_at) : NaN;
+  return {
+    ...r,
+    ...(finished ? { exit_code: exitCodeFor(r.summary!, r.status === 'interrupted') } : {}),
+    ...(Number.isFinite(took) ? { duration_ms: took } : {}),
+  };
+}
+
 export function storeCommands(program: Command, io: CliIO): void {
 
   program
@@ -28,20 +50,25 @@ export function storeCommands(program: Command, io: CliIO): void {
     .action(async (opts: { stateDir?: string; limit: number; json?: boolean }) => {
       const store = await storeAt(opts.stateDir, io.env);
       try {
-        const runs = store.listRuns({ limit: opts.limit });
+        const runs = store.listRuns({ limit: opts.limit }).map(withOutcome);
         if (opts.json) return void io.stdout.write(escapeJsonControls(JSON.stringify(runs, null, 2)) + '\n');
+        const n = (v: number | undefined) => (v === undefined ? '-' : String(v));
         io.stdout.write(
           table(
-            ['RUN', 'MODE', 'STARTED', 'STATUS', 'HOSTS', 'OK', 'FAILED', 'UNREACHABLE', 'INVENTORY/PLAYBOOK'],
+            ['RUN', 'MODE', 'STARTED', 'TOOK', 'STATUS', 'EXIT', 'HOSTS', 'OK', 'CHANGED', 'FAILED', 'UNREACHABLE', 'LIMIT', 'INVENTORY/PLAYBOOK'],
             runs.map((r) => [
               r.id,
-              r.mode,
+              modeOf(r),
               r.started_at,
+              r.duration_ms === undefined ? '-' : `${(r.duration_ms / 1000).toFixed(1)}s`,
               r.status,
+              n(r.exit_code),
               String(r.host_count),
-              String(r.summary?.ok ?? '-'),
-              String(r.summary?.failed ?? '-'),
-              String(r.summary?.unreachable ?? '-'),
+              n(r.summary?.ok),
+              n(r.summary?.changed),
+              n(r.summary?.failed),
+              n(r.summary?.unreachable),
+              r.limit ?? '-',
               r.playbook ?? r.inventory ?? '',
             ]),
           ),

@@ -6,7 +6,8 @@ import { DEFAULT_POLICY } from './paths.js';
 import { addReportOptions } from './reports.js';
 import { redisOptions, secondsOption } from './options.js';
 import { runFromTerminal, withoutDistributed, type TerminalOptions } from './terminal.js';
-import { parsePositiveInt } from './util.js';
+import { increaseVerbosity, parsePositiveInt } from './util.js';
+import { FleetmendError } from '../errors.js';
 
 export type { CliIO } from './io.js';
 
@@ -30,8 +31,9 @@ export function sweepOptions(cmd: Command): Command {
     .option('--state-dir <dir>', 'run store location (default: $XDG_STATE_HOME/fleetmend)')
     .option('--no-store', 'do not record the run')
     .option('--since-last', 'show what changed since the previous sweep of this inventory')
-    .option('-q, --quiet', 'no progress output')
-    .option('-v, --verbose', 'one summary line per host (else hosts with the same outcome share a line)')
+    .option('-q, --quiet', 'no progress output, no advice block (the table stays)')
+    .option('-v, --verbose', 'one summary line per host (else hosts with the same outcome share a line); -vv is refused: the rest is in --json and the reports', increaseVerbosity, 0)
+    .option('--no-color', 'no colour (also: NO_COLOR set; never when stdout is not a terminal)')
     .option('--metrics-file <path>', "write Prometheus metrics for node_exporter's textfile collector (atomically; PATH ending in .prom)");
   return redisOptions(cmd, 'one queue job per host');
 }
@@ -47,11 +49,13 @@ export function sweepCommand(program: Command, io: CliIO): Command {
 
 /** The typed request of a sweep's command-line options (the shipped policy by default). */
 export function sweepRequest(opts: SweepCliOptions): RunRequest {
-  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, diff: _diff, metricsFile: _mf, ...rest } = withoutDistributed(opts);
+  const { json: _json, quiet: _quiet, verbose: _verbose, color: _color, sinceLast: _sinceLast, diff: _diff, metricsFile: _mf, ...rest } = withoutDistributed(opts);
   return { kind: 'sweep', options: { ...rest, policy: opts.policy === false ? false : (opts.policy ?? DEFAULT_POLICY()) } };
 }
 
 export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<number> {
+  // refused, not ignored: a user who asks for more detail is told where it is
+  if ((opts.verbose ?? 0) > 1) throw new FleetmendError('E_USAGE', 'sweep: -v is the most the table shows (one line per host); each host\'s findings, evidence and facts are in --json and the reports (-o DIR)');
   // the metrics file's directory is checked now, before any host is contacted
   const metrics = opts.metricsFile ? (await import('../metrics/index.js')).metricsFileWriter(opts.metricsFile, io.stderr) : undefined;
   const subscribers = metrics ? [{ onFinished: (o: RunOutcome): void => void metrics.update(o.run, o.results) }] : [];

@@ -6,7 +6,13 @@ import type { CliIO } from './io.js';
 import { writeJsonDocument } from './output.js';
 import { Progress, summaryTable } from './progress.js';
 import { promptSecret } from './prompt.js';
-import { terminalLine, terminalLines, terminalText } from '../util/terminal.js';
+import { painterFor, terminalLine, terminalLines, type Paint } from '../util/terminal.js';
+import type { HostResult } from '../results/index.js';
+import type { HostRecap } from '../playbook/recap.js';
+import { taskStreamLines } from './task-stream.js';
+
+/** Lines already escaped where they were built (colour may surround them): joined, not escaped again. */
+const joinLines = (lines: readonly string[]): string => (lines.length ? `${lines.join('\n')}\n` : '');
 // not the index: the queue client is loaded by distributed runs alone
 import { redisInputFrom, resolveRedisTarget, type RedisCliOptions } from '../distributed/connection.js';
 
@@ -14,8 +20,13 @@ import { redisInputFrom, resolveRedisTarget, type RedisCliOptions } from '../dis
 export interface TerminalOptions extends RedisCliOptions {
   json?: boolean;
   quiet?: boolean;
-  /** -v: one summary / recap line per host (else hosts with the same outcome share a line) */
-  verbose?: boolean;
+  /**
+   * -v (1): one summary / recap / task line per host (else hosts with the same outcome share a
+   * line) and every task's message; -vv (2, run only): rc, stdout, stderr and duration too.
+   */
+  verbose?: number;
+  /** --no-color: commander names it `color`, false when given. */
+  color?: boolean;
   /** sweep --since-last */
   sinceLast?: boolean;
   /** run --diff: before/after of every change in the progress */
@@ -41,8 +52,9 @@ export function withoutDistributed<T extends object>(opts: T): T {
 }
 
 /** The terminal's two subscribers: the live progress, and the closing output once recorded. */
-export function terminalSubscribers(request: RunRequest, opts: TerminalOptions, io: Pick<CliIO, 'stdout' | 'stderr'>): RunSubscriber[] {
-  const progress = new Progress(io.stderr, !!opts.quiet, !!opts.diff);
+export function terminalSubscribers(request: RunRequest, opts: TerminalOptions, io: Pick<CliIO, 'stdout' | 'stderr' | 'env'>): RunSubscriber[] {
+  // the diffs go to stdout in the task stream (task-stream.ts): the live lines keep failures and warnings
+  const progress = new Progress(io.stderr, !!opts.quiet, false);
   return [
     { name: 'progress', onEvent: progress.listener },
     { name: 'closing output', onFinished: (outcome, store) => closingOutput(request, opts, io, outcome, store) },
@@ -52,25 +64,45 @@ export function terminalSubscribers(request: RunRequest, opts: TerminalOptions, 
 function closingOutput(
   request: RunRequest,
   opts: TerminalOptions,
-  io: Pick<CliIO, 'stdout' | 'stderr'>,
+  io: Pick<CliIO, 'stdout' | 'stderr' | 'env'>,
   o: RunOutcome,
   store: Parameters<NonNullable<RunSubscriber['onFinished']>>[1],
 ): void {
+  const paint = painterFor(io.stdout as { isTTY?: boolean }, io.env, opts.color);
   if (request.kind === 'sweep') {
     if (opts.json) writeJsonDocument(io.stdout, o.run, o.summary, o.results);
-    else io.stdout.write(summaryTable(o.results, o.summary, { verbose: !!opts.verbose }));
+    else io.stdout.write(summaryTable(o.results, o.summary, { verbose: !!opts.verbose, advice: !opts.quiet, paint }));
     if (opts.sinceLast && store) (opts.json ? io.stderr : io.stdout).write(sinceLastReport(store, o.run));
   } else {
     const pb = o.playbook ?? { recap: [], stopped: null };
     if (opts.json) writeJsonDocument(io.stdout, o.run, o.summary, o.results, { recap: pb.recap, stopped: pb.stopped });
     else {
-      io.stdout.write(`\nPLAY RECAP ${'*'.repeat(60)}\n${terminalLines(recapLines(pb.recap, { fold: !opts.verbose }))}`);
-      if (pb.stopped?.held) io.stdout.write(`rollout held: ${terminalLine(pb.stopped.reason)}\n${o.summary.held ?? 0} host(s) held; continue with --resume ${o.run.id}\n`);
-      else if (pb.stopped) io.stdout.write(`rollout stopped: ${terminalLine(pb.stopped.reason)}\n`);
+      io.stdout.write(playbookText(o.results, pb, { ...opts, paint }, { id: o.run.id, held: o.summary.held ?? 0 }));
     }
     if (o.retryFile) io.stderr.write(`retry file: ${o.retryFile} (use --limit @${o.retryFile}, or --resume ${o.run.id})\n`);
   }
   for (const f of o.reports) io.stderr.write(`report: ${f}\n`);
+}
+
+/**
+ * What `run` prints on stdout (without --json): the task stream (not with -q), the PLAY RECAP,
+ * and why a rollout stopped. Also what the README shows (test/unit/readme-cli.test.ts).
+ */
+export function playbookText(
+  results: readonly HostResult[],
+  pb: { recap: readonly HostRecap[]; stopped: { reason: string; held?: boolean } | null },
+  opts: Pick<TerminalOptions, 'quiet' | 'verbose' | 'diff'> & { paint?: Paint } = {},
+  run?: { id: string; held: number },
+): string {
+  const stream = opts.quiet ? '' : joinLines(taskStreamLines(results, { verbose: opts.verbose ?? 0, diff: !!opts.diff, ...(opts.paint ? { paint: opts.paint } : {}) }));
+  const recap = `\nPLAY RECAP ${'*'.repeat(60)}\n${terminalLines(recapLines(pb.recap, { fold: !opts.verbose }))}`;
+  return stream + recap + (pb.stopped ? stoppedText(pb.stopped, run) : '');
+}
+
+/** Why the rollout stopped; a held one (failure budget, canary) says how to continue. */
+function stoppedText(stopped: { reason: string; held?: boolean }, run?: { id: string; held: number }): string {
+  if (!stopped.held) return `rollout stopped: ${terminalLine(stopped.reason)}\n`;
+  return `rollout held: ${terminalLine(stopped.reason)}\n${run?.held ?? 0} host(s) held; continue with --resume ${terminalLine(run?.id ?? 'RUN_ID')}\n`;
 }
 
 /** A run from the command line (sweep, run, and each run of schedule): returns the exit code. */

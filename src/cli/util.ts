@@ -21,4 +21,9 @@ export function collect(v: string, prev: string[] = []): string[] {
   return [...prev, v];
 }
 
+/** `-v` counted: `-vv` (or `-v -v`) is 2, as in ansible-playbook. */
+export function increaseVerbosity(_v: string, previous: number): number {
+  return previous + 1;
+}
+
 export { newRunId } from '../run/ids.js';

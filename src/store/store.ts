@@ -35,6 +35,10 @@ export interface RunListItem {
   status: RunStatus;
   summary?: RunSummary;
   host_count: number;
+  /** A playbook run in check mode (`run --check`): from the run's recorded info. */
+  check?: boolean;
+  /** The `--limit` pattern the run was given, as recorded. */
+  limit?: string;
 }
 
 /** One point of a host's history: its last sample in one run (oldest run first). */
@@ -394,6 +398,7 @@ class SqliteRunStore implements RunStore {
       .all(...params) as (RunRow & { host_count: number })[];
     return rows.map((r) => {
       const summary = parse<RunSummary>(r.summary);
+      const info = parse<RunInfo>(r.info);
       return {
         id: r.id,
         mode: r.mode,
@@ -404,6 +409,8 @@ class SqliteRunStore implements RunStore {
         status: r.status,
         ...(summary ? { summary } : {}),
         host_count: r.host_count,
+        ...(info?.check !== undefined ? { check: info.check } : {}),
+        ...(info?.limit ? { limit: info.limit } : {}),
       };
     });
   }

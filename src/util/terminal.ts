@@ -85,9 +85,45 @@ export function terminalLines(lines: readonly string[]): string {
   return lines.map((l) => escapeControls(l)).join('\n') + '\n';
 }
 
-/** Rows of cells, aligned: each cell escaped before the widths are measured, so a hostile cell cannot break a row. */
-export function terminalTable(rows: readonly (readonly string[])[]): string[] {
+/** The colours the terminal output uses (SGR codes). */
+const SGR = { red: 31, green: 32, yellow: 33, cyan: 36, bold: 1 } as const;
+export type Colour = keyof typeof SGR;
+/** Wraps text that is already safe (escaped) in a colour, or returns it as it is. */
+export type Paint = (safeText: string, colour: Colour) => string;
+
+/**
+ * The painter for a stream: colour only on a terminal, and not when the user said no
+ * (`--no-color`, or `NO_COLOR` set to anything non-empty, https://no-color.org; `TERM=dumb`).
+ * Its sequences go around text this module already escaped, so they are the only ones sent.
+ */
+export function painterFor(out: { isTTY?: boolean }, env: NodeJS.ProcessEnv, flag?: boolean): Paint {
+  const on = !!out.isTTY && flag !== false && !env.NO_COLOR && env.TERM !== 'dumb';
+  return on ? (t, c) => `\x1b[${SGR[c]}m${t}\x1b[0m` : (t) => t;
+}
+
+/** No colour: what a log, a pipe, a test and `--json` get. */
+export const noPaint: Paint = (t) => t;
+
+/**
+ * Rows of cells, aligned: each cell escaped before the widths are measured, so a hostile cell
+ * cannot break a row. `colour` picks a colour per cell; it is painted after the padding is
+ * measured, so colour never shifts a column.
+ */
+export function terminalTable(
+  rows: readonly (readonly string[])[],
+  colour?: (row: number, col: number) => Colour | undefined,
+  paint: Paint = noPaint,
+): string[] {
   const cells = rows.map((row) => row.map((c) => escapeControls(c)));
   const widths = (cells[0] ?? []).map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
-  return cells.map((row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+  return cells.map((row, r) =>
+    row
+      .map((c, i) => {
+        const pad = ' '.repeat(Math.max(0, (widths[i] ?? 0) - c.length));
+        const k = colour?.(r, i);
+        return (k ? paint(c, k) : c) + pad;
+      })
+      .join('  ')
+      .trimEnd(),
+  );
 }

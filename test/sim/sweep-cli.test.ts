@@ -163,9 +163,31 @@ describe('fleetmend sweep: unreachable hosts, limits and bad input (incident sce
     expect(r.code).toBe(6);
   });
 
+  it('explains itself (issue 24.1): the diagnosis as STATE, the failing controls, what needs attention and the safe action; -q leaves the advice out', async () => {
+    const full = base().filter((a) => a !== '-q');
+    const r = await cli([...full, '--samples', '2', '--interval', '0.5']);
+    expect(r.stdout).toMatch(/^HOST +STATE +BACKLOG\/LIMIT +LOST +NOTE$/m);
+    // the stuck auditd loses records between the two samples or not (kauditd drops them mostly uncounted)
+    expect(r.stdout).toMatch(/^app-03 +(records-lost|backlog-growing) +\d+\/8192 +\d+ +.*non-compliant: [a-z-]+(, [a-z-]+)*$/m);
+    expect(r.stdout).toMatch(/^mon-02 +unreachable +- +- +E_CONNECT$/m);
+    expect(r.stdout).toMatch(/^What needs attention:\n {2}mon-02: unreachable \(E_CONNECT\): /m);
+    expect(r.stdout).toMatch(/^ {2}app-03: \[critical\] backlog-growing: .*\n {6}→ restart auditd \(`systemctl restart auditd`\)/m);
+    // not a terminal: no colour
+    expect(r.stdout).not.toContain('\x1b');
+    const quiet = await cli([...base(), '--samples', '2', '--interval', '0.5']);
+    expect(quiet.stdout).toMatch(/^app-03 +(records-lost|backlog-growing) /m);
+    expect(quiet.stdout).not.toContain('What needs attention');
+  });
+
+  it('-vv is refused with the reason, not silently taken as -v', async () => {
+    const r = await cli([...base(), '-vv']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/-v is the most the table shows/);
+  });
+
   it('exits 0 when the selected hosts are all healthy and compliant', async () => {
     const r = await cli([...base(), '--samples', '2', '--interval', '0.5', '-l', 'web*']);
-    expect(r.stdout).toContain('web-[01-06]  ok  healthy  6 hosts');
+    expect(r.stdout).toContain('web-[01-06]  healthy  6 hosts');
     expect(r.stdout).not.toContain('app-03');
     expect(r.code).toBe(0);
   });
@@ -251,7 +273,7 @@ describe('fleetmend sweep and run at fleet scale: 200 healthy simulated hosts', 
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trimEnd().split('\n')).toEqual([
       // low/info findings every host shares (the simulator's auditd.conf) are named on the line
-      expect.stringMatching(/^node-\[001-200\]  ok  healthy  200 hosts(, [a-z-]+ \((low|info)\))*$/),
+      expect.stringMatching(/^node-\[001-200\]  healthy  200 hosts(, [a-z-]+ \((low|info)\))*$/),
       '',
       'hosts=200 ok=200 changed=0 failed=0 unreachable=0 non_compliant=0  (-v: one line per host)',
     ]);
@@ -277,5 +299,19 @@ describe('fleetmend sweep and run at fleet scale: 200 healthy simulated hosts', 
     expect(recap).toEqual([expect.stringMatching(/^node-\[001-200\] : ok=[1-9]\d* changed=0 unreachable=0 failed=0 skipped=\d+ ignored=0$/)]);
     const verbose = await cli([...run, '-v']);
     expect(verbose.stdout.split(/PLAY RECAP \*+\n/)[1]!.trimEnd().split('\n')).toHaveLength(200);
+  }, 120_000);
+
+  it("run's task stream (issue 24.2): TASK [name], one line for 200 identical hosts; -v a line per host; -vv accepted with more", async () => {
+    const run = ['run', join(process.cwd(), 'playbooks', 'audit-status.yml'), ...args(), '--check', '-f', '200', '-e', 'samples=1'];
+    const r = await cli(run);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const stream = r.stdout.split(/PLAY RECAP \*+\n/)[0]!;
+    expect(stream).toMatch(/^PLAY \[Audit backlog status\] \*+\n\nTASK \[Gather audit facts and diagnose\] \*+\nok: \[node-\[001-200\]\] \(200 hosts\)\n/m);
+    const v = (await cli([...run, '-v'])).stdout.split(/PLAY RECAP/)[0]!;
+    expect(v.match(/^ok: \[node-\d{3}\]/gm)).toHaveLength(200);
+    const vv = await cli([...run, '-vv']);
+    expect(vv.code).toBe(0);
+    expect(vv.stdout).toMatch(/^ok: \[node-001\].*\n(?: {2}.*\n)* {2}took \d+\.\ds$/m);
+    expect((await cli([...run, '-q'])).stdout).not.toContain('TASK [');
   }, 120_000);
 });

@@ -30,7 +30,7 @@ describe('summaryTable', () => {
   it('folds 200 healthy hosts into one line', () => {
     const hosts = healthy(200);
     expect(summaryTable(hosts, summarize(hosts))).toBe(
-      'node-[001-200]  ok  healthy  200 hosts\n\nhosts=200 ok=200 changed=0 failed=0 unreachable=0 non_compliant=0  (-v: one line per host)\n',
+      'node-[001-200]  healthy  200 hosts\n\nhosts=200 ok=200 changed=0 failed=0 unreachable=0 non_compliant=0  (-v: one line per host)\n',
     );
   });
 
@@ -40,22 +40,26 @@ describe('summaryTable', () => {
     hosts[99] = buildHost('unreachable', { index: 100, name: node(100) });
     hosts[150] = buildHost('auditd-not-running', { index: 151, name: node(151) });
     const lines = summaryTable(hosts, summarize(hosts)).trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^HOST +STATUS +STATE +BACKLOG\/LIMIT +LOST +NOTE$/);
+    expect(lines[0]).toMatch(/^HOST +STATE +BACKLOG\/LIMIT +LOST +NOTE$/);
     expect(lines.slice(1, 4).map((l) => l.split(/ +/).slice(0, 2))).toEqual([
-      ['node-042', 'ok'],
+      ['node-042', 'records-lost'],
       ['node-100', 'unreachable'],
-      ['node-151', 'ok'],
+      ['node-151', 'auditd-not-running'],
     ]);
     expect(lines[4]).toBe('');
-    expect(lines[5]).toBe('node-[001-041,043-099,101-150,152-200]  ok  healthy  197 hosts');
-    expect(lines).toHaveLength(8);
+    expect(lines[5]).toBe('node-[001-041,043-099,101-150,152-200]  healthy  197 hosts');
+    // then what needs attention: the error, three findings (with their action), three failed controls; then the totals
+    expect(lines[7]).toBe('What needs attention:');
+    expect(lines.slice(8, 18).filter((l) => l.startsWith('      → '))).toHaveLength(3);
+    expect(lines.slice(8, 18).filter((l) => /^ {2}node-\d+: non-compliant: audit-/.test(l))).toHaveLength(3);
+    expect(lines.slice(18)).toEqual(['', expect.stringMatching(/^hosts=200 /)]);
   });
 
   it('-v prints every host', () => {
     const hosts = healthy(200);
     const lines = summaryTable(hosts, summarize(hosts), { verbose: true }).trimEnd().split('\n');
     expect(lines).toHaveLength(1 + 200 + 2);
-    expect(lines[1]).toMatch(/^node-001 +ok +healthy /);
+    expect(lines[1]).toMatch(/^node-001 +healthy +\d/);
     expect(lines.at(-1)).not.toContain('-v');
   });
 
@@ -64,8 +68,8 @@ describe('summaryTable', () => {
     const low = { code: 'records-lost', severity: 'low' as const, message: 'lost=3 since boot', evidence: {}, action: 'resample' };
     for (const h of hosts.slice(2)) h.diagnosis = { state: 'healthy', findings: [low] };
     expect(summaryTable(hosts, summarize(hosts)).split('\n').slice(0, 2)).toEqual([
-      'node-[001-002]  ok  healthy  2 hosts',
-      'node-[003-004]  ok  healthy  2 hosts, records-lost (low)',
+      'node-[001-002]  healthy  2 hosts',
+      'node-[003-004]  healthy  2 hosts, records-lost (low)',
     ]);
   });
 });
@@ -113,8 +117,8 @@ describe('Progress', () => {
     drive(term, hosts, { t: 1000 });
     expect(term.text.split('\n')).toEqual([
       'fleetmend sweep r1: 200 host(s), forks 50',
-      expect.stringMatching(/^unreachable +node-010 E_\w+: /),
-      expect.stringMatching(/^ok +node-021 records-lost/),
+      expect.stringMatching(/^unreachable +node-010 \(E_\w+\): /),
+      'records-lost node-021 (backlog-limit-default; non-compliant: audit-1.2, audit-2.1)',
       'done: 200/200 host(s) in 10s: ok 199, unreachable 1',
       '',
     ]);

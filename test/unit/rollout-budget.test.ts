@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FailureBudget, MIN_SAMPLE, overLimit, parseBudgetLimit } from '../../src/executor/budget.js';
-import { exitCodeFor, summarize } from '../../src/executor/run-hosts.js';
+import { exitCodeFor, summarize } from '../../src/results/index.js';
 import type { HostResult } from '../../src/results/index.js';
 import { planRollout, rampBatches } from '../../src/playbook/batches.js';
 import { parsePlaybook } from '../../src/playbook/load.js';
