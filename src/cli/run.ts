@@ -4,7 +4,7 @@ import { addConnectionOptions } from './context.js';
 import type { CliIO } from './io.js';
 import { addReportOptions } from './reports.js';
 import { runFromTerminal, withoutDistributed, type TerminalOptions } from './terminal.js';
-import { optionWithDefault, redisOptions } from './options.js';
+import { optionWithDefault, redisOptions, waitLockOption } from './options.js';
 import { collect } from './util.js';
 
 /** What commander hands the run action: the request's options plus the terminal's. */
@@ -24,6 +24,7 @@ export function runOptions(cmd: Command): Command {
     .option('--state-dir <dir>', 'run store location')
     .option('--no-store', 'do not record the run')
     .option('--resume <run-id>', 'continue a run: skip hosts that already finished ok/changed in it')
+    .addOption(waitLockOption())
     .option('-q, --quiet', 'no progress output')
     .option('-v, --verbose', 'one recap line per host (else hosts with the same recap share a line)');
   return redisOptions(cmd, "each host's plays run");
@@ -41,6 +42,6 @@ export function runCommand(program: Command, io: CliIO): Command {
 
 /** The typed request of a run's command-line options. */
 export function playbookRequest(playbook: string, opts: RunCliOptions): RunRequest {
-  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, ...rest } = withoutDistributed(opts);
+  const { json: _json, quiet: _quiet, verbose: _verbose, sinceLast: _sinceLast, waitLock: _waitLock, ...rest } = withoutDistributed(opts);
   return { kind: 'playbook', playbook, options: rest };
 }
