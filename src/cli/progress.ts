@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { ErrorCode } from '../errors.js';
 import type { HostResult, RunEvent, RunSummary, TaskResult } from '../executor/events.js';
 // hostset.js and view.js, not report/index.js: that one loads the template engine, which a run
 // needs only when it writes reports
@@ -26,6 +29,9 @@ export class Progress {
   private startedAt = 0;
   private lastDraw = Number.NEGATIVE_INFINITY;
   private ticker: ReturnType<typeof setInterval> | undefined;
+  /** Error code -> the hosts that failed with it: the first gets its line, the rest are counted. */
+  private readonly errors = new Map<ErrorCode, { hosts: string[]; message: string }>();
+  private inventory: string | undefined;
 
   constructor(
     private readonly out: Out,
@@ -45,6 +51,7 @@ export class Progress {
       case 'run-start':
         this.total = e.hosts.length;
         this.startedAt = this.now();
+        this.inventory = e.run.inventory;
         this.write([`fleetmend ${e.run.mode} ${e.run.id}: ${e.hosts.length} host(s), forks ${e.run.forks}`]);
         // the elapsed time moves while hosts are slow to answer (logins on a stalled host take tens of seconds)
         if (this.live) {
@@ -59,7 +66,7 @@ export class Progress {
       case 'host-done':
         this.inFlight.delete(e.result.host);
         this.finished.set(e.result.host, e.result.status);
-        if (worthALine(e.result)) this.lines([lineFor(e.result)]);
+        if (worthALine(e.result) && this.firstWithItsError(e.result)) this.lines([lineFor(e.result)]);
         else if (this.live) this.draw(false);
         break;
       case 'task':
@@ -69,7 +76,7 @@ export class Progress {
         if (this.ticker) clearInterval(this.ticker);
         this.ticker = undefined;
         this.inFlight.clear();
-        this.write([this.statusLine('done')]);
+        this.write([...foldedErrorLines(this.errors, this.inventory), this.statusLine('done')]);
         break;
       default:
         break;
@@ -83,6 +90,15 @@ export class Progress {
    */
   private write(lines: readonly string[], end = '\n'): void {
     this.out.write(`${this.live ? '\r\x1b[2K' : ''}${lines.map(terminalLine).join('\n')}${end}`);
+  }
+
+  /** Records the host's error; true unless another host already printed the same error code. */
+  private firstWithItsError(r: HostResult): boolean {
+    if (!r.error) return true;
+    const seen = this.errors.get(r.error.code);
+    if (seen) seen.hosts.push(r.host);
+    else this.errors.set(r.error.code, { hosts: [r.host], message: r.error.message });
+    return !seen;
   }
 
   /** Lines above the live line (which is redrawn after them). */
@@ -135,6 +151,43 @@ export class Progress {
   }
 }
 
+/**
+ * The fix for an error every host of a fleet tends to share, said once per run. An unknown host
+ * key: `fleetmend sim` writes its known_hosts beside its inventory, so a file there is named.
+ */
+export function errorFix(code: ErrorCode, inventory?: string, message = ''): string | undefined {
+  switch (code) {
+    case 'E_HOSTKEY_UNKNOWN': {
+      const beside = inventory ? join(dirname(resolve(inventory)), 'known_hosts') : undefined;
+      // not when that file is the one already searched (the error names it)
+      if (beside && existsSync(beside) && !message.includes(beside)) return `add --known-hosts ${beside} (the known_hosts beside the inventory, as \`fleetmend sim\` writes it)`;
+      return "add the hosts' keys to the known_hosts file the error names, or give yours with --known-hosts FILE (or trust keys on first use: --host-key-checking accept-new)";
+    }
+    case 'E_HOSTKEY_CHANGED':
+      return 'verify the new key out of band before removing the old one (ssh-keygen -R HOST -f FILE)';
+    case 'E_AUTH':
+      return 'check ansible_user and the key (ansible_ssh_private_key_file, --private-key or ssh-agent)';
+    case 'E_CONNECT':
+    case 'E_CONNECT_TIMEOUT':
+      return 'check that the hosts are up and sshd listens on ansible_host:ansible_port';
+    default:
+      return undefined;
+  }
+}
+
+/** At the end of a run: each error shared by several hosts, once, with the hosts folded, and its fix. */
+export function foldedErrorLines(errors: ReadonlyMap<ErrorCode, { hosts: readonly string[]; message: string }>, inventory?: string): string[] {
+  const out: string[] = [];
+  for (const [code, { hosts, message }] of errors) {
+    // a host alone keeps its own line, whose message says what to do
+    if (hosts.length < 2) continue;
+    out.push(`${code} on ${hosts.length} hosts: ${foldHosts(hosts)} (the first one's line above)`);
+    const fix = errorFix(code, inventory, message);
+    if (fix) out.push(`  fix (${code}): ${fix}`);
+  }
+  return out;
+}
+
 const STATUS_ORDER = ['ok', 'changed', 'failed', 'unreachable', 'interrupted', 'skipped'];
 function statusOrder(s: string): number {
   const i = STATUS_ORDER.indexOf(s);
@@ -184,6 +237,27 @@ function foldedLines(hosts: readonly HostResult[]): string[] {
 }
 
 /**
+ * Hosts that failed the same way (status and error code, with no audit values to tell them apart)
+ * share one row, at the place of the first; every other host keeps its own.
+ */
+function foldErrors(rows: readonly HostResult[]): HostResult[][] {
+  const groups = new Map<string, HostResult[]>();
+  const out: HostResult[][] = [];
+  for (const r of rows) {
+    const key = r.error && !r.audit ? `${r.status} ${r.error.code}` : undefined;
+    const group = key ? groups.get(key) : undefined;
+    if (group) {
+      group.push(r);
+      continue;
+    }
+    const mine = [r];
+    if (key) groups.set(key, mine);
+    out.push(mine);
+  }
+  return out;
+}
+
+/**
  * The closing summary, worst first. Hosts that need attention get a row each; the others fold
  * into one line per identical outcome (`node-[001-200]  ok  healthy  200 hosts`). `verbose`
  * (`-v`) gives every host its row.
@@ -193,14 +267,18 @@ export function summaryTable(results: readonly HostResult[], summary: RunSummary
   const listed = opts.verbose ? rows : rows.filter(needsAttention);
   const rest = opts.verbose ? [] : rows.filter((r) => !needsAttention(r));
   const header = ['HOST', 'STATUS', 'STATE', 'BACKLOG/LIMIT', 'LOST', 'NOTE'];
-  const body = listed.map((r) => [
-    r.host,
-    r.status,
-    r.diagnosis?.state ?? '-',
-    r.audit ? `${r.audit.backlog}/${r.audit.backlog_limit}` : '-',
-    r.audit ? String(r.audit.lost) : '-',
-    r.error ? r.error.code : notable(r),
-  ]);
+  const body = foldErrors(listed).map((g) => {
+    const r = g[0]!;
+    if (g.length > 1) return [foldHosts(g.map((x) => x.host)), r.status, '-', '-', '-', `${r.error!.code} (${g.length} hosts)`];
+    return [
+      r.host,
+      r.status,
+      r.diagnosis?.state ?? '-',
+      r.audit ? `${r.audit.backlog}/${r.audit.backlog_limit}` : '-',
+      r.audit ? String(r.audit.lost) : '-',
+      r.error ? r.error.code : notable(r),
+    ];
+  });
   const out: string[] = [];
   if (body.length) out.push(...terminalTable([header, ...body]));
   const folded = foldedLines(rest);
