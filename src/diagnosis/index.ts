@@ -14,6 +14,7 @@ export {
   STATE_PRECEDENCE,
   compareDiagnoses,
   compareFindings,
+  withMoreFindings,
   severityRank,
   stateOf,
   stateOfFinding,
