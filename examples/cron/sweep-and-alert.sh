@@ -17,10 +17,11 @@ code=$?
 
 case $code in
   0)   prio=info;    what='all hosts ok and compliant' ;;
-  1)   prio=err;     what='bad input or inventory locked: nothing was swept' ;;
+  1)   prio=err;     what='bad input: nothing was swept' ;;
   2)   prio=warning; what='a host failed or is non-compliant' ;;
   4)   prio=warning; what='a host is unreachable' ;;
   6)   prio=warning; what='hosts failed or non-compliant, and hosts unreachable' ;;
+  75)  prio=warning; what='inventory locked by another sweep, run or scheduler: nothing was swept' ;;
   130) prio=notice;  what='interrupted (SIGINT/SIGTERM); the partial run is recorded' ;;
   *)   prio=err;     what='unexpected exit code' ;;
 esac

@@ -16,6 +16,14 @@ export function secondsOption(flags: string, description: string, seconds: numbe
   return new Option(flags, description).argParser(parseSeconds(longName(flags))).default(Math.round(seconds * 1000), String(seconds));
 }
 
+/** Manual runs wait this long for a scheduled sweep of the same inventory (it takes seconds). */
+export const DEFAULT_WAIT_LOCK_S = 60;
+
+/** `--wait-lock`, the same for `sweep` and `run` (a scheduled run already holds the lock). */
+export function waitLockOption(): Option {
+  return secondsOption('--wait-lock <seconds>', 'wait this long for another sweep or run of the inventory (a scheduled one) to finish; 0: fail at once (exit 75)', DEFAULT_WAIT_LOCK_S);
+}
+
 /** `--redis` and the distributed options, the same for `sweep` and `run`; `what` says what a worker takes. */
 export function redisOptions(cmd: Command, what: string): Command {
   return redisConnectionOptions(cmd.option('--redis <url>', `distributed mode: ${what} on \`fleetmend worker\`s (default: $FLEETMEND_REDIS_URL)`))

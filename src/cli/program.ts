@@ -35,6 +35,13 @@ export function buildProgram(io: CliIO): Command {
   return program;
 }
 
+/**
+ * The inventory is busy (another sweep, run or scheduler holds its lock, also after --wait-lock):
+ * nothing was contacted, and trying again later may succeed. sysexits(3)'s EX_TEMPFAIL, so it is
+ * told apart from bad input (1) by scripts and systemd alike.
+ */
+export const EXIT_LOCKED = 75;
+
 /** Runs the CLI; returns the exit code (README "Exit codes"). */
 export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<number> {
   const full: CliIO = {
@@ -58,7 +65,7 @@ export async function main(argv: string[], io: Partial<CliIO> = {}): Promise<num
     if (err instanceof FleetmendError) {
       // messages quote inventory values and host output: clipped, control characters shown
       full.stderr.write(`fleetmend: ${terminalLine(err.oneLine())}\n`);
-      return 1;
+      return err.code === 'E_LOCKED_RUN' ? EXIT_LOCKED : 1;
     }
     full.stderr.write(`fleetmend: internal error: ${terminalText(err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
     return 1;

@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import type { ErrorCode } from '../errors.js';
 import type { HostResult, RunEvent, RunSummary, TaskResult } from '../results/index.js';
 // hostset.js and view.js, not report/index.js: that one loads the template engine, which a run
 // needs only when it writes reports
@@ -29,6 +32,9 @@ export class Progress {
   private startedAt = 0;
   private lastDraw = Number.NEGATIVE_INFINITY;
   private ticker: ReturnType<typeof setInterval> | undefined;
+  /** Error code -> the hosts that failed with it: the first gets its line, the rest are counted. */
+  private readonly errors = new Map<ErrorCode, { hosts: string[]; message: string }>();
+  private inventory: string | undefined;
 
   constructor(
     private readonly out: Out,
@@ -48,6 +54,7 @@ export class Progress {
       case 'run-start':
         this.total = e.hosts.length;
         this.startedAt = this.now();
+        this.inventory = e.run.inventory;
         this.write([`fleetmend ${e.run.mode} ${e.run.id}: ${e.hosts.length} host(s), forks ${e.run.forks}`]);
         // the elapsed time moves while hosts are slow to answer (logins on a stalled host take tens of seconds)
         if (this.live) {
@@ -75,7 +82,7 @@ export class Progress {
         if (this.ticker) clearInterval(this.ticker);
         this.ticker = undefined;
         this.inFlight.clear();
-        this.write([this.statusLine('done')]);
+        this.write([...foldedErrorLines(this.errors, this.inventory), this.statusLine('done')]);
         break;
       default:
         break;
@@ -85,7 +92,7 @@ export class Progress {
   private hostDone(result: HostResult): void {
     this.inFlight.delete(result.host);
     this.finished.set(result.host, result.status);
-    if (worthALine(result)) this.lines([lineFor(result)]);
+    if (worthALine(result) && this.firstWithItsError(result)) this.lines([lineFor(result)]);
     else if (this.live) this.draw(false);
   }
 
@@ -96,6 +103,16 @@ export class Progress {
    */
   private write(lines: readonly string[], end = '\n'): void {
     this.out.write(`${this.live ? '\r\x1b[2K' : ''}${lines.map(terminalLine).join('\n')}${end}`);
+  }
+
+  /** Records the host's error; true unless another host already printed the same error code. */
+  private firstWithItsError(r: HostResult): boolean {
+    if (!r.error) return true;
+    const seen = this.errors.get(r.error.code);
+    if (seen?.hosts.includes(r.host)) return false; // a playbook host seen in an earlier play
+    if (seen) seen.hosts.push(r.host);
+    else this.errors.set(r.error.code, { hosts: [r.host], message: r.error.message });
+    return !seen;
   }
 
   /** Lines above the live line (which is redrawn after them). */
@@ -146,6 +163,43 @@ export class Progress {
     const text = terminalLine(this.statusLine());
     this.write([text.length > width ? `${text.slice(0, width - 1)}…` : text], '');
   }
+}
+
+/**
+ * The fix for an error every host of a fleet tends to share, said once per run. An unknown host
+ * key: `fleetmend sim` writes its known_hosts beside its inventory, so a file there is named.
+ */
+export function errorFix(code: ErrorCode, inventory?: string, message = ''): string | undefined {
+  switch (code) {
+    case 'E_HOSTKEY_UNKNOWN': {
+      const beside = inventory ? join(dirname(resolve(inventory)), 'known_hosts') : undefined;
+      // not when that file is the one already searched (the error names it)
+      if (beside && existsSync(beside) && !message.includes(beside)) return `add --known-hosts ${beside} (the known_hosts beside the inventory, as \`fleetmend sim\` writes it)`;
+      return "add the hosts' keys to the known_hosts file the error names, or give yours with --known-hosts FILE (or trust keys on first use: --host-key-checking accept-new)";
+    }
+    case 'E_HOSTKEY_CHANGED':
+      return 'verify the new key out of band before removing the old one (ssh-keygen -R HOST -f FILE)';
+    case 'E_AUTH':
+      return 'check ansible_user and the key (ansible_ssh_private_key_file, --private-key or ssh-agent)';
+    case 'E_CONNECT':
+    case 'E_CONNECT_TIMEOUT':
+      return 'check that the hosts are up and sshd listens on ansible_host:ansible_port';
+    default:
+      return undefined;
+  }
+}
+
+/** At the end of a run: each error shared by several hosts, once, with the hosts folded, and its fix. */
+export function foldedErrorLines(errors: ReadonlyMap<ErrorCode, { hosts: readonly string[]; message: string }>, inventory?: string): string[] {
+  const out: string[] = [];
+  for (const [code, { hosts, message }] of errors) {
+    // a host alone keeps its own line, whose message says what to do
+    if (hosts.length < 2) continue;
+    out.push(`${code} on ${hosts.length} hosts: ${foldHosts(hosts)} (the first one's line above)`);
+    const fix = errorFix(code, inventory, message);
+    if (fix) out.push(`  fix (${code}): ${fix}`);
+  }
+  return out;
 }
 
 const STATUS_ORDER = ['ok', 'changed', 'failed', 'unreachable', 'interrupted', 'skipped'];
@@ -237,6 +291,27 @@ export interface SummaryOptions {
 }
 
 /**
+ * Hosts that failed the same way (status and error code, with no audit values to tell them apart)
+ * share one row, at the place of the first; every other host keeps its own.
+ */
+function foldErrors(rows: readonly HostResult[]): HostResult[][] {
+  const groups = new Map<string, HostResult[]>();
+  const out: HostResult[][] = [];
+  for (const r of rows) {
+    const key = r.error && !r.audit ? `${r.status} ${r.error.code}` : undefined;
+    const group = key ? groups.get(key) : undefined;
+    if (group) {
+      group.push(r);
+      continue;
+    }
+    const mine = [r];
+    if (key) groups.set(key, mine);
+    out.push(mine);
+  }
+  return out;
+}
+
+/**
  * The closing summary, worst first. Hosts that need attention get a row each; the others fold
  * into one line per identical outcome (`node-[001-200]  healthy  200 hosts`). `verbose`
  * (`-v`) gives every host its row. Then what needs attention and the safe action, said once
@@ -248,16 +323,15 @@ export function summaryTable(results: readonly HostResult[], summary: RunSummary
   const listed = opts.verbose ? rows : rows.filter(needsAttention);
   const rest = opts.verbose ? [] : rows.filter((r) => !needsAttention(r));
   const header = ['HOST', 'STATE', 'BACKLOG/LIMIT', 'LOST', 'NOTE'];
-  const body = listed.map((r) => [
-    r.host,
-    stateCell(r),
-    r.audit ? `${r.audit.backlog}/${r.audit.backlog_limit}` : '-',
-    r.audit ? String(r.audit.lost) : '-',
-    noteOf(r),
-  ]);
+  const groups = foldErrors(listed);
+  const body = groups.map((g) => {
+    const r = g[0]!;
+    if (g.length > 1) return [foldHosts(g.map((x) => x.host)), stateCell(r), '-', '-', `${r.error!.code} (${g.length} hosts)`];
+    return [r.host, stateCell(r), r.audit ? `${r.audit.backlog}/${r.audit.backlog_limit}` : '-', r.audit ? String(r.audit.lost) : '-', noteOf(r)];
+  });
   // every line below is escaped where it is built (terminalTable, terminalLine, adviceLines): colour goes around escaped text
   const out: string[] = [];
-  if (body.length) out.push(...terminalTable([header, ...body], (row, col) => (row > 0 && col === 1 ? stateColour(listed[row - 1]!) : undefined), paint));
+  if (body.length) out.push(...terminalTable([header, ...body], (row, col) => (row > 0 && col === 1 ? stateColour(groups[row - 1]![0]!) : undefined), paint));
   const folded = foldedLines(rest, paint);
   if (folded.length) out.push(...(out.length ? [''] : []), ...folded);
   const advice = opts.advice === false ? [] : adviceLines(results, paint);

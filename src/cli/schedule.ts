@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import { Command, InvalidArgumentError } from 'commander';
 import { FleetmendError } from '../errors.js';
 import type { RunRequest } from '../run/index.js';
@@ -124,10 +125,16 @@ async function parseScheduled(argv: string[], io: CliIO): Promise<ScheduledReque
   return parsed;
 }
 
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _enc, done) => done() });
+}
+
 /** One tick's run, in this process; errors are reported the way main() reports them. */
 async function executeScheduled(s: ScheduledRequest, runIo: RunIO, io: CliIO): Promise<ScheduledRunResult> {
   try {
-    const outcome = await runFromTerminal(s.request, s.terminal, { ...io, ...runIo, exitCode: 0 }, { lockHeld: true });
+    // the scheduler prints one line per tick and the drift; each run's table (or --json) would
+    // repeat the whole fleet every tick, and the store keeps it (`fleetmend report latest`)
+    const outcome = await runFromTerminal(s.request, s.terminal, { ...io, ...runIo, stdout: discard(), exitCode: 0 }, { lockHeld: true });
     return { exitCode: outcome.exitCode, run: outcome.run, summary: outcome.summary };
   } catch (err) {
     if (!(err instanceof FleetmendError)) throw err;

@@ -3,6 +3,7 @@ import { addReportOptions, historyFor, prepareRenderer, type ReportOptions } fro
 import { FleetmendError } from '../errors.js';
 import { exitCodeFor } from '../results/index.js';
 import type { RunListItem } from '../store/index.js';
+import type { ReportFormat } from '../report/formats.js';
 import type { CliIO } from './io.js';
 import { argumentWithDefault } from './options.js';
 import { parsePositiveInt } from './util.js';
@@ -37,6 +38,15 @@ function withOutcome(r: RunListItem): RunListItem & { exit_code?: number; durati
     ...(finished ? { exit_code: exitCodeFor(r.summary!, r.status === 'interrupted') } : {}),
     ...(Number.isFinite(took) ? { duration_ms: took } : {}),
   };
+}
+
+/** `report` without -o prints one document: the one format asked for, else Markdown. */
+function stdoutFormat(formats: readonly ReportFormat[], defaulted: boolean): ReportFormat {
+  if (defaulted) return 'md';
+  if (formats.length !== 1) {
+    throw new FleetmendError('E_USAGE', `report: stdout takes one format, got --format ${formats.join(',')} (add -o DIR to write several)`);
+  }
+  return formats[0]!;
 }
 
 export function storeCommands(program: Command, io: CliIO): void {
@@ -119,17 +129,22 @@ export function storeCommands(program: Command, io: CliIO): void {
       .description('re-render a recorded run without contacting any host')
       .addArgument(argumentWithDefault('[run]', 'run id, unique prefix, or latest', 'latest'))
       .option('--state-dir <dir>', 'run store location'),
-  ).action(async (id: string, opts: ReportOptions & { stateDir?: string }) => {
-    if (!opts.output) throw new FleetmendError('E_USAGE', 'report: -o/--output DIR is required');
+  ).action(async (id: string, opts: ReportOptions & { stateDir?: string }, cmd: Command) => {
+    // without -o the report goes to stdout, as one document: one format (Markdown unless --format names one)
+    const toStdout = opts.output ? undefined : stdoutFormat(opts.format, cmd.getOptionValueSource('format') === 'default');
     const renderer = await prepareRenderer(opts);
-    const { writeReports } = await import('../report/index.js');
+    const { printReport, writeReports } = await import('../report/index.js');
     const store = await storeAt(opts.stateDir, io.env);
     try {
       const stored = store.getRun(id);
+      if (toStdout) {
+        const templates = opts.templateDir ? { templateDir: opts.templateDir } : {};
+        return void (await printReport({ runStored: stored, format: toStdout, ...templates, history: historyFor(store, stored.hosts) }, io.stdout));
+      }
       const written = await writeReports({
         runStored: stored,
         formats: opts.format,
-        outDir: opts.output,
+        outDir: opts.output!,
         ...(renderer ? { renderer } : {}),
         ...(opts.perHost ? { perHost: true } : {}),
         history: historyFor(store, stored.hosts),

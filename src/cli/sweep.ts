@@ -4,7 +4,7 @@ import { addConnectionOptions } from './context.js';
 import type { CliIO } from './io.js';
 import { DEFAULT_POLICY } from './paths.js';
 import { addReportOptions } from './reports.js';
-import { redisOptions, secondsOption } from './options.js';
+import { redisOptions, secondsOption, waitLockOption } from './options.js';
 import { runFromTerminal, withoutDistributed, type TerminalOptions } from './terminal.js';
 import { increaseVerbosity, parsePositiveInt } from './util.js';
 import { FleetmendError } from '../errors.js';
@@ -31,6 +31,7 @@ export function sweepOptions(cmd: Command): Command {
     .option('--state-dir <dir>', 'run store location (default: $XDG_STATE_HOME/fleetmend)')
     .option('--no-store', 'do not record the run')
     .option('--since-last', 'show what changed since the previous sweep of this inventory')
+    .addOption(waitLockOption())
     .option('-q, --quiet', 'no progress output, no advice block (the table stays)')
     .option('-v, --verbose', 'one summary line per host (else hosts with the same outcome share a line); -vv is refused: the rest is in --json and the reports', increaseVerbosity, 0)
     .option('--no-color', 'no colour (also: NO_COLOR set; never when stdout is not a terminal)')
@@ -49,7 +50,7 @@ export function sweepCommand(program: Command, io: CliIO): Command {
 
 /** The typed request of a sweep's command-line options (the shipped policy by default). */
 export function sweepRequest(opts: SweepCliOptions): RunRequest {
-  const { json: _json, quiet: _quiet, verbose: _verbose, color: _color, sinceLast: _sinceLast, diff: _diff, metricsFile: _mf, ...rest } = withoutDistributed(opts);
+  const { json: _json, quiet: _quiet, verbose: _verbose, color: _color, sinceLast: _sinceLast, waitLock: _waitLock, diff: _diff, metricsFile: _mf, ...rest } = withoutDistributed(opts);
   return { kind: 'sweep', options: { ...rest, policy: opts.policy === false ? false : (opts.policy ?? DEFAULT_POLICY()) } };
 }
 

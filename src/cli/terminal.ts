@@ -29,6 +29,8 @@ export interface TerminalOptions extends RedisCliOptions {
   color?: boolean;
   /** sweep --since-last */
   sinceLast?: boolean;
+  /** --wait-lock in ms: how long a manual run waits for the inventory's run lock. */
+  waitLock?: number;
   /** run --diff: before/after of every change in the progress */
   diff?: boolean;
   /** ms Redis may be unreachable mid-run before the run ends interrupted. */
@@ -114,6 +116,7 @@ export async function runFromTerminal(request: RunRequest, opts: TerminalOptions
     subscribers: [...terminalSubscribers(request, opts, io), ...(io.subscribers ?? []), ...(extra.subscribers ?? [])],
     ...(io.interrupt ? { interrupt: io.interrupt } : {}),
     ...(extra.lockHeld ? { lockHeld: true } : {}),
+    ...(opts.waitLock !== undefined ? { lockWaitMs: opts.waitLock } : {}),
   };
   const input = redisInputFrom(opts, io.env);
   if (!input) return executeRun(request, ctx, { ask: (q) => promptSecret(q) });

@@ -12,6 +12,7 @@ export {
   STATE_PRECEDENCE,
   compareDiagnoses,
   compareFindings,
+  withMoreFindings,
   severityRank,
   stateOf,
   stateOfFinding,

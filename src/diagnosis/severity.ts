@@ -71,6 +71,11 @@ export function compareFindings(a: Finding, b: Finding): number {
   );
 }
 
+/** A host's findings with the fleet's (outliers) added: still most severe first. */
+export function withMoreFindings(own: readonly Finding[], more: readonly Finding[]): Finding[] {
+  return [...own, ...more].sort(compareFindings);
+}
+
 /**
  * The state of a host = the state of its most severe finding of severity medium or above
  * (low and info findings are advice and leave a host healthy); healthy without such findings.

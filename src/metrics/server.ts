@@ -10,7 +10,7 @@ import { isIP, type AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { FleetmendError } from '../errors.js';
 import type { StoredRun } from '../store/index.js';
-import { CONTENT_TYPES, negotiate, render, type MetricFamily } from './exposition.js';
+import { CONTENT_TYPES, family, negotiate, render, type MetricFamily } from './exposition.js';
 import { sweepFamilies } from './sweep-metrics.js';
 
 export interface ListenAddress {
@@ -68,7 +68,18 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Before the first sweep finishes the page is valid and empty: the scrape succeeds, no series yet. */
+/**
+ * Always on the page: before the first sweep finishes it is the only series, so a scrape (or an
+ * operator's curl) sees the scheduler is up rather than an empty body.
+ */
+const UP: MetricFamily = family({
+  name: 'fleetmend_up',
+  help: 'The fleetmend scheduler is running (the sweep series appear once its first sweep is recorded).',
+  type: 'gauge',
+  samples: [{ labels: {}, value: 1 }],
+});
+
+/** Before the first sweep finishes the page holds fleetmend_up alone: the scrape succeeds, no sweep series yet. */
 export async function startMetricsServer(listen: ListenAddress, getLatest: () => readonly MetricFamily[] | undefined): Promise<MetricsServer> {
   const server = createServer((req, res) => handle(req, res, getLatest));
   server.headersTimeout = 10_000;
@@ -114,7 +125,7 @@ function handle(req: IncomingMessage, res: ServerResponse, getLatest: () => read
     return;
   }
   const format = negotiate(req.headers.accept);
-  const body = render(getLatest() ?? [], format);
+  const body = render([UP, ...(getLatest() ?? [])], format);
   res.writeHead(200, { 'content-type': CONTENT_TYPES[format], 'cache-control': 'no-store', vary: 'Accept', 'content-length': Buffer.byteLength(body) });
   res.end(req.method === 'HEAD' ? undefined : body);
 }

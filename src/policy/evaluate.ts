@@ -40,7 +40,9 @@ function evaluateControl(control: Control, scope: PolicyScope): ControlResult {
  * Compliant when no control with impact > 0 failed (impact 0 controls are informational, as in
  * InSpec). `score` is the impact-weighted share of passed controls (1 when all impacts are 0).
  */
-export function evaluatePolicy(policy: Policy, scope: PolicyScope): Compliance {
+export function evaluatePolicy(policy: Policy, hostScope: PolicyScope): Compliance {
+  // the policy's parameters sit beside the host's facts: `persistent.disk_full_action in params.disk_full_actions`
+  const scope: PolicyScope = { ...hostScope, params: policy.parameters ?? {} };
   const controls = policy.controls.map((c) => evaluateControl(c, scope));
   const failed = controls.filter((c) => !c.passed);
   const total = controls.reduce((s, c) => s + c.impact, 0);

@@ -4,6 +4,8 @@
  *
  *   name: audit-baseline
  *   description: ...            (optional)
+ *   parameters:                 (optional) site choices, read by conditions as params.NAME
+ *     disk_full_actions: [HALT, SINGLE, ROTATE]
  *   controls:
  *     - id: backlog-limit       (lower-case letters, digits, . _ -; unique)
  *       title: Backlog limit is at least 8192
@@ -28,10 +30,13 @@ const ControlSchema = z
   })
   .strict();
 
+const ParameterSchema = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number()]))]);
+
 const PolicySchema = z
   .object({
     name: z.string().min(1),
     description: z.string().optional(),
+    parameters: z.record(z.string().regex(/^[a-z][a-z0-9_]*$/, 'a parameter name is lower-case letters, digits and _'), ParameterSchema).optional(),
     controls: z.array(ControlSchema).min(1),
   })
   .strict();
@@ -77,7 +82,7 @@ export function policyFromYaml(src: YamlSource): Policy {
     compiled.set(control, expr);
     return control;
   });
-  return { name: parsed.data.name, file: src.file, controls };
+  return { name: parsed.data.name, file: src.file, controls, ...(parsed.data.parameters ? { parameters: parsed.data.parameters } : {}) };
 }
 
 /** Loads and validates a policy file. Throws FleetmendError (E_USAGE, E_YAML, E_SCHEMA, E_POLICY, E_EXPR). */

@@ -8,10 +8,15 @@ export interface Control {
   description?: string;
 }
 
+/** A policy parameter: what a site chooses (CIS or STIG vs a distribution's default), read as `params.NAME`. */
+export type ParameterValue = string | number | boolean | (string | number)[];
+
 export interface Policy {
   name: string;
   file: string;
   controls: Control[];
+  /** `parameters:` of the file; conditions read them as `params.NAME`. */
+  parameters?: Record<string, ParameterValue>;
 }
 
 export interface ControlResult {

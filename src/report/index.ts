@@ -1,6 +1,6 @@
 export { createRenderer, builtinTemplateDir, FORMATS, EXTENSIONS, LAYOUT } from './renderer.js';
 export type { Renderer, ReportFormat } from './renderer.js';
-export { checkReportDir, renderReport, writeReports, safeFileName } from './render.js';
+export { checkReportDir, printReport, renderReport, writeReports, safeFileName } from './render.js';
 export type { WriteReportsOptions } from './render.js';
 export { reportDataFromStored, fleetView, hostView, groupHosts, sortHosts, needsAttention, summarize, diffLines } from './view.js';
 export type { ReportData, FleetView, HostView, GroupView, HistoryView, JunitCase } from './view.js';

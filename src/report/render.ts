@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { join, resolve, sep } from 'node:path';
-import type { Writable } from 'node:stream';
 import { FleetmendError } from '../errors.js';
 import { checkOwnedDir, ensurePrivateDir, openFileReplacing, type ReplacingFile } from '../util/fsafe.js';
 import type { HostHistoryRow, StoredRun } from '../store/index.js';
@@ -17,7 +16,7 @@ const CHUNK = 64 * 1024;
 class ChunkedWriter {
   private buf: string[] = [];
   private size = 0;
-  constructor(private readonly out: Writable) {}
+  constructor(private readonly out: NodeJS.WritableStream) {}
 
   async write(s: string): Promise<void> {
     this.buf.push(s);
@@ -40,14 +39,14 @@ class ChunkedWriter {
  * new 0600 file (util/fsafe: a planted symlink there is replaced, its target never touched), and
  * only once the whole report is written.
  */
-export async function renderReport(renderer: Renderer, data: ReportData, format: ReportFormat, out: Writable | string): Promise<void> {
+export async function renderReport(renderer: Renderer, data: ReportData, format: ReportFormat, out: NodeJS.WritableStream | string): Promise<void> {
   const hosts = prepareHosts(data);
   // JSON keeps the host's values (safeJson \u-escapes them); the formats for people get views
   // whose strings show their control characters, whatever the template does with them
   const shown = format === 'json' ? <T>(v: T): T => v : showControlsDeep;
   const fleet = shown({ ...fleetView(data, hosts), script_hash: renderer.scriptHash });
   const file: ReplacingFile | undefined = typeof out === 'string' ? openFileReplacing(out) : undefined;
-  const writer = new ChunkedWriter(file ? file.stream : (out as Writable));
+  const writer = new ChunkedWriter(file ? file.stream : (out as NodeJS.WritableStream));
   let ok = false;
   try {
     for (const { part, each } of LAYOUT[format]) {
@@ -111,13 +110,24 @@ export function checkReportDir(outDir: string): void {
   checkOwnedDir(outDir, 'report directory', { rootOwnedOk: true });
 }
 
-/** Write `outDir/<run-id>/report.<ext>` (and per-host files); returns the paths written. */
-export async function writeReports(opts: WriteReportsOptions): Promise<string[]> {
+function prepareReport(opts: Pick<WriteReportsOptions, 'runStored' | 'history' | 'renderer' | 'templateDir' | 'generated_at'>): { renderer: Renderer; data: ReportData } {
   const renderer = opts.renderer ?? createRenderer(opts.templateDir !== undefined ? { templateDir: opts.templateDir } : {});
   const data: ReportData = {
     ...reportDataFromStored(opts.runStored, opts.history),
     ...(opts.generated_at ? { generated_at: opts.generated_at } : {}),
   };
+  return { renderer, data };
+}
+
+/** The run's report in one format on `out` (stdout for `report` without -o); `out` is left open. */
+export async function printReport(opts: Omit<WriteReportsOptions, 'formats' | 'outDir' | 'perHost'> & { format: ReportFormat }, out: NodeJS.WritableStream): Promise<void> {
+  const { renderer, data } = prepareReport(opts);
+  await renderReport(renderer, data, opts.format, out);
+}
+
+/** Write `outDir/<run-id>/report.<ext>` (and per-host files); returns the paths written. */
+export async function writeReports(opts: WriteReportsOptions): Promise<string[]> {
+  const { renderer, data } = prepareReport(opts);
   const runDir = inside(opts.outDir, safeFileName(opts.runStored.run.id));
   // -o may name a shared directory (root's /tmp, a team's /srv/reports); the run directory
   // inside it, where the files go, must be our own

@@ -100,6 +100,35 @@ export interface BarView {
   over: boolean;
 }
 
+export interface NoteView {
+  code: string;
+  severity: Severity;
+  count: number;
+  hosts: string;
+  /** The first host's message and action (the hosts' own values are in their sections). */
+  message: string;
+  action: string;
+}
+
+/**
+ * A trade-off such as auditd's SUSPEND on a full disk is the same on every stock host: one note
+ * with the hosts folded, instead of the same paragraph as the "top finding" of most hosts.
+ */
+export function fleetNotes(hosts: readonly HostResult[]): NoteView[] {
+  const byCode = new Map<string, { first: Finding; hosts: string[] }>();
+  for (const h of hosts) {
+    for (const f of h.diagnosis?.findings ?? []) {
+      if (f.severity !== 'low' && f.severity !== 'info') continue;
+      const seen = byCode.get(f.code);
+      if (seen) seen.hosts.push(h.host);
+      else byCode.set(f.code, { first: f, hosts: [h.host] });
+    }
+  }
+  return [...byCode.values()]
+    .filter((n) => n.hosts.length > 1)
+    .map(({ first, hosts: names }) => ({ code: first.code, severity: first.severity, count: names.length, hosts: foldHosts(names), message: first.message, action: first.action }));
+}
+
 export interface FleetView {
   tool: { name: string };
   generated_at: string;
@@ -113,6 +142,8 @@ export interface FleetView {
   pending_hosts: string[];
   pending_count: number;
   groups: GroupView[];
+  /** Low and info findings several hosts share: said once for the fleet, not per host. */
+  notes: NoteView[];
   chart: { bars: BarView[]; shown: number; total: number; height: number; width: number; bar_x: number; bar_max: number };
   junit: { tests: number; failures: number; errors: number; skipped: number; time: string };
   /** Set by the renderer for the HTML CSP. */
@@ -148,7 +179,10 @@ export interface HostView {
   findings: (Finding & { evidence_list: { key: string; value: string }[] })[];
   compliant: boolean | null;
   controls: ControlResult[];
+  /** Failed controls that count (impact > 0). */
   failed_controls: ControlResult[];
+  /** Failed informational controls (impact 0): reported apart, they never make a host non-compliant. */
+  informational_controls: ControlResult[];
   tasks: TaskView[];
   changed_tasks: TaskView[];
   kernel_lines: string[];
@@ -277,11 +311,15 @@ export function hostView(h: HostResult, index: number, history?: HostHistoryRow[
     }),
   }));
   const kernel = lastSample?.kernel_log.recent_lines ?? [];
-  const failed = h.compliance?.failed_controls ?? [];
+  const failed = (h.compliance?.failed_controls ?? []).filter((c) => c.impact > 0);
+  const informational = (h.compliance?.failed_controls ?? []).filter((c) => c.impact === 0);
   const rank = hostRank(h);
   const severity = rank < SEVERITY_ORDER.length ? SEVERITY_ORDER[rank]! : 'none';
   const state = h.diagnosis?.state ?? 'unknown';
-  const top = [...(h.diagnosis?.findings ?? [])].sort((a, b) => rankOf(a.severity) - rankOf(b.severity))[0];
+  // low and info findings are notes (said once for the fleet), never a host's top finding
+  const top = [...(h.diagnosis?.findings ?? [])]
+    .filter((f) => f.severity !== 'low' && f.severity !== 'info')
+    .sort((a, b) => rankOf(a.severity) - rankOf(b.severity))[0];
   const changed = tasks.filter((t) => t.changed);
   return {
     index,
@@ -308,13 +346,15 @@ export function hostView(h: HostResult, index: number, history?: HostHistoryRow[
     compliant: h.compliance ? h.compliance.compliant : null,
     controls: h.compliance?.controls ?? [],
     failed_controls: failed,
+    informational_controls: informational,
     tasks,
     changed_tasks: changed,
     kernel_lines: kernel,
     panic_lines: lastSample?.kernel_log.panic_lines ?? [],
     error: h.error,
     history: historyView(history),
-    noteworthy: findings.length > 0 || failed.length > 0 || changed.length > 0 || kernel.length > 0 || h.error !== undefined || !['ok'].includes(h.status),
+    // low and info findings alone do not earn a section: the fleet notes say them once
+    noteworthy: findings.some((f) => f.severity !== 'low' && f.severity !== 'info') || failed.length > 0 || changed.length > 0 || kernel.length > 0 || h.error !== undefined || !['ok'].includes(h.status),
     search: [h.host, h.address, h.status, state, ...findings.map((f) => f.code)].join(' ').toLowerCase(),
     junit: { cases: junitCases(h, kernel) },
   };
@@ -423,6 +463,7 @@ export function fleetView(data: ReportData, hosts: readonly HostResult[], now: (
     pending_hosts: pending,
     pending_count: pending.length,
     groups: groupHosts(hosts),
+    notes: fleetNotes(hosts),
     chart: chart(hosts.map((h, index) => ({ h, index }))),
     junit: { tests, failures, errors, skipped, time: Number.isFinite(finished - started) ? ((finished - started) / 1000).toFixed(3) : '0' },
   };

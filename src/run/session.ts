@@ -5,7 +5,7 @@ import type { RunStore } from '../store/index.js';
 // --no-store run never needs.
 import { defaultStateDir } from '../store/state-dir.js';
 import { terminalLine } from '../util/terminal.js';
-import { acquireInventoryLock } from '../store/lock.js';
+import { waitForInventoryLock } from '../store/lock.js';
 import { TransportFactory } from '../transport/index.js';
 import type { ConnectionSpec, Transport } from '../transport/types.js';
 import { writeRetryFile } from './retry.js';
@@ -16,6 +16,17 @@ export interface SessionOptions {
   store: boolean;
   stateDir?: string;
   inventory: string;
+}
+
+/** The inventory's run lock, waited for up to `ctx.lockWaitMs` (a scheduled sweep takes seconds). */
+function takeRunLock(stateDir: string, inventory: string, ctx: RunContext): Promise<() => void> {
+  const waitMs = ctx.lockWaitMs ?? 0;
+  return waitForInventoryLock(stateDir, inventory, {
+    waitMs,
+    onWarning: (w) => ctx.stderr.write(`warning: ${terminalLine(w)}\n`),
+    onWaiting: (h) =>
+      ctx.stderr.write(`waiting up to ${waitMs / 1000} s for the lock on ${terminalLine(inventory)}${h ? ` (held by pid ${h.pid} since ${h.acquired_at})` : ''}\n`),
+  });
 }
 
 /**
@@ -37,9 +48,7 @@ export class RunSession {
    */
   static async open(run: RunInfo, ctx: RunContext, opts: SessionOptions): Promise<RunSession> {
     const stateDir = opts.stateDir ?? defaultStateDir(ctx.env);
-    const releaseLock = ctx.lockHeld
-      ? () => {}
-      : acquireInventoryLock(stateDir, opts.inventory, { onWarning: (w) => ctx.stderr.write(`warning: ${terminalLine(w)}\n`) });
+    const releaseLock = ctx.lockHeld ? () => {} : await takeRunLock(stateDir, opts.inventory, ctx);
     try {
       const store = opts.store ? (await import('../store/index.js')).openStore(stateDir) : undefined;
       return new RunSession(run, ctx, stateDir, store, releaseLock);

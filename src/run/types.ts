@@ -113,4 +113,6 @@ export interface RunContext {
   interrupt?: () => Interrupt;
   /** The caller (the scheduler) already holds this inventory's run lock. */
   lockHeld?: boolean;
+  /** How long to wait for another sweep or run of the inventory (a scheduled one) to finish; default 0. */
+  lockWaitMs?: number;
 }

@@ -6,7 +6,7 @@ import type { RunInfo, RunSummary } from '../results/index.js';
 import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
 import { driftNotification, driftSinceLast, renderDriftText, runFailedNotification } from '../drift/index.js';
 import type { Drift, DriftNotification } from '../drift/index.js';
-import { acquireInventoryLock, liveLockHolder, openStore, type StoredRun } from '../store/index.js';
+import { acquireInventoryLock, liveLockHolder, manualRunWaiting, openStore, type StoredRun } from '../store/index.js';
 import { prepareCommand, type ScheduledCommand } from './command.js';
 import { maskUrl, postWebhook, runNotifyCommand } from './notify.js';
 // the mask only: a Redis password given in the scheduled command's URL is not logged
@@ -121,6 +121,17 @@ function validateSchedule(cfg: ScheduleConfig): void {
   }
 }
 
+/** `<time> run N <run-id>: exit 2; 30 hosts: 25 ok, 3 failed, 2 unreachable, 4 non-compliant`. */
+function tickLine(at: number, n: number, exitCode: number, result: ScheduledRunResult): string {
+  const head = `${new Date(at).toISOString()} run ${n}${result.run ? ` ${result.run.id}` : ''}: exit ${exitCode}`;
+  const s = result.summary;
+  if (!s) return `${head}; ${terminalLine(result.error ?? 'nothing recorded')}`;
+  const counts = (['ok', 'changed', 'failed', 'unreachable', 'skipped', 'interrupted', 'non_compliant'] as const)
+    .filter((k) => (s[k] ?? 0) > 0)
+    .map((k) => `${s[k]} ${k.replace('_', '-')}`);
+  return `${head}; ${s.hosts} host${s.hosts === 1 ? '' : 's'}${counts.length ? `: ${counts.join(', ')}` : ''}`;
+}
+
 class Loop {
   private runs = 0;
   private skipped = 0;
@@ -197,6 +208,14 @@ class Loop {
       this.log(`tick ${iso} skipped: the run started at ${new Date(this.current.tickAt).toISOString()} is still in progress`);
       return;
     }
+    // a manual sweep or run waiting for the lock (--wait-lock) goes first: an operator's urgent fix
+    // must not queue behind every tick
+    const waiter = manualRunWaiting(this.cfg.stateDir, this.cmd.inventory);
+    if (waiter && waiter.pid !== process.pid) {
+      this.skipped += 1;
+      this.log(`tick ${iso} skipped: a manual run (pid ${waiter.pid}) is waiting for ${this.cmd.inventoryAbs}`);
+      return;
+    }
     const holder = liveLockHolder(this.cfg.stateDir, this.cmd.inventory, 'run');
     if (holder && holder.pid !== process.pid) {
       this.skipped += 1;
@@ -254,7 +273,9 @@ class Loop {
       }
     }
     this.log(`run ${n}${runId ? ` (${runId})` : ''} finished: exit ${code}${runId ? '' : ', nothing recorded'}`);
-    if (drift) this.io.stderr.write(renderDriftText(drift));
+    // stdout says what each tick found, in one line, and what changed: the full table is in the store
+    this.io.stdout.write(`${tickLine(this.io.clock.now(), n, code, result)}\n`);
+    if (drift) this.io.stdout.write(renderDriftText(drift));
 
     let payload: DriftNotification | undefined;
     if (drift) {

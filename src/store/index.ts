@@ -2,5 +2,6 @@ export { openStore, defaultStateDir, DB_FILE } from './store.js';
 export type { RunStore, StoredRun, RunListItem, HostHistoryRow, RunStatus } from './store.js';
 export { MIGRATIONS, SCHEMA_VERSION, migrate } from './schema.js';
 export type { Migration } from './schema.js';
-export { acquireInventoryLock, liveLockHolder, lockFile, isAlive } from './lock.js';
+export { acquireInventoryLock, waitForInventoryLock, manualRunWaiting, liveLockHolder, lockFile, isAlive } from './lock.js';
+export type { WaitLockOptions } from './lock.js';
 export type { LockHolder, LockKind, LockOptions } from './lock.js';

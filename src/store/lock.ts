@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { FleetmendError } from '../errors.js';
 import { openStateSubdir } from './state-dir.js';
 
@@ -74,6 +74,69 @@ export function acquireInventoryLock(stateDir: string, inventoryPath: string, op
   }
   const holder = readHolder(path);
   throw lockedError(holder, path);
+}
+
+export interface WaitLockOptions extends LockOptions {
+  /** How long to wait for the holder to finish; 0 fails at once. */
+  waitMs: number;
+  /** Called once when the lock is busy and the wait begins. */
+  onWaiting?: (holder: LockHolder | undefined) => void;
+  /** Between attempts (default 200 ms: a scheduled sweep's release is picked up at once). */
+  pollMs?: number;
+}
+
+/**
+ * Take the run lock, waiting up to `waitMs` for its holder to release it. While waiting, a waiter
+ * file beside the lock says so: a scheduler skips its next tick rather than take the lock from a
+ * manual run that is queued for it (`manualRunWaiting`). Still busy at the end: E_LOCKED_RUN.
+ */
+export async function waitForInventoryLock(stateDir: string, inventoryPath: string, opts: WaitLockOptions): Promise<() => void> {
+  const deadline = Date.now() + opts.waitMs;
+  let removeWaiter: (() => void) | undefined;
+  try {
+    for (;;) {
+      try {
+        return acquireInventoryLock(stateDir, inventoryPath, opts);
+      } catch (err) {
+        if (!(err instanceof FleetmendError) || err.code !== 'E_LOCKED_RUN' || Date.now() >= deadline) throw err;
+      }
+      if (!removeWaiter) {
+        removeWaiter = announceWaiter(stateDir, inventoryPath, opts.pid ?? process.pid);
+        opts.onWaiting?.(readHolder(lockFile(stateDir, inventoryPath, opts.kind ?? 'run')));
+      }
+      await new Promise((r) => setTimeout(r, Math.min(opts.pollMs ?? 200, Math.max(1, deadline - Date.now()))));
+    }
+  } finally {
+    removeWaiter?.();
+  }
+}
+
+/** `<lock>.waiter-<pid>`: who is waiting, in the lock's own format (its liveness is checked the same way). */
+function announceWaiter(stateDir: string, inventoryPath: string, pid: number): () => void {
+  const path = `${lockFile(stateDir, inventoryPath, 'run')}.waiter-${pid}`;
+  const me: LockHolder = { pid, hostname: hostname(), kind: 'run', inventory: resolve(inventoryPath), acquired_at: new Date().toISOString(), nonce: randomBytes(8).toString('hex') };
+  const ticks = startTicks(pid);
+  if (ticks !== undefined) me.start_ticks = ticks;
+  unlinkQuiet(path); // a crashed waiter's file under a reused pid
+  writeFileSync(path, JSON.stringify(me) + '\n', { mode: 0o600, flag: 'wx' });
+  return () => unlinkQuiet(path);
+}
+
+/** A live process waiting for this inventory's run lock (a manual sweep or run), if any. */
+export function manualRunWaiting(stateDir: string, inventoryPath: string): LockHolder | undefined {
+  const lock = lockFile(stateDir, inventoryPath, 'run');
+  let names: string[];
+  try {
+    names = readdirSync(dirname(lock));
+  } catch {
+    return undefined;
+  }
+  const prefix = `${basename(lock)}.waiter-`;
+  for (const name of names.filter((n) => n.startsWith(prefix))) {
+    const waiter = readHolder(join(dirname(lock), name));
+    if (waiter && isAlive(waiter)) return waiter;
+  }
+  return undefined;
 }
 
 /** The recorded holder when it is still alive, else undefined (no lock, or a stale one). */

@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { FleetmendError } from '../errors.js';
 import type { HostResult, RunInfo, RunMode, RunSummary, TaskResult } from '../results/index.js';
 import type { Finding, HostState } from '../diagnosis/types.js';
+import { withMoreFindings } from '../diagnosis/severity.js';
 import { redact } from '../secrets/index.js';
 import { migrate } from './schema.js';
 import { ensurePrivateFile } from '../util/fsafe.js';
@@ -367,7 +368,8 @@ class SqliteRunStore implements RunStore {
       const t = tasks.get(h.host);
       if (t) result.tasks = t;
       const extra = fleet.get(h.host);
-      if (extra && result.diagnosis) result.diagnosis.findings.push(...extra);
+      // fleet findings (outliers) come after the host's own: the list stays most severe first
+      if (extra && result.diagnosis) result.diagnosis.findings = withMoreFindings(result.diagnosis.findings, extra);
       hosts.push(result);
     }
     const run = JSON.parse(row.info) as RunInfo;

@@ -3,7 +3,7 @@ import type { HostResult, RunEventListener, RunInfo, RunSummary } from '../resul
 import type { Interrupt } from '../executor/interrupt.js';
 import { runHosts } from '../executor/run-hosts.js';
 import { summarize, type HostTarget } from '../results/index.js';
-import { diagnoseFleet, type Finding } from '../diagnosis/index.js';
+import { diagnoseFleet, withMoreFindings, type Finding } from '../diagnosis/index.js';
 import type { Transport } from '../transport/types.js';
 import { factsProbe, sweepHost, type SweepOptions } from './sweep-host.js';
 
@@ -63,13 +63,13 @@ export async function runSweep(req: SweepRequest): Promise<SweepOutcome> {
 }
 
 /**
- * The final documents (JSON, reports): each host's result with its fleet findings appended to
- * its diagnosis, as copies; the results emitted stay as they were.
+ * The final documents (JSON, reports): each host's result with its fleet findings merged into
+ * its diagnosis (most severe first), as copies; the results emitted stay as they were.
  */
 export function withFleetFindings(results: readonly HostResult[], findings: Readonly<Record<string, readonly Finding[]>>): HostResult[] {
   return results.map((r) => {
     const add = findings[r.host];
-    return add?.length && r.diagnosis ? { ...r, diagnosis: { ...r.diagnosis, findings: [...r.diagnosis.findings, ...add] } } : r;
+    return add?.length && r.diagnosis ? { ...r, diagnosis: { ...r.diagnosis, findings: withMoreFindings(r.diagnosis.findings, add) } } : r;
   });
 }
 

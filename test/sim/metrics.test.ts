@@ -214,10 +214,13 @@ describe('the /metrics server', () => {
     servers.push(server);
   });
 
-  it('serves a valid empty page before the first sweep, then the latest one, in the asked format', async () => {
+  it('serves fleetmend_up alone before the first sweep, then the latest one, in the asked format', async () => {
     const empty = await fetch(server.url, { headers: { accept: PROMETHEUS_ACCEPT } });
     expect(empty.status).toBe(200);
-    expect(await empty.text()).toBe('# EOF\n');
+    expect(await empty.text()).toBe(
+      '# HELP fleetmend_up The fleetmend scheduler is running (the sweep series appear once its first sweep is recorded).\n' +
+        '# TYPE fleetmend_up gauge\nfleetmend_up 1\n# EOF\n',
+    );
     const r = await runCli(['sweep', '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--samples', '1', '-q', '--state-dir', join(dir, 'srv-state')]);
     expect(r.code).toBe(2);
     const store = openStore(join(dir, 'srv-state'));
@@ -234,6 +237,7 @@ describe('the /metrics server', () => {
     expect(omText).toMatch(/\n# TYPE fleetmend_audit_lost counter\n/);
     expect(omText).toMatch(/\n# UNIT fleetmend_audit_backlog_wait_seconds seconds\n/);
     expect(omText.endsWith('\n# EOF\n')).toBe(true);
+    expect(omText).toMatch(/^fleetmend_up 1$/m);
     const plain = await fetch(server.url);
     expect(plain.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     const plainText = await plain.text();

@@ -47,19 +47,20 @@ type Execute = SchedulerIO['execute'];
 
 function schedule(stateDir: string, over: Partial<ScheduleConfig>, wrap: (run: Execute) => Execute = (run) => run) {
   const err = textSink();
+  const out = textSink();
   const cfg: ScheduleConfig = { cron: '*/2 * * * * *', command: sweepArgs(), stateDir, notify: 'changes', ...over };
-  const io = { stdout: textSink().stream, stderr: err.stream, env: process.env, clock: systemClock };
+  const io = { stdout: out.stream, stderr: err.stream, env: process.env, clock: systemClock };
   // the CLI's runner: the scheduled command parsed once, each run through the run layer in-process
   const done = scheduledRunner(cfg.command, stateDir, { ...io, exitCode: 0 }).then((execute) =>
     runScheduler(cfg, { ...io, interrupt: never, execute: wrap(execute) }),
   );
-  return { done, log: err.text };
+  return { done, log: err.text, stdout: out.text };
 }
 
 describe('fleetmend schedule on the simulated fleet', () => {
   it('two ticks of */2 seconds produce two recorded sweeps, compared with each other', async () => {
     const stateDir = join(dir, 'two-ticks');
-    const { done, log } = schedule(stateDir, { maxRuns: 2 });
+    const { done, log, stdout } = schedule(stateDir, { maxRuns: 2 });
     const out = await done;
     expect(out).toEqual({ exitCode: 0, runs: 2, skipped: 0 });
     const runs = storedRuns(stateDir);
@@ -71,8 +72,15 @@ describe('fleetmend schedule on the simulated fleet', () => {
     }
     const [a, b] = runs.map((r) => Date.parse(r.run.started_at));
     expect(b! - a!).toBeGreaterThanOrEqual(1_500);
-    expect(log()).toContain('no previous run');
-    expect(log()).toContain(`drift: no change since run ${runs[0]!.run.id}`);
+    // stdout: one line per tick and the drift, never the run's table or JSON document
+    expect(stdout().split('\n').filter((l) => / run \d+ /.test(l))).toEqual([
+      expect.stringMatching(new RegExp(`^\\S+Z run 1 ${runs[0]!.run.id}: exit 0; 3 hosts: 3 ok$`)),
+      expect.stringMatching(new RegExp(`^\\S+Z run 2 ${runs[1]!.run.id}: exit 0; 3 hosts: 3 ok$`)),
+    ]);
+    expect(stdout()).not.toContain('"hosts"');
+    expect(stdout()).toContain('no previous run');
+    expect(stdout()).toContain(`drift: no change since run ${runs[0]!.run.id}`);
+    expect(log()).not.toContain('drift:');
   });
 
   it('a run slower than the tick makes the next tick skip (logged), and never overlaps', async () => {
@@ -95,7 +103,7 @@ describe('fleetmend schedule on the simulated fleet', () => {
     const victim = fleet.hosts[1]!;
     const stateDir = join(dir, 'drift');
     let calls = 0;
-    const { done, log } = schedule(stateDir, { maxRuns: 2, webhook: url }, (run) => async (runIo) => {
+    const { done, stdout } = schedule(stateDir, { maxRuns: 2, webhook: url }, (run) => async (runIo) => {
       const result = await run(runIo);
       if (++calls === 1) victim.model.stopAuditd(); // between run 1 and run 2
       return result;
@@ -108,7 +116,7 @@ describe('fleetmend schedule on the simulated fleet', () => {
     const runs = storedRuns(stateDir);
     expect(runs).toHaveLength(2);
     expect(runs[1]!.hosts.find((h) => h.host === victim.name)?.diagnosis?.state).toBe('auditd-not-running');
-    expect(log()).toMatch(new RegExp(`drift: 1 host changed since run ${runs[0]!.run.id}[^\\n]*\\n\\s+${victim.name}\\s+state healthy → auditd-not-running`));
+    expect(stdout()).toMatch(new RegExp(`drift: 1 host changed since run ${runs[0]!.run.id}[^\\n]*\\n\\s+${victim.name}\\s+state healthy → auditd-not-running`));
     expect(got).toHaveLength(1); // --notify changes: the unchanged baseline is not posted
     expect(got[0]).toMatchObject({
       schema: 'fleetmend.drift/v1', event: 'drift', changed: true, inventory: fleet.inventoryPath,

@@ -136,6 +136,20 @@ describe('fleetmend sweep against the simulated fleet (states scenario)', () => 
     expect(readFileSync(r.stdout.trim(), 'utf8')).toContain('<testsuite');
     expect(fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0)).toBe(before);
   });
+
+  it('report without -o prints the Markdown report on stdout (one format; several need -o)', async () => {
+    const state = ['--state-dir', join(dir, 'state')];
+    const md = await cli(['report', 'latest', ...state]);
+    expect(md.code).toBe(0);
+    expect(md.stdout).toMatch(/^# /m);
+    for (const h of fleet.hosts) expect(md.stdout).toContain(h.name);
+    const json = await cli(['report', 'latest', ...state, '--format', 'json']);
+    expect(json.code).toBe(0);
+    expect((JSON.parse(json.stdout) as { hosts: unknown[] }).hosts).toHaveLength(fleet.hosts.length);
+    const several = await cli(['report', 'latest', ...state, '--format', 'md,json']);
+    expect(several.code).toBe(1);
+    expect(several.stderr).toContain('add -o DIR');
+  });
 });
 
 describe('fleetmend sweep: unreachable hosts, limits and bad input (incident scenario)', () => {

@@ -103,6 +103,14 @@ describe('loadPolicy', () => {
     expect(e.position?.line).toBeGreaterThan(0);
   });
 
+  it('parameters: read by conditions as params.NAME; a bad name or value is E_SCHEMA', async () => {
+    const p = await loadPolicy(write('params.yml', 'name: t\nparameters:\n  min_limit: 8192\ncontrols:\n  - id: limit\n    title: L\n    impact: 1\n    condition: audit.backlog_limit >= params.min_limit\n'));
+    expect(p.parameters).toEqual({ min_limit: 8192 });
+    expect(result(run(p, facts([{}, 0])), 'limit').passed).toBe(true);
+    expect((await loadError('name: t\nparameters:\n  Bad-Name: 1\ncontrols:\n  - id: a\n    title: A\n    impact: 1\n    condition: "true"\n')).code).toBe('E_SCHEMA');
+    expect((await loadError('name: t\nparameters:\n  x: {a: 1}\ncontrols:\n  - id: a\n    title: A\n    impact: 1\n    condition: "true"\n')).code).toBe('E_SCHEMA');
+  });
+
   it('a missing file is E_USAGE', async () => {
     await expect(loadPolicy(join(dir, 'nope.yml'))).rejects.toMatchObject({ code: 'E_USAGE' });
   });
@@ -117,6 +125,23 @@ describe('evaluatePolicy with the baseline', () => {
     expect(c.compliant).toBe(true);
     expect(result(c, 'disk-actions').message).toMatch(/persistent.disk_full_action = "SUSPEND"/);
     expect(c.score).toBe(1);
+  });
+
+  it('a CIS/STIG host (disk_full_action = halt, admin_space_left_action = single) passes disk-actions', async () => {
+    const p = await loadPolicy(BASELINE);
+    const conf = 'log_file = /var/log/audit/audit.log\ndisk_full_action = halt\nadmin_space_left_action = single\n';
+    const c = run(p, facts([{ conf }, 0], [{ conf }, 5000]));
+    expect(result(c, 'disk-actions').passed).toBe(true);
+    expect(c.failed_controls).toEqual([]);
+  });
+
+  it("the site's choice is a parameter: accepting SUSPEND makes a stock Debian host pass", async () => {
+    const p = await loadPolicy(BASELINE);
+    const suspendOk: Policy = { ...p, parameters: { ...p.parameters, disk_full_actions: ['SUSPEND'], admin_space_left_actions: ['SUSPEND'] } };
+    expect(result(run(suspendOk, facts([{}, 0], [{}, 5000])), 'disk-actions').passed).toBe(true);
+    const cisOnly: Policy = { ...p, parameters: { ...p.parameters, disk_full_actions: ['HALT'] } };
+    const conf = 'disk_full_action = ROTATE\nadmin_space_left_action = SINGLE\n';
+    expect(result(run(cisOnly, facts([{ conf }, 0], [{ conf }, 5000])), 'disk-actions').message).toMatch(/params\.disk_full_actions = \["HALT"\]/);
   });
 
   it('stuck host fails the draining controls with their values', async () => {

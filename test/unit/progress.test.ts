@@ -3,6 +3,9 @@
  * line each (hosts needing attention first, one per line), and progress prints a line only for
  * hosts that are not ok: one live line on a TTY, a final count line elsewhere.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { HostResult, RunEvent, RunInfo } from '../../src/results/index.js';
@@ -24,6 +27,12 @@ class Term extends Writable {
 
 const node = (i: number) => `node-${String(i).padStart(3, '0')}`;
 const healthy = (n: number) => Array.from({ length: n }, (_, k) => buildHost('healthy', { index: k + 1, name: node(k + 1) }));
+/** What 30 hosts give without --known-hosts: the same error, each naming its own address. */
+const unknownKeys = (n: number): HostResult[] =>
+  Array.from({ length: n }, (_, k) => ({
+    ...buildHost('unreachable', { index: k + 1, name: node(k + 1) }),
+    error: { code: 'E_HOSTKEY_UNKNOWN' as const, message: `host key for 127.0.0.1:${2201 + k} is not in /home/op/.ssh/known_hosts; server offered ssh-ed25519 SHA256:x. Verify it and add it, or run with --host-key-checking accept-new` },
+  }));
 const RUN: RunInfo = { id: 'r1', mode: 'sweep', started_at: '2025-11-25T10:00:00.000Z', forks: 50 };
 
 describe('summaryTable', () => {
@@ -74,6 +83,16 @@ describe('summaryTable', () => {
   });
 });
 
+describe('summaryTable: identical errors', () => {
+  it('fold into one row (30 unknown host keys), while different errors keep their rows', () => {
+    const hosts = [...unknownKeys(30), buildHost('unreachable', { index: 31, name: node(31) })];
+    const lines = summaryTable(hosts, summarize(hosts)).trimEnd().split('\n');
+    expect(lines.filter((l) => l.includes('E_HOSTKEY_UNKNOWN'))).toEqual([expect.stringMatching(/^node-\[001-030\] +unreachable +- +- +- +E_HOSTKEY_UNKNOWN \(30 hosts\)$/)]);
+    expect(lines.filter((l) => /^node-031 +unreachable .*E_CONNECT_TIMEOUT$/.test(l))).toHaveLength(1);
+    expect(lines).toHaveLength(1 + 2 + 2); // header, two rows, blank, totals
+  });
+});
+
 describe('formatRecap', () => {
   const results = (): HostResult[] => {
     const hosts = healthy(200).map((h) => ({ ...h, tasks: [task('ok'), task('changed')] }));
@@ -97,10 +116,10 @@ describe('formatRecap', () => {
 });
 
 describe('Progress', () => {
-  function drive(term: Term, hosts: HostResult[], clock: { t: number }): void {
+  function drive(term: Term, hosts: HostResult[], clock: { t: number }, run: RunInfo = RUN): void {
     const p = new Progress(term, false, false, () => clock.t);
     const emit = (e: RunEvent) => p.listener(e);
-    emit({ type: 'run-start', run: RUN, hosts: hosts.map((h) => h.host) });
+    emit({ type: 'run-start', run, hosts: hosts.map((h) => h.host) });
     for (const h of hosts) {
       emit({ type: 'host-start', host: h.host, at: RUN.started_at });
       clock.t += 50;
@@ -123,6 +142,31 @@ describe('Progress', () => {
       '',
     ]);
     expect(term.text).not.toContain('\x1b');
+  });
+
+  it('30 hosts with the same error: one line, then the hosts folded and the fix once, naming the known_hosts `sim` wrote', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fm-progress-'));
+    try {
+      const inventory = join(dir, 'inventory.yml');
+      writeFileSync(join(dir, 'known_hosts'), '');
+      const hosts = unknownKeys(30);
+      const term = new Term(false);
+      drive(term, hosts, { t: 1000 }, { ...RUN, inventory });
+      expect(term.text.split('\n')).toEqual([
+        'fleetmend sweep r1: 30 host(s), forks 50',
+        expect.stringMatching(/^unreachable +node-001 E_HOSTKEY_UNKNOWN: host key for 127\.0\.0\.1:2201 is not in \/home\/op\/\.ssh\/known_hosts/),
+        "E_HOSTKEY_UNKNOWN on 30 hosts: node-[001-030] (the first one's line above)",
+        `  fix (E_HOSTKEY_UNKNOWN): add --known-hosts ${join(dir, 'known_hosts')} (the known_hosts beside the inventory, as \`fleetmend sim\` writes it)`,
+        'done: 30/30 host(s) in 1.5s: unreachable 30',
+        '',
+      ]);
+      // no known_hosts beside the inventory: the generic fix, still once
+      const elsewhere = new Term(false);
+      drive(elsewhere, hosts, { t: 1000 }, { ...RUN, inventory: join(dir, 'sub', 'hosts.ini') });
+      expect(elsewhere.text.match(/fix \(E_HOSTKEY_UNKNOWN\): add the hosts' keys to the known_hosts file the error names, or give yours with --known-hosts FILE/g)).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('a playbook run prints a line per changed host, none per ok host', () => {

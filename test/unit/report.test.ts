@@ -85,6 +85,25 @@ describe('markdown report', () => {
     expect(md).toContain('Action: restart auditd');
   });
 
+  it('a low finding many hosts share is said once for the fleet, never as their top finding', async () => {
+    const trade = { code: 'auditd-disk-action', severity: 'low' as const, message: 'disk_full_action = SUSPEND: auditd stops writing and discards', evidence: {}, action: 'choose ROTATE or HALT', action_code: 'review-disk-actions' as const };
+    const hosts = Array.from({ length: 20 }, (_, i) => {
+      const h = buildHost('healthy', { index: i + 1 });
+      const info = { id: 'disk-actions', title: 'full-disk actions', impact: 0, passed: false, message: 'not satisfied' };
+      return { ...h, diagnosis: { state: h.diagnosis!.state, findings: [trade] }, compliance: { compliant: true, failed_controls: [info], controls: [info], score: 1 } };
+    });
+    const md = await render('md', data(hosts));
+    const notes = md.split('## Notes for the fleet')[1]!.split('## Hosts')[0]!;
+    expect(notes).toContain('- **low** auditd-disk-action on 20 hosts (web\\[001-020\\]): disk\\_full\\_action = SUSPEND');
+    expect(md.split('disk\\_full\\_action = SUSPEND').length - 1).toBeLessThanOrEqual(2); // the note and the group row, not 20 top findings
+    const hostRows = md.split('## Hosts')[1]!.split('## Host details')[0]!.split('\n').filter((l) => l.startsWith('| web'));
+    expect(hostRows).toHaveLength(20);
+    for (const row of hostRows) expect(row).not.toContain('SUSPEND');
+    // an informational control (impact 0) is not a failed control, and earns no host section
+    expect(md).not.toContain('#### Failed controls');
+    expect(md).not.toContain('### web001');
+  });
+
   it('folds 500 identical healthy hosts into one group line', async () => {
     const hosts = Array.from({ length: 500 }, (_, i) => buildHost('healthy', { index: i + 1 }));
     hosts.push(buildHost('records-lost', { index: 501 }));

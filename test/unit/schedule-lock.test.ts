@@ -4,7 +4,8 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FleetmendError } from '../../src/errors.js';
-import { acquireInventoryLock, liveLockHolder, lockFile } from '../../src/store/index.js';
+import { acquireInventoryLock, liveLockHolder, lockFile, manualRunWaiting, waitForInventoryLock } from '../../src/store/index.js';
+import { runCli } from '../helpers/cli.js';
 
 let dir: string;
 const children: ChildProcess[] = [];
@@ -111,5 +112,58 @@ describe('acquireInventoryLock', () => {
     plant(process.pid, { nonce: 'someone-else' });
     release();
     expect(existsSync(lockFile(dir, 'inv.yml'))).toBe(true);
+  });
+});
+
+describe('waitForInventoryLock (--wait-lock)', () => {
+  it('waits for the holder to release, announcing itself in a waiter file the scheduler sees', async () => {
+    const release = acquireInventoryLock(dir, 'inv.yml', { pid: process.ppid });
+    const seen: (number | undefined)[] = [];
+    let waitingFor: number | undefined;
+    setTimeout(() => {
+      seen.push(manualRunWaiting(dir, 'inv.yml')?.pid);
+      release();
+    }, 300);
+    const mine = await waitForInventoryLock(dir, 'inv.yml', { waitMs: 5_000, pollMs: 50, onWaiting: (h) => (waitingFor = h?.pid) });
+    expect(waitingFor).toBe(process.ppid);
+    expect(seen).toEqual([process.pid]);
+    expect(liveLockHolder(dir, 'inv.yml')?.pid).toBe(process.pid);
+    expect(manualRunWaiting(dir, 'inv.yml')).toBeUndefined(); // the waiter file is gone once the lock is ours
+    mine();
+  });
+
+  it('gives up after waitMs with E_LOCKED_RUN, removing its waiter file', async () => {
+    const release = acquireInventoryLock(dir, 'inv.yml', { pid: process.ppid });
+    try {
+      await expect(waitForInventoryLock(dir, 'inv.yml', { waitMs: 200, pollMs: 50 })).rejects.toMatchObject({ code: 'E_LOCKED_RUN' });
+      expect(manualRunWaiting(dir, 'inv.yml')).toBeUndefined();
+    } finally {
+      release();
+    }
+  });
+
+  it("ignores a dead waiter's file", async () => {
+    acquireInventoryLock(dir, 'inv.yml')();
+    writeFileSync(`${lockFile(dir, 'inv.yml')}.waiter-1`, JSON.stringify({ pid: await deadPid(), hostname: hostname(), kind: 'run', inventory: '/x', acquired_at: '', nonce: 'n' }));
+    expect(manualRunWaiting(dir, 'inv.yml')).toBeUndefined();
+  });
+});
+
+describe('a sweep against a busy inventory', () => {
+  it('waits --wait-lock seconds, then exits 75 (not 1, bad input) without contacting a host', async () => {
+    const inv = join(dir, 'hosts.ini');
+    writeFileSync(inv, 'h1 ansible_host=127.0.0.1 ansible_port=1\n');
+    const state = join(dir, 'state');
+    const release = acquireInventoryLock(state, inv, { pid: process.ppid });
+    try {
+      const r = await runCli(['sweep', '-i', inv, '--state-dir', state, '--wait-lock', '0.3', '-q']);
+      expect(r.code).toBe(75);
+      expect(r.stderr).toContain('waiting up to 0.3 s for the lock');
+      expect(r.stderr).toContain(`pid ${process.ppid}`);
+      expect(r.stderr).toContain('[E_LOCKED_RUN]');
+      expect(r.stdout).toBe('');
+    } finally {
+      release();
+    }
   });
 });

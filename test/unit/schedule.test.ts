@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { hostname, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FleetmendError } from '../../src/errors.js';
@@ -10,7 +10,7 @@ import type { HostResult, RunInfo } from '../../src/results/index.js';
 import type { Interrupt } from '../../src/executor/interrupt.js';
 import { prepareCommand, runScheduler } from '../../src/schedule/index.js';
 import type { RunIO, ScheduleConfig, ScheduledRunResult } from '../../src/schedule/index.js';
-import { acquireInventoryLock, liveLockHolder, openStore } from '../../src/store/index.js';
+import { acquireInventoryLock, liveLockHolder, lockFile, openStore } from '../../src/store/index.js';
 import type { DriftNotification } from '../../src/drift/index.js';
 import { buildHost, summarize } from '../fixtures/results/build.js';
 import { startWebhookReceiver } from '../helpers/webhook.js';
@@ -128,8 +128,9 @@ describe('runScheduler', () => {
     let state = [healthy];
     const { execute, calls } = fakeSweep({ fleet: () => state });
     const err = sink();
+    const stdout = sink();
     const out = await runScheduler(config({ maxRuns: 3, webhook: hookd.url }), {
-      stdout: sink().stream, stderr: err.stream, env: {}, clock: systemClock, interrupt: () => testInterrupt().it,
+      stdout: stdout.stream, stderr: err.stream, env: {}, clock: systemClock, interrupt: () => testInterrupt().it,
       execute: async (io) => {
         const code = await execute(io);
         if (calls.length === 2) state = [lost]; // the fleet changes between run 2 and run 3
@@ -148,9 +149,16 @@ describe('runScheduler', () => {
       store.close();
     }
     const log = err.text();
-    expect(log).toContain('no previous run');
-    expect(log).toContain('drift: no change since run R1');
-    expect(log).toMatch(/drift: 1 host changed since run R2[^\n]*\n\s+web001\s+state healthy → auditd-not-running/);
+    // stdout: one line per run, then its drift
+    const printed = stdout.text();
+    expect(printed.split('\n').filter((l) => / run \d /.test(l))).toEqual([
+      expect.stringMatching(/^\S+Z run 1 R1-\d+: exit 0; 1 host: 1 ok$/),
+      expect.stringMatching(/^\S+Z run 2 R2-\d+: exit 0; 1 host: 1 ok$/),
+      expect.stringMatching(/^\S+Z run 3 R3-\d+: exit 2; 1 host: 1 ok, 1 non-compliant$/),
+    ]);
+    expect(printed).toContain('no previous run');
+    expect(printed).toContain('drift: no change since run R1');
+    expect(printed).toMatch(/drift: 1 host changed since run R2[^\n]*\n\s+web001\s+state healthy → auditd-not-running/);
     // --notify changes: only the run with drift was posted
     expect(hookd.got).toHaveLength(1);
     expect(hookd.got[0]).toMatchObject({ event: 'drift', changed: true, run: { id: expect.stringMatching(/^R3-/), exit_code: 2 }, previous_run: { id: expect.stringMatching(/^R2-/) } });
@@ -238,6 +246,21 @@ describe('runScheduler', () => {
     expect(calls).toHaveLength(0);
     expect(out.skipped).toBeGreaterThanOrEqual(1);
     expect(err.text()).toContain(`is locked by pid ${process.ppid}`);
+  });
+
+  it('yields its tick to a manual run waiting for the lock (--wait-lock), and logs why', async () => {
+    const { execute, calls } = fakeSweep({ fleet: () => [] });
+    // a manual sweep of another process, waiting: its waiter file beside the run lock
+    const lock = lockFile(join(dir, 'state'), join(dir, 'inv.yml'));
+    mkdirSync(dirname(lock), { recursive: true, mode: 0o700 });
+    writeFileSync(`${lock}.waiter-${process.ppid}`, JSON.stringify({ pid: process.ppid, hostname: hostname(), kind: 'run', inventory: join(dir, 'inv.yml'), acquired_at: new Date().toISOString(), nonce: 'w' }));
+    const err = sink();
+    const ctl = testInterrupt();
+    setTimeout(ctl.signal, 1_500);
+    const out = await runScheduler(config(), { stdout: sink().stream, stderr: err.stream, env: {}, clock: systemClock, execute, interrupt: () => ctl.it });
+    expect(calls).toHaveLength(0);
+    expect(out.skipped).toBeGreaterThanOrEqual(1);
+    expect(err.text()).toContain(`skipped: a manual run (pid ${process.ppid}) is waiting for`);
   });
 
   it('a run that records nothing (bad input) is notified once with --notify changes, and the loop goes on', async () => {

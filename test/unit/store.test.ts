@@ -100,6 +100,16 @@ describe('run lifecycle', () => {
     expect(store.getRun(fleet.run.id.slice(0, 8)).run.id).toBe(fleet.run.id);
   });
 
+  it("a host's findings read back most severe first, fleet outliers included", () => {
+    store = openStore(dir);
+    const fleet = buildFleet(1);
+    const host: HostResult = { ...fleet.hosts[0]!, diagnosis: { state: 'healthy', findings: [{ code: 'auditd-disk-action', severity: 'low', message: 'disk_full_action = SUSPEND', evidence: {}, action: 'review', action_code: 'review-disk-actions' }] } };
+    store.startRun(fleet.run, [host.host]);
+    store.recordHost(fleet.run.id, host);
+    store.recordFleetFindings(fleet.run.id, { [host.host]: [{ code: 'fleet-outlier', severity: 'medium', message: 'far above the fleet', evidence: {}, action: 'look', action_code: 'investigate-outlier' }] });
+    expect(store.getRun(fleet.run.id).hosts[0]!.diagnosis!.findings.map((f) => f.severity)).toEqual(['medium', 'low']);
+  });
+
   it('keeps every recorded host after a crash mid-run (no finishRun, reopen)', () => {
     store = openStore(dir);
     const fleet = buildFleet(5);
