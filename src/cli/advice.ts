@@ -41,7 +41,8 @@ function add(entries: Map<string, Entry>, key: string, host: string, e: Omit<Ent
 function entriesOf(results: readonly HostResult[]): Entry[] {
   const entries = new Map<string, Entry>();
   for (const r of results) {
-    if (r.error) add(entries, JSON.stringify(['e', r.status, r.error.code, r.error.message]), r.host, { rank: -1, head: `${r.status} (${r.error.code})`, message: r.error.message });
+    // one entry per status and code: the messages differ only by host (address, port, fingerprint)
+    if (r.error) add(entries, JSON.stringify(['e', r.status, r.error.code]), r.host, { rank: -1, head: `${r.status} (${r.error.code})`, message: r.error.message });
     for (const f of seriousFindings(r)) {
       add(entries, JSON.stringify(['f', f.code, f.severity, f.action]), r.host, { rank: severityRank(f.severity), head: `[${f.severity}] ${f.code}`, message: f.message, action: f.action });
     }

@@ -86,10 +86,13 @@ describe('summaryTable', () => {
 describe('summaryTable: identical errors', () => {
   it('fold into one row (30 unknown host keys), while different errors keep their rows', () => {
     const hosts = [...unknownKeys(30), buildHost('unreachable', { index: 31, name: node(31) })];
-    const lines = summaryTable(hosts, summarize(hosts)).trimEnd().split('\n');
-    expect(lines.filter((l) => l.includes('E_HOSTKEY_UNKNOWN'))).toEqual([expect.stringMatching(/^node-\[001-030\] +unreachable +- +- +- +E_HOSTKEY_UNKNOWN \(30 hosts\)$/)]);
+    const lines = summaryTable(hosts, summarize(hosts), { advice: false }).trimEnd().split('\n');
+    expect(lines.filter((l) => l.includes('E_HOSTKEY_UNKNOWN'))).toEqual([expect.stringMatching(/^node-\[001-030\] +unreachable +- +- +E_HOSTKEY_UNKNOWN \(30 hosts\)$/)]);
     expect(lines.filter((l) => /^node-031 +unreachable .*E_CONNECT_TIMEOUT$/.test(l))).toHaveLength(1);
     expect(lines).toHaveLength(1 + 2 + 2); // header, two rows, blank, totals
+    // the advice block says the error once too: one entry for the 30 hosts, the first one's message
+    const advice = summaryTable(hosts, summarize(hosts)).split('\n').filter((l) => l.includes('E_HOSTKEY_UNKNOWN'));
+    expect(advice.slice(1)).toEqual([expect.stringMatching(/^ {2}node-\[001-030\] \(30 hosts\): unreachable \(E_HOSTKEY_UNKNOWN\): host key for 127\.0\.0\.1:2201 .* \(node-001\)$/)]);
   });
 });
 
@@ -154,7 +157,7 @@ describe('Progress', () => {
       drive(term, hosts, { t: 1000 }, { ...RUN, inventory });
       expect(term.text.split('\n')).toEqual([
         'fleetmend sweep r1: 30 host(s), forks 50',
-        expect.stringMatching(/^unreachable +node-001 E_HOSTKEY_UNKNOWN: host key for 127\.0\.0\.1:2201 is not in \/home\/op\/\.ssh\/known_hosts/),
+        expect.stringMatching(/^unreachable +node-001 \(E_HOSTKEY_UNKNOWN\): host key for 127\.0\.0\.1:2201 is not in \/home\/op\/\.ssh\/known_hosts/),
         "E_HOSTKEY_UNKNOWN on 30 hosts: node-[001-030] (the first one's line above)",
         `  fix (E_HOSTKEY_UNKNOWN): add --known-hosts ${join(dir, 'known_hosts')} (the known_hosts beside the inventory, as \`fleetmend sim\` writes it)`,
         'done: 30/30 host(s) in 1.5s: unreachable 30',
