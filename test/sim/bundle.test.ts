@@ -5,13 +5,12 @@
  * sweep (ssh2), the run store (better-sqlite3), the reports (Handlebars, templates found from
  * dist/bin), `runs`, `report`, and a playbook in check mode.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
-import { CLI_BIN } from '../helpers/cli.js';
+import { CLI_BIN, spawnCli } from '../helpers/cli.js';
 
 let fleet: Fleet;
 let dir: string;
@@ -27,18 +26,7 @@ afterAll(async () => {
 });
 
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => {
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return spawnCli(args, { cwd: dir });
 }
 
 describe('the bundled binary (dist/bin/main.js)', () => {

@@ -6,13 +6,12 @@
  * probe reads (os_family) are defined after gather_facts; inventory group_vars are YAML 1.1 and
  * templated when used.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
-import { CLI_BIN } from '../helpers/cli.js';
+import { spawnCli } from '../helpers/cli.js';
 import { scenarioOf } from '../fixtures/playbooks/sim-harness.js';
 
 interface Ran {
@@ -37,18 +36,7 @@ let fleet: Fleet;
 let inventory: string;
 
 function cli(args: string[]): Promise<Ran> {
-  const child = spawn(process.execPath, [CLI_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env: { ...process.env, HOME: dir } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => {
-    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return spawnCli(args, { cwd: dir, env: { ...process.env, HOME: dir } });
 }
 
 function playbook(name: string, text: string): string {
