@@ -69,13 +69,21 @@ type BootOptions = { memMb?: number; bootTimeoutMs?: number };
 export async function bootVm(workDir: string, opts: BootOptions = {}): Promise<Vm> {
   if (!existsSync('/dev/kvm')) return bootVmWith(workDir, opts, 'tcg');
   try {
-    return await bootVmWith(workDir, opts, 'kvm');
+    // KVM boots this image to sshd in seconds; a nested host may also leave the guest hung with
+    // nothing on its console (seen here 2026-12-06: no SSH in 240 s, empty console), so KVM gets
+    // KVM_BOOT_MS and then the same boot goes to TCG
+    return await bootVmWith(workDir, { ...opts, bootTimeoutMs: Math.min(opts.bootTimeoutMs ?? 240_000, KVM_BOOT_MS) }, 'kvm');
   } catch (err) {
-    if (!(err instanceof QemuExited)) throw err;
+    if (!(err instanceof QemuExited) && !(err instanceof BootTimeout)) throw err;
     console.log(`KVM unusable here (${err.message.split('\n')[0]}); booting under TCG`);
     return bootVmWith(workDir, opts, 'tcg');
   }
 }
+
+/** How long a KVM boot may take before it is taken for hung (a healthy one answers in ~10 s). */
+const KVM_BOOT_MS = 60_000;
+
+class BootTimeout extends Error {}
 
 async function bootVmWith(workDir: string, opts: BootOptions, accel: 'kvm' | 'tcg'): Promise<Vm> {
   const dir = stateDir();
@@ -137,5 +145,5 @@ async function bootVmWith(workDir: string, opts: BootOptions, accel: 'kvm' | 'tc
     await new Promise((r) => setTimeout(r, 2000));
   }
   await vm.stop();
-  throw new Error(`the VM did not answer SSH within ${opts.bootTimeoutMs ?? 240_000} ms; console tail:\n${vm.console().slice(-2000)}`);
+  throw new BootTimeout(`the VM (${accel}) did not answer SSH within ${opts.bootTimeoutMs ?? 240_000} ms; console tail:\n${vm.console().slice(-2000)}`);
 }
