@@ -5,23 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parsePlaybook } from '../../src/playbook/load.js';
-import { runPlaybook, type PlaybookHost, type RunPlaybookOptions } from '../../src/playbook/run.js';
-import { FakeHost, FakeTransport } from '../fixtures/playbooks/fake-host.js';
+import { runPlaybook, type RunPlaybookOptions } from '../../src/playbook/run.js';
+import { oneFakeHost } from '../fixtures/playbooks/fake-host.js';
 
-function one(): { host: FakeHost; opts: RunPlaybookOptions } {
-  const host = new FakeHost();
-  const list: PlaybookHost[] = [{ name: 'h1', address: '127.0.0.1', port: 22, vars: { inv: 'from-inventory' } }];
-  let t = 1_700_000_000_000;
-  return {
-    host,
-    opts: {
-      selectHosts: () => list,
-      connect: async (h) => new FakeTransport(host, h.name),
-      clock: { now: () => t, sleep: async (ms) => void (t += ms) },
-      guardSampleMs: 10,
-    },
-  };
-}
+const one = () => oneFakeHost({ vars: { inv: 'from-inventory' } });
 
 const tasks = (r: Awaited<ReturnType<typeof runPlaybook>>) => r.hosts[0]!.tasks!;
 

@@ -7,26 +7,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parsePlaybook } from '../../src/playbook/load.js';
-import { runPlaybook, type PlaybookHost, type RunPlaybookOptions } from '../../src/playbook/run.js';
+import { runPlaybook, type RunPlaybookOptions } from '../../src/playbook/run.js';
 import { ansibleFactsOf } from '../../src/playbook/ansible-facts.js';
 import { recapOf } from '../../src/playbook/recap.js';
 import { sample } from '../fixtures/facts/samples.js';
-import { FakeHost, FakeTransport } from '../fixtures/playbooks/fake-host.js';
+import { oneFakeHost } from '../fixtures/playbooks/fake-host.js';
 
-function one(vars: Record<string, unknown> = {}): { host: FakeHost; opts: RunPlaybookOptions } {
-  const host = new FakeHost();
-  const list: PlaybookHost[] = [{ name: 'h1', address: '127.0.0.1', port: 22, groups: ['all', 'web'], vars }];
-  let t = 1_700_000_000_000;
-  return {
-    host,
-    opts: {
-      selectHosts: () => list,
-      connect: async (h) => new FakeTransport(host, h.name),
-      clock: { now: () => t, sleep: async (ms) => void (t += ms) },
-      guardSampleMs: 10,
-    },
-  };
-}
+const one = (vars: Record<string, unknown> = {}) => oneFakeHost({ groups: ['all', 'web'], vars });
 
 async function run(text: string, vars: Record<string, unknown> = {}, extra: Partial<RunPlaybookOptions> = {}) {
   const f = one(vars);
