@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { Command, InvalidArgumentError } from 'commander';
 import { FleetmendError } from '../errors.js';
 import type { RunRequest } from '../run/index.js';
+import type { ConnectionPool } from '../transport/pool.js';
 import type { NotifyWhen, RunIO, ScheduledRunResult } from '../schedule/index.js';
 import type { CliIO } from './io.js';
 import { playbookRequest, runOptions, type RunCliOptions } from './run.js';
@@ -21,6 +22,40 @@ export interface ScheduleCliOptions {
   stateDir?: string;
   metricsListen?: string;
   metricsAllowRemote?: boolean;
+  maxWarm?: number;
+  warmIdle: number;
+  cold?: boolean;
+}
+
+/** The warm pool's options, the same for `schedule` and `worker` (issue 25). */
+export interface WarmCliOptions {
+  maxWarm?: number;
+  /** ms */
+  warmIdle: number;
+  cold?: boolean;
+}
+
+/** Default idle timeout of a warm connection: longer than the usual scheduled interval. */
+export const DEFAULT_WARM_IDLE_S = 3600;
+
+export function warmOptions(cmd: Command): Command {
+  return cmd
+    .option('--max-warm <n>', 'SSH connections kept open between runs at most (least recently used closed first; default: what the file descriptor limit allows)', parsePositiveInt('--max-warm'))
+    .addOption(secondsOption('--warm-idle <seconds>', 'a connection unused this long is closed', DEFAULT_WARM_IDLE_S))
+    .option('--cold', 'keep no connection between runs: every run logs in to every host, as a one-shot sweep does');
+}
+
+/** The process's pool, or none with --cold; its warnings go to `log`. */
+export async function warmPool(opts: WarmCliOptions, log: (line: string) => void, io: Pick<CliIO, 'clock'>): Promise<ConnectionPool | undefined> {
+  if (opts.cold) return undefined;
+  const { openWarmPool } = await import('../transport/pool.js');
+  return openWarmPool({ ...(opts.maxWarm !== undefined ? { maxWarm: opts.maxWarm } : {}), idleTimeoutMs: opts.warmIdle, clock: io.clock, logger: { warn: (m) => log(`warning: ${m}`) } });
+}
+
+/** `warm: 300 hosts, 0 logins, 300 reused, 0 dead retried` (totals since the process started). */
+export function warmLine(pool: ConnectionPool): string {
+  const s = pool.stats;
+  return `warm: ${pool.size} host(s) held, ${s.logins} login(s), ${s.reused} reuse(s), ${s.deadRetries} dead connection(s) retried, ${s.retired} retired, ${s.evicted} evicted, ${s.refusedChannels} channel(s) refused (since start)`;
 }
 
 function parseNotify(v: string): NotifyWhen {
@@ -29,7 +64,7 @@ function parseNotify(v: string): NotifyWhen {
 }
 
 export function scheduleCommand(program: Command, io: CliIO): Command {
-  return program
+  const cmd = program
     .command('schedule')
     .description('run a sweep (or a playbook run) on a cron schedule, report drift between runs, notify')
     .usage('--cron EXPR [options] -- sweep|run ARGS...')
@@ -42,7 +77,8 @@ export function scheduleCommand(program: Command, io: CliIO): Command {
     .option('--max-runs <n>', 'exit after N runs', parsePositiveInt('--max-runs'))
     .option('--state-dir <dir>', 'run store and locks (default: $XDG_STATE_HOME/fleetmend)')
     .option('--metrics-listen <addr:port>', 'serve Prometheus /metrics of the latest sweep on ADDR:PORT (ADDR defaults to 127.0.0.1)')
-    .option('--metrics-allow-remote', '--metrics-listen may bind a non-loopback address (the page has no authentication)')
+    .option('--metrics-allow-remote', '--metrics-listen may bind a non-loopback address (the page has no authentication)');
+  return warmOptions(cmd)
     .argument('<command...>', "after '--': sweep -i INVENTORY ... | run PLAYBOOK -i INVENTORY ...")
     .action(async (command: string[], opts: ScheduleCliOptions) => {
       io.exitCode = await scheduleAction(command, opts, io);
@@ -54,7 +90,9 @@ export async function scheduleAction(command: string[], opts: ScheduleCliOptions
   const webhook = opts.notifyWebhook ?? (io.env['FLEETMEND_NOTIFY_WEBHOOK'] || undefined);
   const [{ runScheduler }, { defaultStateDir }] = await Promise.all([import('../schedule/index.js'), import('../store/index.js')]);
   const stateDir = opts.stateDir ?? defaultStateDir(io.env);
-  const execute = await scheduledRunner(command, stateDir, io);
+  const log = (line: string) => io.stderr.write(`${new Date(io.clock.now()).toISOString()} schedule: ${line}\n`);
+  const pool = await warmPool(opts, log, io);
+  const execute = await scheduledRunner(command, stateDir, io, pool);
   const metrics = opts.metricsListen ? await startMetrics(command, opts.metricsListen, !!opts.metricsAllowRemote, io) : undefined;
   const outcome = await runScheduler(
     {
@@ -77,7 +115,10 @@ export async function scheduleAction(command: string[], opts: ScheduleCliOptions
       ...(io.interrupt ? { interrupt: io.interrupt } : {}),
       ...(metrics ? { onRunRecorded: metrics.update } : {}),
     },
-  ).finally(() => metrics?.close()); // also when the loop refuses to start
+  ).finally(async () => {
+    metrics?.close(); // also when the loop refuses to start
+    await pool?.close();
+  });
   return outcome.exitCode;
 }
 
@@ -91,16 +132,23 @@ async function startMetrics(command: string[], listen: string, allowRemote: bool
 
 /**
  * The scheduled command as a typed run request, run in this process on each tick. A typo in it
- * fails now (exit 1), not on every tick; the inventory is read again by every run.
+ * fails now (exit 1), not on every tick; the inventory is read again by every run. With a pool,
+ * every run leases the connections the earlier ones left warm (a distributed run's hosts are
+ * the workers' business: their own pools).
  */
 export async function scheduledRunner(
   command: readonly string[],
   stateDir: string,
   io: CliIO,
+  pool?: ConnectionPool,
 ): Promise<(runIo: RunIO) => Promise<ScheduledRunResult>> {
   const { prepareCommand } = await import('../schedule/index.js');
   const scheduled = await parseScheduled(prepareCommand(command, stateDir).argv, io);
-  return (runIo) => executeScheduled(scheduled, runIo, io);
+  return async (runIo) => {
+    const result = await executeScheduled(scheduled, runIo, io, pool);
+    if (pool) runIo.stderr.write(`${new Date(runIo.clock.now()).toISOString()} schedule: ${warmLine(pool)}\n`);
+    return result;
+  };
 }
 
 interface ScheduledRequest {
@@ -130,11 +178,11 @@ function discard(): Writable {
 }
 
 /** One tick's run, in this process; errors are reported the way main() reports them. */
-async function executeScheduled(s: ScheduledRequest, runIo: RunIO, io: CliIO): Promise<ScheduledRunResult> {
+async function executeScheduled(s: ScheduledRequest, runIo: RunIO, io: CliIO, pool: ConnectionPool | undefined): Promise<ScheduledRunResult> {
   try {
     // the scheduler prints one line per tick and the drift; each run's table (or --json) would
     // repeat the whole fleet every tick, and the store keeps it (`fleetmend report latest`)
-    const outcome = await runFromTerminal(s.request, s.terminal, { ...io, ...runIo, stdout: discard(), exitCode: 0 }, { lockHeld: true });
+    const outcome = await runFromTerminal(s.request, s.terminal, { ...io, ...runIo, stdout: discard(), exitCode: 0 }, { lockHeld: true, ...(pool ? { pool } : {}) });
     return { exitCode: outcome.exitCode, run: outcome.run, summary: outcome.summary };
   } catch (err) {
     if (!(err instanceof FleetmendError)) throw err;

@@ -108,7 +108,7 @@ function stoppedText(stopped: { reason: string; held?: boolean }, run?: { id: st
 }
 
 /** A run from the command line (sweep, run, and each run of schedule): returns the exit code. */
-export async function runFromTerminal(request: RunRequest, opts: TerminalOptions, io: CliIO, extra: Partial<Pick<RunContext, 'lockHeld'>> & { subscribers?: readonly RunSubscriber[] } = {}): Promise<RunOutcome> {
+export async function runFromTerminal(request: RunRequest, opts: TerminalOptions, io: CliIO, extra: Partial<Pick<RunContext, 'lockHeld' | 'pool'>> & { subscribers?: readonly RunSubscriber[] } = {}): Promise<RunOutcome> {
   const ctx: RunContext = {
     env: io.env,
     clock: io.clock,
@@ -116,6 +116,7 @@ export async function runFromTerminal(request: RunRequest, opts: TerminalOptions
     subscribers: [...terminalSubscribers(request, opts, io), ...(io.subscribers ?? []), ...(extra.subscribers ?? [])],
     ...(io.interrupt ? { interrupt: io.interrupt } : {}),
     ...(extra.lockHeld ? { lockHeld: true } : {}),
+    ...(extra.pool ? { pool: extra.pool } : {}),
     ...(opts.waitLock !== undefined ? { lockWaitMs: opts.waitLock } : {}),
   };
   const input = redisInputFrom(opts, io.env);

@@ -4,10 +4,11 @@ import type { CliIO } from './io.js';
 import { promptSecret } from './prompt.js';
 import { optionWithDefault, redisConnectionOptions, secondsOption } from './options.js';
 import { collect, parsePositiveInt } from './util.js';
+import { warmOptions, warmPool, type WarmCliOptions } from './schedule.js';
 import type { ConnectionOptions } from '../run/index.js';
 import type { RedisCliOptions } from '../distributed/connection.js';
 
-interface WorkerCliOptions extends ConnectionOptions, RedisCliOptions {
+interface WorkerCliOptions extends ConnectionOptions, RedisCliOptions, WarmCliOptions {
   concurrency: number;
   name?: string;
   lockDuration: number;
@@ -22,7 +23,7 @@ export function workerCommand(program: Command, io: CliIO): Command {
     .command('worker')
     .description('distributed mode: take host jobs from Redis (sweeps, plays of `run --redis`) and do them with this machine\'s SSH setup');
   addConnectionOptions(cmd);
-  return redisConnectionOptions(cmd.option('--redis <url>', 'the queue (default: $FLEETMEND_REDIS_URL)'))
+  return redisConnectionOptions(warmOptions(cmd).option('--redis <url>', 'the queue (default: $FLEETMEND_REDIS_URL)'))
     .option('--concurrency <n>', 'hosts at once in this worker (the coordinator\'s -f bounds all workers together)', parsePositiveInt('--concurrency'), 50)
     .option('--name <name>', 'how this worker is named in logs and results (default: HOSTNAME-PID)')
     .addOption(secondsOption('--lock-duration <seconds>', 'a dead worker\'s hosts are redelivered after this', 30))
@@ -37,11 +38,16 @@ export function workerCommand(program: Command, io: CliIO): Command {
       if (!input) throw new FleetmendError('E_USAGE', 'worker: --redis URL (or FLEETMEND_REDIS_URL) is required');
       const redis = await resolveRedisTarget(input, io.env, (line) => io.stderr.write(`${line}\n`));
       const { runWorker, workerKeys } = await import('../distributed/index.js');
-      const { redis: _r, redisPasswordFile: _rpf, redisCa: _rca, redisCert: _rce, redisKey: _rk, redisInsecure: _ri, lockDuration, trust, signingKey, ...rest } = opts;
+      const { redis: _r, redisPasswordFile: _rpf, redisCa: _rca, redisCert: _rce, redisKey: _rk, redisInsecure: _ri, lockDuration, trust, signingKey, maxWarm, warmIdle, cold, ...rest } = opts;
       const keys = workerKeys(signingKey, trust);
-      io.exitCode = await runWorker(
-        { ...rest, redis, lockDurationMs: Math.max(1000, lockDuration), ...keys },
-        { stderr: io.stderr, env: io.env, clock: io.clock, ask: (q) => promptSecret(q), ...(io.interrupt ? { interrupt: io.interrupt } : {}) },
-      );
+      const pool = await warmPool({ ...(maxWarm !== undefined ? { maxWarm } : {}), warmIdle, ...(cold ? { cold } : {}) }, (line) => io.stderr.write(`worker: ${line}\n`), io);
+      try {
+        io.exitCode = await runWorker(
+          { ...rest, redis, lockDurationMs: Math.max(1000, lockDuration), ...keys, ...(pool ? { pool } : {}) },
+          { stderr: io.stderr, env: io.env, clock: io.clock, ask: (q) => promptSecret(q), ...(io.interrupt ? { interrupt: io.interrupt } : {}) },
+        );
+      } finally {
+        await pool?.close();
+      }
     });
 }

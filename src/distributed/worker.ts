@@ -23,9 +23,8 @@ import { installInterrupt, type Interrupt } from '../executor/interrupt.js';
 import type { Inventory } from '../inventory/index.js';
 import { resolveTargets, type AskSecret, type ConnectionOptions } from '../run/index.js';
 import { factsProbe, sweepHost } from '../sweep/index.js';
-import { TransportFactory } from '../transport/index.js';
-import { needsBecome } from '../transport/become.js';
-import type { ConnectionSpec, Transport } from '../transport/types.js';
+import { TransportFactory, type ConnectionPool } from '../transport/index.js';
+import type { ConnectionSpec } from '../transport/types.js';
 import { connectionSecrets, redact, SecretValues, secretVarValues, wireState, wireValue } from '../secrets/index.js';
 import type { Playbook } from '../playbook/types.js';
 import type { Vars } from '../playbook/vars.js';
@@ -63,6 +62,11 @@ export interface WorkerOptions extends ConnectionOptions {
   trust: TrustStore;
   /** This worker's own key: every result is signed with it (`--signing-key`). */
   signer: SigningKey;
+  /**
+   * Warm connections kept across jobs (issue 25); closed when the worker stops. Without it every
+   * job logs in (cold).
+   */
+  pool?: ConnectionPool;
 }
 
 /**
@@ -91,7 +95,9 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   const byName = new Map(targets.map((t) => [t.name, t]));
   const server = await preflightRedis(opts.redis);
   const interrupt = io.interrupt ? io.interrupt() : installInterrupt();
-  const factory = new TransportFactory({ abortSignal: interrupt.abortInFlight, clock: io.clock });
+  // the same factory as a local run's (RunSession), with the worker's pool and its become rule:
+  // a job's `become: true` never goes beyond what this worker's own settings allow
+  const factory = new TransportFactory({ abortSignal: interrupt.abortInFlight, clock: io.clock, ownBecomeOnly: true, ...(opts.pool ? { pool: opts.pool } : {}) });
   let done = 0;
   const plays = await playRunner({ redis: opts.redis, inventory, specs, clock: io.clock, factory, extraVars: opts.extraVars ?? [] });
 
@@ -148,7 +154,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
       out = { result: redact(await sweepJob(data, target, spec)), worker: name };
     }
     done++;
-    if (opts.verbose) log(`done ${data.host} ${out.result.status}${what}`);
+    if (opts.verbose) log(`done ${data.host} ${out.result.status}${what}${opts.pool ? `; ${poolLine(opts.pool)}` : ''}`);
     return out;
   };
 
@@ -198,7 +204,8 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   interrupt.dispose();
   plays.close();
   results.disconnect();
-  log(`stopped after ${done} host(s)`);
+  await opts.pool?.close();
+  log(`stopped after ${done} host(s)${opts.pool ? `; ${poolLine(opts.pool)}` : ''}`);
   return 0;
 }
 
@@ -263,7 +270,7 @@ async function playRunner(o: PlayRunnerOptions) {
         const { data, playbook } = await load(job.run, runDigest);
         const ran = new Set<TaskResult>();
         const reply = await playOneHost(playbook, job.playIndex, { ...target, vars: o.inventory.hosts.get(target.name)?.vars ?? {} }, job.batch, job.state, {
-          connect: async () => withinOwnBecome(await o.factory.connect(spec)),
+          connect: () => o.factory.connect(spec),
           extraVars: { ...data.extraVars, ...ownVars },
           check: data.check,
           diff: data.diff,
@@ -288,28 +295,10 @@ async function playRunner(o: PlayRunnerOptions) {
   };
 }
 
-/**
- * A play's `become: true` gets sudo only where this worker's own settings allow become for the
- * host (its inventory's ansible_become, or `worker -b`): what a coordinator sends can never
- * widen privilege beyond what the worker's operator granted. `become: false` (narrower) and
- * hosts logged in as the become user already (no sudo needed) pass through.
- */
-export function withinOwnBecome(t: Transport): Transport {
-  const { spec } = t;
-  if (spec.become.enabled || !needsBecome(spec.user, { ...spec.become, enabled: true })) return t;
-  return {
-    get spec() {
-      return t.spec;
-    },
-    get connectedAddress() {
-      return t.connectedAddress;
-    },
-    connect: () => t.connect(),
-    close: () => t.close(),
-    exec: (command, execOpts) => {
-      if (execOpts?.become !== true) return t.exec(command, execOpts);
-      const why = `become refused on ${spec.name}: this worker does not allow become for it (set ansible_become in the worker's inventory, or start the worker with -b)`;
-      return Promise.reject(new FleetmendError('E_BECOME', why, { host: spec.name }));
-    },
-  };
+/** Kept where it was first defined: the rule lives with the transport factory now (ownBecomeOnly). */
+export { withinOwnBecome } from '../transport/index.js';
+
+function poolLine(pool: ConnectionPool): string {
+  const s = pool.stats;
+  return `warm ${pool.size} host(s), ${s.logins} login(s), ${s.reused} reuse(s), ${s.deadRetries} dead retried`;
 }

@@ -68,6 +68,8 @@ export async function collectSample(t: Transport, probe: FactsProbe, clock: Cloc
   try {
     const res = await t.exec(script, { label: 'the facts script', ...(become !== undefined ? { become } : {}) });
     const sample = parseSample(splitSections(res.stdout, probe.nonce), clock.now());
+    // a warm connection that sees the host's boot_id change is not reused (transport/pool.ts)
+    if (sample.system.boot_id) t.observeBootId?.(sample.system.boot_id);
     if (res.truncated) {
       sample.parse_errors.push({ section: CAPPED_SECTION, message: cappedMessage(t.spec.maxOutputBytes, res.bytes) });
     }

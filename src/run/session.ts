@@ -87,7 +87,7 @@ export class RunSession {
       get interrupted() { return signals.interrupted || session.lost; },
       dispose: () => signals.dispose(),
     };
-    this.factory = new TransportFactory({ abortSignal: this.interrupt.abortInFlight, clock: ctx.clock });
+    this.factory = new TransportFactory({ abortSignal: this.interrupt.abortInFlight, clock: ctx.clock, ...(ctx.pool ? { pool: ctx.pool } : {}) });
   }
 
   private lost = false;

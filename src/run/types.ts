@@ -5,6 +5,7 @@ import type { HostRecap, RolloutStop } from '../playbook/index.js';
 import type { ReportFormat } from '../report/formats.js';
 import type { RunStore } from '../store/index.js';
 import type { HostKeyChecking } from '../transport/types.js';
+import type { ConnectionPool } from '../transport/pool.js';
 
 /** How hosts are reached: what sweep, run and schedule share (the CLI's connection options). */
 export interface ConnectionOptions {
@@ -115,4 +116,6 @@ export interface RunContext {
   lockHeld?: boolean;
   /** How long to wait for another sweep or run of the inventory (a scheduled one) to finish; default 0. */
   lockWaitMs?: number;
+  /** Warm connections of a long-lived caller (schedule): the run leases them instead of logging in. */
+  pool?: ConnectionPool;
 }

@@ -25,7 +25,9 @@ export type Fault =
   /** `auditctl -s` prints garbage. */
   | { kind: 'auditctl-garbage' }
   /** The kernel panics this long after the fleet starts, then reboots (new boot_id). */
-  | { kind: 'panic-reboot'; afterMs: number };
+  | { kind: 'panic-reboot'; afterMs: number }
+  /** sshd's MaxSessions: a session channel past this many open on one connection is refused (ADMINISTRATIVELY_PROHIBITED). */
+  | { kind: 'max-sessions'; sessions: number };
 
 export type FaultKind = Fault['kind'];
 

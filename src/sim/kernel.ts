@@ -113,6 +113,14 @@ const RECORDS_PER_EXEC_BROAD = 20;
  */
 const LOGIN_EXECS = 2;
 const LOGIN_MESSAGE_BURSTS = 4;
+/**
+ * The records of one login's PAM session and the kernel, by type: at login USER_AUTH, USER_ACCT,
+ * CRED_ACQ, LOGIN (loginuid set), USER_START, USER_LOGIN; at logout CRED_DISP and USER_END
+ * (audit-backlog.md: "a new SSH login took ..."; issue 25). sshd's re-exec and the shell are
+ * program starts on top (recordsPerExec each, with an execve rule).
+ */
+export const LOGIN_RECORD_TYPES = ['USER_AUTH', 'USER_ACCT', 'CRED_ACQ', 'LOGIN', 'USER_START', 'USER_LOGIN'] as const;
+export const LOGOUT_RECORD_TYPES = ['CRED_DISP', 'USER_END'] as const;
 /** UNICAST_RETRIES in kauditd_send_queue for the hold and retry queues; the main queue tries once. */
 const UNICAST_RETRIES = 5;
 /** A pass of kauditd with a reading daemon: the records go out at once (order of 10 ms). */
@@ -146,6 +154,13 @@ export class SimKernel {
   readonly pluginRate: number | null;
   /** auditd is `slow` because of its plugin queue (not a spec'd slow disk). */
   private pluginSlowed = false;
+
+  /**
+   * What SSH sessions added to the audit stream (issue 25): logins and their records (PAM's, the
+   * kernel's LOGIN, sshd's and the shell's execs), and the records of each command's exec. A
+   * warm connection's command adds only the latter.
+   */
+  readonly sshAudit = { logins: 0, logouts: 0, loginRecords: 0, execs: 0, execRecords: 0 };
 
   /** Records/s of the workload besides program starts (all tasks running). */
   eventRate: number;
@@ -422,6 +437,37 @@ export class SimKernel {
     this.sync();
     if (this.recordsPerExec() === 0) return 0;
     return Math.round(this.recordDelayMs());
+  }
+
+  /** An SSH login accepted: its records go into the queue like any (issue 25). */
+  recordLogin(): void {
+    this.sshAudit.logins++;
+    this.sshRecords(LOGIN_RECORD_TYPES.length + LOGIN_EXECS * this.recordsPerExec(), 'loginRecords');
+  }
+
+  /** The SSH connection closed: PAM's session end. */
+  recordLogout(): void {
+    this.sshAudit.logouts++;
+    this.sshRecords(LOGOUT_RECORD_TYPES.length, 'loginRecords');
+  }
+
+  /** One exec channel's program start (the user's shell running the command). */
+  recordExec(): void {
+    this.sshAudit.execs++;
+    this.sshRecords(this.recordsPerExec(), 'execRecords');
+  }
+
+  /**
+   * Records of a session enter the main queue only while auditing is on; with a reading daemon
+   * they leave within a pass. With auditd not draining they stay, up to the limit: the sender
+   * sleeps for room (loginDelayMs / commandDelayMs model that wait), so none is lost here.
+   */
+  private sshRecords(n: number, kind: 'loginRecords' | 'execRecords'): void {
+    if (this.power !== 'up') return;
+    this.sync();
+    if (this.settings.enabled === 0 || n <= 0) return;
+    this.sshAudit[kind] += n;
+    if (this.notDraining()) this.backlogF = Math.min(this.settings.backlogLimit + 1, this.backlogF + n);
   }
 
   uptimeMs(): number {

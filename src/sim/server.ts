@@ -204,8 +204,16 @@ export class HostServer {
     client.on('authentication', (ctx) => void this.authenticate(ctx).catch(() => undefined));
     client.on('ready', () => {
       this.stats.logins++;
-      client.on('session', (accept) => {
+      this.machine.kernel.recordLogin();
+      client.once('close', () => this.machine.kernel.recordLogout());
+      let open = 0;
+      client.on('session', (accept, reject) => {
+        // OpenSSH refuses a session past MaxSessions with ADMINISTRATIVELY_PROHIBITED (ssh2's reject())
+        const max = findFault(this.faults, 'max-sessions');
+        if (max && open >= max.sessions) return reject();
+        open++;
         const session = accept();
+        session.once('close', () => open--);
         session.on('pty', (ok) => ok?.());
         session.on('env', (ok) => ok?.());
         session.on('shell', (_accept, reject) => reject?.());
@@ -250,6 +258,7 @@ export class HostServer {
 
   private async runExec(channel: ServerChannel, command: string): Promise<void> {
     this.stats.commands++;
+    this.machine.kernel.recordExec();
     const abort = new AbortController();
     this.sessions.add(abort);
     const input = new StreamInput();

@@ -2,7 +2,9 @@
 export type * from './types.js';
 export { Ssh2Transport, type Ssh2TransportOptions, type BastionLease, type BastionProvider } from './ssh2.js';
 export { CommandCutShort, partialOutputOf } from './output.js';
-export { TransportFactory, BastionPool, type TransportFactoryOptions } from './factory.js';
+export { TransportFactory, BastionPool, withinOwnBecome, type TransportFactoryOptions } from './factory.js';
+export { ConnectionPool, PooledTransport, DEFAULT_MAX_CHANNELS, openWarmPool, type WarmPoolOptions, type PoolOptions, type PoolStats, type RunLinks } from './pool.js';
+export { fdBudget, readNofileLimit, raiseNofileLimit, type FdBudget } from './fd-budget.js';
 export {
   KnownHosts,
   KnownHostsCache,

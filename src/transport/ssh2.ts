@@ -16,7 +16,7 @@ import { BecomeDialog, buildBecomeCommand, detectSudoFailure } from './become.js
 import { dialTcp, waitForBanner } from './dial.js';
 import { KnownHosts, KnownHostsCache } from './knownhosts.js';
 import { CappedOutput, CommandCutShort } from './output.js';
-import type { ConnectionSpec, ExecOptions, ExecResult, PartialOutput, Transport, TransportLogger } from './types.js';
+import type { BecomeSpec, ConnectionSpec, ExecOptions, ExecResult, PartialOutput, Transport, TransportLogger } from './types.js';
 import { connectionSecrets, SecretValues } from '../secrets/index.js';
 
 export interface BastionLease {
@@ -73,7 +73,11 @@ export class Ssh2Transport implements Transport {
 
   private readonly onRunAbort = (): void => void this.close();
   /** Password, key passphrase and become password of this connection (and its bastions). */
-  readonly secrets: SecretValues;
+  secrets: SecretValues;
+  /** The host key the server proved it holds at connect (a warm connection's key is checked again on reuse). */
+  hostKey?: Buffer;
+  /** The login's credentials, held by ssh2's auth closure until `forgetCredentials()`. */
+  private authHandler: ReturnType<typeof makeAuthHandler> | undefined;
 
   private readonly clock: Clock;
 
@@ -100,8 +104,8 @@ export class Ssh2Transport implements Transport {
   }
 
   /** Every error this transport raises names the host and never carries a secret of its connection. */
-  private err(code: ConstructorParameters<typeof FleetmendError>[0], message: string, cause?: unknown): FleetmendError {
-    return new FleetmendError(code, this.secrets.mask(message), { host: this.spec.name, ...(cause !== undefined ? { cause } : {}) });
+  private err(code: ConstructorParameters<typeof FleetmendError>[0], message: string, cause?: unknown, details?: Record<string, unknown>): FleetmendError {
+    return new FleetmendError(code, this.secrets.mask(message), { host: this.spec.name, ...(cause !== undefined ? { cause } : {}), ...(details ? { details } : {}) });
   }
 
   private get where(): string {
@@ -122,7 +126,7 @@ export class Ssh2Transport implements Transport {
     const notes: string[] = [];
     let serverMethods: string[] | undefined;
     const plan = planAuth(spec.user, spec.auth, keys, agentSocketFor(spec.auth));
-    const authHandler = makeAuthHandler(plan, tried);
+    this.authHandler = makeAuthHandler(plan, tried);
     const client = new Client();
     let hostKeyError: FleetmendError | undefined;
     const knownTypes = knownHosts.knownKeyTypes(spec.address, spec.port).flatMap((t) => HOSTKEY_ALGOS[t] ?? []);
@@ -134,11 +138,15 @@ export class Ssh2Transport implements Transport {
       keepaliveCountMax: spec.keepaliveCountMax ?? 4,
       authHandler: (left, partial, next) => {
         if (left) serverMethods = left;
-        authHandler(left, partial, next);
+        if (this.authHandler) this.authHandler(left, partial, next);
+        else next(false as unknown as Parameters<typeof next>[0]);
       },
       hostVerifier: (key: Buffer, verify: (ok: boolean) => void): void => {
         knownHosts.verify({ host: spec.address, port: spec.port, key, policy: spec.hostKeyChecking, displayName: spec.name }).then(
-          () => verify(true),
+          () => {
+            this.hostKey = key;
+            verify(true);
+          },
           (e: unknown) => {
             hostKeyError = e instanceof FleetmendError ? e : this.err('E_HOSTKEY_UNKNOWN', String(e), e);
             verify(false);
@@ -228,14 +236,35 @@ export class Ssh2Transport implements Transport {
     this.dead = true;
   }
 
-  async exec(command: string, execOpts: ExecOptions = {}): Promise<ExecResult> {
+  /**
+   * Drops what only a login needs: the password, the key passphrase, the decrypted keys (held
+   * by the auth handler) and their masks. A pooled connection outlives the run that opened it
+   * and must keep no more secrets between runs than a cold run does (issue 25.2); each run's
+   * lease brings its own (execAs).
+   */
+  forgetCredentials(): void {
+    this.authHandler = undefined;
+    delete this.spec.auth.password;
+    delete this.spec.auth.passphrase;
+    this.secrets = new SecretValues([]);
+  }
+
+  exec(command: string, execOpts: ExecOptions = {}): Promise<ExecResult> {
+    return this.execAs(command, execOpts, this.spec.become, this.secrets);
+  }
+
+  /**
+   * `exec` with the become settings and the secrets of the caller's spec: a pooled connection
+   * keeps no become password, each run's lease passes its own for the run's commands.
+   */
+  async execAs(command: string, execOpts: ExecOptions, becomeSpec: BecomeSpec, secrets: SecretValues): Promise<ExecResult> {
     const runAbort = this.opts.abortSignal;
     const signal = runAbort && execOpts.signal ? AbortSignal.any([execOpts.signal, runAbort]) : (execOpts.signal ?? runAbort);
     const opts: ExecOptions = { ...execOpts, ...(signal ? { signal } : {}) };
     await this.connect();
     const client = this.client!;
-    if (this.dead || this.closing) throw this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${this.deathReason}`);
-    const become = opts.become === undefined ? this.spec.become : { ...this.spec.become, enabled: opts.become };
+    if (this.dead || this.closing) throw this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${this.deathReason}`, undefined, NOT_OPENED);
+    const become = opts.become === undefined ? becomeSpec : { ...becomeSpec, enabled: opts.become };
     const wrap = buildBecomeCommand(command, this.spec.user, become);
     const dialog = wrap.markers ? new BecomeDialog(wrap.markers) : undefined;
     const timeoutMs = opts.timeoutMs ?? this.spec.commandTimeoutMs;
@@ -254,8 +283,10 @@ export class Ssh2Transport implements Transport {
         opts.signal?.removeEventListener('abort', onAbort);
         if (e) {
           stopChannel(channel);
-          reject(CUT_SHORT_CODES.has(e.code) ? new CommandCutShort(e.code, e.message, this.maskedPartial(out), { host: this.spec.name, ...(e.cause !== undefined ? { cause: e.cause } : {}) }) : e);
-        } else resolve(this.masked(r!));
+          const m = secrets.mask(e.message);
+          const extra = { host: this.spec.name, ...(e.cause !== undefined ? { cause: e.cause } : {}), ...(e.details ? { details: e.details } : {}) };
+          reject(CUT_SHORT_CODES.has(e.code) ? new CommandCutShort(e.code, m, maskedPartial(out, secrets), extra) : new FleetmendError(e.code, m, extra));
+        } else resolve(masked(r!, secrets));
       };
       const result = (): ExecResult => {
         const r: ExecResult = { command, stdout: out.stdout(), stderr: out.stderr(), code: exitCode ?? null, durationMs: this.clock.now() - started, truncated: out.truncated, bytes: out.bytes };
@@ -267,7 +298,7 @@ export class Ssh2Transport implements Transport {
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       const becomeError = (reason: string): FleetmendError =>
-        this.err('E_BECOME', `become (sudo${this.spec.become.user ? ` -u ${this.spec.become.user}` : ''}) failed on ${this.spec.name}: ${reason}`);
+        this.err('E_BECOME', `become (sudo${becomeSpec.user ? ` -u ${becomeSpec.user}` : ''}) failed on ${this.spec.name}: ${reason}`);
       // Past the cap the command is stopped, not drained: reading tens of MB only to drop them
       // costs the runner memory and CPU (issue 17.7). Killing it and closing the channel stops
       // the sender within one SSH window; what was kept is the result, marked truncated.
@@ -279,7 +310,7 @@ export class Ssh2Transport implements Transport {
       };
       try {
         client.exec(wrap.command, (err, stream) => {
-          if (err) return finish(this.dead ? this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${this.deathReason}`, err) : this.err('E_CONNECT', `cannot open a channel on ${this.where}: ${err.message}`, err));
+          if (err) return finish(this.channelError(err));
           channel = stream;
           if (settled) return stopChannel(stream);
           // stdin always ends, so a sudo that asks again reads EOF instead of waiting forever
@@ -321,20 +352,21 @@ export class Ssh2Transport implements Transport {
         });
       } catch (e) {
         this.markDead((e as Error).message);
-        finish(this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${(e as Error).message}`, e));
+        finish(this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${(e as Error).message}`, e, NOT_OPENED));
       }
     });
   }
 
-  /** The connection's secrets, masked out of a command's output (see util/secrets.ts). */
-  private masked(r: ExecResult): ExecResult {
-    if (this.secrets.size === 0) return r;
-    return { ...r, command: this.secrets.mask(r.command), stdout: this.secrets.mask(r.stdout), stderr: this.secrets.mask(r.stderr) };
-  }
-
-  /** What a command cut short had printed, masked as its result would have been. */
-  private maskedPartial(out: CappedOutput): PartialOutput {
-    return { stdout: this.secrets.mask(out.stdout()), stderr: this.secrets.mask(out.stderr()), bytes: out.bytes, truncated: out.truncated };
+  /**
+   * Why no channel could be opened, marked so a pool can tell "the command never started" (safe
+   * to try again elsewhere) from a command that may have run, and a MaxSessions refusal from a
+   * failed host.
+   */
+  private channelError(err: Error & { reason?: unknown }): FleetmendError {
+    if (this.dead) return this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${this.deathReason}`, err, NOT_OPENED);
+    // RFC 4254 §5.1 reason 1: OpenSSH refuses a session channel past MaxSessions this way
+    const refused = err.reason === 1 || err.reason === 'ADMINISTRATIVELY_PROHIBITED';
+    return this.err('E_CONNECT', `cannot open a channel on ${this.where}: ${err.message}`, err, refused ? REFUSED : NOT_OPENED);
   }
 
   close(): Promise<void> {
@@ -368,6 +400,22 @@ export class Ssh2Transport implements Transport {
     this.lease = undefined;
     if (lease) await lease.release();
   }
+}
+
+/** `details.channel` of an exec error: the command never started on the host. */
+export const NOT_OPENED = { channel: 'not-opened' } as const;
+/** `details.channel`: the server refused the channel (MaxSessions), the connection is fine. */
+export const REFUSED = { channel: 'refused' } as const;
+
+/** The connection's secrets, masked out of a command's output (see secrets/values.ts). */
+function masked(r: ExecResult, secrets: SecretValues): ExecResult {
+  if (secrets.size === 0) return r;
+  return { ...r, command: secrets.mask(r.command), stdout: secrets.mask(r.stdout), stderr: secrets.mask(r.stderr) };
+}
+
+/** What a command cut short had printed, masked as its result would have been. */
+function maskedPartial(out: CappedOutput, secrets: SecretValues): PartialOutput {
+  return { stdout: secrets.mask(out.stdout()), stderr: secrets.mask(out.stderr()), bytes: out.bytes, truncated: out.truncated };
 }
 
 /**

@@ -106,6 +106,11 @@ export interface Transport {
   close(): Promise<void>;
   /** `host:port` actually connected to, once connected. */
   readonly connectedAddress?: string;
+  /**
+   * The host's boot_id as a sample read it. A warm connection (pool.ts) that sees a second,
+   * different one is never reused: the host rebooted under it.
+   */
+  observeBootId?(bootId: string): void;
 }
 
 /** Where the transport reports things worth a human's attention (never secrets). */
