@@ -154,6 +154,11 @@ export class ConnectionPool {
     return n;
   }
 
+  /** The specs the warm connections hold (tests: no password may be among them). */
+  heldSpecs(): { spec: ConnectionSpec; secrets: number }[] {
+    return [...this.entries.values()].flatMap((e) => e.conns.map((w) => ({ spec: w.transport.spec, secrets: w.transport.secrets.size })));
+  }
+
   get bastionConnections(): number {
     return this.bastions.size;
   }
@@ -223,6 +228,11 @@ export class ConnectionPool {
    */
   async exec(entry: Entry, lease: PooledTransport, command: string, opts: ExecOptions): Promise<ExecResult> {
     let retriedDead = false;
+    // the connection this run used last dropped since: the command goes to a fresh one, counted
+    if (lease.used && !lease.used.retired && !lease.used.transport.alive) {
+      retriedDead = true;
+      this.stats.deadRetries++;
+    }
     for (let refusals = 0; ; ) {
       const w = await this.channel(entry, lease.spec, lease.links);
       lease.used = w;

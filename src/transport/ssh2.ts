@@ -364,8 +364,11 @@ export class Ssh2Transport implements Transport {
    */
   private channelError(err: Error & { reason?: unknown }): FleetmendError {
     if (this.dead) return this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${this.deathReason}`, err, NOT_OPENED);
-    // RFC 4254 §5.1 reason 1: OpenSSH refuses a session channel past MaxSessions this way
-    const refused = err.reason === 1 || err.reason === 'ADMINISTRATIVELY_PROHIBITED';
+    // On a live connection a refused session channel is the server's limit, not the host's
+    // failure: OpenSSH past MaxSessions says ADMINISTRATIVELY_PROHIBITED (RFC 4254 §5.1 reason
+    // 1, "administratively prohibited: open failed"); ssh2-based servers say CONNECT_FAILED (2)
+    // or RESOURCE_SHORTAGE (4) when they reject a session.
+    const refused = err.reason === 1 || err.reason === 2 || err.reason === 4;
     return this.err('E_CONNECT', `cannot open a channel on ${this.where}: ${err.message}`, err, refused ? REFUSED : NOT_OPENED);
   }
 
