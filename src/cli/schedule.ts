@@ -35,8 +35,8 @@ export interface WarmCliOptions {
   cold?: boolean;
 }
 
-/** Default idle timeout of a warm connection: longer than the usual scheduled interval. */
-export const DEFAULT_WARM_IDLE_S = 3600;
+/** Default idle timeout of a warm connection: above the usual scheduled interval (set it above yours). */
+export const DEFAULT_WARM_IDLE_S = 1800;
 
 export function warmOptions(cmd: Command): Command {
   return cmd
