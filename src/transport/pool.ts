@@ -174,18 +174,16 @@ export class ConnectionPool {
   async checkout(spec: ConnectionSpec, links: RunLinks): Promise<Entry> {
     if (this.closed) throw new FleetmendError('E_DISCONNECTED', 'the connection pool is closed', { host: spec.name });
     const key = this.keyOf(spec);
-    await this.retireOtherVersions(spec.name, key);
-    let entry = this.entries.get(key);
-    if (entry) this.entries.delete(key);
-    else {
-      entry = new Entry(key, spec.name);
-      await this.makeRoom();
-    }
+    // taken and counted before the first await: a concurrent lease of the host finds this entry
+    const entry = this.entries.get(key) ?? new Entry(key, spec.name);
+    this.entries.delete(key);
     this.entries.set(key, entry);
     entry.leases++;
     clearTimeout(entry.idleTimer);
     entry.idleTimer = undefined;
     try {
+      await this.retireOtherVersions(spec.name, key);
+      await this.makeRoom(0);
       await this.dropUnusable(entry);
       const warm = entry.live;
       for (const w of warm) await this.verifyAgain(w, spec, links).catch(async (err: unknown) => {

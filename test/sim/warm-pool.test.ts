@@ -5,7 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetmendError } from '../../src/errors.js';
 import { startFleet, type Fleet, type SimHost } from '../../src/sim/index.js';
 import { generateHostKey } from '../../src/sim/server.js';
-import { ConnectionPool, KnownHostsCache, PooledTransport, type ConnectionSpec, type RunLinks } from '../../src/transport/index.js';
+import { ConnectionPool, fdBudget, KnownHostsCache, PooledTransport, readNofileLimit, type ConnectionSpec, type RunLinks } from '../../src/transport/index.js';
+import { FD_RESERVE } from '../../src/transport/fd-budget.js';
 
 /**
  * The connection pool against simulated hosts over real SSH: what a warm connection may and may
@@ -192,6 +193,20 @@ describe('the warm connection pool', () => {
     }
   });
 
+  it('two runs leasing the same host at once share one login', async () => {
+    const h = fleet.hosts[5]!;
+    const pool = new ConnectionPool({ maxWarm: 10, idleTimeoutMs: 60_000 });
+    try {
+      const logins = h.server.stats.logins;
+      const outs = await Promise.all([once(pool, specOf(h), 'echo x'), once(pool, specOf(h), 'echo y')]);
+      expect(outs.map((o) => o.stdout)).toEqual(['x\n', 'y\n']);
+      expect(h.server.stats.logins).toBe(logins + 1);
+      expect(pool.connections).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('--max-warm evicts the least recently used idle host; the idle timeout closes the rest', async () => {
     const [a, b, c] = fleet.hosts;
     const pool = new ConnectionPool({ maxWarm: 2, idleTimeoutMs: 400 });
@@ -209,5 +224,25 @@ describe('the warm connection pool', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('the file descriptor budget of a warm fleet', () => {
+  const limits = (soft: string, hard: string) => `Limit                     Soft Limit           Hard Limit           Units\nMax open files            ${soft}                 ${hard}                 files\n`;
+
+  it('reads RLIMIT_NOFILE from /proc/self/limits text', () => {
+    expect(readNofileLimit(limits('1024', '524288'))).toEqual({ soft: 1024, hard: 524288 });
+    expect(readNofileLimit(limits('unlimited', 'unlimited'))).toEqual({ soft: Infinity, hard: Infinity });
+    expect(readNofileLimit('nothing here')).toBeUndefined();
+  });
+
+  it('a fleet that does not fit is bounded, with a warning naming the limit', () => {
+    const fits = fdBudget(500, { soft: 20000, hard: 20000 }, 40);
+    expect(fits).toMatchObject({ maxWarm: 500 });
+    expect(fits.warning).toBeUndefined();
+    // soft == hard: nothing to raise; 1024 - 40 open - the reserve
+    const tight = fdBudget(10_000, { soft: 1024, hard: 1024 }, 40);
+    expect(tight.maxWarm).toBe(1024 - 40 - FD_RESERVE);
+    expect(tight.warning).toContain('RLIMIT_NOFILE (Max open files: soft 1024, hard 1024');
   });
 });
