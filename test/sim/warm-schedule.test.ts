@@ -149,6 +149,38 @@ describe('warm scheduled sweeps on the simulated fleet', () => {
     }
   });
 
+  it('after the reboot module ran, the host is warm on its post-reboot connection: the next sweeps log in nowhere', async () => {
+    const pool = new ConnectionPool({ maxWarm: 100, idleTimeoutMs: 60_000 });
+    const stateDir = join(dir, 'reboot-module');
+    try {
+      const host = reachable().filter((h) => !h.faults.length && h.name !== 'app-03').at(-1)!;
+      const bootBefore = host.model.bootId;
+      const err = textSink();
+      const io = { stdout: textSink().stream, stderr: err.stream, env: process.env, clock: systemClock };
+      const play = await scheduledRunner(
+        ['run', join(process.cwd(), 'playbooks/schedule-reboot.yml'), '-i', fleet.inventoryPath, '--known-hosts', fleet.knownHostsPath, '--limit', host.name, '-e', 'min_uptime_seconds=0', '-e', 'reboot_timeout=60', '-q'],
+        stateDir,
+        { ...io, exitCode: 0 },
+        pool,
+      );
+      const b = logins();
+      const played = await play({ ...io, interrupt: never });
+      expect(played.exitCode, err.text()).toBe(0);
+      expect(host.model.bootId).not.toBe(bootBefore);
+      // one login before the reboot, one after it (the module's reconnect): a new boot is a new login
+      expect(loginsSince(b)).toEqual({ [host.name]: 2 });
+      const { tick } = await ticks(stateDir, pool);
+      await tick();
+      const b2 = logins();
+      await tick();
+      expect(loginsSince(b2)).toEqual({});
+      // the first sweep logged in everywhere but on the rebooted host, whose new connection is warm
+      expect(loginsSince(b)[host.name]).toBe(2);
+    } finally {
+      await pool.close();
+    }
+  }, 60_000);
+
   it('a rebooted host logs in exactly once, a host whose key changed is refused, the others stay warm', async () => {
     const pool = new ConnectionPool({ maxWarm: 100, idleTimeoutMs: 60_000 });
     try {
