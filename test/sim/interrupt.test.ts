@@ -147,7 +147,7 @@ describe('SIGINT during a playbook run, then resume', () => {
 
     const c = startCli(runArgs(fleet, pb, stateDir, ['--resume', first.id, '--json', '-q']));
     expect(await settle(c, 30_000), c.stderr()).toBe(0);
-    expect(c.stderr()).toContain(`resume ${first.id}: ${done.length} host(s) already done, skipped`);
+    expect(c.stderr()).toContain(`resume ${first.id}: ${done.length} host(s) done before; re-checked in check mode: ${done.length} still hold, skipped`);
     const doc = JSON.parse(c.stdout()) as { run: { id: string; resumed_from?: string }; hosts: { host: string; status: string }[] };
     expect(doc.hosts.map((h) => h.host).sort()).toEqual(rest.map((h) => h.host).sort());
     for (const h of fleet.hosts) expect(applied(fleet, h.name), h.name).toBe(1);
