@@ -58,6 +58,8 @@ export interface PlayHostOptions {
   extraVars?: Vars;
   check?: boolean;
   diff?: boolean;
+  /** `--watch SECONDS`: every play's watch (0: none), over the play's own `watch:`. */
+  watch?: number;
   /** Run only tasks with one of these tags / skip tasks with one of these. */
   tags?: readonly string[];
   skipTags?: readonly string[];
@@ -515,8 +517,9 @@ async function playOnHost(
       if (task.module.name === 'meta' && !ended) ended = await flushHandlers();
     }
     ended = await flushHandlers();
-    if (!ended && play.watch > 0 && !env.opts.check && !interrupted && hostStatusOf(results) === 'changed') {
-      const w = await watchHost(run.session.transport, { play: play.name, seconds: play.watch, nonce: env.probe.nonce, clock: env.clock, ...(env.opts.signal ? { signal: env.opts.signal } : {}) });
+    const watchSeconds = env.opts.watch ?? play.watch;
+    if (!ended && watchSeconds > 0 && !env.opts.check && !interrupted && hostStatusOf(results) === 'changed') {
+      const w = await watchHost(run.session.transport, { play: play.name, seconds: watchSeconds, nonce: env.probe.nonce, clock: env.clock, ...(env.opts.signal ? { signal: env.opts.signal } : {}) });
       env.emit({ type: 'task', host: host.name, result: w });
       results.push(w);
     }

@@ -130,6 +130,7 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
       runHosts: batchRunner,
       budget: p.budget,
       canary: !!options.canary,
+      ...(options.watch !== undefined ? { watch: options.watch } : {}),
       forks: options.forks,
       ...(placement ? { playOnHost: (req: RemotePlayRequest) => placement.playOnHost(req, session) } : {}),
       extraVars: p.extraVars,
