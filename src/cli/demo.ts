@@ -171,7 +171,8 @@ async function demoAction(opts: DemoOptions, io: CliIO, cli: CliMain): Promise<n
     expect(refusal !== undefined, `the panic guard did not refuse failure 2 on ${losing} (exit code ${panic.code})`);
 
     header(io, 4, `Apply: restart auditd on ${limit}`, `the same playbook for real: restart, then verify a new pid, is-active and the backlog drained`);
-    const apply = await runStep(cli, io, ['run', RESTART_PLAYBOOK(), ...runArgs, '--limit', limit, '--diff']);
+    // the playbook watches each restarted host 30 s (the fix must hold); 5 s is enough on the simulator
+    const apply = await runStep(cli, io, ['run', RESTART_PLAYBOOK(), ...runArgs, '--limit', limit, '--diff', '--watch', '5']);
     const applied = apply.hosts.filter((h) => h.status === 'changed').map((h) => h.host);
     if (cluster) io.stdout.write(terminalLines(['', `Applied by: ${apply.hosts.map((h) => `${h.host} on ${h.worker ?? 'no worker'}`).join(', ')}`]));
     expect(applied.length === incident.length, `the apply changed ${applied.join(', ') || 'no host'}, expected ${limit} (exit code ${apply.code})`);

@@ -5,7 +5,7 @@ import type { CliIO } from './io.js';
 import { addReportOptions } from './reports.js';
 import { runFromTerminal, withoutDistributed, type TerminalOptions } from './terminal.js';
 import { optionWithDefault, redisOptions, waitLockOption } from './options.js';
-import { collect, increaseVerbosity } from './util.js';
+import { collect, increaseVerbosity, parseSeconds } from './util.js';
 
 /** What commander hands the run action: the request's options plus the terminal's. */
 export interface RunCliOptions extends PlaybookOptions, TerminalOptions {}
@@ -27,6 +27,7 @@ export function runOptions(cmd: Command): Command {
     .option('--max-failures <N|P%>', 'run-wide failure budget over every host attempted (a % from 10 hosts on): past it the run is held')
     .option('--max-unreachable <N|P%>', 'run-wide budget for unreachable hosts, counted apart from failures')
     .option('--canary', "every play's first batch is one host; its failure holds the run")
+    .option('--watch <seconds>', "watch each changed host this long after its play (overrides the plays' watch:, 0: none)", (v: string) => parseSeconds('--watch')(v) / 1000)
     .addOption(waitLockOption())
     .option('-q, --quiet', 'no progress output, no task stream (the recap stays)')
     .option('-v, --verbose', "-v: a task line and a recap line per host, every task's message (else identical hosts share a line); -vv: also rc, stdout, stderr and the time taken", increaseVerbosity, 0)
@@ -49,3 +50,4 @@ export function playbookRequest(playbook: string, opts: RunCliOptions): RunReque
   const { json: _json, quiet: _quiet, verbose: _verbose, color: _color, sinceLast: _sinceLast, waitLock: _waitLock, ...rest } = withoutDistributed(opts);
   return { kind: 'playbook', playbook, options: rest };
 }
+

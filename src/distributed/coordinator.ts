@@ -469,6 +469,7 @@ export async function playbookPlacement(prepared: PreparedPlaybook, opts: Coordi
     extraVars: wireExtraVars(prepared.extraVars, prepared.specs.values(), opts.log),
     check: !!prepared.options.check,
     diff: !!prepared.options.diff,
+    ...(prepared.options.watch !== undefined ? { watch: prepared.options.watch } : {}),
     ...(prepared.options.tags ? { tags: prepared.options.tags.split(',') } : {}),
     ...(prepared.options.skipTags ? { skipTags: prepared.options.skipTags.split(',') } : {}),
     nonce: newNonce(),

@@ -59,6 +59,8 @@ export interface PlayRunData {
   extraVars: Vars;
   check: boolean;
   diff: boolean;
+  /** `--watch SECONDS` of the coordinator's run (the plays' own `watch:` otherwise). */
+  watch?: number;
   tags?: string[];
   skipTags?: string[];
   nonce: string;

@@ -274,6 +274,7 @@ async function playRunner(o: PlayRunnerOptions) {
           extraVars: { ...data.extraVars, ...ownVars },
           check: data.check,
           diff: data.diff,
+          ...(typeof data.watch === 'number' ? { watch: data.watch } : {}),
           ...(data.tags ? { tags: data.tags } : {}),
           ...(data.skipTags ? { skipTags: data.skipTags } : {}),
           clock: o.clock,

@@ -205,7 +205,7 @@ async function planPersist(ctx: ModuleContext, args: AuditctlArgs): Promise<Pers
 }
 
 /** The memory guard, on the sample's /proc/meminfo (an estimate, before kernel 3.14, does not count). */
-function memoryGuard(ctx: ModuleContext, limit: number, memory: MemInfo | undefined): ModuleOutcome | string | undefined {
+export function memoryGuard(ctx: ModuleContext, limit: number, memory: MemInfo | undefined): ModuleOutcome | string | undefined {
   const availKb = memory && !memory.mem_available_estimated ? memory.mem_available_kb : undefined;
   if (availKb === undefined) return 'MemAvailable is not reported by this kernel: the memory guard could not check the limit';
   const pinned = limitBytes(limit);

@@ -5,6 +5,7 @@ import { auditctlModule } from './auditctl.js';
 import { auditdConfModule } from './auditd_conf.js';
 import { commandModule, shellModule } from './command.js';
 import { debugModule } from './debug.js';
+import { kernelCmdlineModule } from './kernel_cmdline.js';
 import { failModule } from './fail.js';
 import { metaModule } from './meta.js';
 import { rebootModule } from './reboot.js';
@@ -34,13 +35,14 @@ export const MODULES: ReadonlyMap<string, Module<any, any>> = new Map<string, Mo
     failModule,
     metaModule,
     waitForConnectionModule,
+    kernelCmdlineModule,
   ].map((m) => [m.name, m]),
 );
 
 /** Ansible's names for fleetmend modules: `systemd` is `service` (auditd only, as `service` is). */
 const ANSIBLE_NAMES: Record<string, string> = { systemd: 'service', systemd_service: 'service' };
 /** fleetmend's own modules have no Ansible name. */
-const FLEETMEND_ONLY = new Set(['audit_status', 'auditctl']);
+const FLEETMEND_ONLY = new Set(['audit_status', 'auditctl', 'kernel_cmdline']);
 
 /**
  * The module a task key names: fleetmend's name, Ansible's short name, or the fully qualified

@@ -35,6 +35,7 @@ const playSchema = z
     max_fail_percentage: z.number().min(0).max(100).optional(),
     /** The run-wide failure budget while this play runs (src/executor/budget.ts): 3 or "5%". */
     max_failures: z.union([z.number().int().min(0), z.string().regex(/^\s*\d+(\.\d+)?%\s*$/, 'max_failures must be a host count or "P%"')]).optional(),
+    max_unavailable: z.union([z.number().int().min(0), z.string().regex(/^\s*\d+(\.\d+)?%\s*$/, 'max_unavailable must be a host count or "P%"')]).optional(),
     any_errors_fatal: ansibleBool.default(false),
     /** Seconds a changed host is watched after its play (src/playbook/watch.ts); 0: none. */
     watch: z.number().min(0).max(3600).default(0),
@@ -233,6 +234,7 @@ function loadPlay(src: YamlSource, raw: z.infer<typeof playSchema>, index: numbe
     ...(raw.serial !== undefined ? { serial: raw.serial } : {}),
     ...(raw.max_fail_percentage !== undefined ? { maxFailPercentage: raw.max_fail_percentage } : {}),
     ...(raw.max_failures !== undefined ? { maxFailures: parseBudgetLimit(raw.max_failures, 'max_failures') } : {}),
+    ...(raw.max_unavailable !== undefined ? { maxUnavailable: parseBudgetLimit(raw.max_unavailable, 'max_unavailable') } : {}),
     anyErrorsFatal: raw.any_errors_fatal,
     watch: raw.watch,
     memoryShare: raw.memory_share,

@@ -25,6 +25,8 @@ import type { Transport } from '../transport/types.js';
 import { factsProbe, HostSession, type FactsProbe } from '../host/index.js';
 import { FailureBudget, type BudgetLimits } from '../executor/budget.js';
 import { planRollout } from './batches.js';
+import { preflightDisruption } from './disruption.js';
+import type { DisruptionBudget } from '../executor/disruption.js';
 import { watchHost } from './watch.js';
 import { allHold } from '../expr/conditions.js';
 import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js';
@@ -56,6 +58,8 @@ export interface PlayHostOptions {
   extraVars?: Vars;
   check?: boolean;
   diff?: boolean;
+  /** `--watch SECONDS`: every play's watch (0: none), over the play's own `watch:`. */
+  watch?: number;
   /** Run only tasks with one of these tags / skip tasks with one of these. */
   tags?: readonly string[];
   skipTags?: readonly string[];
@@ -154,6 +158,8 @@ interface Env {
   guardSampleMs: number;
   emit: RunEventListener;
   states: Map<string, HostState>;
+  /** Connections a play's health check opened (max_unavailable), each taken once by the host's play. */
+  preconnected: Map<string, Transport>;
 }
 
 /** Whether a batch's outcome stops the rollout (BATCHES.md), and why. */
@@ -455,7 +461,9 @@ async function playOnHost(
     });
   let transport: Transport;
   try {
-    transport = await env.opts.connect(host);
+    const pre = env.preconnected.get(host.name);
+    env.preconnected.delete(host.name);
+    transport = pre ?? (await env.opts.connect(host));
   } catch (err) {
     return result([], toFleetmendError(err, host.name));
   }
@@ -509,8 +517,9 @@ async function playOnHost(
       if (task.module.name === 'meta' && !ended) ended = await flushHandlers();
     }
     ended = await flushHandlers();
-    if (!ended && play.watch > 0 && !env.opts.check && !interrupted && hostStatusOf(results) === 'changed') {
-      const w = await watchHost(run.session.transport, { play: play.name, seconds: play.watch, nonce: env.probe.nonce, clock: env.clock, ...(env.opts.signal ? { signal: env.opts.signal } : {}) });
+    const watchSeconds = env.opts.watch ?? play.watch;
+    if (!ended && watchSeconds > 0 && !env.opts.check && !interrupted && hostStatusOf(results) === 'changed') {
+      const w = await watchHost(run.session.transport, { play: play.name, seconds: watchSeconds, nonce: env.probe.nonce, clock: env.clock, ...(env.opts.signal ? { signal: env.opts.signal } : {}) });
       env.emit({ type: 'task', host: host.name, result: w });
       results.push(w);
     }
@@ -547,16 +556,36 @@ interface RunShared {
  * The budget around a host's play: a host whose turn comes after the budget was exceeded is
  * `held` without a connection; one already in flight finishes (SSM's rule, src/executor/budget.ts).
  */
-function budgeted(play: Play, budget: FailureBudget, clock: Clock, job: (h: PlaybookHost) => Promise<HostResult>) {
+function budgeted(play: Play, budget: FailureBudget, clock: Clock, job: (h: PlaybookHost) => Promise<HostResult>, disruption?: DisruptionBudget) {
   const limits: BudgetLimits = play.maxFailures ? { failures: play.maxFailures } : {};
   return async (h: PlaybookHost): Promise<HostResult> => {
     const held = budget.exceeded;
     if (held) return notStarted(play, h, `not started: held (${held})`, clock, 'held');
+    const admitted = disruption ? await disruption.admit(h.name) : { ok: true as const };
+    if (!admitted.ok) return notStarted(play, h, `not started: held (${admitted.reason})`, clock, 'held');
     budget.started(h.name);
     const r = await job(h);
     budget.finished(h.name, r.status, limits);
+    disruption?.finished(h.name, r.status);
     return r;
   };
+}
+
+/** A play with `max_unavailable`: the hosts already down, from one sample each before the first batch. */
+async function disruptionFor(env: Env, opts: RunPlaybookOptions, play: Play, hosts: readonly PlaybookHost[]): Promise<DisruptionBudget | undefined> {
+  if (!play.maxUnavailable) return undefined;
+  if (opts.playOnHost) {
+    throw new FleetmendError('E_USAGE', `play "${play.name}": max_unavailable needs a health check of every host before the first batch, which a coordinator (--redis) cannot run; run it from one controller`);
+  }
+  const pre = await preflightDisruption(hosts, play.maxUnavailable, {
+    connect: (h) => env.opts.connect(h as PlaybookHost),
+    probe: env.probe,
+    clock: env.clock,
+    forks: opts.forks ?? DEFAULT_FORKS,
+    ...(play.become !== undefined ? { become: play.become } : {}),
+  });
+  for (const [name, t] of pre.connections) env.preconnected.set(name, t);
+  return pre.budget;
 }
 
 /** Why the run holds after this batch: the budget, or a failed canary (zero tolerance). */
@@ -576,6 +605,7 @@ async function runPlay(env: Env, opts: RunPlaybookOptions, playIndex: number, pl
   const runHosts = opts.runHosts ?? defaultRunHosts;
   const remote = opts.playOnHost;
   const out: PlayRunResult = { play: play.name, batches: batches.map((b) => b.map((h) => h.name)), batchesRun: 0 };
+  const disruption = await disruptionFor(env, opts, play, hosts);
   for (let i = 0; i < batches.length; i++) {
     const batch = batches[i] as PlaybookHost[];
     if (env.opts.signal?.aborted) {
@@ -594,7 +624,7 @@ async function runPlay(env: Env, opts: RunPlaybookOptions, playIndex: number, pl
           return reply.result;
         }
       : (h: PlaybookHost) => playOnHost(env, play, h, { ...info, abort });
-    const results = await runHosts(batch, budgeted(play, budget, env.clock, playHost), play.name);
+    const results = await runHosts(batch, budgeted(play, budget, env.clock, playHost, disruption), play.name);
     out.batchesRun++;
     results.forEach(collect);
     const hold = holdDecision(budget, plan.canary && i === 0, results);
@@ -612,7 +642,15 @@ async function runPlay(env: Env, opts: RunPlaybookOptions, playIndex: number, pl
       break;
     }
   }
+  await closePreconnected(env);
   return out;
+}
+
+/** Connections of the health check that no play took (held or interrupted hosts). */
+async function closePreconnected(env: Env): Promise<void> {
+  const left = [...env.preconnected.values()];
+  env.preconnected.clear();
+  await Promise.all(left.map((t) => t.close().catch(() => undefined)));
 }
 
 const DEFAULT_FORKS = 50;
@@ -626,6 +664,7 @@ function createEnv(opts: PlayHostOptions): Env {
     guardSampleMs: opts.guardSampleMs ?? 2000,
     emit: opts.onEvent ?? (() => undefined),
     states: new Map(),
+    preconnected: new Map(),
   };
 }
 

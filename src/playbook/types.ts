@@ -41,6 +41,8 @@ export interface Play {
   maxFailPercentage?: number;
   /** The run-wide failure budget while this play runs (issue 27). */
   maxFailures?: BudgetLimit;
+  /** Disruption budget (issue 27 §5): hosts of the play that may be unavailable at once. */
+  maxUnavailable?: BudgetLimit;
   /** Seconds a changed host is watched after its play (0: no watch). */
   watch: number;
   anyErrorsFatal: boolean;

@@ -114,8 +114,7 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
   const { run, options } = p;
   const session = await RunSession.open(run, ctx, { store: options.store, ...(options.stateDir ? { stateDir: options.stateDir } : {}), inventory: options.inventory });
   try {
-    const skip = options.resume ? finishedHosts(session.store, options.resume) : new Set<string>();
-    if (skip.size) ctx.stderr.write(`resume ${options.resume}: ${skip.size} host(s) already done, skipped\n`);
+    const skip = options.resume ? await recheckDone(p, session, ctx, finishedHosts(session.store, options.resume)) : new Set<string>();
     const selected = new Map(p.targets.filter((t) => !skip.has(t.name)).map((t) => [t.name, t] as const));
     session.start([...selected.keys()]);
     session.emit({ type: 'run-start', run, hosts: [...selected.keys()] });
@@ -131,6 +130,7 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
       runHosts: batchRunner,
       budget: p.budget,
       canary: !!options.canary,
+      ...(options.watch !== undefined ? { watch: options.watch } : {}),
       forks: options.forks,
       ...(placement ? { playOnHost: (req: RemotePlayRequest) => placement.playOnHost(req, session) } : {}),
       extraVars: p.extraVars,
@@ -156,6 +156,37 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
   } finally {
     session.dispose();
   }
+}
+
+/**
+ * A resumed run's "done" hosts are not taken on trust (a marker is not proof, issue 27 §4): the
+ * playbook runs on them in check mode first, and only a host with nothing left to change is
+ * skipped; a host whose fix did not hold (check says changed), or that cannot be checked, is
+ * redone with the rest. Nothing of the check is recorded: the resumed run records what it does.
+ */
+async function recheckDone(p: PreparedPlaybook, session: RunSession, ctx: RunContext, done: Set<string>): Promise<Set<string>> {
+  if (!done.size) return done;
+  const hosts = p.targets.filter((t) => done.has(t.name));
+  const check = await runPlaybook(p.playbook, {
+    selectHosts: (pattern) => {
+      const names = new Set(selectPattern(p.inventory, pattern));
+      return hosts.filter((h) => names.has(h.name));
+    },
+    connect: (host) => session.connect(p.specs.get(host.name)!),
+    runHosts: (batch, job, play) => runHosts(batch, job, { forks: p.options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: () => undefined, play }),
+    forks: p.options.forks,
+    extraVars: p.extraVars,
+    check: true,
+    clock: ctx.clock,
+    signal: session.interrupt.stopStarting,
+  });
+  const holds = new Set(check.hosts.filter((h) => h.status === 'ok' || h.status === 'skipped').map((h) => h.host));
+  const redo = check.hosts.filter((h) => !holds.has(h.host)).map((h) => `${h.host} (${h.status === 'changed' ? 'would change again' : h.status})`);
+  ctx.stderr.write(
+    `resume ${p.options.resume}: ${done.size} host(s) done before; re-checked in check mode: ${holds.size} still hold, skipped` +
+      (redo.length ? `; ${redo.length} redone: ${redo.slice(0, 5).join(', ')}${redo.length > 5 ? ', ...' : ''}` : '') + '\n',
+  );
+  return holds;
 }
 
 /** Hosts that finished ok/changed in the run being resumed, and in the runs it resumed. */

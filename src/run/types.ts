@@ -62,6 +62,8 @@ export interface PlaybookOptions extends ConnectionOptions, ReportOptions, Recor
   maxUnreachable?: string;
   /** Every play's first batch is one host, and its failure holds the run. */
   canary?: boolean;
+  /** `--watch SECONDS`: overrides every play's `watch:` (0: no watch). */
+  watch?: number;
 }
 
 /** A run, as the CLI, the scheduler or a test asks for it: everything is validated before any host. */

@@ -7,6 +7,7 @@ import type { SimClock } from './clock.js';
 import { SimKernel, type KernelOptions } from './kernel.js';
 import { formatDaemon, formatDmesg, formatJournal, type JournalFormat } from './klog.js';
 import { VirtualFs } from './vfs.js';
+import { installBootloader } from './bootloader.js';
 
 /** Which `auditctl -s` output this host's userspace prints (reference §2). */
 export type AuditctlFlavour = 'v3' | 'v2' | 'v1' | 'missing' | 'garbage';
@@ -172,6 +173,8 @@ export class SimMachine {
     });
     // the kernel's build config, as distributions ship it (mode 0644): the fact script reads CONFIG_HZ there
     this.fs.put(`/boot/config-${spec.kernelRelease}`, kernelConfigText(spec.kernelRelease, this.kernel.hz));
+    // where the next boot's command line comes from (grub or BLS entries; kernel_cmdline edits it)
+    installBootloader(this);
   }
 
   get name(): string {
@@ -185,6 +188,9 @@ export class SimMachine {
   /** What is installed: auditctl may be missing (§2 failure outcomes). */
   hasCommand(name: string): boolean {
     if (name === 'auditctl' || name === 'augenrules' || name === 'auditd') return this.spec.auditctl !== 'missing';
+    // each family has its own boot loader tools (src/sim/bootloader.ts)
+    if (name === 'grubby' || name === 'grub2-mkconfig') return this.spec.flavour === 'rhel';
+    if (name === 'update-grub' || name === 'grub-mkconfig') return this.spec.flavour !== 'rhel';
     return true;
   }
 

@@ -147,7 +147,7 @@ describe('SIGINT during a playbook run, then resume', () => {
 
     const c = startCli(runArgs(fleet, pb, stateDir, ['--resume', first.id, '--json', '-q']));
     expect(await settle(c, 30_000), c.stderr()).toBe(0);
-    expect(c.stderr()).toContain(`resume ${first.id}: ${done.length} host(s) already done, skipped`);
+    expect(c.stderr()).toContain(`resume ${first.id}: ${done.length} host(s) done before; re-checked in check mode: ${done.length} still hold, skipped`);
     const doc = JSON.parse(c.stdout()) as { run: { id: string; resumed_from?: string }; hosts: { host: string; status: string }[] };
     expect(doc.hosts.map((h) => h.host).sort()).toEqual(rest.map((h) => h.host).sort());
     for (const h of fleet.hosts) expect(applied(fleet, h.name), h.name).toBe(1);
@@ -156,11 +156,13 @@ describe('SIGINT during a playbook run, then resume', () => {
     expect(resumed.status).toBe('finished');
     expect(resumed.hosts.every((h) => h.status === 'changed')).toBe(true);
 
-    // resuming the resumed run finds nothing left to do, and contacts no host
+    // resuming the resumed run re-checks every done host once (check mode: one connection each,
+    // the shell task skipped) and finds nothing left to do
     const before = fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0);
     const again = startCli(runArgs(fleet, pb, stateDir, ['--resume', doc.run.id, '-q']));
     await settle(again, 30_000);
-    expect(fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0)).toBe(before);
+    expect(again.stderr()).toContain(`${fleet.hosts.length} still hold, skipped`);
+    expect(fleet.hosts.reduce((n, h) => n + h.server.stats.connections, 0)).toBe(before + fleet.hosts.length);
     for (const h of fleet.hosts) expect(applied(fleet, h.name), h.name).toBe(1);
   }, 120_000);
 

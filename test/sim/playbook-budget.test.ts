@@ -163,7 +163,7 @@ describe('a held run and its resume (CLI, run store)', () => {
     }
     const resumed = await runCli([...base, '--resume', runId, '--max-failures', '1']);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stderr).toContain(`resume ${runId}: 6 host(s) already done, skipped`);
+    expect(resumed.stderr).toContain(`resume ${runId}: 6 host(s) done before; re-checked in check mode: 6 still hold, skipped`);
     const latest = readStore(stateDir, (store) => store.getRun(store.listRuns()[0]!.id));
     expect(latest.hosts.map((h) => h.host).sort()).toEqual(['bud-01', 'bud-06', 'bud-09', 'bud-10', 'bud-11', 'bud-12']);
     expect(latest.hosts.every((h) => h.status === 'changed')).toBe(true);

@@ -55,9 +55,14 @@ describe('raise-backlog-limit.yml', () => {
     expect(settled()).toEqual(before);
   }, 60_000);
 
-  it('applies with persistence, refuses the locked and the small-memory host, warns on the growing one', async () => {
+  it('applies with persistence, refuses the locked and the small-memory host, warns on the growing one, whose watch fails it', async () => {
     const r = await sim.run('raise-backlog-limit.yml', vars);
-    expect(statusOf(r)).toEqual({ 'deb-ok': 'changed', 'rhel-ok': 'changed', 'deb-stuck': 'changed', 'deb-locked': 'failed', 'deb-smallmem': 'failed' });
+    // the raised limit does not make the stuck host drain: its watch (issue 27 §3) fails it
+    expect(statusOf(r)).toEqual({ 'deb-ok': 'changed', 'rhel-ok': 'changed', 'deb-stuck': 'failed', 'deb-locked': 'failed', 'deb-smallmem': 'failed' });
+    const watched = r.hosts.find((h) => h.host === 'deb-stuck')!.tasks!.find((t) => t.module === 'watch')!;
+    expect(watched.error?.code).toBe('E_WATCH');
+    expect(watched.msg).toMatch(/the fix did not hold: .*auditd/);
+    for (const h of ['deb-ok', 'rhel-ok']) expect(r.hosts.find((x) => x.host === h)!.tasks!.find((t) => t.module === 'watch')!.status, h).toBe('ok');
     for (const h of ['deb-ok', 'rhel-ok', 'deb-stuck']) {
       const m = sim.machine(h);
       expect(m.kernel.settings.backlogLimit).toBe(10240);
@@ -67,7 +72,7 @@ describe('raise-backlog-limit.yml', () => {
     expect(task(r, 'deb-smallmem', 'Set and persist the backlog limit (never lowers a higher one)').msg).toMatch(/memory guard.*87\.6 MiB/);
     const stuck = task(r, 'deb-stuck', 'Set and persist the backlog limit (never lowers a higher one)');
     expect(stuck.warnings?.join()).toMatch(/only delays the failure/);
-    expect(r.recap.find((x) => x.host === 'deb-stuck')).toMatchObject({ ignored: 1, failed: 0 });
+    expect(r.recap.find((x) => x.host === 'deb-stuck')).toMatchObject({ ignored: 1, failed: 1 });
     // persisted: survives a restart of auditd (rules reloaded)
     sim.machine('deb-ok').kernel.restartAuditd();
     expect(sim.machine('deb-ok').kernel.settings.backlogLimit).toBe(10240);

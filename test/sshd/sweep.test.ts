@@ -128,7 +128,7 @@ describe.skipIf(skipReason !== null)('sweep and check-mode playbook against the 
     const h = fleet.hosts[2]!;
     // A rules.d without a stock -b (see the next test for the stock Debian layout).
     await fleet.setState(h, { files: { '/etc/audit/rules.d/audit.rules': '-D\n-f 1\n' } });
-    const r = await cli(['run', PLAYBOOK, ...common(), '--limit', h.name, '-e', 'backlog_limit=16384']);
+    const r = await cli(['run', PLAYBOOK, ...common(), '--limit', h.name, '-e', 'backlog_limit=16384', '--watch', '2']);
     expect(r.code, `${r.stderr}\n${r.stdout.slice(0, 4000)}`).toBe(0);
     expect((await fleet.readState(h)).backlogLimit).toBe(16384);
     expect(await fleet.readHostFile(h, '/etc/audit/rules.d/zz-fleetmend-backlog.rules')).toContain('-b 16384');
@@ -143,7 +143,7 @@ describe.skipIf(skipReason !== null)('sweep and check-mode playbook against the 
   it('raise-backlog-limit.yml applied on the stock Debian rules.d layout persists the raise', async () => {
     if (!existsSync(PLAYBOOK)) throw new Error('no playbook');
     const h = fleet.hosts[4]!;
-    const r = await cli(['run', PLAYBOOK, ...common(), '--limit', h.name, '-e', 'backlog_limit=16384']);
+    const r = await cli(['run', PLAYBOOK, ...common(), '--limit', h.name, '-e', 'backlog_limit=16384', '--watch', '2']);
     expect(r.code, r.stdout.slice(0, 2000)).toBe(0);
     expect((await fleet.readState(h)).backlogLimit).toBe(16384);
   });

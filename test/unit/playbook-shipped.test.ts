@@ -11,6 +11,7 @@ describe('shipped playbooks', () => {
     expect(files.sort()).toEqual([
       'audit-status.yml',
       'fix-auditd-conf.yml',
+      'persist-backlog-limit.yml',
       'raise-backlog-limit.yml',
       'restart-auditd.yml',
       'schedule-reboot.yml',
