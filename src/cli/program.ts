@@ -12,6 +12,7 @@ import { runCommand } from './run.js';
 import { scheduleCommand } from './schedule.js';
 import { workerCommand } from './worker.js';
 import { keygenCommand } from './keygen.js';
+import { approveCommand } from './approve.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('fleetmend')
@@ -28,6 +29,7 @@ export function buildProgram(io: CliIO): Command {
   scheduleCommand(program, io);
   workerCommand(program, io);
   keygenCommand(program, io);
+  approveCommand(program, io);
   inventoryCommand(program, io);
   simCommand(program, io);
   demoCommand(program, io, main);

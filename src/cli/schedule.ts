@@ -182,7 +182,8 @@ async function executeScheduled(s: ScheduledRequest, runIo: RunIO, io: CliIO, po
   try {
     // the scheduler prints one line per tick and the drift; each run's table (or --json) would
     // repeat the whole fleet every tick, and the store keeps it (`fleetmend report latest`)
-    const outcome = await runFromTerminal(s.request, s.terminal, { ...io, ...runIo, stdout: discard(), exitCode: 0 }, { lockHeld: true, ...(pool ? { pool } : {}) });
+    const request: RunRequest = runIo.resume && s.request.kind === 'playbook' ? { ...s.request, options: { ...s.request.options, resume: runIo.resume } } : s.request;
+    const outcome = await runFromTerminal(request, s.terminal, { ...io, ...runIo, stdout: discard(), exitCode: 0 }, { lockHeld: true, ...(pool ? { pool } : {}) });
     return { exitCode: outcome.exitCode, run: outcome.run, summary: outcome.summary };
   } catch (err) {
     if (!(err instanceof FleetmendError)) throw err;

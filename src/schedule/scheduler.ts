@@ -1,4 +1,5 @@
 import { Cron } from 'croner';
+import { holdOf, scheduledPlaybook, type HoldState } from './holds.js';
 import { FleetmendError } from '../errors.js';
 import { terminalLine } from '../util/terminal.js';
 import type { Clock } from '../executor/clock.js';
@@ -44,6 +45,8 @@ export interface RunIO {
   clock: Clock;
   /** The scheduler's interrupt: the first signal stops the run starting hosts, the second aborts them. */
   interrupt: () => Interrupt;
+  /** An approved held run this tick resumes (`run --resume RUN`, issue 27 §4). */
+  resume?: string;
 }
 
 /** How one scheduled run ended: the recorded run, or why there is none. */
@@ -238,12 +241,20 @@ class Loop {
       this.log(`tick ${new Date(tickAt).toISOString()} skipped: ${err instanceof FleetmendError ? err.oneLine() : String(err)}`);
       return;
     }
+    const hold = this.holdState();
+    if (hold.kind === 'waiting') {
+      release();
+      this.skipped += 1;
+      this.log(`tick ${new Date(tickAt).toISOString()} skipped: run ${hold.runId} of this playbook is held; approve it (fleetmend approve ${hold.runId}: the next tick resumes it) or resume it by hand (--resume ${hold.runId})`);
+      return;
+    }
     this.runs += 1;
     const n = this.runs;
-    this.log(`run ${n} started`);
+    this.log(`run ${n} started${hold.kind === 'approved' ? `: resuming the approved held run ${hold.runId}` : ''}`);
     let result: ScheduledRunResult;
     try {
-      result = await this.io.execute({ stdout: this.io.stdout, stderr: this.io.stderr, env: this.io.env, clock: this.io.clock, interrupt: () => perRun });
+      const resume = hold.kind === 'approved' ? { resume: hold.runId } : {};
+      result = await this.io.execute({ stdout: this.io.stdout, stderr: this.io.stderr, env: this.io.env, clock: this.io.clock, interrupt: () => perRun, ...resume });
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       this.io.stderr.write(`fleetmend: internal error: ${message}\n`);
@@ -253,6 +264,24 @@ class Loop {
     }
     if (result.exitCode === 130) this.interruptedRun = true;
     this.afterRun(n, result);
+  }
+
+  /** A scheduled playbook whose latest apply is held waits for an operator (src/schedule/holds.ts). */
+  private holdState(): HoldState {
+    const playbook = scheduledPlaybook(this.cmd.argv);
+    if (!playbook) return { kind: 'none' };
+    try {
+      const store = openStore(this.cfg.stateDir);
+      try {
+        return holdOf(store, this.cfg.stateDir, this.cmd.inventoryAbs, playbook);
+      } finally {
+        store.close();
+      }
+    } catch (err) {
+      // the run itself will meet (and report) an unreadable store
+      this.log(`could not read held runs: ${err instanceof Error ? err.message : String(err)}`);
+      return { kind: 'none' };
+    }
   }
 
   private afterRun(n: number, result: ScheduledRunResult): void {
