@@ -80,7 +80,7 @@ export interface RemotePlayRequest {
   playIndex: number;
   batchIndex: number;
   host: PlaybookHost;
-  batch: { size: number; hostsInPlay: number; playHosts?: string[]; batchHosts?: string[] };
+  batch: { size: number; hostsInPlay: number };
   /** The host's state before this play (JSON). */
   state: HostState;
 }
@@ -711,7 +711,8 @@ async function runPlay(env: Env, opts: RunPlaybookOptions, playIndex: number, pl
           // any_errors_fatal cannot reach the other workers mid-play: the batch finishes and
           // the rollout stops after it (rolloutDecision below)
           const state = env.states.get(h.name) ?? emptyState();
-          const reply = await remote({ playIndex, batchIndex: i, host: h, batch: info, state });
+          // the host lists stay here: a job per host carrying every host's name grows as n²
+          const reply = await remote({ playIndex, batchIndex: i, host: h, batch: { size: info.size, hostsInPlay: info.hostsInPlay }, state });
           env.states.set(h.name, reply.state);
           return reply.result;
         }
