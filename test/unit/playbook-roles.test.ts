@@ -15,6 +15,7 @@ import { runPlaybook, type PlaybookHost, type RunPlaybookOptions } from '../../s
 import { formatRecapLine } from '../../src/playbook/recap.js';
 import { parseExtraVars } from '../../src/playbook/vars.js';
 import { playMagicVars } from '../../src/playbook/scope.js';
+import { taskFileCandidates } from '../../src/util/search-paths.js';
 import { flatTasks, isBlock, type Task } from '../../src/playbook/types.js';
 import { oneFakeHost } from '../fixtures/playbooks/fake-host.js';
 
@@ -372,5 +373,56 @@ describe('vars_files, -e @file and the magic variables', () => {
     states.get('b')!.setFacts.x = 2;
     expect(hv.b!.x).toBe(2);
     expect(m).toMatchObject({ groups: { all: ['a', 'b'], web: ['a'] }, play_hosts: ['a'], ansible_play_hosts: ['a', 'b'], ansible_run_tags: ['all'] });
+  });
+});
+
+describe('import_role / include_role and the files a module looks in', () => {
+  it('include_role takes tasks_from and vars (as params); a role inside a role searches both directories, then the playbook', async () => {
+    const root = tree({
+      'site.yml': PLAY(`  tasks:
+    - include_role:
+        name: outer
+        tasks_from: setup
+      vars: { who: include }
+      when: run_it | default(true)
+`),
+      'roles/outer/defaults/main.yml': 'who: default\n',
+      'roles/outer/tasks/setup.yml': '- debug: { msg: "setup {{ who }} {{ role_name }}" }\n- import_role: { name: inner }\n',
+      'roles/inner/tasks/main.yml': '- debug: { msg: "inner {{ role_name }}" }\n',
+    });
+    const pb = await loadPlaybook(join(root, 'site.yml'), { env: {} });
+    const [setup, inner] = flatTasks(pb.plays[0]!.tasks);
+    expect(setup!.searchPaths).toEqual([join(root, 'roles/outer'), root]);
+    expect(inner!.searchPaths).toEqual([join(root, 'roles/inner'), join(root, 'roles/outer'), root]);
+    expect(inner!.when.map((c) => c.source)).toEqual(['run_it | default(true)']);
+    expect(taskFileCandidates(inner!.searchPaths, 'files', 'audit.rules')).toEqual([
+      join(root, 'roles/inner/files/audit.rules'),
+      join(root, 'roles/inner/audit.rules'),
+      join(root, 'roles/outer/files/audit.rules'),
+      join(root, 'roles/outer/audit.rules'),
+      join(root, 'files/audit.rules'),
+      join(root, 'audit.rules'),
+    ]);
+    expect((await run(root)).msgs).toEqual(['setup include outer', 'inner inner']);
+    expect((await run(root, { extraVars: { run_it: false } })).tasks.map((t) => t.status)).toEqual(['skipped', 'skipped']);
+    const missing = tree({ 'site.yml': PLAY('  tasks:\n    - import_role: { name: outer, tasks_from: nope }\n'), 'roles/outer/tasks/main.yml': '- debug: { msg: x }\n' });
+    expect((await loadError(join(missing, 'site.yml'))).message).toBe(`role outer: tasks/nope.yml was not found (in ${join(missing, 'roles/outer/tasks')})`);
+  });
+
+  it("a task's any_errors_fatal stops the batch for every host, as the play keyword does", async () => {
+    const root = tree({ 'site.yml': PLAY(`  tasks:\n    - fail: { msg: x }\n      when: inventory_hostname == 'h1'\n      any_errors_fatal: true\n    - shell: echo next\n`) });
+    const f = oneFakeHost();
+    const list: PlaybookHost[] = ['h1', 'h2'].map((name) => ({ name, address: '127.0.0.1', port: 22, vars: {} }));
+    const pb = await loadPlaybook(join(root, 'site.yml'), { env: {} });
+    // one host after the other, so h2 starts after h1's failure set the batch's abort
+    const inTurn: RunPlaybookOptions['runHosts'] = async (hosts, job) => {
+      const out = [];
+      for (const h of hosts) out.push(await job(h));
+      return out;
+    };
+    const r = await runPlaybook(pb, { ...f.opts, selectHosts: () => list, runHosts: inTurn });
+    expect(r.hosts.map((h) => [h.host, h.status])).toEqual([['h1', 'failed'], ['h2', 'skipped']]);
+    expect(r.hosts[1]!.tasks!.map((t) => t.msg)).toEqual(['any_errors_fatal: h1 failed at task "fail"', 'any_errors_fatal: h1 failed at task "fail"']);
+    expect(f.host.commands).toEqual([]);
   });
 });
