@@ -99,7 +99,8 @@ export class HostWalk {
     this.guarded += guard ? 1 : 0;
     await this.list(b.block, extra);
     this.rescuable -= b.rescue.length ? 1 : 0;
-    const failure = this.ended && this.endedBy?.result.status === 'failed' ? this.endedBy : undefined;
+    // a command the second signal aborted is the run's end, not the task's failure
+    const failure = this.ended && this.endedBy?.result.status === 'failed' && this.endedBy.result.error?.code !== 'E_INTERRUPTED' ? this.endedBy : undefined;
     if (failure && b.rescue.length) await this.rescue(b, extra, start, failure);
     this.guarded -= guard ? 1 : 0;
     if (b.always.length) await this.always(b, extra);
@@ -114,6 +115,12 @@ export class HostWalk {
     if (this.ended) {
       const by = this.lastEnd();
       if (by?.result.status === 'failed' && this.rescuable === 0) this.hooks.failedFinally(by.task);
+      return;
+    }
+    // a rescue the batch's abort or the signal kept from running rescued nothing
+    if (this.hooks.stopReason()) {
+      this.ended = true;
+      this.endedBy = failure;
       return;
     }
     for (let i = start; i < rescueStart; i++) {

@@ -207,6 +207,24 @@ describe('block / rescue / always', () => {
     expect(badRescue.r.recap[0]).toMatchObject({ failed: 2, rescued: 0 });
   });
 
+  it('an interrupt between the failure and the rescue rescues nothing: the rescue is skipped, the host interrupted', async () => {
+    const ac = new AbortController();
+    const { r, tasks, host } = await run(site(`    - block:\n        - name: breaks\n          fail: { msg: x }\n      rescue:\n        - shell: echo rescue\n`), {
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === 'task' && e.result.task === 'breaks') ac.abort();
+      },
+    });
+    expect(host.commands).toEqual([]);
+    expect(tasks.map((t) => [t.task, t.status, t.warnings ?? []])).toEqual([
+      ['breaks', 'failed', []],
+      ['shell', 'skipped', []],
+      ['after', 'skipped', []],
+    ]);
+    expect(r.recap[0]).toMatchObject({ failed: 1, rescued: 0 });
+    expect(r.hosts[0]!.status).toBe('interrupted');
+  });
+
   it('block keywords reach each task: when (per task), tags, vars, become; nested blocks; --tags walks into blocks', async () => {
     const root = site(`    - block:
         - set_fact: { flag: false }
