@@ -164,6 +164,8 @@ export function validateArgs(src: YamlSource, mod: Module<unknown, unknown>, arg
   }
 }
 
+const pickAnyErrorsFatal = (v: boolean | undefined) => (v !== undefined ? { anyErrorsFatal: v } : {});
+
 type InheritedMeta = { [K in keyof typeof inheritedKeywords]?: z.infer<(typeof inheritedKeywords)[K]> };
 
 /** What a block, include or task adds to what it inherits: conditions and tags append, the rest overrides. */
@@ -180,7 +182,7 @@ export function inheritFrom(src: YamlSource, path: Path, parent: Inherited, m: I
     ...pick('checkMode', m.check_mode),
     ...pick('diff', m.diff),
     ...pick('ignoreErrors', m.ignore_errors),
-    ...(m.any_errors_fatal ?? parent.anyErrorsFatal) !== undefined ? { anyErrorsFatal: m.any_errors_fatal ?? parent.anyErrorsFatal } : {},
+    ...pickAnyErrorsFatal(m.any_errors_fatal ?? parent.anyErrorsFatal),
     vars: { ...parent.vars, vars: { ...parent.vars.vars, ...ownVars } },
     ...(parent.role ? { role: parent.role } : {}),
     searchPaths: parent.searchPaths,

@@ -18,7 +18,7 @@ import { ansibleBool, refuseBecomeMethod, refuseUnsupportedPlayKeys, withYaml11B
 import { parseBudgetLimit } from '../executor/budget.js';
 import { Templater } from './template.js';
 import { flatTasks, type Play, type Playbook, type Task } from './types.js';
-import { rootInherited, varsSchema } from './load-task.js';
+import { inheritFrom, rootInherited, stringList, templatedBool, varsSchema, type Inherited } from './load-task.js';
 import { loadRoleEntries, loadTaskList, type PlayLoad } from './load-tree.js';
 import { findIncluded, readYamlSync, roleSearchPath, type LoaderEnv } from './roles.js';
 import type { Vars } from './vars.js';
@@ -42,6 +42,10 @@ const playSchema = z
     vars_files: z.array(z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])).default([]),
     become: ansibleBool.optional(),
     become_method: z.string().optional(),
+    /** Inherited by every task of the play (roles' included), as Ansible's play keywords are. */
+    tags: stringList.optional(),
+    check_mode: templatedBool.optional(),
+    diff: templatedBool.optional(),
     /** false: nothing gathered (fleetmend's default); true: the audit facts (an audit_status task first). */
     gather_facts: ansibleBool.default(false),
     serial: z.union([z.enum(['canary', 'ramp']), serialItem, z.array(serialItem).min(1)]).optional(),
@@ -110,11 +114,18 @@ function checkNotify(pl: PlayLoad, tasks: readonly Task[], handlers: readonly Ta
   }
 }
 
+/** What every task of the play inherits from the play's own keywords. */
+function playInherited(src: YamlSource, raw: z.infer<typeof playSchema>, index: number, dir: string, templater: Templater): Inherited {
+  const keywords = { ...(raw.tags !== undefined ? { tags: raw.tags } : {}), ...(raw.check_mode !== undefined ? { check_mode: raw.check_mode } : {}), ...(raw.diff !== undefined ? { diff: raw.diff } : {}) };
+  for (const k of ['check_mode', 'diff'] as const) if (typeof raw[k] === 'string') templater.validate(raw[k], keyPositionOf(src, [index, k]));
+  return inheritFrom(src, [index], rootInherited(dir), keywords);
+}
+
 function loadPlay(src: YamlSource, raw: z.infer<typeof playSchema>, index: number, templater: Templater, env: LoaderEnv): Play {
   refuseBecomeMethod(src, raw, [index]);
   const dir = resolve(dirname(src.file));
   const pl: PlayLoad = { templater, playbookDir: dir, rolesSearch: roleSearchPath(dir, env), handlers: [], rolesRun: new Set(), handlersLoaded: new Set(), fileStack: [], notifyAt: new Map() };
-  const root = rootInherited(dir);
+  const root = playInherited(src, raw, index, dir, templater);
   const fromRoles = loadRoleEntries(pl, src, raw.roles, [index, 'roles'], root);
   const own = loadTaskList(pl, src, raw.tasks ?? [], [index, 'tasks'], root, dir);
   const loaded = [...fromRoles, ...own];

@@ -444,3 +444,19 @@ describe('import_role / include_role and the files a module looks in', () => {
     expect(f.host.commands).toEqual([]);
   });
 });
+
+describe('play keywords every task inherits', () => {
+  it('play tags, check_mode and diff reach the tasks of the play and of its roles', async () => {
+    const root = tree({
+      'site.yml': `- hosts: all\n  tags: hardening\n  check_mode: "{{ dry | default(true) }}"\n  diff: false\n  roles: [r]\n  tasks:\n    - shell: echo play\n`,
+      'roles/r/tasks/main.yml': '- shell: echo role\n  tags: r\n',
+    });
+    const pb = await loadPlaybook(join(root, 'site.yml'), { env: {} });
+    expect(flatTasks(pb.plays[0]!.tasks).map((t) => [t.tags, t.checkMode, t.diff])).toEqual([
+      [['hardening', 'r'], '{{ dry | default(true) }}', false],
+      [['hardening'], '{{ dry | default(true) }}', false],
+    ]);
+    expect((await run(root, { tags: ['hardening'] })).host.commands).toEqual([]);
+    expect((await run(root, { tags: ['hardening'], extraVars: { dry: false } })).host.commands).toEqual(['echo role', 'echo play']);
+  });
+});
