@@ -446,7 +446,9 @@ function taskScope(env: Env, task: Pick<Task, 'vars' | 'role'>, run: TaskRun, ch
 /** The task's keywords for this host; an error rendering them fails the task. */
 function resolveKeywords(env: Env, task: Task, run: TaskRun, extra: Extra): { eff?: Effective; error?: FleetmendError } {
   try {
-    const { scope } = taskScope(env, task, run, env.opts.check ?? false, extra);
+    // a scope costs a build per task: only templated keyword values need one
+    const templated = [task.become, task.checkMode, task.diff, task.ignoreErrors].some((v) => typeof v === 'string');
+    const scope = templated ? taskScope(env, task, run, env.opts.check ?? false, extra).scope : {};
     return { eff: effectiveKeywords(env.templater, task, scope, { check: env.opts.check ?? false, diff: env.opts.diff ?? false, ...(run.play.become !== undefined ? { playBecome: run.play.become } : {}) }) };
   } catch (err) {
     return { error: atTask(toFleetmendError(err, run.host.name), task) };
