@@ -2,8 +2,10 @@
  * Loads and validates a playbook BEFORE any host is contacted: YAML with positions, a zod
  * schema for plays and tasks, each task's module arguments against that module's own schema,
  * conditions compiled, templates parsed (and every value position in a shell argument proven
- * safe), `notify` targets resolved. Ansible playbooks load unchanged for what fleetmend supports
- * (ansible.ts: FQCN module names, YAML 1.1 booleans, `loop`, `gather_facts`); every other
+ * safe), `notify` targets resolved (handler names, `listen` topics, roles' handlers). Ansible
+ * playbooks load unchanged for what fleetmend supports (ansible.ts: FQCN module names, YAML 1.1
+ * booleans, `loop`, `gather_facts`; load-tree.ts: roles, blocks, imports/includes; every file
+ * they name is read here, so a missing one fails the load, not a host); every other
  * Ansible construct is one error. Every error names file:line:column (E_YAML, E_SCHEMA,
  * E_PLAYBOOK, E_EXPR, E_TEMPLATE, E_SHELL_QUOTE).
  */
