@@ -17,7 +17,7 @@ export function runOptions(cmd: Command): Command {
   cmd
     .option('-C, --check', 'predict changes, change nothing')
     .option('-D, --diff', 'show before/after of every change')
-    .addOption(optionWithDefault('-e, --extra-vars <key=value|json>', 'extra variables (repeatable), highest precedence (with --redis, secret-named ones stay here: give them to the workers)', [] as string[], collect))
+    .addOption(optionWithDefault('-e, --extra-vars <key=value|json|@file>', 'extra variables (repeatable), highest precedence (with --redis, secret-named ones stay here: give them to the workers)', [] as string[], collect))
     .option('-t, --tags <list>', 'only tasks with these tags')
     .option('--skip-tags <list>', 'skip tasks with these tags')
     .option('--json', 'print one JSON document on stdout')

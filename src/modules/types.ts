@@ -51,6 +51,13 @@ export interface ModuleContext {
   diagnosis?: Diagnosis;
   /** Interval between the two samples a guard takes (panic/growth guard). */
   guardSampleMs: number;
+  /**
+   * Where a relative `src` (copy, template) is looked up, innermost first: the task's role
+   * directory (then its parent roles'), then the playbook's directory; absolute paths. For each
+   * directory Ansible tries `<dir>/files/<src>` (copy) or `<dir>/templates/<src>` (template), then
+   * `<dir>/<src>`: src/util/search-paths.ts `taskFileCandidates` lists them in that order.
+   */
+  searchPaths?: readonly string[];
   /** A fresh, connected transport to the same host (reboot: wait for SSH to return). */
   reconnect(): Promise<Transport>;
 }

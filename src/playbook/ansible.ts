@@ -61,10 +61,8 @@ export const ansibleBool = z.preprocess((v) => {
 const PLAY_UNSUPPORTED: Record<string, string> = {
   import_playbook: 'import_playbook (playbooks are one file)',
   include: 'include',
-  roles: 'roles',
   pre_tasks: 'pre_tasks',
   post_tasks: 'post_tasks',
-  vars_files: 'vars_files',
   vars_prompt: 'vars_prompt',
   collections: 'collections',
   module_defaults: 'module_defaults',
@@ -75,29 +73,15 @@ const PLAY_UNSUPPORTED: Record<string, string> = {
   run_once: 'run_once',
   remote_user: 'remote_user (set ansible_user in the inventory)',
   become_user: 'become_user (set ansible_become_user in the inventory)',
-  become_method: 'become_method (fleetmend uses sudo)',
   connection: 'connection',
   gather_subset: 'gather_subset',
   force_handlers: 'force_handlers',
-  check_mode: 'check_mode (use --check)',
-  diff: 'diff (use --diff)',
   no_log: 'no_log',
 };
 
 const TASK_UNSUPPORTED: Record<string, string> = {
-  include_tasks: 'include_tasks',
-  import_tasks: 'import_tasks',
-  include_role: 'include_role',
-  import_role: 'import_role',
   include_vars: 'include_vars',
-  'ansible.builtin.include_tasks': 'include_tasks',
-  'ansible.builtin.import_tasks': 'import_tasks',
-  'ansible.builtin.include_role': 'include_role',
-  'ansible.builtin.import_role': 'import_role',
   'ansible.builtin.include_vars': 'include_vars',
-  block: 'block/rescue/always',
-  rescue: 'block/rescue/always',
-  always: 'block/rescue/always',
   delegate_to: 'delegate_to',
   delegate_facts: 'delegate_facts',
   local_action: 'local_action',
@@ -105,26 +89,46 @@ const TASK_UNSUPPORTED: Record<string, string> = {
   run_once: 'run_once',
   async: 'async',
   poll: 'poll',
-  until: 'until/retries',
-  retries: 'until/retries',
-  delay: 'until/retries',
   environment: 'environment',
-  vars: 'task vars (use play vars or set_fact)',
   args: 'args (write the arguments under the module)',
   no_log: 'no_log',
-  check_mode: 'check_mode (use --check)',
-  diff: 'diff (use --diff)',
   become_user: 'become_user (set ansible_become_user in the inventory)',
-  become_method: 'become_method (fleetmend uses sudo)',
-  listen: 'listen (notify handlers by name)',
   throttle: 'throttle',
   timeout: 'timeout (the module or --command-timeout sets it)',
-  any_errors_fatal: 'task any_errors_fatal (set it on the play)',
   connection: 'connection',
   remote_user: 'remote_user (set ansible_user in the inventory)',
 };
 
 type Path = (string | number)[];
+
+/** The lookup loops that are plain lists (with_items, with_list) or a mapping (with_dict): loops. */
+export const WITH_LOOPS = new Set(['with_items', 'with_list', 'with_dict']);
+
+/** Ansible's only become method here is sudo (src/transport): another one is refused at its key. */
+export function refuseBecomeMethod(src: YamlSource, node: unknown, path: Path): void {
+  if (!node || typeof node !== 'object' || !('become_method' in node)) return;
+  const m = (node as Record<string, unknown>).become_method;
+  if (m === 'sudo' || m === 'ansible.builtin.sudo') return;
+  throw new FleetmendError('E_PLAYBOOK', `become_method: ${JSON.stringify(m)} is not supported (fleetmend becomes with sudo only)`, {
+    position: keyPositionOf(src, [...path, 'become_method']),
+  });
+}
+
+/**
+ * The value at `path` with its plain YAML 1.1 booleans converted (block and task `vars`, read as
+ * data by PyYAML), without touching the rest of the document's reading.
+ */
+export function yaml11ValueAt(src: YamlSource, path: Path): unknown {
+  const node = src.doc.getIn(path, true);
+  if (!isNode(node)) return node;
+  visit(node, {
+    Scalar(key, n) {
+      if (key === 'key' || n.type !== 'PLAIN' || typeof n.value !== 'string' || !YAML11_BOOL.test(n.value)) return;
+      n.value = /^(?:yes|true|on)$/i.test(n.value);
+    },
+  });
+  return node.toJS(src.doc, { maxAliasCount: 100 });
+}
 
 function unsupported(src: YamlSource, path: Path, key: string, what: string): FleetmendError {
   return new FleetmendError('E_PLAYBOOK', `${what} is not supported by fleetmend (construct '${key}')`, { position: keyPositionOf(src, [...path, key]) });
@@ -142,7 +146,7 @@ export function refuseUnsupportedPlayKeys(src: YamlSource, play: unknown, path: 
 /** The same for task keywords (and the include/import pseudo-modules, with_* lookups). */
 export function refuseUnsupportedTaskKeys(src: YamlSource, task: Record<string, unknown>, path: Path): void {
   for (const key of Object.keys(task)) {
-    const what = TASK_UNSUPPORTED[key] ?? (key.startsWith('with_') ? `${key} (a lookup loop; use loop:)` : undefined);
+    const what = TASK_UNSUPPORTED[key] ?? (key.startsWith('with_') && !WITH_LOOPS.has(key) ? `${key} (a lookup loop; use loop:)` : undefined);
     if (what) throw unsupported(src, path, key, what);
   }
 }

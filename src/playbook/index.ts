@@ -1,6 +1,6 @@
 /** Playbooks: load + validate, variables, templating, conditions, batches, the runner, the recap. */
 export * from './types.js';
-export { loadPlaybook, parsePlaybook, playbookFromYaml } from './load.js';
+export { loadPlaybook, parsePlaybook, playbookFromYaml, type LoadOptions } from './load.js';
 export { parseExtraVars, mergeVars, VAR_NAME, type Vars } from './vars.js';
 export { planBatches, batchSize, type Serial, type SerialItem } from './batches.js';
 export { Templater } from './template.js';

@@ -2,23 +2,35 @@
  * Loads and validates a playbook BEFORE any host is contacted: YAML with positions, a zod
  * schema for plays and tasks, each task's module arguments against that module's own schema,
  * conditions compiled, templates parsed (and every value position in a shell argument proven
- * safe), `notify` targets resolved. Ansible playbooks load unchanged for what fleetmend supports
- * (ansible.ts: FQCN module names, YAML 1.1 booleans, `loop`, `gather_facts`); every other
+ * safe), `notify` targets resolved (handler names, `listen` topics, roles' handlers). Ansible
+ * playbooks load unchanged for what fleetmend supports (ansible.ts: FQCN module names, YAML 1.1
+ * booleans, `loop`, `gather_facts`; load-tree.ts: roles, blocks, imports/includes; every file
+ * they name is read here, so a missing one fails the load, not a host); every other
  * Ansible construct is one error. Every error names file:line:column (E_YAML, E_SCHEMA,
  * E_PLAYBOOK, E_EXPR, E_TEMPLATE, E_SHELL_QUOTE).
  */
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { FleetmendError, type SourcePosition } from '../errors.js';
 import { MEMORY_SHARE } from '../diagnosis/concepts.js';
-import { ansibleModuleNames, moduleNames, resolveModule } from '../modules/index.js';
+import { resolveModule } from '../modules/index.js';
 import type { Module } from '../modules/types.js';
 import { keyPositionOf, parseYaml, positionOf, readYamlFile, schemaError, type YamlSource } from '../util/yaml.js';
-import { ansibleBool, keyValueArgs, refuseUnsupportedPlayKeys, refuseUnsupportedTaskKeys, withYaml11Booleans } from './ansible.js';
-import { compileCondition, type Condition } from '../expr/conditions.js';
+import { ansibleBool, refuseBecomeMethod, refuseUnsupportedPlayKeys, withYaml11Booleans } from './ansible.js';
 import { parseBudgetLimit } from '../executor/budget.js';
-import { argDialects, Templater } from './template.js';
-import type { Play, Playbook, Task, TaskLoop } from './types.js';
-import { VAR_NAME } from './vars.js';
+import { Templater } from './template.js';
+import { flatTasks, type Play, type Playbook, type Task } from './types.js';
+import { inheritFrom, rootInherited, stringList, templatedBool, varsSchema, type Inherited } from './load-task.js';
+import { loadRoleEntries, loadTaskList, type PlayLoad } from './load-tree.js';
+import { findIncluded, readYamlSync, roleSearchPath, type LoaderEnv } from './roles.js';
+import type { Vars } from './vars.js';
+
+export { validateArgs } from './load-task.js';
+
+/** What the loader reads besides the playbook: the environment (ANSIBLE_ROLES_PATH). */
+export interface LoadOptions {
+  env?: LoaderEnv;
+}
 
 const serialItem = z.union([z.number().int().min(1), z.string().regex(/^\s*\d+(\.\d+)?\s*%\s*$/, 'serial must be a number or "N%"')]);
 
@@ -27,8 +39,15 @@ const playSchema = z
     name: z.string().min(1).optional(),
     // Ansible also takes a list of patterns
     hosts: z.union([z.string().min(1), z.array(z.string().min(1)).min(1).transform((l) => l.join(':'))]),
-    vars: z.record(z.string().regex(VAR_NAME, 'variable names are identifiers'), z.unknown()).default({}),
+    vars: varsSchema.default({}),
+    /** Files of variables, relative to the playbook; above play vars (Ansible's precedence). */
+    vars_files: z.array(z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])).default([]),
     become: ansibleBool.optional(),
+    become_method: z.string().optional(),
+    /** Inherited by every task of the play (roles' included), as Ansible's play keywords are. */
+    tags: stringList.optional(),
+    check_mode: templatedBool.optional(),
+    diff: templatedBool.optional(),
     /** false: nothing gathered (fleetmend's default); true: the audit facts (an audit_status task first). */
     gather_facts: ansibleBool.default(false),
     serial: z.union([z.enum(['canary', 'ramp']), serialItem, z.array(serialItem).min(1)]).optional(),
@@ -41,195 +60,90 @@ const playSchema = z
     watch: z.number().min(0).max(3600).default(0),
     memory_share: z.number().gt(0).max(1).default(MEMORY_SHARE),
     allow_parallel_reboot: ansibleBool.default(false),
-    tasks: z.array(z.unknown()).default([]),
-    handlers: z.array(z.unknown()).default([]),
+    roles: z.array(z.unknown()).default([]),
+    tasks: z.array(z.unknown()).nullable().default([]),
+    handlers: z.array(z.unknown()).nullable().default([]),
   })
   .strict();
 
 const playbookSchema = z.array(playSchema).min(1, 'a playbook is a list of plays');
 
-const condition = z.union([z.string().min(1), z.boolean(), z.array(z.string().min(1)).min(1)]);
-const stringList = z.union([z.string().min(1), z.array(z.string().min(1))]);
-
-const taskMeta = z
-  .object({
-    name: z.string().min(1).optional(),
-    when: condition.optional(),
-    register: z.string().regex(VAR_NAME, 'register names are identifiers').optional(),
-    notify: stringList.optional(),
-    changed_when: condition.optional(),
-    failed_when: condition.optional(),
-    ignore_errors: ansibleBool.default(false),
-    tags: stringList.optional(),
-    become: ansibleBool.optional(),
-    loop: z.union([z.array(z.unknown()), z.string().regex(/^\s*\{\{[\s\S]*\}\}\s*$/, 'loop takes a list or a "{{ list }}" template')]).optional(),
-    loop_control: z
-      .object({ loop_var: z.string().regex(VAR_NAME, 'loop_var is an identifier').optional(), label: z.string().optional() })
-      .strict()
-      .optional(),
-  })
-  .strict();
-const META_KEYS = new Set(Object.keys(taskMeta.shape));
-
-type Path = (string | number)[];
-
-function prefixed(err: z.ZodError, prefix: Path): z.ZodError {
-  return new z.ZodError(err.issues.map((i) => ({ ...i, path: [...prefix, ...i.path] })));
-}
-
-function containsTemplate(v: unknown): boolean {
-  if (typeof v === 'string') return v.includes('{{');
-  if (Array.isArray(v)) return v.some(containsTemplate);
-  if (v && typeof v === 'object') return Object.values(v).some(containsTemplate);
-  return false;
-}
-
-function forEachString(v: unknown, fn: (s: string) => void): void {
-  if (typeof v === 'string') fn(v);
-  else if (Array.isArray(v)) v.forEach((x) => forEachString(x, fn));
-  else if (v && typeof v === 'object') Object.values(v).forEach((x) => forEachString(x, fn));
-}
-
-/**
- * Where the first character of a string's text is: after the quote of a quoted scalar, on the
- * next line for a block scalar (column within the line), so template errors point at the text.
- */
-function textPositionOf(src: YamlSource, path: Path): SourcePosition {
-  const p = positionOf(src, path);
-  const node = src.doc.getIn(path, true) as { type?: string } | undefined;
-  const type = node && typeof node === 'object' ? node.type : undefined;
-  if ((type === 'QUOTE_DOUBLE' || type === 'QUOTE_SINGLE') && p.column !== undefined) return { ...p, column: p.column + 1 };
-  if ((type === 'BLOCK_LITERAL' || type === 'BLOCK_FOLDED') && p.line !== undefined) return { file: p.file, line: p.line + 1 };
-  return p;
-}
-
-function conditions(value: unknown, position: SourcePosition, keyword: string): Condition[] {
-  if (value === undefined) return [];
-  if (typeof value === 'boolean') return [{ source: String(value), evaluate: () => value }];
-  const list = typeof value === 'string' ? [value] : (value as string[]);
-  return list.map((s) => compileCondition(s, position, keyword));
-}
-
-function asList(v: string | string[] | undefined): string[] {
-  return v === undefined ? [] : typeof v === 'string' ? [v] : v;
-}
-
-/** Module arguments as a mapping: `null` → {}, a free-form string → {cmd: ...}. */
-function argsOf(src: YamlSource, mod: Module<unknown, unknown>, raw: unknown, path: Path): Record<string, unknown> {
-  if (raw === null || raw === undefined) return {};
-  if (typeof raw === 'string' && mod.freeForm) return { [mod.freeForm]: raw };
-  if (typeof raw === 'string') return keyValueArgs(src, raw, mod.name, path);
-  if (typeof raw === 'object' && !Array.isArray(raw)) return raw as Record<string, unknown>;
-  throw new FleetmendError('E_SCHEMA', `arguments of ${mod.name} must be a mapping`, { position: positionOf(src, path) });
-}
-
-/**
- * Validates arguments with the module's schema. Values that are templates can only be checked
- * once rendered (per host, at run time); unknown arguments and missing required ones are errors now.
- */
-export function validateArgs(src: YamlSource, mod: Module<unknown, unknown>, args: Record<string, unknown>, path: Path): void {
-  const r = mod.schema.safeParse(args);
-  if (r.success) {
-    mod.validate?.(r.data, positionOf(src, path));
-    return;
-  }
-  const issues = r.error.issues.filter((i) => {
-    const top = i.path[0];
-    return !(typeof top === 'string' && containsTemplate(args[top]));
-  });
-  if (issues.length) {
-    const err = prefixed(new z.ZodError(issues), path);
-    const e = schemaError(src, err, 'E_SCHEMA');
-    throw new FleetmendError('E_SCHEMA', `${mod.name}: ${e.message}`, e.position ? { position: e.position } : {});
-  }
-}
-
-function loadTask(src: YamlSource, raw: unknown, path: Path, templater: Templater): Task {
-  const position = positionOf(src, path);
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new FleetmendError('E_SCHEMA', 'a task must be a mapping', { position });
-  const entries = Object.entries(raw as Record<string, unknown>);
-  refuseUnsupportedTaskKeys(src, raw as Record<string, unknown>, path);
-  const moduleKeys = entries.filter(([k]) => !META_KEYS.has(k)).map(([k]) => k);
-  const unknown = moduleKeys.find((k) => !resolveModule(k));
-  if (unknown !== undefined) {
-    const hint = unknown.includes('.') ? `supported: ${ansibleModuleNames().join(', ')}` : `modules: ${moduleNames().join(', ')}`;
-    throw new FleetmendError('E_PLAYBOOK', `unknown module or task keyword '${unknown}' (${hint})`, {
-      position: keyPositionOf(src, [...path, unknown]),
-    });
-  }
-  if (moduleKeys.length !== 1) {
-    const msg = moduleKeys.length ? `a task takes exactly one module, found ${moduleKeys.join(', ')}` : `task has no module (one of: ${moduleNames().join(', ')})`;
-    throw new FleetmendError('E_PLAYBOOK', msg, { position: moduleKeys[1] ? keyPositionOf(src, [...path, moduleKeys[1]]) : position });
-  }
-  const moduleKey = moduleKeys[0] as string;
-  const mod = resolveModule(moduleKey) as Module<unknown, unknown>;
-  const moduleName = mod.name;
-  const metaRaw = Object.fromEntries(entries.filter(([k]) => META_KEYS.has(k)));
-  const meta = taskMeta.safeParse(metaRaw);
-  if (!meta.success) throw schemaError(src, prefixed(meta.error, path));
-  const argPath = [...path, moduleKey];
-  const args = argsOf(src, mod, (raw as Record<string, unknown>)[moduleKey], argPath);
-  validateArgs(src, mod, args, argPath);
-  const dialects = argDialects(mod);
-  for (const [k, v] of Object.entries(args)) {
-    if (mod.noTemplate?.includes(k)) continue;
-    const at = typeof (raw as Record<string, unknown>)[moduleKey] === 'string' ? argPath : [...argPath, k];
-    forEachString(v, (s) => templater.validate(s, textPositionOf(src, at), dialects[k] ?? 'none'));
-  }
-  const m = meta.data;
-  const at = (key: string) => keyPositionOf(src, [...path, key]);
-  return {
-    name: m.name ?? moduleName,
-    moduleName,
-    module: mod,
-    args,
-    when: conditions(m.when, at('when'), 'when'),
-    ...(m.changed_when !== undefined ? { changedWhen: conditions(m.changed_when, at('changed_when'), 'changed_when') } : {}),
-    ...(m.failed_when !== undefined ? { failedWhen: conditions(m.failed_when, at('failed_when'), 'failed_when') } : {}),
-    ...(m.register !== undefined ? { register: m.register } : {}),
-    notify: asList(m.notify),
-    ignoreErrors: m.ignore_errors,
-    tags: asList(m.tags),
-    ...(m.become !== undefined ? { become: m.become } : {}),
-    ...(m.loop !== undefined ? { loop: loopOf(src, m.loop, m.loop_control?.loop_var ?? 'item', at('loop'), templater) } : {}),
-    position,
-  };
-}
-
-function loopOf(src: YamlSource, items: unknown[] | string, loopVar: string, position: SourcePosition, templater: Templater): TaskLoop {
-  forEachString(items, (s) => templater.validate(s, position));
-  void src;
-  return { items, loopVar };
-}
-
 /** `gather_facts: true`: the audit facts (fleetmend's facts; Ansible's `ansible_*` facts are not gathered). */
-function gatherTask(position: SourcePosition): Task {
+function gatherTask(position: SourcePosition, dir: string): Task {
   const mod = resolveModule('audit_status') as Module<unknown, unknown>;
-  return { name: 'Gathering Facts', moduleName: mod.name, module: mod, args: {}, when: [], notify: [], ignoreErrors: false, tags: ['always'], position };
+  const root = rootInherited(dir);
+  return { name: 'Gathering Facts', moduleName: mod.name, module: mod, args: {}, when: [], notify: [], ignoreErrors: false, tags: ['always'], vars: root.vars, searchPaths: root.searchPaths, position };
 }
 
-function loadPlay(src: YamlSource, raw: z.infer<typeof playSchema>, index: number, templater: Templater): Play {
-  const loaded = raw.tasks.map((t, i) => loadTask(src, t, [index, 'tasks', i], templater));
-  const tasks = raw.gather_facts ? [gatherTask(keyPositionOf(src, [index, 'gather_facts'])), ...loaded] : loaded;
-  const handlers = raw.handlers.map((t, i) => loadTask(src, t, [index, 'handlers', i], templater));
-  const handlerNames = new Set(handlers.map((h) => h.name));
-  raw.handlers.forEach((h, i) => {
+/**
+ * `vars_files`: each a YAML mapping, relative to the playbook; a list entry is "the first of these
+ * that exists", as in Ansible. A templated name would need a host: refused.
+ */
+function varsFromFiles(src: YamlSource, files: readonly (string | string[])[], index: number, dir: string): Vars {
+  const out: Vars = {};
+  files.forEach((entry, i) => {
+    const position = positionOf(src, [index, 'vars_files', i]);
+    const names = typeof entry === 'string' ? [entry] : entry;
+    const templated = names.find((n) => /\{[{%]/.test(n));
+    if (templated) throw new FleetmendError('E_PLAYBOOK', `vars_files: a templated file name (${JSON.stringify(templated)}) is not supported: fleetmend reads vars files before it contacts a host`, { position });
+    const file = firstFound(names, dir, position);
+    const vf = readYamlSync(file, position, { pyyaml: true });
+    const r = varsSchema.safeParse(vf.value ?? {});
+    if (!r.success) throw schemaError(vf, r.error);
+    Object.assign(out, r.data);
+  });
+  return out;
+}
+
+function firstFound(names: readonly string[], dir: string, position: SourcePosition): string {
+  for (const n of names.slice(0, -1)) {
+    try {
+      return findIncluded(n, [dir], position, 'vars_files');
+    } catch {
+      // the next candidate
+    }
+  }
+  return findIncluded(names[names.length - 1]!, [dir], position, 'vars_files');
+}
+
+/** Every notify names a handler, a handler's `listen` topic, or `role : handler`. */
+function checkNotify(pl: PlayLoad, tasks: readonly Task[], handlers: readonly Task[]): void {
+  const topics = new Set(handlers.flatMap((h) => [h.name, ...(h.listen ?? [])]));
+  for (const t of tasks) {
+    const missing = t.notify.find((n) => !topics.has(n));
+    if (missing !== undefined) {
+      throw new FleetmendError('E_PLAYBOOK', `notify: no handler named '${missing}' in this play (nor a handler listening to it)`, { position: pl.notifyAt.get(t) ?? t.position });
+    }
+  }
+}
+
+/** What every task of the play inherits from the play's own keywords. */
+function playInherited(src: YamlSource, raw: z.infer<typeof playSchema>, index: number, dir: string, templater: Templater): Inherited {
+  const keywords = { ...(raw.tags !== undefined ? { tags: raw.tags } : {}), ...(raw.check_mode !== undefined ? { check_mode: raw.check_mode } : {}), ...(raw.diff !== undefined ? { diff: raw.diff } : {}) };
+  for (const k of ['check_mode', 'diff'] as const) if (typeof raw[k] === 'string') templater.validate(raw[k], keyPositionOf(src, [index, k]));
+  return inheritFrom(src, [index], rootInherited(dir), keywords);
+}
+
+function loadPlay(src: YamlSource, raw: z.infer<typeof playSchema>, index: number, templater: Templater, env: LoaderEnv): Play {
+  refuseBecomeMethod(src, raw, [index]);
+  const dir = resolve(dirname(src.file));
+  const pl: PlayLoad = { templater, playbookDir: dir, rolesSearch: roleSearchPath(dir, env), handlers: [], rolesRun: new Set(), handlersLoaded: new Set(), fileStack: [], notifyAt: new Map() };
+  const root = playInherited(src, raw, index, dir, templater);
+  const fromRoles = loadRoleEntries(pl, src, raw.roles, [index, 'roles'], root);
+  const own = loadTaskList(pl, src, raw.tasks ?? [], [index, 'tasks'], root, dir);
+  const loaded = [...fromRoles, ...own];
+  const tasks = raw.gather_facts ? [gatherTask(keyPositionOf(src, [index, 'gather_facts']), dir), ...loaded] : loaded;
+  (raw.handlers ?? []).forEach((h, i) => {
     if (!(h && typeof h === 'object' && 'name' in h)) {
       throw new FleetmendError('E_PLAYBOOK', 'a handler needs a name (tasks notify it by name)', { position: positionOf(src, [index, 'handlers', i]) });
     }
   });
-  loaded.forEach((t, i) => {
-    const missing = t.notify.find((n) => !handlerNames.has(n));
-    if (missing !== undefined) {
-      throw new FleetmendError('E_PLAYBOOK', `notify: no handler named '${missing}' in this play`, {
-        position: positionOf(src, [index, 'tasks', i, 'notify']),
-      });
-    }
-  });
+  const handlers = [...flatTasks(loadTaskList(pl, src, raw.handlers ?? [], [index, 'handlers'], root, dir)), ...pl.handlers];
+  checkNotify(pl, flatTasks(loaded), handlers);
   return {
     name: raw.name ?? raw.hosts,
     hosts: raw.hosts,
-    vars: raw.vars,
+    vars: { ...raw.vars, ...varsFromFiles(src, raw.vars_files, index, dir) },
     become: raw.become,
     ...(raw.serial !== undefined ? { serial: raw.serial } : {}),
     ...(raw.max_fail_percentage !== undefined ? { maxFailPercentage: raw.max_fail_percentage } : {}),
@@ -241,24 +155,26 @@ function loadPlay(src: YamlSource, raw: z.infer<typeof playSchema>, index: numbe
     allowParallelReboot: raw.allow_parallel_reboot,
     tasks,
     handlers,
+    dir,
     position: positionOf(src, [index]),
   };
 }
 
-export function parsePlaybook(file: string, text: string): Playbook {
-  return playbookFromYaml(parseYaml(file, text));
+export function parsePlaybook(file: string, text: string, opts: LoadOptions = {}): Playbook {
+  return playbookFromYaml(parseYaml(file, text), opts);
 }
 
-export function playbookFromYaml(source: YamlSource): Playbook {
+/** `env` defaults to the process's: the CLI's entry; tests and workers pass their own. */
+export function playbookFromYaml(source: YamlSource, opts: LoadOptions = {}): Playbook {
   const src = withYaml11Booleans(source);
   if (Array.isArray(src.value)) src.value.forEach((p, i) => refuseUnsupportedPlayKeys(src, p, [i]));
   const parsed = playbookSchema.safeParse(src.value);
   if (!parsed.success) throw schemaError(src, parsed.error);
   const templater = new Templater();
-  return { file: src.file, plays: parsed.data.map((p, i) => loadPlay(src, p, i, templater)) };
+  return { file: src.file, plays: parsed.data.map((p, i) => loadPlay(src, p, i, templater, opts.env ?? process.env)) };
 }
 
 /** Reads, parses and validates a playbook file; nothing is contacted. */
-export async function loadPlaybook(file: string): Promise<Playbook> {
-  return playbookFromYaml(await readYamlFile(file));
+export async function loadPlaybook(file: string, opts: LoadOptions = {}): Promise<Playbook> {
+  return playbookFromYaml(await readYamlFile(file), opts);
 }

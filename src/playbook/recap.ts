@@ -8,6 +8,8 @@ import type { HostResult, TaskResult } from '../results/index.js';
 import { foldHosts, naturalCompare } from '../report/hostset.js';
 
 export const IGNORED_WARNING = 'failed, ignored (ignore_errors: true)';
+/** A failure a block's `rescue` handled: the host is not failed (Ansible's recap counts it `rescued`). */
+export const RESCUED_WARNING = 'failed, rescued (the block\'s rescue succeeded)';
 
 export interface HostRecap {
   host: string;
@@ -16,6 +18,8 @@ export interface HostRecap {
   unreachable: number;
   failed: number;
   skipped: number;
+  /** Failures a block's rescue handled (printed when non-zero). */
+  rescued: number;
   ignored: number;
 }
 
@@ -23,8 +27,17 @@ export function isIgnored(t: TaskResult): boolean {
   return t.status === 'failed' && (t.warnings ?? []).includes(IGNORED_WARNING);
 }
 
+export function isRescued(t: TaskResult): boolean {
+  return t.status === 'failed' && (t.warnings ?? []).includes(RESCUED_WARNING);
+}
+
+/** A failure that fails the host: neither ignored nor rescued. */
+export function isHostFailure(t: TaskResult): boolean {
+  return t.status === 'failed' && !isIgnored(t) && !isRescued(t);
+}
+
 export function recapHost(r: HostResult): HostRecap {
-  const rec: HostRecap = { host: r.host, ok: 0, changed: 0, unreachable: 0, failed: 0, skipped: 0, ignored: 0 };
+  const rec: HostRecap = { host: r.host, ok: 0, changed: 0, unreachable: 0, failed: 0, skipped: 0, rescued: 0, ignored: 0 };
   for (const t of r.tasks ?? []) {
     if (t.status === 'ok' || t.status === 'changed') rec.ok++;
     if (t.status === 'changed') rec.changed++;
@@ -32,6 +45,7 @@ export function recapHost(r: HostResult): HostRecap {
     if (t.status === 'unreachable') rec.unreachable++;
     if (t.status === 'failed') {
       if (isIgnored(t)) rec.ignored++;
+      else if (isRescued(t)) rec.rescued++;
       else rec.failed++;
     }
   }
@@ -44,10 +58,11 @@ export function recapOf(results: readonly HostResult[]): HostRecap[] {
   return results.map(recapHost);
 }
 
+/** Ansible's recap line; `rescued=` only when non-zero, so the line of a run without blocks is unchanged. */
 export function formatRecapLine(r: HostRecap, width = 0): string {
   return (
     `${r.host.padEnd(width)} : ok=${r.ok} changed=${r.changed} unreachable=${r.unreachable} ` +
-    `failed=${r.failed} skipped=${r.skipped} ignored=${r.ignored}`
+    `failed=${r.failed} skipped=${r.skipped}${r.rescued ? ` rescued=${r.rescued}` : ''} ignored=${r.ignored}`
   );
 }
 
@@ -77,7 +92,7 @@ function foldRecap(recap: readonly HostRecap[]): HostRecap[] {
   const groups = new Map<string, { first: HostRecap; hosts: string[] }>();
   for (const r of recap) {
     if (recapNeedsAttention(r)) continue;
-    const key = [r.ok, r.changed, r.unreachable, r.failed, r.skipped, r.ignored].join(' ');
+    const key = [r.ok, r.changed, r.unreachable, r.failed, r.skipped, r.rescued, r.ignored].join(' ');
     const g = groups.get(key);
     if (g) g.hosts.push(r.host);
     else groups.set(key, { first: r, hosts: [r.host] });

@@ -29,10 +29,12 @@ import { preflightDisruption } from './disruption.js';
 import type { DisruptionBudget } from '../executor/disruption.js';
 import { watchHost } from './watch.js';
 import { allHold } from '../expr/conditions.js';
-import { IGNORED_WARNING, isIgnored, recapOf, type HostRecap } from './recap.js';
-import { buildScope, extendScope, type LazyTemplating, type Scope } from './scope.js';
+import { IGNORED_WARNING, isHostFailure, recapOf, type HostRecap } from './recap.js';
+import { buildScope, extendScope, playMagicVars, type LazyTemplating, type Scope } from './scope.js';
 import { argDialects, Templater } from './template.js';
-import type { Play, Playbook, Task } from './types.js';
+import { flatTasks, type Block, type Play, type Playbook, type Task } from './types.js';
+import { countOf, effectiveKeywords, loopItemsOf, type Effective } from './keywords.js';
+import { endsHost, HostWalk, type Extra } from './walk.js';
 import { mergeVars, type Vars } from './vars.js';
 import { taint, TaintWatch } from '../secrets/index.js';
 import { newNonce } from '../util/nonce.js';
@@ -70,6 +72,11 @@ export interface PlayHostOptions {
   nonce?: string;
   /** Aborted: no new task or batch starts (SIGINT). */
   signal?: AbortSignal;
+  /**
+   * Every inventory host (for `groups` and `hostvars`). Default: the hosts of `selectHosts('all')`
+   * in a local run, the host alone on a worker.
+   */
+  allHosts?: readonly PlaybookHost[];
 }
 
 /** One play on one host, asked of another process (distributed mode). */
@@ -213,6 +220,8 @@ interface TaskRun {
   session: HostSession;
   batchSize: number;
   hostsInPlay: number;
+  /** Magic variables of the play for this host: groups, hostvars, ansible_play_hosts, ... */
+  magic: Record<string, unknown>;
 }
 
 /** changed_when / failed_when (never able to turn a guard refusal into a success). */
@@ -232,7 +241,7 @@ function applyOverrides(task: Task, o: ModuleOutcome, scope: Scope): ModuleOutco
   return out;
 }
 
-async function executeModule(env: Env, task: Task, run: TaskRun, scope: Scope): Promise<ModuleOutcome> {
+async function executeModule(env: Env, task: Task, run: TaskRun, scope: Scope, eff: Effective): Promise<ModuleOutcome> {
   const mod = task.module;
   const rendered = env.templater.renderArgs(task.args, scope, argDialects(mod), mod.noTemplate ?? [], task.position);
   for (const k of mod.exprArgs ?? []) {
@@ -249,10 +258,11 @@ async function executeModule(env: Env, task: Task, run: TaskRun, scope: Scope): 
   const ctx: ModuleContext = {
     host: run.host.name,
     session: run.session,
-    check: env.opts.check ?? false,
-    diff: env.opts.diff ?? false,
-    become: task.become ?? run.play.become,
+    check: eff.check,
+    diff: eff.diff,
+    ...(eff.become !== undefined ? { become: eff.become } : {}),
     clock: env.clock,
+    searchPaths: task.searchPaths,
     play: {
       hostsInPlay: run.hostsInPlay,
       batchSize: run.batchSize,
@@ -271,25 +281,14 @@ async function executeModule(env: Env, task: Task, run: TaskRun, scope: Scope): 
 }
 
 /** One execution of the task's module (one loop item): when, module, state updates, overrides. */
-async function runOnce(env: Env, task: Task, run: TaskRun, scope: Scope): Promise<{ o: ModuleOutcome; reg: Record<string, unknown> }> {
+async function runOnce(env: Env, task: Task, run: TaskRun, scope: Scope, eff: Effective): Promise<{ o: ModuleOutcome; reg: Record<string, unknown> }> {
   let o: ModuleOutcome;
   try {
     const w = allHold(task.when, scope);
     if (!w.ok) {
       o = { status: 'skipped', msg: `when: ${w.failed} is false` };
     } else {
-      o = await executeModule(env, task, run, scope);
-      if (o.transport) run.session.replaceTransport(o.transport);
-      // a task that changed the host, or failed part way through a change (any module, a
-      // command included), makes the cached facts stale
-      else if (!env.opts.check && o.status !== 'ok' && o.status !== 'skipped') run.session.invalidate();
-      if (o.facts) {
-        run.state.facts = o.facts;
-        if (o.diagnosis) run.state.diagnosis = o.diagnosis;
-      }
-      if (o.vars) Object.assign(run.state.setFacts, o.vars);
-      const reg = registeredValue(o);
-      o = applyOverrides(task, o, extendScope(scope, { result: reg, ...(task.register ? { [task.register]: reg } : {}) }));
+      return await attempts(env, task, run, scope, eff);
     }
   } catch (err) {
     const e = atTask(toFleetmendError(err, run.host.name), task);
@@ -298,20 +297,56 @@ async function runOnce(env: Env, task: Task, run: TaskRun, scope: Scope): Promis
   return { o, reg: registeredValue(o) };
 }
 
+/** The module once, with its effects on the host's state and the overrides. */
+async function attempt(env: Env, task: Task, run: TaskRun, scope: Scope, eff: Effective): Promise<{ o: ModuleOutcome; reg: Record<string, unknown> }> {
+  let o = await executeModule(env, task, run, scope, eff);
+  if (o.transport) run.session.replaceTransport(o.transport);
+  // a task that changed the host, or failed part way through a change (any module, a
+  // command included), makes the cached facts stale
+  else if (!eff.check && o.status !== 'ok' && o.status !== 'skipped') run.session.invalidate();
+  if (o.facts) {
+    run.state.facts = o.facts;
+    if (o.diagnosis) run.state.diagnosis = o.diagnosis;
+  }
+  if (o.vars) Object.assign(run.state.setFacts, o.vars);
+  const reg = registeredValue(o);
+  o = applyOverrides(task, o, extendScope(scope, { result: reg, ...(task.register ? { [task.register]: reg } : {}) }));
+  return { o, reg: registeredValue(o) };
+}
+
+/**
+ * `until`: the module again, `delay` seconds apart, until the condition holds over its result
+ * (registered as `attempts`); Ansible's count: `retries` + 1 attempts. Without `until`, once.
+ */
+async function attempts(env: Env, task: Task, run: TaskRun, scope: Scope, eff: Effective): Promise<{ o: ModuleOutcome; reg: Record<string, unknown> }> {
+  if (!task.until) return attempt(env, task, run, scope, eff);
+  const retries = countOf(env.templater, task.until.retries, scope, 'retries', task.position);
+  const delay = countOf(env.templater, task.until.delay, scope, 'delay', task.position);
+  const total = Math.max(1, retries + 1);
+  for (let n = 1; ; n++) {
+    const { o, reg } = await attempt(env, task, run, scope, eff);
+    const regN = { ...reg, attempts: n };
+    const held = o.status !== 'unreachable' && allHold(task.until.until, extendScope(scope, { result: regN, ...(task.register ? { [task.register]: regN } : {}) })).ok;
+    if (held || o.status === 'unreachable') return { o, reg: regN };
+    if (n >= total || env.opts.signal?.aborted) {
+      const msg = `until: ${task.until.until.map((c) => c.source).join(' and ')} still false after ${n} attempt(s)${o.msg ? `; ${o.msg}` : ''}`;
+      const failedO: ModuleOutcome = { ...o, status: 'failed', msg, error: o.error ?? { code: 'E_MODULE', message: msg } };
+      return { o: failedO, reg: { ...registeredValue(failedO), attempts: n } };
+    }
+    await env.clock.sleep(delay * 1000);
+  }
+}
+
 /** A playbook error raised where the file is not known (a module's `assert`, a lazy var) points at its task. */
 function atTask(e: FleetmendError, task: Task): FleetmendError {
   if (e.position || !['E_UNDEFINED', 'E_TEMPLATE', 'E_EXPR'].includes(e.code)) return e;
   return new FleetmendError(e.code, e.message, { position: task.position, ...(e.details ? { details: e.details } : {}) });
 }
 
-/** The loop's items: a list (strings templated) or a `{{ list }}` template that must give a list. */
-function loopItems(env: Env, task: Task, scope: Scope): unknown[] {
-  const loop = task.loop!;
-  const items = typeof loop.items === 'string' ? env.templater.render(loop.items, scope, 'none', task.position) : env.templater.renderTree(loop.items, scope, task.position);
-  if (!Array.isArray(items)) {
-    throw new FleetmendError('E_TEMPLATE', `loop: ${JSON.stringify(loop.items)} is not a list (got ${items === null ? 'null' : typeof items})`, { position: task.position });
-  }
-  return items;
+/** The loop's items: a list (strings templated) or a `{{ list }}` template (keywords.ts loopItemsOf). */
+function loopItems(env: Env, loop: NonNullable<Task['loop']>, position: Task['position'], scope: Scope): unknown[] {
+  const value = typeof loop.items === 'string' ? env.templater.render(loop.items, scope, 'none', position) : env.templater.renderTree(loop.items, scope, position);
+  return loopItemsOf(loop, value, position);
 }
 
 /**
@@ -319,27 +354,30 @@ function loopItems(env: Env, task: Task, scope: Scope): unknown[] {
  * an item failed (later items still run), unreachable stops the loop. `register` holds
  * `results` (one registered value per item, with `item`) and the aggregate flags.
  */
-async function runLoop(env: Env, task: Task, run: TaskRun, scope: Scope): Promise<{ o: ModuleOutcome; reg: Record<string, unknown> }> {
+async function runLoop(env: Env, task: Task, run: TaskRun, scope: Scope, eff: Effective): Promise<{ o: ModuleOutcome; reg: Record<string, unknown> }> {
   let items: unknown[];
   try {
-    items = loopItems(env, task, scope);
+    items = loopItems(env, task.loop!, task.position, scope);
   } catch (err) {
     const e = atTask(toFleetmendError(err, run.host.name), task);
     const o: ModuleOutcome = { status: 'failed', msg: e.oneLine(), error: { code: e.code, message: e.message } };
     return { o, reg: registeredValue(o) };
   }
-  const loopVar = task.loop!.loopVar;
+  const { loopVar, indexVar } = task.loop!;
   const results: Record<string, unknown>[] = [];
   const outcomes: ModuleOutcome[] = [];
-  for (const item of items) {
-    const { o, reg } = await runOnce(env, task, run, extendScope(scope, { [loopVar]: item, ansible_loop_var: loopVar }));
+  const labels: string[] = [];
+  for (const [i, item] of items.entries()) {
+    const itemScope = extendScope(scope, { [loopVar]: item, ansible_loop_var: loopVar, ...(indexVar ? { [indexVar]: i } : {}) });
+    labels.push(itemLabel(env, task, item, itemScope));
+    const { o, reg } = await runOnce(env, task, run, itemScope, eff);
     outcomes.push(o);
-    results.push({ ...reg, [loopVar]: item, item, ansible_loop_var: loopVar });
+    results.push({ ...reg, [loopVar]: item, item, ansible_loop_var: loopVar, ...(indexVar ? { [indexVar]: i } : {}) });
     if (o.status === 'unreachable') break;
   }
   const has = (st: string) => outcomes.some((o) => o.status === st);
   const status: ModuleOutcome['status'] = has('unreachable') ? 'unreachable' : has('failed') ? 'failed' : has('changed') ? 'changed' : outcomes.every((o) => o.status === 'skipped') ? 'skipped' : 'ok';
-  const label = (i: number) => stringOfItem(items[i]);
+  const label = (i: number) => labels[i] ?? stringOfItem(items[i]);
   const bad = outcomes.findIndex((o) => o.status === 'failed' || o.status === 'unreachable');
   const counts = ['changed', 'ok', 'skipped', 'failed'].map((st) => [st, outcomes.filter((o) => o.status === st).length] as const).filter(([, n]) => n);
   const msg = bad >= 0 ? `item ${label(bad)}: ${outcomes[bad]!.msg ?? ''}` : `${items.length} item(s): ${counts.map(([st, n]) => `${n} ${st}`).join(', ') || 'none'}`;
@@ -355,35 +393,92 @@ async function runLoop(env: Env, task: Task, run: TaskRun, scope: Scope): Promis
   return { o, reg };
 }
 
+/** loop_control.label names the item in messages (rendered per item); else the item itself. */
+function itemLabel(env: Env, task: Task, item: unknown, scope: Scope): string {
+  const label = task.loop?.label;
+  if (label === undefined) return stringOfItem(item);
+  try {
+    return stringOfItem(env.templater.render(label, scope, 'none', task.position));
+  } catch {
+    return stringOfItem(item);
+  }
+}
+
 function stringOfItem(v: unknown): string {
   const s = typeof v === 'string' ? v : JSON.stringify(v);
   return s.length > 60 ? `${s.slice(0, 60)}…` : s;
 }
 
-/** Inventory, play and `-e` variables are templated when read; set_fact values (host data) are not. */
-function lazyTemplating(env: Env, vars: Vars, setFacts: Vars, extra: Vars): LazyTemplating {
-  const names = new Set(Object.keys(vars).filter((k) => k in extra || !(k in setFacts)));
+/**
+ * Inventory, play, role, block, task and `-e` variables are templated when read; set_fact values
+ * (host data) are not. `above`: the layers that outrank set_fact (role params, -e).
+ */
+function lazyTemplating(env: Env, vars: Vars, setFacts: Vars, above: Vars): LazyTemplating {
+  const names = new Set(Object.keys(vars).filter((k) => k in above || !(k in setFacts)));
   return { names, render: (value, scope) => env.templater.renderTree(value, scope) };
 }
 
-async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> {
-  const t0 = env.clock.now();
-  const base = { play: run.play.name, task: task.name, module: task.moduleName };
+/**
+ * A task's variables in Ansible's precedence (types.ts TaskVars): role defaults < inventory <
+ * play vars (vars_files) < role vars < block vars < task vars < set_fact < role/include params < -e.
+ */
+function taskVars(env: Env, task: Pick<Task, 'vars'>, run: TaskRun): { vars: Vars; above: Vars } {
   const extra = env.opts.extraVars ?? {};
-  const vars = { ...run.vars, ...run.state.setFacts, ...extra };
+  const above = { ...task.vars.params, ...extra };
+  return { vars: { ...task.vars.defaults, ...run.vars, ...task.vars.vars, ...run.state.setFacts, ...above }, above };
+}
+
+/** The magic variables a task adds to the play's: its role, and ansible_check_mode as it runs. */
+function taskMagic(run: TaskRun, task: Pick<Task, 'role'>, check: boolean): Record<string, unknown> {
+  return {
+    ...run.magic,
+    ansible_check_mode: check,
+    check_mode: check,
+    ...(task.role ? { role_name: task.role.name, role_path: task.role.path, ansible_role_name: task.role.name } : {}),
+  };
+}
+
+/** The scope a task (or an include's loop) is evaluated in, watched for the secrets it reads. */
+function taskScope(env: Env, task: Pick<Task, 'vars' | 'role'>, run: TaskRun, check: boolean, extra: Extra): { scope: Scope; watch: TaintWatch; watched: Env } {
+  const { vars, above } = taskVars(env, task, run);
   // every template the task evaluates is watched for the secrets it reads (src/secrets/taint.ts),
   // a var templated lazily (an inventory var holding {{ }}) included
   const watch = new TaintWatch(vars, run.state);
   const watched: Env = { ...env, templater: env.templater.observing(watch.onRead) };
-  const scope = buildScope(run.host, vars, run.state, env.opts.check ?? false, lazyTemplating(watched, vars, run.state.setFacts, extra));
-  const { o, reg } = task.loop ? await runLoop(watched, task, run, scope) : await runOnce(watched, task, run, scope);
+  const base = buildScope(run.host, vars, run.state, check, lazyTemplating(watched, vars, run.state.setFacts, above), taskMagic(run, task, check));
+  return { scope: Object.keys(extra).length ? extendScope(base, extra) : base, watch, watched };
+}
+
+/** The task's keywords for this host; an error rendering them fails the task. */
+function resolveKeywords(env: Env, task: Task, run: TaskRun, extra: Extra): { eff?: Effective; error?: FleetmendError } {
+  try {
+    // a scope costs a build per task: only templated keyword values need one
+    const templated = [task.become, task.checkMode, task.diff, task.ignoreErrors].some((v) => typeof v === 'string');
+    const scope = templated ? taskScope(env, task, run, env.opts.check ?? false, extra).scope : {};
+    return { eff: effectiveKeywords(env.templater, task, scope, { check: env.opts.check ?? false, diff: env.opts.diff ?? false, ...(run.play.become !== undefined ? { playBecome: run.play.become } : {}) }) };
+  } catch (err) {
+    return { error: atTask(toFleetmendError(err, run.host.name), task) };
+  }
+}
+
+async function runTask(env: Env, task: Task, run: TaskRun, extra: Extra = {}): Promise<TaskResult> {
+  const t0 = env.clock.now();
+  const base = { play: run.play.name, task: task.name, module: task.moduleName };
+  const { eff, error } = resolveKeywords(env, task, run, extra);
+  if (!eff) {
+    const result: TaskResult = { ...base, status: taskStatusOfCode(error!.code), changed: false, msg: error!.oneLine(), duration_ms: env.clock.now() - t0, error: { code: error!.code, message: error!.message } };
+    env.emit({ type: 'task', host: run.host.name, result });
+    return result;
+  }
+  const { scope, watch, watched } = taskScope(env, task, run, eff.check, extra);
+  const { o, reg } = task.loop ? await runLoop(watched, task, run, scope, eff) : await runOnce(watched, task, run, scope, eff);
   if (task.register) run.state.registered[task.register] = reg;
   if (watch.isTainted) {
     const facts = task.module.name === 'set_fact' ? watch.taintedKeys(task.args) : [];
     taint(run.state, [...(task.register ? [task.register] : []), ...facts]);
   }
   const warnings = [...(o.warnings ?? [])];
-  if (o.status === 'failed' && task.ignoreErrors) warnings.push(IGNORED_WARNING);
+  if (o.status === 'failed' && eff.ignoreErrors) warnings.push(IGNORED_WARNING);
   // a secret-named or tainted var (inventory, play vars, -e, set_fact, register) a task templated
   // into what it printed or reported is masked before anything sees the result (the transport
   // masks only the connection's own secrets); the module itself parsed the real output
@@ -393,7 +488,7 @@ async function runTask(env: Env, task: Task, run: TaskRun): Promise<TaskResult> 
     status: o.status,
     changed: o.status === 'changed',
     ...(o.msg !== undefined ? { msg: o.msg } : {}),
-    ...(env.opts.diff && o.diff?.length ? { diff: o.diff } : {}),
+    ...(eff.diff && o.diff?.length ? { diff: o.diff } : {}),
     ...(o.stdout !== undefined ? { stdout: o.stdout } : {}),
     ...(o.stderr !== undefined ? { stderr: o.stderr } : {}),
     ...(o.rc !== undefined ? { rc: o.rc } : {}),
@@ -413,7 +508,7 @@ function hostStatusOf(tasks: readonly TaskResult[]): HostStatus {
   // a command aborted by the second signal ended the host: neither its failure nor unreachable
   if (tasks.some((t) => endsHost(t) && t.error?.code === 'E_INTERRUPTED')) return 'interrupted';
   if (tasks.some((t) => t.status === 'unreachable')) return 'unreachable';
-  if (tasks.some((t) => t.status === 'failed' && !isIgnored(t))) return 'failed';
+  if (tasks.some(isHostFailure)) return 'failed';
   if (tasks.some((t) => t.status === 'changed')) return 'changed';
   if (tasks.length && tasks.every((t) => t.status === 'skipped')) return 'skipped';
   return 'ok';
@@ -429,26 +524,43 @@ function hostError(tasks: readonly TaskResult[], error?: FleetmendError): { erro
   return ending?.error ? { error: { code: ending.error.code, message: `task "${ending.task}": ${ending.error.message}` } } : {};
 }
 
-function endsHost(t: TaskResult): boolean {
-  return t.status === 'unreachable' || (t.status === 'failed' && !isIgnored(t));
-}
 
 interface BatchAbort {
   reason?: string;
 }
 
+/** Which hosts a play on a host sees as its play and batch (magic vars); the whole play's by default. */
+interface BatchInfo {
+  size: number;
+  hostsInPlay: number;
+  playHosts?: readonly string[];
+  batchHosts?: readonly string[];
+}
+
+/** A handler runs when its name, one of its `listen` topics, or `role : name` was notified. */
+function handlerNotified(handler: Task, notified: ReadonlySet<string>): boolean {
+  return notified.has(handler.name) || (handler.listen ?? []).some((t) => notified.has(t));
+}
+
+function playMagic(env: Env, play: Play, host: PlaybookHost, batch: BatchInfo): Record<string, unknown> {
+  return playMagicVars({
+    allHosts: env.opts.allHosts ?? [host],
+    stateOf: (name) => env.states.get(name),
+    playHosts: batch.playHosts ?? [host.name],
+    batchHosts: batch.batchHosts ?? [host.name],
+    tags: env.opts.tags ?? [],
+    skipTags: env.opts.skipTags ?? [],
+    playbookDir: play.dir,
+  });
+}
+
 /**
- * One play on one host: connect, tasks in order, then the handlers it notified (only if the
- * host did not fail, as in Ansible). Never throws: errors become the host's result.
+ * One play on one host: connect, its task tree (walk.ts: blocks, rescue, always), then the
+ * handlers it notified (only if the host did not fail, as in Ansible). Never throws: errors
+ * become the host's result.
  */
-async function playOnHost(
-  env: Env,
-  play: Play,
-  host: PlaybookHost,
-  batch: { size: number; hostsInPlay: number; abort: BatchAbort },
-): Promise<HostResult> {
+async function playOnHost(env: Env, play: Play, host: PlaybookHost, batch: BatchInfo & { abort: BatchAbort }): Promise<HostResult> {
   const started = isoNow(env.clock);
-  const tasks = play.tasks.filter((t) => tagSelected(t, env.opts));
   const state = env.states.get(host.name) ?? emptyState();
   env.states.set(host.name, state);
   const result = (results: TaskResult[], error?: FleetmendError): HostResult =>
@@ -475,50 +587,48 @@ async function playOnHost(
     session: new HostSession({ target: host, transport, clock: env.clock, probe: env.probe, ...(env.opts.signal ? { signal: env.opts.signal } : {}) }),
     batchSize: batch.size,
     hostsInPlay: batch.hostsInPlay,
+    magic: playMagic(env, play, host, batch),
   };
-  const results: TaskResult[] = [];
-  const notified = new Set<string>();
-  let ended = false;
   // Work left undone because of the signal: the host is `interrupted` (retried, resumed), never
   // `skipped` (which the retry file and --resume take as nothing to do).
   let interrupted: FleetmendError | undefined;
   const interruptedBefore = (what: string) =>
     (interrupted ??= new FleetmendError('E_INTERRUPTED', `the run was interrupted before ${what}`, { host: host.name }));
   const flushHandlers = async (): Promise<boolean> => {
+    const topics = new Set(walk.notified);
+    walk.notified.clear();
     for (const handler of play.handlers) {
-      if (ended || !notified.has(handler.name)) continue;
-      notified.delete(handler.name);
+      if (walk.ended || !handlerNotified(handler, topics)) continue;
       if (env.opts.signal?.aborted) {
         interruptedBefore(`handler "${handler.name}"`);
         continue;
       }
       const r = await runTask(env, handler, run);
-      results.push(r);
-      if (endsHost(r)) ended = true;
+      walk.results.push(r);
+      if (endsHost(r)) walk.ended = true;
     }
-    return ended;
+    return walk.ended;
   };
+  const walk: HostWalk = new HostWalk({
+    selected: (t) => tagSelected(t, env.opts),
+    run: (t, extra) => runTask(env, t, run, extra),
+    stopReason: () => batch.abort.reason ?? (env.opts.signal?.aborted ? 'run interrupted' : undefined),
+    interruptedBefore: (what) => {
+      if (!batch.abort.reason) interruptedBefore(what);
+    },
+    skipped: (t, msg) => skippedTask(play, t, msg),
+    failedFinally: (t) => {
+      if (play.anyErrorsFatal || t.anyErrorsFatal) batch.abort.reason ??= `any_errors_fatal: ${host.name} failed at task "${t.name}"`;
+    },
+    flushHandlers,
+    blockItems: (b, extra) => blockItems(env, b, run, extra),
+  });
   try {
-    for (const task of tasks) {
-      const stop = batch.abort.reason ?? (env.opts.signal?.aborted ? 'run interrupted' : undefined);
-      if (!ended && !batch.abort.reason && stop) interruptedBefore(`task "${task.name}"`);
-      if (ended || stop) {
-        results.push(skippedTask(play, task, ended ? 'host failed earlier in the play' : (stop as string)));
-        continue;
-      }
-      const r = await runTask(env, task, run);
-      results.push(r);
-      if (r.changed) task.notify.forEach((n) => notified.add(n));
-      if (endsHost(r)) {
-        ended = true;
-        if (play.anyErrorsFatal) batch.abort.reason = `any_errors_fatal: ${host.name} failed at task "${task.name}"`;
-      }
-      // meta: flush_handlers runs the handlers notified so far, now (and only once)
-      if (task.module.name === 'meta' && !ended) ended = await flushHandlers();
-    }
-    ended = await flushHandlers();
+    await walk.list(play.tasks, {});
+    await flushHandlers();
+    const results = walk.results;
     const watchSeconds = env.opts.watch ?? play.watch;
-    if (!ended && watchSeconds > 0 && !env.opts.check && !interrupted && hostStatusOf(results) === 'changed') {
+    if (!walk.ended && watchSeconds > 0 && !env.opts.check && !interrupted && hostStatusOf(results) === 'changed') {
       const w = await watchHost(run.session.transport, { play: play.name, seconds: watchSeconds, nonce: env.probe.nonce, clock: env.clock, ...(env.opts.signal ? { signal: env.opts.signal } : {}) });
       env.emit({ type: 'task', host: host.name, result: w });
       results.push(w);
@@ -526,7 +636,21 @@ async function playOnHost(
   } finally {
     await run.session.transport.close().catch(() => undefined);
   }
-  return result(results, interrupted);
+  return result(walk.results, interrupted);
+}
+
+/** An include's loop items for this host, or the failed result that says why there are none. */
+function blockItems(env: Env, b: Block, run: TaskRun, extra: Extra): unknown[] | TaskResult {
+  const owner = { vars: b.vars ?? { defaults: {}, vars: {}, params: {} }, ...(b.role ? { role: b.role } : {}) };
+  try {
+    const { scope } = taskScope(env, owner, run, env.opts.check ?? false, extra);
+    return loopItems(env, b.loop!, b.position, scope);
+  } catch (err) {
+    const e = toFleetmendError(err, run.host.name);
+    const r: TaskResult = { play: run.play.name, task: b.name, module: 'include_tasks', status: 'failed', changed: false, msg: e.oneLine(), duration_ms: 0, error: { code: e.code, message: e.message } };
+    env.emit({ type: 'task', host: run.host.name, result: r });
+    return r;
+  }
 }
 
 function emptyState(): HostState {
@@ -540,7 +664,7 @@ type NotStarted = 'skipped' | 'interrupted' | 'held';
 /** A host no task of the play ran on; `interrupted` and `held` hosts carry why (resume redoes them). */
 function notStarted(play: Play, host: PlaybookHost, reason: string, clock: Clock, status: NotStarted = 'skipped'): HostResult {
   const at = isoNow(clock);
-  const tasks = play.tasks.map((t) => skippedTask(play, t, reason));
+  const tasks = flatTasks(play.tasks).map((t) => skippedTask(play, t, reason));
   const code = status === 'interrupted' ? ('E_INTERRUPTED' as const) : status === 'held' ? ('E_HELD' as const) : undefined;
   return hostResult(host, { status, started: at, finished: at, tasks, ...(code ? { error: { code, message: reason } } : {}) });
 }
@@ -613,13 +737,14 @@ async function runPlay(env: Env, opts: RunPlaybookOptions, playIndex: number, pl
       break;
     }
     const abort: BatchAbort = {};
-    const info = { size: batch.length, hostsInPlay: hosts.length };
+    const info = { size: batch.length, hostsInPlay: hosts.length, playHosts: hosts.map((h) => h.name), batchHosts: batch.map((h) => h.name) };
     const playHost = remote
       ? async (h: PlaybookHost): Promise<HostResult> => {
           // any_errors_fatal cannot reach the other workers mid-play: the batch finishes and
           // the rollout stops after it (rolloutDecision below)
           const state = env.states.get(h.name) ?? emptyState();
-          const reply = await remote({ playIndex, batchIndex: i, host: h, batch: info, state });
+          // the host lists stay here: a job per host carrying every host's name grows as n²
+          const reply = await remote({ playIndex, batchIndex: i, host: h, batch: { size: info.size, hostsInPlay: info.hostsInPlay }, state });
           env.states.set(h.name, reply.state);
           return reply.result;
         }
@@ -684,7 +809,7 @@ function holdLaterPlays(opts: RunPlaybookOptions, plays: readonly Play[], out: R
  * plays (as in Ansible); a stopped rollout ends the playbook.
  */
 export async function runPlaybook(playbook: Playbook, opts: RunPlaybookOptions): Promise<PlaybookRunResult> {
-  const env = createEnv(opts);
+  const env = createEnv({ ...opts, allHosts: opts.allHosts ?? opts.selectHosts('all') });
   const byHost = new Map<string, HostResult>();
   const failedHosts = new Set<string>();
   const plays: PlayRunResult[] = [];
@@ -719,7 +844,7 @@ export async function playOneHost(
   playbook: Playbook,
   playIndex: number,
   host: PlaybookHost,
-  batch: { size: number; hostsInPlay: number },
+  batch: BatchInfo,
   state: HostState,
   opts: PlayHostOptions,
 ): Promise<RemotePlayReply> {

@@ -87,7 +87,11 @@ function defineVars(scope: Scope, vars: Vars, lazy: LazyTemplating | undefined):
   }
 }
 
-export function buildScope(host: HostTarget, vars: Vars, state: ScopeState, check: boolean, lazy?: LazyTemplating): Scope {
+/**
+ * `magic`: the play's magic variables for this host and task (groups, hostvars,
+ * ansible_play_hosts, role_name, ... : run.ts), set over everything else as Ansible reserves them.
+ */
+export function buildScope(host: HostTarget, vars: Vars, state: ScopeState, check: boolean, lazy?: LazyTemplating, magicVars: Record<string, unknown> = {}): Scope {
   const samples = state.facts?.samples ?? [];
   const last = samples[samples.length - 1];
   const facts = state.facts && state.diagnosis ? policyScope(state.facts, state.diagnosis) : {};
@@ -99,13 +103,70 @@ export function buildScope(host: HostTarget, vars: Vars, state: ScopeState, chec
   for (const [k, v] of Object.entries(state.registered)) setOwn(scope, k, v);
   const magic: Record<string, unknown> = {
     inventory_hostname: host.name,
+    inventory_hostname_short: host.name.split('.')[0],
     group_names: host.groups ?? [],
     check_mode: check,
     ansible_check_mode: check,
     omit: OMIT,
     ansible_facts: ansibleFacts,
     ...(last ? injectedFactVars(ansibleFacts) : {}),
+    ...magicVars,
   };
   for (const [k, v] of Object.entries(magic)) setOwn(scope, k, v);
   return scope;
+}
+
+/** What the play's magic variables are built from (run.ts). */
+export interface PlayMagicInput {
+  /** Every inventory host known to this run, with its inventory vars. */
+  allHosts: readonly (HostTarget & { vars: Vars })[];
+  /** Each host's set_facts and registered results so far. */
+  stateOf(host: string): { setFacts: Record<string, unknown>; registered: Record<string, unknown> } | undefined;
+  playHosts: readonly string[];
+  batchHosts: readonly string[];
+  tags: readonly string[];
+  skipTags: readonly string[];
+  playbookDir: string;
+}
+
+/** `groups`: each group's hosts, `all` included, from the inventory hosts' memberships. */
+function groupsOf(hosts: readonly HostTarget[]): Record<string, string[]> {
+  const out: Record<string, string[]> = { all: hosts.map((h) => h.name) };
+  for (const h of hosts) for (const g of h.groups ?? []) if (g !== 'all') (out[g] ??= []).push(h.name);
+  return out;
+}
+
+/**
+ * `hostvars`: another host's variables, read only (Ansible's HostVars is a read-only mapping).
+ * Each host's view is built when first read: inventory vars, then its set_facts and registered
+ * results at that moment. Values are the raw ones (not templated on read).
+ */
+function hostvarsOf(input: PlayMagicInput): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const h of input.allHosts) {
+    Object.defineProperty(out, h.name, {
+      enumerable: true,
+      get: () => {
+        const st = input.stateOf(h.name);
+        return Object.freeze({ ...h.vars, ...(st?.setFacts ?? {}), ...(st?.registered ?? {}), inventory_hostname: h.name, group_names: h.groups ?? [] });
+      },
+    });
+  }
+  return Object.freeze(out);
+}
+
+/** The magic variables that are the same for every task of a play on a host. */
+export function playMagicVars(input: PlayMagicInput): Record<string, unknown> {
+  return {
+    groups: groupsOf(input.allHosts),
+    hostvars: hostvarsOf(input),
+    ansible_play_hosts: [...input.playHosts],
+    ansible_play_hosts_all: [...input.playHosts],
+    ansible_play_batch: [...input.batchHosts],
+    // Ansible: play_hosts is the deprecated name of ansible_play_batch
+    play_hosts: [...input.batchHosts],
+    ansible_run_tags: input.tags.length ? [...input.tags] : ['all'],
+    ansible_skip_tags: [...input.skipTags],
+    playbook_dir: input.playbookDir,
+  };
 }

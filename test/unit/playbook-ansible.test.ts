@@ -60,21 +60,21 @@ describe('Ansible playbooks load unchanged', () => {
   });
   it('loop takes a list or a {{ list }} template, with loop_control.loop_var', () => {
     const t = parsePlaybook('pb.yml', play('    - shell: echo {{ x }}\n      loop: [a, b]\n      loop_control: { loop_var: x }\n    - shell: echo {{ item }}\n      loop: "{{ items }}"\n')).plays[0]!.tasks;
-    expect(t[0]!.loop).toEqual({ items: ['a', 'b'], loopVar: 'x' });
-    expect(t[1]!.loop).toEqual({ items: '{{ items }}', loopVar: 'item' });
+    expect(t[0]!.loop).toEqual({ items: ['a', 'b'], loopVar: 'x', kind: 'loop' });
+    expect(t[1]!.loop).toEqual({ items: '{{ items }}', loopVar: 'item', kind: 'loop' });
   });
 });
 
 describe('anything else: one error at file:line:column naming the construct', () => {
   it.each([
-    ['roles', '- hosts: all\n  roles:\n    - common\n', 2, 3, 'roles'],
+    ['pre_tasks', '- hosts: all\n  pre_tasks:\n    - debug: { msg: x }\n', 2, 3, 'pre_tasks'],
     ['import_playbook', '- import_playbook: other.yml\n', 1, 3, 'import_playbook'],
-    ['include_tasks', play('    - include_tasks: more.yml\n'), 3, 7, 'include_tasks'],
-    ['ansible.builtin.import_tasks', play('    - ansible.builtin.import_tasks: more.yml\n'), 3, 7, 'import_tasks'],
-    ['block', play('    - block:\n        - debug: { msg: x }\n'), 3, 7, 'block'],
-    ['with_items', play('    - debug: { msg: x }\n      with_items: [1]\n'), 4, 7, 'with_items'],
+    ['a templated include_tasks file', play('    - include_tasks: "{{ x }}.yml"\n'), 3, 7, 'templated file name'],
+    ['ansible.builtin.include_vars', play('    - ansible.builtin.include_vars: more.yml\n'), 3, 7, 'include_vars'],
+    ['rescue without a block', play('    - rescue:\n        - debug: { msg: x }\n'), 3, 7, 'rescue'],
+    ['with_fileglob', play('    - debug: { msg: x }\n      with_fileglob: ["*"]\n'), 4, 7, 'with_fileglob'],
     ['delegate_to', play('    - debug: { msg: x }\n      delegate_to: localhost\n'), 4, 7, 'delegate_to'],
-    ['until', play('    - debug: { msg: x }\n      until: x\n'), 4, 7, 'until'],
+    ['become_method su', play('    - debug: { msg: x }\n      become_method: su\n'), 4, 7, 'become_method'],
     ['an unknown FQCN module', play('    - ansible.builtin.copy: { src: a, dest: b }\n'), 3, 7, 'ansible.builtin.copy'],
     ['a community module', play('    - community.general.timezone: { name: UTC }\n'), 3, 7, 'community.general.timezone'],
     ['other meta actions', play('    - meta: end_play\n'), 3, 13, 'flush_handlers'],
