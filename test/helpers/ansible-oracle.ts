@@ -48,6 +48,8 @@ export interface RunOptions {
   diff?: boolean;
   /** JSON extra vars (`-e '{...}'`), the same for both tools. */
   extraVars?: Record<string, unknown>;
+  /** `--skip-tags`, the same for both tools. */
+  skipTags?: string[];
   /** Kill bound for one tool's run (default 120 s). */
   timeoutMs?: number;
 }
@@ -215,6 +217,7 @@ export async function runAnsible(ws: OracleWorkspace, playbook: string, o: RunOp
   if (o.check) argv.push('--check');
   if (o.diff) argv.push('--diff');
   if (o.extraVars) argv.push('-e', JSON.stringify(o.extraVars));
+  if (o.skipTags?.length) argv.push('--skip-tags', o.skipTags.join(','));
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: home,
@@ -228,6 +231,9 @@ export async function runAnsible(ws: OracleWorkspace, playbook: string, o: RunOp
     ANSIBLE_RETRY_FILES_ENABLED: 'False',
     ANSIBLE_NOCOLOR: '1',
     ANSIBLE_TIMEOUT: '20',
+    // Ansible's own default (-C off) with its connection-sharing master outliving the run by 10 s,
+    // not 60: no ssh of a finished test lingers against the next test's hosts.
+    ANSIBLE_SSH_ARGS: '-o ControlMaster=auto -o ControlPersist=10s',
     // sudo without a tty, and no temp files the become user could not read.
     ANSIBLE_PIPELINING: 'True',
   };
@@ -243,6 +249,7 @@ export async function runFleetmend(ws: OracleWorkspace, fleet: SshdFleet, playbo
   if (o.check) argv.push('--check');
   if (o.diff) argv.push('--diff');
   if (o.extraVars) argv.push('-e', JSON.stringify(o.extraVars));
+  if (o.skipTags?.length) argv.push('--skip-tags', o.skipTags.join(','));
   const bound = o.timeoutMs ?? 120_000;
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`fleetmend run did not finish within ${bound} ms`)), bound)));
