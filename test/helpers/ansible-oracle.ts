@@ -231,7 +231,7 @@ export async function runAnsible(ws: OracleWorkspace, playbook: string, o: RunOp
     ANSIBLE_RETRY_FILES_ENABLED: 'False',
     ANSIBLE_NOCOLOR: '1',
     ANSIBLE_TIMEOUT: '20',
-    // Ansible's own default (-C off) with its connection-sharing master outliving the run by 10 s,
+    // Ansible's default ssh args without -C, with its connection-sharing master outliving the run by 10 s,
     // not 60: no ssh of a finished test lingers against the next test's hosts.
     ANSIBLE_SSH_ARGS: '-o ControlMaster=auto -o ControlPersist=10s',
     // sudo without a tty, and no temp files the become user could not read.
