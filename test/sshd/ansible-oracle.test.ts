@@ -102,6 +102,32 @@ describe.skipIf(why !== null)('ansible-playbook as the oracle: the same playbook
     expect(c.fleetmendFiles).toEqual(c.ansibleFiles);
   }, 300_000);
 
+  it('handlers (notified twice, run once; never notified, never run; not run on a host that failed), a host failing mid-play while the other goes on: same statuses and files', async () => {
+    const c = await compare(ws, fleet, 'handlers-failures.yml', false);
+    expectReports(c, 2);
+    expect(divergences(c.ansible, c.fleetmend), explain(c)).toEqual([]);
+    expect(c.ansibleFiles.h002?.['handler.log']).toBe('reloaded\n');
+    expect(c.ansibleFiles.h001?.['handler.log']).toBeUndefined();
+    expect(c.fleetmendFiles).toEqual(c.ansibleFiles);
+    // A failed host: both exit non-zero (Ansible 2; fleetmend per README "Exit codes").
+    expect(c.ansible.code).toBe(2);
+    expect(c.fleetmend.code).not.toBe(0);
+  }, 300_000);
+
+  it('the same handlers and failures under --check --diff: same statuses, nothing written', async () => {
+    const c = await compare(ws, fleet, 'handlers-failures.yml', true);
+    expectReports(c, 2);
+    expect(divergences(c.ansible, c.fleetmend), explain(c)).toEqual([]);
+    expect(c.fleetmendFiles).toEqual({ h001: {}, h002: {} });
+  }, 300_000);
+
+  it('an undefined variable in `when` fails the task in both (never a silent skip), and ends the host', async () => {
+    const c = await compare(ws, fleet, 'undefined-when.yml', false);
+    expectReports(c, 2);
+    expect(divergences(c.ansible, c.fleetmend), explain(c)).toEqual([]);
+    expect(c.ansible.rows.map((r) => r.status)).toEqual(['failed', 'failed']);
+  }, 300_000);
+
   // Known divergences found by this oracle, pinned exactly (the playbooks' headers cite Ansible's
   // rule). The day fleetmend agrees, the pinned list no longer matches: make it `toEqual([])`.
   it('known divergence (pinned): a registered stdout keeps its trailing newline in fleetmend, Ansible strips "\\r\\n"', async () => {
@@ -118,5 +144,12 @@ describe.skipIf(why !== null)('ansible-playbook as the oracle: the same playbook
     expect(divergences(c.ansible, c.fleetmend), explain(c)).toEqual(
       ['h001', 'h002'].flatMap((h) => [`${h} / create a marker unless it exists: ansible changed, fleetmend skipped`, `${h} / note the marker: ansible skipped, fleetmend (absent)`]),
     );
+  }, 300_000);
+
+  it("known divergence (pinned): fleetmend refuses assert's `fail_msg` at load (E_SCHEMA); Ansible documents it (msg is its alias)", async () => {
+    const c = await compare(ws, fleet, 'assert-fail-msg.yml', false);
+    expect(c.ansible.rows.map((r) => r.status), explain(c)).toEqual(['ok', 'ok']);
+    expect(c.fleetmend.code, explain(c)).toBe(1);
+    expect(c.fleetmend.stderr).toMatch(/unknown key 'fail_msg'.*\[E_SCHEMA\]/);
   }, 300_000);
 });
