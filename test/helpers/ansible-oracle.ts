@@ -120,11 +120,21 @@ export async function resetRoots(ws: OracleWorkspace): Promise<void> {
 /** Every regular file below each host's root, path relative to the root -> content. */
 export async function snapshotRoots(ws: OracleWorkspace): Promise<Record<string, Record<string, string>>> {
   const out: Record<string, Record<string, string>> = {};
-  for (const [host, root] of ws.roots) {
-    out[host] = {};
-    for (const file of await listFiles(root)) out[host][relative(root, file)] = await readFile(file, 'utf8');
-  }
+  for (const [host, root] of ws.roots) out[host] = await snapshotTree(root);
   return out;
+}
+
+/** Every regular file below `dir`, path relative to it -> content. */
+export async function snapshotTree(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const file of await listFiles(dir)) out[relative(dir, file)] = await readFile(file, 'utf8');
+  return out;
+}
+
+/** Puts `dir` back as `snapshot` saw it: files it did not have removed, the others rewritten. */
+export async function restoreTree(dir: string, snapshot: Record<string, string>): Promise<void> {
+  for (const file of await listFiles(dir)) if (!(relative(dir, file) in snapshot)) await rm(file, { force: true });
+  for (const [rel, content] of Object.entries(snapshot)) await writeFile(join(dir, rel), content);
 }
 
 async function listFiles(dir: string, depth = 0): Promise<string[]> {

@@ -49,7 +49,7 @@ type Feature =
   | 'Jinja method .split()';
 
 /** What fleetmend supports today (the lead adds features here as their branches are merged). */
-const FLEETMEND_HAS: ReadonlySet<Feature> = new Set<Feature>([]);
+const FLEETMEND_HAS: ReadonlySet<Feature> = new Set<Feature>(['tags']);
 
 interface RoleFixture {
   name: string;

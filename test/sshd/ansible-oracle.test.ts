@@ -18,8 +18,10 @@ import {
   oracleWorkspace,
   resetRoots,
   runAnsible,
+  restoreTree,
   runFleetmend,
   snapshotRoots,
+  snapshotTree,
   type OracleRun,
   type OracleWorkspace,
 } from '../helpers/ansible-oracle.js';
@@ -126,6 +128,29 @@ describe.skipIf(why !== null)('ansible-playbook as the oracle: the same playbook
     expectReports(c, 2);
     expect(divergences(c.ansible, c.fleetmend), explain(c)).toEqual([]);
     expect(c.ansible.rows.map((r) => r.status)).toEqual(['failed', 'failed']);
+  }, 300_000);
+
+  it('become: a rules file written under /etc/audit/rules.d and loaded by a handler (augenrules), applied: same statuses, same /etc/audit after', async () => {
+    const become = await oracleWorkspace(fleet, join(dir, 'become'), { become: true });
+    const playbook = join(PLAYBOOKS, 'become-rules.yml');
+    const audit = (h: (typeof fleet.hosts)[number]) => join(h.rootDir, 'etc', 'audit');
+    const start = await Promise.all(fleet.hosts.map((h) => snapshotTree(audit(h))));
+    const after = async () => Object.fromEntries(await Promise.all(fleet.hosts.map(async (h) => [h.name, await snapshotTree(audit(h))] as const)));
+    const restore = () => Promise.all(fleet.hosts.map((h, i) => restoreTree(audit(h), start[i]!)));
+    await restore();
+    const ansible = await runAnsible(become, playbook, { diff: true });
+    const ansibleFiles = await after();
+    await restore();
+    const fleetmend = await runFleetmend(become, fleet, playbook, { diff: true });
+    const fleetmendFiles = await after();
+    await restore();
+    const c = { ansible, fleetmend, ansibleFiles, fleetmendFiles };
+    expectReports(c, 2);
+    expect(divergences(ansible, fleetmend), explain(c)).toEqual([]);
+    // The handler ran: audit.rules, as augenrules builds it from rules.d, holds the new line.
+    expect(ansibleFiles.h001?.['rules.d/50-backlog.rules']).toBe('-b 16384\n');
+    expect(ansibleFiles.h001?.['audit.rules']).toMatch(/^-b 16384$/m);
+    expect(fleetmendFiles).toEqual(ansibleFiles);
   }, 300_000);
 
   // Known divergences found by this oracle, pinned exactly (the playbooks' headers cite Ansible's
