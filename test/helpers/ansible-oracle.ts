@@ -169,8 +169,9 @@ function spawnBounded(argv: string[], env: NodeJS.ProcessEnv, cwd: string, timeo
 /**
  * ansible-core ships no `json` stdout callback (it lives in the ansible.posix collection, not
  * installed here): this one writes the same document shape — plays[].tasks[].hosts[name] = the
- * module's result, with `skipped`/`unreachable` set as the callback events say — so a machine
- * with ansible.posix could use `json` unchanged.
+ * module's result, with `skipped`/`unreachable` set as the callback events say — except that a
+ * role's task is named by its own name, its role apart (json says `role : name`), so the rows
+ * compare with fleetmend's task names whatever either prints before them.
  */
 const ORACLE_CALLBACK = `
 import json
@@ -188,11 +189,16 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play):
         self.plays.append({'play': {'name': play.get_name()}, 'tasks': []})
 
+    def _task(self, task, handler):
+        # The task's own name: get_name() would prefix "role : " (the default callback's display).
+        role = task._role.get_name() if task._role else None
+        return {'task': {'name': task.name or task.action, 'role': role, 'handler': handler}, 'hosts': {}}
+
     def v2_playbook_on_task_start(self, task, is_conditional):
-        self.plays[-1]['tasks'].append({'task': {'name': task.get_name()}, 'hosts': {}})
+        self.plays[-1]['tasks'].append(self._task(task, False))
 
     def v2_playbook_on_handler_task_start(self, task):
-        self.plays[-1]['tasks'].append({'task': {'name': task.get_name(), 'handler': True}, 'hosts': {}})
+        self.plays[-1]['tasks'].append(self._task(task, True))
 
     def _record(self, result, **flags):
         r = dict(result._result)

@@ -156,8 +156,8 @@ const ROLE_FIXTURES: RoleFixture[] = [
     seed: { [AUDITD_CONF]: DEFAULT_AUDITD_CONF },
     creates: [],
     compare: [AUDITD_CONF],
-    ansibleExpects: { 'os_hardening : Configure auditd | package-08': 'changed' },
-    harnessFailures: [{ task: 'os_hardening : Disable systemd-journald.audit', why: FAKE_SYSTEMCTL }],
+    ansibleExpects: { 'Configure auditd | package-08': 'changed' },
+    harnessFailures: [{ task: 'Disable systemd-journald.audit', why: FAKE_SYSTEMCTL }],
   },
 ];
 
