@@ -15,6 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   ansibleUnavailableReason,
   divergences,
+  parseAnsibleJson,
+  parseFleetmendJson,
   oracleWorkspace,
   resetRoots,
   runAnsible,
@@ -177,4 +179,60 @@ describe.skipIf(why !== null)('ansible-playbook as the oracle: the same playbook
     expect(c.fleetmend.code, explain(c)).toBe(1);
     expect(c.fleetmend.stderr).toMatch(/unknown key 'fail_msg'.*\[E_SCHEMA\]/);
   }, 300_000);
+});
+
+describe("the oracle's comparison itself (no hosts)", () => {
+  const run = (tool: OracleRun['tool'], rows: OracleRun['rows']): OracleRun => ({ tool, code: 0, rows, stdout: '', stderr: '' });
+
+  it("reads Ansible's statuses as its recap counts them: unreachable, failed (ignored too), skipped (a loop only when every item was), changed, ok", () => {
+    const doc = {
+      plays: [
+        {
+          tasks: [
+            { task: { name: 'a' }, hosts: { h1: { changed: true }, h2: { unreachable: true, changed: true } } },
+            { task: { name: 'b' }, hosts: { h1: { failed: true, changed: true }, h2: { skipped: true } } },
+            { task: { name: 'c' }, hosts: { h1: { changed: true, results: [{ skipped: true }, { changed: true }] }, h2: {} } },
+          ],
+        },
+      ],
+    };
+    const rows = parseAnsibleJson(`[WARNING]: noise first\n${JSON.stringify(doc)}`);
+    expect(rows.map((r) => `${r.host}/${r.task}=${r.status}`)).toEqual(['h1/a=changed', 'h2/a=unreachable', 'h1/b=failed', 'h2/b=skipped', 'h1/c=changed', 'h2/c=ok']);
+  });
+
+  it("drops only fleetmend's never-attempted rows (after a failure), keeps a skipped `when`", () => {
+    const doc = {
+      hosts: [
+        {
+          host: 'h1',
+          status: 'failed',
+          tasks: [
+            { task: 'a', status: 'failed', msg: 'boom' },
+            { task: 'b', status: 'skipped', msg: 'host failed earlier in the play' },
+            { task: 'c', status: 'skipped', msg: 'when: x is false' },
+          ],
+        },
+      ],
+    };
+    expect(parseFleetmendJson(JSON.stringify(doc)).map((r) => `${r.task}=${r.status}`)).toEqual(['a=failed', 'c=skipped']);
+  });
+
+  it('reports a different status, a missing row, a repeated task by occurrence, and different diffs; nothing when they agree', () => {
+    const a = run('ansible', [
+      { host: 'h1', task: 't', status: 'changed', diff: [{ before: 'x\n', after: 'y\n' }] },
+      { host: 'h1', task: 't', status: 'ok' },
+      { host: 'h2', task: 'u', status: 'skipped' },
+    ]);
+    const same = run('fleetmend', a.rows.map((r) => ({ ...r })));
+    expect(divergences(a, same)).toEqual([]);
+    const b = run('fleetmend', [
+      { host: 'h1', task: 't', status: 'changed', diff: [{ before: 'x\n', after: 'z\n' }] },
+      { host: 'h1', task: 't', status: 'changed' },
+    ]);
+    expect(divergences(a, b)).toEqual([
+      'h1 / t #2: ansible ok, fleetmend changed',
+      'h1 / t: diffs differ\nansible: [{"before":"x\\n","after":"y\\n"}]\nfleetmend: [{"before":"x\\n","after":"z\\n"}]',
+      'h2 / u: ansible skipped, fleetmend (absent)',
+    ]);
+  });
 });
