@@ -6,8 +6,11 @@ import { failed, type Checked, type Module, type ModuleContext, type ModuleOutco
 export const assertArgs = z
   .object({
     that: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    /** Ansible's name since 2.7; `msg` is its alias. */
+    fail_msg: z.string().optional(),
     msg: z.string().optional(),
     success_msg: z.string().optional(),
+    quiet: z.boolean().optional(),
   })
   .strict();
 export type AssertArgs = z.infer<typeof assertArgs>;
@@ -20,7 +23,8 @@ async function check(ctx: ModuleContext, args: AssertArgs): Promise<Checked<neve
   const conditions = sources(args).map((s) => compileCondition(s));
   const r = allHold(conditions, ctx.scope);
   if (r.ok) return { status: 'ok', msg: args.success_msg ?? 'all assertions passed' };
-  return failed('E_MODULE', args.msg ? `${args.msg} (failed: ${r.failed})` : `assertion failed: ${r.failed}`, {
+  const msg = args.fail_msg ?? args.msg;
+  return failed('E_MODULE', msg ? `${msg} (failed: ${r.failed})` : `assertion failed: ${r.failed}`, {
     data: { assertion: r.failed },
   });
 }

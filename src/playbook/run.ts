@@ -194,6 +194,11 @@ function tagSelected(task: Task, opts: PlayHostOptions): boolean {
   return task.tags.includes('always') || opts.tags.some((t) => task.tags.includes(t));
 }
 
+/** Trailing CR/LF removed (Python's rstrip("\r\n"), which Ansible's command module applies). */
+function chomp(text: string | undefined): string {
+  return (text ?? '').replace(/[\r\n]+$/, '');
+}
+
 function registeredValue(o: ModuleOutcome): Record<string, unknown> {
   return {
     ...(o.data ?? {}),
@@ -204,9 +209,10 @@ function registeredValue(o: ModuleOutcome): Record<string, unknown> {
     unreachable: o.status === 'unreachable',
     msg: o.msg ?? '',
     rc: o.rc ?? null,
-    stdout: o.stdout ?? '',
-    stderr: o.stderr ?? '',
-    stdout_lines: (o.stdout ?? '').split('\n').filter((l, i, a) => l !== '' || i < a.length - 1),
+    // as Ansible's command module registers them: trailing "\r\n" stripped (x.stdout == '8192')
+    stdout: chomp(o.stdout),
+    stderr: chomp(o.stderr),
+    stdout_lines: chomp(o.stdout) === '' ? [] : chomp(o.stdout).split(/\r?\n/),
     warnings: o.warnings ?? [],
   };
 }

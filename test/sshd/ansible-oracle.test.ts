@@ -157,12 +157,10 @@ describe.skipIf(why !== null)('ansible-playbook as the oracle: the same playbook
 
   // Known divergences found by this oracle, pinned exactly (the playbooks' headers cite Ansible's
   // rule). The day fleetmend agrees, the pinned list no longer matches: make it `toEqual([])`.
-  it('known divergence (pinned): a registered stdout keeps its trailing newline in fleetmend, Ansible strips "\\r\\n"', async () => {
+  it('a registered stdout is stripped of its trailing newline, as Ansible registers it', async () => {
     const c = await compare(ws, fleet, 'registered-stdout.yml', false);
     expectReports(c, 2);
-    expect(divergences(c.ansible, c.fleetmend), explain(c)).toEqual(
-      ['h001', 'h002'].map((h) => `${h} / registered stdout compares equal without its newline: ansible ok, fleetmend failed`),
-    );
+    expect(divergences(c.ansible, c.fleetmend), explain(c)).toEqual([]);
   }, 300_000);
 
   it('known divergence (pinned): under --check, command with a missing `creates` file is skipped by fleetmend, changed in Ansible (which then notifies its handler)', async () => {
@@ -173,11 +171,10 @@ describe.skipIf(why !== null)('ansible-playbook as the oracle: the same playbook
     );
   }, 300_000);
 
-  it("known divergence (pinned): fleetmend refuses assert's `fail_msg` at load (E_SCHEMA); Ansible documents it (msg is its alias)", async () => {
+  it("assert's `fail_msg` (Ansible's name since 2.7; msg is its alias) is accepted and agrees", async () => {
     const c = await compare(ws, fleet, 'assert-fail-msg.yml', false);
-    expect(c.ansible.rows.map((r) => r.status), explain(c)).toEqual(['ok', 'ok']);
-    expect(c.fleetmend.code, explain(c)).toBe(1);
-    expect(c.fleetmend.stderr).toMatch(/unknown key 'fail_msg'.*\[E_SCHEMA\]/);
+    expectReports(c, 2);
+    expect(divergences(c.ansible, c.fleetmend), explain(c)).toEqual([]);
   }, 300_000);
 });
 
