@@ -169,3 +169,13 @@ export function unfinishedSection(sections: SplitSections): string | undefined {
   if (!sections.kernel_dmesg && !sections.kernel_journal) return 'kernel log';
   return undefined;
 }
+
+/**
+ * The script of facts read only when a task asks (package_facts, service_facts): their sections,
+ * framed like the probe's, in one round trip of their own. Not the probe: these may start the
+ * program they need (rpm, systemctl), because an operator asked for exactly that.
+ */
+export function buildOnDemandScript(nonce: string, facts: readonly SectionSpec[]): string {
+  if (!/^[A-Za-z0-9]{8,64}$/.test(nonce)) throw new Error('nonce must be 8-64 alphanumerics');
+  return ['LC_ALL=C', 'export LC_ALL', ...facts.map((s) => section(nonce, s))].join('\n') + '\n';
+}

@@ -201,9 +201,9 @@ function loopOf(src: YamlSource, items: unknown[] | string, loopVar: string, pos
   return { items, loopVar };
 }
 
-/** `gather_facts: true`: the audit facts (fleetmend's facts; Ansible's `ansible_*` facts are not gathered). */
+/** `gather_facts: true`: `setup` (the audit facts and Ansible's, in the probe's one round trip). */
 function gatherTask(position: SourcePosition): Task {
-  const mod = resolveModule('audit_status') as Module<unknown, unknown>;
+  const mod = resolveModule('setup') as Module<unknown, unknown>;
   return { name: 'Gathering Facts', moduleName: mod.name, module: mod, args: {}, when: [], notify: [], ignoreErrors: false, tags: ['always'], position };
 }
 

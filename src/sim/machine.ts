@@ -7,6 +7,7 @@ import type { SimClock } from './clock.js';
 import { SimKernel, type KernelOptions } from './kernel.js';
 import { formatDaemon, formatDmesg, formatJournal, type JournalFormat } from './klog.js';
 import { VirtualFs } from './vfs.js';
+import { installHostFactFiles } from './host-facts.js';
 
 /** Which `auditctl -s` output this host's userspace prints (reference §2). */
 export type AuditctlFlavour = 'v3' | 'v2' | 'v1' | 'missing' | 'garbage';
@@ -17,6 +18,9 @@ export interface OsRelease {
   prettyName: string;
   name: string;
   idLike?: string;
+  /** VERSION (`12 (bookworm)`, `9.4 (Plow)`) and VERSION_CODENAME, as the distribution ships them. */
+  version?: string;
+  codename?: string;
 }
 
 /** What the machine passes on to its kernel (documented on KernelOptions). */
@@ -144,6 +148,7 @@ export class SimMachine {
     seed: string,
   ) {
     this.populateFs();
+    installHostFactFiles(this);
     this.kernel = new SimKernel({
       hostname: spec.name,
       flavour: spec.flavour,
@@ -185,6 +190,7 @@ export class SimMachine {
   /** What is installed: auditctl may be missing (§2 failure outcomes). */
   hasCommand(name: string): boolean {
     if (name === 'auditctl' || name === 'augenrules' || name === 'auditd') return this.spec.auditctl !== 'missing';
+    if (name === 'rpm') return this.spec.flavour === 'rhel';
     return true;
   }
 
@@ -248,6 +254,8 @@ export function kernelConfigText(release: string, hz: number): string {
 export function osReleaseText(os: OsRelease): string {
   const lines = [`PRETTY_NAME="${os.prettyName}"`, `NAME="${os.name}"`, `VERSION_ID="${os.versionId}"`, `ID=${os.id}`];
   if (os.idLike) lines.push(`ID_LIKE="${os.idLike}"`);
+  if (os.version) lines.push(`VERSION="${os.version}"`);
+  if (os.codename) lines.push(`VERSION_CODENAME=${os.codename}`);
   return lines.join('\n') + '\n';
 }
 

@@ -14,7 +14,7 @@ export interface PlatformInfo {
   machine?: string;
   kernel_version?: string;
   nodename?: string;
-  /** `/etc/hosts` lines that name the host (its first label), verbatim up to 200 characters. */
+  /** `/etc/hosts` entry lines (the first MAX_HOSTS_LINES), verbatim up to 200 characters. */
   hosts_lines: string[];
 }
 
@@ -25,13 +25,13 @@ const PLATFORM = [
   readKey('version', '/proc/sys/kernel/version'),
   'fm_h=; read -r fm_h < /proc/sys/kernel/hostname 2>/dev/null || fm_rc=2',
   `printf 'nodename=%s\\n' "$fm_h"`,
-  'fm_h=${fm_h%%.*}',
-  'if [ -n "$fm_h" ] && [ -r /etc/hosts ]; then',
-  `  while read -r fm_l || [ -n "$fm_l" ]; do case $fm_l in \\#*) ;; *"$fm_h"*) printf 'hosts=%s\\n' "$fm_l";; esac; done < /etc/hosts`,
+  // every entry line: /etc/hosts is short, and the controller finds the host's line by its names
+  'if [ -r /etc/hosts ]; then',
+  `  while read -r fm_l || [ -n "$fm_l" ]; do case $fm_l in \\#*|'') ;; *) printf 'hosts=%s\\n' "$fm_l";; esac; done < /etc/hosts`,
   'fi',
 ].join('\n');
 
-const MAX_HOSTS_LINES = 20;
+const MAX_HOSTS_LINES = 200;
 
 export function parsePlatform(text: string, rc: number | null): Parsed<PlatformInfo> {
   const p: PlatformInfo = { hosts_lines: [] };

@@ -2,6 +2,7 @@ import { CommandRegistry } from '../shell.js';
 import { registerAudit } from './audit.js';
 import { registerCore } from './core.js';
 import { installProcFiles, registerSystem } from './system.js';
+import { registerPackages } from './packages.js';
 
 export { statusText } from './audit.js';
 
@@ -11,6 +12,7 @@ export function defaultRegistry(): CommandRegistry {
   registerCore(r);
   registerAudit(r);
   registerSystem(r);
+  registerPackages(r);
   r.onMachine(installProcFiles);
   return r;
 }
