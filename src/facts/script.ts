@@ -11,7 +11,9 @@
  *     rule files, auditd's /proc/PID/stat and wchan, the tasks sleeping in audit_log_start
  *     (a pass over every process, only when the kernel's counters allow a stall: PROCS),
  *     CONFIG_HZ from /boot/config-RELEASE (only when there are waits to convert: KERNEL_HZ),
- *     the auditd unit's RefuseManualStop.
+ *     the auditd unit's RefuseManualStop. Each such section is a registered fact, one file in
+ *     defs/ (registry.ts); a gathering probe (`gather: true`: gather_facts, setup) adds the
+ *     gathered facts' sections (hostname, /etc/hosts, /proc/mounts, DMI ids, …), builtins too.
  *  3. Only when `auditctl -s` shows `lost` other than 0, or a plugin file says `active = yes`:
  *     `auditctl -l` and ONE log reader. The diagnosis uses the kernel lines to tell a loss of this
  *     boot from an old counter (records-lost with one sample), auditd's own lines for plugin
