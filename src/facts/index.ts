@@ -1,6 +1,8 @@
 /** Facts: the collection script and pure parsers of its output (STYLE: facts/ knows no SSH, files or time). */
 export * from './types.js';
 export * from './script.js';
+export { FACTS, factScope, gatheredFact, parseFact, FactValues } from './registry.js';
+export type { Fact, FactExposure } from './fact.js';
 export { parseAuditctlStatus, parseAuditctlError, type AuditctlError, MAX_UNKNOWN_LINES } from './auditctl.js';
 export {
   parseKernelLog,

@@ -2,52 +2,31 @@
  * One round trip's sections → one FactSample. Total: a section that is missing or not
  * understood gives an empty default and a `parse_errors` entry; nothing is thrown.
  */
-import { skippedSections, type SectionName, type SplitSections } from './script.js';
+import type { SplitSections } from './script-sections.js';
 import type { AuditctlOutcome, FactSample, PersistentConfig, SystemInfo } from './types.js';
 import { parseAuditctlStatus } from './auditctl.js';
 import { chooseKernelLog, emptyKernelLog } from './kernel-log.js';
-import { auditdFromProcs, combineAuditd, parseAuditdUnit, parseProcs, type ProcScan } from './auditd.js';
-import {
-  parseAuditdConf,
-  parseBootId,
-  parseCmdline,
-  parseKernelHz,
-  parseMeminfo,
-  parseOsRelease,
-  parsePlugins,
-  parseRuleCount,
-  parseRulesBacklog,
-  parseUname,
-  parseUptime,
-} from './system.js';
-import type { Parsed } from './text.js';
+import { auditdFromProcs, combineAuditd } from './auditd.js';
+import { parseRuleCount } from './system.js';
+import { FACTS, parseFact, parseFacts, type FactValues } from './registry.js';
+import { MemInfoFact } from './defs/meminfo.js';
+import { CmdlineFact } from './defs/cmdline.js';
+import { UptimeFact } from './defs/uptime.js';
+import { BootIdFact } from './defs/boot-id.js';
+import { KernelReleaseFact } from './defs/kernel-release.js';
+import { KernelHzFact } from './defs/kernel-hz.js';
+import { OsReleaseFact } from './defs/os-release.js';
+import { AuditdConfFact } from './defs/auditd-conf.js';
+import { RulesBacklogFact } from './defs/rules-backlog.js';
+import { ProcsFact } from './defs/procs.js';
+import { AuditdUnitFact } from './defs/auditd-unit.js';
+import { PluginsFact } from './defs/plugins.js';
+import type { Fact } from './fact.js';
 
 type Errors = FactSample['parse_errors'];
 
-/** Runs a parser on a section, recording missing sections and parser complaints. */
-function section<T>(
-  sections: SplitSections,
-  name: SectionName,
-  fallback: T,
-  errors: Errors,
-  parse: (text: string, rc: number | null) => Parsed<T>,
-): T {
-  const s = sections[name];
-  if (!s) {
-    if (skippedSections(sections).has(name)) return fallback;
-    errors.push({ section: name, message: 'section missing from the output (truncated?)' });
-    return fallback;
-  }
-  try {
-    const r = parse(s.text, s.rc);
-    if (r.error !== undefined) errors.push({ section: name, message: r.error });
-    return r.value;
-  } catch (err) {
-    // parsers are total; this is the belt to their braces
-    errors.push({ section: name, message: `parser failed: ${err instanceof Error ? err.message : String(err)}` });
-    return fallback;
-  }
-}
+/** `auditctl -l` (a program section of the script's frame): the rule count. */
+const RuleCount: Fact<number | undefined> = { name: 'auditctl_l', empty: undefined, parse: parseRuleCount };
 
 function auditctlOf(sections: SplitSections, errors: Errors): AuditctlOutcome {
   const s = sections.auditctl_s;
@@ -60,36 +39,41 @@ function auditctlOf(sections: SplitSections, errors: Errors): AuditctlOutcome {
   return outcome;
 }
 
-function persistentOf(sections: SplitSections, errors: Errors): PersistentConfig {
-  const rules = section(sections, 'rules_b', { rules_backlog_limits: [], searched: false }, errors, parseRulesBacklog);
-  const cmdline = section(sections, 'cmdline', {}, errors, parseCmdline);
+/** The audit shape of the persistent configuration (what diagnosis and guards read). */
+function persistentOf(v: FactValues, sections: SplitSections, errors: Errors): PersistentConfig {
+  const rules = v.of(RulesBacklogFact);
   const p: PersistentConfig = {
     rules_backlog_limits: rules.rules_backlog_limits,
     rules_searched: rules.searched,
-    ...cmdline,
-    auditd_conf: section(sections, 'auditd_conf', {}, errors, parseAuditdConf),
+    ...v.of(CmdlineFact),
+    auditd_conf: v.of(AuditdConfFact),
   };
   if (rules.effective_backlog_limit !== undefined) p.effective_backlog_limit = rules.effective_backlog_limit;
-  const plugins = section(sections, 'plugins', undefined, errors, parsePlugins);
+  const plugins = v.of(PluginsFact);
   if (plugins !== undefined) p.plugins = plugins;
-  const rules_n = section(sections, 'auditctl_l', undefined, errors, parseRuleCount);
+  const rules_n = parseFact(RuleCount, sections, errors);
   if (rules_n !== undefined) p.rule_count = rules_n;
   return p;
 }
 
-function systemOf(sections: SplitSections, errors: Errors): SystemInfo {
+function systemOf(v: FactValues): SystemInfo {
   const sys: SystemInfo = {};
-  const kernel = section(sections, 'uname_r', undefined, errors, parseUname);
+  const kernel = v.of(KernelReleaseFact);
   if (kernel !== undefined) sys.kernel_release = kernel;
-  const hz = section(sections, 'kernel_hz', undefined, errors, parseKernelHz);
+  const hz = v.of(KernelHzFact);
   if (hz !== undefined) sys.kernel_hz = hz;
-  const dist = section(sections, 'os_release', undefined, errors, parseOsRelease);
+  const dist = v.of(OsReleaseFact);
   if (dist !== undefined) sys.distribution = dist;
-  const boot = section(sections, 'boot_id', undefined, errors, parseBootId);
+  const boot = v.of(BootIdFact);
   if (boot !== undefined) sys.boot_id = boot;
-  const up = section(sections, 'uptime', undefined, errors, parseUptime);
+  const up = v.of(UptimeFact);
   if (up !== undefined) sys.uptime_seconds = up;
   return sys;
+}
+
+/** The gathered facts' values by name (only in a sample taken by a gathering probe). */
+function gatheredOf(v: FactValues): Record<string, unknown> {
+  return Object.fromEntries(FACTS.filter((f) => f.gather).map((f) => [f.name, v.of(f)]));
 }
 
 /** Parses one sample. `takenAt` is ms since epoch from the runner's clock. Never throws. */
@@ -99,9 +83,8 @@ export function parseSample(sections: SplitSections, takenAt: number): FactSampl
   try {
     const auditctl = auditctlOf(sections, errors);
     const registered = auditctl.kind === 'ok' ? auditctl.status.pid : 0;
-    const noScan: ProcScan = { processes: [], stalled: { count: 0, by_wchan: {}, comms: [] }, available: false };
-    const scan = section(sections, 'procs', noScan, errors, parseProcs);
-    const unit = section(sections, 'auditd_unit', {}, errors, parseAuditdUnit);
+    const { values, gathered } = parseFacts(sections, errors);
+    const scan = values.of(ProcsFact);
     sample = {
       taken_at: takenAt,
       auditctl,
@@ -109,14 +92,15 @@ export function parseSample(sections: SplitSections, takenAt: number): FactSampl
         journalctl: sections.kernel_journal?.text,
         dmesg: sections.kernel_dmesg?.text,
       }),
-      auditd: auditdFromProcs(registered, scan, unit),
-      persistent: persistentOf(sections, errors),
-      system: systemOf(sections, errors),
+      auditd: auditdFromProcs(registered, scan, values.of(AuditdUnitFact)),
+      persistent: persistentOf(values, sections, errors),
+      system: systemOf(values),
       parse_errors: errors,
     };
-    const memory = section(sections, 'meminfo', undefined, errors, parseMeminfo);
+    const memory = values.of(MemInfoFact);
     if (memory) sample.memory = memory;
     if (scan.available) sample.stalled_tasks = scan.stalled;
+    if (gathered) sample.gathered = gatheredOf(values);
   } catch (err) {
     errors.push({ section: '*', message: `sample parse failed: ${err instanceof Error ? err.message : String(err)}` });
     sample = {

@@ -175,6 +175,11 @@ export interface FactSample {
    * the kernel hides other users' wait channels, so the count covers the login's own tasks.
    */
   stalled_tasks?: StalledTasks;
+  /**
+   * The gathered facts (registry.ts: `gather`), by fact name: only in a sample taken by a
+   * gathering probe (`gather_facts`, `setup`); a sweep's samples have none.
+   */
+  gathered?: Record<string, unknown>;
   /** Sections that could not be parsed, with why (never thrown out of the host's job). */
   parse_errors: { section: string; message: string }[];
 }

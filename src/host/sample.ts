@@ -29,10 +29,25 @@ export interface FactsProbe {
   script: string;
   /** For the others (no become, or become to another user): journalctl only. */
   userScript: string;
+  /** The same two with the gathered facts (gather_facts, setup): more builtins, no program more. */
+  gatherScript: string;
+  gatherUserScript: string;
 }
 
 export function factsProbe(nonce: string = newNonce()): FactsProbe {
-  return { nonce, script: buildFactsScript(nonce, { root: true }), userScript: buildFactsScript(nonce, { root: false }) };
+  return {
+    nonce,
+    script: buildFactsScript(nonce, { root: true }),
+    userScript: buildFactsScript(nonce, { root: false }),
+    gatherScript: buildFactsScript(nonce, { root: true, gather: true }),
+    gatherUserScript: buildFactsScript(nonce, { root: false, gather: true }),
+  };
+}
+
+/** The script for this login and become, with the gathered facts or without. */
+function scriptFor(probe: FactsProbe, root: boolean, gather: boolean): string {
+  if (gather) return root ? probe.gatherScript : probe.gatherUserScript;
+  return root ? probe.script : probe.userScript;
 }
 
 /**
@@ -63,8 +78,8 @@ export interface CollectedSample {
  * as the host completes them; when the command times out or the connection drops, the sections
  * already received are parsed, and the error names the one that did not finish.
  */
-export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock, become?: boolean): Promise<CollectedSample> {
-  const script = runsAsRoot(t.spec, become) ? probe.script : probe.userScript;
+export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock, become?: boolean, gather = false): Promise<CollectedSample> {
+  const script = scriptFor(probe, runsAsRoot(t.spec, become), gather);
   try {
     const res = await t.exec(script, { label: 'the facts script', ...(become !== undefined ? { become } : {}) });
     const sample = parseSample(splitSections(res.stdout, probe.nonce), clock.now());

@@ -8,6 +8,10 @@
 import type { Clock } from '../executor/clock.js';
 import type { HostTarget } from '../results/index.js';
 import type { FactSample } from '../facts/types.js';
+import type { Fact } from '../facts/fact.js';
+import { gatheredFact } from '../facts/registry.js';
+import { buildOnDemandScript, splitSections } from '../facts/script.js';
+import { FleetmendError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
 import { collectSample, type CollectedSample, type FactsProbe } from './sample.js';
 
@@ -32,6 +36,8 @@ interface Cached {
   got: CollectedSample;
   /** The become the sample was taken with (it decides the script and what auditctl may read). */
   become: boolean | undefined;
+  /** Taken by a gathering probe: the gathered facts are in it too. */
+  gathered: boolean;
 }
 
 export class HostSession {
@@ -69,10 +75,13 @@ export class HostSession {
     this.cached = undefined;
   }
 
-  /** A new sample, one round trip, cached for the reads that follow. Never throws for a cut-short sample. */
-  async takeSample(become?: boolean): Promise<CollectedSample> {
-    const got = await collectSample(this.current, this.probe, this.clock, become);
-    this.cached = { got, become };
+  /**
+   * A new sample, one round trip, cached for the reads that follow. Never throws for a cut-short
+   * sample. `gather`: with the gathered facts (gather_facts, setup), in the same round trip.
+   */
+  async takeSample(become?: boolean, gather = false): Promise<CollectedSample> {
+    const got = await collectSample(this.current, this.probe, this.clock, become, gather);
+    this.cached = { got, become, gathered: gather };
     return got;
   }
 
@@ -89,8 +98,41 @@ export class HostSession {
     return got.sample;
   }
 
-  /** One fact of the current sample (`await host.fact('memory')`). */
+  /** One part of the current sample's audit shape (`await host.fact('memory')`). */
   async fact<K extends keyof FactSample>(name: K, become?: boolean): Promise<FactSample[K]> {
     return (await this.sample(become))[name];
+  }
+
+  /**
+   * A gathered fact (`await host.gathered(MountsFact)`): from the cached sample when it was
+   * gathered and is fresh, else one gathering round trip. Modules read facts here, never with
+   * commands of their own.
+   */
+  async gathered<T>(f: Fact<T>, become?: boolean): Promise<T> {
+    const c = this.cached;
+    const fresh = c && c.gathered && c.become === become && !c.got.error && this.clock.now() - c.got.sample.taken_at <= SAMPLE_FRESH_MS;
+    const got = fresh ? c.got : await this.takeSample(become, true);
+    if (got.error) throw got.error;
+    return gatheredFact(got.sample, f) ?? f.empty;
+  }
+
+  /**
+   * A fact read only when a task asks (package_facts, service_facts): its section in a round
+   * trip of its own, framed with the run's nonce like the probe. The value, and why it is not
+   * (fully) known; a cut-short or capped read is an error, not half a list.
+   */
+  async onDemand<T>(f: Fact<T>, become?: boolean): Promise<{ value: T; error?: string }> {
+    if (f.script === undefined) throw new Error(`fact ${f.name} has no script`);
+    const res = await this.current.exec(buildOnDemandScript(this.nonce, [{ name: f.name, body: f.script }]), {
+      label: `the ${f.name} facts`,
+      ...(become !== undefined ? { become } : {}),
+    });
+    if (res.truncated) {
+      throw new FleetmendError('E_OUTPUT_CAP', `${f.name}: output capped at ${this.current.spec.maxOutputBytes} bytes (${res.bytes} received)`, { host: this.target.name });
+    }
+    const s = splitSections(res.stdout, this.nonce)[f.name];
+    if (!s) return { value: f.empty, error: `${f.name}: no output (${res.stderr.trim().slice(0, 200) || `exit ${res.code}`})` };
+    const r = f.parse(s.text, s.rc);
+    return r.error === undefined ? { value: r.value } : { value: r.value, error: r.error };
   }
 }

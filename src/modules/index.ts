@@ -11,6 +11,9 @@ import { metaModule } from './meta.js';
 import { rebootModule } from './reboot.js';
 import { serviceModule } from './service.js';
 import { setFactModule } from './set_fact.js';
+import { setupModule } from './setup.js';
+import { packageFactsModule } from './package_facts.js';
+import { serviceFactsModule } from './service_facts.js';
 import { waitForConnectionModule } from './wait_for_connection.js';
 import type { Module } from './types.js';
 
@@ -36,6 +39,9 @@ export const MODULES: ReadonlyMap<string, Module<any, any>> = new Map<string, Mo
     metaModule,
     waitForConnectionModule,
     kernelCmdlineModule,
+    setupModule,
+    packageFactsModule,
+    serviceFactsModule,
   ].map((m) => [m.name, m]),
 );
 

@@ -80,6 +80,8 @@ export interface ModuleOutcome {
   transport?: Transport;
   /** Variables for the later tasks on this host (set_fact). */
   vars?: Record<string, unknown>;
+  /** Ansible facts for the later tasks (setup, package_facts, service_facts): merged into `ansible_facts`. */
+  ansibleFacts?: Record<string, unknown>;
 }
 
 /** check() predicts; `plan` is what apply() needs (absent when nothing is to be done). */

@@ -68,9 +68,9 @@ const playSchema = z
 
 const playbookSchema = z.array(playSchema).min(1, 'a playbook is a list of plays');
 
-/** `gather_facts: true`: the audit facts (fleetmend's facts; Ansible's `ansible_*` facts are not gathered). */
+/** `gather_facts: true`: `setup` (the audit facts and Ansible's, in the probe's one round trip). */
 function gatherTask(position: SourcePosition, dir: string): Task {
-  const mod = resolveModule('audit_status') as Module<unknown, unknown>;
+  const mod = resolveModule('setup') as Module<unknown, unknown>;
   const root = rootInherited(dir);
   return { name: 'Gathering Facts', moduleName: mod.name, module: mod, args: {}, when: [], notify: [], ignoreErrors: false, tags: ['always'], vars: root.vars, searchPaths: root.searchPaths, position };
 }

@@ -149,6 +149,8 @@ export interface HostState {
   setFacts: Record<string, unknown>;
   facts?: HostFacts;
   diagnosis?: Diagnosis;
+  /** `ansible_facts` gathered by setup / package_facts / service_facts, for the rest of the playbook. */
+  ansibleFacts?: Record<string, unknown>;
   /**
    * Names of set_facts and registered results holding a value derived from a secret (a copy, a
    * templated string): secrets for the rest of the run (src/secrets/taint.ts).
@@ -315,6 +317,7 @@ async function attempt(env: Env, task: Task, run: TaskRun, scope: Scope, eff: Ef
     if (o.diagnosis) run.state.diagnosis = o.diagnosis;
   }
   if (o.vars) Object.assign(run.state.setFacts, o.vars);
+  if (o.ansibleFacts) run.state.ansibleFacts = { ...run.state.ansibleFacts, ...o.ansibleFacts };
   const reg = registeredValue(o);
   o = applyOverrides(task, o, extendScope(scope, { result: reg, ...(task.register ? { [task.register]: reg } : {}) }));
   return { o, reg: registeredValue(o) };

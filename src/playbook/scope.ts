@@ -27,6 +27,8 @@ interface ScopeState {
   registered: Record<string, unknown>;
   facts?: HostFacts;
   diagnosis?: Diagnosis;
+  /** What setup / package_facts / service_facts gathered (HostState). */
+  ansibleFacts?: Record<string, unknown>;
 }
 
 /** Sets an own data property, also over a lazy (getter) one. */
@@ -95,7 +97,7 @@ export function buildScope(host: HostTarget, vars: Vars, state: ScopeState, chec
   const samples = state.facts?.samples ?? [];
   const last = samples[samples.length - 1];
   const facts = state.facts && state.diagnosis ? policyScope(state.facts, state.diagnosis) : {};
-  const ansibleFacts = ansibleFactsOf(last);
+  const ansibleFacts = { ...ansibleFactsOf(last), ...state.ansibleFacts };
   const scope: Scope = { ...facts, ...(last ? { facts: last } : {}) };
   defineVars(scope, vars, lazy);
   // Ansible's `vars` is the raw mapping: `{{ vars.x }}` is not templated again (ansible-core 2.14)
@@ -109,7 +111,7 @@ export function buildScope(host: HostTarget, vars: Vars, state: ScopeState, chec
     ansible_check_mode: check,
     omit: OMIT,
     ansible_facts: ansibleFacts,
-    ...(last ? injectedFactVars(ansibleFacts) : {}),
+    ...(last || state.ansibleFacts ? injectedFactVars(ansibleFacts) : {}),
     ...magicVars,
   };
   for (const [k, v] of Object.entries(magic)) setOwn(scope, k, v);

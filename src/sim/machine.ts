@@ -8,6 +8,7 @@ import { SimKernel, type KernelOptions } from './kernel.js';
 import { formatDaemon, formatDmesg, formatJournal, type JournalFormat } from './klog.js';
 import { VirtualFs } from './vfs.js';
 import { installBootloader } from './bootloader.js';
+import { installHostFactFiles } from './host-facts.js';
 
 /** Which `auditctl -s` output this host's userspace prints (reference §2). */
 export type AuditctlFlavour = 'v3' | 'v2' | 'v1' | 'missing' | 'garbage';
@@ -18,6 +19,9 @@ export interface OsRelease {
   prettyName: string;
   name: string;
   idLike?: string;
+  /** VERSION (`12 (bookworm)`, `9.4 (Plow)`) and VERSION_CODENAME, as the distribution ships them. */
+  version?: string;
+  codename?: string;
 }
 
 /** What the machine passes on to its kernel (documented on KernelOptions). */
@@ -145,6 +149,7 @@ export class SimMachine {
     seed: string,
   ) {
     this.populateFs();
+    installHostFactFiles(this);
     this.kernel = new SimKernel({
       hostname: spec.name,
       flavour: spec.flavour,
@@ -191,6 +196,7 @@ export class SimMachine {
     // each family has its own boot loader tools (src/sim/bootloader.ts)
     if (name === 'grubby' || name === 'grub2-mkconfig') return this.spec.flavour === 'rhel';
     if (name === 'update-grub' || name === 'grub-mkconfig') return this.spec.flavour !== 'rhel';
+    if (name === 'rpm') return this.spec.flavour === 'rhel';
     return true;
   }
 
@@ -254,6 +260,8 @@ export function kernelConfigText(release: string, hz: number): string {
 export function osReleaseText(os: OsRelease): string {
   const lines = [`PRETTY_NAME="${os.prettyName}"`, `NAME="${os.name}"`, `VERSION_ID="${os.versionId}"`, `ID=${os.id}`];
   if (os.idLike) lines.push(`ID_LIKE="${os.idLike}"`);
+  if (os.version) lines.push(`VERSION="${os.version}"`);
+  if (os.codename) lines.push(`VERSION_CODENAME=${os.codename}`);
   return lines.join('\n') + '\n';
 }
 

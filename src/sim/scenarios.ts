@@ -36,7 +36,7 @@ export function debianSpec(name: string, rng: Rng, opts: ScenarioOptions, role =
     name,
     flavour: 'debian',
     role,
-    os: { id: 'debian', versionId: '12', name: 'Debian GNU/Linux', prettyName: 'Debian GNU/Linux 12 (bookworm)' },
+    os: { id: 'debian', versionId: '12', name: 'Debian GNU/Linux', prettyName: 'Debian GNU/Linux 12 (bookworm)', version: '12 (bookworm)', codename: 'bookworm' },
     kernelRelease: '6.1.0-50-amd64',
     user: 'root',
     sudo: { password: 'sim-sudo', nopasswd: true },
@@ -60,7 +60,7 @@ export function rhelSpec(name: string, rng: Rng, opts: ScenarioOptions, role = '
   return {
     ...debianSpec(name, rng, opts, role),
     flavour: 'rhel',
-    os: { id: 'rhel', versionId: '9.4', name: 'Red Hat Enterprise Linux', prettyName: 'Red Hat Enterprise Linux 9.4 (Plow)', idLike: 'fedora' },
+    os: { id: 'rhel', versionId: '9.4', name: 'Red Hat Enterprise Linux', prettyName: 'Red Hat Enterprise Linux 9.4 (Plow)', idLike: 'fedora', version: '9.4 (Plow)' },
     kernelRelease: '5.14.0-427.13.1.el9_4.x86_64',
     user: 'fleet',
     sudo: { password: 'sim-sudo', nopasswd: true },
@@ -171,7 +171,7 @@ export const SCENARIOS: Record<string, Scenario> = {
           spec: {
             ...r('st-auditctl-v1'),
             auditctl: 'v1',
-            os: { id: 'centos', versionId: '6', name: 'CentOS', prettyName: 'CentOS release 6.10 (Final)', idLike: 'rhel fedora' },
+            os: { id: 'centos', versionId: '6', name: 'CentOS', prettyName: 'CentOS release 6.10 (Final)', idLike: 'rhel fedora', version: '6.10 (Final)' },
             kernelRelease: '2.6.32-754.35.1.el6.x86_64',
             rulesD: { 'audit.rules': '-D\n-b 320\n' },
           },

@@ -81,4 +81,20 @@ describe.skipIf(skip !== null)('guards on a stalled host start no program beyond
     console.log(`[guard-programs] raise-backlog-limit --check: ${names.length} programs: ${names.join(' ')}`);
     expect(names.filter((n) => !PROBE.includes(n))).toEqual([]);
   });
+
+  it('gather_facts and setup: each is one probe round trip, with no program per fact', async () => {
+    const pb = join(dir, 'gather.yml');
+    const tasks = [
+      { name: 'again, every subset', setup: { gather_subset: ['all'] } },
+      { name: 'facts', debug: { msg: '{{ ansible_os_family }} {{ ansible_hostname }} {{ ansible_service_mgr }}' } },
+    ];
+    writeFileSync(pb, stringify([{ name: 'gather', hosts: 'all', become: true, gather_facts: true, tasks }]));
+    const { names, stdout } = await programsOf(['run', pb, '--check']);
+    console.log(`[guard-programs] gather_facts + setup --check: ${names.length} programs: ${names.join(' ')}`);
+    const doc = JSON.parse(stdout) as { hosts: { tasks: { status: string; msg?: string }[] }[] };
+    expect(doc.hosts[0]!.tasks.map((t) => t.status), stdout.slice(0, 2000)).toEqual(['ok', 'ok', 'ok']);
+    expect(doc.hosts[0]!.tasks[2]!.msg).toMatch(/^\S+ \S+ \S+$/);
+    // Gathering Facts and setup: two probes, each the programs of an audit sample, none per fact
+    expect(sessions(names)).toEqual([PROBE, PROBE]);
+  });
 });

@@ -1,6 +1,7 @@
 /** The host session: one sampler, facts cached per sample, and when a read costs a new round trip. */
 import { describe, expect, it } from 'vitest';
 import { SAMPLE_FRESH_MS } from '../../src/host/index.js';
+import { MountsFact } from '../../src/facts/defs/mounts.js';
 import { FakeHost, FakeTransport, sessionOver } from '../fixtures/playbooks/fake-host.js';
 
 function clock() {
@@ -48,5 +49,19 @@ describe('HostSession', () => {
     expect(h.probes).toBe(2);
     h.down = true;
     await expect(s.takeSample()).rejects.toMatchObject({ code: 'E_DISCONNECTED' });
+  });
+
+  it('a gathered fact costs one gathering round trip (the probe with the gathered sections), then is cached; a plain read reuses it', async () => {
+    const h = new FakeHost();
+    const s = sessionOver(new FakeTransport(h), clock());
+    await s.sample();
+    expect(h.commands.at(-1)).not.toContain(':begin:mounts');
+    // the fake host prints no /proc/mounts: the fact's empty value, never a throw
+    expect(await s.gathered(MountsFact)).toEqual([]);
+    expect(h.probes).toBe(2);
+    expect(h.commands.at(-1)).toContain(':begin:mounts');
+    await s.gathered(MountsFact);
+    await s.sample();
+    expect(h.probes).toBe(2);
   });
 });

@@ -53,10 +53,10 @@ describe('Ansible playbooks load unchanged', () => {
     expect(pb.plays[0]!.tasks[0]!.name).toBe('off');
     expect(pb.plays[0]!.tasks[0]!.args).toEqual({ c: false });
   });
-  it('gather_facts: false gathers nothing; true gathers the audit facts first', () => {
+  it('gather_facts: false gathers nothing; true runs setup first (the audit facts and Ansible’s)', () => {
     expect(parsePlaybook('pb.yml', play('    - debug: { msg: x }\n', '  gather_facts: no\n')).plays[0]!.tasks.map((t) => t.moduleName)).toEqual(['debug']);
     const t = parsePlaybook('pb.yml', play('    - debug: { msg: x }\n', '  gather_facts: true\n')).plays[0]!.tasks;
-    expect(t.map((x) => [x.name, x.moduleName])).toEqual([['Gathering Facts', 'audit_status'], ['debug', 'debug']]);
+    expect(t.map((x) => [x.name, x.moduleName])).toEqual([['Gathering Facts', 'setup'], ['debug', 'debug']]);
   });
   it('loop takes a list or a {{ list }} template, with loop_control.loop_var', () => {
     const t = parsePlaybook('pb.yml', play('    - shell: echo {{ x }}\n      loop: [a, b]\n      loop_control: { loop_var: x }\n    - shell: echo {{ item }}\n      loop: "{{ items }}"\n')).plays[0]!.tasks;

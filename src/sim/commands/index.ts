@@ -3,6 +3,7 @@ import { registerAudit } from './audit.js';
 import { registerCore } from './core.js';
 import { registerGrub } from './grub.js';
 import { installProcFiles, registerSystem } from './system.js';
+import { registerPackages } from './packages.js';
 
 export { statusText } from './audit.js';
 
@@ -13,6 +14,7 @@ export function defaultRegistry(): CommandRegistry {
   registerAudit(r);
   registerSystem(r);
   registerGrub(r);
+  registerPackages(r);
   r.onMachine(installProcFiles);
   return r;
 }

@@ -1,4 +1,5 @@
 /** systemd, service, ps, kill, logs, df, shutdown: the init system and kernel views. */
+import { systemctlList } from './packages.js';
 import type { SimMachine } from '../machine.js';
 import { formatDmesg, formatJournal, type JournalFormat } from '../klog.js';
 import type { CommandContext, CommandRegistry } from '../shell.js';
@@ -75,6 +76,9 @@ async function systemctl(ctx: CommandContext): Promise<number> {
       );
       return st.active === 'active' ? 0 : 3;
     }
+    case 'list-units':
+    case 'list-unit-files':
+      return systemctlList(ctx, verb, unitState(m));
     case 'daemon-reload':
       return (await needRoot(ctx, 'reload')) ?? 0;
     case 'start':
