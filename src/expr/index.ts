@@ -6,8 +6,9 @@
 import { FleetmendError, type SourcePosition } from '../errors.js';
 import { ExprEvalError, ExprUndefinedError, Undefined, evaluateNode, isUndefined, pathsOf, shlexQuote, stringOf, truthy, typeName } from './evaluate.js';
 import { ExprSyntaxError, FILTERS, FUNCTIONS, MAX_SOURCE, parseExpr, type Node } from './parse.js';
+import { Budget, pyStr } from './values.js';
 
-export { truthy, typeName, shlexQuote, stringOf, isUndefined, Undefined, FILTERS, FUNCTIONS, MAX_SOURCE, type Node };
+export { truthy, typeName, shlexQuote, stringOf, pyStr, isUndefined, Undefined, Budget, FILTERS, FUNCTIONS, MAX_SOURCE, type Node };
 
 export interface CompileOptions {
   /**
@@ -23,7 +24,7 @@ export interface CompiledExpr {
    * Evaluates against a scope object; throws E_EXPR (with position) on a type error, and in
    * strict mode E_UNDEFINED when an undefined variable is used or is the result.
    */
-  evaluate(scope: unknown): unknown;
+  evaluate(scope: unknown, budget?: Budget): unknown;
   /** Dotted paths the expression reads, e.g. `audit.backlog_limit`. */
   readonly paths: string[];
 }
@@ -79,9 +80,9 @@ export function compileExpr(source: string, position?: SourcePosition, opts: Com
   return {
     source,
     paths,
-    evaluate(scope: unknown): unknown {
+    evaluate(scope: unknown, budget?: Budget): unknown {
       try {
-        const v = evaluateNode(ast, scope, opts.strictUndefined === true);
+        const v = evaluateNode(ast, scope, opts.strictUndefined === true, budget);
         if (v instanceof Undefined) throw new ExprUndefinedError(v.message, 0);
         return v;
       } catch (err) {
