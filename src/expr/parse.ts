@@ -141,7 +141,10 @@ export function tokenize(src: string): Token[] {
       continue;
     }
     const num = /^(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][+-]?\d+)?/.exec(src.slice(i, i + 64));
-    if (num && /[\d.]/.test(c) && !(c === '.' && !/\d/.test(src[i + 1] ?? ''))) {
+    const prev = tokens[tokens.length - 1];
+    // `xs.0` is an index after a name, `)` or `]` (Jinja), not the number .0
+    const afterOperand = prev !== undefined && (prev.t === 'name' || (prev.t === 'op' && (prev.v === ')' || prev.v === ']')));
+    if (num && /[\d.]/.test(c) && !(c === '.' && (afterOperand || !/\d/.test(src[i + 1] ?? '')))) {
       tokens.push({ t: 'num', v: Number(num[0]), at: i });
       i += num[0].length;
       continue;
