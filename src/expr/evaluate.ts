@@ -28,6 +28,7 @@ import { applyTest, RAW_TESTS } from './tests.js';
 import { callMethod } from './methods.js';
 import {
   Budget,
+  tupleOf,
   compare,
   lookup,
   type Call,
@@ -261,8 +262,10 @@ function evaluate(node: Node, ctx: Ctx): unknown {
       return member(node, ctx);
     case 'slice':
       return slice(node, ctx);
-    case 'list':
-      return node.items.map((i) => use(evaluate(i, ctx), i.at));
+    case 'list': {
+      const items = node.items.map((i) => use(evaluate(i, ctx), i.at));
+      return node.tuple ? tupleOf(...items) : items;
+    }
     case 'dict':
       return mappingOf(node.entries.map(([k, v]) => [pyStr(use(evaluate(k, ctx), k.at)), use(evaluate(v, ctx), v.at)] as const));
     case 'call':

@@ -14,6 +14,7 @@ import { allMatches, expandReplacement, firstMatch, playbookRegex } from './rege
 import { shlexQuote } from './shell.js';
 import {
   ExprEvalError,
+  tupleOf,
   Undefined,
   boundedList,
   boundedString,
@@ -226,7 +227,7 @@ function regexFindall(x: unknown, a: Read, c: Call): unknown[] {
   const matches = allMatches(playbookRegex(a('regex'), regexFlags(a), c.at), text(x));
   c.env.budget.spend(matches.length, c.at);
   return boundedList(
-    matches.map((m) => (m.length === 1 ? m[0] : m.length === 2 ? (m[1] ?? '') : m.slice(1).map((g) => g ?? ''))),
+    matches.map((m) => (m.length === 1 ? m[0] : m.length === 2 ? (m[1] ?? '') : tupleOf(...m.slice(1).map((g) => g ?? '')))),
     c.at,
   );
 }

@@ -16,6 +16,12 @@ export interface CompileOptions {
    * Off (policy conditions): a missing fact is `undefined` and every comparison with it is false.
    */
   strictUndefined?: boolean;
+  /**
+   * Backslashes in string literals are literal: `{{ }}` in a playbook string, where Ansible
+   * doubles them before Jinja reads the literal (Templar's _escape_backslashes), so
+   * `regex_replace('(\d+)', '\1')` works as written there. Template files decode escapes.
+   */
+  rawStrings?: boolean;
 }
 
 export interface CompiledExpr {
@@ -71,7 +77,7 @@ export function compileExpr(source: string, position?: SourcePosition, opts: Com
   if (typeof source !== 'string') throw exprError(String(source), 'expression must be a string', 0, position);
   let ast: Node;
   try {
-    ast = parseExpr(source);
+    ast = parseExpr(source, opts.rawStrings === true);
   } catch (err) {
     if (err instanceof ExprSyntaxError) throw exprError(source, err.message, err.offset, position);
     throw err;

@@ -27,6 +27,13 @@ type TNode =
 export interface CompiledTemplate {
   readonly text: string;
   readonly nodes: TNode[];
+  /** Newlines at the end of the source: Ansible keeps that many (Templar preserve_trailing_newlines). */
+  readonly trailingNewlines: number;
+}
+
+export interface TemplateOptions {
+  /** A playbook string, not a template file: `{{ }}` string literals keep backslashes (compileExpr rawStrings). */
+  argStrings?: boolean;
 }
 
 /** One expression a render evaluated (the templater reports these to the secret taint watch). */
@@ -140,11 +147,12 @@ class TemplateParser {
   constructor(
     private readonly text: string,
     private readonly position?: SourcePosition,
+    private readonly opts: TemplateOptions = {},
   ) {}
 
-  private expr(source: string, offset: number): CompiledExpr {
+  private expr(source: string, offset: number, inOutput = false): CompiledExpr {
     try {
-      return compileExpr(source, positionAt(this.text, offset, this.position), { strictUndefined: true });
+      return compileExpr(source, positionAt(this.text, offset, this.position), { strictUndefined: true, rawStrings: inOutput && this.opts.argStrings === true });
     } catch (err) {
       if (!(err instanceof FleetmendError) || err.code !== 'E_EXPR') throw err;
       throw new FleetmendError('E_TEMPLATE', `bad template: ${err.message}`, err.position ? { position: err.position } : {});
@@ -164,7 +172,7 @@ class TemplateParser {
         if (p) top.body.push({ k: 'text', text: p });
       } else if (p.kind === 'var') {
         if (!p.body) this.fail('empty {{ }}', p.at);
-        top.body.push({ k: 'out', expr: this.expr(p.body, this.bodyOffset(p)), at: p.at });
+        top.body.push({ k: 'out', expr: this.expr(p.body, this.bodyOffset(p), true), at: p.at });
       } else if (p.kind === 'block') this.statement(p);
     }
     const open = this.stack[this.stack.length - 1]!;
@@ -230,10 +238,21 @@ class TemplateParser {
   }
 }
 
-/** Parses a template once (E_TEMPLATE / E_EXPR with file:line:column for any error in it). */
-export function compileTemplate(text: string, position?: SourcePosition): CompiledTemplate {
+/**
+ * Parses a template once (E_TEMPLATE / E_EXPR with file:line:column for any error in it). As
+ * Jinja's lexer: newlines normalized to `\n`, and one trailing newline dropped
+ * (keep_trailing_newline is off); renderCompiled then restores the source's count of trailing
+ * newlines, as Ansible's Templar does.
+ */
+export function compileTemplate(text: string, position?: SourcePosition, opts: TemplateOptions = {}): CompiledTemplate {
   if (text.length > MAX_TEMPLATE_TEXT) throw templateError(text, `template longer than ${MAX_TEMPLATE_TEXT} characters`, 0, position);
-  return { text, nodes: new TemplateParser(text, position).parse() };
+  const normalized = text.replace(/\r\n?/g, '\n');
+  const source = normalized.endsWith('\n') ? normalized.slice(0, -1) : normalized;
+  return { text: source, nodes: new TemplateParser(source, position, opts).parse(), trailingNewlines: trailingNewlines(normalized) };
+}
+
+function trailingNewlines(s: string): number {
+  return s.length - s.replace(/\n+$/, '').length;
 }
 
 /**
@@ -345,5 +364,6 @@ export function renderCompiled(t: CompiledTemplate, scope: Record<string, unknow
     if (err instanceof ExprEvalError) throw templateError(t.text, err.message, err.offset, position);
     throw err;
   }
-  return state.out.join('');
+  const out = state.out.join('');
+  return out + '\n'.repeat(Math.max(0, t.trailingNewlines - trailingNewlines(out)));
 }

@@ -4,7 +4,7 @@
  * the JavaScript object, so no method reaches a prototype, a function or a mutation.
  */
 import { pyCapitalize, pyFormat, pyReplace, pyRsplit, pySplit, pyStrip, pyTitle } from './pystring.js';
-import { ExprEvalError, boundedString, deepEqual, isMapping, own, pyStr, typeName, type Call } from './values.js';
+import { ExprEvalError, tupleOf, boundedString, deepEqual, isMapping, own, pyStr, typeName, type Call } from './values.js';
 
 type Method<T> = (self: T, a: (name: string) => unknown, c: Call) => unknown;
 interface Spec<T> {
@@ -69,7 +69,7 @@ const STRING: Record<string, Spec<string>> = {
 const MAPPING: Record<string, Spec<Record<string, unknown>>> = {
   keys: { params: [], fn: (d) => Object.keys(d) },
   values: { params: [], fn: (d) => Object.values(d) },
-  items: { params: [], fn: (d) => Object.entries(d) },
+  items: { params: [], fn: (d) => Object.entries(d).map(([k, v]) => tupleOf(k, v)) },
   get: { params: ['key', 'default'], fn: (d, a) => { const k = a('key'); const v = typeof k === 'string' || typeof k === 'number' ? own(d, String(k)) : undefined; return v === undefined ? (a('default') ?? null) : v; } },
 };
 

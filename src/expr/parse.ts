@@ -43,7 +43,7 @@ export type Node =
   | { type: 'method'; object: Node; name: string; args: Node[]; kwargs: KwArg[]; at: number }
   | { type: 'filter'; name: string; value: Node; args: Node[]; kwargs: KwArg[]; at: number }
   | { type: 'test'; name: string; value: Node; args: Node[]; kwargs: KwArg[]; negate: boolean; at: number }
-  | { type: 'list'; items: Node[]; at: number }
+  | { type: 'list'; items: Node[]; tuple?: boolean; at: number }
   | { type: 'dict'; entries: [Node, Node][]; at: number }
   | { type: 'cond'; test: Node; then: Node; else?: Node; at: number }
   | { type: 'unary'; op: 'not' | '-' | '+'; arg: Node; at: number }
@@ -108,9 +108,28 @@ type Token =
   | { t: 'eof'; at: number };
 
 const OPS = ['==', '!=', '<=', '>=', '&&', '||', '//', '**', '<', '>', '!', '+', '-', '*', '/', '%', '~', '(', ')', '[', ']', '{', '}', '.', ',', ':', '=', '|'];
-const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', '"': '"', "'": "'", '0': '\0' };
+const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', '"': '"', "'": "'", a: '\x07', b: '\b', f: '\f', v: '\v', '\n': '' };
 
-function readString(src: string, start: number): { value: string; end: number } {
+/**
+ * One escape in a string literal, as Jinja decodes literals (Python's unicode_escape): `\n`,
+ * `\x41`, `\u00e9`, octal `\1` (so a regex group is written `'\\1'`, as Ansible's docs do); an
+ * unknown escape stays as written (`'\d'` is backslash + d).
+ */
+function readEscape(src: string, i: number): { text: string; len: number } {
+  const n = src[i + 1] as string;
+  if (Object.prototype.hasOwnProperty.call(ESCAPES, n)) return { text: ESCAPES[n]!, len: 2 };
+  const octal = /^[0-7]{1,3}/.exec(src.slice(i + 1, i + 4));
+  if (octal) return { text: String.fromCharCode(Number.parseInt(octal[0], 8)), len: 1 + octal[0].length };
+  const hex = n === 'x' ? 2 : n === 'u' ? 4 : n === 'U' ? 8 : 0;
+  if (hex) {
+    const h = src.slice(i + 2, i + 2 + hex);
+    if (!new RegExp(`^[0-9a-fA-F]{${hex}}$`).test(h) || Number.parseInt(h, 16) > 0x10ffff) throw new ExprSyntaxError(`bad escape \\${n}${h}`, i);
+    return { text: String.fromCodePoint(Number.parseInt(h, 16)), len: 2 + hex };
+  }
+  return { text: `\\${n}`, len: 2 };
+}
+
+function readString(src: string, start: number, raw = false): { value: string; end: number } {
   const quote = src[start];
   let out = '';
   let i = start + 1;
@@ -118,11 +137,11 @@ function readString(src: string, start: number): { value: string; end: number } 
     const c = src[i] as string;
     if (c === quote) return { value: out, end: i + 1 };
     if (c === '\\') {
-      const n = src[i + 1];
-      if (n === undefined) break;
-      // Python keeps an unknown escape as written: '\d' is backslash + d (regexes depend on it)
-      out += ESCAPES[n] ?? `\\${n}`;
-      i += 2;
+      if (i + 1 >= src.length) break;
+      // raw: Ansible's _escape_backslashes for `{{ }}` in playbook strings, every backslash literal
+      const e = raw ? { text: src.slice(i, i + 2), len: 2 } : readEscape(src, i);
+      out += e.text;
+      i += e.len;
     } else {
       out += c;
       i++;
@@ -131,7 +150,7 @@ function readString(src: string, start: number): { value: string; end: number } 
   throw new ExprSyntaxError('unterminated string', start);
 }
 
-export function tokenize(src: string): Token[] {
+export function tokenize(src: string, rawStrings = false): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < src.length) {
@@ -150,7 +169,7 @@ export function tokenize(src: string): Token[] {
       continue;
     }
     if (c === '"' || c === "'") {
-      const s = readString(src, i);
+      const s = readString(src, i, rawStrings);
       tokens.push({ t: 'str', v: s.value, at: i });
       i = s.end;
       continue;
@@ -434,7 +453,7 @@ class Parser {
   private parenthesized(at: number): Node {
     if (this.isOp(')')) {
       this.pos++;
-      return { type: 'list', items: [], at };
+      return { type: 'list', items: [], tuple: true, at };
     }
     const first = this.expr();
     if (this.isOp(')')) {
@@ -448,7 +467,7 @@ class Parser {
       items.push(this.expr());
     }
     this.expectOp(')');
-    return { type: 'list', items, at };
+    return { type: 'list', items, tuple: true, at };
   }
 
   private dict(at: number): Node {
@@ -521,8 +540,9 @@ function describe(t: Token): string {
   return `'${t.v}'`;
 }
 
-export function parseExpr(source: string): Node {
+/** `rawStrings`: backslashes in string literals are literal (see readString). */
+export function parseExpr(source: string, rawStrings = false): Node {
   if (source.length > MAX_SOURCE) throw new ExprSyntaxError(`expression longer than ${MAX_SOURCE} characters`, 0);
   if (!source.trim()) throw new ExprSyntaxError('empty expression', 0);
-  return new Parser(tokenize(source)).parse();
+  return new Parser(tokenize(source, rawStrings)).parse();
 }

@@ -101,6 +101,19 @@ export function mappingOf(entries: Iterable<readonly [string, unknown]>): Record
   return out;
 }
 
+/** A Python tuple (`(1, 2)`, `d.items()`' pairs, regex_findall's groups): a list that prints as a tuple. */
+export class Tuple extends Array<unknown> {
+  static override get [Symbol.species](): ArrayConstructor {
+    return Array;
+  }
+}
+
+export function tupleOf(...items: unknown[]): Tuple {
+  const t = new Tuple();
+  t.push(...items);
+  return t;
+}
+
 /** Python's repr() of a str. */
 function reprString(s: string): string {
   const q = s.includes("'") && !s.includes('"') ? '"' : "'";
@@ -121,6 +134,7 @@ function reprString(s: string): string {
 export function pyRepr(v: unknown, depth = 0): string {
   if (depth > 100) return '...';
   if (typeof v === 'string') return reprString(v);
+  if (v instanceof Tuple) return v.length === 1 ? `(${pyRepr(v[0], depth + 1)},)` : `(${v.map((x) => pyRepr(x, depth + 1)).join(', ')})`;
   if (Array.isArray(v)) return `[${v.map((x) => pyRepr(x, depth + 1)).join(', ')}]`;
   if (isMapping(v)) return `{${Object.entries(v).map(([k, x]) => `${reprString(k)}: ${pyRepr(x, depth + 1)}`).join(', ')}}`;
   return pyStr(v);

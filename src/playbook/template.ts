@@ -64,7 +64,7 @@ function short(text: string): string {
 /** An expression syntax error inside {{ }} is a template error (same message and position). */
 function compileHole(source: string, position: SourcePosition | undefined, text: string): CompiledExpr {
   try {
-    return compileExpr(source, position, { strictUndefined: true });
+    return compileExpr(source, position, { strictUndefined: true, rawStrings: true });
   } catch (err) {
     if (!(err instanceof FleetmendError) || err.code !== 'E_EXPR') throw err;
     throw new FleetmendError('E_TEMPLATE', `bad template ${short(text)}: ${err.message}`, err.position ? { position: err.position } : {});
@@ -191,7 +191,7 @@ export class Templater {
     if (hit) return hit;
     if (dialect === 'none' && hasStatements(text)) {
       if (text.length > MAX_TEMPLATE) throw new FleetmendError('E_TEMPLATE', `template longer than ${MAX_TEMPLATE} characters`, at(text, 0, position));
-      const out: Compiled = { template: compileTemplate(text, position) };
+      const out: Compiled = { template: compileTemplate(text, position, { argStrings: true }) };
       this.cache.set(key, out);
       return out;
     }
