@@ -12,6 +12,7 @@
  */
 import { FleetmendError, type SourcePosition } from '../errors.js';
 import { compileExpr, positionAt, type CompiledExpr } from './index.js';
+import { parseExpr } from './parse.js';
 import { Budget, ExprEvalError, LIMITS, isMapping, pyStr, typeName } from './values.js';
 
 export const MAX_TEMPLATE_TEXT = 1_048_576;
@@ -226,6 +227,7 @@ class TemplateParser {
     const f = /^([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s+in\s+([\s\S]+)$/.exec(rest);
     if (!f) this.fail('{% for %} reads {% for x in expr %} or {% for k, v in expr %}', at);
     if (/\brecursive\s*$/.test(f[2]!)) this.fail('recursive loops are not supported', at);
+    if (isFilteredLoop(f[2]!)) this.fail('loop filtering ({% for x in xs if cond %}) is not supported; filter the list with select/selectattr/rejectattr', at);
     const targets = f[1]!.split(',').map((s) => s.trim());
     if (targets.includes('loop')) this.fail("'loop' is the loop variable; name the item otherwise", at);
     return { k: 'for', targets, iter: this.expr(f[2]!, restAt + rest.indexOf(f[2]!, f[1]!.length)), body: [], otherwise: [], at };
@@ -249,6 +251,16 @@ export function compileTemplate(text: string, position?: SourcePosition, opts: T
   const normalized = text.replace(/\r\n?/g, '\n');
   const source = normalized.endsWith('\n') ? normalized.slice(0, -1) : normalized;
   return { text: source, nodes: new TemplateParser(source, position, opts).parse(), trailingNewlines: trailingNewlines(normalized) };
+}
+
+/** `xs if cond` without else: Jinja's loop filter, which the expression grammar would read as an inline if. */
+function isFilteredLoop(source: string): boolean {
+  try {
+    const ast = parseExpr(source);
+    return ast.type === 'cond' && ast.else === undefined;
+  } catch {
+    return false;
+  }
 }
 
 function trailingNewlines(s: string): number {

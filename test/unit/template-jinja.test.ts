@@ -77,6 +77,7 @@ describe('renderTemplateText: errors name the construct and file:line:column', (
     ['ok\n{% for x in xs %}\n{{ x.missing }}\n{% endfor %}', 'E_UNDEFINED', /'x.missing' is undefined/, 3],
     ['{% for a, b in [1] %}{% endfor %}', 'E_TEMPLATE', /cannot unpack/, 1],
     ['{% set = 1 %}', 'E_TEMPLATE', /set %\} takes one name/, 1],
+    ['{% for x in xs if x %}{% endfor %}', 'E_TEMPLATE', /loop filtering/, 1],
   ])('%j', (t, code, message, line) => {
     const e = failure(() => render(t, { xs: [{}], a: false }));
     expect(e.code).toBe(code);
