@@ -45,14 +45,13 @@ export function itemsOf(x: unknown, what: string, c: Call): unknown[] {
 }
 
 /** Jinja's make_attrgetter: `a.b.0` reads key a, key b, index 0; a missing part is Undefined. */
-function attrOf(item: unknown, attribute: unknown, c: Call): unknown {
+function attrOf(item: unknown, attribute: unknown): unknown {
   let cur = item;
   for (const part of String(attribute).split('.')) {
     const v = lookup(cur, /^\d+$/.test(part) ? Number(part) : part);
     if (v === undefined) return new Undefined(`${typeName(cur)} object has no attribute '${part}'`);
     cur = v;
   }
-  void c;
   return cur;
 }
 
@@ -82,7 +81,7 @@ function keyOf(attribute: unknown, caseSensitive: unknown, c: Call): (x: unknown
   const fold = (v: unknown) => (typeof v === 'string' && caseSensitive !== true ? v.toLowerCase() : v);
   if (attribute === undefined || attribute === null) return fold;
   const attrs = String(attribute).split(',').map((s) => s.trim());
-  const one = (x: unknown, a: string) => fold(use(attrOf(x, a, c), c.at));
+  const one = (x: unknown, a: string) => fold(use(attrOf(x, a), c.at));
   return attrs.length > 1 ? (x) => attrs.map((a) => one(x, a)) : (x) => one(x, attrs[0]!);
 }
 
@@ -137,7 +136,7 @@ function selectBy(x: unknown, c: Call, keep: boolean, attribute?: unknown): unkn
   const [test, ...rest] = attribute === undefined ? c.args : c.args.slice(1);
   const items = itemsOf(x, 'select', c);
   return items.filter((item) => {
-    const v = attribute === undefined ? item : attrOf(item, attribute, c);
+    const v = attribute === undefined ? item : attrOf(item, attribute);
     const ok = test === undefined ? truthy(use(v, c.at)) : c.env.test(str(test, 'the test name', c.at), v, rest, c.kw, c.at);
     return ok === keep;
   });
@@ -148,7 +147,7 @@ function mapItems(x: unknown, c: Call): unknown[] {
   if (c.kw.has('attribute')) {
     const dflt = c.kw.get('default');
     return items.map((i) => {
-      const v = attrOf(i, c.kw.get('attribute'), c);
+      const v = attrOf(i, c.kw.get('attribute'));
       return v instanceof Undefined && c.kw.has('default') ? dflt : v;
     });
   }
@@ -290,7 +289,7 @@ const FILTERS: Record<string, Spec> = {
   length: { params: [], fn: (x, _a, c) => (typeof x === 'string' ? [...x].length : isMapping(x) ? Object.keys(x).length : itemsOf(x, 'length', c).length) },
   join: {
     params: ['d', 'attribute'],
-    fn: (x, a, c) => boundedString(itemsOf(x, 'join', c).map((i) => text(a('attribute') === undefined ? i : use(attrOf(i, a('attribute'), c), c.at))).join(text(a('d') ?? '')), c.at),
+    fn: (x, a, c) => boundedString(itemsOf(x, 'join', c).map((i) => text(a('attribute') === undefined ? i : use(attrOf(i, a('attribute')), c.at))).join(text(a('d') ?? '')), c.at),
   },
   split: { params: ['sep', 'maxsplit'], fn: (x, a, c) => pySplit(str(x, 'split', c.at), a('sep'), a('maxsplit'), c.at) },
   replace: { params: ['old', 'new', 'count'], fn: (x, a, c) => pyReplace(text(x), text(a('old')), text(a('new')), a('count'), c.at) },
@@ -300,14 +299,14 @@ const FILTERS: Record<string, Spec> = {
   quote: { params: [], fn: (x) => shlexQuote(stringOfArg(x)) },
   basename: { params: [], fn: (x) => basename(text(x)) },
   dirname: { params: [], fn: (x) => dirname(text(x)) },
-  first: { params: [], fn: (x, _a, c) => (itemsOf(x, 'first', c).length ? itemsOf(x, 'first', c)[0] : new Undefined('no first item, the sequence was empty')) },
+  first: { params: [], fn: (x, _a, c) => { const i = itemsOf(x, 'first', c); return i.length ? i[0] : new Undefined('no first item, the sequence was empty'); } },
   last: { params: [], fn: (x, _a, c) => { const i = itemsOf(x, 'last', c); return i.length ? i[i.length - 1] : new Undefined('no last item, the sequence was empty'); } },
   min: { params: ['case_sensitive', 'attribute'], fn: (x, a, c) => minMax(x, a, c, 1) },
   max: { params: ['case_sensitive', 'attribute'], fn: (x, a, c) => minMax(x, a, c, -1) },
   sum: {
     params: ['attribute', 'start'],
     fn: (x, a, c) => itemsOf(x, 'sum', c).reduce((acc: number, i) => {
-      const v = a('attribute') === undefined ? i : use(attrOf(i, a('attribute'), c), c.at);
+      const v = a('attribute') === undefined ? i : use(attrOf(i, a('attribute')), c.at);
       if (typeof v !== 'number') throw new ExprEvalError(`sum needs numbers, got ${typeName(v)}`, c.at);
       return acc + v;
     }, Number(a('start') ?? 0)),
@@ -349,7 +348,7 @@ const FILTERS: Record<string, Spec> = {
       const [k, v] = [text(a('key_name') ?? 'key'), text(a('value_name') ?? 'value')];
       return mappingOf(itemsOf(x, 'items2dict', c).map((i) => {
         if (!isMapping(i)) throw new ExprEvalError(`items2dict requires a list of dictionaries, got a ${typeName(i)} item`, c.at);
-        return [text(use(attrOf(i, k, c), c.at)), use(attrOf(i, v, c), c.at)] as const;
+        return [text(use(attrOf(i, k), c.at)), use(attrOf(i, v), c.at)] as const;
       }));
     },
   },

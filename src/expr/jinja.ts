@@ -13,7 +13,7 @@
 import { FleetmendError, type SourcePosition } from '../errors.js';
 import { compileExpr, positionAt, type CompiledExpr } from './index.js';
 import { parseExpr } from './parse.js';
-import { Budget, ExprEvalError, LIMITS, isMapping, pyStr, typeName } from './values.js';
+import { Budget, ExprEvalError, LIMITS, isMapping, pyStr, truthy, typeName } from './values.js';
 
 export const MAX_TEMPLATE_TEXT = 1_048_576;
 const MAX_NESTING = 32;
@@ -21,9 +21,9 @@ const MAX_NESTING = 32;
 type TNode =
   | { k: 'text'; text: string }
   | { k: 'out'; expr: CompiledExpr; at: number }
-  | { k: 'if'; branches: { cond: CompiledExpr; body: TNode[] }[]; otherwise: TNode[] }
+  | { k: 'if'; branches: { cond: CompiledExpr; body: TNode[]; at: number }[]; otherwise: TNode[] }
   | { k: 'for'; targets: string[]; iter: CompiledExpr; body: TNode[]; otherwise: TNode[]; at: number }
-  | { k: 'set'; name: string; expr: CompiledExpr };
+  | { k: 'set'; name: string; expr: CompiledExpr; at: number };
 
 export interface CompiledTemplate {
   readonly text: string;
@@ -195,12 +195,12 @@ class TemplateParser {
     const top = this.stack[this.stack.length - 1]!;
     switch (word) {
       case 'if':
-        return this.open('if', t.at, { k: 'if', branches: [{ cond: this.expr(rest, restAt), body: [] }], otherwise: [] });
+        return this.open('if', t.at, { k: 'if', branches: [{ cond: this.expr(rest, restAt), body: [], at: t.at }], otherwise: [] });
       case 'for':
         return this.open('for', t.at, this.forNode(rest, restAt, t.at));
       case 'elif':
         if (top.tag !== 'if' || top.node?.k !== 'if' || top.body === top.node.otherwise) this.fail('{% elif %} outside an {% if %}', t.at);
-        top.node.branches.push({ cond: this.expr(rest, restAt), body: [] });
+        top.node.branches.push({ cond: this.expr(rest, restAt), body: [], at: t.at });
         top.body = top.node.branches[top.node.branches.length - 1]!.body;
         return;
       case 'else':
@@ -215,7 +215,7 @@ class TemplateParser {
       case 'set': {
         const s = /^([A-Za-z_]\w*)\s*=\s*([\s\S]+)$/.exec(rest);
         if (!s) this.fail('{% set %} takes one name and an expression: {% set x = expr %}', t.at);
-        top.body.push({ k: 'set', name: s[1]!, expr: this.expr(s[2]!, restAt + rest.indexOf(s[2]!)) });
+        top.body.push({ k: 'set', name: s[1]!, expr: this.expr(s[2]!, restAt + rest.indexOf(s[2]!)), at: t.at });
         return;
       }
       default:
@@ -328,10 +328,10 @@ function renderNodes(nodes: TNode[], scope: Record<string, unknown>, locals: Map
         break;
       }
       case 'set':
-        locals.set(n.name, evalIn(state, n.expr, view(), 0));
+        locals.set(n.name, evalIn(state, n.expr, view(), n.at));
         break;
       case 'if': {
-        const hit = n.branches.find((b) => truthyOf(evalIn(state, b.cond, view(), 0)));
+        const hit = n.branches.find((b) => truthy(evalIn(state, b.cond, view(), b.at)));
         renderNodes(hit ? hit.body : n.otherwise, scope, locals, state);
         break;
       }
@@ -340,12 +340,6 @@ function renderNodes(nodes: TNode[], scope: Record<string, unknown>, locals: Map
         break;
     }
   }
-}
-
-function truthyOf(v: unknown): boolean {
-  if (Array.isArray(v)) return v.length > 0;
-  if (isMapping(v)) return Object.keys(v).length > 0;
-  return Boolean(v);
 }
 
 function renderFor(n: Extract<TNode, { k: 'for' }>, scope: Record<string, unknown>, locals: Map<string, unknown>, state: RenderState, view: Record<string, unknown>): void {
