@@ -91,9 +91,12 @@ export function pyCapitalize(s: string): string {
   return s.slice(0, 1).toUpperCase() + s.slice(1).toLowerCase();
 }
 
-/** Jinja's title filter (and near enough str.title): each word capitalized. */
+/** Jinja's title filter: each piece between `-`, whitespace, `(`, `{`, `[`, `<` capitalized. */
 export function pyTitle(s: string): string {
-  return s.toLowerCase().replace(/(^|[^A-Za-z0-9'])([a-z])/g, (_m, pre: string, c: string) => pre + c.toUpperCase());
+  return s
+    .split(/([-\s({[<]+)/)
+    .map((piece) => piece.slice(0, 1).toUpperCase() + piece.slice(1).toLowerCase())
+    .join('');
 }
 
 /** str.format with `{}`, `{0}`, `{name}` and `{{`/`}}`; format specs are refused. */
