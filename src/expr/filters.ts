@@ -117,7 +117,8 @@ function toFloat(x: unknown, fallback: unknown): unknown {
   if (typeof x === 'number') return x;
   if (typeof x !== 'string') return fallback;
   const s = x.trim().toLowerCase();
-  if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/.test(s)) return Number(s);
+  // unambiguous (`\d+(\.\d*)?`, not `\d+\.?\d*`), so a long digit string is matched in linear time
+  if (/^[+-]?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/.test(s)) return Number(s);
   if (/^[+-]?(inf|infinity)$/.test(s)) return s.startsWith('-') ? -Infinity : Infinity;
   if (/^[+-]?nan$/.test(s)) return Number.NaN;
   return fallback;

@@ -119,7 +119,7 @@ function lex(text: string, position?: SourcePosition): Piece[] {
   return applyWhitespaceControl(out);
 }
 
-/** `-` strips the whitespace next to a tag; trim_blocks drops one newline after a block or comment tag. */
+/** `-` strips the whitespace next to a tag (trimStart/trimEnd: linear, unlike a `\s+$` regex); trim_blocks drops one newline after a block or comment tag. */
 function applyWhitespaceControl(pieces: Piece[]): Piece[] {
   return pieces.map((p, i) => {
     if (typeof p !== 'string') return p;
@@ -127,10 +127,10 @@ function applyWhitespaceControl(pieces: Piece[]): Piece[] {
     const before = pieces[i - 1];
     const after = pieces[i + 1];
     if (typeof before === 'object') {
-      if (before.stripAfter) s = s.replace(/^\s+/, '');
+      if (before.stripAfter) s = s.trimStart();
       else if (before.kind !== 'var' && !before.keepAfter) s = s.replace(/^\r?\n/, '');
     }
-    if (typeof after === 'object' && after.stripBefore) s = s.replace(/\s+$/, '');
+    if (typeof after === 'object' && after.stripBefore) s = s.trimEnd();
     return s;
   });
 }
@@ -263,8 +263,11 @@ function isFilteredLoop(source: string): boolean {
   }
 }
 
+/** Counted by a loop: a `\n+$` regex is quadratic on a long run of newlines followed by text. */
 function trailingNewlines(s: string): number {
-  return s.length - s.replace(/\n+$/, '').length;
+  let n = 0;
+  while (n < s.length && s[s.length - 1 - n] === '\n') n++;
+  return n;
 }
 
 /**

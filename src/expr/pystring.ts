@@ -16,7 +16,7 @@ export function pySplit(s: string, sep: unknown, maxsplit: unknown, at: number):
       while (i < s.length && PY_SPACE.test(s[i]!)) i++;
       if (i >= s.length) break;
       if (max >= 0 && out.length === max) {
-        out.push(s.slice(i).replace(new RegExp(`${PY_SPACE.source}+$`), ''));
+        out.push(pyStrip(s.slice(i), undefined, 'right'));
         break;
       }
       let j = i;
@@ -125,5 +125,5 @@ export function basename(p: string): string {
 
 export function dirname(p: string): string {
   const head = p.slice(0, p.lastIndexOf('/') + 1);
-  return head && !/^\/+$/.test(head) ? head.replace(/\/+$/, '') : head;
+  return head && !/^\/+$/.test(head) ? pyStrip(head, '/', 'right') : head;
 }

@@ -18,9 +18,8 @@
  * it ("'x' is undefined"), except through `default`/`d`; `default(omit)` drops the argument.
  */
 import { FleetmendError, type SourcePosition } from '../errors.js';
-import type { ExprRead } from '../expr/jinja.js';
 import { compileExpr, positionAt, stringOf, type CompiledExpr } from '../expr/index.js';
-import { compileTemplate, renderCompiled, tagEnd, type CompiledTemplate } from '../expr/jinja.js';
+import { compileTemplate, renderCompiled, tagEnd, type CompiledTemplate, type ExprRead } from '../expr/jinja.js';
 import { HOLE, RAW_HOLE, Unsafe, heredocProblem, planShell, planWords, quoteForSlot, type ShellPlan } from './shell-context.js';
 import { clipMessage } from '../util/terminal.js';
 
@@ -142,9 +141,13 @@ interface Compiled {
   template?: CompiledTemplate;
 }
 
-/** Statements or comments with their closers (a lone `{#` is shell text, e.g. `${#var}`). */
+/** Statements or comments with their closers (a lone `{#` is shell text, e.g. `${#var}`); linear in the text. */
 function hasStatements(text: string): boolean {
-  return /\{%[\s\S]*?%\}|\{#[\s\S]*?#\}/.test(text);
+  const closed = (open: string, close: string) => {
+    const i = text.indexOf(open);
+    return i >= 0 && text.indexOf(close, i + 2) >= 0;
+  };
+  return closed('{%', '%}') || closed('{#', '#}');
 }
 
 /** A template's expression read as the taint watch wants it: `text` is the whole template. */

@@ -332,6 +332,12 @@ describe('attacks fail with clear errors', () => {
     expect(failure(() => ev("s is search('a{2,300}')", { s: 'aa' })).message).toMatch(/linear time/);
   });
 
+  it("fleetmend's own parsing of long values is linear too (float, split, dirname)", () => {
+    expect(ev("('1' * 500000 ~ 'x') | float")).toBe(0);
+    expect(ev("(' ' * 500000 ~ 'x') .split(none, 0) | length")).toBe(1);
+    expect(ev("('a' ~ '/' * 500000 ~ 'b') | dirname")).toBe('a');
+  });
+
   it('ignorecase without the engine\'s i flag: ASCII letters folded, escapes and group names kept', () => {
     expect(foldAsciiCase('ab\\d[a-c_]\\x41(?<nm>z)')).toBe('[aA][bB]\\d[a-c_A-C]\\x41(?<nm>[zZ])');
     expect(ev("'X-AB' is match('x-[a-b]+$', ignorecase=true)")).toBe(true);

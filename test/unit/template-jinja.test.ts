@@ -95,6 +95,12 @@ describe('renderTemplateText: bounds', () => {
     expect(failure(() => render('{% for i in range(100000) %}{{ "x" * 100 }}{% endfor %}')).message).toMatch(/output longer than 1048576/);
   });
 
+  it('whitespace control and trailing newlines stay linear on long runs', () => {
+    const spaces = ' '.repeat(300_000);
+    expect(render(`a${spaces}b${spaces}{%- if true -%}${spaces}c{% endif %}`)).toBe(`a${spaces}bc`);
+    expect(render(`${'\n'.repeat(300_000)}x{% if true %}{% endif %}`)).toHaveLength(300_001);
+  });
+
   it('blocks nested deeper than 32 are refused when compiled', () => {
     const deep = '{% if true %}'.repeat(40) + 'x' + '{% endif %}'.repeat(40);
     expect(failure(() => render(deep)).message).toMatch(/nested deeper than 32/);
