@@ -10,104 +10,72 @@
  * - `and`/`or`/`not` use truthiness (0, '', [], {}, null, undefined are false) and return booleans;
  * - only own properties of plain objects/arrays are read: no prototype, no getters invoked by name
  *   (`constructor`, `__proto__` are just missing keys); an own accessor the caller defined is
- *   read like a value (the playbook scope's variables that are templated when read).
+ *   read like a value (the playbook scope's variables that are templated when read). Methods are
+ *   an allow-list per type (methods.ts), never a JavaScript property that is called.
  *
  * Playbooks evaluate with `strict` on, Ansible's semantics instead: a missing name or key is an
  * `Undefined` value that only `default`/`d`, the tests `defined`/`undefined`/`none`, `defined()`
  * and further member access (`x.y.z is defined`: Ansible's chained undefined) accept; any other
  * use of it (a comparison, `not`, `and`/`or` reaching it, a filter, arithmetic, the final value)
  * throws ExprUndefinedError naming the variable, as Ansible's "'x' is undefined".
+ *
+ * Every node evaluated and every item a filter walks spends from one Budget (values.ts), so no
+ * expression can run unbounded.
  */
-import type { BinaryOp, Node } from './parse.js';
+import type { BinaryOp, KwArg, Node } from './parse.js';
+import { applyFilter } from './filters.js';
+import { applyTest, RAW_TESTS } from './tests.js';
+import { callMethod } from './methods.js';
+import {
+  Budget,
+  tupleOf,
+  compare,
+  lookup,
+  type Call,
+  type Env,
+  ExprEvalError,
+  ExprUndefinedError,
+  LIMITS,
+  Undefined,
+  boundedList,
+  boundedString,
+  isUndefined,
+  mappingOf,
+  pyStr,
+  truthy,
+  typeName,
+  use,
+} from './values.js';
+import { shlexQuote } from './shell.js';
 
-export class ExprEvalError extends Error {
-  constructor(
-    message: string,
-    readonly offset: number,
-  ) {
-    super(message);
-  }
-}
-
-/** A use of an undefined variable in strict mode (Ansible: AnsibleUndefinedVariable). */
-export class ExprUndefinedError extends ExprEvalError {}
-
-/** What a missing name or key evaluates to in strict mode; the message says which one. */
-export class Undefined {
-  constructor(readonly message: string) {}
-}
-
-export function isUndefined(v: unknown): boolean {
-  return v === undefined || v instanceof Undefined;
-}
-
-/** The value, or ExprUndefinedError if it is an Undefined (strict mode's "using" a value). */
-function use(v: unknown, at: number): unknown {
-  if (v instanceof Undefined) throw new ExprUndefinedError(v.message, at);
-  return v;
-}
+export { ExprEvalError, ExprUndefinedError, Undefined, isUndefined, truthy, typeName, shlexQuote, lookup, compare, use, type Call, type Env };
 
 interface Ctx {
   scope: unknown;
   strict: boolean;
+  budget: Budget;
 }
 
-export function truthy(v: unknown): boolean {
-  if (Array.isArray(v)) return v.length > 0;
-  if (v !== null && typeof v === 'object') return Object.keys(v).length > 0;
-  return Boolean(v);
-}
-
-function lookup(obj: unknown, key: unknown): unknown {
-  if (obj === null || obj === undefined) return undefined;
-  if (Array.isArray(obj)) {
-    return typeof key === 'number' && Number.isInteger(key) && key >= 0 && key < obj.length ? obj[key] : undefined;
+function repeat(seq: unknown, n: number, at: number): unknown {
+  if (!Number.isInteger(n)) throw new ExprEvalError('a sequence can only be repeated an integer number of times', at);
+  const times = Math.max(0, n);
+  if (typeof seq === 'string') {
+    boundedString(seq.length * times > LIMITS.string ? ' '.repeat(LIMITS.string + 1) : '', at);
+    return seq.repeat(times);
   }
-  if (typeof obj === 'string') {
-    return typeof key === 'number' && Number.isInteger(key) && key >= 0 ? obj[key] : undefined;
-  }
-  if (typeof obj !== 'object' || (typeof key !== 'string' && typeof key !== 'number')) return undefined;
-  if (obj instanceof Map) return obj.get(key);
-  const k = String(key);
-  return Object.prototype.hasOwnProperty.call(obj, k) ? (obj as Record<string, unknown>)[k] : undefined;
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
-  return false;
-}
-
-function compare(op: BinaryOp, a: unknown, b: unknown): boolean {
-  if (a === undefined || b === undefined) return false;
-  if (op === '==') return deepEqual(a, b);
-  if (op === '!=') return !deepEqual(a, b);
-  if (op === 'in' || op === 'not in') {
-    const found = contains(b, a);
-    if (found === undefined) return false;
-    return op === 'in' ? found : !found;
-  }
-  const comparable = (typeof a === 'number' && typeof b === 'number') || (typeof a === 'string' && typeof b === 'string');
-  if (!comparable) return false;
-  const x = a as number | string;
-  const y = b as number | string;
-  return op === '<' ? x < y : op === '<=' ? x <= y : op === '>' ? x > y : x >= y;
-}
-
-/** `needle in haystack`: list element, substring, or own key; undefined when not applicable. */
-function contains(haystack: unknown, needle: unknown): boolean | undefined {
-  if (Array.isArray(haystack)) return haystack.some((x) => deepEqual(x, needle));
-  if (typeof haystack === 'string') return typeof needle === 'string' ? haystack.includes(needle) : undefined;
-  if (haystack !== null && typeof haystack === 'object' && typeof needle === 'string') {
-    return Object.prototype.hasOwnProperty.call(haystack, needle);
-  }
-  return undefined;
+  const list = seq as unknown[];
+  if (list.length * times > LIMITS.items) boundedList(new Array(LIMITS.items + 1), at);
+  return Array.from({ length: list.length * times }, (_, i) => list[i % list.length]);
 }
 
 function arithmetic(node: Extract<Node, { type: 'binary' }>, a: unknown, b: unknown): unknown {
+  if (node.op === '~') return boundedString(pyStr(a) + pyStr(b), node.at);
   if (a === undefined || b === undefined || a === null || b === null) return undefined;
-  if (node.op === '+' && typeof a === 'string' && typeof b === 'string') return a + b;
-  if (node.op === '+' && Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
+  if (node.op === '+' && typeof a === 'string' && typeof b === 'string') return boundedString(a + b, node.at);
+  if (node.op === '+' && Array.isArray(a) && Array.isArray(b)) return boundedList([...a, ...b], node.at);
+  if (node.op === '*' && (typeof a === 'string' || Array.isArray(a)) && typeof b === 'number') return repeat(a, b, node.at);
+  if (node.op === '*' && (typeof b === 'string' || Array.isArray(b)) && typeof a === 'number') return repeat(b, a, node.at);
+  if (node.op === '%' && typeof a === 'string') throw new ExprEvalError("string formatting with '%' is not supported; use '~' or format()", node.at);
   if (typeof a !== 'number' || typeof b !== 'number') {
     throw new ExprEvalError(`'${node.op}' needs numbers, got ${typeName(a)} and ${typeName(b)}`, node.at);
   }
@@ -118,15 +86,16 @@ function arithmetic(node: Extract<Node, { type: 'binary' }>, a: unknown, b: unkn
       return a - b;
     case '*':
       return a * b;
+    case '**':
+      return a ** b;
+    case '//':
+      return b === 0 ? undefined : Math.floor(a / b);
+    case '%':
+      // Python's modulo takes the sign of the divisor
+      return b === 0 ? undefined : ((a % b) + b) % b;
     default:
       return b === 0 ? undefined : a / b;
   }
-}
-
-export function typeName(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'list';
-  return typeof v === 'object' ? 'mapping' : typeof v;
 }
 
 function numbersOf(fn: string, args: unknown[], at: number): number[] | undefined {
@@ -134,6 +103,16 @@ function numbersOf(fn: string, args: unknown[], at: number): number[] | undefine
   if (list.some((x) => x === undefined || x === null)) return undefined;
   if (list.some((x) => typeof x !== 'number')) throw new ExprEvalError(`${fn}() needs numbers`, at);
   return list as number[];
+}
+
+/** Python's range(), bounded like every list. */
+function range(args: unknown[], at: number): number[] {
+  if (args.some((x) => typeof x !== 'number' || !Number.isInteger(x))) throw new ExprEvalError('range() needs integers', at);
+  const [start, stop, step] = args.length === 1 ? [0, args[0] as number, 1] : [args[0] as number, args[1] as number, (args[2] as number | undefined) ?? 1];
+  if (step === 0) throw new ExprEvalError('range() step must not be zero', at);
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  if (n > LIMITS.items) boundedList(new Array(LIMITS.items + 1), at);
+  return Array.from({ length: n }, (_, i) => start + i * step);
 }
 
 function call(node: Extract<Node, { type: 'call' }>, ctx: Ctx): unknown {
@@ -161,36 +140,10 @@ function call(node: Extract<Node, { type: 'call' }>, ctx: Ctx): unknown {
       if (!n || n.length === 0) return undefined;
       return node.fn === 'min' ? Math.min(...n) : Math.max(...n);
     }
+    case 'range':
+      return range(args, node.at);
   }
   throw new ExprEvalError(`unknown function ${node.fn}`, node.at);
-}
-
-/** Python's shlex.quote (what Ansible's `quote` filter returns). */
-export function shlexQuote(s: string): string {
-  if (s === '') return "''";
-  if (/^[\w@%+=:,./-]+$/.test(s) && /^[\x00-\x7f]*$/.test(s)) return s;
-  return `'${s.replace(/'/g, `'"'"'`)}'`;
-}
-
-/** Jinja's int(): numbers truncated, numeric strings parsed, anything else the default (0). */
-function toInt(x: unknown, fallback: unknown): unknown {
-  if (x === undefined) return undefined;
-  if (typeof x === 'boolean') return x ? 1 : 0;
-  if (typeof x === 'number') return Number.isFinite(x) ? Math.trunc(x) : fallback;
-  if (typeof x === 'string') {
-    if (/^\s*[+-]?\d+\s*$/.test(x)) return Number.parseInt(x, 10);
-    if (/^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$/.test(x)) return Math.trunc(Number(x));
-  }
-  return fallback;
-}
-
-/** Ansible's bool filter: true for true, 1, 'yes', 'on', '1', 'true' (any case); else false. */
-function toBool(x: unknown): unknown {
-  if (x === undefined) return undefined;
-  if (typeof x === 'boolean') return x;
-  if (typeof x === 'number') return x === 1;
-  if (typeof x === 'string') return ['yes', 'on', '1', 'true'].includes(x.trim().toLowerCase());
-  return false;
 }
 
 export function stringOf(v: unknown): string {
@@ -199,64 +152,56 @@ export function stringOf(v: unknown): string {
   return String(v);
 }
 
+function kwargs(list: KwArg[], ctx: Ctx): Map<string, unknown> {
+  return new Map(list.map((k) => [k.name, use(evaluate(k.value, ctx), k.value.at)]));
+}
+
+function envOf(ctx: Ctx): Env {
+  const env: Env = {
+    strict: ctx.strict,
+    budget: ctx.budget,
+    filter: (name, value, args, kw, at) => applyFilter(name, value, { args, kw, at, env }),
+    test: (name, value, args, kw, at) => applyTest(name, value, { args, kw, at, env }),
+  };
+  return env;
+}
+
+/** Ansible's default/d (raw undefined allowed) and mandatory; every other filter gets a used value. */
 function filter(node: Extract<Node, { type: 'filter' }>, ctx: Ctx): unknown {
   const raw = evaluate(node.value, ctx);
   const args = node.args.map((a) => use(evaluate(a, ctx), a.at));
+  const kw = kwargs(node.kwargs, ctx);
   if (node.name === 'default' || node.name === 'd') {
+    const fallback = kw.has('default_value') ? kw.get('default_value') : args.length ? args[0] : '';
+    const orFalsy = kw.has('boolean') ? kw.get('boolean') : args[1];
     // default(value, true) also replaces falsy values, as in Jinja
-    return isUndefined(raw) || (args[1] === true && !truthy(raw)) ? (args.length ? args[0] : '') : raw;
+    return isUndefined(raw) || (orFalsy === true && !truthy(raw)) ? fallback : raw;
+  }
+  if (node.name === 'mandatory' && isUndefined(raw)) {
+    const msg = args[0] ?? kw.get('msg');
+    throw new ExprUndefinedError(typeof msg === 'string' ? msg : raw instanceof Undefined ? `mandatory variable: ${raw.message}` : 'mandatory variable not defined', node.value.at);
   }
   const x = use(raw, node.value.at);
-  switch (node.name) {
-    case 'int':
-      return toInt(x, args.length ? args[0] : 0);
-    case 'bool':
-      return toBool(x);
-    case 'quote':
-      return x === undefined ? undefined : shlexQuote(stringOf(x));
-  }
+  if (x === undefined) return undefined;
+  return applyFilter(node.name, x, { args, kw, at: node.at, env: envOf(ctx) });
 }
 
 function test(node: Extract<Node, { type: 'test' }>, ctx: Ctx): boolean {
   const raw = evaluate(node.value, ctx);
   // defined/undefined/none take an undefined value (Jinja: `x is none` is false for it)
-  const x = ['defined', 'undefined', 'none'].includes(node.name) ? raw : use(raw, node.value.at);
-  const flag = (k: string) => x !== null && typeof x === 'object' && (x as Record<string, unknown>)[k] === true;
-  let r: boolean;
-  switch (node.name) {
-    case 'defined':
-      r = !isUndefined(x);
-      break;
-    case 'undefined':
-      r = isUndefined(x);
-      break;
-    case 'none':
-      r = x === null;
-      break;
-    case 'changed':
-      r = flag('changed');
-      break;
-    case 'failed':
-    case 'failure':
-      r = flag('failed');
-      break;
-    case 'succeeded':
-    case 'success':
-      r = x !== null && typeof x === 'object' && !flag('failed');
-      break;
-    case 'skipped':
-      r = flag('skipped');
-      break;
-  }
+  const x = RAW_TESTS.has(node.name) ? raw : use(raw, node.value.at);
+  const args = node.args.map((a) => use(evaluate(a, ctx), a.at));
+  const r = applyTest(node.name, x, { args, kw: kwargs(node.kwargs, ctx), at: node.at, env: envOf(ctx) });
   return node.negate ? !r : r;
 }
 
 /**
  * Evaluates against a scope. `strict`: Ansible's undefined semantics (see the header); the result
- * may be an Undefined, which the caller decides about (compileExpr throws for it).
+ * may be an Undefined, which the caller decides about (compileExpr throws for it). `budget` is
+ * shared by the evaluations of one template render.
  */
-export function evaluateNode(node: Node, scope: unknown, strict = false): unknown {
-  return evaluate(node, { scope, strict });
+export function evaluateNode(node: Node, scope: unknown, strict = false, budget = new Budget()): unknown {
+  return evaluate(node, { scope, strict, budget });
 }
 
 /** The dotted path a node reads: `a.b["c"]` → `a.b.c`, `a[0]` → `a.0`; a dynamic part → undefined. */
@@ -281,7 +226,31 @@ function member(node: Extract<Node, { type: 'member' }>, ctx: Ctx): unknown {
   return new Undefined(full !== undefined ? `'${full}' is undefined` : `'${base ?? typeName(obj)}' has no attribute ${JSON.stringify(key)}`);
 }
 
+/** Python's slice of a list or string: `x[1:]`, `x[:-1]`, `x[::-1]`. */
+function slice(node: Extract<Node, { type: 'slice' }>, ctx: Ctx): unknown {
+  const obj = use(evaluate(node.object, ctx), node.object.at);
+  const part = (n: Node | undefined): number | undefined => {
+    const v = n ? use(evaluate(n, ctx), n.at) : undefined;
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v)) throw new ExprEvalError(`slice indices must be integers, got ${typeName(v)}`, n!.at);
+    return v;
+  };
+  const [start, stop, step] = [part(node.start), part(node.stop), part(node.step) ?? 1];
+  if (obj === undefined || obj === null) return undefined;
+  if (typeof obj !== 'string' && !Array.isArray(obj)) throw new ExprEvalError(`a ${typeName(obj)} cannot be sliced`, node.at);
+  if (step === 0) throw new ExprEvalError('slice step cannot be zero', node.at);
+  const len = obj.length;
+  const norm = (i: number | undefined, dflt: number, lo: number, hi: number) => (i === undefined ? dflt : Math.min(hi, Math.max(lo, i < 0 ? i + len : i)));
+  const from = step > 0 ? norm(start, 0, 0, len) : norm(start, len - 1, -1, len - 1);
+  const to = step > 0 ? norm(stop, len, 0, len) : norm(stop, -1, -1, len - 1);
+  const idx: number[] = [];
+  for (let i = from; step > 0 ? i < to : i > to; i += step) idx.push(i);
+  ctx.budget.spend(idx.length, node.at);
+  return typeof obj === 'string' ? idx.map((i) => obj[i]).join('') : idx.map((i) => obj[i]);
+}
+
 function evaluate(node: Node, ctx: Ctx): unknown {
+  ctx.budget.spend(1, node.at);
   switch (node.type) {
     case 'literal':
       return node.value;
@@ -291,20 +260,36 @@ function evaluate(node: Node, ctx: Ctx): unknown {
     }
     case 'member':
       return member(node, ctx);
-    case 'list':
-      return node.items.map((i) => use(evaluate(i, ctx), i.at));
+    case 'slice':
+      return slice(node, ctx);
+    case 'list': {
+      const items = node.items.map((i) => use(evaluate(i, ctx), i.at));
+      return node.tuple ? tupleOf(...items) : items;
+    }
+    case 'dict':
+      return mappingOf(node.entries.map(([k, v]) => [pyStr(use(evaluate(k, ctx), k.at)), use(evaluate(v, ctx), v.at)] as const));
     case 'call':
       return call(node, ctx);
+    case 'method': {
+      const obj = use(evaluate(node.object, ctx), node.object.at);
+      const args = node.args.map((a) => use(evaluate(a, ctx), a.at));
+      return callMethod(node.name, obj, { args, kw: kwargs(node.kwargs, ctx), at: node.at, env: envOf(ctx) });
+    }
     case 'filter':
       return filter(node, ctx);
     case 'test':
       return test(node, ctx);
+    case 'cond': {
+      if (truthy(use(evaluate(node.test, ctx), node.test.at))) return evaluate(node.then, ctx);
+      if (node.else) return evaluate(node.else, ctx);
+      return ctx.strict ? new Undefined('the inline if has no else and its condition is false') : undefined;
+    }
     case 'unary': {
       const v = use(evaluate(node.arg, ctx), node.arg.at);
       if (node.op === 'not') return !truthy(v);
       if (v === undefined || v === null) return undefined;
-      if (typeof v !== 'number') throw new ExprEvalError(`unary '-' needs a number, got ${typeName(v)}`, node.at);
-      return -v;
+      if (typeof v !== 'number') throw new ExprEvalError(`unary '${node.op}' needs a number, got ${typeName(v)}`, node.at);
+      return node.op === '-' ? -v : v;
     }
     case 'logical': {
       // short-circuit as Jinja: `true or x` and `false and x` never read x
@@ -315,8 +300,8 @@ function evaluate(node: Node, ctx: Ctx): unknown {
     case 'binary': {
       const a = use(evaluate(node.left, ctx), node.left.at);
       const b = use(evaluate(node.right, ctx), node.right.at);
-      if (['+', '-', '*', '/'].includes(node.op)) return arithmetic(node, a, b);
-      return compare(node.op, a, b);
+      if (['==', '!=', '<', '<=', '>', '>=', 'in', 'not in'].includes(node.op)) return compare(node.op, a, b);
+      return arithmetic(node, a, b);
     }
   }
 }
@@ -330,34 +315,36 @@ export function pathsOf(root: Node): string[] {
       out.add(p);
       return;
     }
-    switch (n.type) {
-      case 'member':
-        walk(n.object);
-        walk(n.key);
-        break;
-      case 'call':
-      case 'list':
-        (n.type === 'call' ? n.args : n.items).forEach(walk);
-        break;
-      case 'filter':
-        walk(n.value);
-        n.args.forEach(walk);
-        break;
-      case 'test':
-        walk(n.value);
-        break;
-      case 'unary':
-        walk(n.arg);
-        break;
-      case 'logical':
-      case 'binary':
-        walk(n.left);
-        walk(n.right);
-        break;
-      default:
-        break;
-    }
+    for (const child of childrenOf(n)) walk(child);
   };
   walk(root);
   return [...out];
+}
+
+function childrenOf(n: Node): Node[] {
+  switch (n.type) {
+    case 'member':
+      return [n.object, n.key];
+    case 'slice':
+      return [n.object, n.start, n.stop, n.step].filter((x): x is Node => x !== undefined);
+    case 'call':
+      return [...n.args, ...n.kwargs.map((k) => k.value)];
+    case 'method':
+    case 'filter':
+    case 'test':
+      return [n.type === 'method' ? n.object : n.value, ...n.args, ...n.kwargs.map((k) => k.value)];
+    case 'list':
+      return n.items;
+    case 'dict':
+      return n.entries.flat();
+    case 'cond':
+      return [n.test, n.then, ...(n.else ? [n.else] : [])];
+    case 'unary':
+      return [n.arg];
+    case 'logical':
+    case 'binary':
+      return [n.left, n.right];
+    default:
+      return [];
+  }
 }

@@ -6,8 +6,9 @@
 import { FleetmendError, type SourcePosition } from '../errors.js';
 import { ExprEvalError, ExprUndefinedError, Undefined, evaluateNode, isUndefined, pathsOf, shlexQuote, stringOf, truthy, typeName } from './evaluate.js';
 import { ExprSyntaxError, FILTERS, FUNCTIONS, MAX_SOURCE, parseExpr, type Node } from './parse.js';
+import { Budget, pyStr } from './values.js';
 
-export { truthy, typeName, shlexQuote, stringOf, isUndefined, Undefined, FILTERS, FUNCTIONS, MAX_SOURCE, type Node };
+export { truthy, typeName, shlexQuote, stringOf, pyStr, isUndefined, Undefined, Budget, FILTERS, FUNCTIONS, MAX_SOURCE, type Node };
 
 export interface CompileOptions {
   /**
@@ -15,6 +16,12 @@ export interface CompileOptions {
    * Off (policy conditions): a missing fact is `undefined` and every comparison with it is false.
    */
   strictUndefined?: boolean;
+  /**
+   * Backslashes in string literals are literal: `{{ }}` in a playbook string, where Ansible
+   * doubles them before Jinja reads the literal (Templar's _escape_backslashes), so
+   * `regex_replace('(\d+)', '\1')` works as written there. Template files decode escapes.
+   */
+  rawStrings?: boolean;
 }
 
 export interface CompiledExpr {
@@ -23,7 +30,7 @@ export interface CompiledExpr {
    * Evaluates against a scope object; throws E_EXPR (with position) on a type error, and in
    * strict mode E_UNDEFINED when an undefined variable is used or is the result.
    */
-  evaluate(scope: unknown): unknown;
+  evaluate(scope: unknown, budget?: Budget): unknown;
   /** Dotted paths the expression reads, e.g. `audit.backlog_limit`. */
   readonly paths: string[];
 }
@@ -70,7 +77,7 @@ export function compileExpr(source: string, position?: SourcePosition, opts: Com
   if (typeof source !== 'string') throw exprError(String(source), 'expression must be a string', 0, position);
   let ast: Node;
   try {
-    ast = parseExpr(source);
+    ast = parseExpr(source, opts.rawStrings === true);
   } catch (err) {
     if (err instanceof ExprSyntaxError) throw exprError(source, err.message, err.offset, position);
     throw err;
@@ -79,9 +86,9 @@ export function compileExpr(source: string, position?: SourcePosition, opts: Com
   return {
     source,
     paths,
-    evaluate(scope: unknown): unknown {
+    evaluate(scope: unknown, budget?: Budget): unknown {
       try {
-        const v = evaluateNode(ast, scope, opts.strictUndefined === true);
+        const v = evaluateNode(ast, scope, opts.strictUndefined === true, budget);
         if (v instanceof Undefined) throw new ExprUndefinedError(v.message, 0);
         return v;
       } catch (err) {

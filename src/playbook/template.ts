@@ -1,21 +1,25 @@
 /**
- * Templating of task arguments: the Jinja subset Ansible playbooks use, `{{ expr }}` where expr
- * is the safe expression language of src/expr with the filters `default`/`d`, `int`, `bool`,
- * `quote`. Jinja statements (`{% %}`), comments (`{# #}`), lookups and other filters are
- * refused at load time with file:line:column.
+ * Templating of task arguments and template files: Jinja as Ansible renders it. `{{ expr }}`
+ * where expr is the safe expression language of src/expr (Jinja's grammar, filters, tests and
+ * methods, no lookups); in strings that are not shell arguments also Jinja statements (`{% if %}`,
+ * `{% for %}`, `{% set %}`, `{# #}`, whitespace control, trim_blocks) through src/expr/jinja.ts.
+ * `renderTemplateText` is the one entry point for a whole template file (the `template` module).
  *
  * A value interpolated into a shell argument (a module's `shellArgs`, e.g. `shell: cmd`, or
  * `wordArgs`, `command: cmd`) is quoted for the context it lands in (shell-context.ts: outside
  * quotes, inside the author's "..." or '...', a heredoc, a comment), so inventory vars, facts
  * and `-e` values can never inject commands; a position that cannot be proven safe is refused at
  * load time (E_SHELL_QUOTE). A trailing `| quote` there is that same quoting (applied once).
- * `{{ raw expr }}` opts out: the value is inserted as the author's own shell text.
+ * `{{ raw expr }}` opts out: the value is inserted as the author's own shell text. Statements
+ * are refused in shell arguments: what a statement would print is not a value the context
+ * quoting can see (compute it in `vars` or `set_fact` and interpolate that).
  *
  * Undefined is Ansible's: a hole whose value uses an undefined variable is E_UNDEFINED naming
  * it ("'x' is undefined"), except through `default`/`d`; `default(omit)` drops the argument.
  */
 import { FleetmendError, type SourcePosition } from '../errors.js';
 import { compileExpr, positionAt, stringOf, type CompiledExpr } from '../expr/index.js';
+import { compileTemplate, renderCompiled, tagEnd, type CompiledTemplate, type ExprRead } from '../expr/jinja.js';
 import { HOLE, RAW_HOLE, Unsafe, heredocProblem, planShell, planWords, quoteForSlot, type ShellPlan } from './shell-context.js';
 import { clipMessage } from '../util/terminal.js';
 
@@ -56,24 +60,10 @@ function short(text: string): string {
   return clipMessage(JSON.stringify(text));
 }
 
-/** The offset of the `}}` closing an expression that starts at `from` (string literals skipped). */
-function closingBraces(text: string, from: number): number {
-  let quote: string | undefined;
-  for (let i = from; i < text.length - 1; i++) {
-    const c = text[i]!;
-    if (quote) {
-      if (c === '\\') i++;
-      else if (c === quote) quote = undefined;
-    } else if (c === '"' || c === "'") quote = c;
-    else if (c === '}' && text[i + 1] === '}') return i;
-  }
-  return -1;
-}
-
 /** An expression syntax error inside {{ }} is a template error (same message and position). */
 function compileHole(source: string, position: SourcePosition | undefined, text: string): CompiledExpr {
   try {
-    return compileExpr(source, position, { strictUndefined: true });
+    return compileExpr(source, position, { strictUndefined: true, rawStrings: true });
   } catch (err) {
     if (!(err instanceof FleetmendError) || err.code !== 'E_EXPR') throw err;
     throw new FleetmendError('E_TEMPLATE', `bad template ${short(text)}: ${err.message}`, err.position ? { position: err.position } : {});
@@ -91,13 +81,13 @@ function parseTemplate(text: string, position?: SourcePosition): Parsed {
     if (m[0] !== '{{') {
       // without its closer it is shell text, e.g. `${#var}` (Jinja would refuse it; no need to)
       if (text.indexOf(m[0] === '{%' ? '%}' : '#}', start + 2) < 0) continue;
-      const what = m[0] === '{%' ? 'Jinja statements ({% ... %}: if, for, set, include...)' : 'Jinja comments ({# ... #})';
-      throw new FleetmendError('E_TEMPLATE', `${what} are not supported in ${short(text)}; fleetmend templates are {{ expression }} with the filters default, int, bool, quote`, at(text, start, position));
+      const what = m[0] === '{%' ? 'Jinja statements ({% ... %}: if, for, set...)' : 'Jinja comments ({# ... #})';
+      throw new FleetmendError('E_TEMPLATE', `${what} are not supported in command/shell arguments (${short(text)}): compute the value in vars or set_fact and interpolate it with {{ }}`, at(text, start, position));
     }
     if (text[start + 2] === '{') {
       throw new FleetmendError('E_TEMPLATE', `'{{{' is not a template; write {{ expression }} in ${short(text)}`, at(text, start, position));
     }
-    const end = closingBraces(text, start + 2);
+    const end = tagEnd(text, start + 2, '}}');
     if (end < 0) throw new FleetmendError('E_TEMPLATE', `unterminated {{ in ${short(text)}`, at(text, start, position));
     const inner = text.slice(start + 2, end);
     const rawMatch = /^\s*raw\s+(?=\S)(?![=!<>+\-*/|.[)]|and\b|or\b|in\b|is\b|not\s+in\b)/.exec(inner);
@@ -145,8 +135,35 @@ function marked(p: Parsed): { text: string; toTemplate(offset: number): number }
 }
 
 interface Compiled {
-  parsed: Parsed;
+  parsed?: Parsed;
   plan?: ShellPlan;
+  /** A string with statements or comments outside shell arguments: rendered by src/expr/jinja.ts. */
+  template?: CompiledTemplate;
+}
+
+/** Statements or comments with their closers (a lone `{#` is shell text, e.g. `${#var}`); linear in the text. */
+function hasStatements(text: string): boolean {
+  const closed = (open: string, close: string) => {
+    const i = text.indexOf(open);
+    return i >= 0 && text.indexOf(close, i + 2) >= 0;
+  };
+  return closed('{%', '%}') || closed('{#', '#}');
+}
+
+/** A template's expression read as the taint watch wants it: `text` is the whole template. */
+function holeRead(text: string, r: ExprRead, position?: SourcePosition): HoleRead {
+  return { text, source: r.source, paths: r.paths, scope: r.scope, value: r.value, ...at(text, r.offset, position) };
+}
+
+/**
+ * Renders a whole template text (a `template` module source file, a multi-line string) against
+ * a scope: `{{ }}`, statements, comments, whitespace control, trim_blocks. Values print as
+ * Jinja prints them (Python's str: `True`, `['a', 1]`; None as the empty string). Errors:
+ * E_TEMPLATE / E_EXPR / E_UNDEFINED with file:line:column inside the template. `onRead` sees
+ * every expression evaluated (the secret taint watch: Templater.observing).
+ */
+export function renderTemplateText(text: string, scope: Record<string, unknown>, position?: SourcePosition, onRead?: (read: HoleRead) => void): string {
+  return renderCompiled(compileTemplate(text, position), scope, position, onRead && ((r) => onRead(holeRead(text, r, position))));
 }
 
 /** One `{{ expr }}` as evaluated: src/secrets (TaintWatch) watches these for secrets read. */
@@ -175,6 +192,12 @@ export class Templater {
     const key = `${dialect}\u0000${text}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
+    if (dialect === 'none' && hasStatements(text)) {
+      if (text.length > MAX_TEMPLATE) throw new FleetmendError('E_TEMPLATE', `template longer than ${MAX_TEMPLATE} characters`, at(text, 0, position));
+      const out: Compiled = { template: compileTemplate(text, position, { argStrings: true }) };
+      this.cache.set(key, out);
+      return out;
+    }
     const parsed = parseTemplate(text, position);
     const out: Compiled = { parsed };
     if (dialect !== 'none' && parsed.holes.length) {
@@ -239,8 +262,9 @@ export class Templater {
   render(text: string, scope: Record<string, unknown>, dialect: Dialect | boolean, position?: SourcePosition): unknown {
     if (!/\{[{%#]/.test(text)) return text;
     const d: Dialect = dialect === true ? 'sh' : dialect === false ? 'none' : dialect;
-    const { parsed, plan } = this.compile(text, d, position);
-    const { texts, holes } = parsed;
+    const { parsed, plan, template } = this.compile(text, d, position);
+    if (template) return renderCompiled(template, scope, position, this.onRead && ((r) => this.onRead!(holeRead(text, r, position))));
+    const { texts, holes } = parsed!;
     if (d === 'none') {
       if (holes.length === 1 && !texts[0]!.trim() && !texts[1]!.trim()) return this.value(holes[0]!, scope, text, false, position);
       return texts.reduce((acc, t, k) => acc + t + (holes[k] ? stringOf(this.value(holes[k]!, scope, text, false, position)) : ''), '');

@@ -91,7 +91,8 @@ describe('expr: undefined and null are safe', () => {
   });
 
   it('reads own properties only: no prototype access', () => {
-    expect(ev('audit.constructor')).toBeUndefined();
+    // by name: refused when compiled (issue 23 item 6); by a key: an own property or nothing
+    expect(exprError(() => ev('audit.constructor')).message).toMatch(/not accessible/);
     expect(ev('audit["__proto__"]')).toBeUndefined();
     expect(ev('name.length')).toBeUndefined();
     expect(ev('findings.length')).toBeUndefined();
