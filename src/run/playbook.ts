@@ -45,7 +45,7 @@ export interface PlaybookPlacement {
 }
 
 /** `--limit @file` reads host names from a retry file, like ansible-playbook. */
-async function expandLimit(limit: string | undefined): Promise<string | undefined> {
+export async function expandLimit(limit: string | undefined): Promise<string | undefined> {
   if (!limit?.startsWith('@')) return limit;
   const file = limit.slice(1);
   let text: string;
@@ -69,6 +69,21 @@ async function readSource(file: string): Promise<string> {
   }
 }
 
+/**
+ * `--start-at-task NAME`, as ansible-playbook: the run begins at the first task named NAME;
+ * earlier plays, and the tasks before it in its play, are not run (handlers stay). A name no
+ * task has is E_USAGE, listing the names there are, before any host is contacted.
+ */
+export function startingAt(playbook: Playbook, name: string | undefined): Playbook {
+  if (name === undefined) return playbook;
+  for (const [i, play] of playbook.plays.entries()) {
+    const at = play.tasks.findIndex((t) => t.name === name);
+    if (at >= 0) return { ...playbook, plays: [{ ...play, tasks: play.tasks.slice(at) }, ...playbook.plays.slice(i + 1)] };
+  }
+  const names = playbook.plays.flatMap((p) => p.tasks.map((t) => JSON.stringify(t.name)));
+  throw new FleetmendError('E_USAGE', `--start-at-task ${JSON.stringify(name)}: no task of ${playbook.file} has that name (tasks: ${names.join(', ')})`);
+}
+
 /** `--max-failures` / `--max-unreachable`, checked before any host is contacted (exit 1). */
 function budgetOf(options: PlaybookOptions): BudgetLimits {
   return {
@@ -80,7 +95,7 @@ function budgetOf(options: PlaybookOptions): BudgetLimits {
 /** Validates everything before any host is contacted (exit 1). */
 export async function preparePlaybook(playbookFile: string, options: PlaybookOptions, ctx: RunContext, ask?: AskSecret): Promise<PreparedPlaybook> {
   const source = await readSource(playbookFile);
-  const playbook = parsePlaybook(playbookFile, source);
+  const playbook = startingAt(parsePlaybook(playbookFile, source), options.startAtTask);
   const extraVars = parseExtraVars(options.extraVars);
   const limit = await expandLimit(options.limit);
   const { inventory, targets, specs, renderer, run: base } = await prepareRun('run', { ...options, ...(limit ? { limit } : {}) }, ctx, ask);

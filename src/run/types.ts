@@ -61,6 +61,8 @@ export interface PlaybookOptions extends ConnectionOptions, ReportOptions, Recor
   maxUnreachable?: string;
   /** Every play's first batch is one host, and its failure holds the run. */
   canary?: boolean;
+  /** --start-at-task NAME: the plays before the task named NAME, and its play's tasks before it, are not run. */
+  startAtTask?: string;
 }
 
 /** A run, as the CLI, the scheduler or a test asks for it: everything is validated before any host. */
