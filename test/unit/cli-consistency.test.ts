@@ -5,11 +5,11 @@
  * build step. (The no-auditctl host, the locked host's check mode and the `states` disk host are
  * in test/sim/cli-consistency.test.ts.)
  */
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ansibleModuleNames, resolveModule } from '../../src/modules/index.js';
+import { ansibleModuleNames, moduleNames, resolveModule } from '../../src/modules/index.js';
 import { parseInventory } from '../../src/inventory/index.js';
 import { openStore } from '../../src/store/index.js';
 import { driftSinceLast } from '../../src/drift/index.js';
@@ -164,5 +164,21 @@ describe('npm run demo builds only when dist is stale (scripts/build-if-stale.mj
     expect(staleReason(root)).toBeUndefined();
     utimesSync(join(root, 'src', 'a.ts'), new Date(), new Date(Date.now() + 5_000));
     expect(staleReason(root)).toMatch(/^src changed/);
+  });
+});
+
+describe("the README's module list and playbook table name everything shipped", () => {
+  const readme = readFileSync(join(process.cwd(), 'README.md'), 'utf8');
+  const section = (from: string, to: string) => readme.slice(readme.indexOf(from), readme.indexOf(to, readme.indexOf(from)));
+
+  it('every module in src/modules is in the Modules paragraph', () => {
+    const list = section('Modules (`src/modules/`', '**Ansible playbooks, unchanged**');
+    // `meta` is written with its one action (`meta: flush_handlers`)
+    for (const m of moduleNames()) expect(list, m).toMatch(new RegExp(`\`${m}[\`:]`));
+  });
+
+  it('every playbook in playbooks/ has a row in the shipped-playbooks table', () => {
+    const table = section('Shipped playbooks', 'Modules (`src/modules/`');
+    for (const f of readdirSync(join(process.cwd(), 'playbooks')).filter((n) => n.endsWith('.yml'))) expect(table, f).toContain(`| \`${f}\` |`);
   });
 });
