@@ -100,6 +100,12 @@ describe('run --syntax-check, --list-tasks, --list-hosts', () => {
     expect(from.stdout).toBe(`\nplaybook: ${PLAYBOOK}\n\n  play #1 (all): Then all\tTAGS: []\n    tasks:\n      three\tTAGS: []\n`);
   });
 
+  it('--start-at-task is refused with --redis (a worker runs whole plays), before Redis is contacted', async () => {
+    const r = await runCli(['run', PLAYBOOK, '-i', INVENTORY, '--no-store', '--start-at-task', 'two', '--redis', 'redis://127.0.0.1:1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/--start-at-task is not supported with --redis/);
+  });
+
   it('--list-hosts lists the hosts each play would run on, with --limit', async () => {
     const r = await runCli(['run', PLAYBOOK, '-i', INVENTORY, '--list-hosts', '-l', 'web1:db1']);
     expect(r.code).toBe(0);
