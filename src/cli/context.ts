@@ -15,7 +15,9 @@ export const DEFAULT_MAX_OUTPUT = 8 * 1024 * 1024;
 
 export function addConnectionOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('-i, --inventory <file>', 'inventory file (Ansible YAML or INI)')
+    // not commander's required option: without -i, ANSIBLE_INVENTORY or ansible.cfg may name
+    // one, and a missing one is one line with the fix, not the whole help (inventory-source.ts)
+    .option('-i, --inventory <file>', 'inventory file (Ansible YAML or INI; default: $ANSIBLE_INVENTORY, else `inventory =` in ansible.cfg)')
     .option('-l, --limit <pattern>', "host pattern: 'web*', 'g1:g2', 'all:!db', 'g1:&g2'")
     .option('-f, --forks <n>', 'hosts in parallel', parsePositiveInt('--forks'), DEFAULT_FORKS)
     .option('-u, --user <name>', 'remote user when the inventory sets none')

@@ -17,6 +17,7 @@ import { packageRoot } from './paths.js';
 import type { CliIO } from './io.js';
 import { parsePositiveInt } from './util.js';
 import { terminalLines } from '../util/terminal.js';
+import { defaultStateDir } from '../store/state-dir.js';
 
 /** The CLI entry, injected by program.ts (no import cycle). */
 export type CliMain = (argv: string[], io: Partial<CliIO>) => Promise<number>;
@@ -25,7 +26,7 @@ interface DemoOptions {
   hosts?: number;
   scenario: string;
   output: string;
-  stateDir: string;
+  stateDir?: string;
   interval: number;
   /** Distributed mode: a local redis-server and `workers` fleetmend workers take the sweeps' and the playbooks' hosts. */
   cluster?: boolean;
@@ -45,12 +46,15 @@ export function demoCommand(program: Command, io: CliIO, cli: CliMain): Command 
     .option('--hosts <n>', 'number of hosts', parsePositiveInt('--hosts'))
     .addOption(optionWithDefault('--scenario <name>', 'simulated fleet scenario', 'incident'))
     .addOption(optionWithDefault('-o, --output <dir>', 'report directory', 'reports'))
-    .addOption(optionWithDefault('--state-dir <dir>', 'run store location', '.fleetmend-state'))
+    .option('--state-dir <dir>', 'run store location (default: $XDG_STATE_HOME/fleetmend/demo, apart from real runs)')
     .addOption(secondsOption('--interval <seconds>', 'between the two samples of each sweep', 2))
     .option('--cluster', 'distributed: a local redis-server and --workers fleetmend workers take the hosts of every sweep and playbook run')
     .option('--workers <n>', 'workers for --cluster', parsePositiveInt('--workers'), 3)
     .action(async (opts: DemoOptions) => {
-      io.exitCode = await demoAction(opts, io, cli);
+      // where every other command keeps its store, not the working directory; in a `demo`
+      // store of its own so that `runs` of the real fleet does not list simulated runs
+      const stateDir = opts.stateDir ?? join(defaultStateDir(io.env), 'demo');
+      io.exitCode = await demoAction({ ...opts, stateDir }, io, cli);
     });
 }
 
@@ -129,7 +133,7 @@ const reportPath = (step: Step) => step.err.match(/^report: (.*\.html)$/m)?.[1];
 
 class DemoFailed extends Error {}
 
-async function demoAction(opts: DemoOptions, io: CliIO, cli: CliMain): Promise<number> {
+async function demoAction(opts: DemoOptions & { stateDir: string }, io: CliIO, cli: CliMain): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'fleetmend-demo-'));
   io.stderr.write(`starting the simulated '${opts.scenario}' fleet...\n`);
   const { startFleet } = await import('../sim/index.js');

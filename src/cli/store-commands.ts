@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { addReportOptions, historyFor, prepareRenderer, type ReportOptions } from './reports.js';
 import { FleetmendError } from '../errors.js';
 import { exitCodeFor } from '../results/index.js';
@@ -49,18 +49,41 @@ function stdoutFormat(formats: readonly ReportFormat[], defaulted: boolean): Rep
   return formats[0]!;
 }
 
+interface RowCountOptions {
+  last: number;
+  /** --limit N, the old name of --last N. */
+  limit?: number;
+}
+
+/**
+ * `--limit` is a host pattern in `sweep`, `run` and `inventory` (as in Ansible); in `runs` and
+ * `history` it was a row count. The count is now `--last N`; `--limit N` still works here, with
+ * a warning, so scripts keep running while they move (issue 24 item 8).
+ */
+function deprecatedLimit(): Option {
+  return new Option('-l, --limit <n>', 'deprecated: --last N').argParser(parsePositiveInt('--limit')).hideHelp();
+}
+
+function rowCount(opts: RowCountOptions, io: CliIO): number {
+  if (opts.limit === undefined) return opts.last;
+  io.stderr.write('warning: --limit N is deprecated here, use --last N (--limit is a host pattern in sweep and run)\n');
+  return opts.limit;
+}
+
 export function storeCommands(program: Command, io: CliIO): void {
 
   program
     .command('runs')
     .description('list recorded sweeps and playbook runs, newest first')
     .option('--state-dir <dir>', 'run store location')
-    .option('-n, --limit <n>', 'how many', parsePositiveInt('--limit'), 20)
+    .option('-n, --last <n>', 'the newest N runs', parsePositiveInt('--last'), 20)
+    .addOption(deprecatedLimit())
     .option('--json', 'as JSON')
-    .action(async (opts: { stateDir?: string; limit: number; json?: boolean }) => {
+    .action(async (opts: RowCountOptions & { stateDir?: string; json?: boolean }) => {
+      const last = rowCount(opts, io);
       const store = await storeAt(opts.stateDir, io.env);
       try {
-        const runs = store.listRuns({ limit: opts.limit }).map(withOutcome);
+        const runs = store.listRuns({ limit: last }).map(withOutcome);
         if (opts.json) return void io.stdout.write(escapeJsonControls(JSON.stringify(runs, null, 2)) + '\n');
         const n = (v: number | undefined) => (v === undefined ? '-' : String(v));
         io.stdout.write(
@@ -93,12 +116,14 @@ export function storeCommands(program: Command, io: CliIO): void {
     .description("a host's backlog, lost, limit and state across recorded runs")
     .argument('<host>', 'inventory host name')
     .option('--state-dir <dir>', 'run store location')
-    .option('-n, --limit <n>', 'how many runs', parsePositiveInt('--limit'), 50)
+    .option('-n, --last <n>', 'the newest N runs', parsePositiveInt('--last'), 50)
+    .addOption(deprecatedLimit())
     .option('--json', 'as JSON')
-    .action(async (host: string, opts: { stateDir?: string; limit: number; json?: boolean }) => {
+    .action(async (host: string, opts: RowCountOptions & { stateDir?: string; json?: boolean }) => {
+      const last = rowCount(opts, io);
       const store = await storeAt(opts.stateDir, io.env);
       try {
-        const rows = store.hostHistory(host, { limit: opts.limit });
+        const rows = store.hostHistory(host, { limit: last });
         if (!rows.length) throw new FleetmendError('E_USAGE', `no recorded run has host '${host}'`);
         if (opts.json) return void io.stdout.write(escapeJsonControls(JSON.stringify(rows, null, 2)) + '\n');
         const n = (v: number | null) => (v === null ? '-' : String(v));

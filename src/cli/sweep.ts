@@ -8,6 +8,7 @@ import { redisOptions, secondsOption, waitLockOption } from './options.js';
 import { runFromTerminal, withoutDistributed, type TerminalOptions } from './terminal.js';
 import { increaseVerbosity, parsePositiveInt } from './util.js';
 import { FleetmendError } from '../errors.js';
+import { resolveInventory } from './inventory-source.js';
 
 export type { CliIO } from './io.js';
 
@@ -57,6 +58,7 @@ export function sweepRequest(opts: SweepCliOptions): RunRequest {
 export async function sweepAction(opts: SweepCliOptions, io: CliIO): Promise<number> {
   // refused, not ignored: a user who asks for more detail is told where it is
   if ((opts.verbose ?? 0) > 1) throw new FleetmendError('E_USAGE', 'sweep: -v is the most the table shows (one line per host); each host\'s findings, evidence and facts are in --json and the reports (-o DIR)');
+  opts = { ...opts, inventory: resolveInventory(opts.inventory, io) };
   // the metrics file's directory is checked now, before any host is contacted
   const metrics = opts.metricsFile ? (await import('../metrics/index.js')).metricsFileWriter(opts.metricsFile, io.stderr) : undefined;
   const subscribers = metrics ? [{ onFinished: (o: RunOutcome): void => void metrics.update(o.run, o.results) }] : [];

@@ -15,7 +15,7 @@ export function computeDrift(prev: StoredRun | undefined, cur: StoredRun, opts: 
     ...(cur.run.inventory !== undefined ? { inventory: cur.run.inventory } : {}),
     current: runRef(cur),
   };
-  if (!prev) return { ...base, changed: false, hosts: [], counts: {}, notes: ['no previous run of this inventory: this run is the baseline'] };
+  if (!prev) return { ...base, changed: false, hosts: [], counts: {}, notes: ['no previous run of this fleet (inventory or same hosts): this run is the baseline'] };
 
   const notes: string[] = [];
   // With different --limit patterns the host sets differ by design: that is not drift.

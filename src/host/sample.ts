@@ -9,7 +9,7 @@ import { FleetmendError } from '../errors.js';
 import { needsBecome, partialOutputOf, type ConnectionSpec, type Transport } from '../transport/index.js';
 import { buildFactsScript, splitSections, unfinishedSection } from '../facts/script.js';
 import { parseSample } from '../facts/sample.js';
-import type { FactSample } from '../facts/types.js';
+import type { AuditctlOutcome, FactSample } from '../facts/types.js';
 
 import { newNonce } from '../util/nonce.js';
 
@@ -99,5 +99,37 @@ export async function collectSample(t: Transport, probe: FactsProbe, clock: Cloc
     const message = `${err.message}; section ${where ?? '?'} did not finish (${Object.keys(sections).length} sections received, parsed and diagnosed)`;
     sample.parse_errors.push({ section: where ?? '*', message: `did not finish: ${err.code}` });
     return { sample, error: new FleetmendError(err.code, message, { host: t.spec.name, cause: err }) };
+  }
+}
+
+/**
+ * Why a sample could not say the host's audit state (auditctl missing, refused, no kernel
+ * support, output not understood), else undefined. A host whose status was not read has failed
+ * the job of reading it: the sweep and the `audit_status` task both fail it with this error, so
+ * a host is never `ok` in one and `failed` in the other (issue 24 item 8). `become` is the one
+ * the sample was taken with (a play's or task's override of the connection's).
+ */
+export function statusReadError(sample: FactSample, spec: ConnectionSpec, become: boolean = spec.become.enabled): FleetmendError | undefined {
+  const err = auditctlError(sample.auditctl, spec, become);
+  // over the cap, the cap is the cause worth naming, not the parser that found nothing
+  const capped = sample.parse_errors.find((e) => e.section === CAPPED_SECTION);
+  return err && capped ? new FleetmendError('E_OUTPUT_CAP', `${capped.message}; ${err.message}`) : err;
+}
+
+function auditctlError(outcome: AuditctlOutcome, spec: ConnectionSpec, become: boolean): FleetmendError | undefined {
+  switch (outcome.kind) {
+    case 'ok':
+      return undefined;
+    case 'missing':
+      return new FleetmendError('E_MODULE', `auditctl is not installed: ${outcome.detail}`);
+    case 'not-permitted':
+      // Without become the sweep never reaches for sudo on its own (item: no unrequested sudo)
+      return become
+        ? new FleetmendError('E_BECOME', `auditctl -s was refused although become is set (become user ${spec.become.user ?? 'root'}): ${outcome.detail}`)
+        : new FleetmendError('E_BECOME', `needs root: set become (-b) or log in as root (auditctl -s as ${spec.user}: ${outcome.detail})`);
+    case 'unsupported':
+      return new FleetmendError('E_MODULE', `kernel without audit support: ${outcome.detail}`);
+    case 'unparseable':
+      return new FleetmendError('E_PARSE', `auditctl -s output not understood: ${outcome.detail}`);
   }
 }

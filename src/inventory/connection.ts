@@ -23,6 +23,7 @@ const ALIASES = {
 export const SUPPORTED_ANSIBLE_VARS: ReadonlySet<string> = new Set<string>([
   ...Object.values(ALIASES).flat(),
   'ansible_group_priority',
+  'ansible_become_method',
 ]);
 
 export function connectionVars(host: InventoryHost): ConnectionVars {
@@ -31,6 +32,7 @@ export function connectionVars(host: InventoryHost): ConnectionVars {
     return undefined;
   };
   const str = (key: keyof typeof ALIASES): string | undefined => toText(host.name, ALIASES[key][0], get(key));
+  refuseBecomeMethod(host);
   const out: ConnectionVars = {
     address: str('address') ?? host.name,
     port: toPort(host.name, get('port')),
@@ -42,6 +44,17 @@ export function connectionVars(host: InventoryHost): ConnectionVars {
     if (v !== undefined) out[key] = v;
   }
   return out;
+}
+
+/**
+ * fleetmend becomes with sudo (src/transport/become.ts), so `ansible_become_method: sudo` says
+ * what happens anyway and is accepted; any other method (su, doas, pbrun...) would be silently
+ * replaced by sudo, so it is refused before any host is contacted.
+ */
+function refuseBecomeMethod(host: InventoryHost): void {
+  const method = host.vars['ansible_become_method'];
+  if (method === undefined || method === null || method === 'sudo') return;
+  throw invalid(host.name, `ansible_become_method ${JSON.stringify(method)} is not supported: fleetmend becomes with sudo only (set ansible_become_method: sudo or remove it)`);
 }
 
 function invalid(host: string, message: string): FleetmendError {

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { diagnose } from '../diagnosis/index.js';
 import { sampleDeltas } from '../facts/index.js';
+import { statusReadError } from '../host/index.js';
 import type { FactSample, HostFacts } from '../facts/types.js';
 import { intLike } from './common.js';
 import type { Checked, Module, ModuleContext, ModuleOutcome } from './types.js';
@@ -30,6 +31,9 @@ export async function gatherFacts(ctx: ModuleContext, samples: number, intervalM
     if (i > 0) await ctx.clock.sleep(intervalMs, ctx.session.signal);
     const got = await ctx.session.takeSample(ctx.become);
     if (got.error) throw got.error;
+    // a status that was not read is a failed task, as it is a failed host in a sweep
+    const unread = statusReadError(got.sample, ctx.session.transport.spec, ctx.become ?? ctx.session.transport.spec.become.enabled);
+    if (unread) throw unread;
     out.push(got.sample);
   }
   return { samples: out };

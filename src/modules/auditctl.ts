@@ -237,14 +237,12 @@ async function check(ctx: ModuleContext, args: AuditctlArgs): Promise<Checked<Au
   }
   if (!changes.length && !persist?.changed) return { status: 'ok', msg: 'audit settings already as desired', data };
   const locked = s1.enabled === 2;
-  if (locked && changes.length) {
-    return failed(
-      'E_GUARD',
-      `lock guard: audit configuration is locked until reboot (enabled 2); not attempting ${changes
-        .map((c) => `${c.flag} ${c.to}`)
-        .join(', ')}`,
-      { data },
-    );
+  // A locked host is refused as a whole, in check mode as in apply (raise-backlog-limit.yml's
+  // header): a rules file written now would load only at the next boot, a change nobody sees
+  // take effect, so it is not reported as `changed` either (issue 24 item 8).
+  if (locked && (changes.length || persist?.changed)) {
+    const what = [...changes.map((c) => `${c.flag} ${c.to}`), ...(persist?.changed ? [`writing ${persist.path} (it would load only at the next boot)`] : [])];
+    return failed('E_GUARD', `lock guard: audit configuration is locked until reboot (enabled 2); not attempting ${what.join(', ')}`, { data });
   }
   const warnings: string[] = [];
   if (args.backlog_limit !== undefined) {
@@ -296,7 +294,6 @@ async function check(ctx: ModuleContext, args: AuditctlArgs): Promise<Checked<Au
   }
   if (changes.some((c) => c.field === 'enabled' && c.to === 2)) warnings.push('enabled 2 locks the audit configuration until reboot');
   if (changes.some((c) => c.field === 'enabled' && c.to === 0)) warnings.push('enabled 0 stops auditing: the audit trail is lost');
-  if (locked && persist?.changed) warnings.push('configuration locked: the rules file is written but only loads at the next boot');
   const diff: DiffEntry[] = [];
   if (changes.length) diff.push(runtimeDiff(changes));
   if (persist?.changed) diff.push({ path: persist.path, before: persist.before, after: persist.after });

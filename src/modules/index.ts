@@ -47,17 +47,22 @@ export const MODULES: ReadonlyMap<string, Module<any, any>> = new Map<string, Mo
 
 /** Ansible's names for fleetmend modules: `systemd` is `service` (auditd only, as `service` is). */
 const ANSIBLE_NAMES: Record<string, string> = { systemd: 'service', systemd_service: 'service' };
-/** fleetmend's own modules have no Ansible name. */
-const FLEETMEND_ONLY = new Set(['audit_status', 'auditctl', 'kernel_cmdline']);
+/**
+ * The modules that exist in ansible-core under `ansible.builtin` (or are that name's alias here):
+ * only these take the fully qualified name. An allow-list, not a list of exceptions: a module
+ * fleetmend adds (`auditd_conf`, `audit_status`, `auditctl`) is never advertised as
+ * `ansible.builtin.X`, which ansible-playbook would reject (issue 24 item 8).
+ */
+const ANSIBLE_BUILTIN = new Set(['assert', 'command', 'debug', 'fail', 'meta', 'package_facts', 'reboot', 'service', 'service_facts', 'set_fact', 'setup', 'shell', 'systemd', 'systemd_service', 'wait_for_connection']);
 
 /**
  * The module a task key names: fleetmend's name, Ansible's short name, or the fully qualified
- * `ansible.builtin.X` / `ansible.legacy.X` of the modules fleetmend implements.
+ * `ansible.builtin.X` / `ansible.legacy.X` of the ansible-core modules fleetmend implements.
  */
 export function resolveModule(key: string): Module<any, any> | undefined {
   const fq = /^ansible\.(?:builtin|legacy)\.([a-z_]+)$/.exec(key);
   const short = fq ? (fq[1] as string) : key;
-  if (fq && FLEETMEND_ONLY.has(short)) return undefined;
+  if (fq && !ANSIBLE_BUILTIN.has(short)) return undefined;
   return MODULES.get(ANSIBLE_NAMES[short] ?? short);
 }
 
@@ -67,6 +72,6 @@ export function moduleNames(): string[] {
 
 /** The Ansible names accepted (for messages). */
 export function ansibleModuleNames(): string[] {
-  const shorts = [...MODULES.keys(), ...Object.keys(ANSIBLE_NAMES)].filter((n) => !FLEETMEND_ONLY.has(n));
+  const shorts = [...MODULES.keys(), ...Object.keys(ANSIBLE_NAMES)].filter((n) => ANSIBLE_BUILTIN.has(n));
   return shorts.map((n) => `ansible.builtin.${n}`).sort();
 }

@@ -8,10 +8,13 @@ import { runHosts } from '../executor/run-hosts.js';
 import { summarize } from '../results/index.js';
 import { selectHosts as selectPattern, type Inventory } from '../inventory/index.js';
 import {
+  flatTasks,
+  isBlock,
   parseExtraVars,
   parsePlaybook,
   runPlaybook,
   type Playbook,
+  type PlayTask,
   type PlaybookHost,
   type RemotePlayReply,
   type RemotePlayRequest,
@@ -45,7 +48,7 @@ export interface PlaybookPlacement {
 }
 
 /** `--limit @file` reads host names from a retry file, like ansible-playbook. */
-async function expandLimit(limit: string | undefined): Promise<string | undefined> {
+export async function expandLimit(limit: string | undefined): Promise<string | undefined> {
   if (!limit?.startsWith('@')) return limit;
   const file = limit.slice(1);
   let text: string;
@@ -69,6 +72,34 @@ async function readSource(file: string): Promise<string> {
   }
 }
 
+/**
+ * `--start-at-task NAME`, as ansible-playbook: the run begins at the first task named NAME;
+ * earlier plays, and the tasks before it in its play, are not run (handlers stay). A name no
+ * task has is E_USAGE, listing the names there are, before any host is contacted.
+ */
+/** The list from the task named NAME on; inside a block, the block keeps its tasks from there (and its rescue/always). */
+function fromTask(list: readonly PlayTask[], name: string): PlayTask[] | undefined {
+  for (const [i, t] of list.entries()) {
+    if (!isBlock(t)) {
+      if (t.name === name) return list.slice(i);
+      continue;
+    }
+    const inner = fromTask(t.block, name);
+    if (inner) return [{ ...t, block: inner }, ...list.slice(i + 1)];
+  }
+  return undefined;
+}
+
+export function startingAt(playbook: Playbook, name: string | undefined): Playbook {
+  if (name === undefined) return playbook;
+  for (const [i, play] of playbook.plays.entries()) {
+    const tasks = fromTask(play.tasks, name);
+    if (tasks) return { ...playbook, plays: [{ ...play, tasks }, ...playbook.plays.slice(i + 1)] };
+  }
+  const names = playbook.plays.flatMap((p) => flatTasks(p.tasks).map((t) => JSON.stringify(t.name)));
+  throw new FleetmendError('E_USAGE', `--start-at-task ${JSON.stringify(name)}: no task of ${playbook.file} has that name (tasks: ${names.join(', ')})`);
+}
+
 /** `--max-failures` / `--max-unreachable`, checked before any host is contacted (exit 1). */
 function budgetOf(options: PlaybookOptions): BudgetLimits {
   return {
@@ -80,7 +111,7 @@ function budgetOf(options: PlaybookOptions): BudgetLimits {
 /** Validates everything before any host is contacted (exit 1). */
 export async function preparePlaybook(playbookFile: string, options: PlaybookOptions, ctx: RunContext, ask?: AskSecret): Promise<PreparedPlaybook> {
   const source = await readSource(playbookFile);
-  const playbook = parsePlaybook(playbookFile, source);
+  const playbook = startingAt(parsePlaybook(playbookFile, source), options.startAtTask);
   const extraVars = parseExtraVars(options.extraVars);
   const limit = await expandLimit(options.limit);
   const { inventory, targets, specs, renderer, run: base } = await prepareRun('run', { ...options, ...(limit ? { limit } : {}) }, ctx, ask);

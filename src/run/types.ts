@@ -64,6 +64,8 @@ export interface PlaybookOptions extends ConnectionOptions, ReportOptions, Recor
   canary?: boolean;
   /** `--watch SECONDS`: overrides every play's `watch:` (0: no watch). */
   watch?: number;
+  /** --start-at-task NAME: the plays before the task named NAME, and its play's tasks before it, are not run. */
+  startAtTask?: string;
 }
 
 /** A run, as the CLI, the scheduler or a test asks for it: everything is validated before any host. */

@@ -19,6 +19,7 @@ import { SimMachine } from './machine.js';
 import { SCENARIOS, buildScenario, type Scenario, type ScenarioHost } from './scenarios.js';
 import { HostServer, fingerprintOf, generateHostKey, reservePort, type HostKey } from './server.js';
 import type { SimKernel } from './kernel.js';
+import { foldHosts } from '../report/hostset.js';
 
 export interface FleetOptions {
   /** Host count; the scenario's special hosts are always kept, the rest are healthy. */
@@ -223,6 +224,26 @@ export interface RunSimOptions {
   until?: Promise<void>;
 }
 
+/** Hosts sharing a note beyond this many are one folded line (`app-[01-17] (17 hosts)`). */
+const FOLD_FROM = 4;
+
+/**
+ * Every host the simulator started, one line each (name, address:port, what it simulates),
+ * except that hosts with the same note are folded into one line once there are FOLD_FROM of
+ * them: a 300-host `healthy` fleet is one line, and no host is left out (issue 24 item 8).
+ */
+export function hostListing(hosts: readonly { name: string; address: string; port: number; note: string }[]): string[] {
+  const byNote = new Map<string, string[]>();
+  for (const h of hosts) byNote.set(h.note, [...(byNote.get(h.note) ?? []), h.name]);
+  const lines: string[] = [];
+  for (const h of hosts) {
+    const same = byNote.get(h.note)!;
+    if (same.length < FOLD_FROM) lines.push(`  ${h.name.padEnd(22)} ${`${h.address}:${h.port}`.padEnd(22)} ${h.note}`);
+    else if (same[0] === h.name) lines.push(`  ${foldHosts(same)} (${same.length} hosts, ports in the inventory)  ${h.note}`);
+  }
+  return lines;
+}
+
 /** `fleetmend sim`: start, print where things are, wait for SIGINT/SIGTERM, stop. */
 export async function runSimCommand(opts: RunSimOptions): Promise<void> {
   const sink = opts.out ?? process.stdout;
@@ -245,9 +266,7 @@ export async function runSimCommand(opts: RunSimOptions): Promise<void> {
   log(`inventory:   ${opts.inventoryOut ?? fleet.inventoryPath}`);
   log(`known_hosts: ${fleet.knownHostsPath}`);
   log(`client key:  ${fleet.clientKeyPath}`);
-  for (const h of fleet.hosts.filter((x) => x.note !== 'healthy' && !x.note.startsWith('healthy, busy')).slice(0, 40)) {
-    log(`  ${h.name.padEnd(22)} ${`${h.address}:${h.port}`.padEnd(22)} ${h.note}`);
-  }
+  for (const line of hostListing(fleet.hosts)) log(line);
   log('press Ctrl-C to stop');
   const until =
     opts.until ??

@@ -165,7 +165,9 @@ export const SCENARIOS: Record<string, Scenario> = {
         {
           spec: { ...d('st-auditd-disk-action'), disk: { device: '/dev/vdb1', totalKb: 2_031_616, usedKb: 2_001_000, mount: '/var/log/audit' }, auditdConf: { ...DEFAULT_AUDITD_CONF, disk_full_action: 'SUSPEND', admin_space_left_action: 'SUSPEND' } },
           faults: [],
-          note: 'audit log disk 99% full with disk_full_action = SUSPEND',
+          // the sweep does not read free space (no df fact): the disk is full for `df` on the host,
+          // and the note says what a sweep shows, so `sim`'s listing and the table agree
+          note: 'healthy, with finding auditd-disk-action: disk_full_action = SUSPEND (its /var/log/audit is 99% full for df; the sweep does not read free space)',
         },
         {
           spec: {

@@ -3,8 +3,8 @@ import { isoNow } from '../executor/clock.js';
 import { hostResult, hostStatusOfCode, type HostResult, type HostTarget } from '../results/index.js';
 import { FleetmendError } from '../errors.js';
 import type { ConnectionSpec, Transport } from '../transport/index.js';
-import { CAPPED_SECTION, factsProbe, HostSession, type FactsProbe } from '../host/index.js';
-import type { AuditctlOutcome, FactSample, HostFacts } from '../facts/types.js';
+import { factsProbe, HostSession, statusReadError, type FactsProbe } from '../host/index.js';
+import type { FactSample, HostFacts } from '../facts/types.js';
 import { diagnose } from '../diagnosis/index.js';
 import { evaluatePolicy, policyScope } from '../policy/index.js';
 import type { Policy } from '../policy/types.js';
@@ -48,7 +48,7 @@ export async function sweepHost(host: HostTarget, transport: Transport, opts: Sw
     const last = samples[samples.length - 1];
     const diagnosis = diagnose(facts);
     const compliance = opts.policy ? evaluatePolicy(opts.policy, policyScope(facts, diagnosis)) : undefined;
-    const auditError = cutShort ?? (last ? withCap(auditctlError(last.auditctl, transport.spec), last) : undefined);
+    const auditError = cutShort ?? (last ? statusReadError(last, transport.spec) : undefined);
     return hostResult(host, {
       address: transport.connectedAddress?.replace(/:\d+$/, '') ?? host.address,
       status: auditError ? hostStatusOfCode(auditError.code) : 'ok',
@@ -62,34 +62,5 @@ export async function sweepHost(host: HostTarget, transport: Transport, opts: Sw
     });
   } finally {
     await transport.close();
-  }
-}
-
-/**
- * When the status could not be read because the host sent more than the cap, the cap is the
- * cause worth naming (E_OUTPUT_CAP), not the parser that found nothing where it looked.
- */
-function withCap(err: FleetmendError | undefined, sample: FactSample): FleetmendError | undefined {
-  const capped = sample.parse_errors.find((e) => e.section === CAPPED_SECTION);
-  if (!err || !capped) return err;
-  return new FleetmendError('E_OUTPUT_CAP', `${capped.message}; ${err.message}`);
-}
-
-/** A host whose audit status could not be read has failed the sweep's one job. */
-function auditctlError(outcome: AuditctlOutcome, spec: ConnectionSpec): FleetmendError | undefined {
-  switch (outcome.kind) {
-    case 'ok':
-      return undefined;
-    case 'missing':
-      return new FleetmendError('E_MODULE', `auditctl is not installed: ${outcome.detail}`);
-    case 'not-permitted':
-      // Without become the sweep never reaches for sudo on its own (item: no unrequested sudo)
-      return spec.become.enabled
-        ? new FleetmendError('E_BECOME', `auditctl -s was refused although become is set (become user ${spec.become.user ?? 'root'}): ${outcome.detail}`)
-        : new FleetmendError('E_BECOME', `needs root: set become (-b) or log in as root (auditctl -s as ${spec.user}: ${outcome.detail})`);
-    case 'unsupported':
-      return new FleetmendError('E_MODULE', `kernel without audit support: ${outcome.detail}`);
-    case 'unparseable':
-      return new FleetmendError('E_PARSE', `auditctl -s output not understood: ${outcome.detail}`);
   }
 }
