@@ -1,6 +1,8 @@
 import { CommandRegistry } from '../shell.js';
 import { registerAudit } from './audit.js';
 import { registerCore } from './core.js';
+import { registerFiles } from './files.js';
+import { registerPackages } from './packages.js';
 import { installProcFiles, registerSystem } from './system.js';
 
 export { statusText } from './audit.js';
@@ -11,6 +13,8 @@ export function defaultRegistry(): CommandRegistry {
   registerCore(r);
   registerAudit(r);
   registerSystem(r);
+  registerFiles(r);
+  registerPackages(r);
   r.onMachine(installProcFiles);
   return r;
 }
