@@ -11,6 +11,11 @@ import { rebootModule } from './reboot.js';
 import { serviceModule } from './service.js';
 import { setFactModule } from './set_fact.js';
 import { waitForConnectionModule } from './wait_for_connection.js';
+import { lineinfileModule } from './lineinfile.js';
+import { replaceModule } from './replace.js';
+import { blockinfileModule } from './blockinfile.js';
+import { copyModule, templateModule } from './copy.js';
+import { fileModule, statModule } from './file.js';
 import type { Module } from './types.js';
 
 export * from './types.js';
@@ -34,6 +39,13 @@ export const MODULES: ReadonlyMap<string, Module<any, any>> = new Map<string, Mo
     failModule,
     metaModule,
     waitForConnectionModule,
+    lineinfileModule,
+    replaceModule,
+    blockinfileModule,
+    copyModule,
+    templateModule,
+    fileModule,
+    statModule,
   ].map((m) => [m.name, m]),
 );
 

@@ -53,6 +53,13 @@ export interface ModuleContext {
   guardSampleMs: number;
   /** A fresh, connected transport to the same host (reboot: wait for SSH to return). */
   reconnect(): Promise<Transport>;
+  /**
+   * Directories a relative `src` (copy, template) is looked up in, in order: each one's `files/`
+   * (copy) or `templates/` (template), then the directory itself (a role's, then the playbook's).
+   */
+  searchPaths?: readonly string[];
+  /** The playbook's templater on a whole text with the task's scope (the `template` module). */
+  renderTemplate?(text: string, source: string): string;
 }
 
 export interface ModuleOutcome {

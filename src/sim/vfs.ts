@@ -86,7 +86,8 @@ export class VirtualFs {
     const cur = this.meta(p);
     if (!cur) throw new FsError('ENOENT', path);
     if (this.dynamic.has(p) || (!asRoot && !isUserWritable(p))) throw new FsError('EPERM', path);
-    if (!asRoot && (change.owner !== undefined || change.group !== undefined)) throw new FsError('EPERM', path);
+    // chown(2): only root gives a file away; an owner may "change" it to what it is
+    if (!asRoot && ((change.owner !== undefined && change.owner !== cur.owner) || (change.group !== undefined && change.group !== cur.group))) throw new FsError('EPERM', path);
     this.metas.set(p, { ...cur, ...change });
   }
 
