@@ -39,9 +39,10 @@ export const absolutePath = z.string().regex(/^\/[^\0]*$/, 'path must be absolut
 export const boolArg = z.preprocess(boolLike, z.boolean());
 
 /**
- * "0644", 644 (YAML int), "644" → "644". A YAML 0644 without quotes is the number 420 in YAML
- * 1.2 and 0644 (octal) in YAML 1.1: Ansible documents the same trap; a number is read as the
- * octal digits it was written with when they are all 0–7, else as the decimal value.
+ * "0644", 644, "644" → "644". An unquoted `mode: 0644` is the number 644 under YAML 1.2 (how
+ * playbooks load today) and 420 under YAML 1.1 (Ansible's PyYAML): a number whose digits are
+ * all 0–7 is read as those octal digits, any other as its value in octal (YAML 1.1's 0755 =
+ * 493 → "755"; but its 0644 = 420 reads as "420"). Ansible's own advice stands: quote modes.
  */
 export function normalizeMode(v: string | number): string {
   if (typeof v === 'number') {

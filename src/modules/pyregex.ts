@@ -15,12 +15,37 @@ export function pyRegex(pattern: string, flags = ''): RegExp {
     for (const c of inline[1] as string) if ('ims'.includes(c) && !f.includes(c)) f += c;
   }
   p = p.replace(/\(\?P<([A-Za-z_]\w*)>/g, '(?<$1>').replace(/\(\?P=([A-Za-z_]\w*)\)/g, '\\k<$1>');
-  p = p.replace(/(^|[^\\])\\A/g, '$1^').replace(/(^|[^\\])\\Z/g, '$1$(?![\\s\\S])');
+  p = anchors(p, f.includes('m'));
   try {
     return new RegExp(p, f);
   } catch (err) {
     throw new FleetmendError('E_MODULE', `invalid regular expression ${JSON.stringify(pattern)}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Python's anchors in JavaScript: without MULTILINE `$` also matches before a final newline
+ * (lineinfile tests each line with its newline), `\A` is the start, `\Z` the very end.
+ * Escapes and character classes are copied as they are.
+ */
+function anchors(p: string, multiline: boolean): string {
+  let out = '';
+  let inClass = false;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i] as string;
+    if (c === '\\') {
+      const n = p[i + 1] ?? '';
+      i++;
+      if (!inClass && n === 'A') out += '^';
+      else if (!inClass && n === 'Z') out += '(?![\\s\\S])';
+      else out += c + n;
+      continue;
+    }
+    if (c === '[') inClass = true;
+    else if (c === ']') inClass = false;
+    out += !inClass && c === '$' && !multiline ? '(?=\\n?(?![\\s\\S]))' : c;
+  }
+  return out;
 }
 
 /** Python's `match.expand(template)`: group references and the escapes `\n`, `\t`, `\\`. */
