@@ -75,7 +75,7 @@ describe('anything else: one error at file:line:column naming the construct', ()
     ['with_items', play('    - debug: { msg: x }\n      with_items: [1]\n'), 4, 7, 'with_items'],
     ['delegate_to', play('    - debug: { msg: x }\n      delegate_to: localhost\n'), 4, 7, 'delegate_to'],
     ['until', play('    - debug: { msg: x }\n      until: x\n'), 4, 7, 'until'],
-    ['an unknown FQCN module', play('    - ansible.builtin.copy: { src: a, dest: b }\n'), 3, 7, 'ansible.builtin.copy'],
+    ['an unknown FQCN module', play('    - ansible.builtin.git: { repo: a, dest: b }\n'), 3, 7, 'ansible.builtin.git'],
     ['a community module', play('    - community.general.timezone: { name: UTC }\n'), 3, 7, 'community.general.timezone'],
     ['other meta actions', play('    - meta: end_play\n'), 3, 13, 'flush_handlers'],
   ])('%s', (_what, yaml, line, column, construct) => {
