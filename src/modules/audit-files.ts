@@ -10,8 +10,8 @@
 import type { AuditStatus, FactSample } from '../facts/types.js';
 import { parseAuditdConf, parseCmdline } from '../facts/system.js';
 import { OVERFLOW_EFFECT } from '../diagnosis/diagnose.js';
-import { memoryGuard, panicRisks } from './auditctl.js';
-import { sampleStatus } from './common.js';
+import { memoryGuard, panicRisks, parsePersistRead, persistReadCommand } from './auditctl.js';
+import { run, sampleStatus } from './common.js';
 import { failed, type ModuleContext, type ModuleOutcome } from './types.js';
 
 /** The settings a rules text sets; the last of each wins, as `auditctl -R` applies them in order. */
@@ -188,4 +188,34 @@ function auditdConfVerdict(path: string, before: string, after: string): FileVer
     v.findings.push({ code: 'auditd-q-depth-lower', file: path, before: b.q_depth, after: a.q_depth });
   }
   return v;
+}
+
+/**
+ * Commands that load the audit rules, and which rules they load: `augenrules --load` and an
+ * auditd (re)start (its ExecStartPost runs augenrules on both families) load rules.d;
+ * `auditctl -R FILE` loads FILE.
+ */
+export function rulesLoadedBy(line: string): { what: string; file?: string } | undefined {
+  const r = /\bauditctl\b[^;&|\n]*\s-R\s+(['"]?)(\/[^\s'";&|]+)\1/.exec(line);
+  if (r) return { what: `auditctl -R ${r[2]}`, file: r[2] as string };
+  if (/\baugenrules\s+--load\b/.test(line)) return { what: 'augenrules --load' };
+  if (/\bsystemctl\s+(?:[-\w]+\s+)*(?:re)?start\s+(?:[-\w.@]+\s+)*['"]?auditd(?:\.service)?\b/.test(line)) return { what: 'an auditd start (ExecStartPost: augenrules --load)' };
+  if (/\bservice\s+['"]?auditd['"]?\s+(?:re)?start\b/.test(line)) return { what: 'an auditd start (ExecStartPost: augenrules --load)' };
+  return undefined;
+}
+
+/** The guards for a command that loads rules: the settings it would load, judged as a file task's. */
+export async function loadCommandGuards(ctx: ModuleContext, line: string): Promise<FileVerdict> {
+  const load = rulesLoadedBy(line);
+  if (!load) return none();
+  const r = await run(ctx, persistReadCommand(load.file ?? '/dev/null'));
+  const read = parsePersistRead(r.stdout);
+  // rules.d option lines come as `file:line`, in glob (C-locale) order as augenrules reads them
+  const text = load.file ? read.before : read.options.split('\n').map((l) => l.slice(l.indexOf(':') + 1)).join('\n');
+  try {
+    return await rulesVerdict(ctx, parseRulesSettings(text), load.what);
+  } catch (err) {
+    // no readable audit status (auditctl missing, not root): the command decides, the run is told
+    return { warnings: [`${load.what}: the rules guards could not read the audit status (${err instanceof Error ? err.message : String(err)})`], findings: [] };
+  }
 }

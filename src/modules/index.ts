@@ -16,6 +16,8 @@ import { replaceModule } from './replace.js';
 import { blockinfileModule } from './blockinfile.js';
 import { copyModule, templateModule } from './copy.js';
 import { fileModule, statModule } from './file.js';
+import { aptModule, dnfModule, packageModule, yumModule } from './package.js';
+import { mountModule } from './mount.js';
 import type { Module } from './types.js';
 
 export * from './types.js';
@@ -46,22 +48,29 @@ export const MODULES: ReadonlyMap<string, Module<any, any>> = new Map<string, Mo
     templateModule,
     fileModule,
     statModule,
+    packageModule,
+    aptModule,
+    dnfModule,
+    yumModule,
+    mountModule,
   ].map((m) => [m.name, m]),
 );
 
-/** Ansible's names for fleetmend modules: `systemd` is `service` (auditd only, as `service` is). */
+/** Ansible's names for fleetmend modules: `systemd` and `systemd_service` are `service` (any unit). */
 const ANSIBLE_NAMES: Record<string, string> = { systemd: 'service', systemd_service: 'service' };
 /** fleetmend's own modules have no Ansible name. */
 const FLEETMEND_ONLY = new Set(['audit_status', 'auditctl']);
 
 /**
  * The module a task key names: fleetmend's name, Ansible's short name, or the fully qualified
- * `ansible.builtin.X` / `ansible.legacy.X` of the modules fleetmend implements.
+ * `ansible.builtin.X` / `ansible.legacy.X` (and `ansible.posix.mount`) of the modules fleetmend implements.
  */
 export function resolveModule(key: string): Module<any, any> | undefined {
-  const fq = /^ansible\.(?:builtin|legacy)\.([a-z_]+)$/.exec(key);
-  const short = fq ? (fq[1] as string) : key;
+  const fq = /^ansible\.(builtin|legacy|posix)\.([a-z_]+)$/.exec(key);
+  const short = fq ? (fq[2] as string) : key;
   if (fq && FLEETMEND_ONLY.has(short)) return undefined;
+  // ansible.posix holds mount (the one module of that collection fleetmend implements)
+  if (fq?.[1] === 'posix' && short !== 'mount') return undefined;
   return MODULES.get(ANSIBLE_NAMES[short] ?? short);
 }
 

@@ -60,6 +60,9 @@ export function packageState(m: SimMachine): PackageState {
   return s;
 }
 
+/** The `\n` and `\t` escapes dpkg-query's and rpm's formats take. */
+const unescapeFormat = (f: string) => f.replace(/\\n/g, '\n').replace(/\\t/g, '\t');
+
 const names = (argv: string[]) => argv.slice(1).filter((a) => !a.startsWith('-'));
 
 /** `dpkg-query -W -f='${Package} ${Status} ${Version}\n' NAME…` (the fields dpkg-query knows). */
@@ -79,7 +82,7 @@ async function dpkgQuery(ctx: CommandContext): Promise<number> {
       continue;
     }
     const fields: Record<string, string> = { Package: p, Status: 'install ok installed', Version: v };
-    await ctx.stdout.write(format.replace(/\$\{([A-Za-z]+)\}/g, (m, k: string) => fields[k] ?? '').replace(/\\n/g, '\n'));
+    await ctx.stdout.write(unescapeFormat(format.replace(/\$\{([A-Za-z]+)\}/g, (m, k: string) => fields[k] ?? '')));
   }
   return rc;
 }
@@ -150,7 +153,7 @@ async function rpm(ctx: CommandContext): Promise<number> {
     }
     const [version, release] = v.split(/-(?=[^-]*$)/);
     const fields: Record<string, string> = { NAME: p, VERSION: version ?? v, RELEASE: release ?? '' };
-    await ctx.stdout.write(format.replace(/%\{([A-Z]+)\}/g, (m, k: string) => fields[k] ?? '').replace(/\\n/g, '\n'));
+    await ctx.stdout.write(unescapeFormat(format.replace(/%\{([A-Z]+)\}/g, (m, k: string) => fields[k] ?? '')));
   }
   return missing;
 }
