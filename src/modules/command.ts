@@ -51,7 +51,7 @@ function makeCheck(kind: 'command' | 'shell') {
     if (args.creates && (await exists(ctx, args.creates))) return { status: 'ok', msg: `skipped: ${args.creates} exists`, rc: 0 };
     if (args.removes && !(await exists(ctx, args.removes))) return { status: 'ok', msg: `skipped: ${args.removes} does not exist`, rc: 0 };
     // a command that loads audit rules meets the guards a file task writing them would (audit-files.ts)
-    const guard = await loadCommandGuards(ctx, line);
+    const guard = await loadCommandGuards(ctx, kind === 'shell' ? args.cmd : splitWords(args.cmd).join(' '));
     if (guard.refuse) return { ...guard.refuse, warnings: guard.warnings };
     const warnings = guard.warnings.length ? { warnings: guard.warnings } : {};
     if (ctx.check && !args.check_safe) return { status: 'skipped', msg: `check mode: ${kind} not run (set check_safe: true if it changes nothing)`, ...warnings };

@@ -39,7 +39,7 @@ export interface PackageQuery {
 export function queryCommand(pkgs: readonly string[], latest: boolean, only?: Manager): string {
   const q = pkgs.map(shellQuote).join(' ');
   // the candidates follow a marker line: the tools' own output is parsed after it
-  const apt = `echo M:apt; dpkg-query -W -f='Q:\${Package}\\t\${Status}\\t\${Version}\\n' ${q} 2>/dev/null${latest ? `; echo C:; apt-cache policy ${q}` : ''}`;
+  const apt = `echo M:apt; dpkg-query -W -f 'Q:\${Package}\\t\${Status}\\t\${Version}\\n' ${q} 2>/dev/null${latest ? `; echo C:; apt-cache policy ${q}` : ''}`;
   const rpm = (m: Manager) => `echo M:${m}; rpm -q --qf 'Q:%{NAME}\\tinstall ok installed\\t%{VERSION}-%{RELEASE}\\n' ${q}${latest ? `; echo C:; ${m} -q check-update ${q}` : ''}`;
   const branches: [Manager, string, string][] = [
     ['apt', 'apt-get', apt],
