@@ -207,7 +207,11 @@ export function rulesLoadedBy(line: string): { what: string; file?: string } | u
 /** The guards for a command that loads rules: the settings it would load, judged as a file task's. */
 export async function loadCommandGuards(ctx: ModuleContext, line: string): Promise<FileVerdict> {
   const load = rulesLoadedBy(line);
-  if (!load) return none();
+  return load ? rulesLoadGuards(ctx, load) : none();
+}
+
+/** The rules a load reads (`file`, else rules.d as augenrules compiles it), judged by rulesVerdict. */
+export async function rulesLoadGuards(ctx: ModuleContext, load: { what: string; file?: string }): Promise<FileVerdict> {
   const r = await run(ctx, persistReadCommand(load.file ?? '/dev/null'));
   const read = parsePersistRead(r.stdout);
   // rules.d option lines come as `file:line`, in glob (C-locale) order as augenrules reads them

@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import type { AuditStatus, FactSample } from '../facts/types.js';
 import { boolLike, intLike, parseKeyValues, readAuditStatus, run, sampleStatus, shellQuote, firstErrorLine } from './common.js';
+import { rulesLoadGuards } from './audit-files.js';
 import { failed, type Checked, type Module, type ModuleContext, type ModuleOutcome } from './types.js';
 
 export const serviceArgs = z
@@ -136,6 +137,13 @@ async function auditdPlan(ctx: ModuleContext, args: ServiceArgs, before: UnitSta
         { data },
       );
     }
+  }
+  if (action !== 'stop') {
+    // auditd.service's ExecStartPost runs `augenrules --load`: a start loads rules.d, and meets
+    // the guards a task writing those rules would (audit-files.ts)
+    const g = await rulesLoadGuards(ctx, { what: `an auditd ${action} (ExecStartPost: augenrules --load)` });
+    if (g.refuse) return { ...g.refuse, warnings: [...warnings, ...g.warnings], data: { ...data, ...(g.refuse.data ?? {}) } };
+    warnings.push(...g.warnings);
   }
   return {
     status: 'changed',

@@ -103,6 +103,10 @@ describe('load commands meet the rules guards; the simulator panics like the ker
       expect(t.error?.code).toBe('E_GUARD');
       expect(t.msg).toMatch(/panic guard: refusing -f 2 in augenrules --load/);
     }
+    // an auditd restart loads rules.d too (ExecStartPost): the service module meets the same guard
+    const restart = task(await sim.runText(play('s-losing', '    - systemd: { name: auditd.service, state: restarted }\n'), { check: true }), 's-losing');
+    expect(restart.error?.code).toBe('E_GUARD');
+    expect(restart.msg).toMatch(/refusing -f 2 in an auditd restart \(ExecStartPost: augenrules --load\)/);
     m.kernel.sync();
     expect([m.kernel.power, m.kernel.bootId]).toEqual(['up', boot]);
     expect(m.kernel.settings.failure).toBe(1);
