@@ -26,8 +26,11 @@ export function unitStates(m: SimMachine): Map<string, UnitRecord> {
   if (!s) {
     s = new Map();
     const spec = m.spec.units ?? Object.fromEntries((m.spec.flavour === 'rhel' ? RHEL_UNITS : DEBIAN_UNITS).map((u) => [u, { enabled: true, active: true }]));
+    // pids of their own, not drawn from the kernel's rng: reading a unit must not change the model's run
+    let next = 600;
     for (const [name, u] of Object.entries(spec)) {
-      s.set(name, { enabled: u.enabled, active: u.active, pid: u.active ? m.kernel.spawnPid() : 0, refuseManualStop: u.refuseManualStop ?? false, reloads: 0 });
+      next += 17;
+      s.set(name, { enabled: u.enabled, active: u.active, pid: u.active ? next : 0, refuseManualStop: u.refuseManualStop ?? false, reloads: 0 });
     }
     s.set('auditd', { enabled: true, active: false, pid: 0, refuseManualStop: false, reloads: 0 });
     states.set(m, s);
@@ -99,6 +102,7 @@ async function changeUnit(ctx: CommandContext, verb: string, u: UnitRecord, id: 
     case 'start':
       if (!u.active) Object.assign(u, { active: true, pid: m.kernel.spawnPid() });
       return 0;
+    // (a start or restart is a process start: its pid comes from the kernel like any other)
     case 'stop':
       Object.assign(u, { active: false, pid: 0 });
       return 0;
