@@ -426,7 +426,7 @@ function diskActionFinding(v: View | undefined, s: FactSample): Finding | undefi
 }
 
 /** How each overflow_action treats the event that finds the plugin queue full (audisp/queue.c). */
-const OVERFLOW_EFFECT: Record<string, string> = {
+export const OVERFLOW_EFFECT: Record<string, string> = {
   IGNORE: 'drops it for the plugins without a word',
   SYSLOG: 'drops it for the plugins and logs that for the first 5 drops only',
   SUSPEND: 'stops passing any event to the plugins until auditd is reloaded (SIGHUP) or restarted; auditd itself keeps reading and logging',

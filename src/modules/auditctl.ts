@@ -164,7 +164,7 @@ function runtimeDiff(changes: readonly RuntimeChange[]): DiffEntry {
  * builtins only (`read`, `case`, a glob, `<`): on a stalled host every program start waits for
  * the full queue (kernel-6.1-queue §0), and `cat` + `grep` were two more sessions and programs
  * on top of the probe's. Prints `F:line` per line of our file, `E:why` when it exists but cannot
- * be read, and `O:file:line` per `-b`/`-f`/`--backlog_wait_time` line of any rules.d file.
+ * be read, and `O:file:line` per `-b`/`-e`/`-f`/`--backlog_wait_time` line of any rules.d file.
  */
 export function persistReadCommand(path: string): string {
   return [
@@ -174,7 +174,7 @@ export function persistReadCommand(path: string): string {
     `elif [ -e "$fm_p" ]; then echo "E:cannot read $fm_p"; fi`,
     `for fm_f in ${RULES_DIR}/*.rules; do`,
     '  if [ -r "$fm_f" ]; then',
-    `    while read -r fm_l || [ -n "$fm_l" ]; do case $fm_l in -b*|-f*|--backlog_wait_time*) printf 'O:%s:%s\\n' "$fm_f" "$fm_l";; esac; done < "$fm_f"`,
+    `    while read -r fm_l || [ -n "$fm_l" ]; do case $fm_l in -b*|-e*|-f*|--backlog_wait_time*) printf 'O:%s:%s\\n' "$fm_f" "$fm_l";; esac; done < "$fm_f"`,
     '  fi',
     'done',
   ].join('\n');

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
 import { splitShellWords } from '../util/shellwords.js';
 import { boolLike, intLike, run, shellQuote } from './common.js';
+import { loadCommandGuards } from './audit-files.js';
 import type { Checked, Module, ModuleContext, ModuleOutcome } from './types.js';
 
 const base = {
@@ -49,14 +50,23 @@ function makeCheck(kind: 'command' | 'shell') {
     const line = commandLine(kind, args);
     if (args.creates && (await exists(ctx, args.creates))) return { status: 'ok', msg: `skipped: ${args.creates} exists`, rc: 0 };
     if (args.removes && !(await exists(ctx, args.removes))) return { status: 'ok', msg: `skipped: ${args.removes} does not exist`, rc: 0 };
-    if (ctx.check && !args.check_safe) return { status: 'skipped', msg: `check mode: ${kind} not run (set check_safe: true if it changes nothing)` };
+    // a command that loads audit rules meets the guards a file task writing them would (audit-files.ts)
+    const guard = await loadCommandGuards(ctx, kind === 'shell' ? args.cmd : splitWords(args.cmd).join(' '));
+    if (guard.refuse) return { ...guard.refuse, warnings: guard.warnings };
+    const warnings = guard.warnings.length ? { warnings: guard.warnings } : {};
+    if (ctx.check && !args.check_safe) return { status: 'skipped', msg: `check mode: ${kind} not run (set check_safe: true if it changes nothing)`, ...warnings };
     // The author vouches it changes nothing: run it in check mode too (its output may feed `when`).
-    if (ctx.check) return apply(ctx, args, { line });
-    return { status: 'changed', msg: `${ctx.check ? 'would run' : 'run'}: ${line}`, plan: { line } };
+    if (ctx.check) return { ...(await apply(ctx, args, { line })), ...warnings };
+    return { status: 'changed', msg: `${ctx.check ? 'would run' : 'run'}: ${line}`, plan: { line }, ...warnings };
   };
 }
 
-async function apply(ctx: ModuleContext, args: CommandArgs, plan: CommandPlan): Promise<ModuleOutcome> {
+async function apply(ctx: ModuleContext, args: CommandArgs, plan: CommandPlan, checked?: Checked<CommandPlan>): Promise<ModuleOutcome> {
+  const outcome = await runLine(ctx, args, plan);
+  return checked?.warnings?.length ? { ...outcome, warnings: checked.warnings } : outcome;
+}
+
+async function runLine(ctx: ModuleContext, args: CommandArgs, plan: CommandPlan): Promise<ModuleOutcome> {
   const r = await run(ctx, plan.line, {
     ...(args.stdin !== undefined ? { stdin: args.stdin } : {}),
     ...(args.timeout !== undefined ? { timeoutMs: args.timeout * 1000 } : {}),

@@ -1,5 +1,9 @@
 /**
- * `service`: start/stop/restart auditd on both families (reference §5). RHEL-family units set
+ * `service` (also `systemd`, `systemd_service`): any systemd unit — `enabled`, `state`
+ * started/stopped/restarted/reloaded, `daemon_reload` — with auditd's own path below.
+ * `auditd` and `auditd.service` are the same unit.
+ *
+ * auditd: start/stop/restart on both families (reference §5). RHEL-family units set
  * RefuseManualStop=yes, so `systemctl stop|restart auditd` fails with rc 4; their `service`
  * wrapper has a legacy action that works. Debian's unit does not refuse. Where a unit refuses
  * and `service` only forwards to systemctl, `auditctl --signal TERM` stops auditd (`--signal
@@ -8,13 +12,17 @@
  */
 import { z } from 'zod';
 import type { AuditStatus, FactSample } from '../facts/types.js';
-import { intLike, parseKeyValues, readAuditStatus, run, sampleStatus, shellQuote, firstErrorLine } from './common.js';
+import { boolLike, intLike, parseKeyValues, readAuditStatus, run, sampleStatus, shellQuote, firstErrorLine } from './common.js';
+import { rulesLoadGuards } from './audit-files.js';
 import { failed, type Checked, type Module, type ModuleContext, type ModuleOutcome } from './types.js';
 
 export const serviceArgs = z
   .object({
-    name: z.literal('auditd').default('auditd'),
-    state: z.enum(['started', 'stopped', 'restarted']),
+    name: z.string().regex(/^[A-Za-z0-9@_.:-]+$/, 'name must be a unit name').default('auditd'),
+    state: z.enum(['started', 'stopped', 'restarted', 'reloaded']).optional(),
+    enabled: z.preprocess(boolLike, z.boolean()).optional(),
+    /** systemctl daemon-reload before anything else (not a change by itself, as in Ansible). */
+    daemon_reload: z.preprocess(boolLike, z.boolean()).default(false),
     /** Restart: how long the backlog may take to fall (reference §4: 65 -> 0 within 3 s). */
     drain_timeout: z.preprocess(intLike, z.number().int().min(0).max(3600)).default(30),
     /** Restart: the backlog counts as drained at or below this many records. */
@@ -26,40 +34,81 @@ export const serviceArgs = z
      */
     asleep_timeout: z.preprocess(intLike, z.number().int().min(0).max(600)).default(10),
   })
-  .strict();
+  .strict()
+  // `auditd.service` is `auditd`: one unit, one set of guards
+  .transform((a) => ({ ...a, name: a.name.replace(/\.service$/, '') }))
+  .refine((a) => a.state !== undefined || a.enabled !== undefined || a.daemon_reload, 'service needs state, enabled or daemon_reload');
 export type ServiceArgs = z.infer<typeof serviceArgs>;
 
 export interface UnitState {
   active: string;
   mainPid: number;
   refuseManualStop: boolean;
+  /** LoadState: `not-found` when the host has no such unit. */
+  load: string;
+  /** UnitFileState: enabled, disabled, static, masked… */
+  fileState: string;
 }
 
 type Method = 'systemctl' | 'service';
+type Action = 'start' | 'stop' | 'restart' | 'reload';
 export interface ServicePlan {
-  action: 'start' | 'stop' | 'restart';
+  /** undefined: only the enablement changes. */
+  action?: Action;
   method: Method;
   before: UnitState;
+  /** enable (true) or disable (false) the unit first. */
+  enable?: boolean;
   auditBefore?: AuditStatus;
 }
 
 export async function readUnit(ctx: ModuleContext, name: string): Promise<UnitState> {
-  const r = await run(ctx, `systemctl show ${shellQuote(name)} -p ActiveState -p MainPID -p RefuseManualStop`, { become: false });
+  const r = await run(ctx, `systemctl show ${shellQuote(name)} -p ActiveState -p MainPID -p RefuseManualStop -p LoadState -p UnitFileState`, { become: false });
   const kv = parseKeyValues(r.stdout);
   return {
     active: kv.ActiveState ?? 'unknown',
     mainPid: Number(kv.MainPID ?? 0) || 0,
     refuseManualStop: kv.RefuseManualStop === 'yes',
+    load: kv.LoadState ?? 'unknown',
+    fileState: kv.UnitFileState ?? '',
   };
 }
 
+/** What `state` asks of a unit in this state (Ansible: started/stopped only when not already so). */
+function actionFor(state: ServiceArgs['state'], running: boolean): Action | undefined {
+  if (state === 'started') return running ? undefined : 'start';
+  if (state === 'stopped') return running ? 'stop' : undefined;
+  if (state === 'reloaded') return running ? 'reload' : 'start';
+  return state === 'restarted' ? 'restart' : undefined;
+}
+
 async function check(ctx: ModuleContext, args: ServiceArgs): Promise<Checked<ServicePlan>> {
+  // Ansible's systemd module reloads systemd before reading the unit, and not in check mode;
+  // it is not a change of its own (a second run must be ok), so it runs here, outside apply.
+  if (args.daemon_reload && !ctx.check) {
+    const r = await run(ctx, 'systemctl daemon-reload 2>&1');
+    if (r.code !== 0) return failed('E_MODULE', `systemctl daemon-reload failed (rc ${r.code}): ${firstErrorLine(r)}`);
+  }
+  if (args.state === undefined && args.enabled === undefined) return { status: 'ok', msg: 'systemd reloaded' };
   const before = await readUnit(ctx, args.name);
-  const data: Record<string, unknown> = { unit: before };
-  const running = before.active === 'active' || before.active === 'activating' || before.active === 'reloading';
-  if (args.state === 'started' && running) return { status: 'ok', msg: `${args.name} is running`, data };
-  if (args.state === 'stopped' && !running) return { status: 'ok', msg: `${args.name} is not running (${before.active})`, data };
-  const action = args.state === 'started' ? 'start' : args.state === 'stopped' ? 'stop' : 'restart';
+  const data: Record<string, unknown> = { unit: before, name: args.name };
+  if (before.load === 'not-found') return failed('E_MODULE', `Could not find the requested service ${args.name}: host`, { data });
+  const running = isRunning(before.active);
+  const action = actionFor(args.state, running);
+  const enable = args.enabled !== undefined && (before.fileState === 'enabled') !== args.enabled ? args.enabled : undefined;
+  if (action === undefined && enable === undefined) return { status: 'ok', msg: `${args.name} is ${before.active}${args.enabled !== undefined ? `, ${before.fileState}` : ''}`, data };
+  if (args.name !== 'auditd' || action === undefined || action === 'reload') return otherPlan(ctx, args, before, action, enable, data);
+  return auditdPlan(ctx, args, before, action, enable, data);
+}
+
+/** Any unit but auditd's start/stop/restart: systemctl, RefuseManualStop reported by systemctl itself. */
+function otherPlan(ctx: ModuleContext, args: ServiceArgs, before: UnitState, action: Action | undefined, enable: boolean | undefined, data: Record<string, unknown>): Checked<ServicePlan> {
+  const what = [enable === undefined ? '' : enable ? 'enable' : 'disable', action ?? ''].filter(Boolean).join(' and ');
+  const diff = [{ path: `service ${args.name}`, before: `${before.active}, ${before.fileState || 'unknown'}\n`, after: `${action === 'stop' ? 'inactive' : action ? 'active' : before.active}, ${enable === undefined ? before.fileState || 'unknown' : enable ? 'enabled' : 'disabled'}\n` }];
+  return { status: 'changed', msg: `${ctx.check ? 'would' : 'will'} ${what} ${args.name}`, diff, data, plan: { ...(action ? { action } : {}), method: 'systemctl', before, ...(enable !== undefined ? { enable } : {}) } };
+}
+
+async function auditdPlan(ctx: ModuleContext, args: ServiceArgs, before: UnitState, action: 'start' | 'stop' | 'restart', enable: boolean | undefined, data: Record<string, unknown>): Promise<Checked<ServicePlan>> {
   const method: Method = action !== 'start' && before.refuseManualStop ? 'service' : 'systemctl';
   const warnings: string[] = [];
   if (method === 'service') {
@@ -89,13 +138,20 @@ async function check(ctx: ModuleContext, args: ServiceArgs): Promise<Checked<Ser
       );
     }
   }
+  if (action !== 'stop') {
+    // auditd.service's ExecStartPost runs `augenrules --load`: a start loads rules.d, and meets
+    // the guards a task writing those rules would (audit-files.ts)
+    const g = await rulesLoadGuards(ctx, { what: `an auditd ${action} (ExecStartPost: augenrules --load)` });
+    if (g.refuse) return { ...g.refuse, warnings: [...warnings, ...g.warnings], data: { ...data, ...(g.refuse.data ?? {}) } };
+    warnings.push(...g.warnings);
+  }
   return {
     status: 'changed',
     msg: `${ctx.check ? 'would' : 'will'} ${action} ${args.name} via ${method === 'service' ? `service ${args.name} ${action}` : `systemctl ${action}`}`,
     diff: [{ path: `service ${args.name}`, before: unitText(before.active, before.mainPid), after: predictedUnitText(action, before) }],
     warnings,
     data,
-    plan: { action, method, before, ...(auditBefore ? { auditBefore } : {}) },
+    plan: { action, method, before, ...(enable !== undefined ? { enable } : {}), ...(auditBefore ? { auditBefore } : {}) },
   };
 }
 
@@ -107,12 +163,12 @@ function unitText(active: string, pid: number | string): string {
   return `${active}, MainPID ${pid === 0 ? 'none' : pid}\n`;
 }
 
-function predictedUnitText(action: ServicePlan['action'], before: UnitState): string {
+function predictedUnitText(action: Action, before: UnitState): string {
   if (action === 'stop') return unitText('inactive', 0);
   return unitText('active', before.mainPid > 0 && action === 'restart' ? `new (not ${before.mainPid})` : 'new');
 }
 
-const PAST = { start: 'started', stop: 'stopped', restart: 'restarted' } as const;
+const PAST = { start: 'started', stop: 'stopped', restart: 'restarted', reload: 'reloaded' } as const;
 const REFUSED = /Operation refused|refuse manual start\/stop/i;
 
 async function stopBySignal(ctx: ModuleContext, name: string): Promise<string | undefined> {
@@ -214,6 +270,28 @@ async function verify(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan):
 }
 
 async function apply(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan, checked: Checked<ServicePlan>): Promise<ModuleOutcome> {
+  const keep = { diff: checked.diff ?? [], warnings: checked.warnings ?? [], data: checked.data ?? {} };
+  const name = shellQuote(args.name);
+  const done: string[] = [];
+  if (plan.enable !== undefined) {
+    const verb = plan.enable ? 'enable' : 'disable';
+    const r = await run(ctx, `systemctl ${verb} ${name} 2>&1`);
+    if (r.code !== 0) return { ...keep, ...failed('E_MODULE', `systemctl ${verb} ${args.name} failed (rc ${r.code}): ${firstErrorLine(r)}`) };
+    done.push(`${verb}d`);
+  }
+  if (plan.action === undefined) return { ...keep, status: 'changed', msg: `${args.name} ${done.join(', ')}` };
+  if (args.name === 'auditd' && plan.action !== 'reload') {
+    const out = await applyAuditd(ctx, args, { ...plan, action: plan.action }, checked);
+    return done.length && out.status === 'changed' ? { ...out, msg: `${args.name} ${done.join(', ')}; ${out.msg ?? ''}` } : out;
+  }
+  const r = await run(ctx, `systemctl ${plan.action} ${name} 2>&1`);
+  if (r.code !== 0) return { ...keep, ...failed('E_MODULE', `systemctl ${plan.action} ${args.name} failed (rc ${r.code}): ${firstErrorLine(r)}`, { rc: r.code }) };
+  const state = (await run(ctx, `systemctl is-active ${name}`, { become: false })).stdout.trim();
+  if (isRunning(state) !== (plan.action !== 'stop')) return { ...keep, ...failed('E_MODULE', `verification failed: ${args.name} is ${state || 'unknown'} after ${plan.action}`) };
+  return { ...keep, status: 'changed', msg: `${args.name} ${[...done, PAST[plan.action]].join(', ')}` };
+}
+
+async function applyAuditd(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan & { action: 'start' | 'stop' | 'restart' }, checked: Checked<ServicePlan>): Promise<ModuleOutcome> {
   const tried: string[] = [];
   const keep = { diff: checked.diff ?? [], warnings: checked.warnings ?? [] };
   const err = await act(ctx, args, plan, tried);

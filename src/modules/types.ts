@@ -60,6 +60,8 @@ export interface ModuleContext {
   searchPaths?: readonly string[];
   /** A fresh, connected transport to the same host (reboot: wait for SSH to return). */
   reconnect(): Promise<Transport>;
+  /** The playbook's templater on a whole text with the task's scope (the `template` module). */
+  renderTemplate?(text: string, source: string): string;
 }
 
 export interface ModuleOutcome {

@@ -4,6 +4,7 @@
  * whose failures cross the play's threshold stops the rollout (BATCHES.md). Concurrency inside a
  * batch is the caller's: pass the executor's p-limit runner as `runHosts`.
  */
+import { dirname } from 'node:path';
 import { FleetmendError, toFleetmendError } from '../errors.js';
 import { isoNow, systemClock, type Clock } from '../executor/clock.js';
 import {
@@ -282,6 +283,7 @@ async function executeModule(env: Env, task: Task, run: TaskRun, scope: Scope, e
     ...(run.state.diagnosis ? { diagnosis: run.state.diagnosis } : {}),
     guardSampleMs: env.guardSampleMs,
     reconnect: () => env.opts.connect(run.host),
+    renderTemplate: (text, source) => env.templater.renderFile(text, scope, { file: source }),
   };
   const checked = await mod.check(ctx, parsed.data);
   if (ctx.check || checked.status !== 'changed' || checked.plan === undefined) return checked;

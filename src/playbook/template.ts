@@ -255,6 +255,11 @@ export class Templater {
     return v;
   }
 
+  /** A whole template file (the `template` module): Jinja's file semantics, reads watched as every render's. */
+  renderFile(text: string, scope: Record<string, unknown>, position?: SourcePosition): string {
+    return renderTemplateText(text, scope, position, this.onRead);
+  }
+
   /**
    * Renders one string. Outside shell arguments a string that is exactly `{{ expr }}` keeps the
    * value's type (so `backlog_limit: "{{ limit }}"` stays a number).

@@ -56,6 +56,10 @@ export interface MachineSpec extends KernelSpec {
   dmesgRestrict?: boolean;
   /** auditd.service RefuseManualStop (default: yes on rhel, no on debian). */
   refuseManualStop?: boolean;
+  /** Installed packages and the repository's versions (default: the flavour's, commands/packages.ts). */
+  packages?: { installed: Record<string, string>; available?: Record<string, string> };
+  /** systemd units besides auditd (default: the flavour's, commands/units.ts). */
+  units?: Record<string, { enabled: boolean; active: boolean; refuseManualStop?: boolean }>;
 }
 
 export const DEBIAN_RULES = `## First rule - delete all
@@ -196,7 +200,9 @@ export class SimMachine {
     // each family has its own boot loader tools (src/sim/bootloader.ts)
     if (name === 'grubby' || name === 'grub2-mkconfig') return this.spec.flavour === 'rhel';
     if (name === 'update-grub' || name === 'grub-mkconfig') return this.spec.flavour !== 'rhel';
-    if (name === 'rpm') return this.spec.flavour === 'rhel';
+    // each family has its own package manager (what `package` detects with `command -v`)
+    if (DEBIAN_TOOLS.has(name)) return this.spec.flavour !== 'rhel';
+    if (RHEL_TOOLS.has(name)) return this.spec.flavour === 'rhel';
     return true;
   }
 
@@ -213,6 +219,7 @@ export class SimMachine {
     fs.put('/etc/hostname', `${s.name}\n`);
     fs.put('/proc/cmdline', `${s.cmdline}\n`);
     fs.put('/etc/os-release', osReleaseText(s.os));
+    fs.put('/etc/fstab', `${s.disk.device} ${s.disk.mount} ext4 defaults 0 1\n`);
     fs.provide('/proc/sys/kernel/random/boot_id', () => `${this.kernel.bootId}\n`);
     fs.provide('/proc/uptime', () => {
       const up = this.kernel.uptimeMs() / 1000;
@@ -245,6 +252,34 @@ export class SimMachine {
   daemonLines(format: JournalFormat): { wallMs: number; line: string }[] {
     return this.kernel.daemonLog.map((e) => ({ wallMs: e.wallMs, line: formatDaemon(e, this.spec.name, format) }));
   }
+}
+
+const DEBIAN_TOOLS = new Set(['dpkg-query', 'apt-get', 'apt-cache', 'dpkg', 'apt']);
+const RHEL_TOOLS = new Set(['rpm', 'dnf', 'yum']);
+
+/** /etc/default/grub as the installers write it; the kernel's audit= / audit_backlog_limit= of the spec's cmdline. */
+export function grubDefaultText(s: Pick<MachineSpec, 'cmdline' | 'os'>): string {
+  const audit = s.cmdline.split(/\s+/).filter((w) => /^audit(_backlog_limit)?=/.test(w));
+  return [
+    'GRUB_DEFAULT=0',
+    'GRUB_TIMEOUT=5',
+    `GRUB_DISTRIBUTOR=\`lsb_release -i -s 2> /dev/null || echo ${s.os.name.split(' ')[0]}\``,
+    'GRUB_CMDLINE_LINUX_DEFAULT="quiet"',
+    `GRUB_CMDLINE_LINUX="${audit.join(' ')}"`,
+    '',
+  ].join('\n');
+}
+
+/** /proc/mounts: the root (or the spec's) filesystem and the pseudo filesystems every host has. */
+export function mountsText(s: Pick<MachineSpec, 'disk'>): string {
+  const rows = [
+    `${s.disk.device} ${s.disk.mount} ext4 rw,relatime 0 0`,
+    'proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0',
+    'sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0',
+    'tmpfs /run tmpfs rw,nosuid,nodev,noexec,relatime,size=401300k,mode=755 0 0',
+    'tmpfs /dev/shm tmpfs rw,nosuid,nodev 0 0',
+  ];
+  return rows.join('\n') + '\n';
 }
 
 /** The part of /boot/config-RELEASE up to the timer frequency (kernel/Kconfig.hz), in its order. */

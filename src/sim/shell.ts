@@ -435,7 +435,7 @@ export class Shell {
         const path = normalizePath(target, st.env.get('PWD'));
         try {
           // Open (truncate/create) now, like the real shell, so permission errors come first.
-          this.machine.fs.write(path, '', { append: r.op === '>>', asRoot: st.uid === 0 });
+          this.machine.fs.write(path, '', { append: r.op === '>>', asRoot: st.uid === 0, owner: st.user });
         } catch (err) {
           await io.stderr.write(`sh: ${line}: cannot create ${target}: ${err instanceof FsError ? err.description : 'error'}\n`);
           return 2;

@@ -11,9 +11,16 @@ export interface FsEntryInfo {
   rootOnly: boolean;
 }
 
+/** Permission bits and ownership (what `stat -c '%a %U %G'` prints); files 0644, dirs 0755 by default. */
+export interface FsMeta {
+  mode: number;
+  owner: string;
+  group: string;
+}
+
 export class FsError extends Error {
   constructor(
-    readonly errno: 'ENOENT' | 'EACCES' | 'EISDIR' | 'ENOTDIR' | 'EROFS',
+    readonly errno: 'ENOENT' | 'EACCES' | 'EISDIR' | 'ENOTDIR' | 'EROFS' | 'EPERM',
     readonly path: string,
   ) {
     super(`${path}: ${FsError.text(errno)}`);
@@ -30,6 +37,8 @@ export class FsError extends Error {
         return 'Not a directory';
       case 'EROFS':
         return 'Read-only file system';
+      case 'EPERM':
+        return 'Operation not permitted';
     }
   }
   get description(): string {
@@ -60,6 +69,51 @@ export class VirtualFs {
   private readonly rootOnly = new Set<string>();
   /** Directories whose files the model lists at read time (`/proc` → `1/comm`, `213/wchan`…). */
   private readonly trees = new Map<string, () => Record<string, string>>();
+  /** Mode and owner where they differ from the defaults (root:root, 0644 / 0755). */
+  private readonly metas = new Map<string, FsMeta>();
+
+  /** Mode and owner of an existing path (a rename carries them along, as rename(2) does). */
+  meta(path: string): FsMeta | null {
+    const p = normalizePath(path);
+    const st = this.stat(p);
+    if (!st) return null;
+    return this.metas.get(p) ?? { mode: st.kind === 'dir' ? 0o755 : st.rootOnly ? 0o600 : 0o644, owner: 'root', group: 'root' };
+  }
+
+  /** chmod/chown: only root may change what it does not own (sim users own nothing outside home and /tmp). */
+  setMeta(path: string, change: Partial<FsMeta>, asRoot: boolean): void {
+    const p = normalizePath(path);
+    const cur = this.meta(p);
+    if (!cur) throw new FsError('ENOENT', path);
+    if (this.dynamic.has(p) || (!asRoot && !isUserWritable(p))) throw new FsError('EPERM', path);
+    // chown(2): only root gives a file away; an owner may "change" it to what it is
+    if (!asRoot && ((change.owner !== undefined && change.owner !== cur.owner) || (change.group !== undefined && change.group !== cur.group))) throw new FsError('EPERM', path);
+    this.metas.set(p, { ...cur, ...change });
+  }
+
+  /** rename(2) of a regular file: content, mode and owner move; the old name is gone. */
+  rename(from: string, to: string, asRoot: boolean): void {
+    const f = normalizePath(from);
+    const t = normalizePath(to);
+    const content = this.read(f, asRoot);
+    const meta = this.meta(f);
+    this.write(t, content, { append: false, asRoot });
+    this.remove(f, asRoot);
+    this.metas.delete(t);
+    if (meta) this.metas.set(t, meta);
+    if (this.rootOnly.has(f)) this.rootOnly.add(t);
+  }
+
+  /** `rm -r`: a directory and everything under it (root only outside the writable trees). */
+  removeTree(path: string, asRoot: boolean): void {
+    const p = normalizePath(path);
+    if (!this.dirs.has(p)) return this.remove(p, asRoot);
+    if (!asRoot && !isUserWritable(p)) throw new FsError('EACCES', path);
+    const under = (k: string) => k === p || k.startsWith(`${p}/`);
+    for (const k of [...this.files.keys()].filter(under)) this.files.delete(k);
+    for (const k of [...this.dirs].filter(under)) this.dirs.delete(k);
+    for (const k of [...this.metas.keys()].filter(under)) this.metas.delete(k);
+  }
 
   /** Files under `dir`, computed on every access (relative paths); read-only to the shell. */
   provideTree(dir: string, files: () => Record<string, string>): void {
@@ -125,14 +179,17 @@ export class VirtualFs {
   }
 
   /** Shell writes: only root writes outside /tmp and the home directories. */
-  write(path: string, content: string, opts: { append: boolean; asRoot: boolean }): void {
+  write(path: string, content: string, opts: { append: boolean; asRoot: boolean; owner?: string }): void {
     const p = normalizePath(path);
+    const isNew = !this.files.has(p);
     if (this.dirs.has(p)) throw new FsError('EISDIR', path);
     if (this.dynamic.has(p)) throw new FsError(p.startsWith('/proc/') ? 'EACCES' : 'EACCES', path);
     if (!this.dirs.has(parentOf(p))) throw new FsError('ENOENT', path);
     if (!opts.asRoot && !isUserWritable(p)) throw new FsError('EACCES', path);
     const prev = opts.append ? (this.files.get(p) ?? '') : '';
     this.files.set(p, prev + content);
+    // a new file belongs to its creator (open(2) with O_CREAT)
+    if (isNew && opts.owner && opts.owner !== 'root') this.metas.set(p, { mode: 0o644, owner: opts.owner, group: opts.owner });
   }
 
   remove(path: string, asRoot: boolean): void {
@@ -142,6 +199,7 @@ export class VirtualFs {
     if (this.dynamic.has(p) || (!asRoot && !isUserWritable(p))) throw new FsError('EACCES', path);
     this.files.delete(p);
     this.rootOnly.delete(p);
+    this.metas.delete(p);
   }
 
   makeDir(path: string, asRoot: boolean, parents: boolean): void {

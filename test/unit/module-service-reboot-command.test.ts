@@ -120,8 +120,11 @@ describe('service module', () => {
     expect(h.active).toBe(true);
   });
 
-  it('only auditd is accepted', () => {
-    expect(serviceArgs.safeParse({ name: 'sshd', state: 'stopped' }).success).toBe(false);
+  it('any unit is accepted; auditd.service is auditd; a name that is not a unit name is not', () => {
+    expect(serviceArgs.parse({ name: 'sshd', state: 'stopped' }).name).toBe('sshd');
+    expect(serviceArgs.parse({ name: 'auditd.service', state: 'started' }).name).toBe('auditd');
+    expect(serviceArgs.safeParse({ name: 'a; reboot', state: 'stopped' }).success).toBe(false);
+    expect(serviceArgs.safeParse({ name: 'sshd' }).success).toBe(false);
   });
 });
 

@@ -75,7 +75,7 @@ describe('anything else: one error at file:line:column naming the construct', ()
     ['with_fileglob', play('    - debug: { msg: x }\n      with_fileglob: ["*"]\n'), 4, 7, 'with_fileglob'],
     ['delegate_to', play('    - debug: { msg: x }\n      delegate_to: localhost\n'), 4, 7, 'delegate_to'],
     ['become_method su', play('    - debug: { msg: x }\n      become_method: su\n'), 4, 7, 'become_method'],
-    ['an unknown FQCN module', play('    - ansible.builtin.copy: { src: a, dest: b }\n'), 3, 7, 'ansible.builtin.copy'],
+    ['an unknown FQCN module', play('    - ansible.builtin.git: { repo: a, dest: b }\n'), 3, 7, 'ansible.builtin.git'],
     ['a community module', play('    - community.general.timezone: { name: UTC }\n'), 3, 7, 'community.general.timezone'],
     ['other meta actions', play('    - meta: end_play\n'), 3, 13, 'flush_handlers'],
   ])('%s', (_what, yaml, line, column, construct) => {

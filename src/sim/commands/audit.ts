@@ -111,6 +111,8 @@ async function auditctl(ctx: CommandContext): Promise<number> {
         return 1;
       }
       const r = m.kernel.loadRules(text);
+      // a `-f 2` in the file on a host losing records panics it, as `auditctl -f 2` does
+      if (m.kernel.power !== 'up') return hangUntilClosed(ctx);
       for (const e of r.errors) await ctx.stderr.write(`${e}\n`);
       await ctx.stdout.write(statusText(m, { withLoginuid: false }));
       if (r.errors.length) return 1;
@@ -161,6 +163,8 @@ async function augenrules(ctx: CommandContext): Promise<number> {
     return 1;
   }
   const r = arg === '--load' ? m.kernel.augenrulesLoad() : { errors: [], locked: false };
+  // the rules' `-f 2` on a host losing records panicked it mid-load: auditctl never returns
+  if (m.kernel.power !== 'up') return hangUntilClosed(ctx);
   if (arg !== '--load') m.fs.put('/etc/audit/audit.rules', m.kernel.compileRules(), { rootOnly: true });
   if (arg === '--load') {
     await ctx.stdout.write('No rules\n');

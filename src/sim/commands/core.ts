@@ -397,7 +397,7 @@ async function tee(ctx: CommandContext): Promise<number> {
   let rc = 0;
   for (const f of files) {
     try {
-      ctx.machine.fs.write(abs(ctx, f), data, { append, asRoot: ctx.uid === 0 });
+      ctx.machine.fs.write(abs(ctx, f), data, { append, asRoot: ctx.uid === 0, owner: ctx.user });
     } catch (e) {
       await err(ctx, `tee: ${f}: ${e instanceof FsError ? e.description : 'error'}`);
       rc = 1;
@@ -425,11 +425,13 @@ async function mkdir(ctx: CommandContext): Promise<number> {
 
 async function rm(ctx: CommandContext): Promise<number> {
   const args = ctx.argv.slice(1);
-  const force = args.some((a) => /^-[a-z]*f/.test(a));
+  const force = args.some((a) => /^-[a-zA-Z]*f/.test(a));
+  const recursive = args.some((a) => /^-[a-zA-Z]*[rR]/.test(a));
   let rc = 0;
   for (const f of args.filter((a) => !a.startsWith('-'))) {
     try {
-      ctx.machine.fs.remove(abs(ctx, f), ctx.uid === 0);
+      if (recursive) ctx.machine.fs.removeTree(abs(ctx, f), ctx.uid === 0);
+      else ctx.machine.fs.remove(abs(ctx, f), ctx.uid === 0);
     } catch (e) {
       if (force && e instanceof FsError && e.errno === 'ENOENT') continue;
       await err(ctx, `rm: cannot remove '${f}': ${e instanceof FsError ? e.description : 'error'}`);
@@ -449,9 +451,9 @@ async function copyMove(ctx: CommandContext, which: 'cp' | 'mv'): Promise<number
   let dst = abs(ctx, dstArg);
   if (ctx.machine.fs.stat(dst)?.kind === 'dir') dst = `${dst}/${abs(ctx, src).split('/').pop() ?? ''}`;
   try {
-    const data = ctx.machine.fs.read(abs(ctx, src), ctx.uid === 0);
-    ctx.machine.fs.write(dst, data, { append: false, asRoot: ctx.uid === 0 });
-    if (which === 'mv') ctx.machine.fs.remove(abs(ctx, src), ctx.uid === 0);
+    // mv is rename(2): the file keeps its mode and owner; cp makes a new file (the copier's)
+    if (which === 'mv') ctx.machine.fs.rename(abs(ctx, src), dst, ctx.uid === 0);
+    else ctx.machine.fs.write(dst, ctx.machine.fs.read(abs(ctx, src), ctx.uid === 0), { append: false, asRoot: ctx.uid === 0, owner: ctx.user });
     return 0;
   } catch (e) {
     await err(ctx, `${which}: cannot ${which === 'cp' ? 'stat' : 'move'} '${src}': ${e instanceof FsError ? e.description : 'error'}`);
@@ -463,7 +465,7 @@ async function touch(ctx: CommandContext): Promise<number> {
   let rc = 0;
   for (const f of ctx.argv.slice(1).filter((a) => !a.startsWith('-'))) {
     try {
-      ctx.machine.fs.write(abs(ctx, f), '', { append: true, asRoot: ctx.uid === 0 });
+      ctx.machine.fs.write(abs(ctx, f), '', { append: true, asRoot: ctx.uid === 0, owner: ctx.user });
     } catch (e) {
       await err(ctx, `touch: cannot touch '${f}': ${e instanceof FsError ? e.description : 'error'}`);
       rc = 1;

@@ -2,8 +2,9 @@ import { CommandRegistry } from '../shell.js';
 import { registerAudit } from './audit.js';
 import { registerCore } from './core.js';
 import { registerGrub } from './grub.js';
-import { installProcFiles, registerSystem } from './system.js';
+import { registerFiles } from './files.js';
 import { registerPackages } from './packages.js';
+import { installProcFiles, registerSystem } from './system.js';
 
 export { statusText } from './audit.js';
 
@@ -14,6 +15,7 @@ export function defaultRegistry(): CommandRegistry {
   registerAudit(r);
   registerSystem(r);
   registerGrub(r);
+  registerFiles(r);
   registerPackages(r);
   r.onMachine(installProcFiles);
   return r;

@@ -1,9 +1,10 @@
 /** systemd, service, ps, kill, logs, df, shutdown: the init system and kernel views. */
-import { systemctlList } from './packages.js';
+import { systemctlList } from './unit-listings.js';
 import type { SimMachine } from '../machine.js';
 import { formatDmesg, formatJournal, type JournalFormat } from '../klog.js';
 import type { CommandContext, CommandRegistry } from '../shell.js';
 import { hangUntilClosed } from './audit.js';
+import { otherUnit, unitStates } from './units.js';
 
 const REFUSED = (verb: string) =>
   `Failed to ${verb} auditd.service: Operation refused, unit auditd.service may be requested by dependency only (it is configured to refuse manual start/stop).\nSee system logs and 'systemctl status auditd.service' for details.\n`;
@@ -30,14 +31,19 @@ async function systemctl(ctx: CommandContext): Promise<number> {
   const verb = args[0];
   const unit = unitName(args.find((a, i) => i > 0 && !a.startsWith('-') && args[i - 1] !== '-p' && args[i - 1] !== '--property'));
   const known = unit === 'auditd';
+  const props: string[] = [];
+  for (let i = 1; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '-p' || a === '--property') props.push(...(args[++i] ?? '').split(','));
+    else if (a.startsWith('--property=')) props.push(...a.slice(11).split(','));
+  }
+  if (verb !== undefined && verb !== 'daemon-reload') {
+    const other = await otherUnit(ctx, verb, unit, props);
+    if (other !== null) return other;
+  }
+  const auditdUnit = unitStates(m).get('auditd');
   switch (verb) {
     case 'show': {
-      const props: string[] = [];
-      for (let i = 1; i < args.length; i++) {
-        const a = args[i] as string;
-        if (a === '-p' || a === '--property') props.push(...(args[++i] ?? '').split(','));
-        else if (a.startsWith('--property=')) props.push(...a.slice(11).split(','));
-      }
       const st = unitState(m);
       // systemctl prints properties in the unit's order, not the order asked (fixture 13).
       const all: [string, string][] = known
@@ -48,6 +54,7 @@ async function systemctl(ctx: CommandContext): Promise<number> {
             ['LoadState', 'loaded'],
             ['ActiveState', st.active],
             ['SubState', st.sub],
+            ['UnitFileState', auditdUnit?.enabled === false ? 'disabled' : 'enabled'],
             ['RefuseManualStart', 'no'],
             ['RefuseManualStop', refuseManualStop(m) ? 'yes' : 'no'],
           ]
@@ -61,9 +68,28 @@ async function systemctl(ctx: CommandContext): Promise<number> {
       if (!ctx.argv.includes('-q') && !ctx.argv.includes('--quiet')) await ctx.stdout.write(`${st}\n`);
       return st === 'active' ? 0 : 3;
     }
-    case 'is-enabled':
-      await ctx.stdout.write(known ? 'enabled\n' : 'not-found\n');
-      return known ? 0 : 1;
+    case 'is-enabled': {
+      const enabled = auditdUnit?.enabled !== false;
+      await ctx.stdout.write(enabled ? 'enabled\n' : 'disabled\n');
+      return enabled ? 0 : 1;
+    }
+    case 'enable':
+    case 'disable': {
+      const denied = await needRoot(ctx, verb);
+      if (denied !== null) return denied;
+      if (auditdUnit) auditdUnit.enabled = verb === 'enable';
+      return 0;
+    }
+    case 'reload': {
+      const denied = await needRoot(ctx, verb);
+      if (denied !== null) return denied;
+      // auditd.service: ExecReload=/bin/kill -HUP $MAINPID (auditd re-reads auditd.conf)
+      if (!m.kernel.signalAuditd('HUP')) {
+        await ctx.stderr.write('Job for auditd.service failed.\n');
+        return 1;
+      }
+      return 0;
+    }
     case 'status': {
       if (!known) {
         await ctx.stderr.write(`Unit ${unit}.service could not be found.\n`);
@@ -121,6 +147,8 @@ async function service(ctx: CommandContext): Promise<number> {
   const m = ctx.machine;
   const [name, action] = ctx.argv.slice(1);
   if (unitName(name) !== 'auditd') {
+    // /usr/sbin/service forwards a systemd unit to systemctl
+    if (unitStates(m).has(unitName(name))) return systemctl({ ...ctx, argv: ['systemctl', action ?? '', `${unitName(name)}.service`] });
     await ctx.stderr.write(`${name ?? ''}: unrecognized service\n`);
     return 1;
   }
