@@ -84,6 +84,17 @@ const HOST_COLUMNS = `h.host, h.status, h.state, h.compliant, h.run_id,
   (SELECT f.code || ': ' || f.message FROM findings f WHERE f.run_id = h.run_id AND f.host = h.host ORDER BY ${SEV_RANK('f.severity')} LIMIT 1) AS top_finding`;
 const HOST_FROM = `run_hosts h LEFT JOIN samples s ON s.run_id = h.run_id AND s.host = h.host AND ${LAST_SAMPLE}`;
 
+/**
+ * A page of hosts in two steps: `keys` picks the page's (run_id, host) pairs with their sort
+ * keys o1..o4 (sorting 10,000 bare keys), then only those 50 rows get their sample and their
+ * worst finding. Decorating before the LIMIT would look up findings for every host of the run.
+ */
+const decoratedPage = (keys: string) => `
+  SELECT ${HOST_COLUMNS} FROM (${keys}) k
+    JOIN run_hosts h ON h.run_id = k.run_id AND h.host = k.host
+    LEFT JOIN samples s ON s.run_id = h.run_id AND s.host = h.host AND ${LAST_SAMPLE}
+   ORDER BY k.o1, k.o2, k.o3, k.o4`;
+
 export interface HostFilter {
   state?: string;
   status?: string;
@@ -121,7 +132,8 @@ function filterSql(f: HostFilter, params: Record<string, unknown>): string[] {
   add('status', 'h.status = @status');
   add('glob', 'h.host GLOB @glob');
   add('group', 'EXISTS (SELECT 1 FROM json_each(h.groups) g WHERE g.value = @group)');
-  add('code', 'EXISTS (SELECT 1 FROM findings f WHERE f.run_id = h.run_id AND f.host = h.host AND f.code = @code)');
+  // the finding's hosts as one set (index findings_run_code), not a probe per host
+  add('code', '(h.run_id, h.host) IN (SELECT f.run_id, f.host FROM findings f WHERE f.code = @code)');
   add('control', 'EXISTS (SELECT 1 FROM json_each(h.failed_controls) c WHERE c.value = @control)');
   add('severity', `(SELECT f.severity FROM findings f WHERE f.run_id = h.run_id AND f.host = h.host ORDER BY ${SEV_RANK('f.severity')} LIMIT 1) = @severity`);
   if (f.regex) {
@@ -257,8 +269,8 @@ export class ReadModel {
           ORDER BY r.started_at DESC, r.rowid DESC LIMIT ?`,
       ),
       worst: db.prepare(
-        `SELECT ${HOST_COLUMNS} FROM ${HOST_FROM} WHERE h.run_id = ?
-          ORDER BY ${STATE_RANK('h.state')}, h.compliant IS NOT 0, s.lost DESC, h.host LIMIT ? OFFSET ?`,
+        decoratedPage(`SELECT h.run_id, h.host, ${STATE_RANK('h.state')} AS o1, h.compliant IS NOT 0 AS o2, -COALESCE(s.lost, 0) AS o3, h.host AS o4
+           FROM ${HOST_FROM} WHERE h.run_id = ? ORDER BY o1, o2, o3, o4 LIMIT ? OFFSET ?`),
       ),
       hostCount: db.prepare(`SELECT COUNT(*) AS n FROM run_hosts WHERE run_id = ?`),
       groups: db.prepare(
@@ -297,7 +309,7 @@ export class ReadModel {
         `SELECT COUNT(*) AS n FROM (SELECT DISTINCT sig FROM (SELECT group_concat(seq || ':' || status || ':' || changed, ',') AS sig
            FROM (SELECT host, seq, status, changed FROM task_results WHERE run_id = ? ORDER BY host, seq) GROUP BY host))`,
       ),
-      compare: db.prepare(COMPARE_SQL),
+      compareSide: db.prepare(COMPARE_SIDE),
     };
   }
 
@@ -429,9 +441,9 @@ export class ReadModel {
     const where = ['h.run_id IN (SELECT value FROM json_each(@runs))', "h.status != 'pending'", ...filterSql(filter, params)].join(' AND ');
     // Filters vary per request; SQLite caches nothing across prepares, but preparing costs microseconds.
     const total = (this.db.prepare(`SELECT COUNT(*) AS n FROM run_hosts h WHERE ${where}`).get(params) as { n: number }).n;
-    const items = this.db
-      .prepare(`SELECT ${HOST_COLUMNS} FROM ${HOST_FROM} WHERE ${where} ORDER BY ${STATE_RANK('h.state')}, h.host LIMIT @limit OFFSET @offset`)
-      .all(params) as HostRow[];
+    const keys = `SELECT h.run_id, h.host, ${STATE_RANK('h.state')} AS o1, h.host AS o2, h.run_id AS o3, 0 AS o4
+      FROM run_hosts h WHERE ${where} ORDER BY o1, o2, o3 LIMIT @limit OFFSET @offset`;
+    const items = this.db.prepare(decoratedPage(keys)).all(params) as HostRow[];
     return paged(items, total, page);
   }
 
@@ -457,18 +469,20 @@ export class ReadModel {
     let a = this.run(aId);
     let b = this.run(bId);
     if (a.started_at > b.started_at) [a, b] = [b, a];
-    type Row = Omit<CompareRow, 'appeared' | 'resolved' | 'verdict'> & { a_rank: number; b_rank: number };
-    const rows = (this.q.compare.all({ a: a.id, b: b.id }) as Row[]).map((r) => {
-      const before = new Set(r.a_codes ? r.a_codes.split(' ') : []);
-      const after = new Set(r.b_codes ? r.b_codes.split(' ') : []);
-      const appeared = [...after].filter((c) => !before.has(c));
-      const resolved = [...before].filter((c) => !after.has(c));
-      const worse = r.b_rank < r.a_rank || (r.a_compliant === 1 && r.b_compliant === 0) || (appeared.length > 0 && r.b_rank <= r.a_rank);
-      const better = r.b_rank > r.a_rank || (r.a_compliant === 0 && r.b_compliant === 1) || (resolved.length > 0 && appeared.length === 0);
-      const verdict: CompareRow['verdict'] = worse ? 'regressed' : better ? 'improved' : 'changed';
-      const { a_rank: _a, b_rank: _b, ...rest } = r;
-      return { ...rest, appeared, resolved, verdict, rank: r.b_rank };
-    });
+    type Row = Side & { host: string };
+    const before = new Map((this.q.compareSide.all({ run: a.id }) as Row[]).map((r) => [r.host, r]));
+    const rows: (CompareRow & { rank: number })[] = [];
+    const seen = new Set<string>();
+    for (const after of this.q.compareSide.all({ run: b.id }) as Row[]) {
+      seen.add(after.host);
+      const row = compareRow(after.host, before.get(after.host), after);
+      if (row) rows.push(row);
+    }
+    for (const [host, gone] of before) {
+      if (seen.has(host)) continue;
+      const row = compareRow(host, gone, undefined);
+      if (row) rows.push(row);
+    }
     const order = { regressed: 0, improved: 1, changed: 2 };
     rows.sort((x, y) => order[x.verdict] - order[y.verdict] || x.rank - y.rank || (x.host < y.host ? -1 : 1));
     const counts = { regressed: 0, improved: 0, changed: 0 };
@@ -479,20 +493,44 @@ export class ReadModel {
 }
 
 /**
- * Two runs side by side, one row per host in either: state, compliance, finding codes and the
- * configured values (limit, enabled, failure); only hosts where one of them differs.
+ * One run's side of a comparison: per host its state, compliance, finding codes (one grouped
+ * pass over the run's findings) and configured values from its last sample. The two sides are
+ * joined by host name in JS: SQLite runs a FULL JOIN of two 10,000-row subqueries as a nested
+ * loop (seconds), two scans and a Map take milliseconds.
  */
-const side = (run: string) => `
-  SELECT h.host, h.state, h.compliant, ${STATE_RANK('h.state')} AS rank,
-         (SELECT group_concat(code, ' ') FROM (SELECT DISTINCT f.code FROM findings f WHERE f.run_id = h.run_id AND f.host = h.host ORDER BY f.code)) AS codes,
+const COMPARE_SIDE = `
+  SELECT h.host, h.state, h.compliant, ${STATE_RANK('h.state')} AS rank, COALESCE(c.codes, '') AS codes,
          s.backlog_limit AS lim, s.enabled, s.failure
-    FROM ${HOST_FROM} WHERE h.run_id = @${run} AND h.status != 'pending'`;
-const COMPARE_SQL = `
-  WITH a AS (${side('a')}), b AS (${side('b')})
-  SELECT COALESCE(b.host, a.host) AS host, a.state AS a_state, b.state AS b_state, a.compliant AS a_compliant, b.compliant AS b_compliant,
-         COALESCE(a.codes, '') AS a_codes, COALESCE(b.codes, '') AS b_codes, a.lim AS a_limit, b.lim AS b_limit,
-         a.enabled AS a_enabled, b.enabled AS b_enabled, a.failure AS a_failure, b.failure AS b_failure,
-         COALESCE(a.rank, ${STATE_PRECEDENCE.length + 1}) AS a_rank, COALESCE(b.rank, ${STATE_PRECEDENCE.length + 1}) AS b_rank
-    FROM a FULL OUTER JOIN b ON a.host = b.host
-   WHERE a.host IS NULL OR b.host IS NULL OR a.state IS NOT b.state OR a.compliant IS NOT b.compliant
-      OR a.codes IS NOT b.codes OR a.lim IS NOT b.lim OR a.enabled IS NOT b.enabled OR a.failure IS NOT b.failure`;
+    FROM ${HOST_FROM}
+    LEFT JOIN (SELECT host, group_concat(code, ' ') AS codes
+                 FROM (SELECT DISTINCT host, code FROM findings WHERE run_id = @run ORDER BY host, code) GROUP BY host) c ON c.host = h.host
+   WHERE h.run_id = @run AND h.status != 'pending'`;
+
+type Side = { state: string | null; compliant: number | null; rank: number; codes: string; lim: number | null; enabled: number | null; failure: number | null };
+const ABSENT = STATE_PRECEDENCE.length + 1;
+
+/** A host's change between two runs, or undefined when nothing compared changed. */
+function compareRow(host: string, a: Side | undefined, b: Side | undefined): (CompareRow & { rank: number }) | undefined {
+  const same = a && b && a.state === b.state && a.compliant === b.compliant && a.codes === b.codes && a.lim === b.lim && a.enabled === b.enabled && a.failure === b.failure;
+  if (same) return undefined;
+  const was = new Set(a?.codes ? a.codes.split(' ') : []);
+  const is = new Set(b?.codes ? b.codes.split(' ') : []);
+  const appeared = [...is].filter((c) => !was.has(c));
+  const resolved = [...was].filter((c) => !is.has(c));
+  const aRank = a?.rank ?? ABSENT;
+  const bRank = b?.rank ?? ABSENT;
+  const worse = bRank < aRank || (a?.compliant === 1 && b?.compliant === 0) || (appeared.length > 0 && bRank <= aRank);
+  const better = bRank > aRank || (a?.compliant === 0 && b?.compliant === 1) || (resolved.length > 0 && appeared.length === 0);
+  return {
+    host,
+    a_state: a?.state ?? null, b_state: b?.state ?? null,
+    a_compliant: a?.compliant ?? null, b_compliant: b?.compliant ?? null,
+    a_codes: a?.codes ?? '', b_codes: b?.codes ?? '',
+    a_limit: a?.lim ?? null, b_limit: b?.lim ?? null,
+    a_enabled: a?.enabled ?? null, b_enabled: b?.enabled ?? null,
+    a_failure: a?.failure ?? null, b_failure: b?.failure ?? null,
+    appeared, resolved,
+    verdict: worse ? 'regressed' : better ? 'improved' : 'changed',
+    rank: bRank,
+  };
+}

@@ -129,7 +129,9 @@ export const MIGRATIONS: readonly Migration[] = [
           lost_total  INTEGER NOT NULL,
           lost_new    INTEGER NOT NULL
         );
-        CREATE INDEX run_hosts_run_state ON run_hosts(run_id, state);
+        -- covering: a run's page of hosts is sorted and counted from the index, never from the rows
+        -- (which carry the whole result JSON)
+        CREATE INDEX run_hosts_run_state ON run_hosts(run_id, state, host, status, compliant);
         CREATE INDEX findings_host_run ON findings(host, run_id);
         CREATE INDEX findings_run_code ON findings(run_id, code);
         CREATE INDEX task_results_host_changed ON task_results(host, changed);
