@@ -133,7 +133,7 @@ function filterSql(f: HostFilter, params: Record<string, unknown>): string[] {
   add('glob', 'h.host GLOB @glob');
   add('group', 'EXISTS (SELECT 1 FROM json_each(h.groups) g WHERE g.value = @group)');
   // the finding's hosts as one set (index findings_run_code), not a probe per host
-  add('code', '(h.run_id, h.host) IN (SELECT f.run_id, f.host FROM findings f WHERE f.code = @code)');
+  add('code', '(h.run_id, h.host) IN (SELECT f.run_id, f.host FROM findings f WHERE f.code = @code AND f.run_id IN (SELECT value FROM json_each(@runs)))');
   add('control', 'EXISTS (SELECT 1 FROM json_each(h.failed_controls) c WHERE c.value = @control)');
   add('severity', `(SELECT f.severity FROM findings f WHERE f.run_id = h.run_id AND f.host = h.host ORDER BY ${SEV_RANK('f.severity')} LIMIT 1) = @severity`);
   if (f.regex) {
