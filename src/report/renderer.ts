@@ -178,6 +178,11 @@ function helpers(): Record<string, (...args: unknown[]) => unknown> {
     /** Plain text for HTML: control characters shown (`\x1b`); Handlebars escapes the rest. */
     text: (v) => showControls(str(v)),
     hostset: (v) => foldHosts(list(v)),
+    /**
+     * A folded host list for HTML: escaped, with a line-break opportunity after each comma, so a
+     * list of 2,000 names wraps between names inside its cell instead of breaking one mid-name.
+     */
+    hostlist: (v) => safe(Handlebars.escapeExpression(showControls(str(v))).replace(/,/g, ',<wbr>')),
     eq: (a, b) => a === b,
     ne: (a, b) => a !== b,
     gt: (a, b) => Number(a) > Number(b),
