@@ -179,10 +179,12 @@ function helpers(): Record<string, (...args: unknown[]) => unknown> {
     text: (v) => showControls(str(v)),
     hostset: (v) => foldHosts(list(v)),
     /**
-     * A folded host list for HTML: escaped, with a line-break opportunity after each comma, so a
-     * list of 2,000 names wraps between names inside its cell instead of breaking one mid-name.
+     * A folded host list for HTML: each comma-separated piece an unbreakable span (a range such
+     * as `n[00001-00007` has a hyphen the browser would break after), a break opportunity
+     * (<wbr>) between pieces: 2,000 names wrap between names inside their cell.
      */
-    hostlist: (v) => safe(Handlebars.escapeExpression(showControls(str(v))).replace(/,/g, ',<wbr>')),
+    hostlist: (v) =>
+      safe(showControls(str(v)).split(/(?<=,)/).map((p) => `<span>${Handlebars.escapeExpression(p)}</span>`).join('<wbr>')),
     eq: (a, b) => a === b,
     ne: (a, b) => a !== b,
     gt: (a, b) => Number(a) > Number(b),
