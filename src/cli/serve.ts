@@ -3,6 +3,7 @@ import { FleetmendError } from '../errors.js';
 import type { CliIO } from './io.js';
 import { collect, parsePositiveInt } from './util.js';
 import { retention } from './prune.js';
+import { optionWithDefault } from './options.js';
 
 export interface ServeCliOptions {
   stateDir?: string;
@@ -11,8 +12,8 @@ export interface ServeCliOptions {
   tlsCert?: string;
   tlsKey?: string;
   behindProxy?: boolean;
-  allowedHost: string[];
-  schedule: string[];
+  allowedHost?: string[];
+  schedule?: string[];
   pruneCron?: string;
   keepRuns?: number;
   keepDays?: number;
@@ -24,13 +25,13 @@ export function serveCommand(program: Command, io: CliIO): Command {
     .description('read-only web UI and JSON API over the run store (fleet, host, run, compare, search); optionally runs schedules')
     .usage("[options] [-- sweep|run ARGS... [-- sweep|run ARGS...]]")
     .option('--state-dir <dir>', 'run store location')
-    .option('--listen <addr:port>', 'address to bind (a non-loopback one needs --auth-token-file and TLS or --behind-proxy)', '127.0.0.1:8080')
+    .addOption(optionWithDefault('--listen <addr:port>', 'address to bind (a non-loopback one needs --auth-token-file and TLS or --behind-proxy)', '127.0.0.1:8080'))
     .option('--auth-token-file <file>', 'require this bearer token (or as the basic-auth password)')
     .option('--tls-cert <file>', 'serve HTTPS with this certificate (PEM)')
     .option('--tls-key <file>', 'and this key (PEM)')
     .option('--behind-proxy', 'TLS ends at a reverse proxy in front (allows a non-loopback bind without --tls-*)')
-    .option('--allowed-host <name>', 'also accept this Host header (the proxy\'s public name); repeatable', collect, [])
-    .option('--schedule <cron>', "run the Nth command after '--' on this cron expression; repeatable", collect, [])
+    .option('--allowed-host <name>', 'also accept this Host header (the proxy\'s public name); repeatable', collect)
+    .option('--schedule <cron>', "run the Nth command after '--' on this cron expression; repeatable", collect)
     .option('--prune-cron <cron>', 'prune the store on this schedule (with --keep-runs / --keep-days)')
     .option('--keep-runs <n>', 'retention for --prune-cron', parsePositiveInt('--keep-runs'))
     .option('--keep-days <d>', 'retention for --prune-cron', parsePositiveInt('--keep-days'))
@@ -50,7 +51,8 @@ export function splitCommands(args: readonly string[]): string[][] {
   return out.filter((c) => c.length > 0);
 }
 
-async function serveAction(args: string[], opts: ServeCliOptions, io: CliIO): Promise<number> {
+async function serveAction(args: string[], given: ServeCliOptions, io: CliIO): Promise<number> {
+  const opts = { ...given, schedule: given.schedule ?? [], allowedHost: given.allowedHost ?? [] };
   const commands = splitCommands(args);
   if (commands.length !== opts.schedule.length) {
     throw new FleetmendError('E_USAGE', `serve: ${opts.schedule.length} --schedule for ${commands.length} commands after '--' (one each)`);
@@ -128,7 +130,7 @@ function untilSignal(): Promise<void> {
 }
 
 /** Each `--schedule` with its command, through the scheduler `fleetmend schedule` uses (same locks, same runs). */
-async function runSchedules(commands: string[][], opts: ServeCliOptions, stateDir: string, io: CliIO, onRunRecorded: (s: import('../store/index.js').StoredRun) => void): Promise<number> {
+async function runSchedules(commands: string[][], opts: ServeCliOptions & { schedule: string[] }, stateDir: string, io: CliIO, onRunRecorded: (s: import('../store/index.js').StoredRun) => void): Promise<number> {
   const [{ runScheduler }, { scheduledRunner }] = await Promise.all([import('../schedule/index.js'), import('./schedule.js')]);
   const outcomes = await Promise.all(
     commands.map(async (command, i) =>
