@@ -65,6 +65,19 @@ describe('fleetmend serve (built binary)', () => {
     expect(await stopChild(s.child)).toBe(0);
   });
 
+  it('--prune-cron prunes the store on schedule while serving, and the pages see the result', async () => {
+    const state = join(dir, 'pruned');
+    writeFixtureStore(state);
+    const s = await startServe(['--state-dir', state, '--listen', '127.0.0.1:0', '--prune-cron', '* * * * * *', '--keep-runs', '1']);
+    const deadline = Date.now() + 20_000;
+    while (!/serve: pruned \d+ runs/.test(s.log()) && Date.now() < deadline) await systemClock.sleep(100);
+    // the fixture's 4 sweeps and 1 playbook run: the newest of each mode stays
+    expect(s.log()).toMatch(/serve: pruned 3 runs; store \d+ -> \d+ bytes/);
+    const doc = (await (await fetch(new URL('api/runs', s.url))).json()) as { runs: { total: number } };
+    expect(doc.runs.total).toBe(2);
+    expect(await stopChild(s.child)).toBe(0);
+  });
+
   it('refuses a non-loopback address without a token, and without TLS or --behind-proxy (exit 1)', async () => {
     const a = await runCli(['serve', '--state-dir', join(dir, 'x'), '--listen', '0.0.0.0:0']);
     expect(a.code).toBe(1);
