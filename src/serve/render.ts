@@ -47,6 +47,8 @@ export function createPageRenderer(templateDir = join(builtinTemplateDir(), 'ser
     }
   }
   const layout = templates.get('layout')!;
+  // Handlebars compiles on first use: once here, so the first visitor does not wait for it
+  for (const t of templates.values()) t({});
   return {
     assets,
     page(name, title, view) {

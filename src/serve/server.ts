@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { isIP, type AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { FleetmendError } from '../errors.js';
+import { escapeJsonControls } from '../util/terminal.js';
 import type { ListenAddress } from '../metrics/index.js';
 import { ReadModel } from './queries.js';
 import { createPageRenderer, type PageRenderer } from './render.js';
@@ -91,7 +92,8 @@ function handle(req: IncomingMessage, res: ServerResponse, opts: ServeOptions, p
   try {
     const routed = route(path, url.searchParams, opts.model);
     const ms = (performance.now() - t0).toFixed(1);
-    const body = api ? JSON.stringify(routed.view) : pages.page(routed.template, routed.title, routed.view);
+    // JSON as `--json` writes it: control characters (C1, bidi) as \uXXXX, so a terminal piping the API shows them inert
+    const body = api ? escapeJsonControls(JSON.stringify(routed.view)) : pages.page(routed.template, routed.title, routed.view);
     res.writeHead(200, {
       ...SECURITY_HEADERS,
       'content-type': api ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8',
