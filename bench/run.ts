@@ -486,7 +486,8 @@ async function main(): Promise<void> {
   process.stdout.write(`results: ${file}\n`);
 }
 
-main().catch((e: unknown) => {
+// issue 26: `--serve` runs the serve bench alone (bench/serve.ts)
+(process.argv.includes('--serve') ? import('./serve.js').then((m) => m.runServeBench(process.argv.slice(2))) : main()).catch((e: unknown) => {
   process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
   process.exitCode = 1;
 });

@@ -13,6 +13,8 @@ import { scheduleCommand } from './schedule.js';
 import { workerCommand } from './worker.js';
 import { keygenCommand } from './keygen.js';
 import { approveCommand } from './approve.js';
+import { serveCommand } from './serve.js';
+import { pruneCommand } from './prune.js';
 
 export function buildProgram(io: CliIO): Command {
   const program = new Command('fleetmend')
@@ -34,6 +36,8 @@ export function buildProgram(io: CliIO): Command {
   simCommand(program, io);
   demoCommand(program, io, main);
   storeCommands(program, io);
+  serveCommand(program, io);
+  pruneCommand(program, io);
   return program;
 }
 

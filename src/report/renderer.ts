@@ -178,6 +178,13 @@ function helpers(): Record<string, (...args: unknown[]) => unknown> {
     /** Plain text for HTML: control characters shown (`\x1b`); Handlebars escapes the rest. */
     text: (v) => showControls(str(v)),
     hostset: (v) => foldHosts(list(v)),
+    /**
+     * A folded host list for HTML: each comma-separated piece an unbreakable span (a range such
+     * as `n[00001-00007` has a hyphen the browser would break after), a break opportunity
+     * (<wbr>) between pieces: 2,000 names wrap between names inside their cell.
+     */
+    hostlist: (v) =>
+      safe(showControls(str(v)).split(/(?<=,)/).map((p) => `<span>${Handlebars.escapeExpression(p)}</span>`).join('<wbr>')),
     eq: (a, b) => a === b,
     ne: (a, b) => a !== b,
     gt: (a, b) => Number(a) > Number(b),

@@ -56,6 +56,17 @@ export function hostRank(h: HostResult): number {
  * has a finding above `low` (low and info findings are history and notes; they stay in reports).
  * The terminal lists these one per line and folds the rest.
  */
+/**
+ * The severity badge: the worst finding's, or `none`. Not the sort rank, which also ranks an
+ * unreachable or failed host with `high` findings: a host whose only finding is medium showed a
+ * "high" badge (issue 26.5); its status has a badge of its own.
+ */
+export function worstFindingSeverity(h: HostResult): Severity | 'none' {
+  let rank = NONE_RANK;
+  for (const f of h.diagnosis?.findings ?? []) rank = Math.min(rank, rankOf(f.severity));
+  return rank < NONE_RANK ? SEVERITY_ORDER[rank]! : 'none';
+}
+
 export function needsAttention(h: HostResult): boolean {
   if (h.status === 'failed' || h.status === 'unreachable' || h.status === 'interrupted') return true;
   if (h.compliance && !h.compliance.compliant) return true;
@@ -314,7 +325,7 @@ export function hostView(h: HostResult, index: number, history?: HostHistoryRow[
   const failed = (h.compliance?.failed_controls ?? []).filter((c) => c.impact > 0);
   const informational = (h.compliance?.failed_controls ?? []).filter((c) => c.impact === 0);
   const rank = hostRank(h);
-  const severity = rank < SEVERITY_ORDER.length ? SEVERITY_ORDER[rank]! : 'none';
+  const severity = worstFindingSeverity(h);
   const state = h.diagnosis?.state ?? 'unknown';
   // low and info findings are notes (said once for the fleet), never a host's top finding
   const top = [...(h.diagnosis?.findings ?? [])]
@@ -380,12 +391,12 @@ export function groupHosts(hosts: readonly HostResult[]): GroupView[] {
   }
   return [...groups.values()]
     .sort((a, b) => a.rank - b.rank || b.names.length - a.names.length || naturalCompare(a.names[0]!, b.names[0]!))
-    .map(({ names, sample, rank }) => ({
+    .map(({ names, sample }) => ({
       hosts: foldHosts(names),
       count: names.length,
       status: sample.status,
       state: sample.diagnosis?.state ?? 'unknown',
-      severity: rank < SEVERITY_ORDER.length ? SEVERITY_ORDER[rank]! : 'none',
+      severity: worstFindingSeverity(sample),
       findings: (sample.diagnosis?.findings ?? []).map((f) => ({ code: f.code, severity: f.severity, message: f.message })),
       ...(sample.error ? { error: sample.error.code } : {}),
     }));

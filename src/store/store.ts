@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { FleetmendError } from '../errors.js';
@@ -5,7 +6,7 @@ import type { HostResult, RunInfo, RunMode, RunSummary, TaskResult } from '../re
 import type { Finding, HostState } from '../diagnosis/types.js';
 import { withMoreFindings } from '../diagnosis/severity.js';
 import { redact } from '../secrets/index.js';
-import { migrate } from './schema.js';
+import { migrate, writeRollup } from './schema.js';
 import { ensurePrivateFile } from '../util/fsafe.js';
 import { defaultStateDir, openStateDir } from './state-dir.js';
 
@@ -87,10 +88,28 @@ export interface RunStore {
   hostHistory(host: string, opts?: { limit?: number }): HostHistoryRow[];
   /** The latest finished run of the same inventory and mode (a sweep's previous sweep) that started before `beforeRunId`. */
   previousRun(inventory: string | undefined, beforeRunId: string): StoredRun | undefined;
+  /** Retention (`fleetmend prune`): deletes old runs, then vacuums. */
+  prune(opts: PruneOptions): PruneResult;
   close(): void;
 }
 
 export const DB_FILE = 'fleetmend.db';
+
+export interface PruneOptions {
+  /** Keep the newest N runs of each inventory and mode. */
+  keepRuns?: number;
+  /** Keep every run that started less than D days ago. */
+  keepDays?: number;
+  /** ms since epoch (the injected clock). */
+  now: number;
+}
+
+export interface PruneResult {
+  deleted_runs: number;
+  kept_runs: number;
+  bytes_before: number;
+  bytes_after: number;
+}
 
 
 /**
@@ -125,6 +144,50 @@ export function openStore(stateDir: string): RunStore {
     throw new FleetmendError('E_STORE', `cannot open the run store ${path}: ${why}`, { position: { file: path }, cause: err });
   }
   return new SqliteRunStore(db, path);
+}
+
+/**
+ * Runs that retention may delete: beyond the newest `keep_runs` of their inventory and mode AND
+ * started before `cutoff` (a bound left null keeps nothing by itself). Never deleted: a run still
+ * going, and the newest finished run of each inventory and mode, which drift and the next
+ * sweep's `lost` delta compare against (src/drift since-last, the rollups).
+ */
+const PRUNE_SELECT = `
+  WITH ranked AS (
+    SELECT id, status, started_at,
+           ROW_NUMBER() OVER (PARTITION BY inventory, mode ORDER BY started_at DESC, rowid DESC) AS newest,
+           ROW_NUMBER() OVER (PARTITION BY inventory, mode, status = 'running' ORDER BY started_at DESC, rowid DESC) AS newest_done
+      FROM runs)
+  SELECT id FROM ranked
+   WHERE status != 'running' AND newest_done > 1
+     AND (@keep_runs IS NOT NULL OR @cutoff IS NOT NULL)
+     AND (@keep_runs IS NULL OR newest > @keep_runs)
+     AND (@cutoff IS NULL OR started_at < @cutoff)`;
+
+function fileBytes(path: string): number {
+  let total = 0;
+  for (const f of [path, path + '-wal']) {
+    try {
+      total += statSync(f).size;
+    } catch {
+      /* no WAL file */
+    }
+  }
+  return total;
+}
+
+/**
+ * A connection for reading only (serve's pages): the store is opened (and migrated) as usual,
+ * then a second connection with `query_only`, so no page can write whatever its SQL says.
+ */
+export function openStoreReader(stateDir: string): { db: Database.Database; path: string } {
+  const store = openStore(stateDir);
+  const path = store.path;
+  store.close();
+  const db = new Database(path);
+  db.pragma('busy_timeout = 5000');
+  db.pragma('query_only = ON');
+  return { db, path };
 }
 
 const json = (v: unknown): string => JSON.stringify(redact(v));
@@ -163,14 +226,15 @@ class SqliteRunStore implements RunStore {
       insertPending: db.prepare(`INSERT OR IGNORE INTO run_hosts (run_id, host) VALUES (?, ?)`),
       upsertHost: db.prepare(
         `INSERT INTO run_hosts (run_id, host, address, port, status, error_code, error_message,
-                                started_at, finished_at, state, compliant, result)
+                                started_at, finished_at, state, compliant, result, groups, failed_controls)
          VALUES (@run_id, @host, @address, @port, @status, @error_code, @error_message,
-                 @started_at, @finished_at, @state, @compliant, @result)
+                 @started_at, @finished_at, @state, @compliant, @result, @groups, @failed_controls)
          ON CONFLICT (run_id, host) DO UPDATE SET
            address = excluded.address, port = excluded.port, status = excluded.status,
            error_code = excluded.error_code, error_message = excluded.error_message,
            started_at = excluded.started_at, finished_at = excluded.finished_at,
-           state = excluded.state, compliant = excluded.compliant, result = excluded.result`,
+           state = excluded.state, compliant = excluded.compliant, result = excluded.result,
+           groups = excluded.groups, failed_controls = excluded.failed_controls`,
       ),
       deleteSamples: db.prepare(`DELETE FROM samples WHERE run_id = ? AND host = ?`),
       insertSample: db.prepare(
@@ -277,6 +341,8 @@ class SqliteRunStore implements RunStore {
       state: r.diagnosis?.state ?? null,
       compliant: bool(r.compliance?.compliant),
       result: JSON.stringify(rest),
+      groups: r.groups ? JSON.stringify(r.groups) : null,
+      failed_controls: r.compliance ? JSON.stringify(r.compliance.failed_controls.map((c) => c.id)) : null,
     });
     this.stmt.deleteSamples.run(runId, r.host);
     (r.facts?.samples ?? []).forEach((s, seq) => {
@@ -326,9 +392,30 @@ class SqliteRunStore implements RunStore {
     const finishedAt = opts.finished_at ?? new Date().toISOString();
     const info: RunInfo = { ...(JSON.parse(row.info) as RunInfo), finished_at: finishedAt };
     if (interrupted) info.interrupted = true;
-    this.stmt.finishRun.run(
-      finishedAt, interrupted ? 'interrupted' : 'finished', interrupted ? 1 : 0, json(summary), json(info), runId,
-    );
+    this.db.transaction(() => {
+      this.stmt.finishRun.run(
+        finishedAt, interrupted ? 'interrupted' : 'finished', interrupted ? 1 : 0, json(summary), json(info), runId,
+      );
+      // serve's fleet page reads the lost records per sweep from here, not from 10,000 samples
+      if (row.mode === 'sweep') writeRollup(this.db, runId);
+    })();
+  }
+
+  prune(opts: PruneOptions): PruneResult {
+    const bytesBefore = fileBytes(this.path);
+    const doomed = this.db.prepare(PRUNE_SELECT).all({
+      keep_runs: opts.keepRuns ?? null,
+      cutoff: opts.keepDays === undefined ? null : new Date(opts.now - opts.keepDays * 86_400_000).toISOString(),
+    }) as { id: string }[];
+    const del = this.db.prepare(`DELETE FROM runs WHERE id = ?`);
+    this.db.transaction(() => {
+      for (const r of doomed) del.run(r.id);
+    })();
+    // deleted pages go back to the file system only with VACUUM (WAL checkpoint first, so the file shrinks now)
+    this.db.exec('VACUUM');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    const kept = (this.db.prepare(`SELECT COUNT(*) AS n FROM runs`).get() as { n: number }).n;
+    return { deleted_runs: doomed.length, kept_runs: kept, bytes_before: bytesBefore, bytes_after: fileBytes(this.path) };
   }
 
   getRun(idOrLatest: string): StoredRun {

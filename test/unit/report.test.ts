@@ -279,7 +279,7 @@ describe('streaming', () => {
       if (format === 'json') expect((JSON.parse(out.text) as { hosts: unknown[] }).hosts).toHaveLength(10_000);
       if (format === 'html') {
         expect(out.text.match(/<tr class="sev-[a-z]+" data-search=/g)).toHaveLength(10_000);
-        expect(out.text).toMatch(/<code>n\[00001-00007,00009-00057,/); // the healthy group, folded
+        expect(out.text).toMatch(/<code class="hostlist"><span>n\[00001-00007,<\/span><wbr><span>00009-00057,/); // the healthy group, folded, breakable between names
         expect(out.text).toContain('Showing the 40 hosts closest to their limit, of 10000.');
       }
     }
