@@ -48,8 +48,8 @@ const playSchema = z
     tags: stringList.optional(),
     check_mode: templatedBool.optional(),
     diff: templatedBool.optional(),
-    /** true: `setup` first; false: nothing gathered; unset: gathered only if the play reads a fact (factsRead). */
-    gather_facts: ansibleBool.optional(),
+    /** false: nothing gathered (fleetmend's default, README "gather_facts"); true: `setup` first. */
+    gather_facts: ansibleBool.default(false),
     serial: z.union([z.enum(['canary', 'ramp']), serialItem, z.array(serialItem).min(1)]).optional(),
     max_fail_percentage: z.number().min(0).max(100).optional(),
     /** The run-wide failure budget while this play runs (src/executor/budget.ts): 3 or "5%". */
@@ -67,25 +67,6 @@ const playSchema = z
   .strict();
 
 const playbookSchema = z.array(playSchema).min(1, 'a playbook is a list of plays');
-
-/**
- * Ansible gathers facts unless a play says `gather_facts: false`; fleetmend gathers them when the
- * play reads one: a gathering pass is a probe round trip, which on a stalled host waits behind the
- * full audit queue (kernel-6.1-queue §0), so a play that reads no fact does not pay it, and a play
- * written for Ansible that reads `ansible_os_family` gets it as under Ansible. Read = a task,
- * handler, condition, loop or role variable that names `ansible_facts` or a gathered fact.
- */
-const FACT_NAME = /\bansible_(?:facts|distribution\w*|os_family|kernel\w*|architecture|machine\w*|system\w*|cmdline|proc_cmdline|hostname|fqdn|nodename|domain|mounts|service_mgr|virtualization_\w+|pkg_mgr|lsb|userspace_\w+|processor\w*|memtotal_mb|python\w*|env|date_time|selinux|apparmor|interfaces|default_ipv4|all_ipv4_addresses)\b/;
-
-export function factsRead(tasks: readonly Task[]): boolean {
-  return tasks.some((t) => {
-    try {
-      return FACT_NAME.test(JSON.stringify(t, (k, v: unknown) => (k === 'module' || k === 'evaluate' ? undefined : v)));
-    } catch {
-      return true; // cannot tell: gather, as Ansible would
-    }
-  });
-}
 
 /** `gather_facts: true`: `setup` (the audit facts and Ansible's, in the probe's one round trip). */
 function gatherTask(position: SourcePosition, dir: string): Task {
@@ -157,9 +138,7 @@ function loadPlay(src: YamlSource, raw: z.infer<typeof playSchema>, index: numbe
     }
   });
   const handlers = [...flatTasks(loadTaskList(pl, src, raw.handlers ?? [], [index, 'handlers'], root, dir)), ...pl.handlers];
-  const gather = raw.gather_facts ?? factsRead([...flatTasks(loaded), ...handlers]);
-  const gatherAt = raw.gather_facts !== undefined ? keyPositionOf(src, [index, 'gather_facts']) : positionOf(src, [index]);
-  const tasks = gather ? [gatherTask(gatherAt, dir), ...loaded] : loaded;
+  const tasks = raw.gather_facts ? [gatherTask(keyPositionOf(src, [index, 'gather_facts']), dir), ...loaded] : loaded;
   checkNotify(pl, flatTasks(loaded), handlers);
   return {
     name: raw.name ?? raw.hosts,

@@ -145,7 +145,8 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
   const { run, options } = p;
   const session = await RunSession.open(run, ctx, { store: options.store, ...(options.stateDir ? { stateDir: options.stateDir } : {}), inventory: options.inventory });
   try {
-    const skip = options.resume ? await recheckDone(p, session, ctx, finishedHosts(session.store, options.resume)) : new Set<string>();
+    const done = options.resume ? finishedHosts(session.store, options.resume) : new Set<string>();
+    const skip = placement ? notRechecked(done, options.resume, ctx) : await recheckDone(p, session, ctx, done);
     const selected = new Map(p.targets.filter((t) => !skip.has(t.name)).map((t) => [t.name, t] as const));
     session.start([...selected.keys()]);
     session.emit({ type: 'run-start', run, hosts: [...selected.keys()] });
@@ -218,6 +219,15 @@ async function recheckDone(p: PreparedPlaybook, session: RunSession, ctx: RunCon
       (redo.length ? `; ${redo.length} redone: ${redo.slice(0, 5).join(', ')}${redo.length > 5 ? ', ...' : ''}` : '') + '\n',
   );
   return holds;
+}
+
+/**
+ * Through a coordinator the done hosts are not re-checked: the coordinator may not reach the
+ * hosts, and a play job carries the run's check flag (a check there would be an apply).
+ */
+function notRechecked(done: Set<string>, resume: string | undefined, ctx: RunContext): Set<string> {
+  if (done.size) ctx.stderr.write(`resume ${resume}: ${done.size} host(s) done before, skipped (not re-checked: through a coordinator the hosts are the workers' to read)\n`);
+  return done;
 }
 
 /** Hosts that finished ok/changed in the run being resumed, and in the runs it resumed. */

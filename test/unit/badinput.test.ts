@@ -95,13 +95,13 @@ describe('bad input: exit 1, a position, no host contacted', () => {
     await refused(run(tpl), 'E_TEMPLATE', { file: tpl, line: 5 });
   });
 
-  it('playbook: an Ansible construct fleetmend does not do (roles, include_tasks, a lookup, another module), at its file:line:column', async () => {
+  it('playbook: an Ansible construct fleetmend does not do (pre_tasks, delegate_to, a lookup, another module), at its file:line:column', async () => {
     const head = '- hosts: all\n  become: yes\n';
     const cases: [string, string, number, RegExp][] = [
-      ['pb-roles.yml', `${head}  roles:\n    - common\n`, 3, /roles is not supported by fleetmend \(construct 'roles'\)/],
-      ['pb-include.yml', `${head}  tasks:\n    - ansible.builtin.include_tasks: more.yml\n`, 4, /include_tasks is not supported/],
+      ['pb-pre.yml', `${head}  pre_tasks:\n    - debug: { msg: x }\n`, 3, /pre_tasks is not supported by fleetmend \(construct 'pre_tasks'\)/],
+      ['pb-delegate.yml', `${head}  tasks:\n    - ansible.builtin.debug: { msg: x }\n      delegate_to: localhost\n`, 5, /delegate_to is not supported/],
       ['pb-lookup.yml', `${head}  tasks:\n    - ansible.builtin.debug:\n        msg: "{{ lookup('file', '/etc/hostname') }}"\n`, 5, /lookups \(lookup\(\.\.\.\)\) are not supported/],
-      ['pb-copy.yml', `${head}  tasks:\n    - ansible.builtin.copy: { src: a, dest: /tmp/a }\n`, 4, /unknown module or task keyword 'ansible\.builtin\.copy'/],
+      ['pb-git.yml', `${head}  tasks:\n    - ansible.builtin.git: { repo: a, dest: /tmp/a }\n`, 4, /unknown module or task keyword 'ansible\.builtin\.git'/],
     ];
     for (const [name, text, line, message] of cases) {
       const p = file(name, text);

@@ -34,7 +34,7 @@ describe('loop', () => {
     expect(f.host.commands).toEqual(["echo 'a'", "echo '$(id)'"]);
     const [loop, shown] = tasks(r);
     expect(loop).toMatchObject({ status: 'changed', msg: '3 item(s): 2 changed, 1 skipped' });
-    expect(shown!.msg).toBe("out.results[2].stdout: echo '$(id)'\n");
+    expect(shown!.msg).toBe("out.results[2].stdout: echo '$(id)'");
   });
 
   it('an item that fails fails the task (later items still run)', async () => {

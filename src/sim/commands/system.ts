@@ -37,7 +37,7 @@ async function systemctl(ctx: CommandContext): Promise<number> {
     if (a === '-p' || a === '--property') props.push(...(args[++i] ?? '').split(','));
     else if (a.startsWith('--property=')) props.push(...a.slice(11).split(','));
   }
-  if (verb !== undefined && verb !== 'daemon-reload') {
+  if (verb !== undefined && verb !== 'daemon-reload' && verb !== 'list-units' && verb !== 'list-unit-files') {
     const other = await otherUnit(ctx, verb, unit, props);
     if (other !== null) return other;
   }
