@@ -41,14 +41,8 @@ export interface RunRef {
   check: boolean;
 }
 
-interface RunRow {
-  id: string;
-  mode: string;
-  inventory: string | null;
-  playbook: string | null;
-  started_at: string;
-  finished_at: string | null;
-  status: string;
+/** A `runs` row as SQLite returns it: the summary and the run's info still JSON text. */
+interface RunRow extends Omit<RunRef, 'summary' | 'check'> {
   summary: string | null;
   info: string;
 }
