@@ -4,8 +4,9 @@ import type { CliIO } from './io.js';
 import { collect, parsePositiveInt } from './util.js';
 import { retention } from './prune.js';
 import { optionWithDefault } from './options.js';
+import { warmOptions, type WarmCliOptions } from './schedule.js';
 
-export interface ServeCliOptions {
+export interface ServeCliOptions extends WarmCliOptions {
   stateDir?: string;
   listen: string;
   authTokenFile?: string;
@@ -20,7 +21,7 @@ export interface ServeCliOptions {
 }
 
 export function serveCommand(program: Command, io: CliIO): Command {
-  return program
+  const cmd = program
     .command('serve')
     .description('read-only web UI and JSON API over the run store (fleet, host, run, compare, search); optionally runs schedules')
     .usage("[options] [-- sweep|run ARGS... [-- sweep|run ARGS...]]")
@@ -35,10 +36,11 @@ export function serveCommand(program: Command, io: CliIO): Command {
     .option('--prune-cron <cron>', 'prune the store on this schedule (with --keep-runs / --keep-days)')
     .option('--keep-runs <n>', 'retention for --prune-cron', parsePositiveInt('--keep-runs'))
     .option('--keep-days <d>', 'retention for --prune-cron', parsePositiveInt('--keep-days'))
-    .argument('[command...]', "after '--': sweep -i INV ... (one per --schedule, separated by '--')")
-    .action(async (command: string[], opts: ServeCliOptions) => {
-      io.exitCode = await serveAction(command, opts, io);
-    });
+    .argument('[command...]', "after '--': sweep -i INV ... (one per --schedule, separated by '--')");
+  // the schedules share one warm pool (issue 25): a host swept by two schedules logs in once
+  return warmOptions(cmd).action(async (command: string[], opts: ServeCliOptions) => {
+    io.exitCode = await serveAction(command, opts, io);
+  });
 }
 
 /** `a b -- c d` → [[a, b], [c, d]]: commander keeps the later `--` separators in the arguments. */
@@ -131,16 +133,21 @@ function untilSignal(): Promise<void> {
 
 /** Each `--schedule` with its command, through the scheduler `fleetmend schedule` uses (same locks, same runs). */
 async function runSchedules(commands: string[][], opts: ServeCliOptions & { schedule: string[] }, stateDir: string, io: CliIO, onRunRecorded: (s: import('../store/index.js').StoredRun) => void): Promise<number> {
-  const [{ runScheduler }, { scheduledRunner }] = await Promise.all([import('../schedule/index.js'), import('./schedule.js')]);
-  const outcomes = await Promise.all(
-    commands.map(async (command, i) =>
-      runScheduler(
-        { cron: opts.schedule[i]!, command, stateDir, notify: 'changes' },
-        { stdout: io.stdout, stderr: io.stderr, env: io.env, clock: io.clock, execute: await scheduledRunner(command, stateDir, io), ...(io.interrupt ? { interrupt: io.interrupt } : {}), onRunRecorded },
+  const [{ runScheduler }, { scheduledRunner, warmPool }] = await Promise.all([import('../schedule/index.js'), import('./schedule.js')]);
+  const pool = await warmPool(opts, (line) => io.stderr.write(`serve: ${line}\n`), io);
+  try {
+    const outcomes = await Promise.all(
+      commands.map(async (command, i) =>
+        runScheduler(
+          { cron: opts.schedule[i]!, command, stateDir, notify: 'changes' },
+          { stdout: io.stdout, stderr: io.stderr, env: io.env, clock: io.clock, execute: await scheduledRunner(command, stateDir, io, pool), ...(io.interrupt ? { interrupt: io.interrupt } : {}), onRunRecorded },
+        ),
       ),
-    ),
-  );
-  return Math.max(0, ...outcomes.map((o) => o.exitCode));
+    );
+    return Math.max(0, ...outcomes.map((o) => o.exitCode));
+  } finally {
+    await pool?.close();
+  }
 }
 
 /** `--prune-cron`: retention inside the server, through the writer connection, one prune at a time. */
