@@ -35,6 +35,21 @@ function linearEngine(): boolean {
   return engineReady;
 }
 
+/**
+ * A JavaScript-syntax regex on the linear-time engine (a user's search in `serve`): never a
+ * ReDoS; a construct that engine cannot run (backreference, lookaround) is an Error saying so.
+ */
+export function linearRegExp(source: string, flags = ''): RegExp {
+  if (!linearEngine()) throw new Error('regular expressions need V8 with the linear-time engine (Node 20+)');
+  try {
+    return new RegExp(source, `${flags}l`);
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (/linear time/.test(msg)) throw new Error(`${JSON.stringify(source)} uses a construct that cannot run in linear time (backreference, lookaround, \\p{..}, a large {m,n})`);
+    throw err;
+  }
+}
+
 const MAX_PATTERN = 2048;
 const cache = new Map<string, RegExp>();
 

@@ -8,6 +8,7 @@ import { SEVERITY_ORDER, STATE_PRECEDENCE } from '../diagnosis/severity.js';
 import { LAST_SAMPLE } from '../store/index.js';
 import { foldHosts } from '../report/hostset.js';
 import type { RunSummary, TaskResult } from '../results/index.js';
+import { linearRegExp } from '../expr/regex.js';
 import { FleetmendError } from '../errors.js';
 
 export const PAGE_SIZE = 50;
@@ -102,13 +103,16 @@ export interface HostFilter {
   severity?: string;
 }
 
-/** A user's regex runs inside SQLite on every host name: bounded in length, compiled once. */
+/**
+ * A user's regex runs inside SQLite on every host name: bounded in length, compiled once, on
+ * V8's linear-time engine (a pathological pattern cannot stall the server: src/expr/regex.ts).
+ */
 const MAX_REGEX = 200;
 
 function compileRegex(src: string): RegExp {
   if (src.length > MAX_REGEX) throw new FleetmendError('E_USAGE', `regex longer than ${MAX_REGEX} characters`);
   try {
-    return new RegExp(src);
+    return linearRegExp(src);
   } catch (err) {
     throw new FleetmendError('E_USAGE', `bad regex: ${err instanceof Error ? err.message : String(err)}`);
   }

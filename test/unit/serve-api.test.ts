@@ -131,6 +131,10 @@ describe('serve: pages and API over a generated store', () => {
     expect(await names('control=audit-3.1&group=dc-a')).toEqual(['web016']);
     expect(await names('state=panic-mode&glob=web0[0-3]*')).toEqual(['web016', 'web036']);
     expect((await send(server.url, '/api/search?regex=' + encodeURIComponent('('))).status).toBe(400);
+    // the linear-time engine: a backreference is refused (400), and a pattern that backtracks
+    // exponentially elsewhere answers at once on every host name
+    expect((await send(server.url, '/api/search?regex=' + encodeURIComponent('(web)\\1'))).status).toBe(400);
+    expect(await names('regex=' + encodeURIComponent('^(a+)+$'))).toEqual([]);
   });
 
   it('escapes host-originated text on every page that shows it', async () => {
