@@ -54,7 +54,12 @@ function makeCheck(kind: 'command' | 'shell') {
     const guard = await loadCommandGuards(ctx, kind === 'shell' ? args.cmd : splitWords(args.cmd).join(' '));
     if (guard.refuse) return { ...guard.refuse, warnings: guard.warnings };
     const warnings = guard.warnings.length ? { warnings: guard.warnings } : {};
-    if (ctx.check && !args.check_safe) return { status: 'skipped', msg: `check mode: ${kind} not run (set check_safe: true if it changes nothing)`, ...warnings };
+    if (ctx.check && !args.check_safe) {
+      // as Ansible's command module: with creates/removes the check can tell it would run (changed,
+      // its handlers notified); without them it cannot, and the task is skipped
+      if (args.creates || args.removes) return { status: 'changed', msg: 'Command would have run if not in check mode', rc: 0, ...warnings };
+      return { status: 'skipped', msg: `check mode: ${kind} not run (set check_safe: true if it changes nothing)`, ...warnings };
+    }
     // The author vouches it changes nothing: run it in check mode too (its output may feed `when`).
     if (ctx.check) return { ...(await apply(ctx, args, { line })), ...warnings };
     return { status: 'changed', msg: `${ctx.check ? 'would run' : 'run'}: ${line}`, plan: { line }, ...warnings };
