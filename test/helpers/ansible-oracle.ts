@@ -308,9 +308,43 @@ export function ansibleStatus(r: AnsibleHostResult): OracleStatus {
   return 'ok';
 }
 
+/**
+ * File attributes both tools report as a diff entry, in one form: the keys that changed,
+ * `mode=640 owner=root group=adm` (Ansible: a mapping `{mode: '0640'}` per side; fleetmend: a
+ * `PATH (attributes)` entry `mode 640, owner root:adm`). Modes without leading zeros.
+ */
+function attrForm(before: Record<string, string>, after: Record<string, string>): { before: string; after: string } {
+  const keys = ['mode', 'owner', 'group'].filter((k) => after[k] !== undefined && after[k] !== before[k]);
+  const side = (m: Record<string, string>) => keys.map((k) => `${k}=${m[k] ?? ''}`).join(' ');
+  return { before: side(before), after: side(after) };
+}
+
+function attrMap(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries((v ?? {}) as Record<string, unknown>)) if (x !== undefined && x !== null) out[k] = k === 'mode' ? String(x).replace(/^0+(?=\d)/, '') : String(x);
+  return out;
+}
+
 function ansibleDiffs(r: AnsibleHostResult): { before: string; after: string }[] {
   const all = [...(r.diff === undefined ? [] : Array.isArray(r.diff) ? r.diff : [r.diff]), ...(r.results ?? []).flatMap((i) => (i.diff === undefined ? [] : Array.isArray(i.diff) ? i.diff : [i.diff]))];
-  return all.filter((d) => typeof d.before === 'string' || typeof d.after === 'string').map((d) => ({ before: String(d.before ?? ''), after: String(d.after ?? '') }));
+  return all.flatMap((d) => {
+    if (typeof d.before === 'string' || typeof d.after === 'string') return [{ before: String(d.before ?? ''), after: String(d.after ?? '') }];
+    if (d.before && d.after && typeof d.before === 'object' && typeof d.after === 'object') {
+      const a = attrForm(attrMap(d.before), attrMap(d.after));
+      return a.after ? [a] : [];
+    }
+    return [];
+  });
+}
+
+/** fleetmend's `PATH (attributes)` entry (`mode 640, owner root:adm`) in the form above. */
+function fleetmendDiff(d: { path?: string; before: string; after: string }): { before: string; after: string } {
+  if (!d.path?.endsWith(' (attributes)')) return { before: d.before, after: d.after };
+  const parse = (t: string): Record<string, string> => {
+    const m = /mode (\S+), owner ([^:\s]+):(\S+)/.exec(t);
+    return m ? { mode: (m[1] as string).replace(/^0+(?=\d)/, ''), owner: m[2] as string, group: m[3] as string } : {};
+  };
+  return attrForm(parse(d.before), parse(d.after));
 }
 
 /** Rows of the `json` callback's document (stdout), in play and task order. */
@@ -333,7 +367,7 @@ export function parseAnsibleJson(stdout: string): OracleRow[] {
 }
 
 interface FleetmendJson {
-  hosts: { host: string; status: string; tasks?: { task: string; status: OracleStatus; msg?: string; diff?: { before: string; after: string }[] }[] }[];
+  hosts: { host: string; status: string; tasks?: { task: string; status: OracleStatus; msg?: string; diff?: { path?: string; before: string; after: string }[] }[] }[];
 }
 
 /**
@@ -347,7 +381,7 @@ export function parseFleetmendJson(stdout: string): OracleRow[] {
   if (!stdout.trim().startsWith('{')) return [];
   const doc = JSON.parse(stdout) as FleetmendJson;
   return doc.hosts.flatMap((h) =>
-    (h.tasks ?? []).filter((t) => !(t.status === 'skipped' && t.msg === NOT_ATTEMPTED)).map((t) => ({ host: h.host, task: t.task, status: t.status, ...(t.msg !== undefined ? { msg: t.msg } : {}), ...(t.diff?.length ? { diff: t.diff.map((d) => ({ before: d.before, after: d.after })) } : {}) })),
+    (h.tasks ?? []).filter((t) => !(t.status === 'skipped' && t.msg === NOT_ATTEMPTED)).map((t) => ({ host: h.host, task: t.task, status: t.status, ...(t.msg !== undefined ? { msg: t.msg } : {}), ...(t.diff?.length ? { diff: t.diff.map(fleetmendDiff) } : {}) })),
   );
 }
 

@@ -174,7 +174,6 @@ function options(f: RoleFixture): RunOptions {
  */
 const DIVERGES: Readonly<Record<string, string>> = {
   'ansible-lockdown RHEL9-CIS 6.3.2.x (auditd data retention)': '"Start auditd process": ansible failed (the harness\'s fake systemctl, FAKE_SYSTEMCTL), fleetmend ok',
-  'ComplianceAsCode auditd_data_retention_max_log_file + auditd_data_disk_full_action': 'same statuses and exit codes; the compared files differ (not yet analysed)',
   'dev-sec os_hardening auditd tasks': 'the wrapper play has no gather_facts (Ansible gathers by default, fleetmend does not: README) and fleetmend refuses the play at load',
 };
 
