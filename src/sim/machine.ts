@@ -257,31 +257,6 @@ export class SimMachine {
 const DEBIAN_TOOLS = new Set(['dpkg-query', 'apt-get', 'apt-cache', 'dpkg', 'apt']);
 const RHEL_TOOLS = new Set(['rpm', 'dnf', 'yum']);
 
-/** /etc/default/grub as the installers write it; the kernel's audit= / audit_backlog_limit= of the spec's cmdline. */
-export function grubDefaultText(s: Pick<MachineSpec, 'cmdline' | 'os'>): string {
-  const audit = s.cmdline.split(/\s+/).filter((w) => /^audit(_backlog_limit)?=/.test(w));
-  return [
-    'GRUB_DEFAULT=0',
-    'GRUB_TIMEOUT=5',
-    `GRUB_DISTRIBUTOR=\`lsb_release -i -s 2> /dev/null || echo ${s.os.name.split(' ')[0]}\``,
-    'GRUB_CMDLINE_LINUX_DEFAULT="quiet"',
-    `GRUB_CMDLINE_LINUX="${audit.join(' ')}"`,
-    '',
-  ].join('\n');
-}
-
-/** /proc/mounts: the root (or the spec's) filesystem and the pseudo filesystems every host has. */
-export function mountsText(s: Pick<MachineSpec, 'disk'>): string {
-  const rows = [
-    `${s.disk.device} ${s.disk.mount} ext4 rw,relatime 0 0`,
-    'proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0',
-    'sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0',
-    'tmpfs /run tmpfs rw,nosuid,nodev,noexec,relatime,size=401300k,mode=755 0 0',
-    'tmpfs /dev/shm tmpfs rw,nosuid,nodev 0 0',
-  ];
-  return rows.join('\n') + '\n';
-}
-
 /** The part of /boot/config-RELEASE up to the timer frequency (kernel/Kconfig.hz), in its order. */
 export function kernelConfigText(release: string, hz: number): string {
   const choices = [100, 250, 300, 1000].map((n) => (n === hz ? `CONFIG_HZ_${n}=y` : `# CONFIG_HZ_${n} is not set`));
