@@ -109,7 +109,11 @@ describe.skipIf(!haveChromium)('HTML report of 2,000 hosts in Chromium', () => {
     const link = page.locator('#hosts a.host-name').first();
     const anchor = (await link.getAttribute('href'))!;
     await link.click();
-    expect(await page.evaluate((id) => (document.getElementById(id.slice(1))!.querySelector('details') as HTMLDetailsElement).open, anchor)).toBe(true);
+    // the report's script opens it on the hashchange the click causes: wait for it (bounded), then assert
+    const opened = await page
+      .waitForFunction((id) => (document.getElementById(id.slice(1))?.querySelector('details') as HTMLDetailsElement | null)?.open === true, anchor, { timeout: 5_000 })
+      .then(() => true, () => false);
+    expect(opened).toBe(true);
     mkdirSync(resolve('test-artifacts', 'serve'), { recursive: true });
     await page.screenshot({ path: resolve('test-artifacts', 'serve', 'report-2000.png') });
     expect(requests).toEqual([]);
