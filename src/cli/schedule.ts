@@ -25,6 +25,7 @@ export interface ScheduleCliOptions {
   maxWarm?: number;
   warmIdle: number;
   cold?: boolean;
+  probeShell?: boolean;
 }
 
 /** The warm pool's options, the same for `schedule` and `worker` (issue 25). */
@@ -33,6 +34,8 @@ export interface WarmCliOptions {
   /** ms */
   warmIdle: number;
   cold?: boolean;
+  /** false with --no-probe-shell */
+  probeShell?: boolean;
 }
 
 /** Default idle timeout of a warm connection: above the usual scheduled interval (set it above yours). */
@@ -42,20 +45,21 @@ export function warmOptions(cmd: Command): Command {
   return cmd
     .option('--max-warm <n>', 'SSH connections kept open between runs at most (least recently used closed first; default: what the file descriptor limit allows)', parsePositiveInt('--max-warm'))
     .addOption(secondsOption('--warm-idle <seconds>', 'a connection unused this long is closed', DEFAULT_WARM_IDLE_S))
-    .option('--cold', 'keep no connection between runs: every run logs in to every host, as a one-shot sweep does');
+    .option('--cold', 'keep no connection between runs: every run logs in to every host, as a one-shot sweep does')
+    .option('--no-probe-shell', 'run every probe as an exec of its own (sudo logs each one) instead of in the shell kept on each warm connection');
 }
 
 /** The process's pool, or none with --cold; its warnings go to `log`. */
 export async function warmPool(opts: WarmCliOptions, log: (line: string) => void, io: Pick<CliIO, 'clock'>): Promise<ConnectionPool | undefined> {
   if (opts.cold) return undefined;
   const { openWarmPool } = await import('../transport/pool.js');
-  return openWarmPool({ ...(opts.maxWarm !== undefined ? { maxWarm: opts.maxWarm } : {}), idleTimeoutMs: opts.warmIdle, clock: io.clock, logger: { warn: (m) => log(`warning: ${m}`) } });
+  return openWarmPool({ ...(opts.maxWarm !== undefined ? { maxWarm: opts.maxWarm } : {}), ...(opts.probeShell === false ? { probeShell: false } : {}), idleTimeoutMs: opts.warmIdle, clock: io.clock, logger: { warn: (m) => log(`warning: ${m}`) } });
 }
 
 /** `warm: 300 hosts, 0 logins, 300 reused, 0 dead retried` (totals since the process started). */
 export function warmLine(pool: ConnectionPool): string {
   const s = pool.stats;
-  return `warm: ${pool.size} host(s) held, ${s.logins} login(s), ${s.reused} reuse(s), ${s.deadRetries} dead connection(s) retried, ${s.retired} retired, ${s.evicted} evicted, ${s.refusedChannels} channel(s) refused (since start)`;
+  return `warm: ${pool.size} host(s) held, ${s.logins} login(s), ${s.reused} reuse(s), ${s.deadRetries} dead connection(s) retried, ${s.retired} retired, ${s.evicted} evicted, ${s.refusedChannels} channel(s) refused, ${s.shellProbes} probe(s) in a kept shell (since start)`;
 }
 
 function parseNotify(v: string): NotifyWhen {

@@ -38,9 +38,9 @@ export function workerCommand(program: Command, io: CliIO): Command {
       if (!input) throw new FleetmendError('E_USAGE', 'worker: --redis URL (or FLEETMEND_REDIS_URL) is required');
       const redis = await resolveRedisTarget(input, io.env, (line) => io.stderr.write(`${line}\n`));
       const { runWorker, workerKeys } = await import('../distributed/index.js');
-      const { redis: _r, redisPasswordFile: _rpf, redisCa: _rca, redisCert: _rce, redisKey: _rk, redisInsecure: _ri, lockDuration, trust, signingKey, maxWarm, warmIdle, cold, ...rest } = opts;
+      const { redis: _r, redisPasswordFile: _rpf, redisCa: _rca, redisCert: _rce, redisKey: _rk, redisInsecure: _ri, lockDuration, trust, signingKey, maxWarm, warmIdle, cold, probeShell, ...rest } = opts;
       const keys = workerKeys(signingKey, trust);
-      const pool = await warmPool({ ...(maxWarm !== undefined ? { maxWarm } : {}), warmIdle, ...(cold ? { cold } : {}) }, (line) => io.stderr.write(`worker: ${line}\n`), io);
+      const pool = await warmPool({ ...(maxWarm !== undefined ? { maxWarm } : {}), warmIdle, ...(cold ? { cold } : {}), ...(probeShell === false ? { probeShell } : {}) }, (line) => io.stderr.write(`worker: ${line}\n`), io);
       try {
         io.exitCode = await runWorker(
           { ...rest, redis, lockDurationMs: Math.max(1000, lockDuration), ...keys, ...(pool ? { pool } : {}) },

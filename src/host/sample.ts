@@ -81,7 +81,8 @@ export interface CollectedSample {
 export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock, become?: boolean, gather = false): Promise<CollectedSample> {
   const script = scriptFor(probe, runsAsRoot(t.spec, become), gather);
   try {
-    const res = await t.exec(script, { label: 'the facts script', ...(become !== undefined ? { become } : {}) });
+    // probe: a warm connection may run it in its kept shell (transport/kept-shell.ts)
+    const res = await t.exec(script, { label: 'the facts script', probe: true, ...(become !== undefined ? { become } : {}) });
     const sample = parseSample(splitSections(res.stdout, probe.nonce), clock.now());
     // a warm connection that sees the host's boot_id change is not reused (transport/pool.ts)
     if (sample.system.boot_id) t.observeBootId?.(sample.system.boot_id);

@@ -301,6 +301,11 @@ class Parser {
   private pos = 0;
   constructor(private readonly toks: Token[]) {}
 
+  /** The parser has read up to the end of its input (an error here may only mean "not all of it yet"). */
+  get atEnd(): boolean {
+    return this.pos >= this.toks.length;
+  }
+
   private peek(): Token {
     return this.toks[this.pos] ?? { t: 'eof', line: 0 };
   }
@@ -539,4 +544,25 @@ class Parser {
 
 export function parseScript(src: string): List {
   return new Parser(tokenize(src)).parseProgram();
+}
+
+/**
+ * Whether `src` is the start of a command that has not all arrived: what a shell reading its
+ * commands from a pipe (`sh -s`) waits on before running anything (an unclosed quote, `(`,
+ * `case`, `if`...). A syntax error before the end is not: the shell reports it at once.
+ */
+export function needsMoreInput(src: string): boolean {
+  let toks: Token[];
+  try {
+    toks = tokenize(src);
+  } catch (err) {
+    return err instanceof ParseError && /end of file|Unterminated|Missing/.test(err.message);
+  }
+  const parser = new Parser(toks);
+  try {
+    parser.parseProgram();
+    return false;
+  } catch (err) {
+    return err instanceof ParseError && parser.atEnd;
+  }
 }

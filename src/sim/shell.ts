@@ -103,6 +103,8 @@ export interface ShellProcess {
   signal?: AbortSignal;
   /** $0 and $1… for `sh -c 'script' arg0 args`. */
   args?: string[];
+  /** `$?` before the script's first command (a shell reading its commands in parts: `sh -s`). */
+  last?: number;
 }
 
 export class Shell {
@@ -118,7 +120,7 @@ export class Shell {
     const env = proc.env ?? this.defaultEnv(proc.user, proc.uid);
     const state: RunState = {
       env,
-      last: 0,
+      last: proc.last ?? 0,
       uid: proc.uid,
       user: proc.user,
       signal: proc.signal ?? new AbortController().signal,

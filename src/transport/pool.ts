@@ -20,6 +20,7 @@ import { systemClock, type Clock } from '../executor/clock.js';
 import { connectionSecrets, SecretValues } from '../secrets/index.js';
 import { BastionPool } from './bastions.js';
 import { fdBudget } from './fd-budget.js';
+import { KeptShell, keptShellCommand, keptShellKey } from './kept-shell.js';
 import { KnownHostsCache, type KnownHosts } from './knownhosts.js';
 import { Ssh2Transport } from './ssh2.js';
 import type { ConnectionSpec, ExecOptions, ExecResult, Transport, TransportLogger } from './types.js';
@@ -40,6 +41,8 @@ export interface PoolOptions {
   clock?: Clock;
   /** Said once, the first time a host must be evicted for room (what bounds maxWarm). */
   capacityNote?: string;
+  /** Run probes in a kept shell per connection (kept-shell.ts); false: an exec each (`--no-probe-shell`). */
+  probeShell?: boolean;
 }
 
 /** What happened to the pool's connections, for tests, the bench and the worker's log. */
@@ -56,6 +59,10 @@ export interface PoolStats {
   retired: number;
   /** Idle connections closed for --max-warm or the idle timeout. */
   evicted: number;
+  /** Probes run in a kept probe shell (no session, no sudo: kept-shell.ts). */
+  shellProbes: number;
+  /** Probe shells started (one per connection and become user, again after one ended). */
+  shellsOpened: number;
 }
 
 /** What a run lends the pool for a connect: its known_hosts (read per run), its logger and clock. */
@@ -73,6 +80,10 @@ class Warm {
   /** boot_id the host reported on this connection (a second one means it rebooted under us). */
   bootId: string | undefined;
   retired = false;
+  /** Kept probe shells by become key (keptShellKey); each holds a channel of `limit`. */
+  readonly shells = new Map<string, KeptShell>();
+  /** Keys whose shell could not start (sudo refused it): their probes run as execs. */
+  readonly noShell = new Set<string>();
 
   constructor(
     readonly transport: Ssh2Transport,
@@ -82,6 +93,13 @@ class Warm {
 
   get usable(): boolean {
     return !this.retired && this.transport.alive;
+  }
+
+  /** Channels for commands: the limit less the live probe shells' own. */
+  get free(): number {
+    let kept = 0;
+    for (const s of this.shells.values()) if (!s.ended) kept++;
+    return this.limit - kept - this.channels;
   }
 }
 
@@ -112,7 +130,7 @@ class Entry {
 }
 
 export class ConnectionPool {
-  readonly stats: PoolStats = { logins: 0, reused: 0, deadRetries: 0, refusedChannels: 0, retired: 0, evicted: 0 };
+  readonly stats: PoolStats = { logins: 0, reused: 0, deadRetries: 0, refusedChannels: 0, retired: 0, evicted: 0, shellProbes: 0, shellsOpened: 0 };
   readonly maxWarm: number;
   private readonly idleTimeoutMs: number;
   private readonly maxChannels: number;
@@ -125,9 +143,11 @@ export class ConnectionPool {
   private readonly keySalt = randomBytes(32);
   private closed = false;
   private capacityNote: string | undefined;
+  private readonly probeShell: boolean;
 
   constructor(opts: PoolOptions) {
     this.capacityNote = opts.capacityNote;
+    this.probeShell = opts.probeShell ?? true;
     this.maxWarm = Math.max(1, opts.maxWarm);
     this.idleTimeoutMs = opts.idleTimeoutMs;
     this.maxChannels = Math.max(1, opts.maxChannels ?? DEFAULT_MAX_CHANNELS);
@@ -225,6 +245,10 @@ export class ConnectionPool {
    * second connection when none of ours is open there: never a failed host.
    */
   async exec(entry: Entry, lease: PooledTransport, command: string, opts: ExecOptions): Promise<ExecResult> {
+    if (opts.probe && opts.stdin === undefined && this.probeShell) {
+      const r = await this.inKeptShell(entry, lease, command, opts);
+      if (r) return r;
+    }
     let retriedDead = false;
     // the connection this run used last dropped since: the command goes to a fresh one, counted
     if (lease.used && !lease.used.retired && !lease.used.transport.alive) {
@@ -261,6 +285,49 @@ export class ConnectionPool {
     }
   }
 
+  /**
+   * A probe in the connection's kept shell for its become (opened on first use), or undefined
+   * when it must run as an exec: no shell may be kept (a become password), the shell is busy
+   * with another run's probe, could not start, or ended before the probe printed anything.
+   */
+  private async inKeptShell(entry: Entry, lease: PooledTransport, command: string, opts: ExecOptions): Promise<ExecResult | undefined> {
+    const spec = lease.spec;
+    const become = opts.become === undefined ? spec.become : { ...spec.become, enabled: opts.become };
+    const key = keptShellKey(spec.user, become);
+    if (key === undefined) return undefined;
+    await this.dropUnusable(entry);
+    const w = entry.live[0];
+    if (!w || w.noShell.has(key)) return undefined;
+    let shell = w.shells.get(key);
+    if (shell && !shell.usable) {
+      if (!shell.ended) return undefined; // busy with another run's probe
+      w.shells.delete(key);
+      shell = undefined;
+    }
+    if (!shell) {
+      if (w.free <= 0) return undefined;
+      const t = w.transport;
+      shell = await KeptShell.open((c) => t.openChannel(c), keptShellCommand(spec.user, become), lease.links.clock ?? this.clock, spec.name).catch(() => undefined);
+      if (!shell) return undefined;
+      w.shells.set(key, shell);
+      this.stats.shellsOpened++;
+    }
+    lease.used = w;
+    const r = await shell.run(command, {
+      timeoutMs: opts.timeoutMs ?? spec.commandTimeoutMs,
+      maxOutputBytes: opts.maxOutputBytes ?? spec.maxOutputBytes,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      label: opts.label ?? 'the probe',
+    }, lease.secrets);
+    if (r) {
+      this.stats.shellProbes++;
+      return r;
+    }
+    // it never ran the probe: a shell that did not start is not tried again on this connection
+    if (shell.runs === 1 && w.transport.alive) w.noShell.add(key);
+    return undefined;
+  }
+
   /** Marks the connection of a host that reported a new boot_id: closed when its run is done. */
   observeBoot(entry: Entry, w: Warm | undefined, bootId: string): void {
     if (!w) return;
@@ -276,7 +343,7 @@ export class ConnectionPool {
   private async channel(entry: Entry, spec: ConnectionSpec, links: RunLinks): Promise<Warm> {
     for (;;) {
       await this.dropUnusable(entry);
-      const free = entry.live.find((w) => w.channels < w.limit);
+      const free = entry.live.find((w) => w.free > 0);
       if (free) {
         free.channels++;
         return free;
@@ -484,6 +551,8 @@ export class PooledTransport implements Transport {
 export interface WarmPoolOptions {
   /** `--max-warm`; default: as many as the file descriptor budget allows. */
   maxWarm?: number;
+  /** `--no-probe-shell`: false runs every probe as an exec of its own. */
+  probeShell?: boolean;
   idleTimeoutMs: number;
   logger: TransportLogger;
   clock?: Clock;
@@ -505,5 +574,5 @@ export function openWarmPool(o: WarmPoolOptions): ConnectionPool {
     o.maxWarm !== undefined && !budget.warning
       ? `the fleet does not fit --max-warm ${o.maxWarm}: the least recently used hosts log in again on their next run`
       : `the fleet does not fit ${limit}: at most ${budget.maxWarm} connections are kept warm, the least recently used hosts log in again on their next run (raise the hard limit: ulimit -Hn, LimitNOFILE=)`;
-  return new ConnectionPool({ maxWarm: budget.maxWarm, idleTimeoutMs: o.idleTimeoutMs, logger: o.logger, capacityNote, ...(o.clock ? { clock: o.clock } : {}) });
+  return new ConnectionPool({ maxWarm: budget.maxWarm, idleTimeoutMs: o.idleTimeoutMs, logger: o.logger, capacityNote, ...(o.probeShell === false ? { probeShell: false } : {}), ...(o.clock ? { clock: o.clock } : {}) });
 }

@@ -358,6 +358,24 @@ export class Ssh2Transport implements Transport {
   }
 
   /**
+   * A session channel running `command` as given (no become wrapper, no timeout): the kept probe
+   * shell's (kept-shell.ts), which frames each command itself. Errors as exec's channel errors.
+   */
+  async openChannel(command: string): Promise<ClientChannel> {
+    await this.connect();
+    const client = this.client!;
+    if (this.dead || this.closing) throw this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${this.deathReason}`, undefined, NOT_OPENED);
+    return new Promise<ClientChannel>((resolve, reject) => {
+      try {
+        client.exec(command, (err, stream) => (err ? reject(this.channelError(err)) : resolve(stream)));
+      } catch (e) {
+        this.markDead((e as Error).message);
+        reject(this.err('E_DISCONNECTED', `connection to ${this.where} lost: ${(e as Error).message}`, e, NOT_OPENED));
+      }
+    });
+  }
+
+  /**
    * Why no channel could be opened, marked so a pool can tell "the command never started" (safe
    * to try again elsewhere) from a command that may have run, and a MaxSessions refusal from a
    * failed host.

@@ -70,6 +70,11 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** How error messages name the command (default: its first line, shortened). */
   label?: string;
+  /**
+   * The command reads no stdin and leaves nothing behind (the fact script): a warm connection
+   * may run it in its kept probe shell (kept-shell.ts) instead of an exec channel of its own.
+   */
+  probe?: boolean;
 }
 
 /**

@@ -86,14 +86,18 @@ describe('warm scheduled sweeps on the simulated fleet', () => {
         const b = logins();
         const records = loginRecords();
         const execs = fleet.hosts.reduce((k, h) => k + h.model.sshAudit.execs, 0);
+        const inShell = pool.stats.shellProbes;
         const again = await tick();
         expect(loginsSince(b), `sweep ${n}`).toEqual({});
         expect(loginRecords(), `sweep ${n}`).toBe(records);
-        // each reachable host still ran its probe: one exec, on the warm connection
-        expect(fleet.hosts.reduce((k, h) => k + h.model.sshAudit.execs, 0) - execs).toBe(reachable().length);
+        // each reachable host still ran its probe, in the shell kept on its warm connection:
+        // no session channel opened at all (transport/kept-shell.ts)
+        expect(pool.stats.shellProbes - inShell, `sweep ${n}`).toBe(reachable().length);
+        expect(fleet.hosts.reduce((k, h) => k + h.model.sshAudit.execs, 0) - execs, `sweep ${n}`).toBe(0);
         expect(again.exitCode).toBe(first.exitCode);
       }
-      expect(pool.stats).toMatchObject({ logins: reachable().length, reused: 2 * reachable().length, deadRetries: 0 });
+      // one probe shell per host, opened by the first sweep (its probe ran in it too)
+      expect(pool.stats).toMatchObject({ logins: reachable().length, reused: 2 * reachable().length, deadRetries: 0, shellsOpened: reachable().length, shellProbes: 3 * reachable().length });
       expect(log()).toMatch(/warm: \d+ host\(s\) held, \d+ login\(s\)/);
     } finally {
       await pool.close();

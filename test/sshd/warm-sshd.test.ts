@@ -68,6 +68,9 @@ describe.skipIf(skipReason !== null)('warm connections on real sshd', () => {
       }
       expect(logins).toEqual([3, 3, 3]);
       expect(new Set(exits).size).toBe(1);
+      // every probe ran in the shell kept on its connection: real OpenSSH, sudo and dash fed one
+      // probe after another (transport/kept-shell.ts), one shell per host for the three sweeps
+      expect(pool.stats).toMatchObject({ shellsOpened: 3, shellProbes: 9 });
       const runs = storedRuns(stateDir);
       expect(runs).toHaveLength(3);
       for (const run of runs) {

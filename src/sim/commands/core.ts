@@ -2,6 +2,7 @@
 import { BufferOutput, StringInput, type Input } from '../io.js';
 import { escapeRe, sleep, type CommandContext, type CommandRegistry } from '../shell.js';
 import { FsError, normalizePath } from '../vfs.js';
+import { needsMoreInput } from '../parse.js';
 
 const err = (ctx: CommandContext, text: string) => ctx.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
 const out = (ctx: CommandContext, text: string) => ctx.stdout.write(text);
@@ -488,6 +489,30 @@ async function sleepCmd(ctx: CommandContext): Promise<number> {
   return 0;
 }
 
+/**
+ * `sh -s`: as dash, each complete command runs as soon as it has arrived, with the variables
+ * and `$?` of the ones before; a shell kept on a connection (transport/kept-shell.ts) is fed
+ * one command after another this way.
+ */
+async function shellOnStdin(ctx: CommandContext): Promise<number> {
+  const env = new Map(ctx.env);
+  let pending = '';
+  let rc = 0;
+  const run = async (): Promise<void> => {
+    const script = pending;
+    pending = '';
+    rc = await ctx.shell.run(script, { stdin: new StringInput(''), stdout: ctx.stdout, stderr: ctx.stderr, uid: ctx.uid, user: ctx.user, env, signal: ctx.signal, last: rc });
+  };
+  for (;;) {
+    const rec = await ctx.stdin.readRecord();
+    if (rec === null) break;
+    pending += rec.terminated ? `${rec.text}\n` : rec.text;
+    if (!needsMoreInput(pending)) await run();
+  }
+  if (pending.trim()) await run();
+  return rc;
+}
+
 /** `sh -c 'script' [arg0 args…]`, or a script on stdin (`sh` / `sh -s`). */
 async function sh(ctx: CommandContext): Promise<number> {
   const args = ctx.argv.slice(1);
@@ -501,10 +526,7 @@ async function sh(ctx: CommandContext): Promise<number> {
     }
     return ctx.shell.run(script, { stdin: ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr, uid: ctx.uid, user: ctx.user, env: new Map(ctx.env), signal: ctx.signal, args: args.slice(i + 2).length ? args.slice(i + 2) : ['sh'] });
   }
-  if (args[i] === '-s' || args[i] === undefined) {
-    const script = await ctx.stdin.readAll();
-    return ctx.shell.run(script, { stdin: new StringInput(''), stdout: ctx.stdout, stderr: ctx.stderr, uid: ctx.uid, user: ctx.user, env: new Map(ctx.env), signal: ctx.signal });
-  }
+  if (args[i] === '-s' || args[i] === undefined) return shellOnStdin(ctx);
   const text = await readFileFor(ctx, 'sh', args[i] as string);
   if (text === null) return 127;
   return ctx.shell.run(text, { stdin: ctx.stdin, stdout: ctx.stdout, stderr: ctx.stderr, uid: ctx.uid, user: ctx.user, env: new Map(ctx.env), signal: ctx.signal });
