@@ -7,7 +7,8 @@
  *   - the warm floor: a bare ssh2 client that keeps its connections and runs `sudo -n auditctl -s`
  *     again (bench/warm-floor.ts), its 2nd and 3rd passes;
  *   - fleetmend's scheduled sweeps 1 (cold), 2 and 3 (warm) in one `fleetmend schedule` process,
- *     timed from the scheduler's own log, with the logins of each (its `warm:` line);
+ *     timed from the scheduler's own log, with the logins of each (its `warm:` line); then the
+ *     same with `--no-probe-shell` (every probe an exec of its own, as before the kept shell);
  * then the RSS per idle warm connection and the fd count, with --sim-hosts simulated hosts held
  * by one process (bench/warm-rss.ts) and the simulator in another. Each figure is one run; the
  * tools run one after another (floor, fleetmend). Targets print PASS/FAIL, nothing asserts.
@@ -103,9 +104,9 @@ async function warmFloor(f: BenchFleet, forks: number): Promise<Row[]> {
  * each run's wall time from the scheduler's `run N started` / `run N ... finished` lines, its
  * logins from the `warm:` line after it.
  */
-async function scheduled(f: BenchFleet, forks: number, work: string): Promise<Row[]> {
-  const stateDir = join(work, 'state');
-  const argv = [process.execPath, CLI, 'schedule', '--cron', '* * * * * *', '--max-runs', '3', '--state-dir', stateDir, '--', 'sweep', '-i', f.inventoryPath, '--known-hosts', f.knownHostsPath, '--samples', '1', '--forks', String(forks), '--connect-timeout', '120', '-q', ...becomeArgs(f)];
+async function scheduled(f: BenchFleet, forks: number, work: string, probeShell = true): Promise<Row[]> {
+  const stateDir = join(work, probeShell ? 'state' : 'state-exec');
+  const argv = [process.execPath, CLI, 'schedule', '--cron', '* * * * * *', '--max-runs', '3', '--state-dir', stateDir, ...(probeShell ? [] : ['--no-probe-shell']), '--', 'sweep', '-i', f.inventoryPath, '--known-hosts', f.knownHostsPath, '--samples', '1', '--forks', String(forks), '--connect-timeout', '120', '-q', ...becomeArgs(f)];
   const r = await run(argv);
   const at = (re: RegExp) => [...r.stderr.matchAll(re)].map((m) => ({ n: Number(m[2]), t: Date.parse(m[1]!) }));
   const started = at(/^(\S+Z) schedule: run (\d+) started$/gm);
@@ -117,7 +118,7 @@ async function scheduled(f: BenchFleet, forks: number, work: string): Promise<Ro
     const e = finished.find((x) => x.n === s.n);
     if (!e) continue;
     const i = s.n - 1;
-    rows.push({ what: `fleetmend schedule: sweep ${s.n}${s.n === 1 ? ' (cold)' : ' (warm)'}`, wallS: (e.t - s.t) / 1000, ok: oks[i] ?? 0, logins: (logins[i] ?? 0) - (i > 0 ? (logins[i - 1] ?? 0) : 0) });
+    rows.push({ what: `fleetmend schedule${probeShell ? '' : ' --no-probe-shell'}: sweep ${s.n}${s.n === 1 ? ' (cold)' : ' (warm)'}`, wallS: (e.t - s.t) / 1000, ok: oks[i] ?? 0, logins: (logins[i] ?? 0) - (i > 0 ? (logins[i - 1] ?? 0) : 0) });
   }
   if (rows.length < 3) throw new Error(`schedule did not run 3 sweeps (exit ${r.code}): ${r.stderr.slice(-3000)}`);
   return rows;
@@ -159,8 +160,10 @@ async function main(): Promise<void> {
         const floor = await warmFloor(f, o.forks);
         rows.push(...floor);
         rows.push(...(await scheduled(f, o.forks, work)));
+        // the same with every probe an exec of its own (sudo per probe): what the kept shell saves
+        rows.push(...(await scheduled(f, o.forks, work, false)));
         const floorWarm = floor.filter((r) => r.what.includes('pass 2') || r.what.includes('pass 3')).reduce((m, r) => Math.min(m, r.wallS), Infinity);
-        const warm = rows.filter((r) => /sweep [23] \(warm\)/.test(r.what));
+        const warm = rows.filter((r) => /^fleetmend schedule: sweep [23] \(warm\)/.test(r.what));
         const worst = Math.max(...warm.map((r) => r.wallS));
         result.rows = rows;
         result.targets = {
