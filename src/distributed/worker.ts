@@ -50,7 +50,8 @@ import {
 } from './queue.js';
 import { openJob, sha256Hex, SignatureRefused, signJson, type SignedEnvelope, type SigningKey, type TrustStore } from './signing.js';
 import { openRedis, type RedisTarget } from './connection.js';
-import { startHeartbeat, workerQueueOf } from './placement.js';
+import { startHeartbeat, workerQueueOf, type Announcer } from './placement.js';
+import type { Redis } from 'ioredis';
 import pLimit from 'p-limit';
 
 export interface WorkerOptions extends ConnectionOptions {
@@ -203,12 +204,11 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
       log(`late result rejected: ${err.message}`);
     } else log(`error: ${err.message}`);
   };
-  const ownQueue = workerQueueOf(name);
-  const workers = [consume(ownQueue), consume(QUEUE_NAME)];
-  await Promise.all(workers.map((w) => w.waitUntilReady()));
-  // announced only once both queues are consumed: a host placed here is taken at once
-  const heartbeat = await startHeartbeat(results, name, opts.lockDurationMs, opts.signer, io.clock, (e) => log(`heartbeat: ${e.message}`));
-  log(`ready: ${opts.redis.url} (Redis ${server.version}), queues ${QUEUE_PREFIX}:${ownQueue} + ${QUEUE_PREFIX}:${QUEUE_NAME}, concurrency ${opts.concurrency}, ${targets.length} host(s) in ${opts.inventory}, key ${opts.signer.id}, trusting ${[...opts.trust.values()].map((k) => `${k.id} (${k.name})`).join(', ')}`);
+  const workers = [consume(QUEUE_NAME)];
+  await workers[0]!.waitUntilReady();
+  const own = await ownQueue(name, opts, io.clock, results, consume, log);
+  if (own) workers.push(own.worker);
+  log(`ready: ${opts.redis.url} (Redis ${server.version}), queues ${[...(own ? [own.queue] : []), QUEUE_NAME].map((q) => `${QUEUE_PREFIX}:${q}`).join(' + ')}, concurrency ${opts.concurrency}, ${targets.length} host(s) in ${opts.inventory}, key ${opts.signer.id}, trusting ${[...opts.trust.values()].map((k) => `${k.id} (${k.name})`).join(', ')}`);
 
   await new Promise<void>((resolve) => {
     if (interrupt.stopStarting.aborted) return resolve();
@@ -216,7 +216,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   });
   log('stopping: finishing the hosts in flight (again to hand them back)');
   // no heartbeat: the coordinator places the hosts still waiting in our queue on the other workers now
-  await heartbeat.stop();
+  await own?.heartbeat.stop();
   const force = new Promise<void>((resolve) => interrupt.abortInFlight.addEventListener('abort', () => resolve(), { once: true }));
   const closeAll = (hard?: boolean) => Promise.all(workers.map((w) => w.close(hard)));
   await Promise.race([closeAll(), force.then(() => closeAll(true))]);
@@ -226,6 +226,34 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   await opts.pool?.close();
   log(`stopped after ${done} host(s)${opts.pool ? `; ${poolLine(opts.pool)}` : ''}`);
   return 0;
+}
+
+/**
+ * This worker's own queue, consumed, and its heartbeat, announced once the queue is (a host
+ * placed here is taken at once). An ACL user that may not write the workers' keys or this
+ * queue's (README: Redis connection) leaves the worker on the shared queue, as before placement.
+ */
+async function ownQueue(
+  name: string,
+  opts: WorkerOptions,
+  clock: Clock,
+  client: Redis,
+  consume: (queue: string) => Worker<unknown, null>,
+  log: (line: string) => void,
+): Promise<{ queue: string; worker: Worker<unknown, null>; heartbeat: Announcer } | undefined> {
+  const queue = workerQueueOf(name);
+  let worker: Worker<unknown, null> | undefined;
+  try {
+    // a write to a key of the queue that creates nothing: refused (NOPERM) if the ACL keeps us out
+    await client.pexpire(`${QUEUE_PREFIX}:${queue}:probe`, 1);
+    worker = consume(queue);
+    await worker.waitUntilReady();
+    return { queue, worker, heartbeat: await startHeartbeat(client, name, opts.lockDurationMs, opts.signer, clock, (e) => log(`heartbeat: ${e.message}`)) };
+  } catch (err) {
+    await worker?.close(true);
+    log(`warning: no placement for this worker (${err instanceof Error ? err.message : String(err)}): it takes hosts from the shared queue only, cold wherever another worker swept them last`);
+    return undefined;
+  }
 }
 
 interface PlayRunnerOptions {
