@@ -28,14 +28,17 @@ interface Swept {
   /** host -> logins the sweep made on it */
   logins: Map<string, number>;
   stderr: string;
+  wallMs: number;
 }
 
 const loginsNow = () => new Map(bed.fleet.hosts.map((h) => [h.name, h.server.stats.logins] as const));
 
 async function sweep(n: number): Promise<Swept> {
   const before = loginsNow();
+  const t0 = Date.now();
   const stateDir = join(bed.dir, 'state');
   const r = await runCli(['sweep', ...bed.common(), ...bed.coord(), '--samples', '1', '-q', '--json', '--state-dir', stateDir]);
+  const wallMs = Date.now() - t0;
   expect(r.code, `sweep ${n}: ${r.stderr}`).toBe(0);
   const doc = JSON.parse(r.stdout) as Doc;
   expect(doc.hosts, `sweep ${n}`).toHaveLength(HOSTS);
@@ -47,6 +50,7 @@ async function sweep(n: number): Promise<Swept> {
     byHost: new Map(stored.hosts.map((h) => [h.host, h.worker ?? '(none)'])),
     logins: new Map([...after].map(([h, l]) => [h, l - before.get(h)!])),
     stderr: r.stderr,
+    wallMs,
   };
 }
 
@@ -70,6 +74,7 @@ describe('placement on the worker that holds the host warm', () => {
     const owners = new Map(hosts.map((h) => [h, ownerOf(h, names)!]));
 
     const first = await sweep(1);
+    const walls = [first.wallMs];
     expect(first.stderr).toMatch(/worker ghost ignored for placement: .*untrusted key/);
     expect(first.byHost).toEqual(owners);
     expect([...first.logins.values()].every((l) => l === 1)).toBe(true);
@@ -78,6 +83,7 @@ describe('placement on the worker that holds the host warm', () => {
 
     for (const n of [2, 3]) {
       const s = await sweep(n);
+      walls.push(s.wallMs);
       expect(total(s.logins), `sweep ${n}: logins`).toBe(0);
       expect(s.byHost, `sweep ${n}: the same worker per host`).toEqual(owners);
     }
@@ -100,7 +106,9 @@ describe('placement on the worker that holds the host warm', () => {
     const fifth = await sweep(5);
     expect(total(fifth.logins)).toBe(0);
     expect(fifth.byHost).toEqual(survivors);
-    console.log(`placement: hosts per worker ${names.map((n, i) => `${n} ${perWorker[i]}`).join(', ')}; logins per sweep 1-5: ${HOSTS}, 0, 0, ${total(fourth.logins)}, ${total(fifth.logins)}`);
+    walls.push(fourth.wallMs, fifth.wallMs);
+    // figures for the README (not asserted: no timing assertions)
+    console.log(`placement: hosts per worker ${names.map((n, i) => `${n} ${perWorker[i]}`).join(', ')}; logins per sweep 1-5: ${HOSTS}, 0, 0, ${total(fourth.logins)}, ${total(fifth.logins)}; wall per sweep (s): ${walls.map((w) => (w / 1000).toFixed(1)).join(', ')}`);
     await Promise.all(workers.slice(1).map((w) => stopChild(w.child)));
   }, 180_000);
 });
