@@ -26,7 +26,7 @@ export function workerCommand(program: Command, io: CliIO): Command {
   return redisConnectionOptions(warmOptions(cmd).option('--redis <url>', 'the queue (default: $FLEETMEND_REDIS_URL)'))
     .option('--concurrency <n>', 'hosts at once in this worker (the coordinator\'s -f bounds all workers together)', parsePositiveInt('--concurrency'), 50)
     .option('--name <name>', 'how this worker is named in logs and results (default: HOSTNAME-PID)')
-    .addOption(secondsOption('--lock-duration <seconds>', 'a dead worker\'s hosts are redelivered after this', 30))
+    .addOption(secondsOption('--lock-duration <seconds>', 'a dead worker\'s hosts are redelivered after this (also its heartbeat\'s TTL: placement)', 30))
     .addOption(optionWithDefault('-e, --extra-vars <key=value|json>', 'extra variables for playbook runs, over the run\'s (repeatable): the secret ones a coordinator never sends', [] as string[], collect))
     .addOption(optionWithDefault('--trust <file>', 'a coordinator public key (its .pub) whose signed jobs this worker runs (required, repeatable); anything else is refused', [] as string[], collect))
     .option('--signing-key <file>', "this worker's private key (fleetmend keygen): every result is signed; the coordinator --trust-workers its .pub (required)")

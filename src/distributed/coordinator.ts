@@ -3,8 +3,10 @@
  * exactly as for a local run; only where a host's work happens changes (a placement). One
  * placement core queues one job per host (sweeps) or per host and play (playbooks), with ids
  * made of the run and the host, and settles each host once: the first completion wins, a late
- * or second one is dropped here (and the store refuses it). `-f/--forks` is the queue's global
- * concurrency, so it bounds the hosts in flight across all workers together. Redis is not
+ * or second one is dropped here (and the store refuses it). Each job goes to the own queue of
+ * the live worker its host hashes to (placement.ts), or to the shared queue when no worker is
+ * live, and is taken over when that worker dies. `-f/--forks` bounds the hosts queued or
+ * running across all workers together (the run layer queues a host when a slot is free). Redis is not
  * trusted: every job is signed with the coordinator's key, and a completion counts only as a
  * result signed by a trusted worker key for that job and host (signing.ts).
  */
@@ -37,6 +39,8 @@ import {
   type SweepJobData,
 } from './queue.js';
 import { openRedis, type RedisTarget } from './connection.js';
+import { liveWorkers, ownerOf, workerQueueOf } from './placement.js';
+import type { RedisOptions as BullRedisOptions } from 'bullmq';
 
 export interface CoordinatorOptions {
   /** The Redis, resolved (credentials, TLS): every connection of the run is made from it. */
@@ -66,6 +70,12 @@ interface Waiting {
   resolve: (s: Settled) => void;
   /** The job is still waiting in the queue (no worker took it yet). */
   queued: boolean;
+  /** The queue it is in: the shared one, or a worker's own (placement.ts). */
+  lane: string;
+  /** The signed job, as queued: a takeover queues the very same bytes elsewhere. */
+  job: ToAdd;
+  /** Times it was taken over from a worker that died; a host whose workers keep dying fails. */
+  moves: number;
 }
 
 interface ToAdd {
@@ -73,6 +83,21 @@ interface ToAdd {
   data: SignedEnvelope;
   opts: { jobId: string };
 }
+
+/** One BullMQ queue this run places jobs on, and the events stream its completions come through. */
+interface Lane {
+  name: string;
+  /** The worker whose own queue it is; none for the shared queue. */
+  worker?: string;
+  queue: Queue;
+  events: QueueEvents;
+}
+
+/** A job taken over this many times (its workers died each time) fails its host, as BullMQ's maxStalledCount does. */
+const MAX_MOVES = 3;
+
+/** How often the coordinator looks for workers that died with jobs in their queues. */
+const TAKEOVER_EVERY_MS = 1000;
 
 /**
  * A signed job is good this long after it is queued (plus, for a sweep, the time its place in
@@ -90,6 +115,15 @@ const REFUSAL = /^\[(E_SIGNATURE)\] ([^]*)$/;
  */
 class JobPlacement {
   private readonly waiting = new Map<string, Waiting>();
+  /** By queue name: the shared queue always, a worker's own once a job goes there. */
+  private readonly lanes = new Map<string, Promise<Lane>>();
+  private takeoverTimer: NodeJS.Timeout | undefined;
+  private takingOver = false;
+  /** Heartbeats refused (not signed by a trusted worker key...), said once each. */
+  private readonly ignoredSaid = new Set<string>();
+  private readonly connection: BullRedisOptions;
+  /** The live workers at the last look (live()). */
+  private liveNow: readonly string[] = [];
   private toAdd: ToAdd[] = [];
   private addScheduled = false;
   private watching = false;
@@ -110,34 +144,53 @@ class JobPlacement {
     if (server.evictionPolicy && server.evictionPolicy !== 'noeviction') {
       opts.log(`warning: Redis at ${opts.redis.url} has maxmemory-policy ${server.evictionPolicy}; use noeviction, or queued hosts may vanish`);
     }
-    const { Queue, QueueEvents } = await import('bullmq');
-    const connection = bullConnection(opts.redis);
-    const queue: Queue = new Queue(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
-    const events: QueueEvents = new QueueEvents(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
-    queue.on('error', (e) => opts.log(`queue: ${e.message}`));
-    events.on('error', (e) => opts.log(`queue events: ${e.message}`));
-    let core: JobPlacement | undefined;
-    // BullMQ's events loop parses a completion's value as JSON and stops for good on one that is
-    // not: anyone who can write to Redis can add such an event. Its results would never arrive,
-    // so the run ends now (hosts interrupted, retry file) instead of waiting forever.
-    events.on('error', (e) => {
-      if (e instanceof SyntaxError) core?.eventsBroken(e.message);
-    });
-    // Listen before the first job exists: a completion is never missed.
-    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
-    await queue.setGlobalConcurrency(forks);
-    core = new JobPlacement(queue, events, await openRedis(opts.redis, 'client'), opts);
+    const core = new JobPlacement(await openRedis(opts.redis, 'client'), opts);
+    const shared = await core.lane(QUEUE_NAME);
+    await shared.queue.setGlobalConcurrency(forks);
     await core.watchConnection();
+    core.takeoverTimer = setInterval(() => void core.takeOver(), TAKEOVER_EVERY_MS);
+    core.takeoverTimer.unref();
     return core;
   }
 
   private constructor(
-    private readonly queue: Queue,
-    private readonly events: QueueEvents,
-    /** Results and run keys: bounded retries, so a Redis gone at the end cannot hang close. */
+    /** Results, run keys and heartbeats: bounded retries, so a Redis gone at the end cannot hang close. */
     private readonly client: Redis,
     private readonly opts: CoordinatorOptions,
   ) {
+    this.connection = bullConnection(opts.redis);
+  }
+
+  /** A queue and its events stream, opened once; listening before its first job exists, so no completion is missed. */
+  private lane(name: string, worker?: string): Promise<Lane> {
+    let lane = this.lanes.get(name);
+    if (!lane) {
+      lane = this.openLane(name, worker);
+      this.lanes.set(name, lane);
+      lane.catch(() => this.lanes.delete(name));
+    }
+    return lane;
+  }
+
+  private async openLane(name: string, worker: string | undefined): Promise<Lane> {
+    const { Queue, QueueEvents } = await import('bullmq');
+    const queue: Queue = new Queue(name, { connection: this.connection, prefix: QUEUE_PREFIX });
+    const events: QueueEvents = new QueueEvents(name, { connection: this.connection, prefix: QUEUE_PREFIX });
+    queue.on('error', (e) => this.opts.log(`queue ${name}: ${e.message}`));
+    events.on('error', (e) => this.opts.log(`queue ${name} events: ${e.message}`));
+    // BullMQ's events loop parses a completion's value as JSON and stops for good on one that is
+    // not: anyone who can write to Redis can add such an event. Its results would never arrive,
+    // so the run ends now (hosts interrupted, retry file) instead of waiting forever.
+    events.on('error', (e) => {
+      if (e instanceof SyntaxError) this.eventsBroken(e.message, name);
+    });
+    this.listen(events);
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    return { name, ...(worker ? { worker } : {}), queue, events };
+  }
+
+  /** The same handlers on every lane: a job id is the run's and the host's, whichever queue it is in. */
+  private listen(events: QueueEvents): void {
     events.on('active', ({ jobId }) => {
       const w = this.waiting.get(jobId);
       if (w) {
@@ -185,9 +238,10 @@ class JobPlacement {
       this.opts.signer,
     );
     return new Promise<Settled>((resolve) => {
+      const job: ToAdd = { name, data: signed, opts: { jobId } };
       this.placed.add(jobId);
-      this.waiting.set(jobId, { host, run: data.run, resolve, queued: true });
-      this.toAdd.push({ name, data: signed, opts: { jobId } });
+      this.waiting.set(jobId, { host, run: data.run, resolve, queued: true, lane: QUEUE_NAME, job, moves: 0 });
+      this.toAdd.push(job);
       this.scheduleAdd();
     });
   }
@@ -242,13 +296,13 @@ class JobPlacement {
   }
 
   /** The events stream cannot be read any more (a malformed event in it): every host still waiting is interrupted. */
-  eventsBroken(why: string): void {
+  eventsBroken(why: string, lane: string): void {
     if (!this.waiting.size) return;
-    const what = `the queue's events stream ${QUEUE_PREFIX}:${QUEUE_NAME}:events holds a malformed event (${why}); results can no longer be read`;
+    const what = `the queue's events stream ${QUEUE_PREFIX}:${lane}:events holds a malformed event (${why}); results can no longer be read`;
     this.opts.log(`${what}: the run ends interrupted (${this.waiting.size} host(s) without a result)`);
     this.session?.markInterrupted();
     // not left for a worker that comes later: nobody would read what it does
-    for (const [jobId, w] of this.waiting) if (w.queued) void this.queue.remove(jobId).catch(() => 0);
+    for (const [jobId, w] of this.waiting) if (w.queued) void this.removeJob(jobId, w).catch(() => 0);
     for (const [jobId, w] of this.waiting) this.settle(jobId, this.lost(w.host, 'interrupted', 'E_QUEUE', what));
   }
 
@@ -273,11 +327,30 @@ class JobPlacement {
     });
   }
 
+  /**
+   * Each job goes to the queue of the live worker its host hashes to (placement.ts ownerOf), so
+   * it finds its warm connection there; with no live worker, to the shared queue.
+   */
   private async addJobs(batch: ToAdd[]): Promise<void> {
-    for (let i = 0; i < batch.length; i += 500) {
-      const chunk = batch.slice(i, i + 500);
+    const live = await this.live();
+    const byLane = new Map<string, ToAdd[]>();
+    for (const j of batch) {
+      const w = this.waiting.get(j.opts.jobId);
+      if (!w) continue;
+      const owner = ownerOf(w.host.name, live);
+      w.lane = owner ? workerQueueOf(owner) : QUEUE_NAME;
+      w.queued = true;
+      byLane.set(w.lane, [...(byLane.get(w.lane) ?? []), j]);
+    }
+    for (const [name, jobs] of byLane) await this.addToLane(name, jobs);
+  }
+
+  private async addToLane(name: string, jobs: ToAdd[]): Promise<void> {
+    for (let i = 0; i < jobs.length; i += 500) {
+      const chunk = jobs.slice(i, i + 500);
       try {
-        await this.queue.addBulk(chunk.map((j) => ({ ...j, opts: { ...j.opts, removeOnComplete: true, removeOnFail: true } })));
+        const lane = await this.lane(name, this.workerOfLane(name));
+        await lane.queue.addBulk(chunk.map((j) => ({ ...j, opts: { ...j.opts, removeOnComplete: true, removeOnFail: true } })));
       } catch (err) {
         const msg = `could not queue the host: ${err instanceof Error ? err.message : String(err)}`;
         for (const j of chunk) {
@@ -286,6 +359,82 @@ class JobPlacement {
         }
       }
     }
+  }
+
+  /** The worker a lane is opened for (a live one: its hosts' owner), for the takeover's messages. */
+  private workerOfLane(name: string): string | undefined {
+    return this.liveNow.find((w) => workerQueueOf(w) === name);
+  }
+
+  /**
+   * The workers alive now (signed heartbeats, placement.ts). Redis not answering, or an ACL
+   * without the workers' keys, means the shared queue: today's placement, never a lost host.
+   */
+  private async live(): Promise<readonly string[]> {
+    try {
+      this.liveNow = await liveWorkers(this.client, this.opts.trustWorkers, this.opts.clock.now(), (worker, why) => {
+        if (this.ignoredSaid.has(worker)) return;
+        this.ignoredSaid.add(worker);
+        this.opts.log(`worker ${worker} ignored for placement: ${why}`);
+      });
+    } catch (err) {
+      if (!this.ignoredSaid.has('')) this.opts.log(`cannot read the workers' heartbeats (${err instanceof Error ? err.message : String(err)}); hosts go to the shared queue`);
+      this.ignoredSaid.add('');
+      this.liveNow = [];
+    }
+    return this.liveNow;
+  }
+
+  /**
+   * Takeover: jobs waiting in the queue of a worker whose heartbeat is gone (it died, or stopped)
+   * are taken out of that queue and placed again over the live workers (or the shared queue),
+   * the same signed bytes under the same job id. A job the dead worker had taken is moved once
+   * its lock has expired (`--lock-duration`); while a worker holds the lock, BullMQ's remove
+   * refuses, so a job is in one queue at a time and a live worker's job is never moved.
+   */
+  private async takeOver(): Promise<void> {
+    const onWorkers = [...this.waiting].filter(([, w]) => w.lane !== QUEUE_NAME);
+    if (this.takingOver || !onWorkers.length) return;
+    this.takingOver = true;
+    try {
+      const live = new Set((await this.live()).map(workerQueueOf));
+      const moved = new Map<string, ToAdd[]>();
+      for (const [jobId, w] of onWorkers) {
+        if (live.has(w.lane) || !(await this.removeIfWaiting(jobId, w))) continue;
+        const from = (await this.lanes.get(w.lane))?.worker ?? w.lane;
+        if (++w.moves > MAX_MOVES) {
+          this.settle(jobId, this.lost(w.host, 'failed', 'E_INTERNAL', `no worker finished this host: ${MAX_MOVES} workers died holding it (last ${from})`));
+          continue;
+        }
+        moved.set(from, [...(moved.get(from) ?? []), w.job]);
+      }
+      for (const [from, jobs] of moved) {
+        this.opts.log(`worker ${from}: no heartbeat; ${jobs.length} host(s) of its queue placed again`);
+        await this.addJobs(jobs);
+      }
+    } catch (err) {
+      this.opts.log(`takeover: ${err instanceof Error ? err.message : String(err)} (tried again in ${TAKEOVER_EVERY_MS / 1000} s)`);
+    } finally {
+      this.takingOver = false;
+    }
+  }
+
+  /**
+   * Removes a job still in its queue (waiting, or taken by a worker whose lock has expired);
+   * false when it is finished or gone (its events settle it) or a worker holds its lock.
+   */
+  private async removeIfWaiting(jobId: string, w: Waiting): Promise<boolean> {
+    const lane = await this.lanes.get(w.lane);
+    if (!lane) return false;
+    // BullMQ's remove answers 1 for a job that is not there at all: a job that finished is not queued again
+    const state = await lane.queue.getJobState(jobId);
+    if (state === 'completed' || state === 'failed' || state === 'unknown') return false;
+    return (await lane.queue.remove(jobId)) === 1;
+  }
+
+  private async removeJob(jobId: string, w: Waiting): Promise<number> {
+    const lane = await this.lanes.get(w.lane);
+    return lane ? lane.queue.remove(jobId) : 0;
   }
 
   /**
@@ -311,7 +460,7 @@ class JobPlacement {
     for (const [jobId, w] of [...this.waiting]) {
       if (!w.queued) continue;
       // 1: removed while waiting; 0: a worker holds its lock, it will finish
-      const removed = await this.queue.remove(jobId).catch(() => 0);
+      const removed = await this.removeJob(jobId, w).catch(() => 0);
       if (removed === 1) this.settle(jobId, this.lost(w.host, 'interrupted', code, message));
     }
   }
@@ -341,8 +490,13 @@ class JobPlacement {
    * reasons; BullMQ keeps up to 10,000), results no one read (a host taken back while a worker
    * had it), and `keys` (the run key). Jobs remove themselves (removeOnComplete/removeOnFail).
    */
-  private async forgetRun(keys: string[]): Promise<void> {
-    const stream = this.queue.keys.events!;
+  private async forgetRun(keys: string[], lanes: readonly Lane[]): Promise<void> {
+    for (const lane of lanes) await this.forgetEvents(lane.queue.keys.events!);
+    const toDelete = [...[...this.placed].map(resultKeyOf), ...keys];
+    for (let i = 0; i < toDelete.length; i += 500) await this.client.del(...toDelete.slice(i, i + 500));
+  }
+
+  private async forgetEvents(stream: string): Promise<void> {
     for (let start = '-'; ; ) {
       const page = await this.client.xrange(stream, start, '+', 'COUNT', 1000);
       const ids = page.filter(([, f]) => this.placed.has(f[f.indexOf('jobId') + 1] ?? '')).map(([id]) => id);
@@ -350,8 +504,6 @@ class JobPlacement {
       if (page.length < 1000) break;
       start = `(${page[page.length - 1]![0]}`;
     }
-    const toDelete = [...[...this.placed].map(resultKeyOf), ...keys];
-    for (let i = 0; i < toDelete.length; i += 500) await this.client.del(...toDelete.slice(i, i + 500));
   }
 
   private settle(jobId: string, s: Settled): void {
@@ -377,11 +529,13 @@ class JobPlacement {
     clearInterval(this.lostTimer);
     for (const t of this.noWorkerTimers) clearTimeout(t);
     clearInterval(this.keepAliveTimer);
+    clearInterval(this.takeoverTimer);
     this.probe?.disconnect();
-    if (this.lostRun) await this.within(Promise.allSettled([this.events.disconnect(), this.queue.disconnect()]));
+    const lanes = (await Promise.allSettled(this.lanes.values())).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (this.lostRun) await this.within(Promise.allSettled(lanes.flatMap((l) => [l.events.disconnect(), l.queue.disconnect()])));
     else {
-      await this.within(Promise.allSettled([this.events.close(), this.queue.close()]));
-      await this.within(this.forgetRun(keys).catch((err: Error) => this.opts.log(`could not remove the run's traces from Redis (they expire): ${err.message}`)));
+      await this.within(Promise.allSettled(lanes.flatMap((l) => [l.events.close(), l.queue.close()])));
+      await this.within(this.forgetRun(keys, lanes).catch((err: Error) => this.opts.log(`could not remove the run's traces from Redis (they expire): ${err.message}`)));
     }
     this.client.disconnect();
   }
@@ -391,12 +545,12 @@ class JobPlacement {
 export async function queuePlacement(prepared: PreparedSweep, opts: CoordinatorOptions): Promise<SweepPlacement> {
   const core = await JobPlacement.open(opts, prepared.options.forks);
   const nonce = newNonce();
-  // every host is queued at once: the last ones wait for the waves of -f before them
-  const waves = Math.ceil(prepared.targets.length / Math.max(1, prepared.options.forks));
-  const ttlMs = JOB_TTL_MS + waves * (prepared.options.samples * prepared.options.interval + 120_000);
+  // a host is queued when one of the -f before it is settled: its job is signed then, so one wave is its wait
+  const ttlMs = JOB_TTL_MS + prepared.options.samples * prepared.options.interval + 120_000;
   return {
-    // every host is queued at once; the queue's global concurrency is the real limit
-    inFlight: Math.max(1, prepared.targets.length),
+    // -f bounds the hosts queued or running across all queues together: the workers' own queues
+    // have no global concurrency between them (BullMQ's is per queue), so the limit is here
+    inFlight: Math.max(1, prepared.options.forks),
     async sweepOne(host, session) {
       const data: SweepJobData = {
         v: 1,

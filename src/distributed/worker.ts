@@ -5,8 +5,11 @@
  * runs only if a coordinator key this worker trusts signed it (`--trust`); every result is signed
  * with its own key (`--signing-key`), and a play never gets more become than this worker allows.
  *
- * Delivery is at least once: a worker that dies holds a job's lock until it expires, then another
- * worker's stalled-job check puts the job back and someone else sweeps the host. A worker that
+ * A worker consumes its own queue (where the coordinator places the hosts whose warm connection
+ * it holds, placement.ts) and the shared one, and announces itself with a signed heartbeat.
+ * Delivery is at least once: a worker that dies holds a job's lock until it expires; then the
+ * coordinator takes the jobs of its queue over (no heartbeat), or, in the shared queue, another
+ * worker's stalled-job check puts the job back, and someone else sweeps the host. A worker that
  * stalls past its lock (SIGSTOP) and wakes up cannot complete the job any more: its result is
  * written only under the lock (SET_IF_LOCKED) and BullMQ refuses a completion without it, so the
  * late result is rejected (logged here), and the coordinator's store refuses a second result for
@@ -47,6 +50,9 @@ import {
 } from './queue.js';
 import { openJob, sha256Hex, SignatureRefused, signJson, type SignedEnvelope, type SigningKey, type TrustStore } from './signing.js';
 import { openRedis, type RedisTarget } from './connection.js';
+import { startHeartbeat, workerQueueOf, type Announcer } from './placement.js';
+import type { Redis } from 'ioredis';
+import pLimit from 'p-limit';
 
 export interface WorkerOptions extends ConnectionOptions {
   /** The Redis, resolved (credentials, TLS): every connection of the worker is made from it. */
@@ -161,7 +167,7 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
   const { Worker } = await import('bullmq');
   // the signed result goes to its own short-lived key, not into the completed event (resultKeyOf)
   const results = await openRedis(opts.redis, 'worker');
-  const processJob = async (job: Job<unknown>, token?: string): Promise<null> => {
+  const processJob = async (worker: Worker<unknown, null>, job: Job<unknown>, token?: string): Promise<null> => {
     const out = await signedJob(job);
     const lockKey = `${worker.toKey(job.id!)}:lock`;
     const written = await results.eval(SET_IF_LOCKED, 2, lockKey, resultKeyOf(job.id!), token ?? '', JSON.stringify(out), RESULT_TTL_MS);
@@ -169,18 +175,25 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
     if (written === null) log(`late result rejected for job ${job.id}: the job's lock is lost, its result is not written`);
     return null;
   };
-  const worker: Worker<unknown, null> = new Worker(QUEUE_NAME, processJob, {
-    connection: bullConnection(opts.redis),
-    prefix: QUEUE_PREFIX,
-    concurrency: opts.concurrency,
-    name,
-    lockDuration: opts.lockDurationMs,
-    stalledInterval: Math.max(500, Math.floor(opts.lockDurationMs / 2)),
-    // a host whose workers keep dying is failed after 3 redeliveries, not retried forever
-    maxStalledCount: 3,
-  });
+  // --concurrency is this worker's bound across both of its queues (placement.ts: its own, where
+  // the coordinator places the hosts it holds warm, and the shared one, used when none is live)
+  const slots = pLimit(opts.concurrency);
+  const consume = (queue: string): Worker<unknown, null> => {
+    const w: Worker<unknown, null> = new Worker(queue, (job, token) => slots(() => processJob(w, job, token)), {
+      connection: bullConnection(opts.redis),
+      prefix: QUEUE_PREFIX,
+      concurrency: opts.concurrency,
+      name,
+      lockDuration: opts.lockDurationMs,
+      stalledInterval: Math.max(500, Math.floor(opts.lockDurationMs / 2)),
+      // a host whose workers keep dying is failed after 3 redeliveries, not retried forever
+      maxStalledCount: 3,
+    });
+    w.on('error', onWorkerError);
+    return w;
+  };
   const lockLost = new Set<string>();
-  worker.on('error', (err) => {
+  const onWorkerError = (err: Error) => {
     const renew = /could not renew lock for job (\S+)/.exec(err.message);
     if (renew) {
       // stalled past the lock (SIGSTOP, a frozen VM): the job went back to the queue
@@ -190,23 +203,57 @@ export async function runWorker(opts: WorkerOptions, io: WorkerIO): Promise<numb
       // BullMQ refuses a completion without the lock: the late result goes nowhere
       log(`late result rejected: ${err.message}`);
     } else log(`error: ${err.message}`);
-  });
-  await worker.waitUntilReady();
-  log(`ready: ${opts.redis.url} (Redis ${server.version}), concurrency ${opts.concurrency}, ${targets.length} host(s) in ${opts.inventory}, key ${opts.signer.id}, trusting ${[...opts.trust.values()].map((k) => `${k.id} (${k.name})`).join(', ')}`);
+  };
+  const workers = [consume(QUEUE_NAME)];
+  await workers[0]!.waitUntilReady();
+  const own = await ownQueue(name, opts, io.clock, results, consume, log);
+  if (own) workers.push(own.worker);
+  log(`ready: ${opts.redis.url} (Redis ${server.version}), queues ${[...(own ? [own.queue] : []), QUEUE_NAME].map((q) => `${QUEUE_PREFIX}:${q}`).join(' + ')}, concurrency ${opts.concurrency}, ${targets.length} host(s) in ${opts.inventory}, key ${opts.signer.id}, trusting ${[...opts.trust.values()].map((k) => `${k.id} (${k.name})`).join(', ')}`);
 
   await new Promise<void>((resolve) => {
     if (interrupt.stopStarting.aborted) return resolve();
     interrupt.stopStarting.addEventListener('abort', () => resolve(), { once: true });
   });
   log('stopping: finishing the hosts in flight (again to hand them back)');
+  // no heartbeat: the coordinator places the hosts still waiting in our queue on the other workers now
+  await own?.heartbeat.stop();
   const force = new Promise<void>((resolve) => interrupt.abortInFlight.addEventListener('abort', () => resolve(), { once: true }));
-  await Promise.race([worker.close(), force.then(() => worker.close(true))]);
+  const closeAll = (hard?: boolean) => Promise.all(workers.map((w) => w.close(hard)));
+  await Promise.race([closeAll(), force.then(() => closeAll(true))]);
   interrupt.dispose();
   plays.close();
   results.disconnect();
   await opts.pool?.close();
   log(`stopped after ${done} host(s)${opts.pool ? `; ${poolLine(opts.pool)}` : ''}`);
   return 0;
+}
+
+/**
+ * This worker's own queue, consumed, and its heartbeat, announced once the queue is (a host
+ * placed here is taken at once). An ACL user that may not write the workers' keys or this
+ * queue's (README: Redis connection) leaves the worker on the shared queue, as before placement.
+ */
+async function ownQueue(
+  name: string,
+  opts: WorkerOptions,
+  clock: Clock,
+  client: Redis,
+  consume: (queue: string) => Worker<unknown, null>,
+  log: (line: string) => void,
+): Promise<{ queue: string; worker: Worker<unknown, null>; heartbeat: Announcer } | undefined> {
+  const queue = workerQueueOf(name);
+  let worker: Worker<unknown, null> | undefined;
+  try {
+    // a write to a key of the queue that creates nothing: refused (NOPERM) if the ACL keeps us out
+    await client.pexpire(`${QUEUE_PREFIX}:${queue}:probe`, 1);
+    worker = consume(queue);
+    await worker.waitUntilReady();
+    return { queue, worker, heartbeat: await startHeartbeat(client, name, opts.lockDurationMs, opts.signer, clock, (e) => log(`heartbeat: ${e.message}`)) };
+  } catch (err) {
+    await worker?.close(true);
+    log(`warning: no placement for this worker (${err instanceof Error ? err.message : String(err)}): it takes hosts from the shared queue only, cold wherever another worker swept them last`);
+    return undefined;
+  }
 }
 
 interface PlayRunnerOptions {

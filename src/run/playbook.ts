@@ -150,9 +150,9 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
     const selected = new Map(p.targets.filter((t) => !skip.has(t.name)).map((t) => [t.name, t] as const));
     session.start([...selected.keys()]);
     session.emit({ type: 'run-start', run, hosts: [...selected.keys()] });
-    // distributed: a batch is queued whole; the queue's global concurrency (-f) is the limit
+    // distributed too: -f hosts queued or running at once, across all workers' queues (coordinator.ts)
     const batchRunner: RunHostsHook = (hosts, job, play) =>
-      runHosts(hosts, job, { forks: placement ? hosts.length : options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: session.emit, play });
+      runHosts(hosts, job, { forks: options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: session.emit, play });
     const result = await runPlaybook(p.playbook, {
       selectHosts: (pattern) => {
         const names = new Set(selectPattern(p.inventory, pattern));
