@@ -20,7 +20,8 @@ export interface AuditRecord {
 export const UNSET_SES = 4294967295;
 
 const RECORD = /^type=(\w+) msg=audit\(\d+\.\d+:(\d+)\):/;
-const SES = /\bses=(\d+)/;
+// not old-ses= (the LOGIN record's session before pam_loginuid)
+const SES = /(?:^|\s)ses=(\d+)/;
 
 /** auditd's log lines as records; lines of any other shape are skipped, never thrown on. */
 export function parseAuditLog(text: string): AuditRecord[] {
@@ -57,9 +58,9 @@ export interface AuditWindow {
 /**
  * A regex for marker `name`'s USER record that matches neither the EXECVE record of the grep
  * or sed that searches for it (the kernel logs their arguments, and `[f]m` is not `fm`) nor
- * the one of `auditctl -m name` (no `msg='` before the name).
+ * the one of `auditctl -m name` (no `msg='text=` before the name).
  */
-const markerPattern = (name: string) => `msg='[${name[0]}]${name.slice(1)}`;
+const markerPattern = (name: string) => `msg='text=[${name[0]}]${name.slice(1)}`;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LOG = '/var/log/audit/audit.log';
@@ -102,7 +103,7 @@ export class AuditCounter {
     const text = await this.sh(
       `auditctl -m ${name} && for i in $(seq 200); do grep -q "${markerPattern(name)}" ${LOG} && break; sleep 0.1; done; sed -n "/${markerPattern(from)}/,\\$p" ${LOG}`,
     );
-    const line = text.split('\n').find((l) => l.includes(`msg='${name}`));
+    const line = text.split('\n').find((l) => l.includes(`msg='text=${name} `));
     const m = line ? RECORD.exec(line) : null;
     if (!m) throw new Error(`marker ${name} not in ${LOG} within 20 s`);
     return { serial: Number(m[2]), text };

@@ -19,12 +19,8 @@ import { runPlaybook, type PlaybookHost } from '../../src/playbook/run.js';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
 import { debianSpec, type Scenario } from '../../src/sim/scenarios.js';
 import { TransportFactory, type Transport } from '../../src/transport/index.js';
-import { scheduledRunner } from '../../src/cli/schedule.js';
-import { systemClock } from '../../src/executor/clock.js';
 import { LOGIN_RECORD_TYPES } from '../../src/sim/kernel.js';
-import { ConnectionPool } from '../../src/transport/index.js';
-import { runCli, textSink } from '../helpers/cli.js';
-import { AuditCounter } from './audit-window.js';
+import { countSweepRecords, recordsTable } from './sweep-records.js';
 import { bootVm, ensureImage, type Vm } from './vm.js';
 
 // Low enough that the load overflows one kauditd pass on the VM and in the sim whatever TCG manages.
@@ -313,59 +309,32 @@ describe('kernel 6.1 vs simulator: auditd SIGSTOPped with an execve rule and loa
 });
 
 /**
- * Issue 25 §6: the audit records one sweep of the VM adds to its kernel's queue, cold (the
- * one-shot `sweep`: login, probe, logout) and warm (the scheduler's second tick on the
- * connection its pool kept), counted from auditd's log with an execve rule so every program
- * start is recorded. auditd runs and drains (the earlier tests' state is reset first); the
- * counting session's own records are left out (audit-window.ts).
+ * Issue 25 §6: the audit records one cold and one warm sweep of the VM add to its kernel's
+ * queue (sweep-records.ts), auditd running and draining, an execve rule loaded.
  */
 describe('kernel 6.1: audit records added by one cold and one warm sweep', () => {
-  const RULE = '-a always,exit -F arch=b64 -S execve -k fm_warm';
-  const LOGIN_TYPES = [...LOGIN_RECORD_TYPES, 'USER_END'];
-
   it('a warm sweep adds fewer records than a cold one and none of a login', async () => {
     const inv = join(dir, 'vm-only.yml');
     writeFileSync(inv, stringify({ all: { hosts: { vm: { ansible_host: '127.0.0.1', ansible_port: vm!.port, ansible_user: 'root', ansible_ssh_private_key_file: vm!.keyPath } } } }));
-    const sweepArgs = (stateDir: string) => ['sweep', '-i', inv, '--known-hosts', vm!.knownHostsPath, '--connect-timeout', '120', '--command-timeout', '120', '--json', '-q', '--state-dir', stateDir];
-    // The queue tests leave /bin/true loops running (the rule would log every one of them) and
-    // may leave auditd stopped or the backlog limit low: a draining auditd at Debian's -b 8192.
-    await targets.vm.sh("pkill -f '[d]o /bin/true' ; kill -CONT $(pidof auditd) 2>/dev/null; systemctl is-active -q auditd || systemctl start auditd; auditctl -b 8192 >/dev/null && echo ok");
-    const counterConn = await factory.connect(specs.get('vm')!);
-    const pool = new ConnectionPool({ maxWarm: 4, idleTimeoutMs: 600_000 });
+    // The queue tests leave their /bin/true loops running (the rule would log each of them) and
+    // may leave auditd stopped or -b low: a draining auditd at Debian's -b 8192 here.
+    await targets.vm.sh("pkill -f '[d]o /bin/true'; kill -CONT $(pidof auditd) 2>/dev/null; systemctl is-active -q auditd || systemctl start auditd; auditctl -b 8192 >/dev/null");
+    const counter = await factory.connect(specs.get('vm')!);
     try {
-      await counterConn.exec(`auditctl ${RULE}`, { timeoutMs: 120_000 });
-      const counter = await AuditCounter.open(counterConn);
-      const empty = await counter.count(async () => undefined);
-      let coldCode = -1;
-      const cold = await counter.count(async () => {
-        const r = await runCli(sweepArgs(join(dir, 'state-cold')));
-        coldCode = r.code;
-        expect(JSON.parse(r.stdout).hosts?.[0]?.status, r.stderr).not.toBe('unreachable');
-      });
-      const err = textSink();
-      const io = { stdout: textSink().stream, stderr: err.stream, env: process.env, clock: systemClock };
-      const execute = await scheduledRunner(sweepArgs(join(dir, 'state-warm')), join(dir, 'state-warm'), { ...io, exitCode: 0 }, pool);
-      const never = { stopStarting: new AbortController().signal, abortInFlight: new AbortController().signal, interrupted: false, dispose() {} };
-      const tick = () => execute({ ...io, interrupt: () => never });
-      const codes: number[] = [];
-      const first = await counter.count(async () => void codes.push((await tick()).exitCode));
-      const warm = await counter.count(async () => void codes.push((await tick()).exitCode));
-      expect(pool.stats, err.text()).toMatchObject({ logins: 1, reused: 1, deadRetries: 0 });
-      expect(codes).toEqual([coldCode, coldCode]);
-      const rows = { empty, cold, 'scheduled 1 (login, kept)': first, 'scheduled 2 (warm)': warm };
-      const types = [...new Set(Object.values(rows).flatMap((w) => Object.keys(w.byType)))].sort();
-      console.table(Object.fromEntries([...types, 'total', 'lost'].map((t) => [t, Object.fromEntries(Object.entries(rows).map(([k, w]) => [k, t === 'total' ? w.records.length : t === 'lost' ? w.lost : (w.byType[t] ?? 0)]))])));
-      console.log(JSON.stringify({ counterSes: counter.ses, windows: Object.fromEntries(Object.entries(rows).map(([k, w]) => [k, { total: w.records.length, lost: w.lost, byType: w.byType }])) }));
-      for (const w of Object.values(rows)) expect(w.lost).toBe(0); // else the count missed records
-      // the count sees a login: the cold sweep's PAM records are there
-      expect(LOGIN_TYPES.some((t) => (cold.byType[t] ?? 0) > 0), JSON.stringify(cold.byType)).toBe(true);
-      for (const t of LOGIN_TYPES) expect(warm.byType[t] ?? 0, t).toBe(0);
-      expect(warm.records.length).toBeGreaterThan(0); // the probe's own execs
+      const r = await countSweepRecords({ inventoryPath: inv, knownHostsPath: vm!.knownHostsPath, workDir: join(dir, 'sweep-records'), counter });
+      console.table(recordsTable(r.windows));
+      console.log(JSON.stringify({ sweepRecords: recordsTable(r.windows), exitCodes: r.exitCodes, pool: r.pool, counterSes: r.counterSes }));
+      const { cold, warm } = r.windows;
+      for (const [k, w] of Object.entries(r.windows)) expect(w.lost, k).toBe(0); // else the count missed records
+      expect(r.pool, r.log).toMatchObject({ logins: 1, reused: 1, deadRetries: 0 });
+      expect(r.exitCodes.scheduled).toEqual([r.exitCodes.cold, r.exitCodes.cold]);
+      // the count sees a login: the cold sweep's PAM records are in its window
+      for (const t of ['USER_ACCT', 'CRED_ACQ', 'LOGIN', 'USER_START', 'USER_END', 'CRED_DISP']) expect(cold.byType[t] ?? 0, t).toBeGreaterThan(0);
+      for (const t of [...LOGIN_RECORD_TYPES, 'USER_END', 'CRED_DISP']) expect(warm.byType[t] ?? 0, t).toBe(0);
+      expect(warm.byType.EXECVE ?? 0).toBeGreaterThan(0); // the probe's own execs
       expect(warm.records.length).toBeLessThan(cold.records.length);
     } finally {
-      await pool.close();
-      await counterConn.exec(`auditctl ${RULE.replace('-a', '-d')}`, { timeoutMs: 120_000 }).catch(() => undefined);
-      await counterConn.close();
+      await counter.close();
     }
   }, 600_000);
 });
