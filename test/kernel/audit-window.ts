@@ -14,6 +14,8 @@ export interface AuditRecord {
   serial: number;
   /** The record's `ses=` (absent on EXECVE, PROCTITLE, PATH, CWD: they share the SYSCALL's). */
   ses: number | undefined;
+  /** The SYSCALL record's program (`exe=`), which for an execve is the program started. */
+  exe: string | undefined;
 }
 
 /** The kernel's "no session" (pam_loginuid has not run): sshd's pre-auth records carry it. */
@@ -22,6 +24,7 @@ export const UNSET_SES = 4294967295;
 const RECORD = /^type=(\w+) msg=audit\(\d+\.\d+:(\d+)\):/;
 // not old-ses= (the LOGIN record's session before pam_loginuid)
 const SES = /(?:^|\s)ses=(\d+)/;
+const EXE = /\sexe="([^"]*)"/;
 
 /** auditd's log lines as records; lines of any other shape are skipped, never thrown on. */
 export function parseAuditLog(text: string): AuditRecord[] {
@@ -30,7 +33,8 @@ export function parseAuditLog(text: string): AuditRecord[] {
     const m = RECORD.exec(line);
     if (!m) continue;
     const ses = SES.exec(line);
-    out.push({ type: m[1]!, serial: Number(m[2]), ses: ses ? Number(ses[1]) : undefined });
+    const exe = m[1] === 'SYSCALL' ? EXE.exec(line) : null;
+    out.push({ type: m[1]!, serial: Number(m[2]), ses: ses ? Number(ses[1]) : undefined, exe: exe ? exe[1] : undefined });
   }
   return out;
 }
@@ -46,6 +50,11 @@ export function countByType(records: readonly AuditRecord[]): Record<string, num
   const out: Record<string, number> = {};
   for (const r of records) out[r.type] = (out[r.type] ?? 0) + 1;
   return out;
+}
+
+/** The programs the window's execve events started (a failed lookup along PATH shows its caller). */
+export function programs(records: readonly AuditRecord[]): string[] {
+  return records.filter((r) => r.type === 'SYSCALL' && r.exe).map((r) => r.exe!);
 }
 
 export interface AuditWindow {

@@ -22,6 +22,7 @@ import { startFleet, type Fleet } from '../../src/sim/index.js';
 import { debianSpec, type Scenario } from '../../src/sim/scenarios.js';
 import { TransportFactory, type Transport } from '../../src/transport/index.js';
 import { LOGIN_RECORD_TYPES } from '../../src/sim/kernel.js';
+import { programs } from './audit-window.js';
 import { countSweepRecords, recordsTable } from './sweep-records.js';
 import { bootVm, ensureImage, type Vm } from './vm.js';
 
@@ -321,14 +322,17 @@ describe('kernel 6.1: audit records added by one cold and one warm sweep', () =>
     // The queue tests leave their /bin/true loops running (the rule would log each of them),
     // may leave auditd stopped or -b low, and leave `lost` above 0, for which the probe also
     // starts auditctl -l and journalctl: a healthy host here, whatever ran before (a draining
-    // auditd at Debian's -b 8192, nothing lost this boot), so the figures do not depend on order.
+    // auditd at Debian's -b 8192, nothing lost this boot), so the figures do not depend on order;
+    // and the boot finished (run alone, systemd's last boot units would land in the windows).
+    await targets.vm.sh('timeout 120 systemctl is-system-running --wait');
     await targets.vm.sh("pkill -f '[d]o /bin/true'; kill -CONT $(pidof auditd) 2>/dev/null; systemctl is-active -q auditd || systemctl start auditd; auditctl -b 8192 >/dev/null; auditctl --reset-lost >/dev/null");
     expect((await targets.vm.status()).lost).toBe(0);
     const counter = await factory.connect(specs.get('vm')!);
     try {
       const r = await countSweepRecords({ inventoryPath: inv, knownHostsPath: vm!.knownHostsPath, workDir: join(dir, 'sweep-records'), counter });
       console.table(recordsTable(r.windows));
-      console.log(JSON.stringify({ sweepRecords: recordsTable(r.windows), exitCodes: r.exitCodes, pool: r.pool, counterSes: r.counterSes }));
+      const started = Object.fromEntries(Object.entries(r.windows).map(([k, w]) => [k, programs(w.records)]));
+      console.log(JSON.stringify({ sweepRecords: recordsTable(r.windows), programs: started, exitCodes: r.exitCodes, pool: r.pool, counterSes: r.counterSes }));
       const { cold, warm } = r.windows;
       for (const [k, w] of Object.entries(r.windows)) expect(w.lost, k).toBe(0); // else the count missed records
       expect(r.pool, r.log).toMatchObject({ logins: 1, reused: 1, deadRetries: 0 });
