@@ -14,7 +14,7 @@ export interface AuditRecord {
   serial: number;
   /** The record's `ses=` (absent on EXECVE, PROCTITLE, PATH, CWD: they share the SYSCALL's). */
   ses: number | undefined;
-  /** The SYSCALL record's program (`exe=`), which for an execve is the program started. */
+  /** On an execve's SYSCALL record (x86_64: syscall 59): the program started, or the caller's on a failed lookup. */
   exe: string | undefined;
 }
 
@@ -25,6 +25,7 @@ const RECORD = /^type=(\w+) msg=audit\(\d+\.\d+:(\d+)\):/;
 // not old-ses= (the LOGIN record's session before pam_loginuid)
 const SES = /(?:^|\s)ses=(\d+)/;
 const EXE = /\sexe="([^"]*)"/;
+const EXECVE_CALL = /\ssyscall=59\s/;
 
 /** auditd's log lines as records; lines of any other shape are skipped, never thrown on. */
 export function parseAuditLog(text: string): AuditRecord[] {
@@ -33,7 +34,7 @@ export function parseAuditLog(text: string): AuditRecord[] {
     const m = RECORD.exec(line);
     if (!m) continue;
     const ses = SES.exec(line);
-    const exe = m[1] === 'SYSCALL' ? EXE.exec(line) : null;
+    const exe = m[1] === 'SYSCALL' && EXECVE_CALL.test(line) ? EXE.exec(line) : null;
     out.push({ type: m[1]!, serial: Number(m[2]), ses: ses ? Number(ses[1]) : undefined, exe: exe ? exe[1] : undefined });
   }
   return out;
@@ -54,7 +55,7 @@ export function countByType(records: readonly AuditRecord[]): Record<string, num
 
 /** The programs the window's execve events started (a failed lookup along PATH shows its caller). */
 export function programs(records: readonly AuditRecord[]): string[] {
-  return records.filter((r) => r.type === 'SYSCALL' && r.exe).map((r) => r.exe!);
+  return records.filter((r) => r.exe).map((r) => r.exe!);
 }
 
 export interface AuditWindow {
@@ -62,6 +63,8 @@ export interface AuditWindow {
   byType: Record<string, number>;
   /** `lost` (auditctl -s) grew by this during the window: records the count cannot have seen. */
   lost: number;
+  /** auditd's log from the window's first marker to its last, verbatim (counter's events included). */
+  log: string;
 }
 
 /**
@@ -128,12 +131,14 @@ export class AuditCounter {
     const begin = await this.mark(`${tag}-begin`, `${tag}-begin`);
     await work();
     let records: AuditRecord[] = [];
+    let log = '';
     for (let i = 0, last = -1; i < 8; i++, last = records.length) {
       await sleep(this.settleMs);
       const end = await this.mark(`${tag}-end${i}`, `${tag}-begin`);
-      records = windowRecords(parseAuditLog(end.text), begin.serial, end.serial, this.ses);
+      log = end.text;
+      records = windowRecords(parseAuditLog(log), begin.serial, end.serial, this.ses);
       if (records.length === last) break;
     }
-    return { records, byType: countByType(records), lost: (await this.lost()) - lost0 };
+    return { records, byType: countByType(records), lost: (await this.lost()) - lost0, log };
   }
 }
