@@ -5,7 +5,9 @@
  * auditd is SIGSTOPped, whether `lost` grows and how fast, which kernel audit messages appear,
  * the order of magnitude of a login, boot_id unchanged, raising -b while stuck, SIGCONT,
  * restart, the panic guard refusing `failure: 2` (the VM must not panic) and restart-auditd
- * draining. Run with `npm run test:kernel` (vitest.kernel.config.ts); not part of `npm test`.
+ * draining. Last, on the same VM, the audit records one cold and one warm sweep add (issue 25
+ * §6: sweep-records.ts). Run with `npm run test:kernel` (vitest.kernel.config.ts); not part of
+ * `npm test`.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +21,9 @@ import { runPlaybook, type PlaybookHost } from '../../src/playbook/run.js';
 import { startFleet, type Fleet } from '../../src/sim/index.js';
 import { debianSpec, type Scenario } from '../../src/sim/scenarios.js';
 import { TransportFactory, type Transport } from '../../src/transport/index.js';
+import { LOGIN_RECORD_TYPES } from '../../src/sim/kernel.js';
+import { programs } from './audit-window.js';
+import { countSweepRecords, recordsTable } from './sweep-records.js';
 import { bootVm, ensureImage, type Vm } from './vm.js';
 
 // Low enough that the load overflows one kauditd pass on the VM and in the sim whatever TCG manages.
@@ -304,4 +309,43 @@ describe('kernel 6.1 vs simulator: auditd SIGSTOPped with an execve rule and loa
     }
     expect(vm!.console()).not.toMatch(/Kernel panic/);
   }, 240_000);
+});
+
+/**
+ * Issue 25 §6: the audit records one cold and one warm sweep of the VM add to its kernel's
+ * queue (sweep-records.ts), auditd running and draining, an execve rule loaded.
+ */
+describe('kernel 6.1: audit records added by one cold and one warm sweep', () => {
+  it('a warm sweep adds fewer records than a cold one and none of a login', async () => {
+    const inv = join(dir, 'vm-only.yml');
+    writeFileSync(inv, stringify({ all: { hosts: { vm: { ansible_host: '127.0.0.1', ansible_port: vm!.port, ansible_user: 'root', ansible_ssh_private_key_file: vm!.keyPath } } } }));
+    // The queue tests leave their /bin/true loops running (the rule would log each of them),
+    // may leave auditd stopped or -b low, and leave `lost` above 0, for which the probe also
+    // starts auditctl -l and journalctl: a healthy host here, whatever ran before (a draining
+    // auditd at Debian's -b 8192, nothing lost this boot), so the figures do not depend on order;
+    // and the boot finished (run alone, systemd's last boot units would land in the windows).
+    await targets.vm.sh('timeout 120 systemctl is-system-running --wait');
+    await targets.vm.sh("pkill -f '[d]o /bin/true'; kill -CONT $(pidof auditd) 2>/dev/null; systemctl is-active -q auditd || systemctl start auditd; auditctl -b 8192 >/dev/null; auditctl --reset-lost >/dev/null");
+    expect((await targets.vm.status()).lost).toBe(0);
+    const counter = await factory.connect(specs.get('vm')!);
+    try {
+      const r = await countSweepRecords({ inventoryPath: inv, knownHostsPath: vm!.knownHostsPath, workDir: join(dir, 'sweep-records'), counter });
+      console.table(recordsTable(r.windows));
+      // kept with FM_KERNEL_KEEP=1 (test/fixtures/kernel-vm/sweep-records-*.log are such logs)
+      for (const [k, w] of Object.entries(r.windows)) writeFileSync(join(dir, `sweep-records-${k}.log`), w.log);
+      const started = Object.fromEntries(Object.entries(r.windows).map(([k, w]) => [k, programs(w.records)]));
+      console.log(JSON.stringify({ sweepRecords: recordsTable(r.windows), programs: started, exitCodes: r.exitCodes, pool: r.pool, counterSes: r.counterSes }));
+      const { cold, warm } = r.windows;
+      for (const [k, w] of Object.entries(r.windows)) expect(w.lost, k).toBe(0); // else the count missed records
+      expect(r.pool, r.log).toMatchObject({ logins: 1, reused: 1, deadRetries: 0 });
+      expect(r.exitCodes.scheduled).toEqual([r.exitCodes.cold, r.exitCodes.cold]);
+      // the count sees a login: the cold sweep's PAM records are in its window
+      for (const t of ['USER_ACCT', 'CRED_ACQ', 'LOGIN', 'USER_START', 'USER_END', 'CRED_DISP']) expect(cold.byType[t] ?? 0, t).toBeGreaterThan(0);
+      for (const t of [...LOGIN_RECORD_TYPES, 'USER_END', 'CRED_DISP']) expect(warm.byType[t] ?? 0, t).toBe(0);
+      expect(warm.byType.EXECVE ?? 0).toBeGreaterThan(0); // the probe's own execs
+      expect(warm.records.length).toBeLessThan(cold.records.length);
+    } finally {
+      await counter.close();
+    }
+  }, 600_000);
 });
