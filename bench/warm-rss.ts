@@ -2,7 +2,8 @@
  * RSS per idle warm connection (issue 25): this process holds N simulated hosts warm through
  * fleetmend's ConnectionPool (the simulator runs in another process), then reports what the
  * connections cost once idle: RSS after a full GC, minus the same before any connection, per
- * connection, and the open file descriptors. Run with --expose-gc:
+ * connection, and the open file descriptors. Each connection holds what a scheduled sweep leaves
+ * on it: its kept probe shell (transport/kept-shell.ts: one more channel). Run with --expose-gc:
  *
  *   node --expose-gc dist-bench/bench/warm-rss.js INVENTORY KNOWN_HOSTS
  *
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
   const factory = new TransportFactory({ pool });
   // load and warm everything a connection touches once, so the baseline holds the code, not the connections
   const first = factory.create(specs[0]!);
-  await first.exec('true');
+  await first.exec('true', { probe: true });
   await first.close();
   const before = rssMb();
   const forks = 100;
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
       for (let i = next++; i < specs.length; i = next++) {
         const t = factory.create(specs[i]!);
         try {
-          await t.exec('true');
+          await t.exec('true', { probe: true });
         } catch {
           failed++;
         } finally {
