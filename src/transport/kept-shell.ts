@@ -31,6 +31,7 @@ import type { SecretValues } from '../secrets/index.js';
 import { newNonce } from '../util/nonce.js';
 import { buildBecomeCommand, needsBecome } from './become.js';
 import { CommandCutShort } from './output.js';
+import { stopChannel } from './ssh2.js';
 import type { BecomeSpec, ExecResult } from './types.js';
 
 /** What `run` needs of a command beyond its text: the lease's limits and the caller's signal. */
@@ -151,14 +152,11 @@ export class KeptShell {
     return this.closed;
   }
 
+  /** KILL to what runs in it (as an exec cut short gets), then the channel closes. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    try {
-      this.channel.close();
-    } catch {
-      // already closed
-    }
+    stopChannel(this.channel);
   }
 
   /**

@@ -451,7 +451,7 @@ export function briefCommand(command: string, max = 120): string {
 }
 
 /** Ask the remote to kill the command, then close the channel; the connection stays usable. */
-function stopChannel(ch: ClientChannel | undefined): void {
+export function stopChannel(ch: ClientChannel | undefined): void {
   if (!ch) return;
   try {
     // ssh2's ch.signal() is a no-op once our side sent EOF (it checks `writable`), and we always
