@@ -21,6 +21,20 @@ const ANYWHERE = /passw(?:or)?d|passphrase|secret|token|credential/i;
 const LAST_WORD = /(?:^|_)(?:pw|pwd|pass)$/i;
 const KEY_MATERIAL = /(?:^|_)(?:(?:private|api|access|ssh|signing|encryption|secret|client|master|session|auth|tls|gpg)_?keys?|psk)$/i;
 
+/**
+ * Answers by name, remembered: redaction asks for every key of every result (a sweep of 300
+ * hosts: ~100,000 asks over a few hundred distinct names). Bounded: past MEMO_MAX names (keys
+ * a host invented), it starts over.
+ */
+const memo = new Map<string, boolean>();
+const MEMO_MAX = 4096;
+
 export function isSecretName(name: string): boolean {
-  return ANYWHERE.test(name) || LAST_WORD.test(name) || KEY_MATERIAL.test(name);
+  let v = memo.get(name);
+  if (v === undefined) {
+    v = ANYWHERE.test(name) || LAST_WORD.test(name) || KEY_MATERIAL.test(name);
+    if (memo.size >= MEMO_MAX) memo.clear();
+    memo.set(name, v);
+  }
+  return v;
 }
