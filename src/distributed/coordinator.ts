@@ -13,7 +13,7 @@ import type { Redis } from 'ioredis';
 import { FleetmendError, type ErrorCode } from '../errors.js';
 import { isoNow, type Clock } from '../executor/clock.js';
 import { hostResult, type HostResult, type HostTarget } from '../results/index.js';
-import type { RemotePlayReply, RemotePlayRequest } from '../playbook/run.js';
+import type { RemotePlayReply, RemotePlayRequest } from '../playbook/protocol.js';
 import type { Vars } from '../playbook/vars.js';
 import type { PlaybookPlacement, PreparedPlaybook, PreparedSweep, RunSession, SweepPlacement } from '../run/index.js';
 import { newNonce } from '../sweep/index.js';

@@ -11,7 +11,7 @@
 import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
 import type { HostResult } from '../results/index.js';
-import type { HostState } from '../playbook/run.js';
+import type { HostState } from '../playbook/protocol.js';
 import type { Vars } from '../playbook/vars.js';
 import type { Policy } from '../policy/types.js';
 import type { RedisOptions as BullRedisOptions } from 'bullmq';
