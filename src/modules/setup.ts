@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
 import { diagnose } from '../diagnosis/index.js';
-import { collectorsOf, gatheredAnsibleFacts } from '../playbook/ansible-facts.js';
+import { collectorsOf, gatheredAnsibleFacts } from '../facts/ansible-facts.js';
 import { intLike } from './common.js';
 import type { Checked, Module, ModuleContext, ModuleOutcome } from './types.js';
 

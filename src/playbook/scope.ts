@@ -11,7 +11,7 @@ import { policyScope } from '../policy/scope.js';
 import type { HostTarget } from '../results/index.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';
-import { ansibleFactsOf, injectedFactVars } from './ansible-facts.js';
+import { ansibleFactsOf, injectedFactVars } from '../facts/ansible-facts.js';
 import { OMIT } from './template.js';
 import type { Vars } from './vars.js';
 
