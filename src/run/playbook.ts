@@ -72,11 +72,6 @@ async function readSource(file: string): Promise<string> {
   }
 }
 
-/**
- * `--start-at-task NAME`, as ansible-playbook: the run begins at the first task named NAME;
- * earlier plays, and the tasks before it in its play, are not run (handlers stay). A name no
- * task has is E_USAGE, listing the names there are, before any host is contacted.
- */
 /** The list from the task named NAME on; inside a block, the block keeps its tasks from there (and its rescue/always). */
 function fromTask(list: readonly PlayTask[], name: string): PlayTask[] | undefined {
   for (const [i, t] of list.entries()) {
@@ -90,6 +85,11 @@ function fromTask(list: readonly PlayTask[], name: string): PlayTask[] | undefin
   return undefined;
 }
 
+/**
+ * `--start-at-task NAME`, as ansible-playbook: the run begins at the first task named NAME;
+ * earlier plays, and the tasks before it in its play, are not run (handlers stay). A name no
+ * task has is E_USAGE, listing the names there are, before any host is contacted.
+ */
 export function startingAt(playbook: Playbook, name: string | undefined): Playbook {
   if (name === undefined) return playbook;
   for (const [i, play] of playbook.plays.entries()) {
