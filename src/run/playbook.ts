@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { FleetmendError } from '../errors.js';
 import { isoNow } from '../executor/clock.js';
 import { parseBudgetLimit, type BudgetLimits } from '../executor/budget.js';
-import type { RunInfo } from '../results/index.js';
+import type { RunEventListener, RunInfo } from '../results/index.js';
 import { runHosts } from '../executor/run-hosts.js';
 import { summarize } from '../results/index.js';
 import { selectHosts as selectPattern, type Inventory } from '../inventory/index.js';
@@ -19,6 +19,7 @@ import {
   type RemotePlayReply,
   type RemotePlayRequest,
   type RunHostsHook,
+  type RunPlaybookOptions,
   type Vars,
 } from '../playbook/index.js';
 import type { RunStore } from '../store/index.js';
@@ -147,32 +148,18 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
   try {
     const done = options.resume ? finishedHosts(session.store, options.resume) : new Set<string>();
     const skip = placement ? notRechecked(done, options.resume, ctx) : await recheckDone(p, session, ctx, done);
-    const selected = new Map(p.targets.filter((t) => !skip.has(t.name)).map((t) => [t.name, t] as const));
-    session.start([...selected.keys()]);
-    session.emit({ type: 'run-start', run, hosts: [...selected.keys()] });
-    // distributed: a batch is queued whole; the queue's global concurrency (-f) is the limit
-    const batchRunner: RunHostsHook = (hosts, job, play) =>
-      runHosts(hosts, job, { forks: placement ? hosts.length : options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: session.emit, play });
+    const selected = p.targets.filter((t) => !skip.has(t.name));
+    session.start(selected.map((t) => t.name));
+    session.emit({ type: 'run-start', run, hosts: selected.map((t) => t.name) });
     const result = await runPlaybook(p.playbook, {
-      selectHosts: (pattern) => {
-        const names = new Set(selectPattern(p.inventory, pattern));
-        return [...selected.values()].filter((h) => names.has(h.name));
-      },
-      connect: (host) => session.connect(p.specs.get(host.name)!),
-      runHosts: batchRunner,
+      ...playbookRunOptions(p, session, ctx, selected, { check: !!options.check, onEvent: session.emit, wholeBatches: !!placement }),
       budget: p.budget,
       canary: !!options.canary,
       ...(options.watch !== undefined ? { watch: options.watch } : {}),
-      forks: options.forks,
       ...(placement ? { playOnHost: (req: RemotePlayRequest) => placement.playOnHost(req, session) } : {}),
-      extraVars: p.extraVars,
-      check: !!options.check,
       diff: !!options.diff,
       ...(options.tags ? { tags: options.tags.split(',') } : {}),
       ...(options.skipTags ? { skipTags: options.skipTags.split(',') } : {}),
-      clock: ctx.clock,
-      onEvent: session.emit,
-      signal: session.interrupt.stopStarting,
     });
     const summary = summarize(result.hosts);
     const finished: RunInfo = { ...run, finished_at: isoNow(ctx.clock), ...(session.interrupt.interrupted ? { interrupted: true } : {}) };
@@ -190,6 +177,39 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
   }
 }
 
+/** How a run of the prepared playbook goes: in check mode or not, where its events go, batches whole (distributed). */
+interface RunMode {
+  check: boolean;
+  onEvent: RunEventListener;
+  /** Distributed: a batch is queued whole; the queue's global concurrency (-f) is the limit. */
+  wholeBatches?: boolean;
+}
+
+/**
+ * What every run of a prepared playbook in this session gives the engine, over `hosts`: their
+ * selection by pattern, their connections, the p-limit batch runner (-f), the -e vars, the clock
+ * and the signal. The run adds its rollout, tags and placement; the resume re-check runs it as is,
+ * in check mode and silent.
+ */
+function playbookRunOptions(p: PreparedPlaybook, session: RunSession, ctx: RunContext, hosts: readonly PlaybookHost[], mode: RunMode): RunPlaybookOptions {
+  const batchRunner: RunHostsHook = (batch, job, play) =>
+    runHosts(batch, job, { forks: mode.wholeBatches ? batch.length : p.options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: mode.onEvent, play });
+  return {
+    selectHosts: (pattern) => {
+      const names = new Set(selectPattern(p.inventory, pattern));
+      return hosts.filter((h) => names.has(h.name));
+    },
+    connect: (host) => session.connect(p.specs.get(host.name)!),
+    runHosts: batchRunner,
+    forks: p.options.forks,
+    extraVars: p.extraVars,
+    check: mode.check,
+    clock: ctx.clock,
+    onEvent: mode.onEvent,
+    signal: session.interrupt.stopStarting,
+  };
+}
+
 /**
  * A resumed run's "done" hosts are not taken on trust (a marker is not proof, issue 27 §4): the
  * playbook runs on them in check mode first, and only a host with nothing left to change is
@@ -199,19 +219,7 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
 async function recheckDone(p: PreparedPlaybook, session: RunSession, ctx: RunContext, done: Set<string>): Promise<Set<string>> {
   if (!done.size) return done;
   const hosts = p.targets.filter((t) => done.has(t.name));
-  const check = await runPlaybook(p.playbook, {
-    selectHosts: (pattern) => {
-      const names = new Set(selectPattern(p.inventory, pattern));
-      return hosts.filter((h) => names.has(h.name));
-    },
-    connect: (host) => session.connect(p.specs.get(host.name)!),
-    runHosts: (batch, job, play) => runHosts(batch, job, { forks: p.options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: () => undefined, play }),
-    forks: p.options.forks,
-    extraVars: p.extraVars,
-    check: true,
-    clock: ctx.clock,
-    signal: session.interrupt.stopStarting,
-  });
+  const check = await runPlaybook(p.playbook, playbookRunOptions(p, session, ctx, hosts, { check: true, onEvent: () => undefined }));
   const holds = new Set(check.hosts.filter((h) => h.status === 'ok' || h.status === 'skipped').map((h) => h.host));
   const redo = check.hosts.filter((h) => !holds.has(h.host)).map((h) => `${h.host} (${h.status === 'changed' ? 'would change again' : h.status})`);
   ctx.stderr.write(
