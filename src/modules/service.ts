@@ -228,13 +228,14 @@ async function waitFor(ctx: ModuleContext, test: () => Promise<boolean>, timeout
   }
 }
 
-/** Tasks whose wait channel is the audit queue's (kernel-6.1-queue §0, T04). */
-const ASLEEP_COMMAND = "grep -l -e '^audit_log_start' -e '^audit_receive' /proc/[0-9]*/wchan 2>/dev/null | wc -l";
-
+/**
+ * Tasks whose wait channel is the audit queue's (kernel-6.1-queue §0, T04), from a new probe
+ * sample (facts/defs/procs.ts, builtins only), not a `grep` of the module's own: on a host with
+ * sleepers every program start queues behind them. Unknown when the /proc pass did not finish.
+ */
 async function countAsleep(ctx: ModuleContext): Promise<number | undefined> {
-  const r = await run(ctx, ASLEEP_COMMAND, { become: false });
-  const n = Number(r.stdout.trim());
-  return r.code === 0 && r.stdout.trim() !== '' && Number.isInteger(n) ? n : undefined;
+  const got = await ctx.session.takeSample(ctx.become);
+  return got.error ? undefined : got.sample.stalled_tasks?.count;
 }
 
 /** Polls the asleep count about once per second (a few kauditd passes) until 0 or the timeout. */
