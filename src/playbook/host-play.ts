@@ -18,6 +18,7 @@ import { blockItems, runTask, skippedTask, tagSelected } from './task.js';
 import { createEnv, type Env, type PlayHostOptions, type TaskRun } from './env.js';
 import { emptyState, type HostState, type PlaybookHost, type RemotePlayReply } from './protocol.js';
 
+/** The host's status for the play, from its task results. */
 function hostStatusOf(tasks: readonly TaskResult[]): HostStatus {
   // a command aborted by the second signal ended the host: neither its failure nor unreachable
   if (tasks.some((t) => endsHost(t) && t.error?.code === 'E_INTERRUPTED')) return 'interrupted';
@@ -38,6 +39,7 @@ function hostError(tasks: readonly TaskResult[], error?: FleetmendError): { erro
   return ending?.error ? { error: { code: ending.error.code, message: `task "${ending.task}": ${ending.error.message}` } } : {};
 }
 
+/** Shared by a batch's hosts: once any_errors_fatal sets a reason, none of them starts another task. */
 export interface BatchAbort {
   reason?: string;
 }
