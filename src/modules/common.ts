@@ -22,7 +22,7 @@ export async function run(ctx: ModuleContext, command: string, opts: ExecOptions
  * error; a host where the status cannot be read is an E_MODULE failure.
  */
 export async function readAuditStatus(ctx: ModuleContext): Promise<AuditStatus> {
-  const got = await ctx.session.takeSample(ctx.become);
+  const got = await ctx.session.takeSample(ctx.become, 'recheck');
   if (got.error) throw got.error;
   return sampleStatus(ctx, got.sample);
 }

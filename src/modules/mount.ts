@@ -51,7 +51,7 @@ export function liveMount(mounts: readonly Mount[], path: string): LiveMount | u
 
 /** /proc/mounts from the session's gathering probe (facts/defs/mounts.ts), not a `cat` of the module's own. */
 async function readMounts(ctx: ModuleContext): Promise<Mount[] | string> {
-  const got = await ctx.session.takeSample(false, true);
+  const got = await ctx.session.takeSample(false, 'gather');
   if (got.error) return got.error.message;
   const error = got.sample.parse_errors.find((e) => e.section === MountsFact.name);
   return error ? error.message : (gatheredFact(got.sample, MountsFact) ?? MountsFact.empty);

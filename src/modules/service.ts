@@ -99,7 +99,7 @@ export function auditdUnitOf(s: FactSample): UnitState | undefined {
 /** auditd's state from the session's sample (`fresh`: a new one, after an action). */
 async function auditdUnit(ctx: ModuleContext, fresh: boolean): Promise<UnitState | undefined> {
   if (!fresh) return auditdUnitOf(await ctx.session.sample(ctx.become));
-  const got = await ctx.session.takeSample(ctx.become);
+  const got = await ctx.session.takeSample(ctx.become, 'recheck');
   if (got.error) throw got.error;
   return auditdUnitOf(got.sample);
 }
@@ -270,7 +270,7 @@ async function waitFor(ctx: ModuleContext, test: () => Promise<boolean>, timeout
  * sleepers every program start queues behind them. Unknown when the /proc pass did not finish.
  */
 async function countAsleep(ctx: ModuleContext): Promise<number | undefined> {
-  const got = await ctx.session.takeSample(ctx.become);
+  const got = await ctx.session.takeSample(ctx.become, 'recheck');
   return got.error ? undefined : got.sample.stalled_tasks?.count;
 }
 
@@ -288,7 +288,7 @@ async function waitForAsleep(ctx: ModuleContext, timeoutMs: number): Promise<{ c
 /** Final state, from new probe samples: auditd's process, the registered pid, and for a restart a backlog that falls. */
 async function verify(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan): Promise<{ error?: string; audit?: AuditStatus }> {
   const wantRunning = plan.action !== 'stop';
-  const got = await ctx.session.takeSample(ctx.become);
+  const got = await ctx.session.takeSample(ctx.become, 'recheck');
   if (got.error) throw got.error;
   const state = auditdUnitOf(got.sample)?.active ?? 'unknown';
   if (isRunning(state) !== wantRunning) return { error: `${args.name} is ${state} after ${plan.action}` };

@@ -42,7 +42,7 @@ function filtered(facts: Record<string, unknown>, patterns: readonly string[]): 
 
 async function check(ctx: ModuleContext, args: SetupArgs): Promise<Checked<never>> {
   const collectors = collectorsOf(args.gather_subset);
-  const got = await ctx.session.takeSample(ctx.become, true);
+  const got = await ctx.session.takeSample(ctx.become, 'gather');
   if (got.error) throw got.error;
   const facts = { samples: [got.sample] };
   const gathered = filtered(gatheredAnsibleFacts(got.sample, collectors), args.filter);
