@@ -2,7 +2,7 @@
 export * from './types.js';
 export { loadPlaybook, parsePlaybook, playbookFromYaml, type LoadOptions } from './load.js';
 export { parseExtraVars, mergeVars, VAR_NAME, type Vars } from './vars.js';
-export { planBatches, batchSize, type Serial, type SerialItem } from './batches.js';
+export { planBatches, batchSize, type Serial, type SerialItem } from '../executor/batches.js';
 export { Templater } from './template.js';
 export { buildScope, extendScope } from './scope.js';
 export { runPlaybook, type RunHostsHook, type RunPlaybookOptions, type PlaybookRunResult, type PlayRunResult, type RolloutStop } from './run.js';

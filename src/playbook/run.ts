@@ -10,7 +10,7 @@ import type { Clock } from '../executor/clock.js';
 import { mergePlay, type HostResult } from '../results/index.js';
 import { FailureBudget, type BudgetLimits } from '../executor/budget.js';
 import type { DisruptionBudget } from '../executor/disruption.js';
-import { planRollout } from './batches.js';
+import { planRollout } from '../executor/batches.js';
 import { preflightDisruption } from './disruption.js';
 import { recapOf, type HostRecap } from './recap.js';
 import type { Play, Playbook } from './types.js';
