@@ -15,13 +15,13 @@ import type { Redis } from 'ioredis';
 import { FleetmendError, type ErrorCode } from '../errors.js';
 import { isoNow, type Clock } from '../executor/clock.js';
 import { hostResult, type HostResult, type HostTarget } from '../results/index.js';
-import type { RemotePlayReply, RemotePlayRequest } from '../playbook/run.js';
+import type { RemotePlayReply, RemotePlayRequest } from '../playbook/protocol.js';
 import type { Vars } from '../playbook/vars.js';
 import type { PlaybookPlacement, PreparedPlaybook, PreparedSweep, RunSession, SweepPlacement } from '../run/index.js';
 import { newNonce } from '../sweep/index.js';
 import type { ConnectionSpec } from '../transport/types.js';
 import { openResult, sha256Hex, signJson, SignatureRefused, type SignedEnvelope, type SigningKey, type TrustStore } from './signing.js';
-import { connectionSecrets, isSecretName, SecretValues, wireState, wireValue } from '../secrets/index.js';
+import { isSecretName, maskerFor, type SecretValues, wireState, wireValue } from '../secrets/index.js';
 import {
   QUEUE_NAME,
   QUEUE_PREFIX,
@@ -579,10 +579,6 @@ function fromWorker(value: SignedResult, host: HostTarget): HostResult {
   return { ...rest, host: host.name, address: host.address, port: host.port, ...(host.groups ? { groups: host.groups } : {}), worker: value.worker };
 }
 
-function specSecrets(specs: Iterable<ConnectionSpec>): SecretValues {
-  return new SecretValues(connectionSecrets(specs));
-}
-
 /**
  * The extra vars a worker may see: secret-named ones (`-e ansible_become_password=...`, any
  * depth) are dropped with a warning, and any value equal to a connection secret is masked. A
@@ -591,7 +587,7 @@ function specSecrets(specs: Iterable<ConnectionSpec>): SecretValues {
 export function wireExtraVars(extraVars: Vars, specs: Iterable<ConnectionSpec>, log: (line: string) => void): Vars {
   const dropped = Object.keys(extraVars).filter(isSecretName);
   if (dropped.length) log(`warning: extra var(s) ${dropped.join(', ')} not sent to the workers (secret-named; give them to each worker: fleetmend worker -e)`);
-  return wireValue(extraVars, specSecrets(specs));
+  return wireValue(extraVars, maskerFor(specs));
 }
 
 /** A play job: the host's state in its wire form (src/secrets wireState: no secret name, value or taint). */
@@ -628,7 +624,7 @@ export async function playbookPlacement(prepared: PreparedPlaybook, opts: Coordi
     ...(prepared.options.skipTags ? { skipTags: prepared.options.skipTags.split(',') } : {}),
     nonce: newNonce(),
   };
-  const masker = specSecrets(prepared.specs.values());
+  const masker = maskerFor(prepared.specs.values());
   // the exact text stored under the run key; every play job carries its digest, signed
   const runText = JSON.stringify(runData);
   const runDigest = sha256Hex(runText);

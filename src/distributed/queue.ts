@@ -11,9 +11,7 @@
 import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
 import type { HostResult } from '../results/index.js';
-import type { HostState } from '../playbook/run.js';
-import type { Vars } from '../playbook/vars.js';
-import type { Policy } from '../policy/types.js';
+import type { HostJobData, HostState } from '../host/jobs.js';
 import type { RedisOptions as BullRedisOptions } from 'bullmq';
 import { explainRedisError, openRedis, redisClientOptions, type RedisTarget } from './connection.js';
 
@@ -21,63 +19,8 @@ import { explainRedisError, openRedis, redisClientOptions, type RedisTarget } fr
 export const QUEUE_PREFIX = 'fleetmend';
 export const QUEUE_NAME = 'hosts';
 
-export interface SweepJobData {
-  v: 1;
-  kind: 'sweep';
-  run: string;
-  host: string;
-  samples: number;
-  intervalMs: number;
-  /** The run's fact-script nonce (not a secret: it only keeps host output from forging sections). */
-  nonce: string;
-  policy?: Policy;
-}
-
-/**
- * One play of a playbook run on one host. The playbook itself is in the run's key (runKeyOf),
- * written once per run; the host's state (registered vars, set_facts, facts) travels with each
- * job, redacted like the store and masked of every secret the worker knows.
- */
-export interface PlayJobData {
-  v: 1;
-  kind: 'play';
-  run: string;
-  host: string;
-  playIndex: number;
-  batchIndex: number;
-  batch: { size: number; hostsInPlay: number };
-  state: HostState;
-}
-
-/** What every play job of a run shares, under runKeyOf(run): nothing secret. */
-export interface PlayRunData {
-  v: 1;
-  /** The playbook's path as the coordinator named it (positions say file:line) and its text. */
-  file: string;
-  source: string;
-  /** Extra vars without secret-named ones (a worker adds its own `-e`). */
-  extraVars: Vars;
-  check: boolean;
-  diff: boolean;
-  /** `--watch SECONDS` of the coordinator's run (the plays' own `watch:` otherwise). */
-  watch?: number;
-  tags?: string[];
-  skipTags?: string[];
-  nonce: string;
-}
-
-export type HostJobData = SweepJobData | PlayJobData;
-
-export interface HostJobResult {
-  result: HostResult;
-  worker: string;
-}
-
-export interface PlayJobResult extends HostJobResult {
-  state: HostState;
-  /** Indexes into result.tasks of the tasks that ran (the coordinator emits their events). */
-  emitted: number[];
-}
+// the job types live with the rest of the job protocol (src/host/jobs.ts)
+export type { SweepJobData, PlayJobData, PlayRunData, HostJobData, HostJobResult, PlayJobResult } from '../host/jobs.js';
 
 /**
  * What the coordinator signs for one job (the BullMQ job's data is the SignedEnvelope of it):

@@ -28,7 +28,7 @@ import { resolveTargets, type AskSecret, type ConnectionOptions } from '../run/i
 import { factsProbe, sweepHost } from '../sweep/index.js';
 import { TransportFactory, type ConnectionPool } from '../transport/index.js';
 import type { ConnectionSpec } from '../transport/types.js';
-import { connectionSecrets, redact, SecretValues, secretVarValues, wireState, wireValue } from '../secrets/index.js';
+import { maskerFor, redact, wireState, wireValue } from '../secrets/index.js';
 import type { Playbook } from '../playbook/types.js';
 import type { Vars } from '../playbook/vars.js';
 import { terminalLine } from '../util/terminal.js';
@@ -283,10 +283,8 @@ async function playRunner(o: PlayRunnerOptions) {
   // the engine is loaded only by workers (sweeps need none of it); resolved once here
   const { parseExtraVars, parsePlaybook, playOneHost } = await import('../playbook/index.js');
   const ownVars: Vars = parseExtraVars(o.extraVars);
-  const secrets = connectionSecrets(o.specs.values());
   // secret-named vars (ownVars, and inventory vars such as ansible_become_password) a task could template into its output
-  for (const vars of [ownVars, ...[...o.inventory.hosts.values()].map((h) => h.vars)]) secrets.push(...secretVarValues(vars));
-  const masker = new SecretValues(secrets);
+  const masker = maskerFor(o.specs.values(), [ownVars, ...[...o.inventory.hosts.values()].map((h) => h.vars)]);
   const client = await openRedis(o.redis, 'worker');
   // by run and digest: a run key rewritten after a good read cannot poison the cache, nor the reverse
   const runs = new Map<string, Promise<LoadedRun>>();

@@ -104,11 +104,11 @@ function apply(log: KernelAuditLog, line: KernelLine): boolean {
  * `Dec  1 23:10:02 host auditd[812]: queue to plugins is full - dropping event`.
  */
 const DAEMON = /^(?:[A-Z][a-z]{2} [ \d]?\d \d\d:\d\d:\d\d(?:\.\d+)?|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S*|\[\s*\d+\.\d+\]) \S+ (?:auditd|audispd)\[\d+\]: (.*)$/;
-/** audisp/queue.c do_overflow_action, 3.0.x wording first, audispd 2.x second. */
 /** auditd.c at startup: `Init complete, auditd 3.0.9 listening for events (startup state enable)`. */
 const AUDITD_STARTED = /^Init complete, auditd \S+ listening for events/;
 /** auditd-event.c reconfigure() on SIGHUP: `config change requested by pid=1234 auid=0 subj=...`. */
 const AUDITD_RECONFIGURED = /^config change requested by pid=/;
+/** audisp/queue.c do_overflow_action, 3.0.x wording first, audispd 2.x second. */
 const PLUGIN_FULL = /^(?:queue to plugins is full|queue is full) - dropping event/;
 const PLUGIN_REPORTING_ENDED = /^(?:auditd|audispd) queue full reporting limit reached/;
 const PLUGIN_SUSPENDED = /^(?:Auditd is suspending event passing to plugins|Audispd is suspending event processing)/;

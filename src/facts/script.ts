@@ -96,6 +96,13 @@ export interface FactsScriptOptions {
    * `gather_facts`/`setup`: more builtin sections in the same round trip, no program more.
    */
   gather?: boolean;
+  /**
+   * Read the rule list and the kernel log when the status calls for them (the default). false:
+   * a recheck after a change (apply's verification, polls) reads the status, memory and
+   * auditd's state only: the log cannot change what a recheck decides, and on a host that lost
+   * records it would cost two more program starts per poll, each waiting for the full queue.
+   */
+  logs?: boolean;
 }
 
 /**
@@ -128,16 +135,7 @@ export function buildFactsScript(nonce: string, opts: FactsScriptOptions = { roo
       ].join('\n')
     : journal;
   const skipped = section(nonce, { name: 'skipped', body: `echo 'auditctl_l ${opts.root ? 'kernel_journal kernel_dmesg' : 'kernel_journal'}'\nfm_rc=0` });
-  const lines = [
-    'LC_ALL=C',
-    'export LC_ALL',
-    `echo '${MARK}:${nonce}:begin:auditctl_s'`,
-    'fm_s=$(auditctl -s 2>&1)',
-    'fm_rc=$?',
-    `printf '%s\\n' "$fm_s"`,
-    `echo "${MARK}:${nonce}:end:auditctl_s:$fm_rc"`,
-    COUNTERS,
-    ...builtinSections(opts.gather ?? false).map((s) => section(nonce, s)),
+  const logs = [
     // "lost 0" (multiline, -i) / "lost=0" (one-line): nothing the kernel log or the rule list
     // could add to the diagnosis. Any other status, including none, is worth the two programs
     // only when it names a lost counter at all, or when an active plugin may be overflowing.
@@ -152,6 +150,18 @@ export function buildFactsScript(nonce: string, opts: FactsScriptOptions = { roo
     'else',
     indent(skipped),
     'fi',
+  ];
+  const lines = [
+    'LC_ALL=C',
+    'export LC_ALL',
+    `echo '${MARK}:${nonce}:begin:auditctl_s'`,
+    'fm_s=$(auditctl -s 2>&1)',
+    'fm_rc=$?',
+    `printf '%s\\n' "$fm_s"`,
+    `echo "${MARK}:${nonce}:end:auditctl_s:$fm_rc"`,
+    COUNTERS,
+    ...builtinSections(opts.gather ?? false).map((s) => section(nonce, s)),
+    ...(opts.logs === false ? [skipped] : logs),
   ];
   return lines.join('\n') + '\n';
 }

@@ -32,7 +32,16 @@ export interface FactsProbe {
   /** The same two with the gathered facts (gather_facts, setup): more builtins, no program more. */
   gatherScript: string;
   gatherUserScript: string;
+  /** A recheck after a change (verification, polls): no rule list, no kernel log, so at most auditctl -s. */
+  recheckScript: string;
 }
+
+/**
+ * What a sample reads: `audit` (the sweep's and the guards' facts), `gather` (with the gathered
+ * facts: gather_facts, setup), `recheck` (after a change: the `audit` facts without the rule
+ * list and the kernel log).
+ */
+export type SampleKind = 'audit' | 'gather' | 'recheck';
 
 export function factsProbe(nonce: string = newNonce()): FactsProbe {
   return {
@@ -41,12 +50,15 @@ export function factsProbe(nonce: string = newNonce()): FactsProbe {
     userScript: buildFactsScript(nonce, { root: false }),
     gatherScript: buildFactsScript(nonce, { root: true, gather: true }),
     gatherUserScript: buildFactsScript(nonce, { root: false, gather: true }),
+    recheckScript: buildFactsScript(nonce, { root: true, logs: false }),
   };
 }
 
-/** The script for this login and become, with the gathered facts or without. */
-function scriptFor(probe: FactsProbe, root: boolean, gather: boolean): string {
-  if (gather) return root ? probe.gatherScript : probe.gatherUserScript;
+/** The script for this login and become, and this kind of sample. */
+function scriptFor(probe: FactsProbe, root: boolean, kind: SampleKind): string {
+  // without the log reader, root and user scripts differ in nothing that runs
+  if (kind === 'recheck') return probe.recheckScript;
+  if (kind === 'gather') return root ? probe.gatherScript : probe.gatherUserScript;
   return root ? probe.script : probe.userScript;
 }
 
@@ -78,8 +90,8 @@ export interface CollectedSample {
  * as the host completes them; when the command times out or the connection drops, the sections
  * already received are parsed, and the error names the one that did not finish.
  */
-export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock, become?: boolean, gather = false): Promise<CollectedSample> {
-  const script = scriptFor(probe, runsAsRoot(t.spec, become), gather);
+export async function collectSample(t: Transport, probe: FactsProbe, clock: Clock, become?: boolean, kind: SampleKind = 'audit'): Promise<CollectedSample> {
+  const script = scriptFor(probe, runsAsRoot(t.spec, become), kind);
   try {
     // probe: a warm connection may run it in its kept shell (transport/kept-shell.ts)
     const res = await t.exec(script, { label: 'the facts script', probe: true, ...(become !== undefined ? { become } : {}) });

@@ -13,7 +13,7 @@ import { gatheredFact } from '../facts/registry.js';
 import { buildOnDemandScript, splitSections } from '../facts/script.js';
 import { FleetmendError } from '../errors.js';
 import type { Transport } from '../transport/types.js';
-import { collectSample, type CollectedSample, type FactsProbe } from './sample.js';
+import { collectSample, type CollectedSample, type FactsProbe, type SampleKind } from './sample.js';
 
 /**
  * How long a sample answers the guards without a new round trip, when nothing changed the host
@@ -77,11 +77,12 @@ export class HostSession {
 
   /**
    * A new sample, one round trip, cached for the reads that follow. Never throws for a cut-short
-   * sample. `gather`: with the gathered facts (gather_facts, setup), in the same round trip.
+   * sample. `kind`: `gather` adds the gathered facts (gather_facts, setup) in the same round
+   * trip; `recheck` (after a change) leaves out the rule list and the kernel log.
    */
-  async takeSample(become?: boolean, gather = false): Promise<CollectedSample> {
-    const got = await collectSample(this.current, this.probe, this.clock, become, gather);
-    this.cached = { got, become, gathered: gather };
+  async takeSample(become?: boolean, kind: SampleKind = 'audit'): Promise<CollectedSample> {
+    const got = await collectSample(this.current, this.probe, this.clock, become, kind);
+    this.cached = { got, become, gathered: kind === 'gather' };
     return got;
   }
 
@@ -111,7 +112,7 @@ export class HostSession {
   async gathered<T>(f: Fact<T>, become?: boolean): Promise<T> {
     const c = this.cached;
     const fresh = c && c.gathered && c.become === become && !c.got.error && this.clock.now() - c.got.sample.taken_at <= SAMPLE_FRESH_MS;
-    const got = fresh ? c.got : await this.takeSample(become, true);
+    const got = fresh ? c.got : await this.takeSample(become, 'gather');
     if (got.error) throw got.error;
     return gatheredFact(got.sample, f) ?? f.empty;
   }

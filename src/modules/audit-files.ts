@@ -146,21 +146,30 @@ async function riskNow(ctx: ModuleContext, s1: AuditStatus): Promise<string[]> {
   return panicRisks(s1, s2, second.sample.auditd.registered_pid_state);
 }
 
-/** grub: a new `audit_backlog_limit=` through the memory guard, and reported when lower than the runtime limit. */
+/** grub: a new `audit_backlog_limit=` judged as any boot-time limit (bootBacklogVerdict). */
 async function grubVerdict(ctx: ModuleContext, path: string, before: string, after: string): Promise<FileVerdict> {
-  const v = none();
   const limit = grubBacklogLimit(after);
-  if (limit === undefined || limit === grubBacklogLimit(before)) return v;
-  const sample: FactSample = await ctx.session.sample(ctx.become);
+  if (limit === undefined || limit === grubBacklogLimit(before)) return none();
+  return bootBacklogVerdict(ctx, await ctx.session.sample(ctx.become), limit, path);
+}
+
+/**
+ * A boot-time `audit_backlog_limit=` (a grub file, the kernel_cmdline module) judged as
+ * `auditctl -b` is: through the memory guard (the early queue pins the same memory), and
+ * reported when lower than the running limit. `where` names the file or the module. A host whose
+ * audit status cannot be read is not compared (the limit applies at boot, not now).
+ */
+export function bootBacklogVerdict(ctx: ModuleContext, sample: FactSample, limit: number, where: string): FileVerdict {
+  const v = none();
   const mem = memoryGuard(ctx, limit, sample.memory);
   if (typeof mem === 'string') v.warnings.push(mem);
-  else if (mem) return { ...v, refuse: { ...mem, msg: `${path}: audit_backlog_limit=${limit}: ${mem.msg}` } };
-  const runtime = sampleStatus(ctx, sample).backlog_limit;
-  if (limit < runtime) {
+  else if (mem) return { ...v, refuse: { ...mem, msg: `${where}: audit_backlog_limit=${limit}: ${mem.msg}` } };
+  const runtime = sample.auditctl.kind === 'ok' ? sample.auditctl.status.backlog_limit : undefined;
+  if (runtime !== undefined && limit < runtime) {
     // The kernel queues with this limit from boot until auditd's rules load (§5): a burst at
     // boot meets the lower limit, and with failure 2 the first loss panics during boot.
-    v.warnings.push(`${path}: audit_backlog_limit=${limit} is lower than the runtime backlog_limit ${runtime}: after grub-mkconfig/update-grub and a reboot the queue holds only ${limit} records until auditd loads its rules`);
-    v.findings.push({ code: 'grub-backlog-limit-lower', file: path, grub: limit, runtime });
+    v.warnings.push(`${where}: audit_backlog_limit=${limit} is lower than the runtime backlog_limit ${runtime}: after the boot configuration is regenerated and the host reboots, the queue holds only ${limit} records, below the running limit, until auditd loads its rules`);
+    v.findings.push({ code: 'grub-backlog-limit-lower', file: where, grub: limit, runtime });
   }
   return v;
 }

@@ -4,7 +4,6 @@
  * command of a module's own (src/host/session.ts).
  */
 import { FleetmendError } from '../errors.js';
-import { parseAuditctlStatus } from '../facts/auditctl.js';
 import type { AuditStatus, FactSample } from '../facts/types.js';
 import type { ExecOptions, ExecResult } from '../transport/types.js';
 import { shellQuote } from '../transport/become.js';
@@ -16,10 +15,16 @@ export async function run(ctx: ModuleContext, command: string, opts: ExecOptions
   return ctx.session.transport.exec(command, { become: ctx.become, ...opts });
 }
 
-/** `auditctl -s`, parsed; a host where it cannot be read is an E_MODULE failure (apply's verification, polls). */
+/**
+ * The audit status after a change (apply's verification, polls): a new probe sample, never an
+ * `auditctl -s` of the module's own, so the probe is the only one to start it and every read
+ * gets the probe's become choice, output cap and cut-short handling. A sample cut short is its
+ * error; a host where the status cannot be read is an E_MODULE failure.
+ */
 export async function readAuditStatus(ctx: ModuleContext): Promise<AuditStatus> {
-  const r = await run(ctx, 'auditctl -s 2>&1');
-  return auditStatusOrFail(ctx, parseAuditctlStatus(r.stdout + r.stderr, r.code));
+  const got = await ctx.session.takeSample(ctx.become, 'recheck');
+  if (got.error) throw got.error;
+  return sampleStatus(ctx, got.sample);
 }
 
 /** The audit status of a session's sample (what the guards decide on), or the same E_MODULE failure. */

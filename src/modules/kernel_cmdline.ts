@@ -9,17 +9,17 @@
  * (what Red Hat documents), and `GRUB_CMDLINE_LINUX` too so that kernels installed later and a
  * `grub2-mkconfig` keep the arguments. The family is what the host has: `grubby` or not.
  *
- * Guards: `audit_backlog_limit=` goes through the memory guard as `auditctl -b` does (the early
- * queue pins the same memory); a value below the running limit is flagged (the host boots with
- * the lower limit until auditd loads its rules); `audit=0` is refused (it turns auditing off
- * for the whole boot). The change takes effect at the next boot: the result says "reboot
+ * Guards: `audit_backlog_limit=` is judged as a grub file a lineinfile writes is
+ * (audit-files.ts bootBacklogVerdict: the memory guard as for `auditctl -b`, a value below the
+ * running limit flagged); this module's own is `audit=0`, refused (it turns auditing off for
+ * the whole boot). The change takes effect at the next boot: the result says "reboot
  * required", Debian's /run/reboot-required marker is written, and `verify_running: true` (after
  * a reboot, schedule-reboot.yml) checks the running kernel's /proc/cmdline from the probe.
  */
 import { z } from 'zod';
 import type { FactSample } from '../facts/types.js';
-import { memoryGuard } from './auditctl.js';
-import { firstErrorLine, run, sampleStatus, shellQuote } from './common.js';
+import { bootBacklogVerdict } from './audit-files.js';
+import { firstErrorLine, run, shellQuote } from './common.js';
 import { failed, type Checked, type DiffEntry, type Module, type ModuleContext, type ModuleOutcome } from './types.js';
 
 const argValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
@@ -183,14 +183,9 @@ function guards(ctx: ModuleContext, sample: FactSample, args: KernelCmdlineArgs)
   if (raw === undefined || raw === null || raw === true || raw === false) return { warnings };
   const limit = Number(raw);
   if (!Number.isInteger(limit) || limit < 0) return { refusal: failed('E_MODULE', `audit_backlog_limit=${raw} is not a number of records`), warnings };
-  const mem = memoryGuard(ctx, limit, sample.memory);
-  if (typeof mem === 'string') warnings.push(mem);
-  else if (mem) return { refusal: mem, warnings };
-  const runtime = sample.auditctl.kind === 'ok' ? sampleStatus(ctx, sample).backlog_limit : undefined;
-  if (runtime !== undefined && limit < runtime) {
-    warnings.push(`audit_backlog_limit=${limit} is below the running limit ${runtime}: the host boots with the lower limit until auditd loads its rules`);
-  }
-  return { warnings };
+  // the same judgement as a grub file a lineinfile writes: memory guard, lower than the running limit
+  const v = bootBacklogVerdict(ctx, sample, limit, 'kernel_cmdline');
+  return { ...(v.refuse ? { refusal: v.refuse } : {}), warnings: [...warnings, ...v.warnings] };
 }
 
 export interface KernelCmdlinePlan {

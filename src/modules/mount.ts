@@ -7,7 +7,8 @@
  * /proc/mounts and reported, and `unmounted`/`remounted` are refused.
  */
 import { z } from 'zod';
-import { firstErrorLine, run } from './common.js';
+import { MountsFact, type Mount } from '../facts/defs/mounts.js';
+import { gatheredFact } from '../facts/registry.js';
 import { absolutePath, boolArg, type RemoteFile } from './files.js';
 import { applyContent, checkContent, type ContentPlan, type Edit } from './file-content.js';
 import { failed, type Checked, type Module, type ModuleContext } from './types.js';
@@ -42,14 +43,18 @@ export interface LiveMount {
   opts: string;
 }
 
-/** /proc/mounts: the last mount on a path is the visible one (`\040` is a space in a path). */
-export function liveMount(procMounts: string, path: string): LiveMount | undefined {
-  let found: LiveMount | undefined;
-  for (const line of procMounts.split('\n')) {
-    const [src, target, fstype, opts] = line.split(/\s+/);
-    if (target?.replace(/\\040/g, ' ') === path && src && fstype && opts) found = { src, fstype, opts };
-  }
-  return found;
+/** The visible mount on a path: the last one mounted there (/proc/mounts as the mounts fact parsed it). */
+export function liveMount(mounts: readonly Mount[], path: string): LiveMount | undefined {
+  const m = mounts.filter((x) => x.mount === path).at(-1);
+  return m ? { src: m.device, fstype: m.fstype, opts: m.options } : undefined;
+}
+
+/** /proc/mounts from the session's gathering probe (facts/defs/mounts.ts), not a `cat` of the module's own. */
+async function readMounts(ctx: ModuleContext): Promise<Mount[] | string> {
+  const got = await ctx.session.takeSample(false, 'gather');
+  if (got.error) return got.error.message;
+  const error = got.sample.parse_errors.find((e) => e.section === MountsFact.name);
+  return error ? error.message : (gatheredFact(got.sample, MountsFact) ?? MountsFact.empty);
 }
 
 function wantedLine(a: MountArgs): string {
@@ -90,9 +95,9 @@ async function check(ctx: ModuleContext, a: MountArgs): Promise<Checked<ContentP
   if (a.state === 'unmounted' || a.state === 'remounted' || a.state === 'ephemeral') {
     return failed('E_MODULE', `mount state=${a.state} is refused: fleetmend does not change live mounts (auditd's log filesystem could block or vanish under it); edit /etc/fstab with state=present and mount by hand`);
   }
-  const r = await run(ctx, 'cat /proc/mounts', { become: false });
-  if (r.code !== 0) return failed('E_MODULE', `cannot read /proc/mounts: ${firstErrorLine(r)}`);
-  const live = liveMount(r.stdout, a.path);
+  const mounts = await readMounts(ctx);
+  if (typeof mounts === 'string') return failed('E_MODULE', `cannot read /proc/mounts: ${mounts}`);
+  const live = liveMount(mounts, a.path);
   const out = await checkContent(ctx, { path: a.fstab, attrs: {}, backup: a.backup, edit: (f) => fstabEdit(f.exists ? f : { ...f, content: '' }, a) });
   const note = liveDifference(live, a);
   const data = { ...(out.data ?? {}), live: live ?? null };

@@ -9,6 +9,14 @@
  * and `service` only forwards to systemctl, `auditctl --signal TERM` stops auditd (`--signal
  * stop` is "an unsupported signal" in 3.0.9). We read RefuseManualStop first — in check mode
  * too, so a dry run never predicts a stop that systemd will refuse — and verify the final state.
+ *
+ * auditd's state (its process, the pid it registered, RefuseManualStop of the unit systemd
+ * loads) is read from the probe's facts (facts/defs/procs.ts, auditd-unit.ts), never with a
+ * `systemctl show` or `is-active` of the module's own: on a host whose auditd stopped draining
+ * every program start waits for the full queue (kernel-6.1-queue §0). systemctl stays for what
+ * is the module's job, as in Ansible's systemd module: acting on a unit (start, stop, enable,
+ * daemon-reload), and reading a unit that is not auditd or auditd's enablement (UnitFileState
+ * is no probe fact).
  */
 import { z } from 'zod';
 import type { AuditStatus, FactSample } from '../facts/types.js';
@@ -74,6 +82,34 @@ export async function readUnit(ctx: ModuleContext, name: string): Promise<UnitSt
   };
 }
 
+/**
+ * auditd's unit state as the probe saw it: running while an auditd process exists (a stopped,
+ * T, auditd is still `active` to systemd, as here), its pid the one registered with the kernel
+ * (else the process found), RefuseManualStop from the unit file systemd loads. Undefined when
+ * the /proc pass did not finish: an empty process list then proves nothing.
+ */
+export function auditdUnitOf(s: FactSample): UnitState | undefined {
+  const a = s.auditd;
+  if (a.ps_available === false) return undefined;
+  const pid = a.registered_pid > 0 && a.registered_pid_exists ? a.registered_pid : (a.processes[0]?.pid ?? 0);
+  const refuse = a.init.refuse_manual_stop;
+  return { active: pid > 0 ? 'active' : 'inactive', mainPid: pid, refuseManualStop: refuse === true, load: refuse === undefined ? 'unknown' : 'loaded', fileState: '' };
+}
+
+/** auditd's state from the session's sample (`fresh`: a new one, after an action). */
+async function auditdUnit(ctx: ModuleContext, fresh: boolean): Promise<UnitState | undefined> {
+  if (!fresh) return auditdUnitOf(await ctx.session.sample(ctx.become));
+  const got = await ctx.session.takeSample(ctx.become, 'recheck');
+  if (got.error) throw got.error;
+  return auditdUnitOf(got.sample);
+}
+
+/** A unit's state before acting: auditd's from the probe, unless its enablement is asked. */
+async function unitBefore(ctx: ModuleContext, args: ServiceArgs): Promise<UnitState> {
+  const fromProbe = args.name === 'auditd' && args.enabled === undefined ? await auditdUnit(ctx, false) : undefined;
+  return fromProbe ?? readUnit(ctx, args.name);
+}
+
 /** What `state` asks of a unit in this state (Ansible: started/stopped only when not already so). */
 function actionFor(state: ServiceArgs['state'], running: boolean): Action | undefined {
   if (state === 'started') return running ? undefined : 'start';
@@ -90,7 +126,7 @@ async function check(ctx: ModuleContext, args: ServiceArgs): Promise<Checked<Ser
     if (r.code !== 0) return failed('E_MODULE', `systemctl daemon-reload failed (rc ${r.code}): ${firstErrorLine(r)}`);
   }
   if (args.state === undefined && args.enabled === undefined) return { status: 'ok', msg: 'systemd reloaded' };
-  const before = await readUnit(ctx, args.name);
+  const before = await unitBefore(ctx, args);
   const data: Record<string, unknown> = { unit: before, name: args.name };
   if (before.load === 'not-found') return failed('E_MODULE', `Could not find the requested service ${args.name}: host`, { data });
   const running = isRunning(before.active);
@@ -174,7 +210,7 @@ const REFUSED = /Operation refused|refuse manual start\/stop/i;
 async function stopBySignal(ctx: ModuleContext, name: string): Promise<string | undefined> {
   const r = await run(ctx, 'auditctl --signal TERM 2>&1');
   if (r.code !== 0) return `auditctl --signal TERM failed: ${firstErrorLine(r)}`;
-  if (!(await waitFor(ctx, async () => !isRunning((await readUnit(ctx, name)).active), 10_000))) {
+  if (!(await waitFor(ctx, async () => !isRunning((await auditdUnit(ctx, true))?.active ?? 'unknown'), 10_000))) {
     return `${name} still running 10 s after auditctl --signal TERM`;
   }
   return undefined;
@@ -228,13 +264,14 @@ async function waitFor(ctx: ModuleContext, test: () => Promise<boolean>, timeout
   }
 }
 
-/** Tasks whose wait channel is the audit queue's (kernel-6.1-queue §0, T04). */
-const ASLEEP_COMMAND = "grep -l -e '^audit_log_start' -e '^audit_receive' /proc/[0-9]*/wchan 2>/dev/null | wc -l";
-
+/**
+ * Tasks whose wait channel is the audit queue's (kernel-6.1-queue §0, T04), from a new probe
+ * sample (facts/defs/procs.ts, builtins only), not a `grep` of the module's own: on a host with
+ * sleepers every program start queues behind them. Unknown when the /proc pass did not finish.
+ */
 async function countAsleep(ctx: ModuleContext): Promise<number | undefined> {
-  const r = await run(ctx, ASLEEP_COMMAND, { become: false });
-  const n = Number(r.stdout.trim());
-  return r.code === 0 && r.stdout.trim() !== '' && Number.isInteger(n) ? n : undefined;
+  const got = await ctx.session.takeSample(ctx.become, 'recheck');
+  return got.error ? undefined : got.sample.stalled_tasks?.count;
 }
 
 /** Polls the asleep count about once per second (a few kauditd passes) until 0 or the timeout. */
@@ -248,13 +285,14 @@ async function waitForAsleep(ctx: ModuleContext, timeoutMs: number): Promise<{ c
   return { ...(count !== undefined ? { count } : {}), waitedMs: ctx.clock.now() - start };
 }
 
-/** Final state: is-active, the registered pid, and for a restart a backlog that falls. */
+/** Final state, from new probe samples: auditd's process, the registered pid, and for a restart a backlog that falls. */
 async function verify(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan): Promise<{ error?: string; audit?: AuditStatus }> {
   const wantRunning = plan.action !== 'stop';
-  const active = await run(ctx, `systemctl is-active ${shellQuote(args.name)}`, { become: false });
-  const state = active.stdout.trim();
-  if (isRunning(state) !== wantRunning) return { error: `${args.name} is ${state || 'unknown'} after ${plan.action}` };
-  let audit = await readAuditStatus(ctx);
+  const got = await ctx.session.takeSample(ctx.become, 'recheck');
+  if (got.error) throw got.error;
+  const state = auditdUnitOf(got.sample)?.active ?? 'unknown';
+  if (isRunning(state) !== wantRunning) return { error: `${args.name} is ${state} after ${plan.action}` };
+  let audit = sampleStatus(ctx, got.sample);
   if (!wantRunning) return audit.pid === 0 ? { audit } : { audit, error: `auditd stopped but pid ${audit.pid} is still registered` };
   const registered = await waitFor(ctx, async () => (audit = await readAuditStatus(ctx)).pid !== 0, 10_000);
   if (!registered) return { audit, error: 'auditd is active but registered no pid with the kernel (pid 0)' };
@@ -286,7 +324,7 @@ async function apply(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan, c
   }
   const r = await run(ctx, `systemctl ${plan.action} ${name} 2>&1`);
   if (r.code !== 0) return { ...keep, ...failed('E_MODULE', `systemctl ${plan.action} ${args.name} failed (rc ${r.code}): ${firstErrorLine(r)}`, { rc: r.code }) };
-  const state = (await run(ctx, `systemctl is-active ${name}`, { become: false })).stdout.trim();
+  const state = args.name === 'auditd' ? ((await auditdUnit(ctx, true))?.active ?? 'unknown') : (await run(ctx, `systemctl is-active ${name}`, { become: false })).stdout.trim();
   if (isRunning(state) !== (plan.action !== 'stop')) return { ...keep, ...failed('E_MODULE', `verification failed: ${args.name} is ${state || 'unknown'} after ${plan.action}`) };
   return { ...keep, status: 'changed', msg: `${args.name} ${[...done, PAST[plan.action]].join(', ')}` };
 }

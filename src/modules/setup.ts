@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { FleetmendError } from '../errors.js';
 import { diagnose } from '../diagnosis/index.js';
-import { collectorsOf, gatheredAnsibleFacts } from '../playbook/ansible-facts.js';
+import { collectorsOf, gatheredAnsibleFacts } from '../facts/ansible-facts.js';
 import { intLike } from './common.js';
 import type { Checked, Module, ModuleContext, ModuleOutcome } from './types.js';
 
@@ -42,7 +42,7 @@ function filtered(facts: Record<string, unknown>, patterns: readonly string[]): 
 
 async function check(ctx: ModuleContext, args: SetupArgs): Promise<Checked<never>> {
   const collectors = collectorsOf(args.gather_subset);
-  const got = await ctx.session.takeSample(ctx.become, true);
+  const got = await ctx.session.takeSample(ctx.become, 'gather');
   if (got.error) throw got.error;
   const facts = { samples: [got.sample] };
   const gathered = filtered(gatheredAnsibleFacts(got.sample, collectors), args.filter);

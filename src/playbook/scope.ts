@@ -11,7 +11,7 @@ import { policyScope } from '../policy/scope.js';
 import type { HostTarget } from '../results/index.js';
 import type { HostFacts } from '../facts/types.js';
 import type { Diagnosis } from '../diagnosis/types.js';
-import { ansibleFactsOf, injectedFactVars } from './ansible-facts.js';
+import { ansibleFactsOf, injectedFactVars } from '../facts/ansible-facts.js';
 import { OMIT } from './template.js';
 import type { Vars } from './vars.js';
 
@@ -91,7 +91,7 @@ function defineVars(scope: Scope, vars: Vars, lazy: LazyTemplating | undefined):
 
 /**
  * `magic`: the play's magic variables for this host and task (groups, hostvars,
- * ansible_play_hosts, role_name, ... : run.ts), set over everything else as Ansible reserves them.
+ * ansible_play_hosts, role_name, ... : host-play.ts, task.ts), set over everything else as Ansible reserves them.
  */
 export function buildScope(host: HostTarget, vars: Vars, state: ScopeState, check: boolean, lazy?: LazyTemplating, magicVars: Record<string, unknown> = {}): Scope {
   const samples = state.facts?.samples ?? [];
@@ -118,7 +118,7 @@ export function buildScope(host: HostTarget, vars: Vars, state: ScopeState, chec
   return scope;
 }
 
-/** What the play's magic variables are built from (run.ts). */
+/** What the play's magic variables are built from (host-play.ts playMagic). */
 export interface PlayMagicInput {
   /** Every inventory host known to this run, with its inventory vars. */
   allHosts: readonly (HostTarget & { vars: Vars })[];

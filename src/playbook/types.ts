@@ -2,7 +2,7 @@ import type { SourcePosition } from '../errors.js';
 import type { Module } from '../modules/types.js';
 import type { Condition } from '../expr/conditions.js';
 import type { BudgetLimit } from '../executor/budget.js';
-import type { Serial } from './batches.js';
+import type { Serial } from '../executor/batches.js';
 import type { Vars } from './vars.js';
 
 /**

@@ -11,7 +11,7 @@ import { flatTasks, isBlock, type Block, type PlayTask, type Task } from './type
 
 export type Extra = Record<string, unknown>;
 
-/** What the walk asks of the play runner (run.ts): it owns scopes, modules, handlers and events. */
+/** What the walk asks of the play runner (host-play.ts): it owns scopes, modules, handlers and events. */
 export interface WalkHooks {
   /** Tag selection (--tags / --skip-tags). */
   selected(task: Task): boolean;

@@ -5,6 +5,7 @@
 import type { HostResult, RunInfo, RunSummary, TaskResult } from '../results/index.js';
 import type { Finding, Severity } from '../diagnosis/types.js';
 import { SEVERITY_ORDER } from '../diagnosis/concepts.js';
+import { severityRank } from '../diagnosis/severity.js';
 import type { ControlResult } from '../policy/types.js';
 import type { HostHistoryRow, RunStatus, StoredRun } from '../store/index.js';
 import { redact } from '../secrets/index.js';
@@ -39,23 +40,17 @@ export function reportDataFromStored(stored: StoredRun, history?: Record<string,
 }
 
 const NONE_RANK = SEVERITY_ORDER.length;
-const rankOf = (s: Severity): number => SEVERITY_ORDER.indexOf(s);
 
 /** Lower is worse. A host that could not be examined ranks with `high` findings. */
 export function hostRank(h: HostResult): number {
   let rank = NONE_RANK;
-  for (const f of h.diagnosis?.findings ?? []) rank = Math.min(rank, rankOf(f.severity));
-  if (h.status === 'failed' || h.status === 'unreachable') rank = Math.min(rank, rankOf('high'));
-  if (h.status === 'interrupted') rank = Math.min(rank, rankOf('medium'));
-  if (h.compliance && !h.compliance.compliant) rank = Math.min(rank, rankOf('low'));
+  for (const f of h.diagnosis?.findings ?? []) rank = Math.min(rank, severityRank(f.severity));
+  if (h.status === 'failed' || h.status === 'unreachable') rank = Math.min(rank, severityRank('high'));
+  if (h.status === 'interrupted') rank = Math.min(rank, severityRank('medium'));
+  if (h.compliance && !h.compliance.compliant) rank = Math.min(rank, severityRank('low'));
   return rank;
 }
 
-/**
- * A host an operator must look at: it failed, was unreachable or interrupted, is non-compliant, or
- * has a finding above `low` (low and info findings are history and notes; they stay in reports).
- * The terminal lists these one per line and folds the rest.
- */
 /**
  * The severity badge: the worst finding's, or `none`. Not the sort rank, which also ranks an
  * unreachable or failed host with `high` findings: a host whose only finding is medium showed a
@@ -63,10 +58,15 @@ export function hostRank(h: HostResult): number {
  */
 export function worstFindingSeverity(h: HostResult): Severity | 'none' {
   let rank = NONE_RANK;
-  for (const f of h.diagnosis?.findings ?? []) rank = Math.min(rank, rankOf(f.severity));
+  for (const f of h.diagnosis?.findings ?? []) rank = Math.min(rank, severityRank(f.severity));
   return rank < NONE_RANK ? SEVERITY_ORDER[rank]! : 'none';
 }
 
+/**
+ * A host an operator must look at: it failed, was unreachable or interrupted, is non-compliant, or
+ * has a finding above `low` (low and info findings are history and notes; they stay in reports).
+ * The terminal lists these one per line and folds the rest.
+ */
 export function needsAttention(h: HostResult): boolean {
   if (h.status === 'failed' || h.status === 'unreachable' || h.status === 'interrupted') return true;
   if (h.compliance && !h.compliance.compliant) return true;
@@ -330,7 +330,7 @@ export function hostView(h: HostResult, index: number, history?: HostHistoryRow[
   // low and info findings are notes (said once for the fleet), never a host's top finding
   const top = [...(h.diagnosis?.findings ?? [])]
     .filter((f) => f.severity !== 'low' && f.severity !== 'info')
-    .sort((a, b) => rankOf(a.severity) - rankOf(b.severity))[0];
+    .sort((a, b) => severityRank(a.severity) - severityRank(b.severity))[0];
   const changed = tasks.filter((t) => t.changed);
   return {
     index,

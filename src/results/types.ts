@@ -1,12 +1,11 @@
-import type { ErrorCode } from '../errors.js';
-import type { AuditStatus, HostFacts } from '../facts/types.js';
-import type { Diagnosis, Finding } from '../diagnosis/types.js';
-import type { Compliance } from '../policy/types.js';
-
 /**
  * The result model of a run: what a host's work produces (HostResult, TaskResult) and the events
  * a run emits (RunEvent). Every layer that reads results imports them from here.
  */
+import type { ErrorCode } from '../errors.js';
+import type { AuditStatus, HostFacts } from '../facts/types.js';
+import type { Diagnosis, Finding } from '../diagnosis/types.js';
+import type { Compliance } from '../policy/types.js';
 
 /** A host as the executor runs it and as its result names it. */
 export interface HostTarget {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { FleetmendError } from '../errors.js';
 import { isoNow } from '../executor/clock.js';
 import { parseBudgetLimit, type BudgetLimits } from '../executor/budget.js';
-import type { RunInfo } from '../results/index.js';
+import type { RunEventListener, RunInfo } from '../results/index.js';
 import { runHosts } from '../executor/run-hosts.js';
 import { summarize } from '../results/index.js';
 import { selectHosts as selectPattern, type Inventory } from '../inventory/index.js';
@@ -19,6 +19,7 @@ import {
   type RemotePlayReply,
   type RemotePlayRequest,
   type RunHostsHook,
+  type RunPlaybookOptions,
   type Vars,
 } from '../playbook/index.js';
 import type { RunStore } from '../store/index.js';
@@ -72,11 +73,6 @@ async function readSource(file: string): Promise<string> {
   }
 }
 
-/**
- * `--start-at-task NAME`, as ansible-playbook: the run begins at the first task named NAME;
- * earlier plays, and the tasks before it in its play, are not run (handlers stay). A name no
- * task has is E_USAGE, listing the names there are, before any host is contacted.
- */
 /** The list from the task named NAME on; inside a block, the block keeps its tasks from there (and its rescue/always). */
 function fromTask(list: readonly PlayTask[], name: string): PlayTask[] | undefined {
   for (const [i, t] of list.entries()) {
@@ -90,6 +86,11 @@ function fromTask(list: readonly PlayTask[], name: string): PlayTask[] | undefin
   return undefined;
 }
 
+/**
+ * `--start-at-task NAME`, as ansible-playbook: the run begins at the first task named NAME;
+ * earlier plays, and the tasks before it in its play, are not run (handlers stay). A name no
+ * task has is E_USAGE, listing the names there are, before any host is contacted.
+ */
 export function startingAt(playbook: Playbook, name: string | undefined): Playbook {
   if (name === undefined) return playbook;
   for (const [i, play] of playbook.plays.entries()) {
@@ -147,32 +148,18 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
   try {
     const done = options.resume ? finishedHosts(session.store, options.resume) : new Set<string>();
     const skip = placement ? notRechecked(done, options.resume, ctx) : await recheckDone(p, session, ctx, done);
-    const selected = new Map(p.targets.filter((t) => !skip.has(t.name)).map((t) => [t.name, t] as const));
-    session.start([...selected.keys()]);
-    session.emit({ type: 'run-start', run, hosts: [...selected.keys()] });
-    // distributed too: -f hosts queued or running at once, across all workers' queues (coordinator.ts)
-    const batchRunner: RunHostsHook = (hosts, job, play) =>
-      runHosts(hosts, job, { forks: options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: session.emit, play });
+    const selected = p.targets.filter((t) => !skip.has(t.name));
+    session.start(selected.map((t) => t.name));
+    session.emit({ type: 'run-start', run, hosts: selected.map((t) => t.name) });
     const result = await runPlaybook(p.playbook, {
-      selectHosts: (pattern) => {
-        const names = new Set(selectPattern(p.inventory, pattern));
-        return [...selected.values()].filter((h) => names.has(h.name));
-      },
-      connect: (host) => session.connect(p.specs.get(host.name)!),
-      runHosts: batchRunner,
+      ...playbookRunOptions(p, session, ctx, selected, { check: !!options.check, onEvent: session.emit }),
       budget: p.budget,
       canary: !!options.canary,
       ...(options.watch !== undefined ? { watch: options.watch } : {}),
-      forks: options.forks,
       ...(placement ? { playOnHost: (req: RemotePlayRequest) => placement.playOnHost(req, session) } : {}),
-      extraVars: p.extraVars,
-      check: !!options.check,
       diff: !!options.diff,
       ...(options.tags ? { tags: options.tags.split(',') } : {}),
       ...(options.skipTags ? { skipTags: options.skipTags.split(',') } : {}),
-      clock: ctx.clock,
-      onEvent: session.emit,
-      signal: session.interrupt.stopStarting,
     });
     const summary = summarize(result.hosts);
     const finished: RunInfo = { ...run, finished_at: isoNow(ctx.clock), ...(session.interrupt.interrupted ? { interrupted: true } : {}) };
@@ -190,6 +177,38 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
   }
 }
 
+/** How a run of the prepared playbook goes: in check mode or not, and where its events go. */
+interface RunMode {
+  check: boolean;
+  onEvent: RunEventListener;
+}
+
+/**
+ * What every run of a prepared playbook in this session gives the engine, over `hosts`: their
+ * selection by pattern, their connections, the p-limit batch runner (-f), the -e vars, the clock
+ * and the signal. The run adds its rollout, tags and placement; the resume re-check runs it as is,
+ * in check mode and silent.
+ */
+function playbookRunOptions(p: PreparedPlaybook, session: RunSession, ctx: RunContext, hosts: readonly PlaybookHost[], mode: RunMode): RunPlaybookOptions {
+  // distributed too: -f hosts queued or running at once, across all workers' queues (coordinator.ts)
+  const batchRunner: RunHostsHook = (batch, job, play) =>
+    runHosts(batch, job, { forks: p.options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: mode.onEvent, play });
+  return {
+    selectHosts: (pattern) => {
+      const names = new Set(selectPattern(p.inventory, pattern));
+      return hosts.filter((h) => names.has(h.name));
+    },
+    connect: (host) => session.connect(p.specs.get(host.name)!),
+    runHosts: batchRunner,
+    forks: p.options.forks,
+    extraVars: p.extraVars,
+    check: mode.check,
+    clock: ctx.clock,
+    onEvent: mode.onEvent,
+    signal: session.interrupt.stopStarting,
+  };
+}
+
 /**
  * A resumed run's "done" hosts are not taken on trust (a marker is not proof, issue 27 §4): the
  * playbook runs on them in check mode first, and only a host with nothing left to change is
@@ -199,19 +218,7 @@ async function runPrepared(p: PreparedPlaybook, ctx: RunContext, placement: Play
 async function recheckDone(p: PreparedPlaybook, session: RunSession, ctx: RunContext, done: Set<string>): Promise<Set<string>> {
   if (!done.size) return done;
   const hosts = p.targets.filter((t) => done.has(t.name));
-  const check = await runPlaybook(p.playbook, {
-    selectHosts: (pattern) => {
-      const names = new Set(selectPattern(p.inventory, pattern));
-      return hosts.filter((h) => names.has(h.name));
-    },
-    connect: (host) => session.connect(p.specs.get(host.name)!),
-    runHosts: (batch, job, play) => runHosts(batch, job, { forks: p.options.forks, clock: ctx.clock, interrupt: session.interrupt, onEvent: () => undefined, play }),
-    forks: p.options.forks,
-    extraVars: p.extraVars,
-    check: true,
-    clock: ctx.clock,
-    signal: session.interrupt.stopStarting,
-  });
+  const check = await runPlaybook(p.playbook, playbookRunOptions(p, session, ctx, hosts, { check: true, onEvent: () => undefined }));
   const holds = new Set(check.hosts.filter((h) => h.status === 'ok' || h.status === 'skipped').map((h) => h.host));
   const redo = check.hosts.filter((h) => !holds.has(h.host)).map((h) => `${h.host} (${h.status === 'changed' ? 'would change again' : h.status})`);
   ctx.stderr.write(

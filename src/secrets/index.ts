@@ -5,7 +5,7 @@
  * store; they all come here.
  */
 export { isSecretName } from './names.js';
-export { SECRET_MASK, MIN_SECRET_LENGTH, SecretValues, secretVarValues, connectionSecrets, type SecretHolder } from './values.js';
+export { SECRET_MASK, MIN_SECRET_LENGTH, SecretValues, secretVarValues, connectionSecrets, maskerFor, type SecretHolder } from './values.js';
 export { redact, maskSecretVars } from './redact.js';
 export { TaintWatch, taint, type TemplateRead, type TaintedState, type MaskableResult } from './taint.js';
 export { wireState, wireValue } from './wire.js';

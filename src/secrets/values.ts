@@ -115,3 +115,15 @@ export function connectionSecrets(specs: SecretHolder | Iterable<SecretHolder>):
   else walk(specs);
   return out;
 }
+
+/**
+ * The masker for text that leaves through these connections or for another process: every
+ * secret the connections hold (and their bastions'), and the values of secret-named vars in each
+ * of `varsSources` (a worker's own `-e`, its inventory's host vars) that a task could template
+ * into its output. The transports, the coordinator and the worker all build their masker here.
+ */
+export function maskerFor(specs: SecretHolder | Iterable<SecretHolder>, varsSources: Iterable<Readonly<Record<string, unknown>>> = []): SecretValues {
+  const values = connectionSecrets(specs);
+  for (const vars of varsSources) values.push(...secretVarValues(vars));
+  return new SecretValues(values);
+}

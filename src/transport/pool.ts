@@ -17,7 +17,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { FleetmendError } from '../errors.js';
 import { systemClock, type Clock } from '../executor/clock.js';
-import { connectionSecrets, SecretValues } from '../secrets/index.js';
+import { maskerFor, SecretValues } from '../secrets/index.js';
 import { BastionPool } from './bastions.js';
 import { fdBudget } from './fd-budget.js';
 import { KeptShell, keptShellCommand, keptShellKey } from './kept-shell.js';
@@ -501,7 +501,7 @@ export class PooledTransport implements Transport {
     readonly spec: ConnectionSpec,
     readonly links: RunLinks,
   ) {
-    this.secrets = new SecretValues(connectionSecrets(spec));
+    this.secrets = maskerFor(spec);
   }
 
   get connectedAddress(): string | undefined {

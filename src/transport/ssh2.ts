@@ -17,7 +17,7 @@ import { dialTcp, waitForBanner } from './dial.js';
 import { KnownHosts, KnownHostsCache } from './knownhosts.js';
 import { CappedOutput, CommandCutShort } from './output.js';
 import type { BecomeSpec, ConnectionSpec, ExecOptions, ExecResult, PartialOutput, Transport, TransportLogger } from './types.js';
-import { connectionSecrets, SecretValues } from '../secrets/index.js';
+import { maskerFor, SecretValues } from '../secrets/index.js';
 
 export interface BastionLease {
   transport: Ssh2Transport;
@@ -84,7 +84,7 @@ export class Ssh2Transport implements Transport {
   constructor(spec: ConnectionSpec, opts: Ssh2TransportOptions) {
     this.spec = spec;
     this.clock = opts.clock ?? systemClock;
-    this.secrets = new SecretValues(connectionSecrets(spec));
+    this.secrets = maskerFor(spec);
     this.opts = opts;
     opts.abortSignal?.addEventListener('abort', this.onRunAbort, { once: true });
   }

@@ -18,6 +18,8 @@ const skip = sshdUnavailableReason();
 
 /** What one probe round trip starts under become on a host with lost > 0 (harness.test.ts). */
 const PROBE = ['bash', 'sudo', 'sh', 'auditctl', 'auditctl', 'journalctl'];
+/** Any round trip under become: the login shell, sudo and the shell it runs. */
+const SHELLS = ['bash', 'sudo', 'sh'];
 
 describe.skipIf(skip !== null)('guards on a stalled host start no program beyond the probe’s (strace)', () => {
   let fleet: SshdFleet;
@@ -82,6 +84,20 @@ describe.skipIf(skip !== null)('guards on a stalled host start no program beyond
     expect(names.filter((n) => !PROBE.includes(n))).toEqual([]);
   });
 
+  it('service restart of auditd in check mode: its state is the probe’s, no systemctl of the module’s own', async () => {
+    const pb = join(dir, 'restart.yml');
+    writeFileSync(pb, stringify([{ name: 'restart', hosts: 'all', become: true, tasks: [{ name: 'restart', service: { name: 'auditd', state: 'restarted' } }] }]));
+    const { names, stdout } = await programsOf(['run', pb, '--check']);
+    console.log(`[guard-programs] service restart --check: ${names.length} programs: ${names.join(' ')}`);
+    const doc = JSON.parse(stdout) as { hosts: { tasks: { status: string; msg?: string }[] }[] };
+    const task = doc.hosts[0]!.tasks[0]!;
+    expect(task.status, stdout.slice(0, 2000)).toBe('changed');
+    // RefuseManualStop=yes came from the unit file the probe read (auditd_unit)
+    expect(task.msg).toMatch(/via service auditd restart/);
+    // the probe, then the start guards' builtin read of rules.d (no program beyond the shells)
+    expect(sessions(names)).toEqual([PROBE, SHELLS]);
+  });
+
   it('gather_facts and setup: each is one probe round trip, with no program per fact', async () => {
     const pb = join(dir, 'gather.yml');
     const tasks = [
@@ -96,5 +112,22 @@ describe.skipIf(skip !== null)('guards on a stalled host start no program beyond
     expect(doc.hosts[0]!.tasks[2]!.msg).toMatch(/^\S+ \S+ \S+$/);
     // Gathering Facts and setup: two probes, each the programs of an audit sample, none per fact
     expect(sessions(names)).toEqual([PROBE, PROBE]);
+  });
+
+  // last: it raises the host's limit, which the checks above expect unchanged
+  it('auditctl raising backlog_limit, applied: the probe’s programs plus the module’s own auditctl -b', async () => {
+    const pb = join(dir, 'apply.yml');
+    writeFileSync(pb, stringify([{ name: 'apply', hosts: 'all', become: true, tasks: [{ name: 'raise', auditctl: { backlog_limit: 16384 } }] }]));
+    const { names, stdout } = await programsOf(['run', pb]);
+    console.log(`[guard-programs] guard + apply: ${names.length} programs: ${names.join(' ')}`);
+    const doc = JSON.parse(stdout) as { hosts: { tasks: { status: string; msg?: string }[] }[] };
+    const task = doc.hosts[0]!.tasks[0]!;
+    // "changed" only after the verification's sample read the new limit back
+    expect(task.status, stdout.slice(0, 2000)).toBe('changed');
+    expect(task.msg).toBe('changed: -b 16384');
+    // the guard's two samples, the action, and the verification's recheck (the probe without the
+    // rule list and the kernel log): no auditctl -s of its own (`mv` is the harness's fake
+    // auditctl saving its state file, not the module's)
+    expect(sessions(names)).toEqual([PROBE, PROBE, [...SHELLS, 'auditctl', 'mv'], [...SHELLS, 'auditctl']]);
   });
 });

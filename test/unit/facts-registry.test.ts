@@ -21,7 +21,7 @@ import { parsePackages } from '../../src/facts/defs/packages.js';
 import { parseServices } from '../../src/facts/defs/services.js';
 import { policyScope } from '../../src/policy/scope.js';
 import { diagnose } from '../../src/diagnosis/index.js';
-import { collectorsOf, gatheredAnsibleFacts, ansibleFactsOf, COLLECTORS } from '../../src/playbook/ansible-facts.js';
+import { collectorsOf, gatheredAnsibleFacts, ansibleFactsOf, COLLECTORS } from '../../src/facts/ansible-facts.js';
 import { BufferOutput, FakeClock, Shell, SimMachine, StringInput, debianSpec, defaultRegistry, rhelSpec } from '../../src/sim/index.js';
 import { programLog } from '../../src/sim/shell.js';
 import { Rng } from '../../src/sim/rng.js';

@@ -155,6 +155,22 @@ describe('auditctl module', () => {
     expect(h.commands.filter((c) => !c.includes('@@fleetmend:abcdefgh1234:begin:auditctl_s'))).toEqual([]);
   });
 
+  it('apply verifies on a new probe sample, with no auditctl -s of its own', async () => {
+    const h = new FakeHost();
+    h.status.backlog_limit = 64;
+    const r = await runModule(ctxFor(h), { backlog_limit: 8192 });
+    expect(r.status, r.msg).toBe('changed');
+    expect((r.data?.after as AuditStatus).backlog_limit).toBe(8192);
+    // the growth guard's two samples (a raise), then the verification's after the change
+    expect(h.probes).toBe(3);
+    expect(h.commands.filter((c) => !c.includes('@@fleetmend:abcdefgh1234:begin:auditctl_s'))).toEqual(['auditctl -b 8192']);
+    // a recheck: the status, memory and auditd's state, never the rule list or the kernel log
+    const recheck = h.commands.at(-1) ?? '';
+    expect(recheck).toContain('auditctl -s');
+    expect(recheck).not.toMatch(/auditctl -l|journalctl -b|dmesg 2>/);
+    expect(h.commands[0]).toMatch(/auditctl -l/);
+  });
+
   it('the first guard sample reuses the fresh one a task before took; the second is always new', async () => {
     const h = new FakeHost();
     const ctx = ctxFor(h, { check: true });

@@ -107,6 +107,19 @@ describe('service module', () => {
     expect(h.status.backlog).toBe(0);
   });
 
+  it("auditd's state before and after a restart comes from the probe: the module starts only its action", async () => {
+    const h = new FakeHost();
+    h.refuseManualStop = true; // read from the unit file by the probe's auditd_unit section
+    const check = await runModule(serviceModule, ctxFor(h, { check: true }), { state: 'restarted' });
+    expect(check.msg).toMatch(/via service auditd restart/);
+    // besides the probe, only the start guards' builtin read of the rule files (audit-files.ts)
+    const own = () => h.commands.filter((c) => !c.includes('@@fleetmend:') && !c.startsWith('fm_p='));
+    expect(own()).toEqual([]);
+    const r = await runModule(serviceModule, ctxFor(h), { state: 'restarted' });
+    expect(r.status, r.msg).toBe('changed');
+    expect(own().filter((c) => !/^kill -CONT \d+ 2>&1$/.test(c))).toEqual(["service 'auditd' restart 2>&1"]);
+  });
+
   it('restart on a refusing unit without a legacy service: TERM then start', async () => {
     const h = new FakeHost();
     h.refuseManualStop = true;

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { packageArgs, parseQuery, planPackages, queryCommand } from '../../src/modules/package.js';
 import { fstabEdit, liveMount, mountArgs } from '../../src/modules/mount.js';
+import { parseMounts } from '../../src/facts/defs/mounts.js';
 import { rulesLoadedBy } from '../../src/modules/audit-files.js';
 
 describe('package', () => {
@@ -42,7 +43,7 @@ describe('package', () => {
 
 describe('mount', () => {
   it('the visible mount is the last one on the path', () => {
-    const pm = '/dev/vda1 / ext4 rw 0 0\ntmpfs /var/log/audit tmpfs rw 0 0\n/dev/vdb1 /var/log/audit ext4 rw,nodev 0 0\n';
+    const pm = parseMounts('/dev/vda1 / ext4 rw 0 0\ntmpfs /var/log/audit tmpfs rw 0 0\n/dev/vdb1 /var/log/audit ext4 rw,nodev 0 0\n', 0).value;
     expect(liveMount(pm, '/var/log/audit')).toEqual({ src: '/dev/vdb1', fstype: 'ext4', opts: 'rw,nodev' });
     expect(liveMount(pm, '/srv')).toBeUndefined();
   });

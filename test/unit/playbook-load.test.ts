@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePlaybook } from '../../src/playbook/load.js';
 import { parseExtraVars, mergeVars } from '../../src/playbook/vars.js';
-import { planBatches } from '../../src/playbook/batches.js';
+import { planBatches } from '../../src/executor/batches.js';
 import { Templater } from '../../src/playbook/template.js';
 import { FleetmendError } from '../../src/errors.js';
 import { loadError } from '../helpers/playbook.js';

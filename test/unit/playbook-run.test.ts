@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parsePlaybook } from '../../src/playbook/load.js';
-import { runPlaybook, rolloutDecision, type PlaybookHost, type RunPlaybookOptions } from '../../src/playbook/run.js';
+import { runPlaybook, type RunPlaybookOptions } from '../../src/playbook/run.js';
+import { rolloutDecision } from '../../src/playbook/rollout.js';
+import type { PlaybookHost } from '../../src/playbook/protocol.js';
 import { formatRecap } from '../../src/playbook/recap.js';
 import type { RunEvent } from '../../src/results/index.js';
 import { FleetmendError } from '../../src/errors.js';

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { parsePlaybook } from '../../src/playbook/load.js';
 import { runPlaybook, type RunPlaybookOptions } from '../../src/playbook/run.js';
-import { ansibleFactsOf } from '../../src/playbook/ansible-facts.js';
+import { ansibleFactsOf } from '../../src/facts/ansible-facts.js';
 import { recapOf } from '../../src/playbook/recap.js';
 import { sample } from '../fixtures/facts/samples.js';
 import { oneFakeHost } from '../fixtures/playbooks/fake-host.js';

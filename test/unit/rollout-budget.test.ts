@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { FailureBudget, MIN_SAMPLE, overLimit, parseBudgetLimit } from '../../src/executor/budget.js';
 import { exitCodeFor, summarize } from '../../src/results/index.js';
 import type { HostResult } from '../../src/results/index.js';
-import { planRollout, rampBatches } from '../../src/playbook/batches.js';
+import { planRollout, rampBatches } from '../../src/executor/batches.js';
 import { parsePlaybook } from '../../src/playbook/load.js';
 import { watchProblems } from '../../src/diagnosis/watch.js';
 import type { FactSample } from '../../src/facts/types.js';

@@ -9,7 +9,9 @@ import { stringify } from 'yaml';
 import { playJobData } from '../../src/distributed/coordinator.js';
 import type { TaskResult } from '../../src/results/index.js';
 import { parsePlaybook } from '../../src/playbook/load.js';
-import { playOneHost, runPlaybook, type HostState, type PlaybookHost } from '../../src/playbook/run.js';
+import { runPlaybook } from '../../src/playbook/run.js';
+import { playOneHost } from '../../src/playbook/host-play.js';
+import type { HostState, PlaybookHost } from '../../src/playbook/protocol.js';
 import { isSecretName, maskSecretVars, redact, SECRET_MASK, SecretValues, wireState } from '../../src/secrets/index.js';
 import { FakeHost, FakeTransport } from '../fixtures/playbooks/fake-host.js';
 

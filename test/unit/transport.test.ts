@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BecomeDialog, buildBecomeCommand, detectSudoFailure, parseSshCommonArgs, shellQuote, splitShellWords, type BecomeMarkers, type DialogAction } from '../../src/transport/index.js';
 import { CappedOutput } from '../../src/transport/output.js';
-import { connectionSecrets, SecretValues, secretVarValues } from '../../src/secrets/index.js';
+import { connectionSecrets, maskerFor, SecretValues, secretVarValues } from '../../src/secrets/index.js';
 
 describe('shellQuote', () => {
   it('round-trips any string through sh -c printf %s', () => {
@@ -149,6 +149,16 @@ describe('SecretValues', () => {
   it('the values of secret-named vars, at any depth, strings and numbers; other vars are not secrets', () => {
     const vars = { db_password: 'pw-1', app: { api_token: 12345678, name: 'web' }, vault_secret: { a: ['s-1', 's-2'] }, passed: 'yes', ticket: 'INC-1' };
     expect(secretVarValues(vars)).toEqual(['pw-1', '12345678', 's-1', 's-2']);
+  });
+  it("maskerFor: every connection's secrets and the secret-named values of each vars source, one masker", () => {
+    const base = { name: 'h', address: 'a', port: 22, user: 'u', connectTimeoutMs: 1, commandTimeoutMs: 1, keepaliveIntervalMs: 1, maxOutputBytes: 1, knownHostsFile: 'k', hostKeyChecking: 'strict' as const };
+    const specs = [
+      { ...base, auth: { password: 'login-pw-1' }, become: { enabled: true, password: 'become-pw-2' } },
+      { ...base, auth: { passphrase: 'phrase-3' }, become: { enabled: false } },
+    ];
+    const m = maskerFor(specs, [{ db_password: 'own-var-4' }, { host: { vault_token: 'inv-var-5' }, plain: 'shown-6' }]);
+    expect(m.mask('login-pw-1 become-pw-2 phrase-3 own-var-4 inv-var-5 shown-6')).toBe('******** ******** ******** ******** ******** shown-6');
+    expect(maskerFor(specs[1]!).size).toBe(1);
   });
 });
 

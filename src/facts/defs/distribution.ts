@@ -2,7 +2,7 @@
  * What Ansible's distribution facts read on Linux (module_utils/facts/system/distribution.py
  * through the `distro` library): /etc/os-release in full, and Debian's /etc/debian_version,
  * which holds the point release (`12.5`) os-release does not. Mapped to Ansible's names in
- * src/playbook/ansible-facts.ts.
+ * src/facts/ansible-facts.ts.
  */
 import type { Fact } from '../fact.js';
 import { readFile, readKey } from '../shell.js';

@@ -132,7 +132,6 @@ async function aptGet(ctx: CommandContext): Promise<number> {
   return 100;
 }
 
-/** `rpm -q [--qf FMT] NAME…`: "package X is not installed" on stdout, rc = number missing. */
 /** `rpm -qa --qf FORMAT` (package_facts): every installed package; EPOCH is `(none)`, ARCH x86_64. */
 async function rpmQueryAll(ctx: CommandContext, format: string): Promise<number> {
   const out: string[] = [];
@@ -145,6 +144,7 @@ async function rpmQueryAll(ctx: CommandContext, format: string): Promise<number>
   return 0;
 }
 
+/** `rpm -q [--qf FMT] NAME…`: "package X is not installed" on stdout, rc = number missing. */
 async function rpm(ctx: CommandContext): Promise<number> {
   const args = ctx.argv.slice(1);
   if (args[0] === '-qa' && args.includes('--qf')) return rpmQueryAll(ctx, args[args.indexOf('--qf') + 1] ?? '');

@@ -11,14 +11,14 @@
  * so a task using it fails with E_UNDEFINED instead of reading a guess.
  */
 import { FleetmendError } from '../errors.js';
-import type { FactSample } from '../facts/types.js';
-import { gatheredFact } from '../facts/registry.js';
-import { DistributionFact, type OsReleaseFull } from '../facts/defs/distribution.js';
-import { fqdnOf, PlatformFact } from '../facts/defs/platform.js';
-import { KernelCmdlineFact } from '../facts/defs/kernel-cmdline.js';
-import { MountsFact } from '../facts/defs/mounts.js';
-import { VirtualizationFact } from '../facts/defs/virtualization.js';
-import { ServiceMgrFact } from '../facts/defs/service-mgr.js';
+import type { FactSample } from './types.js';
+import { gatheredFact } from './registry.js';
+import { DistributionFact, type OsReleaseFull } from './defs/distribution.js';
+import { fqdnOf, PlatformFact } from './defs/platform.js';
+import { KernelCmdlineFact } from './defs/kernel-cmdline.js';
+import { MountsFact } from './defs/mounts.js';
+import { VirtualizationFact } from './defs/virtualization.js';
+import { ServiceMgrFact } from './defs/service-mgr.js';
 
 /** os-release `ID` → Ansible's `distribution` (what its distribution files give on that system). */
 const DISTRIBUTION_OF_ID: Readonly<Record<string, string>> = {

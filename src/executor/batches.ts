@@ -3,7 +3,7 @@
  * list of those used in turn, the last value repeating until every host has a batch.
  * Percentages round down, with a minimum of one host. Two rollout shapes of our own (issue 27):
  * `canary` (one host first, zero tolerance, then the rest) and `ramp` (1, 2, 4, ... up to -f, as
- * SSM automation ramps its rate). See BATCHES.md.
+ * SSM automation ramps its rate). See src/playbook/BATCHES.md.
  */
 import { FleetmendError } from '../errors.js';
 
