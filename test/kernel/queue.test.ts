@@ -332,7 +332,7 @@ describe('kernel 6.1: audit records added by one cold and one warm sweep', () =>
     try {
       const r = await countSweepRecords({ inventoryPath: inv, knownHostsPath: vm!.knownHostsPath, workDir: join(dir, 'sweep-records'), counter });
       console.table(recordsTable(r.windows));
-      // kept with FM_KERNEL_KEEP=1 (test/fixtures/kernel-vm/sweep-records-*.log are such logs)
+      // kept with FM_KERNEL_KEEP=1 (test/fixtures/kernel-vm/sweep-records-*.txt are such logs)
       for (const [k, w] of Object.entries(r.windows)) writeFileSync(join(dir, `sweep-records-${k}.log`), w.log);
       const started = Object.fromEntries(Object.entries(r.windows).map(([k, w]) => [k, programs(w.records)]));
       console.log(JSON.stringify({ sweepRecords: recordsTable(r.windows), programs: started, exitCodes: r.exitCodes, pool: r.pool, counterSes: r.counterSes }));

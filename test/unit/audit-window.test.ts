@@ -5,7 +5,7 @@ import { countByType, parseAuditLog, programs, UNSET_SES, windowRecords } from '
 
 /**
  * The audit-log counting of the kernel test (issue 25 §6), on verbatim windows of auditd's log
- * from the test:kernel VM (test/fixtures/kernel-vm/sweep-records-*.log): the markers' serials
+ * from the test:kernel VM (test/fixtures/kernel-vm/sweep-records-*.txt): the markers' serials
  * bound the window, the counter's session is left out event by event.
  */
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, '..', 'fixtures', 'kernel-vm', name), 'utf8');
@@ -25,7 +25,7 @@ function count(name: string) {
 
 describe('counting a window of auditd log', () => {
   it('reads type, serial, ses (not old-ses) and the program of an execve', () => {
-    const recs = parseAuditLog(fixture('sweep-records-cold.log'));
+    const recs = parseAuditLog(fixture('sweep-records-cold.txt'));
     const login = recs.find((r) => r.type === 'LOGIN')!;
     expect(login.ses).not.toBe(UNSET_SES); // old-ses=4294967295 comes first on the line
     expect(recs.find((r) => r.type === 'EXECVE')!.ses).toBeUndefined();
@@ -34,7 +34,7 @@ describe('counting a window of auditd log', () => {
   });
 
   it('a cold sweep: a login, its logout and 13 program starts; the counter session left out', () => {
-    const recs = count('sweep-records-cold.log');
+    const recs = count('sweep-records-cold.txt');
     expect(countByType(recs)).toMatchObject({ USER_ACCT: 1, CRED_ACQ: 1, LOGIN: 1, USER_START: 1, USER_END: 1, CRED_DISP: 1, CRED_REFR: 2 });
     expect(recs).toHaveLength(95);
     expect(programs(recs)).toHaveLength(13);
@@ -42,14 +42,14 @@ describe('counting a window of auditd log', () => {
   });
 
   it('a warm sweep: the probe only (bash and auditctl per sample), no login record', () => {
-    const recs = count('sweep-records-warm.log');
+    const recs = count('sweep-records-warm.txt');
     expect(recs).toHaveLength(32);
     expect(programs(recs)).toEqual(['/usr/bin/bash', '/usr/sbin/auditctl', '/usr/bin/bash', '/usr/sbin/auditctl']);
     for (const t of ['USER_ACCT', 'CRED_ACQ', 'LOGIN', 'USER_START', 'USER_END', 'CRED_DISP']) expect(countByType(recs)[t], t).toBeUndefined();
   });
 
   it('without the counter left out, its own markers and reads would be counted', () => {
-    const log = fixture('sweep-records-warm.log');
+    const log = fixture('sweep-records-warm.txt');
     const b = bounds(log);
     expect(windowRecords(parseAuditLog(log), b.begin, b.end, -1).length).toBeGreaterThan(32);
   });
