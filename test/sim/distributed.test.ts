@@ -53,9 +53,19 @@ describe('sweep --redis across fleetmend workers', () => {
     await ready(w1, w2, w3);
     const stateDir = join(bed.dir, 'state-kill');
     const run = runCli(['sweep', ...common(), ...bed.coord(), '-f', '30', '--samples', '2', '--interval', '0.3', '--json', '-q', '--state-dir', stateDir]);
-    await waitFor('w1 to finish 10 hosts', () => finished(w1).length >= 10, 60_000);
+    // killed with hosts in flight: the takeover of a dead worker's taken hosts is what is tested
+    // (with placement w1 can be between hosts for a moment; a kill then would test only its queue)
+    const inFlight = () => taken(w1).filter((h) => !finished(w1).includes(h)).length;
+    await waitFor('w1 to finish 10 hosts with more in flight', () => finished(w1).length >= 10 && inFlight() > 0, 60_000);
     process.kill(w1.child.pid!, 'SIGKILL');
-    const r = await run;
+    try {
+      await checkKilledRun(await run, stateDir, w1);
+    } finally {
+      await Promise.all([stopChild(w2.child), stopChild(w3.child)]);
+    }
+  }, 120_000);
+
+  async function checkKilledRun(r: Awaited<ReturnType<typeof runCli>>, stateDir: string, w1: ReturnType<typeof worker>): Promise<void> {
     expect([0, 2], r.stderr).toContain(r.code);
     const doc = JSON.parse(r.stdout) as Doc;
     expect(doc.hosts).toHaveLength(200);
@@ -75,8 +85,7 @@ describe('sweep --redis across fleetmend workers', () => {
     const counts = ['w1', 'w2', 'w3'].map((n) => stored.hosts.filter((h) => h.worker === n).length);
     expect(counts.reduce((a, b) => a + b)).toBe(200);
     expect(counts[1]! + counts[2]!).toBeGreaterThan(counts[0]!);
-    await Promise.all([stopChild(w2.child), stopChild(w3.child)]);
-  }, 120_000);
+  }
 
   it('a worker stopped past its lock (SIGSTOP, then SIGCONT) has its late result rejected; the host is recorded once, from the other worker', async () => {
     const a = worker('stall-a', ['--concurrency', '1']);

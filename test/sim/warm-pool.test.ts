@@ -7,6 +7,7 @@ import { startFleet, type Fleet, type SimHost } from '../../src/sim/index.js';
 import { generateHostKey } from '../../src/sim/server.js';
 import { ConnectionPool, fdBudget, KnownHostsCache, PooledTransport, readNofileLimit, type ConnectionSpec, type RunLinks } from '../../src/transport/index.js';
 import { FD_RESERVE } from '../../src/transport/fd-budget.js';
+import { simSpec } from '../helpers/sim-spec.js';
 
 /**
  * The connection pool against simulated hosts over real SSH: what a warm connection may and may
@@ -24,23 +25,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function specOf(h: SimHost, over: Partial<ConnectionSpec> = {}): ConnectionSpec {
-  return {
-    name: h.name,
-    address: h.address,
-    port: h.port,
-    user: h.machine.spec.user,
-    auth: { privateKeyFile: fleet.clientKeyPath, useAgent: false },
-    become: { enabled: h.machine.spec.user !== 'root' },
-    connectTimeoutMs: 5000,
-    commandTimeoutMs: 5000,
-    keepaliveIntervalMs: 15000,
-    maxOutputBytes: 1 << 20,
-    knownHostsFile: fleet.knownHostsPath,
-    hostKeyChecking: 'strict',
-    ...over,
-  };
-}
+const specOf = (h: SimHost, over: Partial<ConnectionSpec> = {}): ConnectionSpec => simSpec(fleet, h, over);
 
 /** A run's links: its own known_hosts cache (each run reads known_hosts afresh). */
 const run = (): RunLinks => ({ knownHosts: new KnownHostsCache() });

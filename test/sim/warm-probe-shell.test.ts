@@ -9,6 +9,7 @@ import { startFleet, type Fleet, type SimHost } from '../../src/sim/index.js';
 import { scenarioOf } from '../fixtures/playbooks/sim-harness.js';
 import { partialOutputOf } from '../../src/transport/output.js';
 import { ConnectionPool, KnownHostsCache, type ConnectionSpec, type ExecOptions } from '../../src/transport/index.js';
+import { simSpec } from '../helpers/sim-spec.js';
 
 /**
  * The probe shell kept on a warm connection (transport/kept-shell.ts): a probe runs there with
@@ -35,23 +36,8 @@ afterAll(async () => {
 
 const host = (name: string): SimHost => fleet.hosts.find((h) => h.name === name)!;
 
-function specOf(h: SimHost, over: Partial<ConnectionSpec> = {}): ConnectionSpec {
-  return {
-    name: h.name,
-    address: h.address,
-    port: h.port,
-    user: h.machine.spec.user,
-    auth: { privateKeyFile: fleet.clientKeyPath, useAgent: false },
-    become: { enabled: true },
-    connectTimeoutMs: 5000,
-    commandTimeoutMs: 5000,
-    keepaliveIntervalMs: 15000,
-    maxOutputBytes: 1 << 20,
-    knownHostsFile: fleet.knownHostsPath,
-    hostKeyChecking: 'strict',
-    ...over,
-  };
-}
+/** The probe needs root: become on every host (none of them logs in as root). */
+const specOf = (h: SimHost, over: Partial<ConnectionSpec> = {}): ConnectionSpec => simSpec(fleet, h, { become: { enabled: true }, ...over });
 
 /** One run's lease of the host: `command` with `opts`, the connection handed back after. */
 async function once(pool: ConnectionPool, spec: ConnectionSpec, command: string, opts: ExecOptions = {}) {
