@@ -95,11 +95,26 @@ class Warm {
     return !this.retired && this.transport.alive;
   }
 
-  /** Channels for commands: the limit less the live probe shells' own. */
-  get free(): number {
+  /** Channels open now: commands' and the live probe shells'. */
+  get open(): number {
     let kept = 0;
     for (const s of this.shells.values()) if (!s.ended) kept++;
-    return this.limit - kept - this.channels;
+    return kept + this.channels;
+  }
+
+  /** Channels for commands: the limit less what is open. */
+  get free(): number {
+    return this.limit - this.open;
+  }
+
+  /** Closes one idle probe shell (its channel is worth more to a command); false when none is idle. */
+  dropIdleShell(): boolean {
+    for (const s of this.shells.values()) {
+      if (!s.usable) continue;
+      s.close();
+      return true;
+    }
+    return false;
   }
 }
 
@@ -266,7 +281,8 @@ export class ConnectionPool {
         if (channel === 'refused' && ++refusals <= MAX_REFUSALS) {
           this.stats.refusedChannels++;
           // the server's limit is what it let us open: the others in flight on this connection
-          w.limit = Math.max(0, w.channels - 1);
+          // and its probe shells
+          w.limit = Math.max(0, w.open - 1);
           refused = true;
           continue;
         }
@@ -352,6 +368,8 @@ export class ConnectionPool {
       // (a server that took none on this connection gets a second connection)
       const busy = entry.live.some((w) => w.channels > 0);
       if (busy) await entry.waitForChannel();
+      // an idle probe shell gives its channel back before a second login is made for it
+      else if (entry.live.some((w) => w.dropIdleShell())) continue;
       else await this.open(entry, spec, links);
     }
   }

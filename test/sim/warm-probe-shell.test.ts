@@ -140,6 +140,28 @@ describe('the probe shell kept on a warm connection', () => {
     }
   });
 
+  it('a server that allows one session: a command takes the idle probe shell\'s channel, never a second login', async () => {
+    const h = host('np-02');
+    h.faults.push({ kind: 'max-sessions', sessions: 1 });
+    const pool = new ConnectionPool({ maxWarm: 10, idleTimeoutMs: 60_000 });
+    try {
+      const logins = h.server.stats.logins;
+      const t = pool.lease(specOf(h), { knownHosts: new KnownHostsCache() });
+      try {
+        expect((await t.exec('echo probed', probe)).stdout).toBe('probed\n');
+        expect((await t.exec('echo command')).stdout).toBe('command\n');
+        expect((await t.exec('echo probed again', probe)).stdout).toBe('probed again\n');
+      } finally {
+        await t.close();
+      }
+      expect(h.server.stats.logins).toBe(logins + 1);
+      expect(pool.stats.shellsOpened).toBe(2);
+    } finally {
+      h.faults.pop();
+      await pool.close();
+    }
+  });
+
   it('host output cannot end a command early: a marker without the nonce is output like any other', async () => {
     const h = host('np-02');
     const pool = new ConnectionPool({ maxWarm: 10, idleTimeoutMs: 60_000 });
