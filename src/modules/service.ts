@@ -294,14 +294,15 @@ async function verify(ctx: ModuleContext, args: ServiceArgs, plan: ServicePlan):
   if (isRunning(state) !== wantRunning) return { error: `${args.name} is ${state} after ${plan.action}` };
   let audit = sampleStatus(ctx, got.sample);
   if (!wantRunning) return audit.pid === 0 ? { audit } : { audit, error: `auditd stopped but pid ${audit.pid} is still registered` };
-  const registered = await waitFor(ctx, async () => (audit = await readAuditStatus(ctx)).pid !== 0, 10_000);
+  // the sample just taken is the first look: a new one only while no pid is registered
+  const registered = audit.pid !== 0 || (await waitFor(ctx, async () => (audit = await readAuditStatus(ctx)).pid !== 0, 10_000));
   if (!registered) return { audit, error: 'auditd is active but registered no pid with the kernel (pid 0)' };
   if (plan.action === 'restart' && plan.auditBefore && audit.pid === plan.auditBefore.pid) {
     return { audit, error: `auditd pid unchanged (${audit.pid}) after restart` };
   }
   if (plan.action === 'restart') {
     const limit = args.backlog_max ?? Math.max(16, Math.ceil(audit.backlog_limit * 0.01));
-    const drained = await waitFor(ctx, async () => (audit = await readAuditStatus(ctx)).backlog <= limit, args.drain_timeout * 1000, 500);
+    const drained = audit.backlog <= limit || (await waitFor(ctx, async () => (audit = await readAuditStatus(ctx)).backlog <= limit, args.drain_timeout * 1000, 500));
     if (!drained) return { audit, error: `backlog did not fall: ${audit.backlog} > ${limit} after ${args.drain_timeout} s` };
   }
   return { audit };

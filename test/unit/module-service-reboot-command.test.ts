@@ -115,8 +115,14 @@ describe('service module', () => {
     // besides the probe, only the start guards' builtin read of the rule files (audit-files.ts)
     const own = () => h.commands.filter((c) => !c.includes('@@fleetmend:') && !c.startsWith('fm_p='));
     expect(own()).toEqual([]);
+    const probes = () => h.commands.filter((c) => c.includes('@@fleetmend:')).length;
+    const beforeApply = probes();
     const r = await runModule(serviceModule, ctxFor(h), { state: 'restarted' });
     expect(r.status, r.msg).toBe('changed');
+    // the verification looks at the sample it just took before it polls again: on this host (pid
+    // registered, backlog drained at once) 3 probe round trips in all, where it took 5 (each
+    // first poll repeated the sample just read, one more auditctl -s on a stalled host)
+    expect(probes() - beforeApply).toBe(3);
     expect(own().filter((c) => !/^kill -CONT \d+ 2>&1$/.test(c))).toEqual(["service 'auditd' restart 2>&1"]);
   });
 
